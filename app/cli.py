@@ -1,0 +1,44 @@
+"""The ``dockyard`` command: the window by default, headless subcommands otherwise.
+
+Qt is imported only when the window is asked for, so ``dockyard doctor`` starts
+fast and works without a display.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="dockyard", description="A desktop manager for Docker and Podman engines."
+    )
+    parser.add_argument(
+        "-H", "--host", metavar="URL",
+        help="engine address (unix:///path or tcp://host:port); default: as the docker CLI",
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    doctor = commands.add_parser(
+        "doctor", help="say which engine Dockyard would use and why, without opening a window"
+    )
+    doctor.add_argument("--json", action="store_true", help="print a JSON document")
+    doctor.add_argument("-H", "--host", metavar="URL", dest="doctor_host",
+                        help="engine address, as for the window")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.command == "doctor":
+        from app.doctor import run_doctor
+
+        return run_doctor(args.doctor_host or args.host, as_json=args.json)
+    from app.gui import run_gui
+
+    return run_gui(args.host, sys.argv[:1])
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

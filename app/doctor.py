@@ -1,0 +1,113 @@
+"""``dockyard doctor``: which engine the window would use, how it was found, and its health.
+
+Shares :func:`engine.discover` with the window, so what it says is what the
+window does.  Exit status 0 when an engine answers, 1 otherwise (with a one-line
+reason on stderr), 2 for a configuration error.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from typing import Any
+
+import engine
+
+
+async def diagnose(host: str | None) -> dict[str, Any]:
+    """Everything doctor reports, as plain data (the JSON output is exactly this)."""
+    report: dict[str, Any] = {"ok": False, "endpoint": None, "attempts": []}
+    try:
+        client, attempts = await engine.discover(host)
+    except engine.EngineUnreachable as exc:
+        report["attempts"] = [_attempt(a) for a in exc.attempts]
+        report["error"] = str(exc)
+        report["permission_denied"] = isinstance(exc, engine.PermissionDenied)
+        return report
+    report["attempts"] = [_attempt(a) for a in attempts]
+    async with client:
+        version = client.version
+        report["endpoint"] = {"url": client.endpoint.url, "source": client.endpoint.source}
+        report["engine"] = {
+            "product": version.product,
+            "version": version.version,
+            "server_api_version": version.api_version,
+            "api_version": client.api_version,
+            "os": version.os,
+            "arch": version.arch,
+            "kernel": version.kernel,
+        }
+        try:
+            info = await client.info()
+            running = len(await client.containers(all=False))
+            containers = len(await client.containers(all=True))
+            images = len(await client.images())
+        except engine.EngineError as exc:
+            report["error"] = f"the engine answered the handshake but then failed: {exc}"
+            return report
+        report["engine"]["operating_system"] = info.operating_system
+        report["engine"]["storage_driver"] = info.storage_driver
+        report["counts"] = {"containers": containers, "running": running, "images": images}
+        report["ok"] = True
+    return report
+
+
+def _attempt(attempt: engine.Attempt) -> dict[str, Any]:
+    return {
+        "url": attempt.url,
+        "source": attempt.source,
+        "outcome": attempt.outcome,
+        "connected": attempt.connected,
+    }
+
+
+def format_report(report: dict[str, Any]) -> str:
+    lines: list[str] = []
+    if report["ok"]:
+        endpoint, info, counts = report["endpoint"], report["engine"], report["counts"]
+        lines += [
+            f"Endpoint:    {endpoint['url']}",
+            f"  found via: {endpoint['source']}",
+            f"Engine:      {info['product']} {info['version']}",
+            f"API version: {info['api_version']}"
+            f" (engine supports up to {info['server_api_version']})",
+            f"OS/arch:     {info['os']}/{info['arch']} ({info['operating_system']})",
+            f"Storage:     {info['storage_driver']}",
+            f"Containers:  {counts['containers']} ({counts['running']} running)",
+            f"Images:      {counts['images']}",
+        ]
+    else:
+        lines.append(f"No usable engine: {report.get('error', 'unknown error')}")
+        if report.get("permission_denied"):
+            lines.append(
+                "  Fix: add yourself to the 'docker' group (sudo usermod -aG docker $USER, then"
+                " log in again), or use rootless Docker or Podman."
+            )
+    if report["attempts"]:
+        lines.append("Tried:")
+        for attempt in report["attempts"]:
+            mark = "ok  " if attempt["connected"] else "skip"
+            lines.append(f"  {mark} {attempt['url']}  [{attempt['source']}]: {attempt['outcome']}")
+    if not report["ok"] and not report.get("permission_denied"):
+        lines.append(
+            "Start an engine (sudo systemctl start docker, or: systemctl --user start"
+            " podman.socket), or point DOCKER_HOST / --host at one."
+        )
+    return "\n".join(lines)
+
+
+def run_doctor(host: str | None, *, as_json: bool = False) -> int:
+    try:
+        report = asyncio.run(diagnose(host))
+    except engine.EndpointError as exc:
+        print(f"dockyard doctor: {exc}", file=sys.stderr)
+        return 2
+    if as_json:
+        print(json.dumps(report, indent=2))
+    else:
+        print(format_report(report))
+    if not report["ok"]:
+        print(f"dockyard doctor: {report.get('error', 'no usable engine')}", file=sys.stderr)
+        return 1
+    return 0

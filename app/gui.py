@@ -1,0 +1,54 @@
+"""Start the window inside a qasync event loop (asyncio running on Qt's loop)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import sys
+
+from PySide6.QtWidgets import QApplication
+
+
+def run_gui(host: str | None, argv: list[str]) -> int:
+    import qasync
+
+    from app import error_dialog
+    from app.main_window import MainWindow
+    from app.session import EngineSession
+
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    existing = QApplication.instance()
+    app = existing if isinstance(existing, QApplication) else QApplication(argv)
+    app.setApplicationName("Dockyard")
+    app.setOrganizationName("Dockyard")
+    app.setDesktopFileName("io.github.dockyard.Dockyard")
+    loop = qasync.QEventLoop(app)
+    asyncio.set_event_loop(loop)
+    error_dialog.install(loop)
+    signal.signal(signal.SIGINT, lambda *_: app.quit())
+
+    session = EngineSession(host)
+    window = MainWindow(session)
+    window.show()
+    session.start()
+    with loop:
+        code: int = loop.run_until_complete(_run_until_quit(app))
+        loop.run_until_complete(session.aclose())
+    return code
+
+
+async def _run_until_quit(app: QApplication) -> int:
+    done: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+
+    def finish() -> None:
+        if not done.done():
+            done.set_result(0)
+
+    app.aboutToQuit.connect(finish)
+    app.lastWindowClosed.connect(finish)
+    return await done
+
+
+if __name__ == "__main__":
+    sys.exit(run_gui(None, sys.argv))

@@ -1,0 +1,140 @@
+"""A table model keyed by ID and updated by diffs.
+
+Replacing the whole list resets a view's selection and scroll; here a refresh
+removes the rows that went away, emits ``dataChanged`` for the cells that
+changed and appends the rows that are new, so the view keeps its place.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from PySide6.QtCore import (
+    QAbstractTableModel,
+    QModelIndex,
+    QPersistentModelIndex,
+    Qt,
+)
+
+AnyIndex = QModelIndex | QPersistentModelIndex
+
+#: The row's object itself, for views and actions.
+ItemRole = Qt.ItemDataRole.UserRole + 1
+#: A value that sorts the way a user expects (bytes, not "1.2 MB").
+SortRole = Qt.ItemDataRole.UserRole + 2
+
+
+@dataclass(frozen=True)
+class Column:
+    title: str
+    text: Callable[[Any], str]
+    sort_key: Callable[[Any], Any] | None = None
+    tooltip: Callable[[Any], str] | None = None
+    align_right: bool = False
+    #: A colour swatch before the text (e.g. the state of a container).
+    decoration: Callable[[Any], Any] | None = None
+
+
+class KeyedTableModel(QAbstractTableModel):
+    def __init__(
+        self, columns: Sequence[Column], key: Callable[[Any], str], parent: Any = None
+    ) -> None:
+        super().__init__(parent)
+        self._columns = tuple(columns)
+        self._key = key
+        self._items: list[Any] = []
+        self._rows: dict[str, int] = {}
+
+    # -- Qt interface ---------------------------------------------------------------
+
+    def rowCount(self, parent: AnyIndex = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(self._items)
+
+    def columnCount(self, parent: AnyIndex = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(self._columns)
+
+    def headerData(
+        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
+    ) -> Any:
+        if (
+            role == Qt.ItemDataRole.DisplayRole
+            and orientation == Qt.Orientation.Horizontal
+            and 0 <= section < len(self._columns)
+        ):
+            return self._columns[section].title
+        return None
+
+    def data(self, index: AnyIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid() or not 0 <= index.row() < len(self._items):
+            return None
+        item = self._items[index.row()]
+        column = self._columns[index.column()]
+        if role == Qt.ItemDataRole.DisplayRole:
+            return column.text(item)
+        if role == SortRole:
+            return column.sort_key(item) if column.sort_key else column.text(item).lower()
+        if role == ItemRole:
+            return item
+        if role == Qt.ItemDataRole.DecorationRole and column.decoration:
+            return column.decoration(item)
+        if role == Qt.ItemDataRole.ToolTipRole and column.tooltip:
+            return column.tooltip(item)
+        if role == Qt.ItemDataRole.TextAlignmentRole and column.align_right:
+            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        return None
+
+    # -- diffing ----------------------------------------------------------------------
+
+    def items(self) -> list[Any]:
+        return list(self._items)
+
+    def item_at(self, row: int) -> Any:
+        return self._items[row]
+
+    def row_of(self, key: str) -> int | None:
+        return self._rows.get(key)
+
+    def set_items(self, items: Sequence[Any]) -> None:
+        incoming = {self._key(item): item for item in items}
+        self._remove_missing(incoming)
+        self._update_changed(incoming)
+        new = [item for key, item in incoming.items() if key not in self._rows]
+        if new:
+            first = len(self._items)
+            self.beginInsertRows(QModelIndex(), first, first + len(new) - 1)
+            self._items.extend(new)
+            self._reindex()
+            self.endInsertRows()
+
+    def _remove_missing(self, incoming: dict[str, Any]) -> None:
+        gone = [row for row, item in enumerate(self._items) if self._key(item) not in incoming]
+        # Remove contiguous runs from the bottom up so earlier row numbers stay valid.
+        while gone:
+            last = gone.pop()
+            first = last
+            while gone and gone[-1] == first - 1:
+                first = gone.pop()
+            self.beginRemoveRows(QModelIndex(), first, last)
+            del self._items[first : last + 1]
+            self._reindex()
+            self.endRemoveRows()
+
+    def _update_changed(self, incoming: dict[str, Any]) -> None:
+        for row, old in enumerate(self._items):
+            new = incoming[self._key(old)]
+            if new == old:
+                continue
+            self._items[row] = new
+            changed = [
+                col
+                for col, column in enumerate(self._columns)
+                if column.text(old) != column.text(new)
+            ]
+            # Even with no visible change the object behind ItemRole is new.
+            first, last = (changed[0], changed[-1]) if changed else (0, len(self._columns) - 1)
+            self.dataChanged.emit(self.index(row, first), self.index(row, last))
+
+    def _reindex(self) -> None:
+        self._rows = {self._key(item): row for row, item in enumerate(self._items)}

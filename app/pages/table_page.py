@@ -1,0 +1,131 @@
+"""What the Containers and Images pages share: a search box over a sortable table."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QSortFilterProxyModel, Qt
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QTableView,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.models.table import ItemRole, KeyedTableModel, SortRole
+
+
+class FilterProxy(QSortFilterProxyModel):
+    """Text search over every column, plus an optional predicate on the row's object."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._predicate: Callable[[Any], bool] | None = None
+        self.setSortRole(SortRole)
+        self.setFilterCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
+        self.setFilterKeyColumn(-1)
+
+    def set_predicate(self, predicate: Callable[[Any], bool] | None) -> None:
+        self.beginFilterChange()
+        self._predicate = predicate
+        self.endFilterChange(QSortFilterProxyModel.Direction.Rows)
+
+    def filterAcceptsRow(
+        self, source_row: int, source_parent: QModelIndex | QPersistentModelIndex
+    ) -> bool:
+        if self._predicate is not None:
+            item = self.sourceModel().index(source_row, 0, source_parent).data(ItemRole)
+            if not self._predicate(item):
+                return False
+        return super().filterAcceptsRow(source_row, source_parent)
+
+
+class TablePage(QWidget):
+    """A page whose body is one live table; subclasses add their actions to ``toolbar``."""
+
+    def __init__(self, name: str, model: KeyedTableModel, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName(f"{name}-page")
+        self.setAccessibleName(f"{name.capitalize()} page")
+        self.model = model
+        self.proxy = FilterProxy(self)
+        self.proxy.setSourceModel(model)
+
+        self.search = QLineEdit(self)
+        self.search.setObjectName(f"{name}-search")
+        self.search.setAccessibleName(f"Search {name}")
+        self.search.setPlaceholderText(f"Search {name}…")
+        self.search.setClearButtonEnabled(True)
+        self.search.textChanged.connect(self.proxy.setFilterFixedString)
+
+        self.table = QTableView(self)
+        self.table.setObjectName(f"{name}-table")
+        self.table.setAccessibleName(f"{name.capitalize()} table")
+        self.table.setModel(self.proxy)
+        self.table.setSortingEnabled(True)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+        self.table.setAlternatingRowColors(True)
+        self.table.setShowGrid(False)
+        self.table.setWordWrap(False)
+        self.table.verticalHeader().hide()
+        self.table.verticalHeader().setDefaultSectionSize(26)
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        header.setStretchLastSection(True)
+        header.setHighlightSections(False)
+        self.table.sortByColumn(0, Qt.SortOrder.AscendingOrder)
+
+        self.count_label = QLabel(self)
+        self.count_label.setObjectName(f"{name}-count")
+        self.toolbar = QHBoxLayout()
+        self.toolbar.addWidget(self.search, 1)
+
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(8, 8, 8, 8)
+        layout.addLayout(self.toolbar)
+        layout.addWidget(self.table, 1)
+        layout.addWidget(self.count_label)
+
+        for signal in (model.rowsInserted, model.rowsRemoved, self.proxy.layoutChanged,
+                       self.proxy.rowsInserted, self.proxy.rowsRemoved):
+            signal.connect(self._update_count)
+        self.table.selectionModel().selectionChanged.connect(self._on_selection_changed)
+        self._update_count()
+
+    def add_button(self, text: str, name: str, slot: Callable[[], None]) -> QPushButton:
+        button = QPushButton(text, self)
+        button.setObjectName(name)
+        button.setAccessibleName(text)
+        button.clicked.connect(slot)
+        self.toolbar.addWidget(button)
+        return button
+
+    def selected_items(self) -> list[Any]:
+        rows = self.table.selectionModel().selectedRows()
+        return [index.data(ItemRole) for index in sorted(rows, key=lambda i: i.row())]
+
+    def fit_columns(self, widths: dict[int, int]) -> None:
+        for column, width in widths.items():
+            self.table.setColumnWidth(column, width)
+
+    def _update_count(self, *_args: object) -> None:
+        shown, total = self.proxy.rowCount(), self.model.rowCount()
+        self.count_label.setText(
+            f"{total} {self.noun(total)}" if shown == total else f"{shown} of {total} shown"
+        )
+
+    def noun(self, count: int) -> str:
+        return "items"
+
+    def _on_selection_changed(self, *_args: object) -> None:
+        self.selection_changed()
+
+    def selection_changed(self) -> None:
+        """Subclasses enable or disable their actions here."""

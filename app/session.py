@@ -1,0 +1,266 @@
+"""The one place that owns the engine client.
+
+It finds and connects to the engine, follows the event stream, turns events
+into coalesced list refreshes, reconnects with backoff when the daemon goes
+away, and runs the pages' async actions so that every failure lands in one
+message signal instead of a traceback.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import enum
+import logging
+import time
+from collections.abc import Awaitable, Callable, Coroutine
+from dataclasses import dataclass
+from typing import Any
+
+from PySide6.QtCore import QObject, Signal
+
+import engine
+
+log = logging.getLogger(__name__)
+
+#: Events carry no list-visible change; refreshing for them would only cost.
+_QUIET_CONTAINER_ACTIONS = frozenset(
+    {"exec_create", "exec_start", "exec_die", "exec_detach", "attach", "detach", "resize",
+     "top", "archive-path", "extract-to-dir", "copy", "export"}
+)
+
+
+class ConnectionState(enum.Enum):
+    CONNECTING = "connecting"
+    CONNECTED = "connected"
+    UNREACHABLE = "unreachable"  # never connected yet: show the "no engine" page
+    LOST = "lost"  # was connected, the daemon went away: banner + reconnect
+
+
+@dataclass(frozen=True)
+class ConnectionStatus:
+    state: ConnectionState
+    description: str = ""
+    endpoint: str = ""
+    source: str = ""
+    error: str = ""
+    permission_denied: bool = False
+    attempts: tuple[engine.Attempt, ...] = ()
+    retry_in: float = 0.0
+
+
+class MessageLevel(enum.Enum):
+    INFO = "info"
+    WARNING = "warning"
+    ERROR = "error"
+
+
+class EngineSession(QObject):
+    """Connection lifecycle, event-driven refreshes and error routing for the window."""
+
+    statusChanged = Signal(object)  # ConnectionStatus
+    containersChanged = Signal(list)  # list[engine.Container]
+    imagesChanged = Signal(list)  # list[engine.Image]
+    message = Signal(object, str)  # MessageLevel, text
+
+    #: Events arriving within this window are folded into one refresh.
+    COALESCE_SECONDS = 0.03
+    RETRY_DELAYS = (0.5, 1.0, 2.0, 4.0, 8.0)
+
+    def __init__(self, host: str | None = None, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._host = host
+        self._engine: engine.Engine | None = None
+        self._supervisor: asyncio.Task[None] | None = None
+        self._refresher: asyncio.Task[None] | None = None
+        self._dirty: set[str] = set()
+        self._keyed: dict[str, asyncio.Task[Any]] = {}
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._wake = asyncio.Event()
+        self.status = ConnectionStatus(ConnectionState.CONNECTING)
+        self.containers: list[engine.Container] = []
+        self.images: list[engine.Image] = []
+
+    @property
+    def client(self) -> engine.Engine | None:
+        return self._engine
+
+    # -- lifecycle ------------------------------------------------------------------
+
+    def start(self) -> None:
+        if self._supervisor is None or self._supervisor.done():
+            self._supervisor = asyncio.ensure_future(self._supervise())
+
+    def retry_now(self) -> None:
+        """Skip the rest of the backoff wait (the user pressed Retry)."""
+        self._wake.set()
+
+    async def aclose(self) -> None:
+        tasks = [t for t in (self._supervisor, self._refresher, *self._tasks) if t is not None]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        if self._engine is not None:
+            await self._engine.aclose()
+            self._engine = None
+
+    def _set_status(self, status: ConnectionStatus) -> None:
+        self.status = status
+        self.statusChanged.emit(status)
+
+    async def _supervise(self) -> None:
+        failures = 0
+        was_connected = False
+        last_endpoint = ""
+        while True:
+            if not was_connected:
+                self._set_status(ConnectionStatus(ConnectionState.CONNECTING))
+            try:
+                client, _attempts = await engine.discover(self._host)
+            except engine.EngineUnreachable as exc:
+                delay = self.RETRY_DELAYS[min(failures, len(self.RETRY_DELAYS) - 1)]
+                failures += 1
+                state = ConnectionState.LOST if was_connected else ConnectionState.UNREACHABLE
+                self._set_status(ConnectionStatus(
+                    state, error=str(exc), endpoint=exc.endpoint or last_endpoint,
+                    attempts=exc.attempts,
+                    permission_denied=isinstance(exc, engine.PermissionDenied), retry_in=delay,
+                ))
+                await self._backoff(delay)
+                continue
+            except engine.EngineError as exc:  # bad --host or DOCKER_HOST: retrying won't help
+                self._set_status(ConnectionStatus(ConnectionState.UNREACHABLE, error=str(exc)))
+                await self._backoff(self.RETRY_DELAYS[-1])
+                continue
+            failures = 0
+            was_connected = True
+            last_endpoint = client.endpoint.url
+            self._engine = client
+            self._set_status(ConnectionStatus(
+                ConnectionState.CONNECTED, description=client.description,
+                endpoint=client.endpoint.url, source=client.endpoint.source,
+            ))
+            try:
+                await self._follow(client)
+            except engine.EngineError as exc:
+                log.info("lost the engine: %s", exc)
+                self._set_status(ConnectionStatus(
+                    ConnectionState.LOST, error=str(exc), endpoint=client.endpoint.url,
+                    retry_in=self.RETRY_DELAYS[0],
+                ))
+            finally:
+                self._engine = None
+                if self._refresher is not None:
+                    self._refresher.cancel()
+                await client.aclose()
+            await self._backoff(self.RETRY_DELAYS[0])
+
+    async def _backoff(self, delay: float) -> None:
+        self._wake.clear()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._wake.wait(), delay)
+
+    async def _follow(self, client: engine.Engine) -> None:
+        # Ask for events from just before the first listing, so nothing that
+        # happens between the two is missed.
+        since = f"{time.time() - 1:.9f}"
+        self._request_refresh("containers", "images", delay=0.0)
+        async for event in client.events(since=since):
+            self._on_event(event)
+        raise engine.EngineUnreachable("the engine closed its event stream", client.endpoint.url)
+
+    def _on_event(self, event: engine.Event) -> None:
+        if event.type == "container" and event.action not in _QUIET_CONTAINER_ACTIONS:
+            # Removing a container can make an image unused.
+            kinds = ("containers", "images") if event.action in ("create", "destroy") else (
+                "containers",)
+            self._request_refresh(*kinds)
+        elif event.type == "image":
+            self._request_refresh("images")
+
+    # -- coalesced refreshes ------------------------------------------------------------
+
+    def refresh(self) -> None:
+        """Reload every list now (F5)."""
+        self._request_refresh("containers", "images", delay=0.0)
+
+    def _request_refresh(self, *kinds: str, delay: float | None = None) -> None:
+        self._dirty.update(kinds)
+        if self._refresher is None or self._refresher.done():
+            wait = self.COALESCE_SECONDS if delay is None else delay
+            self._refresher = asyncio.ensure_future(self._refresh_dirty(wait))
+
+    async def _refresh_dirty(self, delay: float) -> None:
+        await asyncio.sleep(delay)
+        while self._dirty and self._engine is not None:
+            kinds, self._dirty = self._dirty, set()
+            client = self._engine
+            try:
+                if "containers" in kinds:
+                    self.containers = await client.containers(all=True)
+                    self.containersChanged.emit(self.containers)
+                if "images" in kinds:
+                    self.images = await client.images()
+                    self.imagesChanged.emit(self.images)
+            except engine.EngineUnreachable as exc:
+                log.info("refresh failed, the supervisor will reconnect: %s", exc)
+                return
+            except engine.EngineError as exc:
+                self.message.emit(MessageLevel.ERROR, f"Could not refresh the lists: {exc}")
+                return
+
+    # -- actions ------------------------------------------------------------------------
+
+    def run(
+        self,
+        action: Callable[[engine.Engine], Coroutine[Any, Any, Any]],
+        *,
+        describe: str,
+        key: str | None = None,
+        on_done: Callable[[Any], None] | None = None,
+        quiet_not_found: bool = False,
+    ) -> asyncio.Task[Any] | None:
+        """Run ``action(engine)`` in the background; report failures as messages.
+
+        With ``key``, an earlier task with the same key is cancelled first (stale
+        work for a previous selection).  ``describe`` completes the sentence
+        "Could not …" in the message a failure produces.
+        """
+        client = self._engine
+        if client is None:
+            self.message.emit(
+                MessageLevel.WARNING, f"Could not {describe}: not connected to an engine"
+            )
+            return None
+        if key is not None and (stale := self._keyed.pop(key, None)) is not None:
+            stale.cancel()
+        task = asyncio.ensure_future(
+            self._guard(action(client), describe, on_done, quiet_not_found)
+        )
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        if key is not None:
+            self._keyed[key] = task
+        return task
+
+    async def _guard(
+        self,
+        work: Awaitable[Any],
+        describe: str,
+        on_done: Callable[[Any], None] | None,
+        quiet_not_found: bool,
+    ) -> None:
+        try:
+            result = await work
+        except asyncio.CancelledError:
+            raise
+        except engine.NotFound as exc:
+            if quiet_not_found:  # an expected race: the object went away meanwhile
+                log.info("could not %s: %s", describe, exc)
+            else:
+                self.message.emit(MessageLevel.ERROR, f"Could not {describe}: {exc}")
+        except engine.EngineError as exc:
+            self.message.emit(MessageLevel.ERROR, f"Could not {describe}: {exc}")
+        else:
+            if on_done is not None:
+                on_done(result)

@@ -1,0 +1,177 @@
+"""The window against real engines: live lists, actions, and a daemon that goes away."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import QItemSelectionModel, Qt
+from pytestqt.modeltest import ModelTester
+from pytestqt.qtbot import QtBot
+
+from app.main_window import MainWindow
+from app.models.table import ItemRole, KeyedTableModel
+from app.pages.containers import ContainersPage
+from app.session import ConnectionState, EngineSession
+from tests.app.conftest import await_in_qt, wait_connected
+from tests.conftest import EngineUnderTest, unique_name
+from tests.faults import SocketRelay
+
+
+def row_cells(model: KeyedTableModel, key: str) -> dict[str, str] | None:
+    row = model.row_of(key)
+    if row is None:
+        return None
+    headers = [model.headerData(c, Qt.Orientation.Horizontal) for c in range(model.columnCount())]
+    return {h: model.index(row, c).data() for c, h in enumerate(headers)}
+
+
+def test_containers_table_follows_the_cli(
+    qtbot: QtBot, make_session, any_engine: EngineUnderTest, qtmodeltester: ModelTester
+) -> None:
+    session: EngineSession = make_session(any_engine.url)
+    page = ContainersPage(session)
+    qtbot.addWidget(page)
+    model = page.model
+    resets: list[None] = []
+    model.modelReset.connect(lambda: resets.append(None))
+    session.start()
+    wait_connected(qtbot, session)
+
+    # A neighbour row stays selected through every change to the other row.
+    neighbour_id, _neighbour = any_engine.create(any_engine.image, "sleep", "300")
+    qtbot.waitUntil(lambda: model.row_of(neighbour_id) is not None, timeout=10_000)
+    proxy_row = page.proxy.mapFromSource(model.index(model.row_of(neighbour_id) or 0, 0))
+    page.table.selectionModel().select(
+        proxy_row, QItemSelectionModel.SelectionFlag.ClearAndSelect
+        | QItemSelectionModel.SelectionFlag.Rows,
+    )
+
+    name = unique_name("live")
+    with qtbot.waitSignal(model.rowsInserted, timeout=10_000,
+                          check_params_cb=lambda parent, first, last: any(
+                              model.item_at(r).name == name for r in range(first, last + 1))):
+        container_id, _ = any_engine.create(any_engine.image, "sleep", "300", name=name)
+    cells = row_cells(model, container_id)
+    assert cells is not None
+    assert cells["Name"] == name
+    assert cells["State"] == "created"
+    assert cells["Image"] == any_engine.qualified(any_engine.image)
+
+    any_engine.cli("start", name)
+    qtbot.waitUntil(lambda: (row_cells(model, container_id) or {}).get("State") == "running",
+                    timeout=10_000)
+    any_engine.cli("stop", "-t", "0", name)
+    qtbot.waitUntil(lambda: (row_cells(model, container_id) or {}).get("State", "")
+                    .startswith("exited"), timeout=10_000)
+    qtmodeltester.check(model)
+    qtmodeltester.check(page.proxy)
+
+    with qtbot.waitSignal(model.rowsRemoved, timeout=10_000):
+        any_engine.cli("rm", name)
+    qtbot.waitUntil(lambda: model.row_of(container_id) is None, timeout=10_000)
+
+    assert resets == []
+    selected = page.selected_items()
+    assert [c.id for c in selected] == [neighbour_id]
+
+
+def test_stop_button_stops_the_selected_container(
+    qtbot: QtBot, make_session, any_engine: EngineUnderTest
+) -> None:
+    session: EngineSession = make_session(any_engine.url)
+    page = ContainersPage(session)
+    qtbot.addWidget(page)
+    session.start()
+    wait_connected(qtbot, session)
+    container_id, name = any_engine.create(any_engine.image, "sleep", "300")
+    any_engine.cli("start", name)
+    model = page.model
+    qtbot.waitUntil(lambda: (row_cells(model, container_id) or {}).get("State") == "running",
+                    timeout=10_000)
+    page.search.setText(name)
+    assert page.proxy.rowCount() == 1
+    page.table.selectRow(0)
+    assert page.stop_button.isEnabled()
+    assert not page.start_button.isEnabled()
+    page.stop_button.click()
+    qtbot.waitUntil(lambda: (row_cells(model, container_id) or {}).get("State", "")
+                    .startswith("exited"), timeout=30_000)
+    state = any_engine.cli("inspect", "--format", "{{.State.Status}}", name)
+    assert state == "exited"
+
+
+def test_images_page_shows_size_and_usage(
+    qtbot: QtBot, make_session, any_engine: EngineUnderTest, qtmodeltester: ModelTester
+) -> None:
+    session: EngineSession = make_session(any_engine.url)
+    window = MainWindow(session)
+    qtbot.addWidget(window)
+    session.start()
+    wait_connected(qtbot, session)
+    model = window.images_page.model
+    image_id = "sha256:" + any_engine.cli(
+        "image", "inspect", "--format", "{{.Id}}", any_engine.image).removeprefix("sha256:")
+    qtbot.waitUntil(lambda: model.row_of(image_id) is not None, timeout=10_000)
+    any_engine.create(any_engine.image, "true")
+    qtbot.waitUntil(lambda: (row_cells(model, image_id) or {}).get("Used by") != "unused",
+                    timeout=10_000)
+    cells = row_cells(model, image_id)
+    assert cells is not None
+    repository, tag = any_engine.qualified(any_engine.image).rsplit(":", 1)
+    assert cells["Repository"] == repository
+    assert cells["Tag"] == tag
+    # The image is this run's own: the container just created is its only user.
+    assert cells["Used by"] == "1 container"
+    size = int(any_engine.cli("image", "inspect", "--format", "{{.Size}}", any_engine.image))
+    assert cells["Size"] == f"{size / 1e6:.1f} MB"
+    qtmodeltester.check(model)
+    row = model.row_of(image_id)
+    assert row is not None
+    assert model.index(row, 0).data(ItemRole).image.size == size
+
+
+def test_no_engine_shows_what_was_tried(qtbot: QtBot, make_session, tmp_path: Path) -> None:
+    missing = tmp_path / "gone.sock"
+    session: EngineSession = make_session(f"unix://{missing}")
+    window = MainWindow(session)
+    qtbot.addWidget(window)
+    session.start()
+    qtbot.waitUntil(lambda: session.status.state == ConnectionState.UNREACHABLE, timeout=10_000)
+    assert window.root.currentWidget() is window.unavailable_page
+    assert window.unavailable_page.title.text() == "No container engine is running"
+    details = window.unavailable_page.details.text()
+    assert f"no socket at {missing}" in details
+    assert "--host" in details
+    assert window.engine_label.text() == "No engine"
+
+
+def test_daemon_going_away_shows_banner_and_reconnects(
+    qtbot: QtBot, make_session, docker_engine: EngineUnderTest, tmp_path: Path
+) -> None:
+    relay = SocketRelay(docker_engine.endpoint.socket_path or "", tmp_path / "relay.sock")
+    await_in_qt(qtbot, relay.start())
+    session: EngineSession = make_session(relay.url)
+    window = MainWindow(session)
+    qtbot.addWidget(window)
+    window.show()
+    session.start()
+    wait_connected(qtbot, session)
+    assert window.root.currentIndex() == 0
+
+    await_in_qt(qtbot, relay.cut())
+    qtbot.waitUntil(lambda: session.status.state == ConnectionState.LOST, timeout=10_000)
+    assert window.banner.isVisible()
+    assert "Reconnecting" in window.banner.text()
+    assert not window.pages.isEnabled()
+    assert window.root.currentIndex() == 0  # the lists stay on screen
+
+    # While away, a container appears; on return the list must show it.
+    container_id, _ = docker_engine.create(docker_engine.image, "true")
+    await_in_qt(qtbot, relay.start())
+    session.retry_now()
+    wait_connected(qtbot, session)
+    qtbot.waitUntil(lambda: window.containers_page.model.row_of(container_id) is not None,
+                    timeout=10_000)
+    assert not window.banner.isVisible()
+    assert window.pages.isEnabled()
+    await_in_qt(qtbot, relay.cut())

@@ -1,0 +1,190 @@
+"""``dockyard doctor`` as a user runs it: a subprocess, real engines, real sockets."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import stat
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import DOCKER_CLI, EngineUnderTest
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def clean_env(tmp_path: Path, **extra: str) -> dict[str, str]:
+    """An environment with no engine settings of the developer's own."""
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("DOCKER_HOST", "DOCKER_CONTEXT", "DOCKER_CONFIG", "DOCKER_TLS_VERIFY",
+                        "DOCKER_CERT_PATH", "DOCKER_TLS")}
+    config = tmp_path / "docker-config"
+    config.mkdir(exist_ok=True)
+    env.update(HOME=str(tmp_path), DOCKER_CONFIG=str(config), XDG_RUNTIME_DIR=str(tmp_path))
+    env.update(extra)
+    return env
+
+
+def doctor(env: Mapping[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "app", "doctor", *args],
+        capture_output=True, text=True, env=dict(env), cwd=REPO, timeout=60, check=False,
+    )
+
+
+def doctor_json(env: Mapping[str, str], *args: str) -> tuple[int, dict]:  # type: ignore[type-arg]
+    result = doctor(env, "--json", *args)
+    return result.returncode, json.loads(result.stdout)
+
+
+def test_default_socket(docker_engine: EngineUnderTest, tmp_path: Path) -> None:
+    if docker_engine.url != "unix:///var/run/docker.sock":
+        pytest.skip("the Docker engine under test is not on the default socket")
+    code, report = doctor_json(clean_env(tmp_path))
+    assert code == 0, report
+    assert report["endpoint"] == {"url": "unix:///var/run/docker.sock",
+                                  "source": "default socket (rootful Docker)"}
+    info = report["engine"]
+    assert info["product"] == "Docker Engine"
+    assert info["version"] == docker_engine.cli("version", "--format", "{{.Server.Version}}")
+    assert info["server_api_version"] == docker_engine.cli(
+        "version", "--format", "{{.Server.APIVersion}}")
+    assert info["os"] == "linux"
+    running = len(docker_engine.cli("ps", "-q").split())
+    every = len(docker_engine.cli("ps", "-aq").split())
+    assert report["counts"]["running"] == running
+    assert report["counts"]["containers"] == every
+    assert report["attempts"][-1]["connected"] is True
+
+    text = doctor(clean_env(tmp_path))
+    assert text.returncode == 0
+    assert "Endpoint:    unix:///var/run/docker.sock" in text.stdout
+    assert f"Engine:      Docker Engine {info['version']}" in text.stdout
+
+
+def test_docker_host_to_podman(podman_engine: EngineUnderTest, tmp_path: Path) -> None:
+    code, report = doctor_json(clean_env(tmp_path, DOCKER_HOST=podman_engine.url))
+    assert code == 0, report
+    assert report["endpoint"] == {"url": podman_engine.url, "source": "DOCKER_HOST"}
+    assert report["engine"]["product"] == "Podman"
+    podman_version = subprocess.run(["podman", "version", "--format", "{{.Server.Version}}"],
+                                    capture_output=True, text=True, check=True).stdout.strip()
+    assert report["engine"]["version"] == podman_version
+    assert report["counts"]["images"] >= 1  # at least the test image
+
+
+def test_host_flag_beats_docker_host(podman_engine: EngineUnderTest, tmp_path: Path) -> None:
+    env = clean_env(tmp_path, DOCKER_HOST=f"unix://{tmp_path}/nothing.sock")
+    code, report = doctor_json(env, "--host", podman_engine.url)
+    assert code == 0, report
+    assert report["endpoint"]["source"] == "--host"
+
+
+def test_docker_host_to_a_missing_socket(tmp_path: Path) -> None:
+    missing = tmp_path / "missing.sock"
+    result = doctor(clean_env(tmp_path, DOCKER_HOST=f"unix://{missing}"))
+    assert result.returncode == 1
+    assert result.stderr.strip() == f"dockyard doctor: no socket at {missing}"
+    assert "Traceback" not in result.stdout + result.stderr
+    assert f"unix://{missing}  [DOCKER_HOST]: no socket at {missing}" in result.stdout
+
+
+def test_garbage_host_is_a_configuration_error(tmp_path: Path) -> None:
+    result = doctor(clean_env(tmp_path, DOCKER_HOST="definitely not a url"))
+    assert result.returncode == 2
+    assert result.stderr.startswith("dockyard doctor: ")
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert "Traceback" not in result.stderr
+
+
+@pytest.fixture
+def world_readable_app() -> Iterator[Path]:
+    """Dockyard and its pure-Python dependencies where an unprivileged user can read them."""
+    probe = (
+        "import sys, sysconfig, app.doctor, httpcore, h11, anyio._backends._asyncio\n"
+        "site = sysconfig.get_paths()['purelib']\n"
+        "for m in list(sys.modules.values()):\n"
+        "    f = getattr(m, '__file__', None) or ''\n"
+        "    if f.startswith(site): print(f[len(site) + 1:].split('/')[0])\n"
+    )
+    listing = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                             cwd=REPO, check=True).stdout
+    import sysconfig
+
+    site = Path(sysconfig.get_paths()["purelib"])
+    root = Path(tempfile.mkdtemp(prefix="dockyard-nobody-"))
+    for name in sorted(set(listing.split())):
+        source = site / name
+        if source.is_dir():
+            shutil.copytree(source, root / name, ignore=shutil.ignore_patterns("__pycache__"))
+        elif source.suffix == ".py":
+            shutil.copy(source, root / name)
+    for ours in ("engine", "app"):
+        shutil.copytree(REPO / ours, root / ours,
+                        ignore=shutil.ignore_patterns("__pycache__"))
+    for path in [root, *root.rglob("*")]:
+        path.chmod(path.stat().st_mode | stat.S_IROTH | (stat.S_IXOTH if path.is_dir() else 0))
+    yield root
+    shutil.rmtree(root, ignore_errors=True)
+
+
+def test_socket_without_permission(
+    docker_engine: EngineUnderTest, world_readable_app: Path, tmp_path: Path
+) -> None:
+    socket = docker_engine.endpoint.socket_path
+    system_python = "/usr/bin/python3"
+    if os.getuid() != 0 or not shutil.which("setpriv") or not os.path.exists(system_python):
+        pytest.skip("needs root, setpriv and /usr/bin/python3 to run doctor as 'nobody'")
+    assert socket is not None
+    mode = stat.S_IMODE(os.stat(socket).st_mode)
+    assert not mode & stat.S_IWOTH, "the socket must not be writable by everyone for this test"
+    result = subprocess.run(
+        ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+         system_python, "-m", "app", "doctor", "--host", f"unix://{socket}"],
+        capture_output=True, text=True, timeout=60, check=False, cwd="/",
+        env={"PYTHONPATH": str(world_readable_app), "HOME": "/nonexistent", "PATH": "/usr/bin"},
+    )
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "permission denied" in result.stderr
+    assert socket in result.stderr
+    assert "docker' group" in result.stdout
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.skipif(DOCKER_CLI is None, reason="needs the docker CLI")
+def test_context_from_the_cli_store(podman_engine: EngineUnderTest, tmp_path: Path) -> None:
+    env = clean_env(tmp_path)
+    cli = [DOCKER_CLI or "docker", "--config", env["DOCKER_CONFIG"]]
+    subprocess.run([*cli, "context", "create", "dockyard-ctx", "--docker",
+                    f"host={podman_engine.url}"], check=True, capture_output=True, env=env)
+
+    code, report = doctor_json({**env, "DOCKER_CONTEXT": "dockyard-ctx"})
+    assert code == 0, report
+    assert report["endpoint"] == {"url": podman_engine.url,
+                                  "source": "context 'dockyard-ctx' (DOCKER_CONTEXT)"}
+    assert report["engine"]["product"] == "Podman"
+
+    subprocess.run([*cli, "context", "use", "dockyard-ctx"], check=True, capture_output=True,
+                   env=env)
+    code, report = doctor_json(env)
+    assert code == 0, report
+    assert report["endpoint"]["url"] == podman_engine.url
+    assert report["endpoint"]["source"].startswith("context 'dockyard-ctx' (")
+
+    result = doctor({**env, "DOCKER_CONTEXT": "no-such-context"})
+    assert result.returncode == 2
+    assert "context 'no-such-context' not found" in result.stderr
+
+
+def test_headless_commands_do_not_load_qt() -> None:
+    probe = ("import sys, app.cli, app.doctor; "
+             "print(sorted(m for m in sys.modules if m.startswith(('PySide6', 'qasync'))))")
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                            cwd=REPO, check=True)
+    assert result.stdout.strip() == "[]"
