@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from PySide6.QtWidgets import QCheckBox, QWidget
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QCheckBox, QSplitter, QWidget
 
 import engine
 from app.models.table import Column, KeyedTableModel
+from app.pages.image_detail import ImageDetail
 from app.pages.table_page import TablePage
 from app.presentation import (
     ImageRow,
@@ -54,6 +56,19 @@ class ImagesPage(TablePage):
         session.imagesChanged.connect(self._reload)
         session.containersChanged.connect(self._reload)
         self.fit_columns({0: 260, 1: 110, 2: 110, 3: 90, 4: 130})
+        self.detail = ImageDetail(session, self)
+        self.splitter = QSplitter(Qt.Orientation.Vertical, self)
+        self.splitter.setObjectName("images-splitter")
+        self.main_layout.replaceWidget(self.table, self.splitter)
+        self.splitter.addWidget(self.table)
+        self.splitter.addWidget(self.detail)
+        self.splitter.setSizes([300, 300])
+
+    def selection_changed(self) -> None:
+        selected: list[ImageRow] = self.selected_items()
+        shown = selected[0] if len(selected) == 1 else None
+        if (shown.id if shown else None) != self.detail.image_id:
+            self.detail.show_image(shown)
 
     def noun(self, count: int) -> str:
         return "image" if count == 1 else "images"

@@ -87,11 +87,11 @@ class TablePage(QWidget):
         self.toolbar = QHBoxLayout()
         self.toolbar.addWidget(self.search, 1)
 
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(8, 8, 8, 8)
-        layout.addLayout(self.toolbar)
-        layout.addWidget(self.table, 1)
-        layout.addWidget(self.count_label)
+        self.main_layout = QVBoxLayout(self)
+        self.main_layout.setContentsMargins(8, 8, 8, 8)
+        self.main_layout.addLayout(self.toolbar)
+        self.main_layout.addWidget(self.table, 1)
+        self.main_layout.addWidget(self.count_label)
 
         for signal in (model.rowsInserted, model.rowsRemoved, self.proxy.layoutChanged,
                        self.proxy.rowsInserted, self.proxy.rowsRemoved):

@@ -175,3 +175,29 @@ def test_daemon_going_away_shows_banner_and_reconnects(
     assert not window.banner.isVisible()
     assert window.pages.isEnabled()
     await_in_qt(qtbot, relay.cut())
+
+
+def test_image_detail_lists_build_steps(
+    qtbot: QtBot, make_session, any_engine: EngineUnderTest, qtmodeltester: ModelTester
+) -> None:
+    session: EngineSession = make_session(any_engine.url)
+    window = MainWindow(session)
+    qtbot.addWidget(window)
+    session.start()
+    wait_connected(qtbot, session)
+    page = window.images_page
+    qtbot.waitUntil(lambda: page.model.rowCount() > 0, timeout=10_000)
+    page.search.setText(any_engine.image.split(":")[1])  # this run's unique tag
+    assert page.proxy.rowCount() == 1
+    page.table.selectRow(0)
+    detail = page.detail
+    qtbot.waitUntil(lambda: detail.history_model.rowCount() == 4, timeout=10_000)
+    steps = [detail.history_model.index(r, 1).data() for r in range(4)]
+    assert steps[0].startswith("COPY ") and steps[0].endswith(" /bin/busybox")
+    # Docker records an exec-form RUN as its bare argv, Podman as the JSON array.
+    assert steps[1] == ('RUN ["/bin/busybox", "--install", "-s", "/bin"]'
+                        if any_engine.kind == "podman" else "RUN /bin/busybox --install -s /bin")
+    assert steps[2].startswith("LABEL dockyard.test=")
+    assert steps[3] == 'CMD ["sh"]'
+    assert any_engine.image.split(":")[1] in detail.summary.text()
+    qtmodeltester.check(detail.history_model)

@@ -1,0 +1,116 @@
+"""The detail pane under the images table: what the selected image is made of.
+
+The build steps come from ``/images/{id}/history`` and show at once; the file
+analysis of the layers streams the image export and fills in when it is done.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QHeaderView,
+    QLabel,
+    QTableView,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+import engine
+from app.models.table import Column, KeyedTableModel
+from app.presentation import ImageRow, clean_instruction, human_size, relative_time, used_by_text
+from app.session import EngineSession
+
+
+class HistoryRow:
+    """One build step, numbered from the bottom of the image (step 1 = first)."""
+
+    __slots__ = ("entry", "key", "number")
+
+    def __init__(self, key: str, number: int, entry: engine.HistoryEntry) -> None:
+        self.key = key
+        self.number = number
+        self.entry = entry
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, HistoryRow) and (self.key, self.entry) == (other.key, other.entry)
+
+    def __hash__(self) -> int:
+        return hash(self.key)
+
+
+HISTORY_COLUMNS = (
+    Column("#", lambda r: str(r.number), sort_key=lambda r: r.number),
+    Column("Instruction", lambda r: clean_instruction(r.entry.created_by),
+           tooltip=lambda r: r.entry.created_by),
+    Column("Size", lambda r: human_size(r.entry.size), sort_key=lambda r: r.entry.size,
+           align_right=True, tooltip=lambda r: f"{r.entry.size:,} bytes"),
+    Column("Created", lambda r: relative_time(r.entry.created),
+           sort_key=lambda r: r.entry.created.timestamp() if r.entry.created else 0.0),
+)
+
+
+class ImageDetail(QWidget):
+    def __init__(self, session: EngineSession, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("image-detail")
+        self.setAccessibleName("Image details")
+        self.session = session
+        self.image_id: str | None = None
+        self.summary = QLabel("Select an image to see what it is made of.", self)
+        self.summary.setObjectName("image-summary")
+        self.summary.setWordWrap(True)
+
+        self.history_model = KeyedTableModel(HISTORY_COLUMNS, key=lambda r: r.key, parent=self)
+        self.history = QTableView(self)
+        self.history.setObjectName("image-history")
+        self.history.setAccessibleName("Build steps")
+        self.history.setModel(self.history_model)
+        self.history.verticalHeader().hide()
+        self.history.setShowGrid(False)
+        self.history.setWordWrap(False)
+        self.history.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        header = self.history.horizontalHeader()
+        header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
+
+        self.tabs = QTabWidget(self)
+        self.tabs.setObjectName("image-tabs")
+        self.tabs.addTab(self.history, "Build steps")
+
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 4, 0, 0)
+        layout.addWidget(self.summary)
+        layout.addWidget(self.tabs, 1)
+
+    def show_image(self, row: ImageRow | None) -> None:
+        if row is None:
+            self.image_id = None
+            self.summary.setText("Select an image to see what it is made of.")
+            self.history_model.set_items([])
+            return
+        image = row.image
+        self.image_id = image.id
+        tags = ", ".join(image.repo_tags) or "untagged"
+        self.summary.setText(
+            f"<b>{tags}</b> &nbsp; {image.short_id} &nbsp; {human_size(image.size)}"
+            f" &nbsp; created {relative_time(image.created)} &nbsp; {used_by_text(row.used_by)}"
+        )
+        self.session.run(
+            partial(_history, image.id), describe=f"read the history of {image.display_name}",
+            key="image-detail", quiet_not_found=True,
+            on_done=partial(self._show_history, image.id),
+        )
+
+    def _show_history(self, image_id: str, entries: list[engine.HistoryEntry]) -> None:
+        if image_id != self.image_id:
+            return
+        count = len(entries)
+        rows = [HistoryRow(f"{image_id}:{i}", count - i, e) for i, e in enumerate(entries)]
+        self.history_model.set_items(rows[::-1])
+
+
+async def _history(image_id: str, client: engine.Engine) -> list[engine.HistoryEntry]:
+    return await client.image_history(image_id)
