@@ -1,0 +1,161 @@
+"""The terminal widget on its own: key encoding as xterm sends it, and what it shows."""
+
+from __future__ import annotations
+
+import pytest
+from pytestqt.qtbot import QtBot
+from PySide6.QtCore import Qt
+
+from app.widgets.terminal import TerminalWidget
+from app.widgets.terminal_keys import encode_key
+
+K = Qt.Key
+M = Qt.KeyboardModifier
+NONE, SHIFT, CTRL, ALT = M.NoModifier, M.ShiftModifier, M.ControlModifier, M.AltModifier
+
+
+@pytest.mark.parametrize(
+    ("key", "mods", "text", "app_cursor", "sent"),
+    [
+        (K.Key_A, NONE, "a", False, b"a"),
+        (K.Key_A, SHIFT, "A", False, b"A"),
+        (K.Key_Return, NONE, "\r", False, b"\r"),
+        (K.Key_Enter, NONE, "\r", False, b"\r"),
+        (K.Key_Backspace, NONE, "\x08", False, b"\x7f"),
+        (K.Key_Backspace, CTRL, "", False, b"\x08"),
+        (K.Key_Tab, NONE, "\t", False, b"\t"),
+        (K.Key_Backtab, SHIFT, "", False, b"\x1b[Z"),
+        (K.Key_Escape, NONE, "\x1b", False, b"\x1b"),
+        (K.Key_Up, NONE, "", False, b"\x1b[A"),
+        (K.Key_Down, NONE, "", False, b"\x1b[B"),
+        (K.Key_Right, NONE, "", False, b"\x1b[C"),
+        (K.Key_Left, NONE, "", False, b"\x1b[D"),
+        (K.Key_Up, NONE, "", True, b"\x1bOA"),
+        (K.Key_Left, NONE, "", True, b"\x1bOD"),
+        (K.Key_Right, CTRL, "", False, b"\x1b[1;5C"),
+        (K.Key_Up, SHIFT, "", True, b"\x1b[1;2A"),
+        (K.Key_Home, NONE, "", False, b"\x1b[H"),
+        (K.Key_End, NONE, "", False, b"\x1b[F"),
+        (K.Key_Home, NONE, "", True, b"\x1bOH"),
+        (K.Key_Insert, NONE, "", False, b"\x1b[2~"),
+        (K.Key_Delete, NONE, "", False, b"\x1b[3~"),
+        (K.Key_PageUp, NONE, "", False, b"\x1b[5~"),
+        (K.Key_PageDown, NONE, "", False, b"\x1b[6~"),
+        (K.Key_Delete, CTRL, "", False, b"\x1b[3;5~"),
+        (K.Key_F1, NONE, "", False, b"\x1bOP"),
+        (K.Key_F4, NONE, "", False, b"\x1bOS"),
+        (K.Key_F1, SHIFT, "", False, b"\x1b[1;2P"),
+        (K.Key_F5, NONE, "", False, b"\x1b[15~"),
+        (K.Key_F6, NONE, "", False, b"\x1b[17~"),
+        (K.Key_F10, NONE, "", False, b"\x1b[21~"),
+        (K.Key_F11, NONE, "", False, b"\x1b[23~"),
+        (K.Key_F12, NONE, "", False, b"\x1b[24~"),
+        (K.Key_F12, CTRL, "", False, b"\x1b[24;5~"),
+        (K.Key_C, CTRL, "\x03", False, b"\x03"),
+        (K.Key_D, CTRL, "\x04", False, b"\x04"),
+        (K.Key_Z, CTRL, "\x1a", False, b"\x1a"),
+        (K.Key_BracketLeft, CTRL, "\x1b", False, b"\x1b"),
+        (K.Key_Space, CTRL, "", False, b"\x00"),
+        (K.Key_Backslash, CTRL, "\x1c", False, b"\x1c"),
+        (K.Key_X, ALT, "x", False, b"\x1bx"),
+        (K.Key_B, ALT, "", False, b"\x1bb"),
+        (K.Key_Return, ALT, "\r", False, b"\x1b\r"),
+        (K.Key_C, CTRL | ALT, "", False, b"\x1b\x03"),
+        (K.Key_Shift, SHIFT, "", False, None),
+        (K.Key_Eacute, NONE, "é", False, "é".encode()),
+    ],
+)
+def test_keys_encode_as_xterm(
+    key: Qt.Key, mods: Qt.KeyboardModifier, text: str, app_cursor: bool, sent: bytes | None
+) -> None:
+    assert encode_key(key, mods, text, application_cursor=app_cursor) == sent
+
+
+@pytest.fixture
+def terminal(qtbot: QtBot) -> TerminalWidget:
+    widget = TerminalWidget()
+    qtbot.addWidget(widget)
+    widget.resize(widget.cell_width * 40, widget.cell_height * 10)
+    widget.show()
+    qtbot.waitUntil(lambda: widget.columns == 40)
+    return widget
+
+
+def test_text_colours_and_attributes(terminal: TerminalWidget) -> None:
+    terminal.feed(b"plain \x1b[1;31mbold red\x1b[0m \x1b[38;5;208m256\x1b[0m "
+                  b"\x1b[38;2;1;2;3mtrue\x1b[0m \x1b[7mrev\x1b[0m\r\nnext")
+    assert terminal.display_lines()[0].rstrip() == "plain bold red 256 true rev"
+    assert terminal.display_lines()[1].rstrip() == "next"
+    line = terminal.vt.buffer[0]
+    assert (line[6].fg, line[6].bold) == ("red", True)
+    assert line[15].fg == "ff8700"  # xterm's colour 208
+    assert line[19].fg == "010203"
+    assert line[24].reverse is True
+    terminal.repaint()  # paints every kind of cell without error
+
+
+def test_alternate_screen_is_left_cleanly(terminal: TerminalWidget) -> None:
+    terminal.feed(b"$ prompt line\r\n$ ")
+    before = terminal.display_lines()
+    cursor = (terminal.vt.cursor.x, terminal.vt.cursor.y)
+    terminal.feed(b"\x1b[?1049h\x1b[H\x1b[2Jfull screen program\x1b[5;5Hmore")
+    assert terminal.vt.alternate
+    assert terminal.display_lines()[0].startswith("full screen program")
+    terminal.feed(b"\x1b[?1049l")
+    assert not terminal.vt.alternate
+    assert terminal.display_lines() == before
+    assert (terminal.vt.cursor.x, terminal.vt.cursor.y) == cursor
+
+
+def test_scrollback_keeps_lines_that_left_the_screen(terminal: TerminalWidget) -> None:
+    terminal.feed(b"".join(b"line %d\r\n" % n for n in range(30)))
+    assert terminal.display_lines()[-2].rstrip() == "line 29"
+    history = list(terminal.vt.history.top)
+    assert "".join(c.data for c in history[0].values()).rstrip() == "line 0"
+    terminal.scroll_by(1000)
+    assert terminal.scroll_offset == len(history)
+    terminal.scroll_by(-1000)
+    assert terminal.scroll_offset == 0
+
+
+def test_keys_and_paste_come_out_as_input(qtbot: QtBot, terminal: TerminalWidget) -> None:
+    sent: list[bytes] = []
+    terminal.input.connect(sent.append)
+    qtbot.keyClicks(terminal, "ls")
+    qtbot.keyClick(terminal, Qt.Key.Key_Tab)
+    qtbot.keyClick(terminal, Qt.Key.Key_C, Qt.KeyboardModifier.ControlModifier)
+    assert b"".join(sent) == b"ls\t\x03"
+    sent.clear()
+    terminal.paste("echo a\necho b")
+    assert sent == [b"echo a\recho b"]
+    terminal.feed(b"\x1b[?2004h")
+    sent.clear()
+    terminal.paste("x")
+    assert sent == [b"\x1b[200~x\x1b[201~"]
+
+
+def test_device_status_queries_are_answered(terminal: TerminalWidget) -> None:
+    sent: list[bytes] = []
+    terminal.input.connect(sent.append)
+    terminal.feed(b"ab\x1b[6n")
+    assert sent == [b"\x1b[1;3R"]
+
+
+def test_resize_reports_rows_and_columns(qtbot: QtBot, terminal: TerminalWidget) -> None:
+    with qtbot.waitSignal(terminal.resized) as blocker:
+        terminal.resize(terminal.cell_width * 100, terminal.cell_height * 30)
+    assert blocker.args == [30, 100]
+    assert (terminal.rows, terminal.columns) == (30, 100)
+
+
+def test_selection_copies_text(qtbot: QtBot, terminal: TerminalWidget) -> None:
+    terminal.feed(b"hello world\r\nsecond")
+    y = terminal.cell_height // 2
+    start = terminal.rect().topLeft()
+    start.setY(y)
+    start.setX(terminal.cell_width * 6 + 1)
+    end = start.__class__(terminal.cell_width * 10 + 1, y)
+    qtbot.mousePress(terminal, Qt.MouseButton.LeftButton, pos=start)
+    qtbot.mouseMove(terminal, end)
+    qtbot.mouseRelease(terminal, Qt.MouseButton.LeftButton, pos=end)
+    assert terminal.selected_text() == "world"
