@@ -16,6 +16,8 @@ def run_gui(host: str | None, argv: list[str]) -> int:
     from app import error_dialog
     from app.main_window import MainWindow
     from app.session import EngineSession
+    from app.settings import THEME, Settings
+    from app.theme import apply_theme
 
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     existing = QApplication.instance()
@@ -28,8 +30,12 @@ def run_gui(host: str | None, argv: list[str]) -> int:
     error_dialog.install(loop)
     signal.signal(signal.SIGINT, lambda *_: app.quit())
 
+    settings = Settings()
+    apply_theme(app, settings.get(THEME))
+    app.styleHints().colorSchemeChanged.connect(
+        lambda _scheme: apply_theme(app, settings.get(THEME)))
     session = EngineSession(host)
-    window = MainWindow(session)
+    window = MainWindow(session, settings)
     window.show()
     session.start()
     with loop:

@@ -6,14 +6,20 @@ only wires them together and switches between the pages and the "no engine" page
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import partial
+
 from PySide6.QtCore import QSize, Qt
-from PySide6.QtGui import QKeySequence, QShortcut
+from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
+    QApplication,
     QHBoxLayout,
+    QHeaderView,
     QLabel,
     QListWidget,
     QListWidgetItem,
     QMainWindow,
+    QSplitter,
     QStackedWidget,
     QVBoxLayout,
     QWidget,
@@ -21,18 +27,27 @@ from PySide6.QtWidgets import (
 
 from app.pages.containers import ContainersPage
 from app.pages.images import ImagesPage
+from app.pages.table_page import TablePage
 from app.pages.unavailable import UnavailablePage
 from app.session import ConnectionState, ConnectionStatus, EngineSession, MessageLevel
+from app.settings import THEME, Settings
+from app.theme import apply_theme
+from app.widgets.command_palette import CommandPalette
 from app.widgets.message_bar import MessageBar
+from app.widgets.settings_dialog import SettingsDialog
 
 
 class MainWindow(QMainWindow):
-    def __init__(self, session: EngineSession, parent: QWidget | None = None) -> None:
+    def __init__(
+        self, session: EngineSession, settings: Settings | None = None,
+        parent: QWidget | None = None,
+    ) -> None:
         super().__init__(parent)
         self.setObjectName("main-window")
         self.setWindowTitle("Dockyard")
         self.session = session
-        self.containers_page = ContainersPage(session)
+        self.settings = settings if settings is not None else Settings(parent=self)
+        self.containers_page = ContainersPage(session, self.settings)
         self.images_page = ImagesPage(session)
         self.unavailable_page = UnavailablePage()
         self.unavailable_page.retry.clicked.connect(session.retry_now)
@@ -82,15 +97,106 @@ class MainWindow(QMainWindow):
         self.engine_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.statusBar().addPermanentWidget(self.engine_label, 1)
 
-        for number in range(1, self.sidebar.count() + 1):
-            shortcut = QShortcut(QKeySequence(f"Ctrl+{number}"), self)
-            shortcut.activated.connect(lambda row=number - 1: self.sidebar.setCurrentRow(row))
-        QShortcut(QKeySequence(QKeySequence.StandardKey.Refresh), self, session.refresh)
+        self.palette_dialog = CommandPalette(self)
+        self.window_actions = self._make_actions()
+        self.settings.changed.connect(self._on_setting_changed)
 
         session.statusChanged.connect(self.show_status)
         self.sidebar.setCurrentRow(0)
         self.show_status(session.status)
         self.resize(1100, 680)
+        self.restore_state()
+
+    # -- actions ----------------------------------------------------------------------
+
+    def _action(self, text: str, name: str, shortcut: QKeySequence | QKeySequence.StandardKey | str,
+                slot: Callable[[], object]) -> QAction:
+        action = QAction(text, self)
+        action.setObjectName(f"action-{name}")
+        action.setShortcut(QKeySequence(shortcut))
+        action.triggered.connect(slot)
+        self.addAction(action)
+        return action
+
+    def _make_actions(self) -> list[QAction]:
+        actions = [
+            self._action("Refresh", "refresh", QKeySequence.StandardKey.Refresh,
+                         self.session.refresh),
+            self._action("Find", "find", QKeySequence.StandardKey.Find, self.focus_search),
+            self._action("Command palette", "palette", "Ctrl+K", self.open_palette),
+            self._action("Settings…", "settings", "Ctrl+,", self.open_settings),
+            self._action("Quit", "quit", QKeySequence.StandardKey.Quit, self.close),
+        ]
+        for row in range(self.sidebar.count()):
+            title = self.sidebar.item(row).text()
+            actions.append(self._action(f"Go to {title}", f"page-{row + 1}", f"Ctrl+{row + 1}",
+                                        partial(self.sidebar.setCurrentRow, row)))
+        return actions
+
+    def current_page(self) -> TablePage | None:
+        page = self.pages.currentWidget()
+        return page if isinstance(page, TablePage) else None
+
+    def focus_search(self) -> None:
+        page = self.current_page()
+        if page is not None:
+            page.search.setFocus()
+            page.search.selectAll()
+
+    def open_palette(self) -> CommandPalette:
+        page = self.current_page()
+        title = self.sidebar.currentItem().text() if self.sidebar.currentItem() else ""
+        entries = [(title, a) for a in (page.page_actions if page else [])]
+        entries += [("Dockyard", a) for a in self.window_actions]
+        self.palette_dialog.open_with(entries)
+        return self.palette_dialog
+
+    def open_settings(self) -> SettingsDialog:
+        dialog = SettingsDialog(self.settings, self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.open()
+        return dialog
+
+    def _on_setting_changed(self, key: str) -> None:
+        app = QApplication.instance()
+        if key == THEME.key and isinstance(app, QApplication):
+            apply_theme(app, self.settings.get(THEME))
+
+    # -- state ------------------------------------------------------------------------
+
+    def _splitters(self) -> dict[str, QSplitter]:
+        return {"containers-splitter": self.containers_page.splitter,
+                "images-splitter": self.images_page.splitter}
+
+    def _headers(self) -> dict[str, QHeaderView]:
+        return {"containers-columns": self.containers_page.table.horizontalHeader(),
+                "images-columns": self.images_page.table.horizontalHeader()}
+
+    def restore_state(self) -> None:
+        if (geometry := self.settings.state("geometry")) is not None:
+            self.restoreGeometry(geometry)
+        for key, splitter in self._splitters().items():
+            if (state := self.settings.state(key)) is not None:
+                splitter.restoreState(state)
+        for key, header in self._headers().items():
+            if (state := self.settings.state(key)) is not None:
+                header.restoreState(state)
+        page = self.settings.number("page", 0)
+        if 0 <= page < self.sidebar.count():
+            self.sidebar.setCurrentRow(page)
+
+    def save_state(self) -> None:
+        self.settings.set_state("geometry", self.saveGeometry())
+        for key, splitter in self._splitters().items():
+            self.settings.set_state(key, splitter.saveState())
+        for key, header in self._headers().items():
+            self.settings.set_state(key, header.saveState())
+        self.settings.set_number("page", self.sidebar.currentRow())
+        self.settings.sync()
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        self.save_state()
+        super().closeEvent(event)
 
     def show_status(self, status: ConnectionStatus) -> None:
         state = status.state

@@ -243,6 +243,11 @@ class EngineSession(QObject):
             self._keyed[key] = task
         return task
 
+    def cancel(self, key: str) -> None:
+        """Cancel the running task started with ``key``, if any."""
+        if (task := self._keyed.pop(key, None)) is not None:
+            task.cancel()
+
     async def _guard(
         self,
         work: Awaitable[Any],

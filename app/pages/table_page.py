@@ -6,14 +6,15 @@ from collections.abc import Callable
 from typing import Any
 
 from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QSortFilterProxyModel, Qt
+from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QHBoxLayout,
     QHeaderView,
     QLabel,
     QLineEdit,
-    QPushButton,
     QTableView,
+    QToolButton,
     QVBoxLayout,
     QWidget,
 )
@@ -82,6 +83,7 @@ class TablePage(QWidget):
         header.setHighlightSections(False)
         self.table.sortByColumn(0, Qt.SortOrder.AscendingOrder)
 
+        self.page_actions: list[QAction] = []
         self.count_label = QLabel(self)
         self.count_label.setObjectName(f"{name}-count")
         self.toolbar = QHBoxLayout()
@@ -99,11 +101,24 @@ class TablePage(QWidget):
         self.table.selectionModel().selectionChanged.connect(self._on_selection_changed)
         self._update_count()
 
-    def add_button(self, text: str, name: str, slot: Callable[[], None]) -> QPushButton:
-        button = QPushButton(text, self)
+    def add_button(
+        self, text: str, name: str, slot: Callable[[], None], shortcut: str | None = None
+    ) -> QToolButton:
+        """A toolbar button backed by a QAction, so the palette and shortcuts share it."""
+        action = QAction(text, self)
+        action.setObjectName(f"action-{name}")
+        action.triggered.connect(slot)
+        if shortcut:
+            action.setShortcut(QKeySequence(shortcut))
+            action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        self.addAction(action)
+        self.page_actions.append(action)
+        button = QToolButton(self)
         button.setObjectName(name)
         button.setAccessibleName(text)
-        button.clicked.connect(slot)
+        button.setDefaultAction(action)
+        button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
+        button.setMinimumWidth(72)
         self.toolbar.addWidget(button)
         return button
 

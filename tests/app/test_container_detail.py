@@ -1,0 +1,168 @@
+"""The container detail pane against real engines: logs, search, shells, vi, resize."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+from PySide6.QtCore import Qt
+from pytestqt.modeltest import ModelTester
+from pytestqt.qtbot import QtBot
+
+from app.pages.container_detail import ShellTab
+from app.pages.containers import ContainersPage
+from app.session import EngineSession
+from app.widgets.log_view import STDERR, STDOUT
+from tests.app.conftest import wait_connected
+from tests.conftest import EngineUnderTest
+
+
+def open_page(qtbot: QtBot, make_session: Callable[[str], EngineSession],
+              target: EngineUnderTest) -> ContainersPage:
+    session = make_session(target.url)
+    page = ContainersPage(session)
+    qtbot.addWidget(page)
+    page.resize(1000, 800)
+    page.show()
+    session.start()
+    wait_connected(qtbot, session)
+    return page
+
+
+def select(qtbot: QtBot, page: ContainersPage, container_id: str, name: str) -> None:
+    qtbot.waitUntil(lambda: page.model.row_of(container_id) is not None, timeout=10_000)
+    page.search.setText(name)
+    assert page.proxy.rowCount() == 1
+    page.table.selectRow(0)
+    assert page.detail.container is not None and page.detail.container.id == container_id
+
+
+def test_logs_show_both_streams_and_search(
+    qtbot: QtBot, make_session, any_engine: EngineUnderTest, qtmodeltester: ModelTester
+) -> None:
+    container_id, name = any_engine.create(
+        any_engine.image, "sh", "-c",
+        r'echo out one; echo err one >&2; printf "\033[31mred text\033[0m\n"; echo out two')
+    any_engine.cli("start", "-a", name)
+    page = open_page(qtbot, make_session, any_engine)
+    select(qtbot, page, container_id, name)
+    logs = page.detail.logs
+    qtbot.waitUntil(lambda: logs.model.rowCount() == 4, timeout=10_000)
+    lines = {(e.stream, e.plain) for e in logs.model.entries}
+    assert lines == {(STDOUT, "out one"), (STDERR, "err one"), (STDOUT, "red text"),
+                     (STDOUT, "out two")}
+    red = next(e for e in logs.model.entries if e.plain == "red text")
+    assert red.raw == b"\x1b[31mred text\x1b[0m"
+    assert all(e.timestamp is not None for e in logs.model.entries)
+
+    logs.search.setText("OUT")
+    qtbot.waitUntil(lambda: logs.match_count() == 2, timeout=5_000)
+    assert logs.match_label.text() == "2 matching lines"
+    logs.next_match()
+    assert logs.match_label.text() == "1 of 2 matching lines"
+    logs.filter.setChecked(True)
+    assert logs.proxy.rowCount() == 2
+    logs.regex.setChecked(True)
+    logs.search.setText(r"^(err|red)\b")
+    qtbot.waitUntil(lambda: logs.proxy.rowCount() == 2, timeout=5_000)
+    qtmodeltester.check(logs.model)
+    assert logs.text().count(b"\n") == 4
+
+
+def test_logs_follow_a_running_container(
+    qtbot: QtBot, make_session, any_engine: EngineUnderTest
+) -> None:
+    container_id, name = any_engine.create(
+        any_engine.image, "sh", "-c", "i=0; while [ $i -lt 400 ]; do i=$((i+1)); echo line $i;"
+        " sleep 0.02; done; sleep 300")
+    any_engine.cli("start", name)
+    page = open_page(qtbot, make_session, any_engine)
+    select(qtbot, page, container_id, name)
+    logs = page.detail.logs
+    qtbot.waitUntil(lambda: bool(logs.model.entries) and
+                    logs.model.entries[-1].plain == "line 400", timeout=60_000)
+    # Every line exactly once, in order, across the tail/follow boundary.
+    assert [e.plain for e in logs.model.entries] == [f"line {n}" for n in range(1, 401)]
+
+
+def test_log_cap_drops_oldest_lines(
+    qtbot: QtBot, make_session, any_engine: EngineUnderTest
+) -> None:
+    container_id, name = any_engine.create(
+        any_engine.image, "sh", "-c", "i=0; while [ $i -lt 3000 ]; do i=$((i+1)); echo n$i; done")
+    any_engine.cli("start", "-a", name)
+    page = open_page(qtbot, make_session, any_engine)
+    page.detail.logs.model.cap = 1000
+    page.detail.tail.setCurrentIndex(2)  # everything
+    select(qtbot, page, container_id, name)
+    logs = page.detail.logs
+    qtbot.waitUntil(lambda: logs.model.dropped == 2000, timeout=15_000)
+    assert logs.model.rowCount() == 1000
+    assert logs.model.entries[0].plain == "n2001"
+    assert logs.status.text().startswith("2,000 older lines dropped")
+
+
+def screen_text(tab: ShellTab) -> str:
+    return "\n".join(line.rstrip() for line in tab.terminal.display_lines())
+
+
+def type_line(qtbot: QtBot, tab: ShellTab, text: str) -> None:
+    qtbot.keyClicks(tab.terminal, text)
+    qtbot.keyClick(tab.terminal, Qt.Key.Key_Return)
+
+
+@pytest.fixture
+def shell(qtbot: QtBot, make_session, any_engine: EngineUnderTest) -> ShellTab:
+    container_id, name = any_engine.create(any_engine.image, "sleep", "300")
+    any_engine.cli("start", name)
+    page = open_page(qtbot, make_session, any_engine)
+    select(qtbot, page, container_id, name)
+    qtbot.waitUntil(lambda: page.detail.shell_button.isEnabled(), timeout=10_000)
+    tab = page.detail.open_shell()
+    assert tab is not None
+    qtbot.waitUntil(lambda: screen_text(tab).rstrip().endswith("#"), timeout=15_000)
+    tab.terminal.setFocus()
+    return tab
+
+
+def test_shell_runs_commands_and_reports_exit_code(qtbot: QtBot, shell: ShellTab) -> None:
+    assert shell.shell in ("/bin/ash", "/bin/sh")
+    type_line(qtbot, shell, "echo $((6 * 7))")
+    qtbot.waitUntil(lambda: "\n42\n" in screen_text(shell), timeout=10_000)
+    type_line(qtbot, shell, "exit 3")
+    qtbot.waitUntil(lambda: shell.exit_code == 3, timeout=15_000)
+    assert shell.banner.text() == f"{shell.shell} exited with code 3."
+    assert shell.reopen.isVisible()
+
+
+def test_vi_edits_a_file_and_leaves_the_screen_clean(
+    qtbot: QtBot, shell: ShellTab, any_engine: EngineUnderTest
+) -> None:
+    type_line(qtbot, shell, "vi /edited.txt")
+    qtbot.waitUntil(lambda: "/edited.txt" in shell.terminal.display_lines()[-1], timeout=10_000)
+    assert shell.terminal.vt.alternate
+    qtbot.keyClick(shell.terminal, Qt.Key.Key_I)
+    qtbot.keyClicks(shell.terminal, "typed in dockyard")
+    qtbot.waitUntil(lambda: "typed in dockyard" in screen_text(shell), timeout=5_000)
+    qtbot.keyClick(shell.terminal, Qt.Key.Key_Escape)
+    # busybox vi waits a moment after ESC for the rest of an escape sequence.
+    qtbot.waitUntil(lambda: not shell.terminal.display_lines()[-1].startswith("I"),
+                    timeout=5_000)
+    type_line(qtbot, shell, ":wq")
+    qtbot.waitUntil(lambda: not shell.terminal.vt.alternate, timeout=10_000)
+    assert "vi /edited.txt" in screen_text(shell)
+    assert "typed in dockyard" not in screen_text(shell)
+    name = shell.container.name
+    assert any_engine.cli("exec", name, "cat", "/edited.txt") == "typed in dockyard"
+
+
+def test_resize_reaches_the_tty(qtbot: QtBot, shell: ShellTab) -> None:
+    terminal = shell.terminal
+    with qtbot.waitSignal(terminal.resized):
+        terminal.resize(terminal.cell_width * 91 + 2, terminal.cell_height * 17 + 2)
+    assert (terminal.rows, terminal.columns) == (17, 91)
+    resizing = shell.resizing
+    assert resizing is not None
+    qtbot.waitUntil(resizing.done, timeout=10_000)
+    type_line(qtbot, shell, "stty size")
+    qtbot.waitUntil(lambda: "\n17 91\n" in screen_text(shell), timeout=10_000)
