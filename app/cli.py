@@ -26,6 +26,13 @@ def build_parser() -> argparse.ArgumentParser:
     doctor.add_argument("--json", action="store_true", help="print a JSON document")
     doctor.add_argument("-H", "--host", metavar="URL", dest="doctor_host",
                         help="engine address, as for the window")
+    from app.context_cmd import add_arguments as add_context_arguments
+
+    context = commands.add_parser(
+        "context",
+        help="list what a build of DIR would send after .dockerignore, without building",
+    )
+    add_context_arguments(context)
     return parser
 
 
@@ -35,6 +42,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from app.doctor import run_doctor
 
         return run_doctor(args.doctor_host or args.host, as_json=args.json)
+    if args.command == "context":
+        from app.context_cmd import run_context
+
+        return run_context(args.directory, args.dockerfile, as_json=args.json)
     from app.gui import run_gui
 
     return run_gui(args.host, sys.argv[:1])
