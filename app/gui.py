@@ -11,9 +11,8 @@ from PySide6.QtWidgets import QApplication
 
 
 def run_gui(host: str | None, argv: list[str]) -> int:
-    import qasync
-
     from app import error_dialog
+    from app.event_loop import make_event_loop
     from app.main_window import MainWindow
     from app.session import EngineSession
     from app.settings import THEME, Settings
@@ -25,8 +24,7 @@ def run_gui(host: str | None, argv: list[str]) -> int:
     app.setApplicationName("Dockyard")
     app.setOrganizationName("Dockyard")
     app.setDesktopFileName("io.github.dockyard.Dockyard")
-    loop = qasync.QEventLoop(app)
-    asyncio.set_event_loop(loop)
+    loop = make_event_loop(app)
     error_dialog.install(loop)
     signal.signal(signal.SIGINT, lambda *_: app.quit())
 
@@ -41,6 +39,7 @@ def run_gui(host: str | None, argv: list[str]) -> int:
     with loop:
         code: int = loop.run_until_complete(_run_until_quit(app))
         loop.run_until_complete(session.aclose())
+        loop.run_until_complete(loop.shutdown_asyncgens())
     return code
 
 

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import partial
+from pathlib import Path
 
 from PySide6.QtCore import QSize, Qt
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
     QApplication,
+    QFileDialog,
     QHBoxLayout,
     QHeaderView,
     QLabel,
@@ -25,6 +27,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.operations import BuildRequest, start_build, start_pull
 from app.pages.containers import ContainersPage
 from app.pages.images import ImagesPage
 from app.pages.table_page import TablePage
@@ -32,7 +35,10 @@ from app.pages.unavailable import UnavailablePage
 from app.session import ConnectionState, ConnectionStatus, EngineSession, MessageLevel
 from app.settings import THEME, Settings
 from app.theme import apply_theme
+from app.widgets.activity import Activity, ActivityPanel
+from app.widgets.build_sheet import BuildSheet
 from app.widgets.command_palette import CommandPalette
+from app.widgets.drop_overlay import DropBuild
 from app.widgets.message_bar import MessageBar
 from app.widgets.settings_dialog import SettingsDialog
 
@@ -83,6 +89,8 @@ class MainWindow(QMainWindow):
         column.addWidget(self.banner)
         column.addWidget(self.messages)
         column.addWidget(self.pages, 1)
+        self.activity = ActivityPanel()
+        column.addWidget(self.activity)
         body.addLayout(column, 1)
         workspace = QWidget()
         workspace.setLayout(body)
@@ -98,6 +106,9 @@ class MainWindow(QMainWindow):
         self.statusBar().addPermanentWidget(self.engine_label, 1)
 
         self.palette_dialog = CommandPalette(self)
+        self.drop = DropBuild(self)
+        self.drop.dropped.connect(self.open_build)
+        self.images_page.pull_requested.connect(self.pull)
         self.window_actions = self._make_actions()
         self.settings.changed.connect(self._on_setting_changed)
 
@@ -125,6 +136,8 @@ class MainWindow(QMainWindow):
             self._action("Find", "find", QKeySequence.StandardKey.Find, self.focus_search),
             self._action("Command palette", "palette", "Ctrl+K", self.open_palette),
             self._action("Settings…", "settings", "Ctrl+,", self.open_settings),
+            self._action("Build an image…", "build", "Ctrl+B", self.choose_build),
+            self._action("Pull an image…", "pull", "Ctrl+P", self.focus_pull),
             self._action("Quit", "quit", QKeySequence.StandardKey.Quit, self.close),
         ]
         for row in range(self.sidebar.count()):
@@ -150,6 +163,33 @@ class MainWindow(QMainWindow):
         entries += [("Dockyard", a) for a in self.window_actions]
         self.palette_dialog.open_with(entries)
         return self.palette_dialog
+
+    # -- pull and build -----------------------------------------------------------------
+
+    def focus_pull(self) -> None:
+        self.sidebar.setCurrentRow(self.pages.indexOf(self.images_page))
+        self.images_page.pull_box.setFocus()
+
+    def pull(self, reference: str) -> Activity | None:
+        return start_pull(self.session, self.activity, reference,
+                          on_done=self.images_page.select_reference)
+
+    def choose_build(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Build from folder")
+        if folder:
+            self.open_build(Path(folder))
+
+    def open_build(self, path: Path) -> BuildSheet:
+        sheet = BuildSheet(path, self)
+        sheet.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        sheet.accepted.connect(lambda: self.build(sheet.request()))
+        sheet.open()
+        return sheet
+
+    def build(self, request: BuildRequest) -> Activity:
+        self.sidebar.setCurrentRow(self.pages.indexOf(self.images_page))
+        return start_build(self.session, self.activity, request,
+                           on_done=self.images_page.select_image)
 
     def open_settings(self) -> SettingsDialog:
         dialog = SettingsDialog(self.settings, self)

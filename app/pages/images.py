@@ -2,8 +2,18 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QCheckBox, QSplitter, QWidget
+from collections.abc import Callable
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QSplitter,
+    QWidget,
+)
 
 import engine
 from app.models.table import Column, KeyedTableModel
@@ -42,6 +52,8 @@ def images_model(parent: QWidget | None = None) -> KeyedTableModel:
 
 
 class ImagesPage(TablePage):
+    pull_requested = Signal(str)
+
     def __init__(self, session: EngineSession, parent: QWidget | None = None) -> None:
         super().__init__("images", images_model(), parent)
         self.model.setParent(self)
@@ -63,6 +75,83 @@ class ImagesPage(TablePage):
         self.splitter.addWidget(self.table)
         self.splitter.addWidget(self.detail)
         self.splitter.setSizes([300, 300])
+        self._pending_selection: Callable[[ImageRow], bool] | None = None
+        self._add_pull_box()
+
+    # -- pull box ---------------------------------------------------------------------
+
+    def _add_pull_box(self) -> None:
+        self.pull_box = QLineEdit(self)
+        self.pull_box.setObjectName("images-pull")
+        self.pull_box.setAccessibleName("Image to pull")
+        self.pull_box.setPlaceholderText("Pull: busybox, ghcr.io/owner/app:tag, name@sha256:…")
+        self.pull_hint = QLabel(self)
+        self.pull_hint.setObjectName("images-pull-hint")
+        self.pull_button = QPushButton("Pull", self)
+        self.pull_button.setObjectName("images-pull-button")
+        self.pull_button.setAccessibleName("Pull the image")
+        self.pull_button.setEnabled(False)
+        row = QHBoxLayout()
+        row.addWidget(self.pull_box, 1)
+        row.addWidget(self.pull_button)
+        self.main_layout.insertLayout(1, row)
+        self.main_layout.insertWidget(2, self.pull_hint)
+        self.pull_hint.hide()
+        self.pull_box.textChanged.connect(self._validate_pull)
+        self.pull_box.returnPressed.connect(self._request_pull)
+        self.pull_button.clicked.connect(self._request_pull)
+
+    def _validate_pull(self, text: str) -> None:
+        if not text.strip():
+            self.pull_hint.hide()
+            self.pull_button.setEnabled(False)
+            return
+        try:
+            ref = engine.parse_reference(text)
+        except engine.InvalidReference as exc:
+            self.pull_hint.setStyleSheet("color: #c0392b;")
+            self.pull_hint.setText(str(exc))
+            self.pull_button.setEnabled(False)
+        else:
+            self.pull_hint.setStyleSheet("color: palette(placeholder-text);")
+            self.pull_hint.setText(f"Will pull {ref.normalized}")
+            self.pull_button.setEnabled(True)
+        self.pull_hint.show()
+
+    def _request_pull(self) -> None:
+        if self.pull_button.isEnabled():
+            self.pull_requested.emit(self.pull_box.text().strip())
+            self.pull_box.clear()
+
+    # -- selecting what a pull or build made ---------------------------------------------
+
+    def select_reference(self, familiar: str) -> None:
+        ref = engine.parse_reference(familiar)
+        wanted = {ref.familiar, ref.normalized, f"localhost/{ref.familiar}"}
+        self._select_when(lambda r: bool(wanted & set(r.image.repo_tags))
+                          or any(d.startswith(ref.familiar_name + "@")
+                                 for d in r.image.repo_digests))
+
+    def select_image(self, image_id: str) -> None:
+        self._select_when(lambda r: r.image.id == image_id)
+
+    def _select_when(self, predicate: Callable[[ImageRow], bool]) -> None:
+        self._pending_selection = predicate
+        self.session.refresh()
+        self._apply_pending_selection()
+
+    def _apply_pending_selection(self) -> None:
+        predicate = self._pending_selection
+        if predicate is None:
+            return
+        for row, item in enumerate(self.model.items()):
+            if predicate(item):
+                self._pending_selection = None
+                self.search.clear()
+                index = self.proxy.mapFromSource(self.model.index(row, 0))
+                self.table.selectRow(index.row())
+                self.table.scrollTo(index)
+                return
 
     def selection_changed(self) -> None:
         selected: list[ImageRow] = self.selected_items()
@@ -76,3 +165,4 @@ class ImagesPage(TablePage):
     def _reload(self, *_args: object) -> None:
         images: list[engine.Image] = self.session.images
         self.model.set_items(image_rows(images, self.session.containers))
+        self._apply_pending_selection()

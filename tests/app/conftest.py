@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 from collections.abc import Coroutine, Iterator
 from typing import Any
 
 import pytest
-import qasync
 from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 
+from app.event_loop import make_event_loop
 from app.session import ConnectionState, EngineSession
 
 
@@ -29,8 +30,7 @@ def qloop_session(qapp: QApplication) -> Iterator[asyncio.AbstractEventLoop]:
 
     One per session: qasync does not survive a second loop on the same QApplication.
     """
-    loop = qasync.QEventLoop(qapp, already_running=True)
-    asyncio.set_event_loop(loop)
+    loop = make_event_loop(qapp, already_running=True)
     yield loop
     asyncio.events._set_running_loop(None)
     loop.stop()
@@ -47,6 +47,9 @@ def qloop(
     yield qloop_session
     for task in asyncio.all_tasks(qloop_session):
         task.cancel()
+    # Let abandoned streams finish closing while the loop still counts as running.
+    gc.collect()
+    QApplication.processEvents()
     asyncio.events._set_running_loop(None)
 
 

@@ -1,0 +1,165 @@
+"""Pulls and builds as activities: started from any page, shown in the activity panel.
+
+Each runs through the session (so failures never escape as tracebacks), feeds
+its :class:`~app.widgets.activity.Activity`, and reports the resulting image so
+the Images page can select it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable, Mapping
+from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
+
+import engine
+from app.presentation import human_size
+from app.session import EngineSession, MessageLevel
+from app.widgets.activity import Activity, ActivityPanel
+
+READ_CHUNK = 1 << 20
+
+
+@dataclass(frozen=True)
+class BuildRequest:
+    """What the build sheet asks for: a walked context (or a tar file) and the options."""
+
+    listing: engine.ContextListing | None
+    tar: Path | None = None
+    tags: tuple[str, ...] = ()
+    buildargs: Mapping[str, str] = field(default_factory=dict)
+    target: str | None = None
+    nocache: bool = False
+    pull: bool = False
+    buildkit: bool | None = None
+
+    @property
+    def title(self) -> str:
+        source = self.tar or (self.listing.root if self.listing else "")
+        return f"Build {', '.join(self.tags) or source}"
+
+
+def start_pull(session: EngineSession, panel: ActivityPanel, reference: str,
+               on_done: Callable[[str], None] | None = None) -> Activity | None:
+    """Pull ``reference``; ``on_done`` gets the familiar name once the image exists."""
+    try:
+        ref = engine.parse_reference(reference)
+    except engine.InvalidReference as exc:
+        session.message.emit(MessageLevel.ERROR, str(exc))
+        return None
+    activity = panel.add(f"Pull {ref.familiar}")
+    activity.task = session.run(
+        partial(_pull, activity, ref), describe=f"pull {ref.familiar}",
+        on_done=lambda name: on_done(name) if on_done and name else None,
+    )
+    _finish_on_failure(activity)
+    return activity
+
+
+async def _pull(activity: Activity, ref: engine.ImageReference,
+                client: engine.Engine) -> str | None:
+    auth = await asyncio.to_thread(engine.registry_auth, ref.registry)
+    layers: dict[str, str] = {}
+    try:
+        async for progress in engine.pull(client, ref.familiar, auth=auth):
+            if progress.layer is not None:
+                layer = progress.layer
+                state = str(layer.state)
+                if layer.total and layer.state in (engine.LayerState.DOWNLOADING,
+                                                   engine.LayerState.EXTRACTING):
+                    state += f" {human_size(layer.current)} / {human_size(layer.total)}"
+                layers[layer.id] = state
+            done = progress.layers_done
+            total = len(progress.layers)
+            activity.set_fraction(progress.fraction if total else None)
+            activity.set_status(f"{done} of {total} layers done · {progress.status}"
+                                if total else progress.status)
+            activity.log.setPlainText("\n".join(f"{lid}: {s}" for lid, s in layers.items()))
+    except engine.EngineError as exc:  # PullFailed says it in plain words already
+        activity.finish(False, str(exc))
+        return None
+    activity.finish(True, f"Pulled {ref.familiar}.")
+    return ref.familiar
+
+
+def start_build(session: EngineSession, panel: ActivityPanel, request: BuildRequest,
+                on_done: Callable[[str], None] | None = None) -> Activity:
+    """Build; ``on_done`` gets the new image ID."""
+    activity = panel.add(request.title)
+    activity.show_log()
+    activity.task = session.run(
+        partial(_build, activity, request), describe=request.title.lower(),
+        on_done=lambda image_id: on_done(image_id) if on_done and image_id else None,
+    )
+    _finish_on_failure(activity)
+    return activity
+
+
+async def _read_tar(path: Path) -> AsyncIterator[bytes]:
+    with path.open("rb") as source:
+        while chunk := await asyncio.to_thread(source.read, READ_CHUNK):
+            yield chunk
+
+
+async def _build(activity: Activity, request: BuildRequest, client: engine.Engine) -> str | None:
+    context: engine.ContextListing | AsyncIterator[bytes]
+    if request.listing is not None:
+        context = request.listing
+        activity.set_status(f"Sending {request.listing.file_count} files "
+                            f"({human_size(request.listing.total_size)})…")
+    elif request.tar is not None:
+        context = _read_tar(request.tar)
+    else:
+        raise ValueError("a build needs a context folder or a tar file")
+    try:
+        async for event in engine.build(
+            client, context, tags=request.tags, buildargs=request.buildargs,
+            target=request.target, nocache=request.nocache, pull=request.pull,
+            buildkit=request.buildkit,
+        ):
+            _show_build_event(activity, event)
+            if isinstance(event, engine.BuildComplete):
+                tags = f", tagged {', '.join(request.tags)}" if request.tags else ""
+                activity.finish(True, f"Built {event.image_id[:19]}{tags}.")
+                return event.image_id
+    except engine.BuildFailed as exc:
+        where = f"Step {exc.step}: {exc.instruction}\n" if exc.step else ""
+        line = f" (Dockerfile line {exc.line})" if exc.line else ""
+        activity.append(f"\nFAILED{line}: {exc.message}")
+        activity.finish(False, f"{where}Failed{line}: {exc.message}")
+        return None
+    except engine.EngineError as exc:
+        activity.finish(False, f"The build could not run: {exc}")
+        return None
+    return None
+
+
+def _show_build_event(activity: Activity, event: engine.BuildEvent) -> None:
+    if isinstance(event, engine.BuildStep):
+        line = f" (line {event.line})" if event.line else ""
+        activity.set_fraction((event.number - 1) / max(event.total, 1))
+        activity.set_status(f"Step {event.number}/{event.total}{line}: {event.instruction}")
+        activity.append(f"Step {event.number}/{event.total} : {event.instruction}")
+    elif isinstance(event, engine.BuildOutput):
+        activity.append(event.text)
+    elif isinstance(event, engine.BuildVertex):
+        took = f" {event.duration:.1f}s" if event.duration is not None else ""
+        activity.set_status(f"{event.state}: {event.name}")
+        if event.state != "running" and event.state != "waiting":
+            activity.append(f"[{event.state}{took}] {event.name}")
+
+
+def _finish_on_failure(activity: Activity) -> None:
+    """An error the session reported (engine gone, bad request) also ends the activity."""
+    task = activity.task
+    if task is None:
+        activity.finish(False, "Not connected to an engine.")
+        return
+
+    def ended(done: asyncio.Task[object]) -> None:
+        if not activity.done:
+            activity.finish(False, "Cancelled." if done.cancelled() else "Failed unexpectedly.")
+
+    task.add_done_callback(ended)
+

@@ -1,0 +1,147 @@
+"""The activity panel: long operations (pulls, builds) that keep going while you navigate.
+
+Each :class:`Activity` is a row with a title, a status line, a progress bar, a
+Cancel button and an expandable log.  The panel hides itself when it is empty.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from functools import partial
+
+from PySide6.QtCore import Signal
+from PySide6.QtGui import QFontDatabase
+from PySide6.QtWidgets import (
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QPlainTextEdit,
+    QProgressBar,
+    QPushButton,
+    QScrollArea,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+
+class Activity(QFrame):
+    """One operation; its owner feeds it progress and says how it ended."""
+
+    finished = Signal(bool)  # succeeded
+    dismissed = Signal()
+    MAX_LOG_LINES = 5000
+
+    def __init__(self, title: str, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("activity")
+        self.setAccessibleName(title)
+        self.setFrameShape(QFrame.Shape.StyledPanel)
+        self.task: asyncio.Task[object] | None = None
+        self.done = False
+        self.succeeded = False
+        self.title = QLabel(f"<b>{title}</b>", self)
+        self.title.setObjectName("activity-title")
+        self.status = QLabel("Starting…", self)
+        self.status.setObjectName("activity-status")
+        self.status.setWordWrap(True)
+        self.progress = QProgressBar(self)
+        self.progress.setObjectName("activity-progress")
+        self.progress.setRange(0, 0)  # busy until there is something to measure
+        self.progress.setMaximumHeight(14)
+        self.progress.setTextVisible(False)
+        self.cancel_button = QPushButton("Cancel", self)
+        self.cancel_button.setObjectName("activity-cancel")
+        self.cancel_button.setAccessibleName(f"Cancel {title}")
+        self.cancel_button.clicked.connect(self.cancel)
+        self.toggle = QToolButton(self)
+        self.toggle.setObjectName("activity-toggle")
+        self.toggle.setText("Details")
+        self.toggle.setCheckable(True)
+        self.log = QPlainTextEdit(self)
+        self.log.setObjectName("activity-log")
+        self.log.setAccessibleName(f"Output of {title}")
+        self.log.setReadOnly(True)
+        self.log.setMaximumBlockCount(self.MAX_LOG_LINES)
+        self.log.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
+        self.log.setMinimumHeight(160)
+        self.log.hide()
+        self.toggle.toggled.connect(self.log.setVisible)
+        top = QHBoxLayout()
+        top.addWidget(self.title, 1)
+        top.addWidget(self.toggle)
+        top.addWidget(self.cancel_button)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(8, 6, 8, 6)
+        layout.addLayout(top)
+        layout.addWidget(self.status)
+        layout.addWidget(self.progress)
+        layout.addWidget(self.log)
+
+    def set_status(self, text: str) -> None:
+        self.status.setText(text)
+
+    def set_fraction(self, fraction: float | None) -> None:
+        if fraction is None:
+            self.progress.setRange(0, 0)
+        else:
+            self.progress.setRange(0, 1000)
+            self.progress.setValue(int(max(0.0, min(fraction, 1.0)) * 1000))
+
+    def append(self, text: str) -> None:
+        self.log.appendPlainText(text.rstrip("\n"))
+
+    def show_log(self) -> None:
+        self.toggle.setChecked(True)
+
+    def cancel(self) -> None:
+        if self.task is not None and not self.task.done():
+            self.task.cancel()
+        if not self.done:
+            self.finish(False, "Cancelled.")
+
+    def finish(self, succeeded: bool, text: str) -> None:
+        if self.done:
+            return
+        self.done = True
+        self.succeeded = succeeded
+        self.status.setText(text)
+        self.progress.setRange(0, 1)
+        self.progress.setValue(1 if succeeded else 0)
+        self.cancel_button.setText("Dismiss")
+        self.cancel_button.clicked.disconnect()
+        self.cancel_button.clicked.connect(self.dismissed.emit)
+        self.finished.emit(succeeded)
+
+
+class ActivityPanel(QScrollArea):
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("activity-panel")
+        self.setAccessibleName("Activity")
+        self.setWidgetResizable(True)
+        self.setMaximumHeight(320)
+        self.body = QWidget(self)
+        body = self.body
+        self.rows = QVBoxLayout(body)
+        self.rows.setContentsMargins(0, 0, 0, 0)
+        self.rows.addStretch(1)
+        self.setWidget(body)
+        self.hide()
+
+    def add(self, title: str) -> Activity:
+        activity = Activity(title, self.body)
+        self.rows.insertWidget(self.rows.count() - 1, activity)
+        activity.dismissed.connect(partial(self.dismiss, activity))
+        self.show()
+        return activity
+
+    def dismiss(self, activity: Activity) -> None:
+        self.rows.removeWidget(activity)
+        activity.setParent(None)
+        activity.deleteLater()
+        self.setVisible(bool(self.activities()))
+
+    def activities(self) -> list[Activity]:
+        return list(self.body.findChildren(Activity))
+

@@ -1,0 +1,80 @@
+"""Drop a Dockerfile, a folder or a tar anywhere on the window to build it.
+
+While something droppable is dragged over the window an overlay says what will
+happen; dropping emits :attr:`DropBuild.dropped` with the path.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import QEvent, QObject, Qt, Signal
+from PySide6.QtGui import QDragEnterEvent, QDropEvent
+from PySide6.QtWidgets import QLabel, QWidget
+
+from app.widgets.build_sheet import is_tar
+
+
+def droppable_path(event: QDragEnterEvent | QDropEvent) -> Path | None:
+    """The one local file or folder being dragged, if there is exactly one."""
+    urls = event.mimeData().urls() if event.mimeData() is not None else []
+    if len(urls) != 1 or not urls[0].isLocalFile():
+        return None
+    path = Path(urls[0].toLocalFile())
+    return path if path.exists() else None
+
+
+def describe_drop(path: Path) -> str:
+    if path.is_dir():
+        return f"Drop to build the folder {path.name}/ (its Dockerfile)"
+    if is_tar(path):
+        return f"Drop to build from the archive {path.name}"
+    return f"Drop to build {path.name} with {path.parent.name}/ as the context"
+
+
+class DropBuild(QObject):
+    dropped = Signal(Path)
+
+    def __init__(self, window: QWidget) -> None:
+        super().__init__(window)
+        self._target = window
+        window.setAcceptDrops(True)
+        window.installEventFilter(self)
+        self.overlay = QLabel(window)
+        self.overlay.setObjectName("drop-overlay")
+        self.overlay.setAccessibleName("Drop to build")
+        self.overlay.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.overlay.setWordWrap(True)
+        self.overlay.setStyleSheet(
+            "#drop-overlay { background: rgba(20, 60, 110, 200); color: white;"
+            " font-size: 20pt; border: 3px dashed white; border-radius: 12px; }")
+        self.overlay.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)
+        self.overlay.hide()
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        # getattr: Qt may still filter events while this wrapper is being torn down.
+        if watched is not getattr(self, "_target", None):
+            return False
+        kind = event.type()
+        if kind == QEvent.Type.DragEnter and isinstance(event, QDragEnterEvent):
+            path = droppable_path(event)
+            if path is None:
+                return False
+            event.acceptProposedAction()
+            self.overlay.setText(describe_drop(path))
+            self.overlay.setGeometry(self._target.rect().adjusted(24, 24, -24, -24))
+            self.overlay.raise_()
+            self.overlay.show()
+            return True
+        if kind == QEvent.Type.DragLeave:
+            self.overlay.hide()
+            return False
+        if kind == QEvent.Type.Drop and isinstance(event, QDropEvent):
+            self.overlay.hide()
+            path = droppable_path(event)
+            if path is None:
+                return False
+            event.acceptProposedAction()
+            self.dropped.emit(path)
+            return True
+        return False

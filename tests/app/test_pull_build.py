@@ -1,0 +1,157 @@
+"""Pull box, activity panel and drag-and-drop builds in the real window."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
+from PySide6.QtGui import QDragEnterEvent, QDropEvent
+from PySide6.QtWidgets import QApplication
+from pytestqt.qtbot import QtBot
+
+from app.main_window import MainWindow
+from app.session import EngineSession
+from app.widgets.activity import Activity
+from app.widgets.build_sheet import BuildSheet
+from tests.app.conftest import wait_connected
+from tests.conftest import LABEL_KEY, RUN_ID, EngineUnderTest, unique_name
+from tests.engine.test_build import Registry, registry  # noqa: F401  (fixture)
+
+
+def open_window(qtbot: QtBot, make_session, target: EngineUnderTest) -> MainWindow:
+    session: EngineSession = make_session(target.url)
+    window = MainWindow(session)
+    qtbot.addWidget(window)
+    window.show()
+    session.start()
+    wait_connected(qtbot, session)
+    return window
+
+
+def selected_tags(window: MainWindow) -> tuple[str, ...]:
+    rows = window.images_page.selected_items()
+    return rows[0].image.repo_tags if len(rows) == 1 else ()
+
+
+def test_pull_box_validates_as_you_type(qtbot: QtBot, make_session,
+                                        docker_engine: EngineUnderTest) -> None:
+    window = open_window(qtbot, make_session, docker_engine)
+    page = window.images_page
+    page.pull_box.setText("Busybox:Latest")
+    assert not page.pull_button.isEnabled()
+    assert page.pull_hint.text() == "'Busybox:Latest': repository names must be lowercase"
+    page.pull_box.setText("busybox")
+    assert page.pull_button.isEnabled()
+    assert page.pull_hint.text() == "Will pull docker.io/library/busybox:latest"
+    page.pull_box.setText("ghcr.io/owner/app@sha256:" + "a" * 64)
+    assert page.pull_hint.text() == f"Will pull ghcr.io/owner/app@sha256:{'a' * 64}"
+
+
+def test_pull_from_a_registry_shows_progress_and_selects_the_image(
+    qtbot: QtBot, make_session, docker_engine: EngineUnderTest, registry: Registry  # noqa: F811
+) -> None:
+    window = open_window(qtbot, make_session, docker_engine)
+    try:
+        window.images_page.pull_box.setText(registry.image)
+        with qtbot.waitSignal(window.images_page.pull_requested):
+            window.images_page.pull_button.click()
+        [activity] = window.activity.activities()
+        assert window.activity.isVisible()
+        qtbot.waitUntil(lambda: activity.done, timeout=60_000)
+        assert activity.succeeded, activity.status.text()
+        assert activity.status.text() == f"Pulled {registry.image}."
+        layers = activity.log.toPlainText().splitlines()
+        assert layers and all(line.endswith(": done") for line in layers)
+        qtbot.waitUntil(lambda: registry.image in selected_tags(window), timeout=10_000)
+        assert docker_engine.cli("images", "-q", registry.image) != ""
+    finally:
+        docker_engine.cli("rmi", "-f", registry.image, check=False)
+
+
+def test_pull_of_a_missing_tag_says_not_found(
+    qtbot: QtBot, make_session, docker_engine: EngineUnderTest, registry: Registry  # noqa: F811
+) -> None:
+    window = open_window(qtbot, make_session, docker_engine)
+    missing = f"{registry.address}/dockyard/pulled:no-such-tag"
+    activity = window.pull(missing)
+    assert isinstance(activity, Activity)
+    qtbot.waitUntil(lambda: activity.done, timeout=60_000)
+    assert not activity.succeeded
+    assert "not found" in activity.status.text()
+    assert docker_engine.cli("images", "-q", missing) == ""
+
+
+def drop(window: MainWindow, path: Path) -> None:
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(path))])
+    point = QPointF(window.width() / 2, window.height() / 2)
+    enter = QDragEnterEvent(point.toPoint(), Qt.DropAction.CopyAction, mime,
+                            Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
+    QApplication.sendEvent(window, enter)
+    assert window.drop.overlay.isVisible()
+    assert window.drop.overlay.text() == f"Drop to build the folder {path.name}/ (its Dockerfile)"
+    dropped = QDropEvent(point, Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
+                         Qt.KeyboardModifier.NoModifier)
+    QApplication.sendEvent(window, dropped)
+    assert not window.drop.overlay.isVisible()
+
+
+def make_context(tmp_path: Path, target: EngineUnderTest, body: str) -> Path:
+    folder = tmp_path / "app"
+    folder.mkdir()
+    (folder / "Dockerfile").write_text(
+        f"FROM {target.image}\nARG GREETING=hello\nLABEL {LABEL_KEY}={RUN_ID}\n{body}")
+    (folder / "keep.txt").write_text("kept\n")
+    (folder / "secret.env").write_text("TOKEN=1\n")
+    (folder / ".dockerignore").write_text("*.env\n")
+    return folder
+
+
+def test_dropped_folder_builds_and_selects_the_image(
+    qtbot: QtBot, make_session, any_engine: EngineUnderTest, tmp_path: Path
+) -> None:
+    folder = make_context(tmp_path, any_engine,
+                          "COPY . /ctx\nRUN echo $GREETING > /greeting\n")
+    window = open_window(qtbot, make_session, any_engine)
+    drop(window, folder)
+    sheet = window.findChild(BuildSheet)
+    assert sheet is not None and sheet.isVisible()
+    qtbot.waitUntil(lambda: sheet.listing is not None, timeout=10_000)
+    listing = sheet.listing
+    assert listing is not None
+    assert sorted(listing.paths()) == [".dockerignore", "Dockerfile", "keep.txt"]
+    # Dockerfile, .dockerignore and keep.txt; the .dockerignore itself names one pattern.
+    assert sheet.summary.text() == "3 files, 142 Bytes sent (1 .dockerignore pattern applied)"
+    assert sheet.buildargs.toPlainText() == "GREETING=hello"
+    tag = f"dockyard-test/{unique_name('built')}:v1"
+    sheet.tags.setText(tag)
+    sheet.buildargs.setPlainText("GREETING=bonjour")
+    try:
+        sheet.build_button.click()
+        [activity] = window.activity.activities()
+        qtbot.waitUntil(lambda: activity.done, timeout=120_000)
+        assert activity.succeeded, activity.status.text()
+        assert "Step" in activity.log.toPlainText()
+        shown = any_engine.qualified(tag)
+        qtbot.waitUntil(lambda: shown in selected_tags(window), timeout=10_000)
+        assert any_engine.cli("run", "--rm", tag, "cat", "/greeting") == "bonjour"
+        assert any_engine.cli("run", "--rm", tag, "ls", "/ctx") == "Dockerfile\nkeep.txt"
+    finally:
+        any_engine.cli("rmi", "-f", tag, check=False)
+
+
+def test_failing_build_points_at_its_line(
+    qtbot: QtBot, make_session, any_engine: EngineUnderTest, tmp_path: Path
+) -> None:
+    folder = make_context(tmp_path, any_engine, "RUN echo fine\nRUN echo broken >&2 && exit 3\n")
+    window = open_window(qtbot, make_session, any_engine)
+    sheet = window.open_build(folder)
+    qtbot.waitUntil(lambda: sheet.build_button.isEnabled(), timeout=10_000)
+    sheet.tags.setText("")
+    sheet.build_button.click()
+    [activity] = window.activity.activities()
+    qtbot.waitUntil(lambda: activity.done, timeout=120_000)
+    assert not activity.succeeded
+    status = activity.status.text()
+    assert "Dockerfile line 5" in status, status
+    assert "RUN echo broken >&2 && exit 3" in status

@@ -1,0 +1,301 @@
+"""The Run… dialog: inline messages for bad input, and real runs through the session."""
+
+from __future__ import annotations
+
+import json
+import socket
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QApplication, QLabel, QWidget
+from pytestqt.qtbot import QtBot
+
+from app.session import EngineSession, MessageLevel
+from app.widgets.run_dialog import RunDialog, open_run_dialog, run_one_click, run_spec
+from engine._run import PortMapping, RestartPolicy, RunSpec, VolumeMapping, auto_name
+from tests.app.conftest import wait_connected
+from tests.conftest import LABEL, LABEL_KEY, RUN_ID, EngineUnderTest, unique_name
+
+LABELS = {LABEL_KEY: RUN_ID}
+LEFT = Qt.MouseButton.LeftButton
+MakeSession = Callable[[str], EngineSession]
+
+
+@pytest.fixture
+def taken_port() -> Iterator[int]:
+    """A port on 127.0.0.1 held by a listening socket, as another program would hold it."""
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        yield int(holder.getsockname()[1])
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def make_dialog(qtbot: QtBot, image: str = "demo/busybox:1.36", **kwargs: object) -> RunDialog:
+    dialog = RunDialog(image, defaults=RunSpec(image=image, labels=LABELS),
+                       **kwargs)  # type: ignore[arg-type]
+    qtbot.addWidget(dialog)
+    dialog.show()
+    qtbot.waitExposed(dialog)
+    return dialog
+
+
+def shown_errors(dialog: RunDialog) -> dict[str, str]:
+    """Every visible problem label, by field, as the user reads them."""
+    labels = dialog.findChildren(QLabel)
+    return {label.objectName().removeprefix("run-").removesuffix("-error"): label.text()
+            for label in labels
+            if label.objectName().endswith("-error") and label.isVisible()}
+
+
+def test_every_field_has_a_name_for_tests_and_screen_readers(qtbot: QtBot) -> None:
+    dialog = make_dialog(qtbot)
+    names = ["run-name", "run-command", "run-entrypoint", "run-ports", "run-publish-all",
+             "run-env", "run-env-import", "run-volumes", "run-volumes-add-folder",
+             "run-restart", "run-network", "run-auto-remove", "run-tty", "run-interactive",
+             "run-accept", "run-cancel"]
+    for name in names:
+        widget = dialog.findChild(QWidget, name)
+        assert widget is not None, name
+        assert widget.accessibleName(), name
+    assert dialog.windowTitle() == "Run demo/busybox:1.36"
+    assert shown_errors(dialog) == {}
+    assert dialog.run_button.isEnabled()
+
+
+def test_bad_input_is_marked_inline_and_run_is_disabled(
+    qtbot: QtBot, taken_port: int, tmp_path: Path
+) -> None:
+    dialog = make_dialog(qtbot)
+    qtbot.keyClicks(dialog.name, "-x")
+    dialog.ports.setPlainText("8080:80\n99999:80")
+    dialog.env.setPlainText("GOOD=1\n=x")
+    qtbot.keyClicks(dialog.volumes, "./site:/site")
+    assert shown_errors(dialog) == {
+        "name": "A name must start with a letter or digit",
+        "ports": "line 2: Host port must be between 1 and 65535, not 99999",
+        "env": "line 2: '=x' has no variable name",
+        "volumes": "line 1: The host folder must be an absolute path, not './site'",
+    }
+    assert not dialog.run_button.isEnabled()
+    assert dialog.spec() is None
+
+    # Run stays disabled until the last problem is gone.
+    dialog.name.setText("web-1")
+    dialog.env.setPlainText("GOOD=1")
+    dialog.volumes.setPlainText("")
+    assert not dialog.run_button.isEnabled()
+    dialog.ports.setPlainText("")
+    assert shown_errors(dialog) == {}
+    assert dialog.run_button.isEnabled()
+
+    # A port another program holds is found as you type, once typing pauses.
+    qtbot.keyClicks(dialog.ports, f"127.0.0.1:{taken_port}:80")
+    qtbot.waitUntil(lambda: "ports" in shown_errors(dialog), timeout=5_000)
+    assert shown_errors(dialog) == {
+        "ports": f"127.0.0.1:{taken_port} is already in use on this computer"}
+    assert not dialog.run_button.isEnabled()
+    dialog.ports.setPlainText(f"{taken_port}:80")
+    qtbot.waitUntil(lambda: shown_errors(dialog).get("ports", "").startswith("0.0.0.0"),
+                    timeout=5_000)
+    assert shown_errors(dialog) == {
+        "ports": f"0.0.0.0:{taken_port} is already in use on this computer"}
+    # Clicking Run does nothing while a problem is shown.
+    qtbot.mouseClick(dialog.run_button, LEFT)
+    assert dialog.isVisible()
+    assert dialog.result_spec is None
+
+    dialog.ports.setPlainText("127.0.0.1::80")
+    qtbot.waitUntil(lambda: dialog.run_button.isEnabled(), timeout=5_000)
+
+    # Combinations the daemon would refuse, and the other single-line fields.
+    dialog.restart.setCurrentText("always")
+    dialog.auto_remove.setChecked(True)
+    assert shown_errors(dialog) == {
+        "restart": "A restart policy cannot be combined with auto-remove"}
+    dialog.restart.setCurrentText("on-failure:x")
+    dialog.command.setText("sh -c 'echo hi")
+    assert shown_errors(dialog) == {
+        "restart": "The retry count must be a number, not 'x'",
+        "command": "No closing quotation in \"sh -c 'echo hi\"",
+    }
+    assert not dialog.run_button.isEnabled()
+
+    # A broken .env file says which line; a good one is appended to the field.
+    env_file = tmp_path / "app.env"
+    env_file.write_text("# comment\nDB=db\n=oops\n")
+    dialog.import_env_file(str(env_file))
+    assert shown_errors(dialog)["env"] == (
+        "Could not import: app.env line 3: '=oops' has no variable name")
+    assert dialog.env.toPlainText() == "GOOD=1"
+
+
+def test_good_input_gives_the_run_spec(qtbot: QtBot, tmp_path: Path) -> None:
+    dialog = make_dialog(qtbot, networks=["bridge", "host", "none"])
+    port = free_port()
+    qtbot.keyClicks(dialog.name, "web-a")
+    qtbot.keyClicks(dialog.command, "sh -c 'echo $GREETING; sleep 300'")
+    dialog.ports.setPlainText(f"127.0.0.1:{port}:8080\n# dns\n127.0.0.1::53/udp")
+    dialog.publish_all.setChecked(True)
+    env_file = tmp_path / ".env"
+    env_file.write_text('GREETING="hi there"\n')
+    dialog.env.setPlainText("MODE=test")
+    dialog.import_env_file(str(env_file))
+    assert dialog.env.toPlainText() == 'MODE=test\nGREETING="hi there"'
+    dialog.volumes.setPlainText("cache:/cache:ro")
+    dialog.add_folder(str(tmp_path))
+    assert dialog.volumes.toPlainText() == f"cache:/cache:ro\n{tmp_path}:/mnt/{tmp_path.name}"
+    assert dialog.volumes.textCursor().selectedText() == f"/mnt/{tmp_path.name}"
+    dialog.restart.setCurrentText("on-failure:2")
+    dialog.network.setCurrentText("host")
+    dialog.tty.setChecked(True)
+    dialog.interactive.setChecked(True)
+    assert [dialog.network.itemText(i) for i in range(dialog.network.count())] == [
+        "", "bridge", "host", "none"]
+    assert shown_errors(dialog) == {}
+
+    with qtbot.waitSignal(dialog.specAccepted, timeout=5_000) as accepted:
+        qtbot.mouseClick(dialog.run_button, LEFT)
+    expected = RunSpec(
+        image="demo/busybox:1.36",
+        name="web-a",
+        command=("sh", "-c", "echo $GREETING; sleep 300"),
+        ports=(PortMapping("127.0.0.1", port, 8080, "tcp"),
+               PortMapping("127.0.0.1", None, 53, "udp")),
+        publish_all=True,
+        env=("MODE=test", 'GREETING="hi there"'),
+        volumes=(VolumeMapping("cache", "/cache", True),
+                 VolumeMapping(str(tmp_path), f"/mnt/{tmp_path.name}", False)),
+        restart=RestartPolicy("on-failure", 2),
+        network="host",
+        tty=True,
+        interactive=True,
+        labels=LABELS,
+    )
+    assert accepted.args == [expected]
+    assert dialog.result_spec == expected
+    assert not dialog.isVisible()
+
+
+def test_names_and_ports_of_existing_containers_clash(
+    qtbot: QtBot, make_session: MakeSession, any_engine: EngineUnderTest
+) -> None:
+    """A running container's name and published port are marked before anything is sent."""
+    session: EngineSession = make_session(any_engine.url)
+    session.start()
+    wait_connected(qtbot, session)
+    name = unique_name("clash")
+    any_engine.cli("run", "-d", "--label", LABEL, "--name", name, "-p", "127.0.0.1::7000",
+                   any_engine.image, "sleep", "300")
+    host_port = int(any_engine.cli("port", name, "7000/tcp").splitlines()[0].rsplit(":", 1)[1])
+    qtbot.waitUntil(lambda: any(c.name == name and c.running for c in session.containers),
+                    timeout=10_000)
+    dialog = make_dialog(qtbot, any_engine.image, containers=session.containers,
+                         check_host_ports=False)
+    qtbot.keyClicks(dialog.name, name)
+    qtbot.keyClicks(dialog.ports, f"{host_port}:80")
+    qtbot.waitUntil(lambda: "ports" in shown_errors(dialog), timeout=5_000)
+    assert shown_errors(dialog) == {
+        "name": f"A container named {name!r} already exists",
+        "ports": f"Port {host_port}/tcp is already published by container {name!r}",
+    }
+    assert not dialog.run_button.isEnabled()
+    # The container goes away: the list update clears both problems.
+    session.containersChanged.connect(dialog.set_containers)
+    any_engine.cli("rm", "-f", name)
+    qtbot.waitUntil(lambda: shown_errors(dialog) == {}, timeout=10_000)
+    assert dialog.run_button.isEnabled()
+
+
+def test_accepted_spec_runs_on_the_engine(
+    qtbot: QtBot, make_session: MakeSession, any_engine: EngineUnderTest
+) -> None:
+    session: EngineSession = make_session(any_engine.url)
+    session.start()
+    wait_connected(qtbot, session)
+    dialog = make_dialog(qtbot, any_engine.image, containers=session.containers)
+    name = unique_name("dlg")
+    port = free_port()
+    qtbot.keyClicks(dialog.name, name)
+    qtbot.keyClicks(dialog.command, "sleep 300")
+    qtbot.keyClicks(dialog.ports, f"127.0.0.1:{port}:8080")
+    dialog.env.setPlainText("GREETING=hello")
+    dialog.restart.setCurrentText("unless-stopped")
+    with qtbot.waitSignal(dialog.specAccepted, timeout=5_000) as accepted:
+        qtbot.mouseClick(dialog.run_button, LEFT)
+    spec = accepted.args[0]
+    assert isinstance(spec, RunSpec)
+
+    with qtbot.waitSignal(session.message, timeout=30_000) as reported:
+        run_spec(session, spec)
+    assert reported.args == [MessageLevel.INFO,
+                             f"Started {name} (127.0.0.1:{port} → 8080/tcp)"]
+    inspected = json.loads(any_engine.cli("inspect", name))[0]
+    assert inspected["State"]["Status"] == "running"
+    assert inspected["Config"]["Cmd"] == ["sleep", "300"]
+    assert "GREETING=hello" in inspected["Config"]["Env"]
+    assert inspected["Config"]["Labels"][LABEL_KEY] == RUN_ID
+    assert inspected["HostConfig"]["RestartPolicy"]["Name"] == "unless-stopped"
+    assert any_engine.cli("port", name, "8080/tcp").splitlines()[0] == f"127.0.0.1:{port}"
+
+    # The same spec again: the daemon's conflict lands in the message area.
+    with qtbot.waitSignal(session.message, timeout=30_000) as failed:
+        run_spec(session, spec)
+    level, text = failed.args
+    assert level == MessageLevel.ERROR
+    assert text.startswith(f"Could not run {any_engine.image}: ")
+    assert name in text
+
+
+def test_run_dialog_opens_with_one_click_defaults(
+    qtbot: QtBot, make_session: MakeSession, any_engine: EngineUnderTest
+) -> None:
+    session: EngineSession = make_session(any_engine.url)
+    session.start()
+    wait_connected(qtbot, session)
+    expected_name = auto_name(any_engine.image,
+                              any_engine.cli("ps", "-a", "--format", "{{.Names}}").split())
+    open_run_dialog(session, any_engine.image, labels=LABELS)
+
+    def find() -> RunDialog | None:
+        return next((w for w in QApplication.topLevelWidgets()
+                     if isinstance(w, RunDialog) and w.isVisible()), None)
+
+    qtbot.waitUntil(lambda: find() is not None, timeout=10_000)
+    dialog = find()
+    assert dialog is not None
+    assert dialog.name.text() == expected_name
+    # The test image's command is a bare shell: -it keeps it running detached.
+    assert dialog.tty.isChecked() and dialog.interactive.isChecked()
+    qtbot.waitUntil(lambda: dialog.network.findText("none") >= 0, timeout=10_000)
+    assert dialog.network.findText("bridge") >= 0
+    with qtbot.waitSignal(session.message, timeout=30_000) as reported:
+        qtbot.mouseClick(dialog.run_button, LEFT)
+    assert reported.args == [MessageLevel.INFO, f"Started {expected_name}"]
+    state = any_engine.cli("inspect", "--format", "{{.State.Status}} {{.Config.Tty}}",
+                           expected_name)
+    assert state == "running true"
+
+
+def test_one_click_run_needs_no_dialog(
+    qtbot: QtBot, make_session: MakeSession, any_engine: EngineUnderTest
+) -> None:
+    session: EngineSession = make_session(any_engine.url)
+    session.start()
+    wait_connected(qtbot, session)
+    expected_name = auto_name(any_engine.image,
+                              any_engine.cli("ps", "-a", "--format", "{{.Names}}").split())
+    with qtbot.waitSignal(session.message, timeout=30_000) as reported:
+        run_one_click(session, any_engine.image, labels=LABELS)
+    assert reported.args == [MessageLevel.INFO, f"Started {expected_name}"]
+    assert any_engine.cli("inspect", "--format", "{{.State.Status}}", expected_name) == "running"
+    labels = json.loads(any_engine.cli("inspect", "--format", "{{json .Config.Labels}}",
+                                       expected_name))
+    assert labels[LABEL_KEY] == RUN_ID
