@@ -26,7 +26,13 @@ def build_parser() -> argparse.ArgumentParser:
     doctor.add_argument("--json", action="store_true", help="print a JSON document")
     doctor.add_argument("-H", "--host", metavar="URL", dest="doctor_host",
                         help="engine address, as for the window")
+    from app.analyze import add_arguments as add_analyze_arguments
     from app.context_cmd import add_arguments as add_context_arguments
+
+    analyze = commands.add_parser(
+        "analyze", help="show an image's layers, wasted bytes and efficiency, without a window"
+    )
+    add_analyze_arguments(analyze)
 
     context = commands.add_parser(
         "context",
@@ -42,6 +48,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         from app.doctor import run_doctor
 
         return run_doctor(args.doctor_host or args.host, as_json=args.json)
+    if args.command == "analyze":
+        from app.analyze import run_analyze
+
+        return run_analyze(
+            args.image, args.analyze_host or args.host, as_json=args.json, ci=args.ci,
+            lowest_efficiency=args.lowest_efficiency,
+            highest_wasted_bytes=args.highest_wasted_bytes,
+        )
     if args.command == "context":
         from app.context_cmd import run_context
 

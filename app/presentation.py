@@ -107,37 +107,3 @@ def used_by_text(count: int) -> str:
         return "unused"
     return "1 container" if count == 1 else f"{count} containers"
 
-
-_NOP = "/bin/sh -c #(nop) "
-_KEYWORDS = frozenset({
-    "ADD", "ARG", "CMD", "COPY", "ENTRYPOINT", "ENV", "EXPOSE", "FROM", "HEALTHCHECK", "LABEL",
-    "MAINTAINER", "ONBUILD", "RUN", "SHELL", "STOPSIGNAL", "USER", "VOLUME", "WORKDIR",
-})
-_SHELL = "/bin/sh -c "
-
-
-def clean_instruction(created_by: str) -> str:
-    """A history row's command as the Dockerfile line a user wrote.
-
-    Classic builds record ``/bin/sh -c #(nop)  CMD ["sh"]`` for metadata steps and
-    ``/bin/sh -c cmd`` for RUN; BuildKit records ``RUN /bin/sh -c cmd # buildkit``
-    and prefixes build args as ``|2 A=1 B=2 /bin/sh -c …``.
-    """
-    text = created_by.strip()
-    text = text.removesuffix("# buildkit").rstrip()
-    if text.startswith("|"):  # |N ARG=value … : build args passed to a RUN
-        count, _, rest = text[1:].partition(" ")
-        if count.isdigit():
-            parts = rest.split(" ", int(count))
-            text = parts[-1] if len(parts) > int(count) else rest
-    if text.startswith(_NOP):
-        return text[len(_NOP):].strip()
-    if text.startswith("RUN " + _SHELL):
-        return "RUN " + text[len("RUN " + _SHELL):].strip()
-    if text.startswith(_SHELL):
-        return "RUN " + text[len(_SHELL):].strip()
-    if text.startswith("/bin/sh -c"):
-        return "RUN " + text[len("/bin/sh -c"):].strip()
-    if text and text.split(" ", 1)[0] not in _KEYWORDS:
-        return "RUN " + text  # an exec-form RUN records only its argv
-    return text

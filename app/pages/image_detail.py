@@ -20,7 +20,7 @@ from PySide6.QtWidgets import (
 
 import engine
 from app.models.table import Column, KeyedTableModel
-from app.presentation import ImageRow, clean_instruction, human_size, relative_time, used_by_text
+from app.presentation import ImageRow, human_size, relative_time, used_by_text
 from app.session import EngineSession
 
 
@@ -43,7 +43,7 @@ class HistoryRow:
 
 HISTORY_COLUMNS = (
     Column("#", lambda r: str(r.number), sort_key=lambda r: r.number),
-    Column("Instruction", lambda r: clean_instruction(r.entry.created_by),
+    Column("Instruction", lambda r: engine.clean_instruction(r.entry.created_by),
            tooltip=lambda r: r.entry.created_by),
     Column("Size", lambda r: human_size(r.entry.size), sort_key=lambda r: r.entry.size,
            align_right=True, tooltip=lambda r: f"{r.entry.size:,} bytes"),

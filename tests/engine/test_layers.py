@@ -1,0 +1,604 @@
+"""Layer analysis: the tar parser and stacking as pure functions, then real images on both engines.
+
+The real-engine images are built so every answer is known by hand: a file
+overwritten, a file deleted, a directory deleted, a directory replaced (the
+daemon writes an opaque marker), a large file added then removed, and
+metadata-only steps between them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+import hashlib
+import io
+import json
+import random
+import subprocess
+import tarfile
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import engine
+from engine._layers import (
+    Change,
+    ChangeKind,
+    EntryKind,
+    FileEntry,
+    HistoryStep,
+    ImageAnalysis,
+    LayerFiles,
+    TarMember,
+    TarParser,
+    WastedPath,
+    analyze_image,
+    analyze_layers,
+    clean_instruction,
+    find_waste,
+    layer_changes,
+    pair_history,
+    read_image_archive,
+    stack_layers,
+)
+from tests.conftest import DOCKER_CLI, LABEL_KEY, RUN_ID, EngineUnderTest, unique_name
+
+F, D, S = EntryKind.FILE, EntryKind.DIR, EntryKind.SYMLINK
+ADDED, MODIFIED, REMOVED = ChangeKind.ADDED, ChangeKind.MODIFIED, ChangeKind.REMOVED
+
+
+# -- building tars by hand ------------------------------------------------------------------
+
+Spec = tuple[str, str, int | str]  # (name, "file"|"dir"|"symlink"|"hardlink", size or target)
+
+
+def make_tar(specs: Sequence[Spec], fmt: int = tarfile.GNU_FORMAT) -> bytes:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w", format=fmt) as archive:
+        for name, kind, arg in specs:
+            info = tarfile.TarInfo(name)
+            data = None
+            if kind == "file":
+                info.size = int(arg)
+                data = io.BytesIO(b"x" * int(arg))
+            elif kind == "dir":
+                info.type = tarfile.DIRTYPE
+            elif kind == "symlink":
+                info.type, info.linkname = tarfile.SYMTYPE, str(arg)
+            elif kind == "hardlink":
+                info.type, info.linkname = tarfile.LNKTYPE, str(arg)
+            archive.addfile(info, data)
+    return buffer.getvalue()
+
+
+def listing(data: bytes, chunks: Sequence[int] = ()) -> list[tuple[str, int, str, str, bytes]]:
+    """What our parser reports (name, size, type, link, data), fed in the given chunk sizes."""
+    members: list[tuple[str, int, str, str, bytes]] = []
+
+    class Collect:
+        def __init__(self, member: TarMember) -> None:
+            self.member = member
+            self.data = bytearray()
+
+        def write(self, chunk: memoryview) -> None:
+            self.data += chunk
+
+        def close(self) -> None:
+            m = self.member
+            members.append((m.name.rstrip("/"), m.size, m.type, m.linkname, bytes(self.data)))
+
+    def on_member(member: TarMember) -> Collect:
+        return Collect(member)
+
+    parser = TarParser(on_member)
+    pos = 0
+    for size in chunks:
+        parser.feed(data[pos:pos + size])
+        pos += size
+    parser.feed(data[pos:])
+    parser.close()
+    return members
+
+
+def tarfile_listing(data: bytes) -> list[tuple[str, int, str, str, bytes]]:
+    with tarfile.open(fileobj=io.BytesIO(data), mode="r:") as archive:
+        result = []
+        for m in archive.getmembers():
+            content = archive.extractfile(m).read() if m.isreg() else b""  # type: ignore[union-attr]
+            result.append((m.name, m.size, m.type.decode(), m.linkname, content))
+        return result
+
+
+LONG = "very/" * 30 + "deep-" * 40 + "name.txt"  # 370 characters: needs GNU L or PAX path
+
+
+# -- the tar parser -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("fmt", [tarfile.GNU_FORMAT, tarfile.PAX_FORMAT, tarfile.USTAR_FORMAT])
+def test_parser_agrees_with_tarfile(fmt: int) -> None:
+    specs: list[Spec] = [
+        ("usr/", "dir", 0),
+        ("usr/bin/env", "file", 1234),
+        ("usr/bin/sh", "symlink", "/bin/busybox"),
+        ("usr/bin/hard", "hardlink", "usr/bin/env"),
+        ("empty", "file", 0),
+        ("exact-block", "file", 512),
+    ]
+    if fmt != tarfile.USTAR_FORMAT:
+        specs += [(LONG, "file", 7), ("link-" + "x" * 120, "symlink", "t/" * 80),
+                  ("ünïcode/ファイル", "file", 3)]
+    else:
+        specs += [("p" * 90 + "/" + "n" * 90, "file", 5)]  # ustar prefix field
+    data = make_tar(specs, fmt)
+    expected = tarfile_listing(data)
+    assert listing(data) == expected
+    assert listing(data, [1] * 700 + [511, 3, 1024]) == expected
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.integers(min_value=1, max_value=1500), max_size=30))
+def test_parser_is_indifferent_to_chunk_boundaries(chunks: list[int]) -> None:
+    data = make_tar([("a/", "dir", 0), (LONG, "file", 1000), ("b", "file", 3),
+                     ("c" * 150, "symlink", "d" * 150)], tarfile.PAX_FORMAT)
+    assert listing(data, chunks) == tarfile_listing(data)
+
+
+def test_parser_reads_base256_sizes() -> None:
+    data = bytearray(make_tar([("big", "file", 600)]))
+    header = data[:512]
+    header[124:136] = b"\x80" + (600).to_bytes(11, "big")  # GNU base-256, as for files ≥ 8 GiB
+    header[148:156] = b" " * 8
+    header[148:156] = f"{sum(header):06o}\0 ".encode()
+    data[:512] = header
+    [(name, size, kind, _, content)] = listing(bytes(data))
+    assert (name, size, kind, content) == ("big", 600, "0", b"x" * 600)
+
+
+def test_parser_rejects_garbage_and_truncation() -> None:
+    with pytest.raises(engine.ProtocolError, match="not a tar archive"):
+        listing(b"{" * 2048)
+    data = make_tar([("f", "file", 4000)])
+    with pytest.raises(engine.ProtocolError, match="ended in the middle of a file"):
+        listing(data[:2000])
+
+
+# -- stacking, whiteouts, opaque directories (pure) ---------------------------------------
+
+
+def files(*entries: FileEntry, whiteouts: Sequence[str] = (), opaque: Sequence[str] = ()
+          ) -> LayerFiles:
+    return LayerFiles(tuple(entries), tuple(whiteouts), tuple(opaque))
+
+
+def f(path: str, size: int) -> FileEntry:
+    return FileEntry(path, size, F)
+
+
+def d(path: str) -> FileEntry:
+    return FileEntry(path, 0, D)
+
+
+def visible(layers: Sequence[LayerFiles]) -> dict[str, tuple[int, int]]:
+    return {path: (e.size, e.layer) for path, e in stack_layers(layers).items()}
+
+
+def test_opaque_directory_hides_lower_content_but_keeps_its_own() -> None:
+    layers = [
+        files(d("e"), f("e/keep", 5), d("e/sub"), f("e/sub/deep", 7), f("other", 1)),
+        files(d("e"), f("e/new", 2), opaque=["e"]),
+    ]
+    assert visible(layers) == {"e": (0, 1), "e/new": (2, 1), "other": (1, 0)}
+    changes, wasted = layer_changes(layers), find_waste(layers)
+    assert changes[1] == (
+        Change("e", MODIFIED, D, 2, 0),
+        Change("e/keep", REMOVED, F, 5, 5),
+        Change("e/new", ADDED, F, 2, 0),
+        Change("e/sub", REMOVED, D, 7, 7),
+        Change("e/sub/deep", REMOVED, F, 7, 7),
+    )
+    # dive ignores opaque markers and would call this image 100 % efficient.
+    assert wasted == (WastedPath("e/sub/deep", 7, (0,), (1,)), WastedPath("e/keep", 5, (0,), (1,)))
+
+
+def test_opaque_directory_over_a_path_recreated_in_the_same_layer_is_a_modification() -> None:
+    layers = [files(d("e"), f("e/x", 10)), files(d("e"), f("e/x", 3), opaque=["e"])]
+    changes, wasted = layer_changes(layers), find_waste(layers)
+    assert changes[1] == (Change("e", MODIFIED, D, 3, 0), Change("e/x", MODIFIED, F, 3, 10))
+    assert wasted == (WastedPath("e/x", 10, (0,), (1,)),)
+
+
+def test_whiteout_of_a_directory_removes_everything_under_it_even_without_dir_entries() -> None:
+    # The lower layer's tar has no entries for a/ or a/b/: the paths still hang together.
+    layers = [files(f("a/b/c", 4), f("a/d", 6), f("ab", 1)), files(whiteouts=["a"])]
+    assert visible(layers) == {"ab": (1, 0)}
+    changes, wasted = layer_changes(layers), find_waste(layers)
+    assert changes[1] == (Change("a/b/c", REMOVED, F, 4, 4), Change("a/d", REMOVED, F, 6, 6))
+    assert sum(w.size for w in wasted) == 10
+
+
+def test_overwrite_delete_and_readd_across_three_layers() -> None:
+    layers = [
+        files(f("big", 100), f("gone", 5)),
+        files(f("big", 50), whiteouts=["gone", "never-existed"]),
+        files(f("big", 20), f("gone", 1)),
+    ]
+    assert visible(layers) == {"big": (20, 2), "gone": (1, 2)}
+    changes, wasted = layer_changes(layers), find_waste(layers)
+    assert changes[1] == (Change("big", MODIFIED, F, 50, 100), Change("gone", REMOVED, F, 5, 5))
+    assert changes[2] == (Change("big", MODIFIED, F, 20, 50), Change("gone", ADDED, F, 1, 0))
+    assert wasted == (WastedPath("big", 150, (0, 1), (1, 2)), WastedPath("gone", 5, (0,), (1,)))
+
+
+def test_a_file_replacing_a_directory_hides_its_content() -> None:
+    layers = [files(d("x"), f("x/a", 3)), files(f("x", 9))]
+    assert visible(layers) == {"x": (9, 1)}
+    changes, wasted = layer_changes(layers), find_waste(layers)
+    assert changes[1] == (Change("x", MODIFIED, F, 9, 0), Change("x/a", REMOVED, F, 3, 3))
+    assert wasted == (WastedPath("x/a", 3, (0,), (1,)),)
+
+
+def test_directory_sizes_roll_up_per_layer() -> None:
+    layers = [files(d("usr"), d("usr/lib"), f("usr/lib/a", 10), f("usr/lib/b", 20),
+                    f("usr/c", 5))]
+    changes = layer_changes(layers)
+    assert {c.path: c.size for c in changes[0]} == {
+        "usr": 35, "usr/lib": 30, "usr/lib/a": 10, "usr/lib/b": 20, "usr/c": 5}
+
+
+def test_efficiency_is_the_visible_share_of_layer_bytes() -> None:
+    analysis = analyze_layers([files(f("a", 300), f("b", 100)), files(f("a", 100))])
+    assert analysis.total_size == 500
+    assert analysis.wasted_bytes == 300
+    assert analysis.efficiency == pytest.approx(0.4)
+    assert analyze_layers([files(d("empty"))]).efficiency == 1.0
+    assert analysis.aggregated(0) == stack_layers(analysis.layers[0].files for _ in [0])
+    assert set(analysis.aggregated(-1)) == {"a", "b"}
+    with pytest.raises(IndexError):
+        analysis.aggregated(2)
+
+
+# -- history ------------------------------------------------------------------------------
+
+
+def step(created_by: str, empty: bool = False) -> HistoryStep:
+    return HistoryStep(created_by, empty_layer=empty)
+
+
+def test_history_pairs_by_empty_layer_flags_never_sizes() -> None:
+    history = [step("ENV A=1", True), step("ADD rootfs"), step("CMD x", True), step("RUN rm /f"),
+               step("RUN apt-get"), step("LABEL a=b", True), step("CMD y", True)]
+    groups, unpaired = pair_history(history, 3)
+    assert [[s.created_by for s in g] for g in groups] == [
+        ["ENV A=1", "ADD rootfs", "CMD x"], ["RUN rm /f"], ["RUN apt-get", "LABEL a=b", "CMD y"]]
+    assert unpaired == ()
+    groups, unpaired = pair_history(history, 2)  # history claims more layers than there are
+    assert [s.created_by for s in unpaired] == ["RUN apt-get"]
+    analysis = analyze_layers([files(), files(), files()], history=history[:2])
+    assert analysis.layers[1].step is None and not analysis.history_matches_layers
+
+
+@pytest.mark.parametrize(("created_by", "empty", "instruction"), [
+    ('/bin/sh -c #(nop)  CMD ["sh"]', True, 'CMD ["sh"]'),
+    ("/bin/sh -c #(nop) COPY file:73e2b2 in /bin/busybox ", False,
+     "COPY file:73e2b2 in /bin/busybox"),
+    ("/bin/sh -c apt-get update &&     apt-get install -y x", False,
+     "RUN apt-get update && apt-get install -y x"),
+    ("|2 A=1 B=two /bin/sh -c make $A", False, "RUN make $A"),
+    ("RUN |1 V=2 /bin/sh -c make # buildkit", False, "RUN make"),
+    ("RUN /bin/sh -c rm /hi.txt # buildkit", False, "RUN rm /hi.txt"),
+    ("COPY hi.txt / # buildkit", False, "COPY hi.txt /"),
+    ('CMD ["sh"]', True, 'CMD ["sh"]'),
+    ("/bin/busybox --install -s /bin", False, "RUN /bin/busybox --install -s /bin"),
+    ("", True, ""),
+])
+def test_instructions_are_cleaned(created_by: str, empty: bool, instruction: str) -> None:
+    assert clean_instruction(created_by, empty_layer=empty) == instruction
+    assert HistoryStep(created_by, empty_layer=empty).instruction == instruction
+
+
+# -- archive layouts ------------------------------------------------------------------------
+
+LOWER = make_tar([("e/", "dir", 0), ("e/keep", "file", 5), ("big", "file", 1000)])
+UPPER = make_tar([("e/", "dir", 0), ("e/.wh..wh..opq", "file", 0), ("e/new", "file", 2),
+                  ("big", "file", 10), (".wh..wh.plnk", "dir", 0)])
+
+
+def outer_tar(members: Sequence[tuple[str, bytes | str]]) -> bytes:
+    """An export: (path, content) or (path, "->target") for a symlink."""
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w", format=tarfile.PAX_FORMAT) as archive:
+        for name, content in members:
+            info = tarfile.TarInfo(name)
+            if isinstance(content, str):
+                info.type, info.linkname = tarfile.SYMTYPE, content[2:]
+                archive.addfile(info)
+            else:
+                info.size = len(content)
+                archive.addfile(info, io.BytesIO(content))
+    return buffer.getvalue()
+
+
+def config_for(layers: Sequence[bytes]) -> bytes:
+    return json.dumps({
+        "rootfs": {"type": "layers",
+                   "diff_ids": [f"sha256:{hashlib.sha256(t).hexdigest()}" for t in layers]},
+        "history": [{"created_by": "/bin/sh -c #(nop) ADD file:x in / "},
+                    {"created_by": "/bin/sh -c #(nop)  ENV A=1", "empty_layer": True},
+                    {"created_by": "/bin/sh -c rm -rf /e && mkdir /e"}],
+    }).encode()
+
+
+def assert_known_answers(export: bytes) -> None:
+    rng = random.Random(7)
+    chunks, pos = [], 0
+    while pos < len(export):
+        size = rng.randint(1, 9000)
+        chunks.append(export[pos:pos + size])
+        pos += size
+    saved = read_image_archive(chunks)
+    analysis = analyze_layers(saved.layers, history=saved.history, diff_ids=saved.diff_ids)
+    assert [layer.diff_id for layer in analysis.layers] == [
+        f"sha256:{hashlib.sha256(t).hexdigest()}" for t in (LOWER, UPPER)]
+    assert analysis.layers[1].files.opaque_dirs == ("e",)
+    assert analysis.wasted_bytes == 1005
+    assert [[s.instruction for s in layer.steps] for layer in analysis.layers] == [
+        ["ADD file:x in /", "ENV A=1"], ["RUN rm -rf /e && mkdir /e"]]
+    assert {p: e.size for p, e in analysis.aggregated().items()} == {"e": 0, "e/new": 2, "big": 10}
+
+
+def test_legacy_layout_with_a_symlinked_layer_before_its_target() -> None:
+    config = config_for([LOWER, UPPER])
+    export = outer_tar([
+        ("aaa/", b""), ("aaa/layer.tar", "->../zzz/layer.tar"), ("aaa/VERSION", b"1.0"),
+        ("bbb/layer.tar", UPPER), ("cfg.json", config), ("zzz/layer.tar", LOWER),
+        ("manifest.json", json.dumps([{"Config": "cfg.json", "RepoTags": ["x:1"],
+                                       "Layers": ["aaa/layer.tar", "bbb/layer.tar"]}]).encode()),
+    ])
+    assert_known_answers(export)
+
+
+def test_podman_docker_archive_layout() -> None:
+    lower, upper = (hashlib.sha256(t).hexdigest() for t in (LOWER, UPPER))
+    export = outer_tar([
+        (f"{lower}.tar", LOWER), (f"{upper}.tar", UPPER),
+        ("c0ffee.json", config_for([LOWER, UPPER])),
+        ("id1/layer.tar", f"->../{lower}.tar"), ("id2/layer.tar", f"->../{upper}.tar"),
+        ("manifest.json", json.dumps([{"Config": "c0ffee.json",
+                                       "Layers": [f"{lower}.tar", f"{upper}.tar"]}]).encode()),
+    ])
+    assert_known_answers(export)
+
+
+def oci_export(*, compat_manifest: bool, compress: bool) -> bytes:
+    blobs: list[tuple[str, bytes]] = []
+
+    def blob(content: bytes) -> str:
+        digest = hashlib.sha256(content).hexdigest()
+        blobs.append((f"blobs/sha256/{digest}", content))
+        return f"sha256:{digest}"
+
+    layer_blobs = [gzip.compress(t) if compress else t for t in (LOWER, UPPER)]
+    layer_digests = [blob(t) for t in layer_blobs]
+    config_digest = blob(config_for([LOWER, UPPER]))
+    manifest_digest = blob(json.dumps({
+        "schemaVersion": 2, "config": {"digest": config_digest},
+        "layers": [{"digest": digest} for digest in layer_digests]}).encode())
+    members: list[tuple[str, bytes | str]] = [("blobs/", b""), ("blobs/sha256/", b""), *blobs]
+    members += [("oci-layout", b'{"imageLayoutVersion":"1.0.0"}'),
+                ("index.json", json.dumps({"manifests": [{"digest": manifest_digest}]}).encode())]
+    if compat_manifest:
+        members.append(("manifest.json", json.dumps([{
+            "Config": f"blobs/sha256/{config_digest[7:]}",
+            "Layers": [f"blobs/sha256/{d[7:]}" for d in layer_digests]}]).encode()))
+    return outer_tar(members)
+
+
+@pytest.mark.parametrize("compress", [False, True], ids=["plain", "gzip"])
+@pytest.mark.parametrize("compat_manifest", [True, False], ids=["manifest.json", "index.json"])
+def test_oci_layout(compat_manifest: bool, compress: bool) -> None:
+    assert_known_answers(oci_export(compat_manifest=compat_manifest, compress=compress))
+
+
+def test_zstd_layers_are_refused_clearly() -> None:
+    zstd_blob = b"\x28\xb5\x2f\xfd" + bytes(600)
+    export = outer_tar([
+        ("blobs/sha256/aa", zstd_blob), ("cfg.json", config_for([LOWER])),
+        ("manifest.json", b'[{"Config": "cfg.json", "Layers": ["blobs/sha256/aa"]}]')])
+    with pytest.raises(engine.ProtocolError, match="zstd-compressed"):
+        read_image_archive([export])
+
+
+# -- real engines ---------------------------------------------------------------------------
+
+#: Layers the known image adds on top of the test base image (2 layers), bottom first.
+KNOWN_DOCKERFILE = """\
+FROM {base}
+RUN mkdir -p /d/sub /e /keep && dd if=/dev/zero of=/big bs=1024 count=100 && echo keep > /e/keep \
+&& echo abc > /d/sub/a && echo gone > /gone && echo stay > /keep/stay
+ENV FOO=bar
+RUN dd if=/dev/zero of=/big bs=1024 count=50 && rm /gone && rm -rf /d/sub && rm -rf /e \
+&& mkdir /e && echo n > /e/new
+RUN dd if=/dev/zero of=/huge bs=1024 count=300
+RUN rm /huge
+LABEL {label_key}={run_id}
+CMD ["sh"]
+"""
+#: huge (deleted), big (overwritten), e/keep (opaque directory), gone, d/sub/a (deleted).
+KNOWN_WASTED = 307200 + 102400 + 5 + 5 + 4
+#: Buildah leaves its mount points (and empty /etc/hosts etc.) in every RUN layer.
+PODMAN_STUBS = ("dev", "etc", "proc", "run", "sys")
+
+
+def build_known_image(target: EngineUnderTest, workdir: Path) -> str:
+    context = workdir / unique_name("layers")
+    context.mkdir()
+    (context / "Dockerfile").write_text(KNOWN_DOCKERFILE.format(
+        base=target.image, label_key=LABEL_KEY, run_id=RUN_ID))
+    tag = f"dockyard-test/layers:{unique_name('t')[len('dockyard-test-'):]}"
+    target.cli("build", "-q", "-t", tag, str(context), timeout=600)
+    return tag
+
+
+def ours(path: str, kind: str) -> bool:
+    """Paths the Dockerfile wrote (Podman's RUN layers also carry its mount point stubs)."""
+    return kind == "docker" or path.split("/", 1)[0] not in PODMAN_STUBS
+
+
+@pytest.fixture(scope="module", params=["docker", "podman"])
+def known(request: pytest.FixtureRequest, workdir: Path
+          ) -> Iterator[tuple[EngineUnderTest, str, ImageAnalysis, list[tuple[int, int]]]]:
+    target: EngineUnderTest = request.getfixturevalue(f"{request.param}_engine")
+    tag = build_known_image(target, workdir)
+    calls: list[tuple[int, int]] = []
+
+    async def run() -> ImageAnalysis:
+        async with await target.open() as client:
+            return await analyze_image(client, tag, progress=lambda r, t: calls.append((r, t)))
+
+    try:
+        yield target, tag, asyncio.run(run()), calls
+    finally:
+        target.cli("rmi", "-f", tag, check=False)
+
+
+def test_known_image_layers_and_history(known: tuple[EngineUnderTest, str, ImageAnalysis,
+                                                     list[tuple[int, int]]]) -> None:
+    target, tag, analysis, _ = known
+    inspect = json.loads(target.cli("image", "inspect", tag))[0]
+    assert analysis.image_id == inspect["Id"]
+    assert [layer.diff_id for layer in analysis.layers] == inspect["RootFS"]["Layers"]
+    assert len(analysis.layers) == 6
+    assert len(analysis.steps) == 11  # 4 base rows (2 metadata) + 7 rows (3 metadata)
+    assert analysis.history_matches_layers
+    base = target.image
+    assert [layer.diff_id for layer in analysis.layers[:2]] == json.loads(
+        target.cli("image", "inspect", base))[0]["RootFS"]["Layers"]
+    assert [s.empty_layer for s in analysis.layers[1].steps] == [False, True, True]
+    assert [[s.instruction for s in layer.steps] for layer in analysis.layers[2:]] == [
+        ["RUN mkdir -p /d/sub /e /keep && dd if=/dev/zero of=/big bs=1024 count=100"
+         " && echo keep > /e/keep && echo abc > /d/sub/a && echo gone > /gone"
+         " && echo stay > /keep/stay", "ENV FOO=bar"],
+        ["RUN dd if=/dev/zero of=/big bs=1024 count=50 && rm /gone && rm -rf /d/sub"
+         " && rm -rf /e && mkdir /e && echo n > /e/new"],
+        ["RUN dd if=/dev/zero of=/huge bs=1024 count=300"],
+        ["RUN rm /huge", f"LABEL {LABEL_KEY}={RUN_ID}", 'CMD ["sh"]'],
+    ]
+    busybox = next(e for e in analysis.layers[0].entries if e.path == "bin/busybox")
+    assert analysis.layers[0].size == busybox.size
+    assert [layer.size for layer in analysis.layers[2:]] == [102419, 51202, 307200, 0]
+    if target.kind == "docker":
+        # Docker's own per-layer Size (history rows that made a layer) agrees with ours.
+        rows = target.cli("history", "--no-trunc", "--human=false", "--format", "{{.Size}}",
+                          tag).split()[::-1]
+        made_layer = [int(size) for size, s in zip(rows, analysis.steps, strict=True)
+                      if not s.empty_layer]
+        assert made_layer == [layer.size for layer in analysis.layers]
+
+
+def test_known_image_changes_and_waste(known: tuple[EngineUnderTest, str, ImageAnalysis,
+                                                    list[tuple[int, int]]]) -> None:
+    target, _, analysis, _ = known
+
+    def marks(index: int) -> list[tuple[str, str, int, int]]:
+        return [(c.path, c.kind.value, c.size, c.previous_size) for c in analysis.changes(index)
+                if ours(c.path, target.kind)]
+
+    assert marks(2) == [
+        ("big", "added", 102400, 0), ("d", "added", 4, 0), ("d/sub", "added", 4, 0),
+        ("d/sub/a", "added", 4, 0), ("e", "added", 5, 0), ("e/keep", "added", 5, 0),
+        ("gone", "added", 5, 0), ("keep", "added", 5, 0), ("keep/stay", "added", 5, 0)]
+    assert marks(3) == [
+        ("big", "modified", 51200, 102400), ("d", "modified", 0, 0),
+        ("d/sub", "removed", 4, 4), ("d/sub/a", "removed", 4, 4),
+        ("e", "modified", 2, 0), ("e/keep", "removed", 5, 5), ("e/new", "added", 2, 0),
+        ("gone", "removed", 5, 5)]
+    assert marks(4) == [("huge", "added", 307200, 0)]
+    assert marks(5) == [("huge", "removed", 307200, 307200)]
+    # The daemon wrote the replaced directory as an opaque marker, the deleted ones as whiteouts.
+    assert analysis.layers[3].files.opaque_dirs == ("e",)
+    assert sorted(analysis.layers[3].files.whiteouts) == ["d/sub", "gone"]
+    assert analysis.layers[5].files.whiteouts == ("huge",)
+
+    assert analysis.wasted_bytes == KNOWN_WASTED
+    assert analysis.wasted_paths(3) == (
+        WastedPath("huge", 307200, (4,), (5,)), WastedPath("big", 102400, (2,), (3,)),
+        WastedPath("e/keep", 5, (2,), (3,)))
+    assert [w.path for w in analysis.wasted_paths(None)] == ["huge", "big", "e/keep", "gone",
+                                                             "d/sub/a"]
+    assert analysis.efficiency == 1 - KNOWN_WASTED / analysis.total_size
+    assert analysis.total_size == sum(layer.size for layer in analysis.layers)
+
+
+def test_known_image_aggregated_tree(known: tuple[EngineUnderTest, str, ImageAnalysis,
+                                                  list[tuple[int, int]]]) -> None:
+    target, _, analysis, _ = known
+
+    def tree(upto: int | None) -> dict[str, tuple[str, int, int]]:
+        return {path: (e.kind.value, e.size, e.layer)
+                for path, e in analysis.aggregated(upto).items()
+                if path.split("/", 1)[0] != "bin" and ours(path, target.kind)}
+
+    assert tree(None) == {
+        "big": ("file", 51200, 3), "d": ("dir", 0, 3), "e": ("dir", 0, 3),
+        "e/new": ("file", 2, 3), "keep": ("dir", 0, 2), "keep/stay": ("file", 5, 2)}
+    assert tree(2) == {
+        "big": ("file", 102400, 2), "d": ("dir", 0, 2), "d/sub": ("dir", 0, 2),
+        "d/sub/a": ("file", 4, 2), "e": ("dir", 0, 2), "e/keep": ("file", 5, 2),
+        "gone": ("file", 5, 2), "keep": ("dir", 0, 2), "keep/stay": ("file", 5, 2)}
+    assert tree(4)["huge"] == ("file", 307200, 4)
+    symlinks = [e for e in analysis.aggregated(1).values() if e.kind is S]
+    assert symlinks and all(e.entry.link == "/bin/busybox" and e.size == 12 for e in symlinks)
+    assert analysis.layers[1].size == 12 * len(symlinks)
+
+
+def test_progress_counts_every_byte_of_the_export(
+        known: tuple[EngineUnderTest, str, ImageAnalysis, list[tuple[int, int]]]) -> None:
+    target, tag, analysis, calls = known
+    assert DOCKER_CLI
+    env = {"DOCKER_CONFIG": str(target.cli_config), "PATH": "/usr/bin:/bin"}
+    # By ID, as analyze_image asks for it (a tag would add a ``repositories`` member).
+    saved = subprocess.run([DOCKER_CLI, "--host", target.url, "save", analysis.image_id],
+                           capture_output=True, env=env, check=True, timeout=120).stdout
+    inspect_size = json.loads(target.cli("image", "inspect", tag))[0]["Size"]
+    assert calls[0][1] == max(inspect_size, calls[0][0])
+    assert [r for r, _ in calls] == sorted(r for r, _ in calls)
+    assert all(read <= total for read, total in calls)
+    assert calls[-1] == (len(saved), len(saved))
+    # The CLI's export reads back to the same analysis as the streamed one.
+    from_cli = read_image_archive([saved])
+    assert tuple(layer.files for layer in analysis.layers) == from_cli.layers
+
+
+@pytest.mark.anyio
+async def test_unknown_image_is_not_found(any_engine: EngineUnderTest) -> None:
+    async with await any_engine.open() as client:
+        with pytest.raises(engine.NotFound):
+            await analyze_image(client, f"dockyard-test/no-such-image:{RUN_ID}")
+
+
+@pytest.mark.anyio
+async def test_cancelling_stops_the_export_and_leaves_the_client_usable(
+        docker_engine: EngineUnderTest) -> None:
+    started = asyncio.Event()
+    cancelled_at: list[int] = []
+
+    def first_bytes_arrived(read: int, total: int) -> None:
+        cancelled_at.append(read)
+        started.set()
+
+    async with await docker_engine.open() as client:
+        task = asyncio.ensure_future(
+            analyze_image(client, docker_engine.image, progress=first_bytes_arrived))
+        await asyncio.wait_for(started.wait(), 30)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        complete: list[int] = []
+        analysis = await analyze_image(client, docker_engine.image,
+                                       progress=lambda read, _: complete.append(read))
+        assert len(analysis.layers) == 2
+        assert cancelled_at[-1] < complete[-1]  # the export was abandoned, not read to the end

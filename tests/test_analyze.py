@@ -1,0 +1,146 @@
+"""``dockyard analyze`` as a user runs it: a subprocess against a real engine and a known image."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import LABEL_KEY, RUN_ID, EngineUnderTest
+from tests.engine.test_layers import KNOWN_WASTED, build_known_image
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def analyze(target: EngineUnderTest, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "app.analyze", "-H", target.url, *args],
+        capture_output=True, text=True, cwd=REPO, timeout=120, check=False,
+    )
+
+
+@pytest.fixture(scope="module")
+def known_tag(docker_engine: EngineUnderTest, workdir: Path) -> Iterator[str]:
+    tag = build_known_image(docker_engine, workdir)
+    yield tag
+    docker_engine.cli("rmi", "-f", tag, check=False)
+
+
+def document(target: EngineUnderTest, tag: str) -> dict[str, Any]:
+    result = analyze(target, tag, "--json")
+    assert result.returncode == 0, result.stderr
+    parsed: dict[str, Any] = json.loads(result.stdout)
+    return parsed
+
+
+def test_text_report(docker_engine: EngineUnderTest, known_tag: str) -> None:
+    result = analyze(docker_engine, known_tag)
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == ""
+    lines = result.stdout.splitlines()
+    image_id = json.loads(docker_engine.cli("image", "inspect", known_tag))[0]["Id"]
+    assert lines[0] == f"Image:        {known_tag}  ({image_id})"
+    assert lines[1] == f"Tags:         {known_tag}"
+    table = lines[lines.index(f"{'LAYER':>5}  {'SIZE':>10}  INSTRUCTION"):]
+    start = table.index("    4   300.0 KiB  RUN dd if=/dev/zero of=/huge bs=1024 count=300")
+    assert table[start - 1].startswith("    3    50.0 KiB  RUN dd if=/dev/zero of=/big bs=1024"
+                                       " count=50 && rm /gone")
+    assert table[start + 1:start + 5] == [
+        "    5         0 B  RUN rm /huge",
+        f"                     LABEL {LABEL_KEY}={RUN_ID}",
+        '                     CMD ["sh"]',
+        "",
+    ]
+    assert "Wasted bytes: 409,614 bytes (400.0 KiB)" in lines
+    top = lines[lines.index("Top wasted paths:") + 1:]
+    assert top == [
+        "       BYTES  IN LAYERS  HIDDEN BY  PATH",
+        "     307,200  4          5          huge",
+        "     102,400  2          3          big",
+        "           5  2          3          e/keep",
+        "           5  2          3          gone",
+        "           4  2          3          d/sub/a",
+    ]
+
+
+def test_json_numbers_are_the_hand_computed_ones(docker_engine: EngineUnderTest,
+                                                 known_tag: str) -> None:
+    doc = document(docker_engine, known_tag)
+    assert doc["wasted_bytes"] == KNOWN_WASTED == 409614
+    sizes = [layer["size"] for layer in doc["layers"]]
+    assert sizes[2:] == [102419, 51202, 307200, 0]
+    assert doc["total_size"] == sum(sizes)
+    assert doc["efficiency"] == 1 - 409614 / doc["total_size"]
+    assert doc["history_matches_layers"] is True
+    assert [layer["instruction"] for layer in doc["layers"][4:]] == [
+        "RUN dd if=/dev/zero of=/huge bs=1024 count=300", "RUN rm /huge"]
+    assert [(s["instruction"], s["empty_layer"]) for s in doc["layers"][5]["steps"]] == [
+        ("RUN rm /huge", False), (f"LABEL {LABEL_KEY}={RUN_ID}", True), ('CMD ["sh"]', True)]
+    assert doc["wasted_paths"] == [
+        {"path": "huge", "bytes": 307200, "layers": [4], "hidden_by": [5]},
+        {"path": "big", "bytes": 102400, "layers": [2], "hidden_by": [3]},
+        {"path": "e/keep", "bytes": 5, "layers": [2], "hidden_by": [3]},
+        {"path": "gone", "bytes": 5, "layers": [2], "hidden_by": [3]},
+        {"path": "d/sub/a", "bytes": 4, "layers": [2], "hidden_by": [3]},
+    ]
+    assert "ci" not in doc
+
+
+def test_ci_thresholds_decide_the_exit_status(docker_engine: EngineUnderTest,
+                                              known_tag: str) -> None:
+    efficiency = document(docker_engine, known_tag)["efficiency"]
+    below, above = f"{efficiency - 0.0001:.6f}", f"{efficiency + 0.0001:.6f}"
+
+    def status(*args: str) -> int:
+        return analyze(docker_engine, known_tag, "--ci", *args).returncode
+
+    assert status() == 0
+    assert status("--lowest-efficiency", below) == 0
+    assert status("--lowest-efficiency", above) == 1
+    assert status("--highest-wasted-bytes", "409614") == 0
+    assert status("--highest-wasted-bytes", "409613") == 1
+    assert status("--lowest-efficiency", below, "--highest-wasted-bytes", "409613") == 1
+    # Thresholds without --ci are not checked.
+    assert analyze(docker_engine, known_tag, "--highest-wasted-bytes", "1").returncode == 0
+
+    result = analyze(docker_engine, known_tag, "--ci", "--json", "--lowest-efficiency", above,
+                     "--highest-wasted-bytes", "409614")
+    assert result.returncode == 1
+    assert json.loads(result.stdout)["ci"] == {"passed": False, "checks": [
+        {"rule": "lowest-efficiency", "threshold": float(above), "actual": efficiency,
+         "passed": False},
+        {"rule": "highest-wasted-bytes", "threshold": 409614, "actual": 409614, "passed": True},
+    ]}
+    text = analyze(docker_engine, known_tag, "--ci", "--highest-wasted-bytes", "409613")
+    assert text.stdout.splitlines()[-1] == (
+        "CI: FAIL highest-wasted-bytes: wasted 409,614 bytes, highest allowed 409,613")
+
+
+def test_unknown_image_exits_2_with_one_line(docker_engine: EngineUnderTest) -> None:
+    name = f"dockyard-test/no-such-image:{RUN_ID}"
+    result = analyze(docker_engine, name)
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert result.stderr == f"dockyard analyze: no such image: {name}\n"
+
+
+def test_unreachable_engine_exits_2_with_one_line(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "app.analyze", "-H", f"unix://{tmp_path}/none.sock", "x:1"],
+        capture_output=True, text=True, cwd=REPO, timeout=60, check=False,
+    )
+    assert result.returncode == 2
+    assert result.stderr == f"dockyard analyze: no socket at {tmp_path}/none.sock\n"
+
+
+def test_analyze_never_imports_qt() -> None:
+    code = ("import sys, app.analyze;"
+            " print(any(m.startswith(('PySide6', 'qasync')) for m in sys.modules))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            cwd=REPO, timeout=60, check=True)
+    assert result.stdout.strip() == "False"
