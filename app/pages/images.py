@@ -29,6 +29,7 @@ from app.presentation import (
     used_by_text,
 )
 from app.session import EngineSession
+from app.widgets.run_dialog import open_run_dialog, run_one_click
 
 
 def _created_key(row: ImageRow) -> float:
@@ -65,6 +66,11 @@ class ImagesPage(TablePage):
             lambda on: self.proxy.set_predicate((lambda r: r.image.dangling) if on else None)
         )
         self.toolbar.addWidget(self.dangling_only)
+        self.run_button = self.add_button("Run", "image-run", self.run_selected)
+        self.run_options_button = self.add_button("Run…", "image-run-options",
+                                                  self.run_selected_with_options)
+        for button in (self.run_button, self.run_options_button):
+            button.defaultAction().setEnabled(False)
         session.imagesChanged.connect(self._reload)
         session.containersChanged.connect(self._reload)
         self.fit_columns({0: 260, 1: 110, 2: 110, 3: 90, 4: 130})
@@ -156,11 +162,32 @@ class ImagesPage(TablePage):
     def selection_changed(self) -> None:
         selected: list[ImageRow] = self.selected_items()
         shown = selected[0] if len(selected) == 1 else None
+        for button in (self.run_button, self.run_options_button):
+            button.defaultAction().setEnabled(shown is not None)
         if (shown.id if shown else None) != self.detail.image_id:
             self.detail.show_image(shown)
 
     def noun(self, count: int) -> str:
         return "image" if count == 1 else "images"
+
+    # -- run ------------------------------------------------------------------------------
+
+    def _selected_reference(self) -> str | None:
+        """The selected image as the engine knows it: its first tag, else its ID."""
+        selected: list[ImageRow] = self.selected_items()
+        if len(selected) != 1:
+            return None
+        image = selected[0].image
+        return image.repo_tags[0] if image.repo_tags else image.id
+
+    def run_selected(self) -> None:
+        """One click: auto name, exposed ports on free 127.0.0.1 ports, detached."""
+        if (reference := self._selected_reference()) is not None:
+            run_one_click(self.session, reference)
+
+    def run_selected_with_options(self) -> None:
+        if (reference := self._selected_reference()) is not None:
+            open_run_dialog(self.session, reference, parent=self)
 
     def _reload(self, *_args: object) -> None:
         images: list[engine.Image] = self.session.images

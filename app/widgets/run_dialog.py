@@ -1,0 +1,468 @@
+"""The "Run…" dialog, and the one-click "Run" that needs no dialog.
+
+Every field is parsed as it is edited with the engine's own parsers
+(:mod:`engine._run`); a problem shows in red under its field and disables Run,
+so nothing invalid is ever sent.  Host-port conflicts (another program or a
+running container holding the port) are checked a moment after typing stops.
+The dialog only builds a :class:`RunSpec`; :func:`open_run_dialog` and
+:func:`run_one_click` run it through the session, so failures (e.g. the daemon's
+"address already in use") land in the window's message bar like any other.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
+from functools import partial
+from typing import TypeVar
+
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtGui import QTextCursor
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPlainTextEdit,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+import engine
+from app.session import EngineSession, MessageLevel
+from engine._run import (
+    RESTART_POLICIES,
+    InvalidInput,
+    RestartPolicy,
+    RunSpec,
+    check_spec,
+    network_names,
+    one_click_spec,
+    parse_command,
+    parse_env_lines,
+    parse_ports,
+    parse_restart,
+    parse_volumes,
+    ports_in_use,
+    read_env_file,
+    run_container,
+    validate_name,
+)
+
+T = TypeVar("T")
+
+ERROR_STYLE = "color: #c62828;"
+#: Fields in the order the form shows them; each has a "run-<field>-error" label.
+FIELDS = ("name", "command", "entrypoint", "ports", "env", "volumes", "restart", "network")
+
+
+def _text_box(name: str, accessible: str, placeholder: str, parent: QWidget) -> QPlainTextEdit:
+    box = QPlainTextEdit(parent)
+    box.setObjectName(name)
+    box.setAccessibleName(accessible)
+    box.setPlaceholderText(placeholder)
+    box.setTabChangesFocus(True)
+    box.setFixedHeight(box.fontMetrics().lineSpacing() * 4 + 12)
+    return box
+
+
+class RunDialog(QDialog):
+    """Name, command, ports, environment, volumes, restart, network and flags for one run."""
+
+    #: Emitted on Run with the RunSpec to start.
+    specAccepted = Signal(object)
+
+    #: How long typing must pause before host ports are probed.
+    CONFLICT_DELAY_MS = 250
+
+    def __init__(
+        self,
+        image: str,
+        *,
+        defaults: RunSpec | None = None,
+        containers: Sequence[engine.Container] = (),
+        networks: Sequence[str] = (),
+        check_host_ports: bool = True,
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.setObjectName("run-dialog")
+        self.setAccessibleName(f"Run {image}")
+        self.setWindowTitle(f"Run {image}")
+        self.image = image
+        self._defaults = defaults or RunSpec(image=image)
+        self._containers = tuple(containers)
+        self._check_host = check_host_ports
+        self._errors: dict[str, str] = {}
+        self._import_error = ""
+        self._spec: RunSpec | None = None
+        self._conflicts: list[str] = []
+        self._conflicts_for: object = None  # the parsed ports the conflicts were found for
+        self.result_spec: RunSpec | None = None
+
+        self.name = QLineEdit(self)
+        self.name.setObjectName("run-name")
+        self.name.setAccessibleName("Container name")
+        self.name.setPlaceholderText("Chosen automatically")
+        self.command = QLineEdit(self)
+        self.command.setObjectName("run-command")
+        self.command.setAccessibleName("Command")
+        self.command.setPlaceholderText("The image's command")
+        self.entrypoint = QLineEdit(self)
+        self.entrypoint.setObjectName("run-entrypoint")
+        self.entrypoint.setAccessibleName("Entrypoint")
+        self.entrypoint.setPlaceholderText("The image's entrypoint")
+        self.ports = _text_box("run-ports", "Published ports",
+                               "8080:80 or 127.0.0.1:8080:80/tcp, one per line", self)
+        self.publish_all = QCheckBox("Publish all exposed ports to free host ports", self)
+        self.publish_all.setObjectName("run-publish-all")
+        self.publish_all.setAccessibleName("Publish all exposed ports")
+        self.env = _text_box("run-env", "Environment variables", "KEY=VALUE, one per line", self)
+        self.env_import = QPushButton("Import .env…", self)
+        self.env_import.setObjectName("run-env-import")
+        self.env_import.setAccessibleName("Import environment file")
+        self.volumes = _text_box("run-volumes", "Volumes and bind mounts",
+                                 "volume:/data, /host/folder:/data:ro, one per line", self)
+        self.add_folder_button = QPushButton("Add folder…", self)
+        self.add_folder_button.setObjectName("run-volumes-add-folder")
+        self.add_folder_button.setAccessibleName("Add a host folder")
+        self.restart = QComboBox(self)
+        self.restart.setObjectName("run-restart")
+        self.restart.setAccessibleName("Restart policy")
+        self.restart.setEditable(True)
+        self.restart.addItems(list(RESTART_POLICIES))
+        self.network = QComboBox(self)
+        self.network.setObjectName("run-network")
+        self.network.setAccessibleName("Network")
+        self.network.setEditable(True)
+        line_edit = self.network.lineEdit()
+        if line_edit is not None:
+            line_edit.setPlaceholderText("The engine's default")
+        self.auto_remove = QCheckBox("Remove the container when it exits", self)
+        self.auto_remove.setObjectName("run-auto-remove")
+        self.auto_remove.setAccessibleName("Auto-remove")
+        self.tty = QCheckBox("Allocate a terminal (TTY)", self)
+        self.tty.setObjectName("run-tty")
+        self.tty.setAccessibleName("TTY")
+        self.interactive = QCheckBox("Keep standard input open", self)
+        self.interactive.setObjectName("run-interactive")
+        self.interactive.setAccessibleName("Interactive")
+
+        self.error_labels: dict[str, QLabel] = {}
+        for field in FIELDS:
+            label = QLabel(self)
+            label.setObjectName(f"run-{field}-error")
+            label.setAccessibleName(f"{field.capitalize()} problem")
+            label.setStyleSheet(ERROR_STYLE)
+            label.setWordWrap(True)
+            label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+            label.hide()
+            self.error_labels[field] = label
+
+        self.buttons = QDialogButtonBox(self)
+        self.run_button = self.buttons.addButton("Run", QDialogButtonBox.ButtonRole.AcceptRole)
+        self.run_button.setObjectName("run-accept")
+        self.run_button.setAccessibleName("Run")
+        self.run_button.setDefault(True)
+        cancel = self.buttons.addButton(QDialogButtonBox.StandardButton.Cancel)
+        cancel.setObjectName("run-cancel")
+        cancel.setAccessibleName("Cancel")
+        self.buttons.accepted.connect(self.accept)
+        self.buttons.rejected.connect(self.reject)
+
+        form = QFormLayout()
+        rows: list[tuple[str, QWidget | QHBoxLayout | QVBoxLayout, str | None]] = [
+            ("Name", self.name, "name"),
+            ("Command", self.command, "command"),
+            ("Entrypoint", self.entrypoint, "entrypoint"),
+            ("Ports", self._stack(self.ports, self.publish_all), "ports"),
+            ("Environment", self._stack(self.env, self.env_import), "env"),
+            ("Volumes", self._stack(self.volumes, self.add_folder_button), "volumes"),
+            ("Restart", self.restart, "restart"),
+            ("Network", self.network, "network"),
+            ("", self.auto_remove, None),
+            ("", self.tty, None),
+            ("", self.interactive, None),
+        ]
+        for text, widget, error_of in rows:
+            form.addRow(text, widget)
+            if error_of is not None:
+                form.addRow("", self.error_labels[error_of])
+        layout = QVBoxLayout(self)
+        layout.addLayout(form)
+        layout.addWidget(self.buttons)
+
+        self._conflict_timer = QTimer(self)
+        self._conflict_timer.setSingleShot(True)
+        self._conflict_timer.setInterval(self.CONFLICT_DELAY_MS)
+        self._conflict_timer.timeout.connect(self.check_conflicts)
+
+        self._fill(self._defaults)
+        for line in (self.name, self.command, self.entrypoint):
+            line.textChanged.connect(self._validate)
+        for box in (self.ports, self.env, self.volumes):
+            box.textChanged.connect(self._validate)
+        self.env.textChanged.connect(self._clear_import_error)
+        for combo in (self.restart, self.network):
+            combo.currentTextChanged.connect(self._validate)
+        for check in (self.publish_all, self.auto_remove, self.tty, self.interactive):
+            check.toggled.connect(self._validate)
+        self.env_import.clicked.connect(self._choose_env_file)
+        self.add_folder_button.clicked.connect(self._choose_folder)
+        self.set_networks(networks)
+        self._validate()
+        self.check_conflicts()
+
+    @staticmethod
+    def _stack(main: QWidget, extra: QWidget) -> QVBoxLayout:
+        stack = QVBoxLayout()
+        stack.setContentsMargins(0, 0, 0, 0)
+        stack.addWidget(main)
+        row = QHBoxLayout()
+        row.addWidget(extra)
+        row.addStretch(1)
+        stack.addLayout(row)
+        return stack
+
+    def _fill(self, spec: RunSpec) -> None:
+        self.name.setText(spec.name or "")
+        self.command.setText(_join(spec.command))
+        self.entrypoint.setText(_join(spec.entrypoint))
+        self.ports.setPlainText("\n".join(str(p) for p in spec.ports))
+        self.publish_all.setChecked(spec.publish_all)
+        self.env.setPlainText("\n".join(spec.env))
+        self.volumes.setPlainText("\n".join(str(v) for v in spec.volumes))
+        self.restart.setCurrentText(str(spec.restart))
+        self.network.setCurrentText(spec.network or "")
+        self.auto_remove.setChecked(spec.auto_remove)
+        self.tty.setChecked(spec.tty)
+        self.interactive.setChecked(spec.interactive)
+
+    # -- what the caller feeds in ---------------------------------------------------
+
+    def set_networks(self, names: Sequence[str]) -> None:
+        """Offer the engine's networks, keeping whatever the user typed."""
+        current = self.network.currentText()
+        self.network.blockSignals(True)
+        self.network.clear()
+        self.network.addItems(["", *names])
+        self.network.setCurrentText(current)
+        self.network.blockSignals(False)
+
+    def set_containers(self, containers: Sequence[engine.Container]) -> None:
+        """The engine's containers changed: names and published ports may now clash."""
+        self._containers = tuple(containers)
+        self._conflicts_for = None
+        self._validate()
+
+    # -- validation ------------------------------------------------------------------
+
+    def _field(self, field: str, parse: Callable[[str], T], text: str) -> T | None:
+        try:
+            return parse(text)
+        except InvalidInput as exc:
+            self._errors[field] = str(exc)
+            return None
+
+    def _validate(self) -> None:
+        self._errors = {}
+        name = self._field("name", validate_name, self.name.text())
+        if name is not None and any(c.name == name for c in self._containers):
+            self._errors["name"] = f"A container named {name!r} already exists"
+        command = self._field("command", parse_command, self.command.text())
+        entrypoint = self._field("entrypoint", parse_command, self.entrypoint.text())
+        ports = self._field("ports", parse_ports, self.ports.toPlainText())
+        env = self._field("env", parse_env_lines, self.env.toPlainText())
+        if self._import_error:
+            self._errors["env"] = self._import_error
+        volumes = self._field("volumes", parse_volumes, self.volumes.toPlainText())
+        restart = self._field("restart", parse_restart, self.restart.currentText())
+        network = self.network.currentText().strip()
+        if any(c.isspace() for c in network):
+            self._errors["network"] = "A network name cannot contain spaces"
+        if ports is not None and ports != self._conflicts_for:
+            self._conflict_timer.start()  # (re)started: probe once typing pauses
+        elif ports is not None and self._conflicts:
+            self._errors["ports"] = "\n".join(self._conflicts)
+        spec: RunSpec | None = None
+        if not self._errors:
+            spec = RunSpec(
+                image=self.image,
+                name=name,
+                command=command,
+                entrypoint=entrypoint,
+                ports=ports or (),
+                publish_all=self.publish_all.isChecked(),
+                env=env or (),
+                volumes=volumes or (),
+                restart=restart or RestartPolicy(),
+                network=network or None,
+                auto_remove=self.auto_remove.isChecked(),
+                tty=self.tty.isChecked(),
+                interactive=self.interactive.isChecked(),
+                labels=dict(self._defaults.labels),
+            )
+            self._errors.update(check_spec(spec))
+            if self._errors:
+                spec = None
+        self._spec = spec
+        for field, label in self.error_labels.items():
+            message = self._errors.get(field, "")
+            label.setText(message)
+            label.setVisible(bool(message))
+        self.run_button.setEnabled(spec is not None)
+
+    def check_conflicts(self) -> None:
+        """Probe the host ports now (the debounce timer's slot, and before Run)."""
+        self._conflict_timer.stop()
+        try:
+            ports = parse_ports(self.ports.toPlainText())
+        except InvalidInput:
+            return  # the syntax error is already shown
+        self._conflicts = ports_in_use(ports, self._containers, check_host=self._check_host)
+        self._conflicts_for = ports
+        self._validate()
+
+    @property
+    def errors(self) -> Mapping[str, str]:
+        """The messages shown under each field, by field name."""
+        return dict(self._errors)
+
+    def spec(self) -> RunSpec | None:
+        """What Run would start, or None while anything is invalid."""
+        return self._spec
+
+    def accept(self) -> None:
+        if self._conflict_timer.isActive() or self._conflicts_for is None:
+            self.check_conflicts()
+        if self._spec is None:
+            return
+        self.result_spec = self._spec
+        self.specAccepted.emit(self._spec)
+        super().accept()
+
+    # -- the two file choosers ------------------------------------------------------------
+
+    def _clear_import_error(self) -> None:
+        self._import_error = ""
+
+    def _choose_env_file(self) -> None:
+        path, _filter = QFileDialog.getOpenFileName(
+            self, "Import environment variables", "",
+            "Environment files (*.env .env);;All files (*)")
+        if path:
+            self.import_env_file(path)
+
+    def import_env_file(self, path: str) -> None:
+        """Append a .env file's variables (read as ``docker run --env-file`` reads it)."""
+        try:
+            lines = read_env_file(path)
+        except InvalidInput as exc:
+            self._import_error = f"Could not import: {exc}"
+            self._validate()
+            return
+        current = self.env.toPlainText().rstrip("\n")
+        self.env.setPlainText("\n".join([current, *lines] if current else lines))
+
+    def _choose_folder(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Choose a folder to mount")
+        if folder:
+            self.add_folder(folder)
+
+    def add_folder(self, folder: str) -> None:
+        """Add a bind mount of ``folder`` at /mnt/<its name>, the container side selected."""
+        target = f"/mnt/{os.path.basename(folder.rstrip('/')) or 'host'}"
+        current = self.volumes.toPlainText().rstrip("\n")
+        line = f"{folder}:{target}"
+        self.volumes.setPlainText(f"{current}\n{line}" if current else line)
+        cursor = self.volumes.textCursor()
+        cursor.movePosition(QTextCursor.MoveOperation.End)
+        cursor.movePosition(QTextCursor.MoveOperation.Left, QTextCursor.MoveMode.KeepAnchor,
+                            len(target))
+        self.volumes.setTextCursor(cursor)
+        self.volumes.setFocus()
+
+
+def _join(words: tuple[str, ...] | None) -> str:
+    return shlex.join(words) if words else ""
+
+
+# -- running through the session ---------------------------------------------------------
+
+
+def describe_started(spec: RunSpec, container_id: str) -> str:
+    """"Started web-1 (127.0.0.1:8080 → 80/tcp)": where to point a browser."""
+    name = spec.name or container_id[:12]
+    published = [f"{p.host_ip or '0.0.0.0'}:{p.host_port} → {p.key}"
+                 for p in spec.ports if p.host_port is not None]
+    return f"Started {name}" + (f" ({', '.join(published)})" if published else "")
+
+
+def _report_started(session: EngineSession, result: tuple[RunSpec, str]) -> None:
+    spec, container_id = result
+    session.message.emit(MessageLevel.INFO, describe_started(spec, container_id))
+
+
+async def _run_spec(spec: RunSpec, client: engine.Engine) -> tuple[RunSpec, str]:
+    return spec, await run_container(client, spec)
+
+
+async def _one_click(image: str, labels: Mapping[str, str],
+                     client: engine.Engine) -> tuple[RunSpec, str]:
+    spec = await one_click_spec(client, image)
+    if labels:
+        spec = replace(spec, labels=dict(labels))
+    return spec, await run_container(client, spec)
+
+
+def run_spec(session: EngineSession, spec: RunSpec) -> None:
+    """Start what the dialog accepted; the outcome goes to the message bar."""
+    session.run(partial(_run_spec, spec), describe=f"run {spec.image}",
+                on_done=partial(_report_started, session))
+
+
+def run_one_click(session: EngineSession, image: str,
+                  labels: Mapping[str, str] | None = None) -> None:
+    """The "Run" button: defaults from :func:`one_click_spec`, no questions asked."""
+    session.run(partial(_one_click, image, dict(labels or {})), describe=f"run {image}",
+                on_done=partial(_report_started, session))
+
+
+def _engine_is_local(session: EngineSession) -> bool:
+    """Probing ports on this computer only means something for an engine on it."""
+    client = session.client
+    return client is not None and client.endpoint.scheme == "unix"
+
+
+def open_run_dialog(session: EngineSession, image: str, parent: QWidget | None = None,
+                    labels: Mapping[str, str] | None = None) -> None:
+    """The "Run…" button: prefill the dialog with the one-click defaults, then run on Run."""
+
+    def show(defaults: RunSpec) -> None:
+        if labels:
+            defaults = replace(defaults, labels=dict(labels))
+        dialog = RunDialog(image, defaults=defaults, containers=session.containers,
+                           check_host_ports=_engine_is_local(session), parent=parent)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        session.containersChanged.connect(dialog.set_containers)
+        # Keyed, and cancelled when the dialog closes: never fill a deleted dialog.
+        key = f"run-dialog-networks-{id(dialog)}"
+        session.run(network_names, describe="list the engine's networks", key=key,
+                    on_done=dialog.set_networks)
+        dialog.finished.connect(lambda _result: session.cancel(key))
+        dialog.specAccepted.connect(partial(run_spec, session))
+        dialog.open()
+
+    session.run(partial(_defaults, image), describe=f"prepare to run {image}", on_done=show)
+
+
+async def _defaults(image: str, client: engine.Engine) -> RunSpec:
+    return await one_click_spec(client, image)
