@@ -1,8 +1,10 @@
-"""The detail pane under the containers table: logs, shells and inspect.
+"""The detail pane under the containers table: logs, shells, inspect and stats.
 
 Logs follow the selected container and are cancelled when the selection
-changes.  Shells are tabs of their own that outlive the selection: each runs
-one exec with a TTY and ends with its exit code (or "container removed").
+changes.  Stats stream for the selected running container only while the Stats
+tab is on screen (another tab or page, or a minimised window, stops them).
+Shells are tabs of their own that outlive the selection: each runs one exec
+with a TTY and ends with its exit code (or "container removed").
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from PySide6.QtWidgets import (
 import engine
 from app.session import EngineSession, MessageLevel
 from app.widgets.log_view import LogEntry, LogView
+from app.widgets.stats_view import NOT_RUNNING, StatsView, follow_stats
 from app.widgets.terminal import TerminalWidget
 from engine import ExecSession, exec_create, exec_failure_reason, exec_start, find_shell
 
@@ -189,6 +192,10 @@ class ContainerDetail(QWidget):
         self.inspect.setReadOnly(True)
         self.inspect.setLineWrapMode(QPlainTextEdit.LineWrapMode.NoWrap)
         self.inspect.setFont(self.logs.list.font())
+        self.stats = StatsView(parent=self)
+        self.stats.shownChanged.connect(lambda _shown: self._update_stats())
+        self._stats_task: asyncio.Task[object] | None = None
+        self._stats_for: str | None = None
         self.shells = QTabWidget(self)
         self.shells.setObjectName("shell-tabs")
         self.shells.setTabsClosable(True)
@@ -199,6 +206,7 @@ class ContainerDetail(QWidget):
         self.tabs.addTab(self.logs, "Logs")
         self.tabs.addTab(self.shells, "Shells")
         self.tabs.addTab(self.inspect, "Inspect")
+        self.tabs.addTab(self.stats, "Stats")
         self.tabs.currentChanged.connect(lambda _i: self._load_inspect())
 
         bar = QHBoxLayout()
@@ -221,14 +229,36 @@ class ContainerDetail(QWidget):
             self.title.setText("Select a container to see its logs.")
             self.logs.clear()
             self.session.cancel("logs")
+            self.stats.clear()
+            self._update_stats()
             return
         self.title.setText(f"<b>{container.name}</b> &nbsp; {container.short_id} &nbsp; "
                            f"{container.image}")
         if previous is None or previous.id != container.id:
+            self.stats.clear()
             self._start_logs()
             self._load_inspect()
         elif previous.running != container.running and container.running:
             self._start_logs()  # started again: follow the new output
+        self._update_stats()
+
+    def _update_stats(self) -> None:
+        """At most one stats stream: the selected running container's, while shown."""
+        container = self.container
+        if container is None or not container.running or not self.stats.shown:
+            self.session.cancel("stats")
+            self._stats_for = None
+            if container is not None and not container.running:
+                self.stats.set_status(NOT_RUNNING)
+            return
+        task = self._stats_task
+        if self._stats_for == container.id and task is not None and not task.done():
+            return  # already following this one
+        self._stats_for = container.id
+        self._stats_task = self.session.run(
+            partial(follow_stats, self.stats, container.id), key="stats",
+            describe=f"read the stats of {container.name}", quiet_not_found=True,
+        )
 
     def _start_logs(self) -> None:
         container = self.container

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import os
 import re
-import sys
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -264,26 +263,7 @@ def sample_timeout(target: EngineUnderTest, samples: int = 2) -> int:
 
 
 @pytest.fixture
-def asyncgen_hooks(qloop: asyncio.AbstractEventLoop) -> Iterator[None]:
-    """Let the loop close abandoned async generators, as ``run_forever`` would.
-
-    qasync (0.28, Python 3.11) never installs asyncio's async-generator hooks, so an
-    async generator dropped mid-iteration is closed synchronously by the garbage
-    collector and its ``async with`` cleanup fails ("async generator ignored
-    GeneratorExit").  ``engine.stats`` drops its inner JSON stream that way when it
-    returns on Docker's zeroed sample; see the report for the fix in engine/_io.py.
-    """
-    hooks = sys.get_asyncgen_hooks()
-    base = qloop if isinstance(qloop, asyncio.BaseEventLoop) else None
-    assert base is not None
-    sys.set_asyncgen_hooks(firstiter=base._asyncgen_firstiter_hook,  # type: ignore[attr-defined]
-                           finalizer=base._asyncgen_finalizer_hook)  # type: ignore[attr-defined]
-    yield
-    sys.set_asyncgen_hooks(*hooks)
-
-
-@pytest.fixture
-def client(qtbot: QtBot, asyncgen_hooks: None,
+def client(qtbot: QtBot, qloop: asyncio.AbstractEventLoop,
            any_engine: EngineUnderTest) -> Iterator[engine.Engine]:
     opened: engine.Engine = await_in_qt(qtbot, any_engine.open())
     yield opened
