@@ -6,12 +6,15 @@ analysis of the layers streams the image export and fills in when it is done.
 
 from __future__ import annotations
 
+import html
+from collections.abc import Callable
 from functools import partial
 
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QHeaderView,
     QLabel,
+    QProgressBar,
     QTableView,
     QTabWidget,
     QVBoxLayout,
@@ -20,6 +23,7 @@ from PySide6.QtWidgets import (
 
 import engine
 from app.models.table import Column, KeyedTableModel
+from app.pages.image_layers import EfficiencyView, LayerView, SharedWith, shared_layers
 from app.presentation import ImageRow, human_size, relative_time, used_by_text
 from app.session import EngineSession
 
@@ -76,24 +80,42 @@ class ImageDetail(QWidget):
         header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
         header.setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
 
+        self.layer_view = LayerView(self)
+        self.efficiency = EfficiencyView(self)
+        self.progress = QProgressBar(self)
+        self.progress.setObjectName("image-analysis-progress")
+        self.progress.setAccessibleName("Layer analysis progress")
+        self.progress.setMaximumHeight(16)
+        self.progress.setFormat("Reading the layers… %p%")
+        self.progress.hide()
+        self.analysis: engine.ImageAnalysis | None = None
+
         self.tabs = QTabWidget(self)
         self.tabs.setObjectName("image-tabs")
         self.tabs.addTab(self.history, "Build steps")
+        self.tabs.addTab(self.layer_view, "Layers and files")
+        self.tabs.addTab(self.efficiency, "Efficiency")
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 4, 0, 0)
         layout.addWidget(self.summary)
+        layout.addWidget(self.progress)
         layout.addWidget(self.tabs, 1)
 
     def show_image(self, row: ImageRow | None) -> None:
+        self.analysis = None
+        self.layer_view.show_analysis(None)
+        self.efficiency.show_analysis(None)
         if row is None:
             self.image_id = None
             self.summary.setText("Select an image to see what it is made of.")
             self.history_model.set_items([])
+            self.progress.hide()
+            self.session.cancel("image-analysis")
             return
         image = row.image
         self.image_id = image.id
-        tags = ", ".join(image.repo_tags) or "untagged"
+        tags = html.escape(", ".join(image.repo_tags) or "untagged")
         self.summary.setText(
             f"<b>{tags}</b> &nbsp; {image.short_id} &nbsp; {human_size(image.size)}"
             f" &nbsp; created {relative_time(image.created)} &nbsp; {used_by_text(row.used_by)}"
@@ -103,6 +125,34 @@ class ImageDetail(QWidget):
             key="image-detail", quiet_not_found=True,
             on_done=partial(self._show_history, image.id),
         )
+        # The export streams in the background; the steps above show meanwhile.
+        self.progress.setValue(0)
+        self.progress.show()
+        self.session.run(
+            partial(_analyse, image.id, self._on_progress),
+            describe=f"read the layers of {image.display_name}", key="image-analysis",
+            quiet_not_found=True, on_done=partial(self._show_analysis, image.id),
+        )
+
+    def _on_progress(self, done: int, total: int) -> None:
+        self.progress.setValue(int(done / total * 100) if total else 0)
+
+    def _show_analysis(self, image_id: str, analysis: engine.ImageAnalysis) -> None:
+        if image_id != self.image_id:
+            return
+        self.progress.hide()
+        self.analysis = analysis
+        self.layer_view.show_analysis(analysis)
+        self.efficiency.show_analysis(analysis)
+        self.session.run(
+            partial(shared_layers, analysis, list(self.session.images)),
+            describe="compare layers with other images", key="image-shared",
+            on_done=partial(self._show_shared, image_id),
+        )
+
+    def _show_shared(self, image_id: str, shared: list[SharedWith]) -> None:
+        if image_id == self.image_id:
+            self.efficiency.show_shared(shared)
 
     def _show_history(self, image_id: str, entries: list[engine.HistoryEntry]) -> None:
         if image_id != self.image_id:
@@ -114,3 +164,8 @@ class ImageDetail(QWidget):
 
 async def _history(image_id: str, client: engine.Engine) -> list[engine.HistoryEntry]:
     return await client.image_history(image_id)
+
+
+async def _analyse(image_id: str, progress: Callable[[int, int], None],
+                   client: engine.Engine) -> engine.ImageAnalysis:
+    return await engine.analyze_image(client, image_id, progress=progress)

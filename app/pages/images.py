@@ -80,7 +80,7 @@ class ImagesPage(TablePage):
         self.main_layout.replaceWidget(self.table, self.splitter)
         self.splitter.addWidget(self.table)
         self.splitter.addWidget(self.detail)
-        self.splitter.setSizes([300, 300])
+        self.splitter.setSizes([220, 420])
         self._pending_selection: Callable[[ImageRow], bool] | None = None
         self._add_pull_box()
 

@@ -106,6 +106,7 @@ class TablePage(QWidget):
     ) -> QToolButton:
         """A toolbar button backed by a QAction, so the palette and shortcuts share it."""
         action = QAction(text, self)
+        action.setIconText(text)  # a tool button would strip the "…" of "Run…"
         action.setObjectName(f"action-{name}")
         action.triggered.connect(slot)
         if shortcut:

@@ -1,0 +1,186 @@
+"""A directory tree over a flat list of paths, built lazily as folders are expanded.
+
+An image layer can hold tens of thousands of paths; building a node for each
+up front would stall the window.  Here one pass indexes paths by parent folder
+and rolls sizes up; a folder's node objects are made only when the view asks
+for its rows (that is, when the user expands it).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from PySide6.QtCore import QAbstractItemModel, QModelIndex, QPersistentModelIndex, Qt
+from PySide6.QtGui import QColor
+
+from app.models.table import SortRole
+from app.presentation import human_size
+
+AnyIndex = QModelIndex | QPersistentModelIndex
+
+MARK_COLOURS = {"added": QColor("#2e9e44"), "modified": QColor("#c28a00"),
+                "removed": QColor("#d0342c")}
+
+
+@dataclass(frozen=True, slots=True)
+class PathInfo:
+    path: str  # "usr/bin/env", no leading slash
+    size: int
+    mark: str = ""  # "added", "modified", "removed" or "" (aggregated view)
+    is_dir: bool = False
+
+
+class _Node:
+    __slots__ = ("children", "info", "name", "parent", "row")
+
+    def __init__(self, name: str, info: PathInfo, parent: _Node | None, row: int) -> None:
+        self.name = name
+        self.info = info
+        self.parent = parent
+        self.row = row
+        self.children: list[_Node] | None = None  # None until first asked for
+
+
+class FileTreeModel(QAbstractItemModel):
+    COLUMNS = ("Name", "Size", "Change")
+
+    def __init__(self, parent: Any = None) -> None:
+        super().__init__(parent)
+        self._by_parent: dict[str, list[PathInfo]] = {}
+        self._dir_sizes: dict[str, int] = {}
+        self._root = _Node("", PathInfo("", 0, is_dir=True), None, 0)
+
+    def set_paths(self, paths: Iterable[PathInfo]) -> None:
+        """Replace the tree (a new layer or view): a reset is right, it is another tree."""
+        by_parent: defaultdict[str, dict[str, PathInfo]] = defaultdict(dict)
+        sizes: defaultdict[str, int] = defaultdict(int)
+        for info in paths:
+            parent, _, _name = info.path.rpartition("/")
+            by_parent[parent][info.path] = info
+            # A folder's size is what it holds now: removed paths do not add to it.
+            if not info.is_dir and info.mark != "removed":
+                folder = parent
+                while True:
+                    sizes[folder] += info.size
+                    if not folder:
+                        break
+                    folder = folder.rpartition("/")[0]
+            # Make sure every ancestor folder exists as an entry of its own parent.
+            folder = parent
+            while folder and folder not in by_parent[folder.rpartition("/")[0]]:
+                by_parent[folder.rpartition("/")[0]][folder] = PathInfo(folder, 0, is_dir=True)
+                folder = folder.rpartition("/")[0]
+        self.beginResetModel()
+        self._by_parent = {key: list(value.values()) for key, value in by_parent.items()}
+        self._dir_sizes = dict(sizes)
+        self._root = _Node("", PathInfo("", self._dir_sizes.get("", 0), is_dir=True), None, 0)
+        self.endResetModel()
+
+    def total_size(self) -> int:
+        return self._dir_sizes.get("", 0)
+
+    # -- lazy children --------------------------------------------------------------------
+
+    def _children(self, node: _Node) -> list[_Node]:
+        if node.children is None:
+            infos = self._by_parent.get(node.info.path, [])
+            ordered = sorted(infos, key=lambda i: (not self._is_dir(i), i.path))
+            node.children = [_Node(i.path.rpartition("/")[2], i, node, row)
+                             for row, i in enumerate(ordered)]
+        return node.children
+
+    def _is_dir(self, info: PathInfo) -> bool:
+        return info.is_dir or info.path in self._by_parent
+
+    def _size(self, info: PathInfo) -> int:
+        return self._dir_sizes.get(info.path, 0) if self._is_dir(info) else info.size
+
+    def _node(self, index: AnyIndex) -> _Node:
+        if not index.isValid():
+            return self._root
+        node = index.internalPointer()
+        assert isinstance(node, _Node)
+        return node
+
+    def find(self, path: str) -> QModelIndex:
+        """The index of a path, creating the nodes on the way (to select or reveal it)."""
+        node = self._root
+        index = QModelIndex()
+        parts = path.split("/")
+        for depth in range(len(parts)):
+            wanted = "/".join(parts[: depth + 1])
+            match = next((c for c in self._children(node) if c.info.path == wanted), None)
+            if match is None:
+                return QModelIndex()
+            node = match
+            index = self.index(node.row, 0, index)
+        return index
+
+    # -- Qt interface -----------------------------------------------------------------------
+
+    def index(self, row: int, column: int, parent: AnyIndex = QModelIndex()) -> QModelIndex:  # noqa: B008
+        children = self._children(self._node(parent))
+        if not (0 <= row < len(children) and 0 <= column < len(self.COLUMNS)):
+            return QModelIndex()
+        return self.createIndex(row, column, children[row])
+
+    def parent(self, index: AnyIndex = QModelIndex()) -> QModelIndex:  # type: ignore[override]  # noqa: B008
+        if not index.isValid():
+            return QModelIndex()
+        node = self._node(index).parent
+        if node is None or node is self._root:
+            return QModelIndex()
+        return self.createIndex(node.row, 0, node)
+
+    def rowCount(self, parent: AnyIndex = QModelIndex()) -> int:  # noqa: B008
+        if parent.isValid() and parent.column() != 0:
+            return 0
+        node = self._node(parent)
+        if node is not self._root and not self._is_dir(node.info):
+            return 0
+        return len(self._children(node))
+
+    def hasChildren(self, parent: AnyIndex = QModelIndex()) -> bool:  # noqa: B008
+        node = self._node(parent)
+        # Answer without building the children: that is what keeps expansion lazy.
+        return node is self._root or (self._is_dir(node.info)
+                                      and bool(self._by_parent.get(node.info.path)))
+
+    def columnCount(self, parent: AnyIndex = QModelIndex()) -> int:  # noqa: B008
+        return len(self.COLUMNS)
+
+    def headerData(self, section: int, orientation: Qt.Orientation,
+                   role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if role == Qt.ItemDataRole.DisplayRole and orientation == Qt.Orientation.Horizontal:
+            return self.COLUMNS[section]
+        return None
+
+    def data(self, index: AnyIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid():
+            return None
+        node = self._node(index)
+        info = node.info
+        column = index.column()
+        if role == Qt.ItemDataRole.DisplayRole:
+            if column == 0:
+                return node.name + ("/" if self._is_dir(info) else "")
+            if column == 1:
+                return human_size(self._size(info))
+            return info.mark
+        if role == SortRole:
+            if column == 1:
+                return self._size(info)
+            return (not self._is_dir(info), node.name.lower()) if column == 0 else info.mark
+        if role == Qt.ItemDataRole.ForegroundRole and info.mark in MARK_COLOURS and column != 1:
+            return MARK_COLOURS[info.mark]
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return f"/{info.path}  ({self._size(info):,} bytes)"
+        if role == Qt.ItemDataRole.TextAlignmentRole and column == 1:
+            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        return None
+
+    def canFetchMore(self, parent: AnyIndex) -> bool:
+        return False

@@ -1,0 +1,361 @@
+"""What an image is made of: its layers, their files, the bytes per layer, the waste,
+and what it shares with other local images.
+
+Fed an :class:`engine.ImageAnalysis` (the streamed export, analysed in engine/);
+nothing here reads the engine except the shared-layer lookup.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import html
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from PySide6.QtCore import QModelIndex, QRect, QSortFilterProxyModel, Qt, Signal
+from PySide6.QtGui import (
+    QColor,
+    QMouseEvent,
+    QPainter,
+    QPaintEvent,
+    QStandardItem,
+    QStandardItemModel,
+)
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QComboBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QSplitter,
+    QTableView,
+    QTreeView,
+    QVBoxLayout,
+    QWidget,
+)
+
+import engine
+from app.models.file_tree import FileTreeModel, PathInfo
+from app.models.table import Column, KeyedTableModel, SortRole
+from app.presentation import human_size
+
+LAYER_COLOURS = ("#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#76b7b2", "#edc948",
+                 "#b07aa1", "#ff9da7", "#9c755f", "#bab0ac")
+
+LayerRole = Qt.ItemDataRole.UserRole + 10
+
+
+def layer_label(layer: engine.ImageLayer) -> str:
+    return layer.instruction or "(no history for this layer)"
+
+
+def changes_paths(changes: Sequence[engine.Change]) -> list[PathInfo]:
+    return [PathInfo(c.path, c.size, str(c.kind), c.entry_kind == engine.EntryKind.DIR)
+            for c in changes]
+
+
+def aggregated_paths(stacked: dict[str, engine.StackedEntry]) -> list[PathInfo]:
+    return [PathInfo(path, entry.size, "", entry.kind == engine.EntryKind.DIR)
+            for path, entry in stacked.items()]
+
+
+@dataclass(frozen=True)
+class SharedWith:
+    name: str
+    layers: int
+    size: int
+
+
+async def shared_layers(analysis: engine.ImageAnalysis, others: Sequence[engine.Image],
+                        client: engine.Engine) -> list[SharedWith]:
+    """Other local images built on the same lower layers (a common RootFS prefix).
+
+    A layer is only shared when everything under it is too, so the shared part of
+    two images is the common prefix of their diff_ids.
+    """
+    ours = [layer.diff_id for layer in analysis.layers]
+    sizes = [layer.size for layer in analysis.layers]
+    limit = asyncio.Semaphore(8)
+
+    async def compare(image: engine.Image) -> SharedWith | None:
+        async with limit:
+            try:
+                theirs = (await client.image(image.id)).layers
+            except engine.NotFound:
+                return None
+        common = 0
+        for mine, other in zip(ours, theirs, strict=False):
+            if mine != other:
+                break
+            common += 1
+        if not common:
+            return None
+        name = image.display_name if image.repo_tags else f"untagged {image.short_id}"
+        return SharedWith(name, common, sum(sizes[:common]))
+
+    found = await asyncio.gather(*(compare(i) for i in others if i.id != analysis.image_id))
+    return sorted((s for s in found if s is not None), key=lambda s: (-s.size, s.name))
+
+
+class LayerBar(QWidget):
+    """Bytes per layer as one stacked bar; clicking a block selects its layer."""
+
+    layer_clicked = Signal(int)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("image-layer-bar")
+        self.setAccessibleName("Bytes per layer")
+        self.setMinimumHeight(28)
+        self.sizes: list[int] = []
+        self.selected = -1
+
+    def set_sizes(self, sizes: Sequence[int]) -> None:
+        self.sizes = list(sizes)
+        self.selected = -1
+        self.update()
+
+    def blocks(self) -> list[QRect]:
+        total = sum(self.sizes)
+        rects: list[QRect] = []
+        x = 0.0
+        width = self.width()
+        for size in self.sizes:
+            share = size / total * width if total else width / max(len(self.sizes), 1)
+            rects.append(QRect(round(x), 0, max(round(x + share) - round(x), 1), self.height()))
+            x += share
+        return rects
+
+    def paintEvent(self, event: QPaintEvent) -> None:
+        painter = QPainter(self)
+        for index, rect in enumerate(self.blocks()):
+            colour = QColor(LAYER_COLOURS[index % len(LAYER_COLOURS)])
+            if self.selected not in (-1, index):
+                colour = colour.lighter(150)
+            painter.fillRect(rect, colour)
+            if rect.width() > 60:
+                painter.setPen(QColor("white"))
+                painter.drawText(rect.adjusted(4, 0, -4, 0), Qt.AlignmentFlag.AlignVCenter,
+                                 f"{index}: {human_size(self.sizes[index])}")
+        painter.end()
+
+    def mousePressEvent(self, event: QMouseEvent) -> None:
+        for index, rect in enumerate(self.blocks()):
+            if rect.contains(event.position().toPoint()):
+                self.layer_clicked.emit(index)
+                return
+
+
+WASTE_COLUMNS = (
+    Column("Path", lambda w: "/" + w.path),
+    Column("Wasted", lambda w: human_size(w.size), sort_key=lambda w: w.size, align_right=True),
+    Column("Copies in layers", lambda w: ", ".join(map(str, w.layers))),
+    Column("Hidden by layer", lambda w: ", ".join(map(str, w.hidden_by))),
+)
+
+
+class LayerView(QWidget):
+    """The Layers tab: layer tree, bytes per layer, and the files of the selected layer."""
+
+    CHANGES, AGGREGATED = 0, 1
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("image-layers-view")
+        self.analysis: engine.ImageAnalysis | None = None
+        self.bar = LayerBar(self)
+        self.layers_model = QStandardItemModel(self)
+        self.layers = QTreeView(self)
+        self.layers.setObjectName("image-layers")
+        self.layers.setAccessibleName("Image layers")
+        self.layers.setModel(self.layers_model)
+        self.layers.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.layers.setUniformRowHeights(True)
+        self.order = QComboBox(self)
+        self.order.setObjectName("image-layer-order")
+        self.order.setAccessibleName("Layer order")
+        self.order.addItems(["Bottom layer first", "Top layer first"])
+        self.mode = QComboBox(self)
+        self.mode.setObjectName("image-files-mode")
+        self.mode.setAccessibleName("Files shown")
+        self.mode.addItems(["Changes in this layer", "Whole image up to this layer"])
+        self.files_title = QLabel(self)
+        self.files_title.setObjectName("image-files-title")
+        self.files_model = FileTreeModel(self)
+        self.files_proxy = QSortFilterProxyModel(self)
+        self.files_proxy.setSourceModel(self.files_model)
+        self.files_proxy.setSortRole(SortRole)
+        self.files = QTreeView(self)
+        self.files.setObjectName("image-files")
+        self.files.setAccessibleName("Files of the selected layer")
+        self.files.setModel(self.files_proxy)
+        self.files.setSortingEnabled(True)
+        self.files.sortByColumn(1, Qt.SortOrder.DescendingOrder)
+        self.files.setUniformRowHeights(True)
+        self.files.header().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+
+        top = QWidget(self)
+        top_layout = QVBoxLayout(top)
+        top_layout.setContentsMargins(0, 0, 0, 0)
+        bar_row = QHBoxLayout()
+        bar_row.addWidget(self.bar, 1)
+        bar_row.addWidget(self.order)
+        top_layout.addLayout(bar_row)
+        top_layout.addWidget(self.layers, 1)
+        bottom = QWidget(self)
+        bottom_layout = QVBoxLayout(bottom)
+        bottom_layout.setContentsMargins(0, 0, 0, 0)
+        files_row = QHBoxLayout()
+        files_row.addWidget(self.files_title, 1)
+        files_row.addWidget(self.mode)
+        bottom_layout.addLayout(files_row)
+        bottom_layout.addWidget(self.files, 1)
+        splitter = QSplitter(Qt.Orientation.Vertical, self)
+        splitter.addWidget(top)
+        splitter.addWidget(bottom)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(splitter)
+
+        self.bar.layer_clicked.connect(self.select_layer)
+        self.order.currentIndexChanged.connect(lambda _i: self._fill_layers())
+        self.mode.currentIndexChanged.connect(lambda _i: self._show_files())
+        self.layers.selectionModel().selectionChanged.connect(lambda *_: self._show_files())
+
+    def show_analysis(self, analysis: engine.ImageAnalysis | None) -> None:
+        self.analysis = analysis
+        self.bar.set_sizes([layer.size for layer in analysis.layers] if analysis else [])
+        self._fill_layers()
+        if analysis is not None and analysis.layers:
+            self.select_layer(len(analysis.layers) - 1)
+        else:
+            self.files_model.set_paths([])
+            self.files_title.setText("")
+
+    def _fill_layers(self) -> None:
+        self.layers_model.clear()
+        self.layers_model.setHorizontalHeaderLabels(["Layer", "Size", "Instruction"])
+        analysis = self.analysis
+        if analysis is None:
+            return
+        order = list(analysis.layers)
+        if self.order.currentIndex() == 1:
+            order.reverse()
+        for layer in order:
+            row = [QStandardItem(str(layer.index)), QStandardItem(human_size(layer.size)),
+                   QStandardItem(layer_label(layer))]
+            row[0].setData(layer.index, LayerRole)
+            row[1].setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+            row[2].setToolTip(layer.step.created_by if layer.step else "")
+            swatch = QColor(LAYER_COLOURS[layer.index % len(LAYER_COLOURS)])
+            row[0].setData(swatch, Qt.ItemDataRole.DecorationRole)
+            for step in layer.metadata_steps:
+                child = [QStandardItem(""), QStandardItem("metadata"),
+                         QStandardItem(step.instruction)]
+                child[0].setData(layer.index, LayerRole)
+                child[2].setToolTip(step.created_by)
+                row[0].appendRow(child)
+            for item in row:
+                item.setEditable(False)
+            self.layers_model.appendRow(row)
+        self.layers.expandAll()
+        self.layers.header().setSectionResizeMode(2, QHeaderView.ResizeMode.Stretch)
+        self.layers.resizeColumnToContents(0)
+
+    def selected_layer(self) -> int | None:
+        indexes = self.layers.selectionModel().selectedRows()
+        if not indexes:
+            return None
+        value = indexes[0].data(LayerRole)
+        return int(value) if value is not None else None
+
+    def select_layer(self, index: int) -> None:
+        for row in range(self.layers_model.rowCount()):
+            item = self.layers_model.item(row, 0)
+            if item is not None and item.data(LayerRole) == index:
+                self.layers.setCurrentIndex(item.index())
+                self.layers.selectionModel().select(
+                    item.index(), self.layers.selectionModel().SelectionFlag.ClearAndSelect
+                    | self.layers.selectionModel().SelectionFlag.Rows)
+                return
+
+    def _show_files(self) -> None:
+        analysis = self.analysis
+        index = self.selected_layer()
+        if analysis is None or index is None:
+            return
+        self.bar.selected = index
+        self.bar.update()
+        if self.mode.currentIndex() == self.CHANGES:
+            paths = changes_paths(analysis.changes(index))
+            what = f"Changes in layer {index}"
+        else:
+            paths = aggregated_paths(analysis.aggregated(index))
+            what = f"The filesystem with layers 0 to {index}"
+        self.files_model.set_paths(paths)
+        self.files.expandToDepth(1)
+        self.files_title.setText(f"{what}: {len(paths):,} paths, "
+                                 f"{human_size(self.files_model.total_size())}")
+
+    def reveal(self, path: str) -> QModelIndex:
+        """Select a path in the files tree (expanding its folders); returns the view index."""
+        source = self.files_model.find(path)
+        index = self.files_proxy.mapFromSource(source)
+        if index.isValid():
+            self.files.scrollTo(index)
+            self.files.setCurrentIndex(index)
+        return index
+
+
+class EfficiencyView(QWidget):
+    """Wasted bytes, the efficiency score, the worst paths, and shared layers."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("image-efficiency")
+        self.summary = QLabel(self)
+        self.summary.setObjectName("image-efficiency-summary")
+        self.summary.setWordWrap(True)
+        self.shared = QLabel(self)
+        self.shared.setObjectName("image-shared")
+        self.shared.setWordWrap(True)
+        self.waste_model = KeyedTableModel(WASTE_COLUMNS, key=lambda w: w.path, parent=self)
+        self.waste = QTableView(self)
+        self.waste.setObjectName("image-wasted-paths")
+        self.waste.setAccessibleName("Largest wasted paths")
+        self.waste.setModel(self.waste_model)
+        self.waste.verticalHeader().hide()
+        self.waste.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.summary)
+        layout.addWidget(self.shared)
+        layout.addWidget(QLabel("<b>Largest wasted paths</b>", self))
+        layout.addWidget(self.waste, 1)
+
+    def show_analysis(self, analysis: engine.ImageAnalysis | None) -> None:
+        if analysis is None:
+            self.summary.setText("")
+            self.shared.setText("")
+            self.waste_model.set_items([])
+            return
+        self.summary.setText(
+            f"<b>{human_size(analysis.wasted_bytes)}</b> wasted of "
+            f"{human_size(analysis.total_size)} in {len(analysis.layers)} layers — "
+            f"efficiency <b>{analysis.efficiency * 100:.1f} %</b> "
+            "(bytes in lower layers that the final filesystem hides: overwritten, deleted, "
+            "or under a replaced directory)")
+        self.waste_model.set_items(list(analysis.wasted_paths(50)))
+        self.shared.setText("Looking for other images that share these layers…")
+
+    def show_shared(self, shared: list[SharedWith]) -> None:
+        if not shared:
+            self.shared.setText("No other local image shares a layer with this one.")
+            return
+        most = max(s.size for s in shared)
+        names = ", ".join(f"{html.escape(s.name)} ({s.layers} layer"
+                          f"{'s' if s.layers != 1 else ''}, {human_size(s.size)})"
+                          for s in shared[:8])
+        more = f" and {len(shared) - 8} more" if len(shared) > 8 else ""
+        self.shared.setText(f"Shares up to <b>{human_size(most)}</b> with other local images: "
+                            f"{names}{more}.")
+

@@ -1,0 +1,100 @@
+"""The image detail's layer tree, files, efficiency and shared layers, on real images."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pytestqt.modeltest import ModelTester
+from pytestqt.qtbot import QtBot
+
+from app.main_window import MainWindow
+from app.models.file_tree import FileTreeModel, PathInfo
+from app.session import EngineSession
+from tests.app.conftest import wait_connected
+from tests.conftest import LABEL_KEY, RUN_ID, EngineUnderTest, unique_name
+
+
+def test_file_tree_builds_folders_only_when_expanded(qtmodeltester: ModelTester) -> None:
+    model = FileTreeModel()
+    paths = [PathInfo(f"usr/share/doc/pkg{n // 100}/file{n}", n) for n in range(40_000)]
+    paths.append(PathInfo("etc/removed.conf", 999, "removed"))
+    model.set_paths(paths)
+    assert model._root.children is None  # nothing built before a view asks
+    assert model.rowCount() == 2  # etc/ and usr/
+    usr = model.index(1, 0)
+    assert usr.data() == "usr/"
+    assert model._node(usr).children is None  # usr/ not expanded yet
+    assert model.index(1, 1).data() == "800.0 MB"  # sum(range(40_000)) bytes
+    # Removed paths do not count towards the folder that no longer holds them.
+    assert model.index(0, 1).data() == "0 Bytes"
+    found = model.find("usr/share/doc/pkg7/file712")
+    assert found.isValid() and found.data() == "file712"
+    qtmodeltester.check(model)
+
+
+def build_image(target: EngineUnderTest, tmp_path: Path) -> str:
+    folder = tmp_path / "layers"
+    folder.mkdir()
+    (folder / "Dockerfile").write_text(
+        f"FROM {target.image}\n"
+        f"LABEL {LABEL_KEY}={RUN_ID}\n"
+        "RUN mkdir /app && dd if=/dev/zero of=/app/big bs=1024 count=300\n"
+        "ENV MODE=test\n"
+        "RUN rm /app/big && echo hi > /app/small\n"
+        'CMD ["sh"]\n')
+    tag = f"dockyard-test/{unique_name('layers')}:1"
+    target.cli("build", "-q", "-t", tag, str(folder), timeout=300)
+    return tag
+
+
+def test_layers_files_and_waste_of_a_real_image(
+    qtbot: QtBot, make_session, any_engine: EngineUnderTest, tmp_path: Path,
+    qtmodeltester: ModelTester,
+) -> None:
+    tag = build_image(any_engine, tmp_path)
+    try:
+        session: EngineSession = make_session(any_engine.url)
+        window = MainWindow(session)
+        qtbot.addWidget(window)
+        session.start()
+        wait_connected(qtbot, session)
+        page = window.images_page
+        page.search.setText(tag.split("/")[1].split(":")[0])
+        qtbot.waitUntil(lambda: page.proxy.rowCount() == 1, timeout=10_000)
+        page.table.selectRow(0)
+        detail = page.detail
+        qtbot.waitUntil(lambda: detail.analysis is not None, timeout=60_000)
+        analysis = detail.analysis
+        assert analysis is not None
+        # busybox COPY + RUN, then our two RUNs: four filesystem layers.
+        assert len(analysis.layers) == 4
+        view = detail.layer_view
+        top = [view.layers_model.item(r, 2).text() for r in range(view.layers_model.rowCount())]
+        assert top[2] == "RUN mkdir /app && dd if=/dev/zero of=/app/big bs=1024 count=300"
+        assert top[3] == "RUN rm /app/big && echo hi > /app/small"
+        metadata = view.layers_model.item(2, 0)
+        assert metadata.rowCount() == 1 and metadata.child(0, 2).text() == "ENV MODE=test"
+        # The newest layer is selected; its changes: /app/big removed, /app/small added.
+        assert view.selected_layer() == 3
+        marks = {}
+        app_dir = view.files_model.find("app")
+        for row in range(view.files_model.rowCount(app_dir)):
+            name = view.files_model.index(row, 0, app_dir).data()
+            marks[name] = view.files_model.index(row, 2, app_dir).data()
+        assert marks == {"big": "removed", "small": "added"}
+        qtmodeltester.check(view.files_model)
+
+        view.mode.setCurrentIndex(view.AGGREGATED)
+        assert view.files_model.find("app/big").isValid() is False
+        assert view.files_model.find("app/small").isValid()
+        view.select_layer(2)
+        assert view.files_model.find("app/big").isValid()
+
+        efficiency = detail.efficiency
+        assert efficiency.summary.text().startswith("<b>307.2 kB</b> wasted of")
+        assert efficiency.waste_model.rowCount() == 1
+        assert efficiency.waste_model.index(0, 0).data() == "/app/big"
+        qtbot.waitUntil(lambda: "Shares up to" in efficiency.shared.text(), timeout=30_000)
+        assert any_engine.qualified(any_engine.image) in efficiency.shared.text()
+    finally:
+        any_engine.cli("rmi", "-f", tag, check=False)
