@@ -13,7 +13,7 @@ import contextlib
 import enum
 import logging
 import time
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
 
@@ -235,7 +235,7 @@ class EngineSession(QObject):
         if key is not None and (stale := self._keyed.pop(key, None)) is not None:
             stale.cancel()
         task = asyncio.ensure_future(
-            self._guard(action(client), describe, on_done, quiet_not_found)
+            self._guard(action, client, describe, on_done, quiet_not_found)
         )
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
@@ -250,13 +250,16 @@ class EngineSession(QObject):
 
     async def _guard(
         self,
-        work: Awaitable[Any],
+        action: Callable[[engine.Engine], Coroutine[Any, Any, Any]],
+        client: engine.Engine,
         describe: str,
         on_done: Callable[[Any], None] | None,
         quiet_not_found: bool,
     ) -> None:
+        # The coroutine is made here, inside the task: a task cancelled before it
+        # starts then leaves no never-awaited coroutine behind.
         try:
-            result = await work
+            result = await action(client)
         except asyncio.CancelledError:
             raise
         except engine.NotFound as exc:

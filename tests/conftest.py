@@ -98,6 +98,12 @@ class EngineUnderTest:
         ids = self.cli("ps", "-aq", "--filter", f"label={LABEL}", check=False).split()
         if ids:
             self.cli("rm", "-f", "-v", *ids, check=False)
+        # Steps of a failed classic build stay behind as untagged images; they inherit
+        # the test image's label, so they are ours to remove.
+        dangling = self.cli("images", "-q", "--filter", "dangling=true", "--filter",
+                            f"label={LABEL}", check=False).split()
+        if dangling:
+            self.cli("rmi", *dangling, check=False)
 
 
 def _build_test_image(target: EngineUnderTest, workdir: Path) -> str:
