@@ -13,10 +13,13 @@ from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 
+from PySide6.QtCore import Qt
+
 import engine
 from app.presentation import human_size
 from app.session import EngineSession, MessageLevel
 from app.widgets.activity import Activity, ActivityPanel
+from app.widgets.login_dialog import LoginDialog
 
 READ_CHUNK = 1 << 20
 
@@ -41,25 +44,54 @@ class BuildRequest:
 
 
 def start_pull(session: EngineSession, panel: ActivityPanel, reference: str,
-               on_done: Callable[[str], None] | None = None) -> Activity | None:
-    """Pull ``reference``; ``on_done`` gets the familiar name once the image exists."""
+               on_done: Callable[[str], None] | None = None,
+               auth: str | None = None) -> Activity | None:
+    """Pull ``reference``; ``on_done`` gets the familiar name once the image exists.
+
+    ``auth`` is a login typed just now; otherwise the docker CLI's saved
+    credentials are used.  An "unauthorized" answer offers a login dialog.
+    """
     try:
         ref = engine.parse_reference(reference)
     except engine.InvalidReference as exc:
         session.message.emit(MessageLevel.ERROR, str(exc))
         return None
     activity = panel.add(f"Pull {ref.familiar}")
+    retry = partial(_log_in_and_retry, session, panel, ref, on_done, activity)
     activity.task = session.run(
-        partial(_pull, activity, ref), describe=f"pull {ref.familiar}",
+        partial(_pull, activity, ref, auth, retry), describe=f"pull {ref.familiar}",
         on_done=lambda name: on_done(name) if on_done and name else None,
     )
     _finish_on_failure(activity)
     return activity
 
 
-async def _pull(activity: Activity, ref: engine.ImageReference,
-                client: engine.Engine) -> str | None:
-    auth = await asyncio.to_thread(engine.registry_auth, ref.registry)
+def _log_in_and_retry(session: EngineSession, panel: ActivityPanel, ref: engine.ImageReference,
+                      on_done: Callable[[str], None] | None, activity: Activity) -> LoginDialog:
+    dialog = LoginDialog(ref.registry, activity.status.text(), panel.window())
+    dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+
+    def accepted() -> None:
+        username, password = dialog.username.text().strip(), dialog.password.text()
+        if dialog.save.isChecked():
+            try:
+                where = engine.save_login(ref.registry, username, password)
+            except engine.EngineError as exc:
+                session.message.emit(MessageLevel.ERROR, f"Could not save the login: {exc}")
+            else:
+                session.message.emit(MessageLevel.INFO, f"Saved the login in {where}")
+        panel.dismiss(activity)
+        start_pull(session, panel, ref.familiar, on_done,
+                   auth=engine.login_auth(ref.registry, username, password))
+
+    dialog.accepted.connect(accepted)
+    dialog.open()
+    return dialog
+
+
+async def _pull(activity: Activity, ref: engine.ImageReference, login: str | None,
+                retry: Callable[[], object], client: engine.Engine) -> str | None:
+    auth = login or await asyncio.to_thread(engine.registry_auth, ref.registry)
     layers: dict[str, str] = {}
     try:
         async for progress in engine.pull(client, ref.familiar, auth=auth):
@@ -76,8 +108,13 @@ async def _pull(activity: Activity, ref: engine.ImageReference,
             activity.set_status(f"{done} of {total} layers done · {progress.status}"
                                 if total else progress.status)
             activity.log.setPlainText("\n".join(f"{lid}: {s}" for lid, s in layers.items()))
-    except engine.EngineError as exc:  # PullFailed says it in plain words already
-        activity.finish(False, str(exc))
+    except engine.PullFailed as exc:
+        activity.finish(False, _sentence(str(exc)))
+        if exc.reason is engine.PullFailure.UNAUTHORIZED:
+            activity.offer("Log in…", "activity-login", retry)
+        return None
+    except engine.EngineError as exc:
+        activity.finish(False, _sentence(str(exc)))
         return None
     activity.finish(True, f"Pulled {ref.familiar}.")
     return ref.familiar
@@ -163,3 +200,8 @@ def _finish_on_failure(activity: Activity) -> None:
 
     task.add_done_callback(ended)
 
+
+
+def _sentence(text: str) -> str:
+    """The daemon's and the engine's messages start in lower case; a status line does not."""
+    return text[:1].upper() + text[1:]

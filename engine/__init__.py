@@ -33,9 +33,11 @@ from engine._build import (
     build,
     decode_buildkit_status,
     encode_auth,
+    login_auth,
     parse_reference,
     pull,
     registry_auth,
+    save_login,
 )
 from engine._client import MAX_API_VERSION, MIN_API_VERSION, Engine, discover, negotiate
 from engine._context import (
@@ -240,6 +242,7 @@ __all__ = [
     "iter_context_tar",
     "layer_changes",
     "log_lines",
+    "login_auth",
     "logs",
     "negotiate",
     "one_click_spec",
@@ -254,6 +257,7 @@ __all__ = [
     "resolve",
     "run_container",
     "sample_from_stats",
+    "save_login",
     "split_timestamp",
     "stack_layers",
     "stats",

@@ -61,9 +61,11 @@ __all__ = [
     "build",
     "decode_buildkit_status",
     "encode_auth",
+    "login_auth",
     "parse_reference",
     "pull",
     "registry_auth",
+    "save_login",
 ]
 
 
@@ -880,3 +882,40 @@ def registry_auth(registry: str, config_dir: Path | None = None) -> str | None:
         body = {"identitytoken": creds.identitytoken, "serveraddress": creds.serveraddress}
     return encode_auth(body)
 
+
+
+def login_auth(registry: str, username: str, password: str) -> str:
+    """The ``X-Registry-Auth`` value for a username and password typed into a login dialog."""
+    hub = registry in (DOCKER_HUB, "index.docker.io", "registry-1.docker.io")
+    server = DOCKER_HUB_AUTH_KEY if hub else registry
+    return encode_auth({"username": username, "password": password, "serveraddress": server})
+
+
+def save_login(registry: str, username: str, password: str,
+               config_dir: Path | None = None) -> Path:
+    """Store a login in ``config.json`` the way ``docker login`` does without a helper.
+
+    Only called when the user asked for it: the password is saved base64-encoded
+    (not encrypted), exactly as the docker CLI does.  Other keys are kept; the
+    file is written to a temporary name and renamed, so a crash cannot leave it
+    half-written.
+    """
+    if config_dir is None:
+        config_dir = Path(os.environ.get("DOCKER_CONFIG") or Path.home() / ".docker")
+    path = config_dir / "config.json"
+    try:
+        config: dict[str, Any] = json.loads(path.read_text())
+    except FileNotFoundError:
+        config = {}
+    except (OSError, ValueError) as exc:
+        raise EngineError(f"cannot read {path}: {exc}") from None
+    hub = registry in (DOCKER_HUB, "index.docker.io", "registry-1.docker.io")
+    key = DOCKER_HUB_AUTH_KEY if hub else registry
+    auths = config.setdefault("auths", {})
+    auths[key] = {"auth": base64.b64encode(f"{username}:{password}".encode()).decode()}
+    config_dir.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_suffix(".json.dockyard-tmp")
+    temporary.write_text(json.dumps(config, indent="\t") + "\n")
+    temporary.chmod(0o600)
+    temporary.replace(path)
+    return path

@@ -7,6 +7,7 @@ Cancel button and an expandable log.  The panel hides itself when it is empty.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from functools import partial
 
 from PySide6.QtCore import Signal
@@ -67,7 +68,7 @@ class Activity(QFrame):
         self.log.setMinimumHeight(160)
         self.log.hide()
         self.toggle.toggled.connect(self.log.setVisible)
-        top = QHBoxLayout()
+        self.top = top = QHBoxLayout()
         top.addWidget(self.title, 1)
         top.addWidget(self.toggle)
         top.addWidget(self.cancel_button)
@@ -77,6 +78,15 @@ class Activity(QFrame):
         layout.addWidget(self.status)
         layout.addWidget(self.progress)
         layout.addWidget(self.log)
+
+    def offer(self, text: str, name: str, slot: Callable[[], object]) -> QPushButton:
+        """A follow-up the user may take once it ended ("Log in…", "Run")."""
+        button = QPushButton(text, self)
+        button.setObjectName(name)
+        button.setAccessibleName(text)
+        button.clicked.connect(slot)
+        self.top.insertWidget(self.top.count() - 2, button)
+        return button
 
     def set_status(self, text: str) -> None:
         self.status.setText(text)

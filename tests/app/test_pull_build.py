@@ -2,20 +2,30 @@
 
 from __future__ import annotations
 
+import base64
+import json
 from pathlib import Path
 
+import pytest
 from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
 from PySide6.QtGui import QDragEnterEvent, QDropEvent
-from PySide6.QtWidgets import QApplication
+from PySide6.QtWidgets import QApplication, QPushButton
 from pytestqt.qtbot import QtBot
 
 from app.main_window import MainWindow
 from app.session import EngineSession
 from app.widgets.activity import Activity
 from app.widgets.build_sheet import BuildSheet
+from app.widgets.login_dialog import LoginDialog
 from tests.app.conftest import wait_connected
 from tests.conftest import LABEL_KEY, RUN_ID, EngineUnderTest, unique_name
-from tests.engine.test_build import Registry, registry  # noqa: F401  (fixture)
+from tests.engine.test_build import (  # noqa: F401  (registry is a fixture)
+    Registry,
+    _htpasswd,
+    _start_registry,
+    _stop,
+    registry,
+)
 
 
 def open_window(qtbot: QtBot, make_session, target: EngineUnderTest) -> MainWindow:
@@ -155,3 +165,53 @@ def test_failing_build_points_at_its_line(
     status = activity.status.text()
     assert "Dockerfile line 5" in status, status
     assert "RUN echo broken >&2 && exit 3" in status
+
+
+def test_unauthorized_pull_offers_a_login_and_saves_it_only_when_asked(
+    qtbot: QtBot, make_session, docker_engine: EngineUnderTest, tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    root = tmp_path / "authreg"
+    root.mkdir()
+    password = "pw-" + RUN_ID
+    _htpasswd(root / "htpasswd", "dockyard", password)
+    process, address = _start_registry(root, root / "htpasswd")
+    image = f"{address}/dockyard/private:{RUN_ID}"
+    pusher_config = tmp_path / "pusher"
+    pusher_config.mkdir()
+    (pusher_config / "config.json").write_text(json.dumps({"auths": {address: {
+        "auth": base64.b64encode(f"dockyard:{password}".encode()).decode()}}}))
+    pusher = EngineUnderTest("docker", docker_engine.url, pusher_config, docker_engine.image)
+    user_config = tmp_path / "user-docker-config"  # the app's DOCKER_CONFIG: no logins yet
+    user_config.mkdir()
+    monkeypatch.setenv("DOCKER_CONFIG", str(user_config))
+    try:
+        pusher.cli("tag", docker_engine.image, image)
+        pusher.cli("push", image)
+        pusher.cli("rmi", image)
+        window = open_window(qtbot, make_session, docker_engine)
+        first = window.pull(image)
+        assert first is not None
+        qtbot.waitUntil(lambda: first.done, timeout=60_000)
+        assert not first.succeeded
+        assert first.status.text().startswith(f"The registry refused access to {image}")
+        login = first.findChild(QPushButton, "activity-login")
+        assert login is not None
+        login.click()
+        dialog = window.findChild(LoginDialog)
+        assert dialog is not None and dialog.isVisible()
+        dialog.username.setText("dockyard")
+        dialog.password.setText(password)
+        dialog.save.setChecked(True)
+        dialog.accept()
+        qtbot.waitUntil(lambda: len(window.activity.activities()) == 1
+                        and window.activity.activities()[0] is not first, timeout=10_000)
+        [second] = window.activity.activities()
+        qtbot.waitUntil(lambda: second.done, timeout=60_000)
+        assert second.succeeded, second.status.text()
+        saved = json.loads((user_config / "config.json").read_text())
+        assert base64.b64decode(saved["auths"][address]["auth"]).decode() == \
+            f"dockyard:{password}"
+    finally:
+        docker_engine.cli("rmi", "-f", image, check=False)
+        _stop(process)
