@@ -30,6 +30,8 @@ from engine._build import (
     PullFailed,
     PullFailure,
     PullProgress,
+    SearchFailed,
+    SearchResult,
     build,
     decode_buildkit_status,
     encode_auth,
@@ -38,6 +40,7 @@ from engine._build import (
     pull,
     registry_auth,
     save_login,
+    search_images,
 )
 from engine._client import MAX_API_VERSION, MIN_API_VERSION, Engine, discover, negotiate
 from engine._context import (
@@ -214,6 +217,8 @@ __all__ = [
     "RestartPolicy",
     "RunSpec",
     "SavedImage",
+    "SearchFailed",
+    "SearchResult",
     "ServerError",
     "StackedEntry",
     "Stage",
@@ -258,6 +263,7 @@ __all__ = [
     "run_container",
     "sample_from_stats",
     "save_login",
+    "search_images",
     "split_timestamp",
     "stack_layers",
     "stats",

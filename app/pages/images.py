@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
@@ -10,6 +11,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QLineEdit,
+    QMenu,
     QPushButton,
     QSplitter,
     QWidget,
@@ -28,7 +30,7 @@ from app.presentation import (
     relative_time,
     used_by_text,
 )
-from app.session import EngineSession
+from app.session import EngineSession, MessageLevel
 from app.widgets.run_dialog import open_run_dialog, run_one_click
 
 
@@ -97,8 +99,15 @@ class ImagesPage(TablePage):
         self.pull_button.setObjectName("images-pull-button")
         self.pull_button.setAccessibleName("Pull the image")
         self.pull_button.setEnabled(False)
+        self.search_button = QPushButton("Search registry", self)
+        self.search_button.setObjectName("images-registry-search")
+        self.search_button.setAccessibleName("Search the registry for images")
+        self.search_button.clicked.connect(self.search_registry)
+        self.search_results = QMenu(self)
+        self.search_results.setObjectName("images-search-results")
         row = QHBoxLayout()
         row.addWidget(self.pull_box, 1)
+        row.addWidget(self.search_button)
         row.addWidget(self.pull_button)
         self.main_layout.insertLayout(1, row)
         self.main_layout.insertWidget(2, self.pull_hint)
@@ -106,6 +115,33 @@ class ImagesPage(TablePage):
         self.pull_box.textChanged.connect(self._validate_pull)
         self.pull_box.returnPressed.connect(self._request_pull)
         self.pull_button.clicked.connect(self._request_pull)
+
+    def search_registry(self) -> None:
+        """Search through the engine (Docker Hub, or Podman's registries); pick to pull."""
+        term = self.pull_box.text().strip()
+        if not term:
+            self.pull_box.setFocus()
+            return
+        self.search_button.setEnabled(False)
+        task = self.session.run(partial(_search, term), describe=f"search for {term}",
+                                on_done=self._show_search_results)
+        if task is not None:
+            task.add_done_callback(lambda _t: self.search_button.setEnabled(True))
+        else:
+            self.search_button.setEnabled(True)
+
+    def _show_search_results(self, results: list[engine.SearchResult]) -> None:
+        self.search_results.clear()
+        if not results:
+            self.session.message.emit(MessageLevel.INFO, "No image matches that search.")
+            return
+        for result in results:
+            mark = " (official)" if result.official else ""
+            action = self.search_results.addAction(
+                f"{result.name}{mark}  ★{result.stars}  {result.description[:70]}")
+            action.triggered.connect(partial(self.pull_box.setText, result.name))
+        self.search_results.popup(self.search_button.mapToGlobal(
+            self.search_button.rect().bottomLeft()))
 
     def _validate_pull(self, text: str) -> None:
         if not text.strip():
@@ -193,3 +229,7 @@ class ImagesPage(TablePage):
         images: list[engine.Image] = self.session.images
         self.model.set_items(image_rows(images, self.session.containers))
         self._apply_pending_selection()
+
+
+async def _search(term: str, client: engine.Engine) -> list[engine.SearchResult]:
+    return await engine.search_images(client, term)

@@ -215,3 +215,26 @@ def test_unauthorized_pull_offers_a_login_and_saves_it_only_when_asked(
     finally:
         docker_engine.cli("rmi", "-f", image, check=False)
         _stop(process)
+
+
+def test_registry_search_lists_results_or_says_it_is_offline(
+    qtbot: QtBot, make_session, docker_engine: EngineUnderTest
+) -> None:
+    """CI has no route to Docker Hub, so there the search must say so plainly;
+    on a connected machine it lists busybox."""
+    window = open_window(qtbot, make_session, docker_engine)
+    page = window.images_page
+    messages: list[str] = []
+    window.session.message.connect(lambda _level, text: messages.append(text))
+    page.pull_box.setText("busybox")
+    page.search_button.click()
+    qtbot.waitUntil(lambda: bool(messages) or bool(page.search_results.actions()),
+                    timeout=90_000)
+    if messages:
+        assert messages[0].startswith(
+            "Could not search for busybox: the engine cannot reach the registry to search "
+            "(offline?)"), messages[0]
+    else:
+        assert any(a.text().startswith("busybox (official)")
+                   for a in page.search_results.actions())
+    qtbot.waitUntil(page.search_button.isEnabled)
