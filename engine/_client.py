@@ -362,6 +362,40 @@ class Engine:
     async def image(self, name: str) -> ImageDetails:
         return ImageDetails.from_api(await self._get_json(f"/images/{name}/json"))
 
+    async def remove_image(self, name: str, *, force: bool = False) -> list[str]:
+        """Untag or delete an image; returns the daemon's "Untagged: …"/"Deleted: …" lines.
+
+        Without ``force`` an image used by a container is refused (409, naming it).
+        """
+        response = await self._request(
+            "DELETE", f"/images/{name}", params={"force": int(force)}, timeout=120.0
+        )
+        lines = []
+        for item in response.json() or []:
+            for key in ("Untagged", "Deleted"):
+                if item.get(key):
+                    lines.append(f"{key}: {item[key]}")
+        return lines
+
+    async def tag_image(self, name: str, repository: str, tag: str = "latest") -> None:
+        await self._request("POST", f"/images/{name}/tag",
+                            params={"repo": repository, "tag": tag})
+
+    async def prune_images(self, *, filters: Filters | None = None) -> tuple[list[str], int]:
+        """Remove dangling images only (never tagged ones); returns (IDs deleted, bytes freed).
+
+        Extra ``filters`` narrow it further (``label=…``); ``dangling=true`` is always
+        set so a caller cannot turn this into "remove every unused image".
+        """
+        merged = {**(filters or {}), "dangling": ["true"]}
+        response = await self._request(
+            "POST", "/images/prune", params=_filters_param(merged), timeout=300.0
+        )
+        data = response.json() or {}
+        deleted = [str(d.get("Deleted")) for d in data.get("ImagesDeleted") or []
+                   if d.get("Deleted")]
+        return deleted, int(data.get("SpaceReclaimed") or 0)
+
     async def image_history(self, name: str) -> list[HistoryEntry]:
         raw = await self._get_json(f"/images/{name}/history")
         return [HistoryEntry.from_api(item) for item in raw]

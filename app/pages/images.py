@@ -9,9 +9,11 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
     QHBoxLayout,
+    QInputDialog,
     QLabel,
     QLineEdit,
     QMenu,
+    QMessageBox,
     QPushButton,
     QSplitter,
     QWidget,
@@ -64,14 +66,23 @@ class ImagesPage(TablePage):
         self.dangling_only = QCheckBox("Dangling only", self)
         self.dangling_only.setObjectName("images-dangling-only")
         self.dangling_only.setAccessibleName("Show dangling images only")
-        self.dangling_only.toggled.connect(
-            lambda on: self.proxy.set_predicate((lambda r: r.image.dangling) if on else None)
-        )
         self.toolbar.addWidget(self.dangling_only)
+        self.unused_only = QCheckBox("Unused only", self)
+        self.unused_only.setObjectName("images-unused-only")
+        self.unused_only.setAccessibleName("Show images no container uses")
+        self.unused_only.toggled.connect(self._apply_filters)
+        self.dangling_only.toggled.connect(self._apply_filters)
+        self.toolbar.addWidget(self.unused_only)
         self.run_button = self.add_button("Run", "image-run", self.run_selected)
         self.run_options_button = self.add_button("Run…", "image-run-options",
                                                   self.run_selected_with_options)
-        for button in (self.run_button, self.run_options_button):
+        self.tag_button = self.add_button("Tag…", "image-tag", self.tag_selected)
+        self.remove_button = self.add_button("Remove", "image-remove", self.remove_selected,
+                                             shortcut="Delete")
+        self.prune_button = self.add_button("Prune dangling", "images-prune",
+                                            self.prune_dangling)
+        for button in (self.run_button, self.run_options_button, self.tag_button,
+                       self.remove_button):
             button.defaultAction().setEnabled(False)
         session.imagesChanged.connect(self._reload)
         session.containersChanged.connect(self._reload)
@@ -198,13 +209,99 @@ class ImagesPage(TablePage):
     def selection_changed(self) -> None:
         selected: list[ImageRow] = self.selected_items()
         shown = selected[0] if len(selected) == 1 else None
-        for button in (self.run_button, self.run_options_button):
+        for button in (self.run_button, self.run_options_button, self.tag_button):
             button.defaultAction().setEnabled(shown is not None)
+        self.remove_button.defaultAction().setEnabled(bool(selected))
         if (shown.id if shown else None) != self.detail.image_id:
             self.detail.show_image(shown)
 
     def noun(self, count: int) -> str:
         return "image" if count == 1 else "images"
+
+    def _apply_filters(self) -> None:
+        dangling, unused = self.dangling_only.isChecked(), self.unused_only.isChecked()
+
+        def keep(row: ImageRow) -> bool:
+            return (not dangling or row.image.dangling) and (not unused or row.used_by == 0)
+
+        self.proxy.set_predicate(keep if dangling or unused else None)
+
+    # -- remove, tag, prune --------------------------------------------------------------
+
+    def remove_selected(self) -> None:
+        rows: list[ImageRow] = self.selected_items()
+        if not rows:
+            return
+        names = ", ".join(r.image.display_name for r in rows[:5]) + ("…" if len(rows) > 5 else "")
+        answer = QMessageBox.question(self, "Remove images",
+                                      f"Remove {len(rows)} image(s): {names}?")
+        if answer != QMessageBox.StandardButton.Yes:
+            return
+        for row in rows:
+            self.session.run(partial(_remove_image, row.image.id, False),
+                             describe=f"remove {row.image.display_name}",
+                             on_done=partial(self._removed, row))
+
+    def _removed(self, row: ImageRow, outcome: list[str] | engine.Conflict) -> None:
+        if not isinstance(outcome, engine.Conflict):
+            deleted = sum(1 for line in outcome if line.startswith("Deleted"))
+            self.session.message.emit(
+                MessageLevel.INFO, f"Removed {row.image.display_name} ({deleted} layers deleted)")
+            return
+        # Refused: say exactly what forcing would affect, and ask a second time.
+        users = [c.name for c in self.session.containers if c.image_id == row.image.id]
+        if users:
+            why = f"It is used by {len(users)} container(s): {', '.join(users)}."
+        elif len(row.image.repo_tags) > 1:
+            why = f"It has {len(row.image.repo_tags)} tags: {', '.join(row.image.repo_tags)}."
+        else:
+            why = f"The engine refused: {outcome.message}"
+        answer = QMessageBox.warning(
+            self, "Force removal",
+            f"{row.image.display_name} cannot be removed as it is.\n{why}\n\n"
+            "Force the removal? Containers keep running, but lose their image's name.",
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+            QMessageBox.StandardButton.No)
+        if answer == QMessageBox.StandardButton.Yes:
+            self.session.run(partial(_remove_image, row.image.id, True),
+                             describe=f"remove {row.image.display_name}",
+                             on_done=partial(self._removed, row))
+
+    def tag_selected(self) -> None:
+        reference = self._selected_reference()
+        if reference is None:
+            return
+        text, ok = QInputDialog.getText(self, "Tag image", f"New name for {reference}:",
+                                        text=reference)
+        if not ok or not text.strip():
+            return
+        try:
+            ref = engine.parse_reference(text)
+        except engine.InvalidReference as exc:
+            self.session.message.emit(MessageLevel.ERROR, f"Could not tag: {exc}")
+            return
+        name = ref.familiar_name
+        self.session.run(partial(_tag_image, reference, name, ref.tag or "latest"),
+                         describe=f"tag {reference} as {ref.familiar}",
+                         on_done=lambda _r: self.session.message.emit(
+                             MessageLevel.INFO, f"Tagged {reference} as {ref.familiar}"))
+
+    def prune_dangling(self, filters: dict[str, list[str]] | None = None) -> None:
+        """Remove untagged images no container uses — and nothing else."""
+        count = sum(1 for r in self.model.items() if r.image.dangling and r.used_by == 0)
+        answer = QMessageBox.question(
+            self, "Prune dangling images",
+            f"Remove the {count} untagged image(s) that no container uses?")
+        if answer != QMessageBox.StandardButton.Yes:
+            return
+        self.session.run(partial(_prune, filters), describe="prune dangling images",
+                         on_done=self._pruned)
+
+    def _pruned(self, result: tuple[list[str], int]) -> None:
+        deleted, freed = result
+        self.session.message.emit(
+            MessageLevel.INFO,
+            f"Removed {len(deleted)} dangling image(s), freeing {human_size(freed)}.")
 
     # -- run ------------------------------------------------------------------------------
 
@@ -233,3 +330,22 @@ class ImagesPage(TablePage):
 
 async def _search(term: str, client: engine.Engine) -> list[engine.SearchResult]:
     return await engine.search_images(client, term)
+
+
+async def _remove_image(image_id: str, force: bool,
+                        client: engine.Engine) -> list[str] | engine.Conflict:
+    try:
+        return await client.remove_image(image_id, force=force)
+    except engine.Conflict as exc:
+        if force:
+            raise
+        return exc  # the page asks again, naming what forcing would affect
+
+
+async def _tag_image(source: str, repository: str, tag: str, client: engine.Engine) -> None:
+    await client.tag_image(source, repository, tag)
+
+
+async def _prune(filters: dict[str, list[str]] | None,
+                 client: engine.Engine) -> tuple[list[str], int]:
+    return await client.prune_images(filters=filters)
