@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import shlex
 from functools import partial
 
 from PySide6.QtCore import Qt
@@ -44,12 +45,14 @@ class ShellTab(QWidget):
     """One interactive exec in a terminal; says how it ended and offers to reopen."""
 
     def __init__(self, session: EngineSession, container: engine.Container,
-                 command: list[str] | None = None, parent: QWidget | None = None) -> None:
+                 command: list[str] | None = None, user: str | None = None,
+                 parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("shell-tab")
         self.session = session
         self.container = container
         self.command = command
+        self.user = user or None
         self.terminal = TerminalWidget(self)
         self.banner = QLabel(self)
         self.banner.setObjectName("shell-status")
@@ -113,6 +116,7 @@ class ShellTab(QWidget):
         self.shell = " ".join(command)
         rows, cols = self.terminal.rows, self.terminal.columns
         exec_id = await exec_create(client, self.container.id, command, tty=True, stdin=True,
+                                    user=self.user,
                                     env=["TERM=xterm-256color"], console_size=(rows, cols))
         async with await exec_start(client, exec_id, tty=True,
                                     console_size=(rows, cols)) as running:
@@ -183,6 +187,18 @@ class ContainerDetail(QWidget):
         self.shell_button.setObjectName("container-shell")
         self.shell_button.setAccessibleName("Open a shell in the container")
         self.shell_button.clicked.connect(self.open_shell)
+        self.shell_command = QLineEdit(self)
+        self.shell_command.setObjectName("shell-command-choice")
+        self.shell_command.setAccessibleName("Command for the shell")
+        self.shell_command.setPlaceholderText("best shell")
+        self.shell_command.setMaximumWidth(160)
+        self.shell_command.returnPressed.connect(self.open_shell)
+        self.shell_user = QLineEdit(self)
+        self.shell_user.setObjectName("shell-user")
+        self.shell_user.setAccessibleName("User for the shell")
+        self.shell_user.setPlaceholderText("user")
+        self.shell_user.setMaximumWidth(90)
+        self.shell_user.returnPressed.connect(self.open_shell)
 
         self.logs = LogView(self)
         self.logs.save_button.clicked.connect(self._save_logs)
@@ -212,6 +228,8 @@ class ContainerDetail(QWidget):
         bar = QHBoxLayout()
         bar.addWidget(self.title, 1)
         bar.addWidget(self.tail)
+        bar.addWidget(self.shell_command)
+        bar.addWidget(self.shell_user)
         bar.addWidget(self.shell_button)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 4, 0, 0)
@@ -309,7 +327,12 @@ class ContainerDetail(QWidget):
         container = self.container
         if container is None or not container.running:
             return None
-        tab = ShellTab(self.session, container)
+        try:
+            command = shlex.split(self.shell_command.text()) or None
+        except ValueError as exc:  # an unclosed quote
+            self.session.message.emit(MessageLevel.ERROR, f"Could not read the command: {exc}")
+            return None
+        tab = ShellTab(self.session, container, command, self.shell_user.text().strip())
         index = self.shells.addTab(tab, container.name)
         self.shells.setCurrentIndex(index)
         self.tabs.setCurrentWidget(self.shells)

@@ -166,3 +166,32 @@ def test_resize_reaches_the_tty(qtbot: QtBot, shell: ShellTab) -> None:
     qtbot.waitUntil(resizing.done, timeout=10_000)
     type_line(qtbot, shell, "stty size")
     qtbot.waitUntil(lambda: "\n17 91\n" in screen_text(shell), timeout=10_000)
+
+
+def test_shell_as_another_user_with_another_command(
+    qtbot: QtBot, make_session, any_engine: EngineUnderTest
+) -> None:
+    container_id, name = any_engine.create(any_engine.image, "sleep", "300")
+    any_engine.cli("start", name)
+    page = open_page(qtbot, make_session, any_engine)
+    select(qtbot, page, container_id, name)
+    qtbot.waitUntil(lambda: page.detail.shell_button.isEnabled(), timeout=10_000)
+    page.detail.shell_command.setText("/bin/sh -l")
+    page.detail.shell_user.setText("65534")
+    tab = page.detail.open_shell()
+    assert tab is not None
+    qtbot.waitUntil(lambda: screen_text(tab).rstrip().endswith("$"), timeout=15_000)
+    assert tab.shell == "/bin/sh -l"
+    type_line(qtbot, tab, "id -u")
+    qtbot.waitUntil(lambda: "\n65534\n" in screen_text(tab), timeout=10_000)
+
+
+def test_top_leaves_the_screen_usable(qtbot: QtBot, shell: ShellTab) -> None:
+    type_line(qtbot, shell, "top -b -n 1 | head -3; echo top-done")
+    qtbot.waitUntil(lambda: "\ntop-done\n" in screen_text(shell), timeout=10_000)
+    # Full-screen top, one frame, on the terminal itself.
+    type_line(qtbot, shell, "top -n 1; echo full-top-done")
+    qtbot.waitUntil(lambda: "\nfull-top-done\n" in screen_text(shell), timeout=10_000)
+    assert "Mem:" in screen_text(shell)  # what top drew is on the screen
+    qtbot.waitUntil(lambda: screen_text(shell).rstrip().endswith("#"), timeout=10_000)
+    assert not shell.terminal.vt.alternate
