@@ -10,7 +10,6 @@ with a TTY and ends with its exit code (or "container removed").
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import shlex
 from functools import partial
@@ -22,7 +21,6 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QLineEdit,
-    QPlainTextEdit,
     QPushButton,
     QTabWidget,
     QVBoxLayout,
@@ -31,6 +29,7 @@ from PySide6.QtWidgets import (
 
 import engine
 from app.session import EngineSession, MessageLevel
+from app.widgets.inspect_view import InspectView
 from app.widgets.log_view import LogEntry, LogView
 from app.widgets.stats_view import NOT_RUNNING, StatsView, follow_stats
 from app.widgets.terminal import TerminalWidget
@@ -202,12 +201,8 @@ class ContainerDetail(QWidget):
 
         self.logs = LogView(self)
         self.logs.save_button.clicked.connect(self._save_logs)
-        self.inspect = QPlainTextEdit(self)
-        self.inspect.setObjectName("inspect-json")
-        self.inspect.setAccessibleName("Container configuration as JSON")
-        self.inspect.setReadOnly(True)
-        self.inspect.setLineWrapMode(QPlainTextEdit.LineWrapMode.NoWrap)
-        self.inspect.setFont(self.logs.list.font())
+        self.inspect = InspectView(self)
+        self.inspect.json.setFont(self.logs.list.font())
         self.stats = StatsView(parent=self)
         self.stats.shownChanged.connect(lambda _shown: self._update_stats())
         self._stats_task: asyncio.Task[object] | None = None
@@ -306,7 +301,7 @@ class ContainerDetail(QWidget):
 
     def _show_inspect(self, details: engine.ContainerDetails) -> None:
         if self.container is not None and details.id == self.container.id:
-            self.inspect.setPlainText(json.dumps(details.raw, indent=2, sort_keys=True))
+            self.inspect.show_details(details)
 
     def _save_logs(self) -> None:
         if self.container is None:

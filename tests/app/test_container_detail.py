@@ -195,3 +195,28 @@ def test_top_leaves_the_screen_usable(qtbot: QtBot, shell: ShellTab) -> None:
     assert "Mem:" in screen_text(shell)  # what top drew is on the screen
     qtbot.waitUntil(lambda: screen_text(shell).rstrip().endswith("#"), timeout=10_000)
     assert not shell.terminal.vt.alternate
+
+
+def test_inspect_shows_settings_and_finds_in_json(
+    qtbot: QtBot, make_session, any_engine: EngineUnderTest
+) -> None:
+    container_id, name = any_engine.create(
+        "-e", "GREETING=hello", "-p", "127.0.0.1:18473:80", "--restart", "on-failure:3",
+        "-v", "/data", any_engine.image, "sleep", "300")
+    page = open_page(qtbot, make_session, any_engine)
+    select(qtbot, page, container_id, name)
+    page.detail.tabs.setCurrentWidget(page.detail.inspect)
+    inspect = page.detail.inspect
+    qtbot.waitUntil(lambda: bool(inspect.json.toPlainText()), timeout=10_000)
+    summary = inspect.summary.text()
+    assert "GREETING=hello" in summary
+    assert "127.0.0.1:18473 → 80/tcp" in summary
+    assert "on-failure (at most 3 times)" in summary
+    assert "→ /data" in summary
+    assert "sleep 300" in summary
+    inspect.search_box.setText('"GREETING=hello"')
+    assert inspect.find_next()
+    assert inspect.json.textCursor().selectedText() == '"GREETING=hello"'
+    inspect.search_box.setText("no-such-text-anywhere")
+    assert not inspect.find_next()
+    assert inspect.find_status.text() == "not found"
