@@ -131,6 +131,12 @@ from engine._models import (
     SystemInfo,
     format_ports,
 )
+from engine._recreate import (
+    RecreatePlan,
+    recreate_container,
+    recreate_plan,
+    spec_from_container,
+)
 from engine._run import (
     InvalidInput,
     PortMapping,
@@ -213,6 +219,7 @@ __all__ = [
     "PullFailed",
     "PullFailure",
     "PullProgress",
+    "RecreatePlan",
     "Resolution",
     "RestartPolicy",
     "RunSpec",
@@ -258,12 +265,15 @@ __all__ = [
     "pull",
     "read_ignore_patterns",
     "read_image_archive",
+    "recreate_container",
+    "recreate_plan",
     "registry_auth",
     "resolve",
     "run_container",
     "sample_from_stats",
     "save_login",
     "search_images",
+    "spec_from_container",
     "split_timestamp",
     "stack_layers",
     "stats",

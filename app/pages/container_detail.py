@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QLineEdit,
+    QMessageBox,
     QPushButton,
     QTabWidget,
     QVBoxLayout,
@@ -31,6 +32,7 @@ import engine
 from app.session import EngineSession, MessageLevel
 from app.widgets.inspect_view import InspectView
 from app.widgets.log_view import LogEntry, LogView
+from app.widgets.run_dialog import RunDialog
 from app.widgets.stats_view import NOT_RUNNING, StatsView, follow_stats
 from app.widgets.terminal import TerminalWidget
 from engine import ExecSession, exec_create, exec_failure_reason, exec_start, find_shell
@@ -186,6 +188,11 @@ class ContainerDetail(QWidget):
         self.shell_button.setObjectName("container-shell")
         self.shell_button.setAccessibleName("Open a shell in the container")
         self.shell_button.clicked.connect(self.open_shell)
+        self.settings_dialog: RunDialog | None = None
+        self.edit_button = QPushButton("Change settings…", self)
+        self.edit_button.setObjectName("container-edit")
+        self.edit_button.setAccessibleName("Change the container's settings (recreates it)")
+        self.edit_button.clicked.connect(self.edit_settings)
         self.shell_command = QLineEdit(self)
         self.shell_command.setObjectName("shell-command-choice")
         self.shell_command.setAccessibleName("Command for the shell")
@@ -223,6 +230,7 @@ class ContainerDetail(QWidget):
         bar = QHBoxLayout()
         bar.addWidget(self.title, 1)
         bar.addWidget(self.tail)
+        bar.addWidget(self.edit_button)
         bar.addWidget(self.shell_command)
         bar.addWidget(self.shell_user)
         bar.addWidget(self.shell_button)
@@ -238,6 +246,7 @@ class ContainerDetail(QWidget):
         previous = self.container
         self.container = container
         self.shell_button.setEnabled(container is not None and container.running)
+        self.edit_button.setEnabled(container is not None)
         if container is None:
             self.title.setText("Select a container to see its logs.")
             self.logs.clear()
@@ -316,6 +325,42 @@ class ContainerDetail(QWidget):
             else:
                 self.session.message.emit(MessageLevel.INFO, f"Saved the logs to {path}")
 
+    # -- settings that need a recreate ---------------------------------------------------
+
+    def edit_settings(self) -> None:
+        container = self.container
+        if container is None:
+            return
+        self.session.run(partial(_inspect, container.id), describe=f"inspect {container.name}",
+                         on_done=self._open_settings)
+
+    def _open_settings(self, details: engine.ContainerDetails) -> None:
+        others = [c for c in self.session.containers if c.id != details.id]
+        # Its own ports are held by itself until it is recreated: the daemon checks them.
+        dialog = RunDialog(details.image, defaults=engine.spec_from_container(details),
+                           containers=others, check_host_ports=False, parent=self)
+        dialog.setWindowTitle(f"Change the settings of {details.name}")
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.specAccepted.connect(partial(self.confirm_recreate, details))
+        dialog.open()
+        self.settings_dialog = dialog
+
+    def confirm_recreate(self, details: engine.ContainerDetails, spec: engine.RunSpec) -> None:
+        plan = engine.recreate_plan(details, spec)
+        kept = "\n".join(f"  • {item}" for item in plan.kept)
+        lost = "\n".join(f"  • {item}" for item in plan.lost)
+        text = (f"These settings can only be changed by recreating {details.name}: it is "
+                f"stopped, a new container is made from {details.image} with the new "
+                f"settings, and the old one is removed.\n\nKept:\n{kept}\n\nLost:\n{lost}"
+                f"\n\nRecreate {details.name}?")
+        answer = QMessageBox.question(self, f"Recreate {details.name}?", text)
+        if answer != QMessageBox.StandardButton.Yes:
+            return
+        self.session.run(
+            partial(_recreate, details.id, spec), describe=f"recreate {details.name}",
+            on_done=lambda _id: self.session.message.emit(
+                MessageLevel.INFO, f"Recreated {details.name} with the new settings."))
+
     # -- shells -----------------------------------------------------------------------
 
     def open_shell(self) -> ShellTab | None:
@@ -342,6 +387,10 @@ class ContainerDetail(QWidget):
         self.shells.removeTab(index)
         if tab is not None:
             tab.deleteLater()
+
+
+async def _recreate(container_id: str, spec: engine.RunSpec, client: engine.Engine) -> str:
+    return await engine.recreate_container(client, container_id, spec)
 
 
 async def _inspect(container_id: str, client: engine.Engine) -> engine.ContainerDetails:

@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 import pytest
 from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QMessageBox
 from pytestqt.modeltest import ModelTester
 from pytestqt.qtbot import QtBot
 
@@ -220,3 +221,37 @@ def test_inspect_shows_settings_and_finds_in_json(
     inspect.search_box.setText("no-such-text-anywhere")
     assert not inspect.find_next()
     assert inspect.find_status.text() == "not found"
+
+
+def test_changing_settings_says_what_recreating_keeps_and_loses(
+    qtbot: QtBot, make_session, any_engine: EngineUnderTest,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    container_id, name = any_engine.create("-e", "MODE=one", any_engine.image, "sleep", "300")
+    any_engine.cli("start", name)
+    asked: list[str] = []
+
+    def question(_parent: object, _title: str, text: str, *_a: object) -> object:
+        asked.append(text)
+        return QMessageBox.StandardButton.Yes
+
+    monkeypatch.setattr(QMessageBox, "question", question)
+    page = open_page(qtbot, make_session, any_engine)
+    select(qtbot, page, container_id, name)
+    page.detail.edit_button.click()
+    qtbot.waitUntil(lambda: page.detail.settings_dialog is not None, timeout=10_000)
+    dialog = page.detail.settings_dialog
+    assert dialog is not None
+    assert dialog.name.text() == name
+    assert "MODE=one" in dialog.env.toPlainText()
+    dialog.env.setPlainText(dialog.env.toPlainText().replace("MODE=one", "MODE=two"))
+    qtbot.waitUntil(lambda: dialog.spec() is not None, timeout=5_000)
+    dialog.accept()
+    assert len(asked) == 1
+    assert asked[0].startswith(f"These settings can only be changed by recreating {name}")
+    assert "Lost:\n  • files written inside the container outside its volumes" in asked[0]
+    qtbot.waitUntil(lambda: page.model.row_of(container_id) is None, timeout=20_000)
+    env = any_engine.cli("inspect", "--format", "{{range .Config.Env}}{{println .}}{{end}}",
+                         name)
+    assert "MODE=two" in env.splitlines()
+    assert any_engine.cli("inspect", "--format", "{{.State.Status}}", name) == "running"
