@@ -19,6 +19,17 @@ def build_parser() -> argparse.ArgumentParser:
         "-H", "--host", metavar="URL",
         help="engine address (unix:///path or tcp://host:port); default: as the docker CLI",
     )
+    entry = parser.add_mutually_exclusive_group()
+    entry.add_argument(
+        "--install-desktop-entry", action="store_true",
+        help="add Dockyard to the desktop's application menu (for pip/pipx installs)",
+    )
+    entry.add_argument(
+        "--uninstall-desktop-entry", action="store_true",
+        help="remove what --install-desktop-entry added",
+    )
+    # Open the window and exit 0 once it has painted: the packaged bundle's smoke test.
+    entry.add_argument("--smoke-test", action="store_true", help=argparse.SUPPRESS)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     doctor = commands.add_parser(
         "doctor", help="say which engine Dockyard would use and why, without opening a window"
@@ -44,6 +55,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.install_desktop_entry or args.uninstall_desktop_entry:
+        return _desktop_entry(install=args.install_desktop_entry)
+    if args.smoke_test:
+        return _smoke_test(args.host)
     if args.command == "doctor":
         from app.doctor import run_doctor
 
@@ -63,6 +78,48 @@ def main(argv: Sequence[str] | None = None) -> int:
     from app.gui import run_gui
 
     return run_gui(args.host, sys.argv[:1])
+
+
+def _desktop_entry(*, install: bool) -> int:
+    from app import desktop_entry
+
+    try:
+        paths = desktop_entry.install() if install else desktop_entry.uninstall()
+    except desktop_entry.DesktopEntryError as exc:
+        print(f"dockyard: {exc}", file=sys.stderr)
+        return 1
+    verb = "wrote" if install else "removed"
+    for path in paths:
+        print(f"{verb} {path}")
+    if not install and not paths:
+        print("no desktop entry was installed")
+    return 0
+
+
+def _smoke_test(host: str | None) -> int:
+    """Run the window until its first paint, then close it: exit 0 if that all worked."""
+    import asyncio
+
+    from PySide6.QtCore import QEvent, QObject
+    from PySide6.QtWidgets import QApplication, QMainWindow
+
+    from app.gui import run_gui
+
+    app = QApplication(sys.argv[:1])
+
+    class CloseOnFirstPaint(QObject):
+        def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+            if event.type() == QEvent.Type.Paint and isinstance(watched, QMainWindow):
+                app.removeEventFilter(self)
+                # Through asyncio, so run_gui's own wait for the last window is in place.
+                asyncio.get_event_loop().call_soon(watched.close)
+            return False
+
+    closer = CloseOnFirstPaint(app)
+    app.installEventFilter(closer)
+    code = run_gui(host, sys.argv[:1])
+    print("smoke test: the window opened and closed")
+    return code
 
 
 if __name__ == "__main__":

@@ -24,6 +24,9 @@ def run_gui(host: str | None, argv: list[str]) -> int:
     app.setApplicationName("Dockyard")
     app.setOrganizationName("Dockyard")
     app.setDesktopFileName("io.github.dockyard.Dockyard")
+    from app.desktop_entry import window_icon
+
+    app.setWindowIcon(window_icon())
     loop = make_event_loop(app)
     error_dialog.install(loop)
     signal.signal(signal.SIGINT, lambda *_: app.quit())

@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.notifications import Notifier
 from app.operations import BuildRequest, start_build, start_pull
 from app.pages.containers import ContainersPage
 from app.pages.images import ImagesPage
@@ -91,6 +92,9 @@ class MainWindow(QMainWindow):
         column.addWidget(self.pages, 1)
         self.activity = ActivityPanel()
         column.addWidget(self.activity)
+        # A long pull or build that ends while the window is in the background says so.
+        self.notifier = Notifier(self)
+        self.activity.added.connect(self.notifier.watch)
         body.addLayout(column, 1)
         workspace = QWidget()
         workspace.setLayout(body)

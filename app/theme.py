@@ -39,4 +39,9 @@ def apply_theme(app: QApplication, theme: str) -> bool:
     if style is not None:
         app.setStyle(style)
     app.setPalette(dark_palette() if dark else app.style().standardPalette())
+    # Widgets with a style sheet of their own (the sidebar) keep the old palette's
+    # colours until their sheet is applied again.
+    for widget in app.allWidgets():
+        if widget.styleSheet():
+            widget.setStyleSheet(widget.styleSheet())
     return dark

@@ -125,6 +125,8 @@ class Activity(QFrame):
 
 
 class ActivityPanel(QScrollArea):
+    added = Signal(object)  # Activity: every activity, however it was started
+
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("activity-panel")
@@ -144,6 +146,7 @@ class ActivityPanel(QScrollArea):
         self.rows.insertWidget(self.rows.count() - 1, activity)
         activity.dismissed.connect(partial(self.dismiss, activity))
         self.show()
+        self.added.emit(activity)
         return activity
 
     def dismiss(self, activity: Activity) -> None:

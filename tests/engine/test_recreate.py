@@ -57,7 +57,7 @@ async def test_recreate_keeps_volumes_and_applies_new_settings(
         assert f"folder {folder} at /host" in plan.kept
         assert plan.lost[0].startswith("files written inside the container")
 
-        new_env = tuple(e for e in spec.env if not e.startswith("MODE=")) + ("MODE=two",)
+        new_env = (*tuple(e for e in spec.env if not e.startswith("MODE=")), "MODE=two")
         new_id = await engine.recreate_container(client, container_id, replace(spec, env=new_env))
         assert new_id != container_id
         with pytest.raises(engine.NotFound):

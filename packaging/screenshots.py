@@ -1,0 +1,115 @@
+#!/usr/bin/env python3
+"""Take the README's screenshots of the window, in the light and the dark theme.
+
+    QT_QPA_PLATFORM=offscreen .venv/bin/python packaging/screenshots.py [OUT_DIR]
+        [--host URL] [--size 1100x680] [--pages containers,images] [--themes light,dark]
+
+writes OUT_DIR/<page>-<theme>.png (default OUT_DIR: docs/screenshots) from the real
+engine the window finds (or --host).  The window runs with private, throw-away
+settings, so the user's theme, geometry and layouts neither leak in nor change.
+The theme is switched through the Settings object, the same path the Settings
+dialog takes, so the pictures show exactly what a user gets with either choice.
+For AppStream and the README, 1100x680 keeps text legible when scaled down.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from PySide6.QtCore import QSettings  # noqa: E402
+from PySide6.QtWidgets import QApplication  # noqa: E402
+
+SETTLE_SECONDS = 0.4  # let coalesced refreshes and the theme's repaint land
+
+
+async def _wait(condition: object, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if callable(condition) and condition():
+            return True
+        await asyncio.sleep(0.05)
+    return False
+
+
+def _repolish_style_sheets(app: QApplication) -> None:
+    """Work around widgets with a style sheet (the sidebar) keeping the previous theme's
+    palette after a switch; a no-op once app.theme.apply_theme re-polishes them itself."""
+    for widget in app.allWidgets():
+        if widget.styleSheet():
+            widget.setStyleSheet(widget.styleSheet())
+
+
+async def take(args: argparse.Namespace, app: QApplication) -> list[Path]:
+    from app.desktop_entry import window_icon
+    from app.main_window import MainWindow
+    from app.session import ConnectionState, EngineSession
+    from app.settings import THEME, Settings
+
+    app.setWindowIcon(window_icon())
+    width, height = (int(v) for v in args.size.split("x"))
+    settings = Settings(QSettings(str(Path(args.state) / "screenshots.ini"),
+                                  QSettings.Format.IniFormat))
+    session = EngineSession(args.host)
+    window = MainWindow(session, settings)
+    window.resize(width, height)
+    window.show()
+    session.start()
+    written: list[Path] = []
+    try:
+        if not await _wait(lambda: session.status.state == ConnectionState.CONNECTED, 20):
+            raise SystemExit(f"no engine: {session.status.error or session.status.state}")
+        pages = {"containers": window.containers_page, "images": window.images_page}
+        await _wait(lambda: all(p.table.model().rowCount() for p in pages.values()), 10)
+        for name in args.pages.split(","):
+            page = pages[name]
+            window.sidebar.setCurrentRow(window.pages.indexOf(page))
+            if page.table.model().rowCount():
+                page.table.selectRow(0)
+            for theme in args.themes.split(","):
+                settings.set(THEME, theme)
+                _repolish_style_sheets(app)
+                await asyncio.sleep(SETTLE_SECONDS)
+                out = Path(args.out) / f"{name}-{theme}.png"
+                out.parent.mkdir(parents=True, exist_ok=True)
+                if not window.grab().save(str(out)):
+                    raise SystemExit(f"cannot write {out}")
+                written.append(out)
+                print(out)
+    finally:
+        window.close()
+        await session.aclose()
+    return written
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("out", nargs="?", default=str(ROOT / "docs" / "screenshots"))
+    parser.add_argument("--host", default=None)
+    parser.add_argument("--size", default="1100x680")
+    parser.add_argument("--pages", default="containers,images")
+    parser.add_argument("--themes", default="light,dark")
+    args = parser.parse_args(argv)
+
+    from app.event_loop import make_event_loop
+
+    app = QApplication(sys.argv[:1])
+    app.setApplicationName("Dockyard")
+    app.setDesktopFileName("io.github.dockyard.Dockyard")
+    app.setQuitOnLastWindowClosed(False)  # closing the window must not stop the loop
+    loop = make_event_loop(app)
+    with tempfile.TemporaryDirectory(prefix="dockyard-screenshots-") as state, loop:
+        args.state = state
+        loop.run_until_complete(take(args, app))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
