@@ -30,6 +30,10 @@ _QUIET_CONTAINER_ACTIONS = frozenset(
 )
 
 
+#: Events after which the engine may still be storing the new state.
+_SETTLING_ACTIONS = frozenset({"die", "kill", "stop", "oom"})
+
+
 class ConnectionState(enum.Enum):
     CONNECTING = "connecting"
     CONNECTED = "connected"
@@ -65,6 +69,8 @@ class EngineSession(QObject):
 
     #: Events arriving within this window are folded into one refresh.
     COALESCE_SECONDS = 0.03
+    #: A second look after a container died, for the state the engine stores late.
+    SETTLE_SECONDS = 0.3
     RETRY_DELAYS = (0.5, 1.0, 2.0, 4.0, 8.0)
 
     def __init__(self, host: str | None = None, parent: QObject | None = None) -> None:
@@ -175,6 +181,11 @@ class EngineSession(QObject):
             kinds = ("containers", "images") if event.action in ("create", "destroy") else (
                 "containers",)
             self._request_refresh(*kinds)
+            if event.action in _SETTLING_ACTIONS:
+                # Docker sends "die" before the container's state is stored: a list
+                # read at once can still say "running", and no later event follows.
+                asyncio.get_running_loop().call_later(
+                    self.SETTLE_SECONDS, self._request_refresh, "containers")
         elif event.type == "image":
             self._request_refresh("images")
 

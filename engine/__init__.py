@@ -115,6 +115,15 @@ from engine._layers import (
     read_image_archive,
     stack_layers,
 )
+from engine._lifecycle import (
+    ensure_started,
+    ensure_stopped,
+    kill_container,
+    pause_container,
+    remove_if_present,
+    rename_container,
+    unpause_container,
+)
 from engine._models import (
     COMPOSE_PROJECT_LABEL,
     Attempt,
@@ -243,6 +252,8 @@ __all__ = [
     "decode_buildkit_status",
     "discover",
     "encode_auth",
+    "ensure_started",
+    "ensure_stopped",
     "exec_create",
     "exec_failure_reason",
     "exec_inspect",
@@ -252,6 +263,7 @@ __all__ = [
     "find_waste",
     "format_ports",
     "iter_context_tar",
+    "kill_container",
     "layer_changes",
     "log_lines",
     "login_auth",
@@ -261,6 +273,7 @@ __all__ = [
     "pair_history",
     "parse_dockerfile",
     "parse_reference",
+    "pause_container",
     "ports_in_use",
     "pull",
     "read_ignore_patterns",
@@ -268,6 +281,8 @@ __all__ = [
     "recreate_container",
     "recreate_plan",
     "registry_auth",
+    "remove_if_present",
+    "rename_container",
     "resolve",
     "run_container",
     "sample_from_stats",
@@ -277,5 +292,6 @@ __all__ = [
     "split_timestamp",
     "stack_layers",
     "stats",
+    "unpause_container",
     "walk_context",
 ]

@@ -10,6 +10,7 @@ with a TTY and ends with its exit code (or "container removed").
 from __future__ import annotations
 
 import asyncio
+import html
 import logging
 import shlex
 from functools import partial
@@ -33,7 +34,7 @@ from app.session import EngineSession, MessageLevel
 from app.widgets.inspect_view import InspectView
 from app.widgets.log_view import LogEntry, LogView
 from app.widgets.run_dialog import RunDialog
-from app.widgets.stats_view import NOT_RUNNING, StatsView, follow_stats
+from app.widgets.stats_view import NOT_RUNNING, REMOVED, StatsView, follow_stats
 from app.widgets.terminal import TerminalWidget
 from engine import ExecSession, exec_create, exec_failure_reason, exec_start, find_shell
 
@@ -248,11 +249,19 @@ class ContainerDetail(QWidget):
         self.shell_button.setEnabled(container is not None and container.running)
         self.edit_button.setEnabled(container is not None)
         if container is None:
+            self.session.cancel("logs")
+            self._update_stats()
+            if previous is not None and previous.id not in {c.id for c in
+                                                             self.session.containers}:
+                # Its row went away: keep what it wrote on screen, and say why it stopped.
+                self.title.setText(f"<b>{html.escape(previous.name)}</b> &nbsp; (removed)")
+                self.logs.flush()
+                self.logs.show_status("Container removed.")
+                self.stats.set_status(REMOVED)
+                return
             self.title.setText("Select a container to see its logs.")
             self.logs.clear()
-            self.session.cancel("logs")
             self.stats.clear()
-            self._update_stats()
             return
         self.title.setText(f"<b>{container.name}</b> &nbsp; {container.short_id} &nbsp; "
                            f"{container.image}")
@@ -399,6 +408,18 @@ async def _inspect(container_id: str, client: engine.Engine) -> engine.Container
 
 async def _stream_logs(view: LogView, container_id: str, follow: bool, tail: int | None,
                        client: engine.Engine) -> None:
-    async for line in engine.log_lines(client, container_id, follow=follow, timestamps=True,
-                                       tail=tail):
-        view.add(LogEntry.from_bytes(int(line.stream), line.text, line.timestamp))
+    try:
+        async for line in engine.log_lines(client, container_id, follow=follow,
+                                           timestamps=True, tail=tail):
+            view.add(LogEntry.from_bytes(int(line.stream), line.text, line.timestamp))
+    except engine.EngineUnreachable:
+        raise
+    except engine.EngineError:
+        # A container being removed ends its log stream with an error of its own
+        # (Docker: "dead or marked for removal"; Podman: a JSON error inside the
+        # stream). That is an expected race: the view says "Container removed."
+        try:
+            await client.container(container_id)
+        except engine.NotFound:
+            return
+        raise

@@ -1,17 +1,59 @@
-"""The Containers page: every container, live, with start / stop / restart / remove."""
+"""The Containers page: every container, live, grouped by Compose project, with its actions.
+
+Models: ``page.model`` is the flat :class:`KeyedTableModel` keyed by container ID
+(the session feeds it); :class:`ContainerTreeModel` follows it and adds a row per
+Compose project; :class:`GroupedFilterProxy` sorts and filters that tree for the
+view.  All three update by diffs, so selection, scroll and collapsed groups
+survive refreshes.
+
+Actions work on every selected container (a selected project row stands for
+its visible containers).  While one runs, the container's State cell says what
+is happening ("stopping…"); it returns to the real state when the next refresh
+shows the container changed (or after a few seconds if nothing changed, e.g.
+a start of something already running).  Failures go to the session's message
+bar in the daemon's own words; expected races (the container is already gone,
+or removing itself) and no-ops (304) stay silent.
+"""
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Callable, Coroutine, Sequence
+from dataclasses import dataclass
 from functools import partial
+from typing import Any
 
-from PySide6.QtCore import Qt
-from PySide6.QtGui import QColor
-from PySide6.QtWidgets import QCheckBox, QMessageBox, QSplitter, QWidget
+from PySide6.QtCore import (
+    QItemSelectionModel,
+    QModelIndex,
+    QPersistentModelIndex,
+    Qt,
+    QTimer,
+    QUrl,
+)
+from PySide6.QtGui import QColor, QDesktopServices
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QCheckBox,
+    QDialog,
+    QDialogButtonBox,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QMenu,
+    QMessageBox,
+    QSplitter,
+    QToolButton,
+    QTreeView,
+    QVBoxLayout,
+    QWidget,
+)
 
 import engine
-from app.models.table import Column, KeyedTableModel
+from app.models.container_tree import ComposeGroup, ContainerTreeModel, IsGroupRole
+from app.models.table import Column, ItemRole, KeyedTableModel
 from app.pages.container_detail import ContainerDetail
-from app.pages.table_page import TablePage
+from app.pages.table_page import FilterProxy, TablePage
 from app.presentation import (
     container_image,
     container_ports,
@@ -21,6 +63,18 @@ from app.presentation import (
 )
 from app.session import EngineSession, MessageLevel
 from app.settings import CONFIRM_REMOVE, LOG_LINE_CAP, Settings
+from engine._lifecycle import (
+    ensure_started,
+    ensure_stopped,
+    kill_container,
+    pause_container,
+    remove_if_present,
+    rename_container,
+    unpause_container,
+)
+from engine._run import validate_name
+
+AnyIndex = QModelIndex | QPersistentModelIndex
 
 TONE_COLOURS = {
     "good": QColor("#2e9e44"),
@@ -28,6 +82,9 @@ TONE_COLOURS = {
     "bad": QColor("#d0342c"),
     "idle": QColor("#9a9a9a"),
 }
+
+#: How long an action's "stopping…" stays when no refresh shows a change (a no-op).
+SETTLE_MS = 3000
 
 
 def _created_key(container: engine.Container) -> float:
@@ -46,8 +103,187 @@ CONTAINER_COLUMNS = (
 )
 
 
+def group_tone(group: ComposeGroup) -> str:
+    """A project looks bad if any container does, good if all run, busy if some do."""
+    tones = [container_tone(c) for c in group.containers]
+    if "bad" in tones:
+        return "bad"
+    running = group.running_count
+    if running and running == len(group.containers):
+        return "good"
+    return "busy" if running or "busy" in tones else "idle"
+
+
+def _group_tooltip(group: ComposeGroup) -> str:
+    names = ", ".join(c.name for c in group.containers)
+    return f"Compose project {group.project}: {names}"
+
+
+#: How a Compose project's row fills the same columns.
+GROUP_COLUMNS = (
+    Column("Name", lambda g: g.project, tooltip=_group_tooltip),
+    Column("ID", lambda g: ""),
+    Column("Image", lambda g: ""),
+    Column("State", lambda g: g.summary, decoration=lambda g: TONE_COLOURS[group_tone(g)]),
+    Column("Created", lambda g: ""),
+    Column("Ports", lambda g: ""),
+)
+
+
 def containers_model(parent: QWidget | None = None) -> KeyedTableModel:
     return KeyedTableModel(CONTAINER_COLUMNS, key=lambda c: c.id, parent=parent)
+
+
+def browser_urls(container: engine.Container) -> list[str]:
+    """Where a browser reaches each published TCP port: ``http://127.0.0.1:PORT``.
+
+    A port published on every address (0.0.0.0 / ::) is reached on loopback;
+    one bound to a specific address on that address.  Docker lists a port once
+    per address family; each URL appears once, in port order.
+    """
+    urls: list[str] = []
+    for port in sorted(container.ports, key=lambda p: (p.public or 0, p.ip or "")):
+        if port.public is None or port.type != "tcp":
+            continue
+        ip = port.ip or ""
+        if ip in ("", "0.0.0.0", "::"):
+            host = "127.0.0.1"
+        elif ":" in ip:
+            host = f"[{ip}]"
+        else:
+            host = ip
+        url = f"http://{host}:{port.public}"
+        if url not in urls:
+            urls.append(url)
+    return urls
+
+
+class GroupedFilterProxy(FilterProxy):
+    """Sorts and filters the project tree; also maps indexes of the flat model.
+
+    A container is shown when it passes the predicate (e.g. running only) and
+    the search text matches one of its cells or its project's name.  A group
+    row is shown when any of its containers is (Qt's recursive filtering).
+    ``mapFromSource`` accepts an index of the flat model too, so code holding
+    ``page.model`` indexes can still find the row in the view.
+    """
+
+    def __init__(self, flat: KeyedTableModel, tree: ContainerTreeModel,
+                 parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._flat = flat
+        self._tree = tree
+        self.setRecursiveFilteringEnabled(True)
+        self.setSourceModel(tree)
+
+    def filterAcceptsRow(self, source_row: int, source_parent: AnyIndex) -> bool:
+        item = self._tree.item(self._tree.index(source_row, 0, source_parent))
+        if not isinstance(item, engine.Container):
+            return False  # a project: shown through its containers
+        if self._predicate is not None and not self._predicate(item):
+            return False
+        pattern = self.filterRegularExpression()
+        if not pattern.pattern():
+            return True
+        if pattern.match(item.compose_project or "").hasMatch() and item.compose_project:
+            return True
+        return any(
+            pattern.match(str(self._tree.index(source_row, col, source_parent).data()))
+            .hasMatch()
+            for col in range(self._tree.columnCount())
+        )
+
+    def mapFromSource(self, source_index: AnyIndex) -> QModelIndex:
+        if source_index.isValid() and source_index.model() is self._flat:
+            item = self._flat.item_at(source_index.row())
+            source_index = self._tree.index_of(item.id, source_index.column())
+        return super().mapFromSource(source_index)
+
+    def index_of(self, container_id: str, column: int = 0) -> QModelIndex:
+        """The shown index of a container (invalid when filtered out)."""
+        return super().mapFromSource(self._tree.index_of(container_id, column))
+
+
+class ContainerTreeView(QTreeView):
+    """The containers list: a tree (projects fold) with the table-view calls callers use."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+        self.setAlternatingRowColors(True)
+        self.setUniformRowHeights(True)
+        self.setSortingEnabled(True)
+        self.setAllColumnsShowFocus(True)
+        self.setWordWrap(False)
+        header = self.header()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        header.setStretchLastSection(True)
+        header.setHighlightSections(False)
+
+    def selectRow(self, row: int, parent: AnyIndex = QModelIndex()) -> None:  # noqa: B008
+        """Select one whole row (under ``parent``), as ``QTableView.selectRow`` does."""
+        index = self.model().index(row, 0, parent)
+        flags = (QItemSelectionModel.SelectionFlag.ClearAndSelect
+                 | QItemSelectionModel.SelectionFlag.Rows)
+        self.selectionModel().setCurrentIndex(index, flags)
+
+    def horizontalHeader(self) -> QHeaderView:
+        """The column header (QTableView's name for it; the window saves its state)."""
+        return self.header()
+
+
+class RenameDialog(QDialog):
+    """A name field that marks an invalid name inline before anything is sent."""
+
+    def __init__(self, container: engine.Container, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("rename-dialog")
+        self.setWindowTitle(f"Rename {container.name}")
+        self.current = container.name
+        self.name = QLineEdit(container.name, self)
+        self.name.setObjectName("rename-name")
+        self.name.setAccessibleName("New container name")
+        self.name.selectAll()
+        self.problem = QLabel(self)
+        self.problem.setObjectName("rename-problem")
+        self.problem.setStyleSheet("color:#b3261e;")
+        self.buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel, self)
+        self.buttons.accepted.connect(self.accept)
+        self.buttons.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        layout.addWidget(QLabel("New name:", self))
+        layout.addWidget(self.name)
+        layout.addWidget(self.problem)
+        layout.addWidget(self.buttons)
+        self.name.textChanged.connect(self._validate)
+        self._validate(self.name.text())
+
+    def _validate(self, text: str) -> None:
+        problem = ""
+        if not text.strip():
+            problem = "A name is needed"
+        else:
+            try:
+                validate_name(text)
+            except engine.InvalidInput as exc:
+                problem = str(exc)
+        self.problem.setText(problem)
+        self.problem.setVisible(bool(problem))
+        ok = self.buttons.button(QDialogButtonBox.StandardButton.Ok)
+        ok.setEnabled(not problem and text.strip() != self.current)
+
+    def new_name(self) -> str:
+        return self.name.text().strip()
+
+
+@dataclass(frozen=True)
+class RemoveChoice:
+    volumes: bool
+
+
+Action = Callable[[engine.Engine], Coroutine[Any, Any, Any]]
 
 
 class ContainersPage(TablePage):
@@ -57,6 +293,29 @@ class ContainersPage(TablePage):
         self.model.setParent(self)
         self.session = session
         self.settings = settings if settings is not None else Settings(parent=self)
+        self._settling: dict[str, engine.Container] = {}
+        self._collapsed: set[str] = set()
+
+        # TablePage built a flat table; this page shows a tree over the same model.
+        flat_proxy, flat_table = self.proxy, self.table
+        self.search.textChanged.disconnect(flat_proxy.setFilterFixedString)
+        self.tree_model = ContainerTreeModel(self.model, CONTAINER_COLUMNS, GROUP_COLUMNS, self)
+        self.proxy = GroupedFilterProxy(self.model, self.tree_model, self)
+        self.search.textChanged.connect(self.proxy.setFilterFixedString)
+        self.tree = ContainerTreeView(self)
+        self.tree.setObjectName("containers-table")
+        self.tree.setAccessibleName("Containers table")
+        self.tree.setModel(self.proxy)
+        self.tree.sortByColumn(0, Qt.SortOrder.AscendingOrder)
+        self.table = self.tree  # type: ignore[assignment]  # same calls, see ContainerTreeView
+        for signal in (self.proxy.rowsInserted, self.proxy.rowsRemoved,
+                       self.proxy.layoutChanged, self.proxy.modelReset):
+            signal.connect(self._update_count)
+        self.proxy.rowsInserted.connect(self._expand_new_groups)
+        self.tree.collapsed.connect(partial(self._remember_expanded, False))
+        self.tree.expanded.connect(partial(self._remember_expanded, True))
+        self.tree.selectionModel().selectionChanged.connect(self._on_selection_changed)
+
         self.running_only = QCheckBox("Running only", self)
         self.running_only.setObjectName("containers-running-only")
         self.running_only.setAccessibleName("Show running containers only")
@@ -65,25 +324,48 @@ class ContainersPage(TablePage):
         self.start_button = self.add_button("Start", "container-start", self.start_selected)
         self.stop_button = self.add_button("Stop", "container-stop", self.stop_selected)
         self.restart_button = self.add_button("Restart", "container-restart", self.restart_selected)
+        self.pause_button = self.add_button("Pause", "container-pause", self.pause_selected)
+        self.unpause_button = self.add_button("Unpause", "container-unpause",
+                                              self.unpause_selected)
+        self.kill_button = self.add_button("Kill", "container-kill", self.kill_selected)
+        self.rename_button = self.add_button("Rename…", "container-rename", self.rename_selected,
+                                             shortcut="F2")
         self.remove_button = self.add_button("Remove", "container-remove", self.remove_selected,
                                              shortcut="Delete")
+        self.open_button = self.add_button("Open", "container-open", self.open_selected_port)
+        self.open_button.defaultAction().setToolTip("Open a published port in the browser")
+        self.open_menu = QMenu(self.open_button)
+        self.open_menu.setObjectName("container-open-menu")
+        self.open_button.setMenu(self.open_menu)
+        self.open_button.setPopupMode(QToolButton.ToolButtonPopupMode.MenuButtonPopup)
+        # Every action on the right-click menu too.
+        self.tree.setContextMenuPolicy(Qt.ContextMenuPolicy.ActionsContextMenu)
+        self.tree.addActions(self.page_actions)
+
         session.containersChanged.connect(self.model.set_items)
-        self.fit_columns({0: 170, 1: 110, 2: 180, 3: 130, 4: 120})
+        session.containersChanged.connect(self._settle)
+        self.fit_columns({0: 200, 1: 110, 2: 180, 3: 140, 4: 120})
         self.detail = ContainerDetail(session, self)
         self.detail.logs.model.cap = self.settings.get(LOG_LINE_CAP)
         self.settings.changed.connect(self._on_setting_changed)
         self.splitter = QSplitter(Qt.Orientation.Vertical, self)
         self.splitter.setObjectName("containers-splitter")
-        self.main_layout.replaceWidget(self.table, self.splitter)
-        self.splitter.addWidget(self.table)
+        self.main_layout.replaceWidget(flat_table, self.splitter)
+        flat_table.setParent(None)
+        flat_table.deleteLater()
+        flat_proxy.deleteLater()
+        self.splitter.addWidget(self.tree)
         self.splitter.addWidget(self.detail)
         self.splitter.setSizes([260, 360])
-        # The detail follows the selected row through refreshes (state changes).
-        self.model.dataChanged.connect(lambda *_: self.selection_changed())
+        # The detail and the buttons follow the selected rows through refreshes.
+        self.proxy.dataChanged.connect(lambda *_: self.selection_changed())
+        self._update_count()
         self.selection_changed()
 
     def noun(self, count: int) -> str:
         return "container" if count == 1 else "containers"
+
+    # -- view ---------------------------------------------------------------------------
 
     def _on_setting_changed(self, key: str) -> None:
         if key == LOG_LINE_CAP.key:
@@ -92,65 +374,264 @@ class ContainersPage(TablePage):
     def _apply_running_filter(self, running_only: bool) -> None:
         self.proxy.set_predicate((lambda c: c.running) if running_only else None)
 
+    def _expand_new_groups(self, parent: QModelIndex, first: int, last: int) -> None:
+        """Projects open unfolded, unless the user folded that project before."""
+        if parent.isValid():
+            return
+        for row in range(first, last + 1):
+            index = self.proxy.index(row, 0)
+            if index.data(IsGroupRole) and index.data() not in self._collapsed:
+                self.tree.expand(index)
+
+    def _remember_expanded(self, expanded: bool, index: QModelIndex) -> None:
+        project = str(index.data())
+        if expanded:
+            self._collapsed.discard(project)
+        else:
+            self._collapsed.add(project)
+
+    def _update_count(self, *_args: object) -> None:
+        if not isinstance(getattr(self, "proxy", None), GroupedFilterProxy):
+            return  # TablePage's own call, before this page swapped in its tree
+        shown = 0
+        for row in range(self.proxy.rowCount()):
+            index = self.proxy.index(row, 0)
+            shown += self.proxy.rowCount(index) if index.data(IsGroupRole) else 1
+        total = self.model.rowCount()
+        self.count_label.setText(
+            f"{total} {self.noun(total)}" if shown == total else f"{shown} of {total} shown"
+        )
+
+    def group_count(self) -> int:
+        """How many project rows are shown."""
+        return sum(1 for r in range(self.proxy.rowCount())
+                   if self.proxy.index(r, 0).data(IsGroupRole))
+
+    def selected_items(self) -> list[engine.Container]:
+        """The selected containers, a selected project standing for its shown containers."""
+        chosen: dict[str, engine.Container] = {}
+        rows = self.tree.selectionModel().selectedRows()
+        for index in sorted(rows, key=lambda i: (i.parent().row(), i.row())):
+            item = index.data(ItemRole)
+            if isinstance(item, ComposeGroup):
+                for row in range(self.proxy.rowCount(index)):
+                    child = self.proxy.index(row, 0, index).data(ItemRole)
+                    chosen.setdefault(child.id, child)
+            elif isinstance(item, engine.Container):
+                chosen.setdefault(item.id, item)
+        return list(chosen.values())
+
     def selection_changed(self) -> None:
-        selected: list[engine.Container] = self.selected_items()
-        self.start_button.defaultAction().setEnabled(any(not c.running for c in selected))
-        self.stop_button.defaultAction().setEnabled(any(c.running for c in selected))
+        selected = self.selected_items()
+        states = {c.state for c in selected}
+        self.start_button.defaultAction().setEnabled(
+            any(s not in ("running", "paused") for s in states))
+        self.stop_button.defaultAction().setEnabled(bool(states & {"running", "paused"}))
         self.restart_button.defaultAction().setEnabled(bool(selected))
+        self.pause_button.defaultAction().setEnabled("running" in states)
+        self.unpause_button.defaultAction().setEnabled("paused" in states)
+        self.kill_button.defaultAction().setEnabled("running" in states)
+        self.rename_button.defaultAction().setEnabled(len(selected) == 1)
         self.remove_button.defaultAction().setEnabled(bool(selected))
-        self.detail.show_container(selected[0] if len(selected) == 1 else None)
+        single = selected[0] if len(selected) == 1 else None
+        urls = browser_urls(single) if single is not None else []
+        self.open_button.defaultAction().setEnabled(bool(urls))
+        self.open_menu.clear()
+        for url in urls:
+            self.open_menu.addAction(url, partial(self.open_url, url))
+        self.detail.show_container(single)
+
+    # -- running actions ----------------------------------------------------------------
+
+    def run_action(
+        self, container: engine.Container, action: Action, *, describe: str, busy: str,
+        done: str | None = None, on_done: Callable[[Any], None] | None = None,
+    ) -> None:
+        """Run one action with progress in the State cell, then the result or the error.
+
+        ``action`` returns False for a no-op (already started / stopped / gone):
+        then no message is shown.  ``done`` is the message for a real change.
+        """
+        self.tree_model.set_busy(container.id, busy)
+        succeeded: list[bool] = []
+
+        def finished(result: Any) -> None:
+            succeeded.append(True)
+            if result is False:
+                self._clear_busy(container.id)
+            else:
+                self._settling[container.id] = container
+                QTimer.singleShot(SETTLE_MS, self, partial(self._clear_busy, container.id))
+                if done:
+                    self.session.message.emit(MessageLevel.INFO, done)
+            if on_done is not None:
+                on_done(result)
+
+        task = self.session.run(action, describe=describe, quiet_not_found=True,
+                                on_done=finished)
+        if task is None:
+            self._clear_busy(container.id)
+            return
+        # A failure is reported by the session; the cell shows the real state again.
+        task.add_done_callback(
+            lambda _task: None if succeeded else self._clear_busy(container.id))
+
+    def _clear_busy(self, container_id: str) -> None:
+        self._settling.pop(container_id, None)
+        self.tree_model.set_busy(container_id, None)
+
+    def _settle(self, containers: Sequence[engine.Container]) -> None:
+        """A refresh that shows a container changed ends its "stopping…"."""
+        if not self._settling:
+            return
+        current = {c.id: c for c in containers}
+        for container_id, before in list(self._settling.items()):
+            if current.get(container_id) != before:
+                self._clear_busy(container_id)
+
+    def start(self, containers: Sequence[engine.Container]) -> None:
+        for c in containers:
+            self.run_action(c, partial(_start, c.id), describe=f"start {c.name}",
+                            busy="starting…", done=f"Started {c.name}")
+
+    def stop(self, containers: Sequence[engine.Container]) -> None:
+        for c in containers:
+            self.run_action(c, partial(_stop, c.id, c.state == "paused"),
+                            describe=f"stop {c.name}", busy="stopping…",
+                            done=f"Stopped {c.name}")
+
+    def restart(self, containers: Sequence[engine.Container]) -> None:
+        for c in containers:
+            self.run_action(c, partial(_restart, c.id), describe=f"restart {c.name}",
+                            busy="restarting…", done=f"Restarted {c.name}")
+
+    def pause(self, containers: Sequence[engine.Container]) -> None:
+        for c in containers:
+            self.run_action(c, partial(_pause, c.id), describe=f"pause {c.name}",
+                            busy="pausing…", done=f"Paused {c.name}")
+
+    def unpause(self, containers: Sequence[engine.Container]) -> None:
+        for c in containers:
+            self.run_action(c, partial(_unpause, c.id), describe=f"unpause {c.name}",
+                            busy="unpausing…", done=f"Unpaused {c.name}")
+
+    def kill(self, containers: Sequence[engine.Container]) -> None:
+        for c in containers:
+            self.run_action(c, partial(_kill, c.id), describe=f"kill {c.name}",
+                            busy="killing…", done=f"Killed {c.name}")
+
+    def remove(self, containers: Sequence[engine.Container], *, volumes: bool = False) -> None:
+        for c in containers:
+            self.run_action(c, partial(_remove, c.id, c.state in ("running", "paused"), volumes),
+                            describe=f"remove {c.name}", busy="removing…",
+                            done=f"Removed {c.name}")
+
+    def rename(self, container: engine.Container, name: str) -> None:
+        self.run_action(container, partial(_rename, container.id, name),
+                        describe=f"rename {container.name} to {name}", busy="renaming…",
+                        done=f"Renamed {container.name} to {name}")
+
+    # -- toolbar slots ------------------------------------------------------------------
 
     def start_selected(self) -> None:
-        for container in self.selected_items():
-            if not container.running:
-                self.session.run(partial(_start, container.id), describe=f"start {container.name}")
+        self.start([c for c in self.selected_items() if c.state not in ("running", "paused")])
 
     def stop_selected(self) -> None:
-        for container in self.selected_items():
-            if container.running:
-                self.session.run(partial(_stop, container.id), describe=f"stop {container.name}",
-                                 quiet_not_found=True)
+        self.stop([c for c in self.selected_items() if c.state in ("running", "paused")])
 
     def restart_selected(self) -> None:
-        for container in self.selected_items():
-            self.session.run(partial(_restart, container.id),
-                             describe=f"restart {container.name}")
+        self.restart(self.selected_items())
+
+    def pause_selected(self) -> None:
+        self.pause([c for c in self.selected_items() if c.state == "running"])
+
+    def unpause_selected(self) -> None:
+        self.unpause([c for c in self.selected_items() if c.state == "paused"])
+
+    def kill_selected(self) -> None:
+        self.kill([c for c in self.selected_items() if c.state == "running"])
+
+    def rename_selected(self) -> None:
+        selected = self.selected_items()
+        if len(selected) != 1:
+            return
+        dialog = RenameDialog(selected[0], self)
+        if dialog.exec() == QDialog.DialogCode.Accepted and dialog.new_name() != selected[0].name:
+            self.rename(selected[0], dialog.new_name())
+        dialog.deleteLater()
 
     def remove_selected(self) -> None:
-        selected: list[engine.Container] = self.selected_items()
+        selected = self.selected_items()
         if not selected:
             return
-        running = [c for c in selected if c.running]
+        choice = self.confirm_remove(selected) if self.settings.get(CONFIRM_REMOVE) else (
+            RemoveChoice(volumes=False))
+        if choice is not None:
+            self.remove(selected, volumes=choice.volumes)
+
+    def confirm_remove(self, selected: Sequence[engine.Container]) -> RemoveChoice | None:
+        """Ask before removing; the box also offers to remove anonymous volumes."""
+        running = [c for c in selected if c.state in ("running", "paused")]
         names = ", ".join(c.name for c in selected[:5]) + ("…" if len(selected) > 5 else "")
         text = f"Remove {len(selected)} container(s): {names}?"
         if running:
             text += f"\n\n{len(running)} of them are running and will be stopped first."
-        if self.settings.get(CONFIRM_REMOVE):
-            answer = QMessageBox.question(self, "Remove containers", text)
-            if answer != QMessageBox.StandardButton.Yes:
-                return
-        for container in selected:
-            self.session.run(
-                partial(_remove, container.id, container.running),
-                describe=f"remove {container.name}", quiet_not_found=True,
-                on_done=partial(self._removed, container.name),
-            )
+        box = QMessageBox(QMessageBox.Icon.Question, "Remove containers", text,
+                          QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No, self)
+        box.setObjectName("remove-confirm")
+        volumes = QCheckBox("Also remove anonymous volumes", box)
+        volumes.setObjectName("remove-volumes")
+        volumes.setToolTip("Volumes created for the container without a name (-v /path)."
+                           " Named volumes and bind mounts are kept.")
+        box.setCheckBox(volumes)
+        box.setDefaultButton(QMessageBox.StandardButton.No)
+        answer = box.exec()
+        choice = RemoveChoice(volumes.isChecked())
+        box.deleteLater()
+        return choice if answer == QMessageBox.StandardButton.Yes else None
 
-    def _removed(self, name: str, _result: object) -> None:
-        self.session.message.emit(MessageLevel.INFO, f"Removed {name}")
+    def open_selected_port(self) -> None:
+        selected = self.selected_items()
+        urls = browser_urls(selected[0]) if len(selected) == 1 else []
+        if urls:
+            self.open_url(urls[0])
+
+    def open_url(self, url: str) -> None:
+        if not QDesktopServices.openUrl(QUrl(url)):
+            self.session.message.emit(MessageLevel.WARNING, f"Could not open {url} in a browser")
 
 
-async def _start(container_id: str, client: engine.Engine) -> None:
-    await client.start_container(container_id)
+async def _start(container_id: str, client: engine.Engine) -> bool:
+    return await ensure_started(client, container_id)
 
 
-async def _stop(container_id: str, client: engine.Engine) -> None:
-    await client.stop_container(container_id)
+async def _stop(container_id: str, paused: bool, client: engine.Engine) -> bool:
+    if paused:  # Podman refuses to stop a paused container; Docker does it either way
+        with contextlib.suppress(engine.Conflict):  # unpaused meanwhile
+            await unpause_container(client, container_id)
+    return await ensure_stopped(client, container_id)
 
 
 async def _restart(container_id: str, client: engine.Engine) -> None:
     await client.restart_container(container_id)
 
 
-async def _remove(container_id: str, force: bool, client: engine.Engine) -> None:
-    await client.remove_container(container_id, force=force)
+async def _pause(container_id: str, client: engine.Engine) -> None:
+    await pause_container(client, container_id)
+
+
+async def _unpause(container_id: str, client: engine.Engine) -> None:
+    await unpause_container(client, container_id)
+
+
+async def _kill(container_id: str, client: engine.Engine) -> None:
+    await kill_container(client, container_id)
+
+
+async def _rename(container_id: str, name: str, client: engine.Engine) -> None:
+    await rename_container(client, container_id, name)
+
+
+async def _remove(container_id: str, force: bool, volumes: bool, client: engine.Engine) -> bool:
+    return await remove_if_present(client, container_id, force=force, volumes=volumes)
+

@@ -255,3 +255,22 @@ def test_changing_settings_says_what_recreating_keeps_and_loses(
                          name)
     assert "MODE=two" in env.splitlines()
     assert any_engine.cli("inspect", "--format", "{{.State.Status}}", name) == "running"
+
+
+def test_removing_the_followed_container_says_removed_not_an_error(
+    qtbot: QtBot, make_session, any_engine: EngineUnderTest
+) -> None:
+    container_id, name = any_engine.create(
+        any_engine.image, "sh", "-c", "echo started; sleep 300")
+    any_engine.cli("start", name)
+    page = open_page(qtbot, make_session, any_engine)
+    errors: list[str] = []
+    page.session.message.connect(
+        lambda level, text: errors.append(text) if level.value == "error" else None)
+    select(qtbot, page, container_id, name)
+    logs = page.detail.logs
+    qtbot.waitUntil(lambda: [e.plain for e in logs.model.entries] == ["started"],
+                    timeout=10_000)
+    any_engine.cli("rm", "-f", name)
+    qtbot.waitUntil(lambda: logs.status.text() == "Container removed.", timeout=15_000)
+    assert errors == []
