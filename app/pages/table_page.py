@@ -92,6 +92,10 @@ class TablePage(QWidget):
         self.main_layout = QVBoxLayout(self)
         self.main_layout.setContentsMargins(8, 8, 8, 8)
         self.main_layout.addLayout(self.toolbar)
+        # Actions get a row of their own: beside the search they squeezed it away.
+        self.actions_bar = QHBoxLayout()
+        self.actions_bar.addStretch(1)
+        self.main_layout.addLayout(self.actions_bar)
         self.main_layout.addWidget(self.table, 1)
         self.main_layout.addWidget(self.count_label)
 
@@ -120,7 +124,7 @@ class TablePage(QWidget):
         button.setDefaultAction(action)
         button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
         button.setMinimumWidth(72)
-        self.toolbar.addWidget(button)
+        self.actions_bar.insertWidget(self.actions_bar.count() - 1, button)
         return button
 
     def selected_items(self) -> list[Any]:
