@@ -9,6 +9,8 @@ the event loop.
 
 from __future__ import annotations
 
+import re
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -50,6 +52,9 @@ SELECTION_BG = QColor("#3a5f8f")
 #: Application cursor keys (private mode 1, shifted the way pyte stores private modes).
 DECCKM = 1 << 5
 _ALTERNATE_MODES = (47, 1047, 1049)
+#: Bytes that could change pyte's state beyond the text they write: C0 controls other
+#: than tab, LF and CR, DEL (ESC among them), and UTF-8 encoded C1 controls.
+_CONTROL_BYTES = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]|\xc2[\x80-\x9f]")
 _BRACKETED_PASTE = 2004
 
 
@@ -60,6 +65,12 @@ class TerminalScreen(pyte.HistoryScreen):  # type: ignore[misc]
     back), does not track bracketed paste, and answers device queries through
     :meth:`write_process_input`, which we route back to the program.
     """
+
+    # HistoryScreen wraps every attribute access in before/after-event hooks that
+    # only paging (prev_page/next_page) needs; the widget scrolls on its own, and
+    # the hooks cost a quarter of all parsing time.  DECTCEM still hides the cursor
+    # through set_mode/reset_mode.
+    __getattribute__ = object.__getattribute__
 
     def __init__(self, columns: int, lines: int, reply: Callable[[str], None]) -> None:
         super().__init__(columns, lines, history=SCROLLBACK_LINES, ratio=0.5)
@@ -140,6 +151,11 @@ class TerminalWidget(QWidget):
     resized = Signal(int, int)  # rows, columns
 
     FRAME_MS = 16
+    #: Bytes handed to pyte at a time, and pyte time allowed per event-loop turn.
+    SLICE = 1024
+    BUDGET_SECONDS = 0.008
+    #: Backlog above which text bound to scroll past the scrollback is skipped.
+    SKIP_AHEAD_BYTES = 64 * 1024
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -161,6 +177,11 @@ class TerminalWidget(QWidget):
         self._repaint.setSingleShot(True)
         self._repaint.setInterval(self.FRAME_MS)
         self._repaint.timeout.connect(self.update)
+        self._pending = bytearray()
+        self._drain_timer = QTimer(self)
+        self._drain_timer.setSingleShot(True)
+        self._drain_timer.setInterval(0)
+        self._drain_timer.timeout.connect(self._drain)
         self._update_metrics()
 
     # -- sizes --------------------------------------------------------------------------
@@ -193,9 +214,58 @@ class TerminalWidget(QWidget):
     # -- output -------------------------------------------------------------------------
 
     def feed(self, data: bytes) -> None:
-        self.stream.feed(data)
+        """Take output; small bursts are parsed at once, floods in slices per loop turn."""
+        if not self._pending and len(data) <= self.SLICE:
+            self.stream.feed(data)  # typing and prompts: no latency
+        else:
+            self._pending += data
+            if not self._drain_timer.isActive():
+                self._drain_timer.start()
         if not self._repaint.isActive():
             self._repaint.start()
+
+    def busy(self) -> bool:
+        """Whether output is still waiting to be parsed."""
+        return bool(self._pending)
+
+    def _drain(self) -> None:
+        # pyte parses about 0.1-1 MB/s: parse within a time budget per event-loop
+        # turn so the window keeps responding, and skip what would scroll out of
+        # the scrollback anyway.
+        start = time.perf_counter()
+        self._skip_ahead()
+        pending = self._pending
+        while pending and time.perf_counter() - start < self.BUDGET_SECONDS:
+            piece = bytes(pending[: self.SLICE])
+            del pending[: self.SLICE]
+            self.stream.feed(piece)
+        if pending:
+            self._drain_timer.start()
+        if not self._repaint.isActive():
+            self._repaint.start()
+
+    def _skip_ahead(self) -> None:
+        """Drop plain text that could only end up beyond the scrollback.
+
+        Only when it cannot change anything but the lines it writes: the parser
+        is between escape sequences, no full-screen program or scroll region is
+        active, and the dropped bytes hold no control character besides tab, CR
+        and LF.
+        """
+        pending = self._pending
+        if (len(pending) < self.SKIP_AHEAD_BYTES or self.vt.alternate
+                or self.vt.margins is not None or not self.stream._taking_plain_text):
+            return
+        position = len(pending)
+        for _ in range(SCROLLBACK_LINES + 2 * self.rows + 2):
+            position = pending.rfind(b"\n", 0, position)
+            if position < 0:
+                return
+        cut = position + 1
+        if _CONTROL_BYTES.search(pending, 0, cut):
+            return
+        del pending[:cut]
+        self.stream.utf8_decoder.reset()
 
     def _reply(self, text: str) -> None:
         self.input.emit(text.encode())

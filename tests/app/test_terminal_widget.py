@@ -159,3 +159,27 @@ def test_selection_copies_text(qtbot: QtBot, terminal: TerminalWidget) -> None:
     qtbot.mouseMove(terminal, end)
     qtbot.mouseRelease(terminal, Qt.MouseButton.LeftButton, pos=end)
     assert terminal.selected_text() == "world"
+
+
+def test_a_flood_of_output_ends_as_if_every_byte_was_parsed(
+    qtbot: QtBot, terminal: TerminalWidget
+) -> None:
+    import pyte
+
+    flood = b"\x1b[32m$\x1b[0m cat big.txt\r\n" + b"".join(
+        b"line %d \xc3\xa9 with some text to wrap around the forty columns\r\n" % n
+        for n in range(20_000)) + b"$ "
+    reference = pyte.HistoryScreen(terminal.columns, terminal.rows, history=5000, ratio=0.5)
+    pyte.ByteStream(reference).feed(flood)
+    for start in range(0, len(flood), 65536):  # as the socket delivers it
+        terminal.feed(flood[start:start + 65536])
+    assert terminal.busy()  # parsed in slices, not all at once
+    qtbot.waitUntil(lambda: not terminal.busy(), timeout=60_000)
+    assert terminal.display_lines() == list(reference.display)
+
+    def text(line: dict) -> str:  # type: ignore[type-arg]
+        return "".join(line[x].data for x in sorted(line)).rstrip()
+
+    ours = [text(line) for line in terminal.vt.history.top]
+    theirs = [text(line) for line in reference.history.top]
+    assert ours[-4000:] == theirs[-4000:]
