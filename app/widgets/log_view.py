@@ -30,13 +30,14 @@ from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
     QHBoxLayout,
+    QHeaderView,
     QLabel,
     QLineEdit,
-    QListView,
     QPushButton,
     QStyle,
     QStyledItemDelegate,
     QStyleOptionViewItem,
+    QTableView,
     QVBoxLayout,
     QWidget,
 )
@@ -224,15 +225,24 @@ class LogView(QWidget):
         self.status = QLabel(self)
         self.status.setObjectName("logs-status")
 
-        self.list = QListView(self)
+        # A one-column table, not a QListView: a list view lays out every row again
+        # on each insert (quadratic in the line count, bench_logs.py); a table with
+        # fixed row heights only looks at the rows on screen.
+        self.list = QTableView(self)
         self.list.setObjectName("logs-view")
         self.list.setAccessibleName("Log lines")
         self.list.setModel(self.proxy)
-        self.list.setUniformItemSizes(True)
+        self.list.setShowGrid(False)
+        self.list.horizontalHeader().hide()
+        self.list.horizontalHeader().setStretchLastSection(True)
+        self.list.verticalHeader().hide()
+        self.list.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.list.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
-        self.list.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAsNeeded)
         font = QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont)
         self.list.setFont(font)
+        rows = self.list.verticalHeader()
+        rows.setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
+        rows.setDefaultSectionSize(QFontMetrics(font).height())
         self.list.setItemDelegate(LogDelegate(self))
         self.list.verticalScrollBar().valueChanged.connect(self._on_scrolled)
 
@@ -340,9 +350,9 @@ class LogView(QWidget):
 
     def _on_wrap(self, on: bool) -> None:
         # Wrapped rows have different heights, which costs a measure per row.
-        self.list.setUniformItemSizes(not on)
         self.list.setWordWrap(on)
-        self.list.doItemsLayout()
+        self.list.verticalHeader().setSectionResizeMode(
+            QHeaderView.ResizeMode.ResizeToContents if on else QHeaderView.ResizeMode.Fixed)
 
     def _on_rows_dropped(self, _parent: QModelIndex, first: int, last: int) -> None:
         gone = last - first + 1

@@ -1,0 +1,132 @@
+"""Shared by the benchmarks: the run label, the busybox image, load, RSS, event-loop stalls.
+
+Not a benchmark itself.  Every resource a benchmark creates carries
+``dockyard.bench=<RUN>`` and is removed by the benchmark that made it.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import statistics
+import subprocess
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+RUN = uuid.uuid4().hex[:8]
+LABEL_KEY = "dockyard.bench"
+LABEL = f"{LABEL_KEY}={RUN}"
+LABELS = {LABEL_KEY: RUN}
+CLASSIC = {**os.environ, "DOCKER_BUILDKIT": "0"}
+
+
+def load() -> str:
+    one, five, _ = os.getloadavg()
+    return f"load {one:.2f} / {five:.2f} (1/5 min) on {os.cpu_count()} CPUs"
+
+
+def rss_mib() -> float:
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def docker(*args: str, quiet: bool = True, env: dict[str, str] | None = None) -> str:
+    result = subprocess.run(["docker", *args], capture_output=True, text=True, check=False,
+                            env=env)
+    if result.returncode != 0:
+        raise RuntimeError(f"docker {' '.join(args)} failed: {result.stderr.strip()}")
+    return result.stdout.strip()
+
+
+def busybox_image(existing: str | None) -> tuple[str, bool]:
+    """(tag, built): ``existing`` as is, or a FROM-scratch busybox image built for this run."""
+    if existing:
+        return existing, False
+    binary = next((p for p in ("/bin/busybox", "/usr/bin/busybox")
+                   if Path(p).exists() and b"ld-linux" not in Path(p).read_bytes()[:8192]),
+                  None)
+    if binary is None:
+        raise SystemExit("a static busybox is needed (apt-get install busybox-static)")
+    context = Path(tempfile.mkdtemp(prefix="dockyard-bench-bb-"))
+    try:
+        shutil.copy(binary, context / "busybox")
+        (context / "Dockerfile").write_text(
+            "FROM scratch\nCOPY busybox /bin/busybox\n"
+            'RUN ["/bin/busybox", "--install", "-s", "/bin"]\n'
+            f'LABEL {LABEL_KEY}="{RUN}"\nCMD ["sh"]\n')
+        tag = f"dockyard-bench/busybox:{RUN}"
+        docker("build", "-q", "-t", tag, str(context), env=CLASSIC)
+        return tag, True
+    finally:
+        shutil.rmtree(context, ignore_errors=True)
+
+
+def remove_labelled() -> None:
+    """Remove this run's containers (images are removed by whoever built them)."""
+    ids = docker("ps", "-aq", "--filter", f"label={LABEL}").split()
+    if ids:
+        docker("rm", "-f", "-v", *ids)
+
+
+def median(samples: list[float]) -> float:
+    return statistics.median(samples)
+
+
+def ms(samples: list[float]) -> str:
+    return ", ".join(f"{s * 1000:.0f}" for s in samples)
+
+
+class StallMeter:
+    """A QTimer ticking every ``interval_ms``; records the gaps between ticks.
+
+    A gap much longer than the interval is a stall: time the event loop spent in
+    one piece of work without getting back to timers (or input, or painting).
+    """
+
+    def __init__(self, interval_ms: int = 5) -> None:
+        from PySide6.QtCore import Qt, QTimer
+
+        self.interval = interval_ms / 1000
+        self.gaps: list[float] = []
+        self._last = 0.0
+        self._timer = QTimer()
+        self._timer.setTimerType(Qt.TimerType.PreciseTimer)
+        self._timer.setInterval(interval_ms)
+        self._timer.timeout.connect(self._tick)
+
+    def start(self) -> None:
+        self.gaps.clear()
+        self._last = time.perf_counter()
+        self._timer.start()
+
+    def stop(self) -> None:
+        self._timer.stop()
+        self._tick()
+
+    def _tick(self) -> None:
+        now = time.perf_counter()
+        self.gaps.append(now - self._last)
+        self._last = now
+
+    @property
+    def max(self) -> float:
+        return max(self.gaps, default=0.0)
+
+    def percentile(self, p: float) -> float:
+        if not self.gaps:
+            return 0.0
+        ordered = sorted(self.gaps)
+        return ordered[min(int(len(ordered) * p / 100), len(ordered) - 1)]
+
+    def over(self, seconds: float) -> int:
+        return sum(1 for gap in self.gaps if gap > seconds)
+
+    def summary(self) -> str:
+        return (f"max {self.max * 1000:.1f} ms, p99 {self.percentile(99) * 1000:.1f} ms,"
+                f" p50 {self.percentile(50) * 1000:.1f} ms, ticks {len(self.gaps)},"
+                f" gaps > 50 ms: {self.over(0.05)}")
