@@ -346,7 +346,11 @@ class TerminalWidget(QWidget):
         font.setUnderline(bool(underscore))
         painter.setFont(font)
         painter.setPen(fg)
-        # One cell per character: draw each at its column so wide fallback glyphs cannot drift.
+        if text.isascii():
+            # A monospace font gives every ASCII character the cell's width: one call.
+            painter.drawText(column * self.cell_width, y + self.ascent, text)
+            return
+        # Otherwise one cell per character, so wide fallback glyphs cannot drift.
         for offset, ch in enumerate(text):
             if ch != " ":
                 painter.drawText((column + offset) * self.cell_width, y + self.ascent, ch)
