@@ -847,15 +847,14 @@ def registry_auth(registry: str, config_dir: Path | None = None) -> str | None:
     Helpers are run as ``docker-credential-NAME get`` with the server on stdin.
     """
     if config_dir is None:
-        config_dir = Path(os.environ.get("DOCKER_CONFIG") or Path.home() / ".docker")
+        config_dir = _config_dir()
     try:
         config = json.loads((config_dir / "config.json").read_text())
     except FileNotFoundError:
         return None
     except (OSError, ValueError) as exc:
         raise EngineError(f"cannot read {config_dir / 'config.json'}: {exc}") from None
-    hub = registry in (DOCKER_HUB, "index.docker.io", "registry-1.docker.io")
-    server = DOCKER_HUB_AUTH_KEY if hub else registry
+    server = _auth_server(registry)
     wanted = _registry_key(server)
     auths = config.get("auths") or {}
     key: str | None = next((str(k) for k in auths if _registry_key(k) == wanted), None)
@@ -887,11 +886,20 @@ def registry_auth(registry: str, config_dir: Path | None = None) -> str | None:
 
 
 
+def _auth_server(registry: str) -> str:
+    """The key a login is filed under: Docker Hub's is a URL, others are host[:port]."""
+    hub = registry in (DOCKER_HUB, "index.docker.io", "registry-1.docker.io")
+    return DOCKER_HUB_AUTH_KEY if hub else registry
+
+
+def _config_dir() -> Path:
+    return Path(os.environ.get("DOCKER_CONFIG") or Path.home() / ".docker")
+
+
 def login_auth(registry: str, username: str, password: str) -> str:
     """The ``X-Registry-Auth`` value for a username and password typed into a login dialog."""
-    hub = registry in (DOCKER_HUB, "index.docker.io", "registry-1.docker.io")
-    server = DOCKER_HUB_AUTH_KEY if hub else registry
-    return encode_auth({"username": username, "password": password, "serveraddress": server})
+    return encode_auth({"username": username, "password": password,
+                        "serveraddress": _auth_server(registry)})
 
 
 def save_login(registry: str, username: str, password: str,
@@ -904,7 +912,7 @@ def save_login(registry: str, username: str, password: str,
     half-written.
     """
     if config_dir is None:
-        config_dir = Path(os.environ.get("DOCKER_CONFIG") or Path.home() / ".docker")
+        config_dir = _config_dir()
     path = config_dir / "config.json"
     try:
         config: dict[str, Any] = json.loads(path.read_text())
@@ -912,10 +920,9 @@ def save_login(registry: str, username: str, password: str,
         config = {}
     except (OSError, ValueError) as exc:
         raise EngineError(f"cannot read {path}: {exc}") from None
-    hub = registry in (DOCKER_HUB, "index.docker.io", "registry-1.docker.io")
-    key = DOCKER_HUB_AUTH_KEY if hub else registry
     auths = config.setdefault("auths", {})
-    auths[key] = {"auth": base64.b64encode(f"{username}:{password}".encode()).decode()}
+    secret = base64.b64encode(f"{username}:{password}".encode()).decode()
+    auths[_auth_server(registry)] = {"auth": secret}
     config_dir.mkdir(parents=True, exist_ok=True)
     temporary = path.with_suffix(".json.dockyard-tmp")
     temporary.write_text(json.dumps(config, indent="\t") + "\n")
