@@ -244,6 +244,7 @@ class ImagesPage(TablePage):
 
     def _removed(self, row: ImageRow, outcome: list[str] | engine.Conflict) -> None:
         if not isinstance(outcome, engine.Conflict):
+            self.session.refresh()
             deleted = sum(1 for line in outcome if line.startswith("Deleted"))
             self.session.message.emit(
                 MessageLevel.INFO, f"Removed {row.image.display_name} ({deleted} layers deleted)")
@@ -298,6 +299,8 @@ class ImagesPage(TablePage):
                          on_done=self._pruned)
 
     def _pruned(self, result: tuple[list[str], int]) -> None:
+        # Podman sends no image events for a prune: look again rather than wait.
+        self.session.refresh()
         deleted, freed = result
         self.session.message.emit(
             MessageLevel.INFO,
