@@ -93,13 +93,16 @@ class LogModel(QAbstractListModel):
     def append(self, entries: Sequence[LogEntry]) -> None:
         if not entries:
             return
-        entries = list(entries)[-self.cap:]
-        overflow = len(self.entries) + len(entries) - self.cap
-        if overflow > 0:
+        # A batch larger than the cap is cut first; those lines count as dropped too.
+        skipped = max(len(entries) - self.cap, 0)
+        entries = list(entries)[skipped:]
+        overflow = max(len(self.entries) + len(entries) - self.cap, 0)
+        if overflow:
             self.beginRemoveRows(QModelIndex(), 0, overflow - 1)
             del self.entries[:overflow]
             self.endRemoveRows()
-            self.dropped += overflow
+        if overflow or skipped:
+            self.dropped += overflow + skipped
             self.dropped_changed.emit(self.dropped)
         first = len(self.entries)
         self.beginInsertRows(QModelIndex(), first, first + len(entries) - 1)
