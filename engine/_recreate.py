@@ -16,6 +16,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from engine._errors import EngineError, NotFound
+from engine._lifecycle import rename_container
 from engine._models import ContainerDetails
 from engine._run import PortMapping, RestartPolicy, RunSpec, VolumeMapping
 
@@ -103,10 +104,6 @@ def recreate_plan(details: ContainerDetails, spec: RunSpec) -> RecreatePlan:
     return RecreatePlan(tuple(kept), tuple(lost))
 
 
-async def _rename(client: Engine, container_id: str, name: str) -> None:
-    await client._request("POST", f"/containers/{container_id}/rename", params={"name": name})
-
-
 async def recreate_container(client: Engine, container_id: str, spec: RunSpec) -> str:
     """Replace the container with one made from ``spec``; returns the new ID.
 
@@ -123,7 +120,7 @@ async def recreate_container(client: Engine, container_id: str, spec: RunSpec) -
     spec = replace(spec, name=old.name)
     if was_running:
         await client.stop_container(container_id)
-    await _rename(client, container_id, old.name + BACKUP_SUFFIX)
+    await rename_container(client, container_id, old.name + BACKUP_SUFFIX)
     new_id: str | None = None
     try:
         response = await client._request("POST", "/containers/create",
@@ -144,7 +141,7 @@ async def _restore(client: Engine, container_id: str, name: str, was_running: bo
     try:
         if new_id is not None:
             await client.remove_container(new_id, force=True, volumes=False)
-        await _rename(client, container_id, name)
+        await rename_container(client, container_id, name)
         if was_running:
             await client.start_container(container_id)
     except EngineError as exc:  # the original error matters more; say this one in the log

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import html
 from collections.abc import Callable
+from dataclasses import dataclass
 from functools import partial
 
 from PySide6.QtWidgets import (
@@ -28,21 +29,13 @@ from app.presentation import ImageRow, human_size, relative_time, used_by_text
 from app.session import EngineSession
 
 
+@dataclass(frozen=True, slots=True)
 class HistoryRow:
     """One build step, numbered from the bottom of the image (step 1 = first)."""
 
-    __slots__ = ("entry", "key", "number")
-
-    def __init__(self, key: str, number: int, entry: engine.HistoryEntry) -> None:
-        self.key = key
-        self.number = number
-        self.entry = entry
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, HistoryRow) and (self.key, self.entry) == (other.key, other.entry)
-
-    def __hash__(self) -> int:
-        return hash(self.key)
+    key: str
+    number: int
+    entry: engine.HistoryEntry
 
 
 HISTORY_COLUMNS = (

@@ -163,7 +163,6 @@ class LogDelegate(QStyledItemDelegate):
             painter.drawText(x, baseline, prefix)
             x += metrics.horizontalAdvance(prefix)
         pattern = self.view.search_pattern
-        plain_offset = 0
         for run in runs:
             if x > rect.right():
                 break
@@ -180,7 +179,6 @@ class LogDelegate(QStyledItemDelegate):
             painter.setPen(QColor(run.style.fg) if run.style.fg and not selected else default)
             painter.drawText(x, baseline, run.text)
             x += width
-            plain_offset += len(run.text)
         painter.restore()
 
     @staticmethod
