@@ -140,6 +140,7 @@ from engine._models import (
     SystemInfo,
     format_ports,
 )
+from engine._outline import LayerOutline, StepKind, outline_layers, step_kind
 from engine._recreate import (
     RecreatePlan,
     recreate_container,
@@ -211,6 +212,7 @@ __all__ = [
     "InvalidReference",
     "JSONStreamDecoder",
     "LayerFiles",
+    "LayerOutline",
     "LayerProgress",
     "LayerState",
     "LineSplitter",
@@ -239,6 +241,7 @@ __all__ = [
     "StackedEntry",
     "Stage",
     "StatsSample",
+    "StepKind",
     "StreamKind",
     "SystemInfo",
     "TLSConfig",
@@ -270,6 +273,7 @@ __all__ = [
     "logs",
     "negotiate",
     "one_click_spec",
+    "outline_layers",
     "pair_history",
     "parse_dockerfile",
     "parse_reference",
@@ -292,6 +296,7 @@ __all__ = [
     "split_timestamp",
     "stack_layers",
     "stats",
+    "step_kind",
     "unpause_container",
     "walk_context",
 ]
