@@ -82,6 +82,28 @@ class FileTreeModel(QAbstractItemModel):
     def total_size(self) -> int:
         return self._dir_sizes.get("", 0)
 
+    def is_folder(self, path: str) -> bool:
+        return path in self._by_parent or path in self._dir_sizes
+
+    def breakdown(self) -> tuple[str, list[tuple[str, int]]]:
+        """The folder where the bytes split up, and its entries with bytes, largest first.
+
+        Starting at the root, a folder holding at least 90 % of its parent's bytes
+        is entered: a bar of "usr 100 %" says nothing, "usr/share" split by
+        package does.  Removed paths hold no bytes and are left out.
+        """
+        folder = ""
+        while True:
+            entries = sorted(
+                ((info.path, self._size(info)) for info in self._by_parent.get(folder, [])
+                 if info.mark != "removed" and self._size(info) > 0),
+                key=lambda entry: (-entry[1], entry[0]))
+            total = self._dir_sizes.get(folder, 0)
+            if not (entries and total and entries[0][1] >= 0.9 * total
+                    and entries[0][0] in self._by_parent):
+                return folder, entries
+            folder = entries[0][0]
+
     # -- lazy children --------------------------------------------------------------------
 
     def _children(self, node: _Node) -> list[_Node]:

@@ -1,11 +1,13 @@
 """The detail pane under the images table: what the selected image is made of.
 
-The build steps come from ``/images/{id}/history`` and show at once; the file
-analysis of the layers streams the image export and fills in when it is done.
+The build steps come from ``/images/{id}/history`` and show at once, with the
+layer tree they imply; the file analysis of the layers streams the image export
+and fills in (and confirms the tree) when it is done.
 """
 
 from __future__ import annotations
 
+import asyncio
 import html
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -147,16 +149,24 @@ class ImageDetail(QWidget):
         if image_id == self.image_id:
             self.efficiency.show_shared(shared)
 
-    def _show_history(self, image_id: str, entries: list[engine.HistoryEntry]) -> None:
+    def _show_history(self, image_id: str, history: _History) -> None:
         if image_id != self.image_id:
             return
+        entries, outline = history
         count = len(entries)
         rows = [HistoryRow(f"{image_id}:{i}", count - i, e) for i, e in enumerate(entries)]
         self.history_model.set_items(rows[::-1])
+        self.layer_view.show_outline(outline)
 
 
-async def _history(image_id: str, client: engine.Engine) -> list[engine.HistoryEntry]:
-    return await client.image_history(image_id)
+_History = tuple[list[engine.HistoryEntry], tuple[engine.LayerOutline, ...] | None]
+
+
+async def _history(image_id: str, client: engine.Engine) -> _History:
+    """The build steps, and the layer tree they imply, long before the export is read."""
+    entries, details = await asyncio.gather(client.image_history(image_id),
+                                            client.image(image_id))
+    return entries, engine.outline_layers(entries, details.layers)
 
 
 async def _analyse(image_id: str, progress: Callable[[int, int], None],

@@ -11,6 +11,7 @@ import asyncio
 import html
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 from PySide6.QtCore import QModelIndex, QRect, QSortFilterProxyModel, Qt, Signal
 from PySide6.QtGui import (
@@ -45,7 +46,7 @@ LAYER_COLOURS = ("#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#76b7b2", "#edc948
 LayerRole = Qt.ItemDataRole.UserRole + 10
 
 
-def layer_label(layer: engine.ImageLayer) -> str:
+def layer_label(layer: LayerLike) -> str:
     return layer.instruction or "(no history for this layer)"
 
 
@@ -97,22 +98,27 @@ async def shared_layers(analysis: engine.ImageAnalysis, others: Sequence[engine.
     return sorted((s for s in found if s is not None), key=lambda s: (-s.size, s.name))
 
 
-class LayerBar(QWidget):
-    """Bytes per layer as one stacked bar; clicking a block selects its layer."""
+class SizeBar(QWidget):
+    """Sizes as one stacked bar of coloured blocks; clicking a block emits its index."""
 
-    layer_clicked = Signal(int)
+    block_clicked = Signal(int)
 
-    def __init__(self, parent: QWidget | None = None) -> None:
+    def __init__(self, name: str, accessible: str, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.setObjectName("image-layer-bar")
-        self.setAccessibleName("Bytes per layer")
+        self.setObjectName(name)
+        self.setAccessibleName(accessible)
         self.setMinimumHeight(28)
         self.sizes: list[int] = []
+        self.labels: list[str] = []
+        self.colours: list[QColor] = []
         self.selected = -1
 
-    def set_sizes(self, sizes: Sequence[int]) -> None:
-        self.sizes = list(sizes)
+    def set_blocks(self, sizes: Sequence[int], labels: Sequence[str],
+                   colours: Sequence[QColor]) -> None:
+        self.sizes, self.labels, self.colours = list(sizes), list(labels), list(colours)
         self.selected = -1
+        self.setToolTip("\n".join(f"{label}: {size:,} bytes"
+                                   for label, size in zip(labels, sizes, strict=True)))
         self.update()
 
     def blocks(self) -> list[QRect]:
@@ -129,21 +135,43 @@ class LayerBar(QWidget):
     def paintEvent(self, event: QPaintEvent) -> None:
         painter = QPainter(self)
         for index, rect in enumerate(self.blocks()):
-            colour = QColor(LAYER_COLOURS[index % len(LAYER_COLOURS)])
+            colour = QColor(self.colours[index])
             if self.selected not in (-1, index):
                 colour = colour.lighter(150)
             painter.fillRect(rect, colour)
             if rect.width() > 60:
                 painter.setPen(QColor("white"))
-                painter.drawText(rect.adjusted(4, 0, -4, 0), Qt.AlignmentFlag.AlignVCenter,
-                                 f"{index}: {human_size(self.sizes[index])}")
+                text = painter.fontMetrics().elidedText(
+                    f"{self.labels[index]}  {human_size(self.sizes[index])}",
+                    Qt.TextElideMode.ElideMiddle, rect.width() - 8)
+                painter.drawText(rect.adjusted(4, 0, -4, 0), Qt.AlignmentFlag.AlignVCenter, text)
         painter.end()
 
     def mousePressEvent(self, event: QMouseEvent) -> None:
         for index, rect in enumerate(self.blocks()):
             if rect.contains(event.position().toPoint()):
-                self.layer_clicked.emit(index)
+                self.block_clicked.emit(index)
                 return
+
+
+class LayerLike(Protocol):
+    """What the layer tree shows: an exact :class:`engine.ImageLayer`, or the history's
+    :class:`engine.LayerOutline` while the export is still being read."""
+
+    @property
+    def index(self) -> int: ...
+    @property
+    def size(self) -> int: ...
+    @property
+    def instruction(self) -> str: ...
+    @property
+    def step(self) -> engine.HistoryStep | None: ...
+    @property
+    def metadata_steps(self) -> tuple[engine.HistoryStep, ...]: ...
+
+
+def layer_colour(index: int) -> QColor:
+    return QColor(LAYER_COLOURS[index % len(LAYER_COLOURS)])
 
 
 WASTE_COLUMNS = (
@@ -155,15 +183,23 @@ WASTE_COLUMNS = (
 
 
 class LayerView(QWidget):
-    """The Layers tab: layer tree, bytes per layer, and the files of the selected layer."""
+    """The Layers tab: layer tree, bytes per layer, the files of the selected layer, and
+    the bytes per folder of those files.
+
+    The tree shows as soon as the history is read (an outline, see
+    :func:`engine.outline_layers`); the files come with the export analysis.
+    """
 
     CHANGES, AGGREGATED = 0, 1
+    #: Folders shown as blocks of their own in the folder bar; the rest is one "other" block.
+    FOLDER_BLOCKS = 8
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("image-layers-view")
         self.analysis: engine.ImageAnalysis | None = None
-        self.bar = LayerBar(self)
+        self.shown: Sequence[LayerLike] = ()
+        self.bar = SizeBar("image-layer-bar", "Bytes per layer", self)
         self.layers_model = QStandardItemModel(self)
         self.layers = QTreeView(self)
         self.layers.setObjectName("image-layers")
@@ -181,6 +217,10 @@ class LayerView(QWidget):
         self.mode.addItems(["Changes in this layer", "Whole image up to this layer"])
         self.files_title = QLabel(self)
         self.files_title.setObjectName("image-files-title")
+        self.folder_title = QLabel(self)
+        self.folder_title.setObjectName("image-folder-title")
+        self.folder_bar = SizeBar("image-folder-bar", "Bytes per folder", self)
+        self.folder_paths: list[str] = []
         self.files_model = FileTreeModel(self)
         self.files_proxy = QSortFilterProxyModel(self)
         self.files_proxy.setSourceModel(self.files_model)
@@ -209,6 +249,10 @@ class LayerView(QWidget):
         files_row.addWidget(self.files_title, 1)
         files_row.addWidget(self.mode)
         bottom_layout.addLayout(files_row)
+        folder_row = QHBoxLayout()
+        folder_row.addWidget(self.folder_title)
+        folder_row.addWidget(self.folder_bar, 1)
+        bottom_layout.addLayout(folder_row)
         bottom_layout.addWidget(self.files, 1)
         splitter = QSplitter(Qt.Orientation.Vertical, self)
         splitter.addWidget(top)
@@ -217,28 +261,38 @@ class LayerView(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(splitter)
 
-        self.bar.layer_clicked.connect(self.select_layer)
+        self.bar.block_clicked.connect(self.select_layer)
+        self.folder_bar.block_clicked.connect(self._folder_clicked)
         self.order.currentIndexChanged.connect(lambda _i: self._fill_layers())
         self.mode.currentIndexChanged.connect(lambda _i: self._show_files())
         self.layers.selectionModel().selectionChanged.connect(lambda *_: self._show_files())
+        self._show_layers(())
+
+    def show_outline(self, outline: Sequence[engine.LayerOutline] | None) -> None:
+        """The layers as the history tells them, until :meth:`show_analysis` has the files."""
+        if self.analysis is None:
+            self._show_layers(outline or ())
 
     def show_analysis(self, analysis: engine.ImageAnalysis | None) -> None:
         self.analysis = analysis
-        self.bar.set_sizes([layer.size for layer in analysis.layers] if analysis else [])
+        self._show_layers(analysis.layers if analysis else ())
+
+    def _show_layers(self, layers: Sequence[LayerLike]) -> None:
+        selected = self.selected_layer()
+        self.shown = layers
+        self.bar.set_blocks([layer.size for layer in layers],
+                            [str(layer.index) for layer in layers],
+                            [layer_colour(layer.index) for layer in layers])
         self._fill_layers()
-        if analysis is not None and analysis.layers:
-            self.select_layer(len(analysis.layers) - 1)
-        else:
-            self.files_model.set_paths([])
-            self.files_title.setText("")
+        if layers:
+            keep = selected is not None and selected < len(layers)
+            self.select_layer(selected if keep and selected is not None else len(layers) - 1)
+        self._show_files()
 
     def _fill_layers(self) -> None:
         self.layers_model.clear()
         self.layers_model.setHorizontalHeaderLabels(["Layer", "Size", "Instruction"])
-        analysis = self.analysis
-        if analysis is None:
-            return
-        order = list(analysis.layers)
+        order = list(self.shown)
         if self.order.currentIndex() == 1:
             order.reverse()
         for layer in order:
@@ -247,8 +301,7 @@ class LayerView(QWidget):
             row[0].setData(layer.index, LayerRole)
             row[1].setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
             row[2].setToolTip(layer.step.created_by if layer.step else "")
-            swatch = QColor(LAYER_COLOURS[layer.index % len(LAYER_COLOURS)])
-            row[0].setData(swatch, Qt.ItemDataRole.DecorationRole)
+            row[0].setData(layer_colour(layer.index), Qt.ItemDataRole.DecorationRole)
             for step in layer.metadata_steps:
                 child = [QStandardItem(""), QStandardItem("metadata"),
                          QStandardItem(step.instruction)]
@@ -282,10 +335,13 @@ class LayerView(QWidget):
     def _show_files(self) -> None:
         analysis = self.analysis
         index = self.selected_layer()
-        if analysis is None or index is None:
-            return
-        self.bar.selected = index
+        self.bar.selected = -1 if index is None else index
         self.bar.update()
+        if analysis is None or index is None:
+            self.files_model.set_paths([])
+            self.files_title.setText("Reading the files of the layers…" if self.shown else "")
+            self._show_folders()
+            return
         if self.mode.currentIndex() == self.CHANGES:
             paths = changes_paths(analysis.changes(index))
             what = f"Changes in layer {index}"
@@ -296,6 +352,31 @@ class LayerView(QWidget):
         self.files.expandToDepth(1)
         self.files_title.setText(f"{what}: {len(paths):,} paths, "
                                  f"{human_size(self.files_model.total_size())}")
+        self._show_folders()
+
+    def _show_folders(self) -> None:
+        folder, entries = self.files_model.breakdown()
+        shown = entries[: self.FOLDER_BLOCKS]
+        rest = sum(size for _path, size in entries[self.FOLDER_BLOCKS:])
+        self.folder_paths = [path for path, _size in shown]
+        sizes = [size for _path, size in shown]
+        labels = [path.rpartition("/")[2] + ("/" if self.files_model.is_folder(path) else "")
+                  for path in self.folder_paths]
+        colours = [layer_colour(n) for n in range(len(shown))]
+        if rest:
+            self.folder_paths.append(folder)
+            sizes.append(rest)
+            labels.append(f"{len(entries) - len(shown)} more")
+            colours.append(QColor("#8c8c8c"))
+        self.folder_bar.set_blocks(sizes, labels, colours)
+        self.folder_bar.setVisible(bool(sizes))
+        self.folder_title.setText(f"In /{folder}:" if sizes else "")
+
+    def _folder_clicked(self, block: int) -> None:
+        self.folder_bar.selected = block
+        self.folder_bar.update()
+        if self.folder_paths[block]:
+            self.reveal(self.folder_paths[block])
 
     def reveal(self, path: str) -> QModelIndex:
         """Select a path in the files tree (expanding its folders); returns the view index."""

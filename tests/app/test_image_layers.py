@@ -4,14 +4,17 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from PySide6.QtCore import Qt
 from pytestqt.modeltest import ModelTester
 from pytestqt.qtbot import QtBot
 
 from app.main_window import MainWindow
 from app.models.file_tree import FileTreeModel, PathInfo
+from app.pages.image_layers import LayerView
 from app.session import EngineSession
-from tests.app.conftest import wait_connected
+from tests.app.conftest import await_in_qt, wait_connected
 from tests.conftest import LABEL_KEY, RUN_ID, EngineUnderTest, unique_name
+from tests.faults import SocketRelay
 
 
 def test_file_tree_builds_folders_only_when_expanded(qtmodeltester: ModelTester) -> None:
@@ -98,3 +101,60 @@ def test_layers_files_and_waste_of_a_real_image(
         assert any_engine.qualified(any_engine.image) in efficiency.shared.text()
     finally:
         any_engine.cli("rmi", "-f", tag, check=False)
+
+
+def test_layer_tree_shows_before_the_export_is_read(
+    qtbot: QtBot, make_session, any_engine: EngineUnderTest, tmp_path: Path,
+) -> None:
+    tag = build_image(any_engine, tmp_path)
+    relay = SocketRelay(any_engine.endpoint.socket_path or "", tmp_path / "relay.sock")
+    await_in_qt(qtbot, relay.start())
+    relay.hold(b"/get ")  # the export answers only when the test says so
+    try:
+        session: EngineSession = make_session(relay.url)
+        window = MainWindow(session)
+        qtbot.addWidget(window)
+        session.start()
+        wait_connected(qtbot, session)
+        page = window.images_page
+        page.search.setText(tag.split("/")[1].split(":")[0])
+        qtbot.waitUntil(lambda: page.proxy.rowCount() == 1, timeout=10_000)
+        page.table.selectRow(0)
+        detail, view = page.detail, page.detail.layer_view
+        qtbot.waitUntil(lambda: view.layers_model.rowCount() == 4, timeout=10_000)
+        assert detail.analysis is None
+        rows = [view.layers_model.item(r, 2).text() for r in range(4)]
+        assert rows[3] == "RUN rm /app/big && echo hi > /app/small"
+        assert view.layers_model.item(2, 0).child(0, 2).text() == "ENV MODE=test"
+        assert view.selected_layer() == 3
+        assert view.files_title.text() == "Reading the files of the layers…"
+        view.select_layer(2)  # the user picks a layer while the export is still held
+
+        relay.release()
+        qtbot.waitUntil(lambda: detail.analysis is not None, timeout=60_000)
+        assert [view.layers_model.item(r, 2).text() for r in range(4)] == rows
+        assert view.selected_layer() == 2  # the exact tree kept the user's choice
+        assert view.files_title.text().startswith("Changes in layer 2:")
+    finally:
+        relay.release()
+        await_in_qt(qtbot, relay.cut())
+        any_engine.cli("rmi", "-f", tag, check=False)
+
+
+def test_folder_bar_splits_where_the_bytes_do(qtbot: QtBot) -> None:
+    view = LayerView()
+    qtbot.addWidget(view)
+    model = view.files_model
+    model.set_paths([PathInfo("usr/share/doc/a", 600), PathInfo("usr/share/man/b", 300),
+                     PathInfo("usr/bin/c", 50), PathInfo("etc/d", 10),
+                     PathInfo("usr/share/gone", 5000, "removed")])
+    # usr holds 95 % of the bytes, usr/share 90 % of usr: the split is inside usr/share.
+    assert model.breakdown() == ("usr/share", [("usr/share/doc", 600), ("usr/share/man", 300)])
+    view._show_folders()
+    assert view.folder_title.text() == "In /usr/share:"
+    assert view.folder_bar.labels == ["doc/", "man/"]
+    view.folder_bar.resize(400, 28)
+    block = view.folder_bar.blocks()[1]
+    qtbot.mouseClick(view.folder_bar, Qt.MouseButton.LeftButton, pos=block.center())
+    current = view.files.currentIndex()
+    assert current.isValid() and current.data() == "man/"
