@@ -370,6 +370,7 @@ class LayerView(QWidget):
             colours.append(QColor("#8c8c8c"))
         self.folder_bar.set_blocks(sizes, labels, colours)
         self.folder_bar.setVisible(bool(sizes))
+        self.folder_title.setVisible(bool(sizes))
         self.folder_title.setText(f"In /{folder}:" if sizes else "")
 
     def _folder_clicked(self, block: int) -> None:
