@@ -246,6 +246,17 @@ class ContainerTreeModel(QAbstractItemModel):
     def busy(self, container_id: str) -> str | None:
         return self._busy.get(container_id)
 
+    def refresh_columns(self, container_id: str, first: int, last: int) -> None:
+        """Columns ``first..last`` of a container (and of its group, a sum) changed
+        outside the container itself: live CPU and memory figures."""
+        index = self.index_of(container_id)
+        if not index.isValid():
+            return
+        self.dataChanged.emit(index.siblingAtColumn(first), index.siblingAtColumn(last))
+        if project := self._items[container_id].compose_project:
+            group = self.group_index(project)
+            self.dataChanged.emit(group.siblingAtColumn(first), group.siblingAtColumn(last))
+
     # -- following the flat model -------------------------------------------------------
 
     def _sync(self, *_args: object) -> None:

@@ -24,14 +24,17 @@ from functools import partial
 from typing import Any
 
 from PySide6.QtCore import (
+    QEvent,
     QItemSelectionModel,
     QModelIndex,
+    QObject,
     QPersistentModelIndex,
+    QPoint,
     Qt,
     QTimer,
     QUrl,
 )
-from PySide6.QtGui import QColor, QDesktopServices
+from PySide6.QtGui import QColor, QDesktopServices, QHideEvent, QResizeEvent, QShowEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
@@ -53,6 +56,7 @@ import engine
 from app.models.container_tree import ComposeGroup, ContainerTreeModel, IsGroupRole
 from app.models.table import Column, ItemRole, KeyedTableModel
 from app.pages.container_detail import ContainerDetail
+from app.pages.container_usage import UsageStreams, usage_columns
 from app.pages.table_page import FilterProxy, TablePage
 from app.presentation import (
     container_image,
@@ -128,6 +132,8 @@ GROUP_COLUMNS = (
     Column("Created", lambda g: ""),
     Column("Ports", lambda g: ""),
 )
+#: The live CPU and Memory columns come after these (see container_usage).
+USAGE_FIRST_COLUMN = len(CONTAINER_COLUMNS)
 
 
 def containers_model(parent: QWidget | None = None) -> KeyedTableModel:
@@ -299,7 +305,11 @@ class ContainersPage(TablePage):
         # TablePage built a flat table; this page shows a tree over the same model.
         flat_proxy, flat_table = self.proxy, self.table
         self.search.textChanged.disconnect(flat_proxy.setFilterFixedString)
-        self.tree_model = ContainerTreeModel(self.model, CONTAINER_COLUMNS, GROUP_COLUMNS, self)
+        self.usage = UsageStreams(session, self)
+        usage, group_usage = usage_columns(self.usage.samples)
+        self.tree_model = ContainerTreeModel(self.model, (*CONTAINER_COLUMNS, *usage),
+                                             (*GROUP_COLUMNS, *group_usage), self)
+        self.usage.changed.connect(self._usage_changed)
         self.proxy = GroupedFilterProxy(self.model, self.tree_model, self)
         self.search.textChanged.connect(self.proxy.setFilterFixedString)
         self.tree = ContainerTreeView(self)
@@ -344,7 +354,7 @@ class ContainersPage(TablePage):
 
         session.containersChanged.connect(self.model.set_items)
         session.containersChanged.connect(self._settle)
-        self.fit_columns({0: 200, 1: 110, 2: 180, 3: 140, 4: 120})
+        self.fit_columns({0: 200, 1: 110, 2: 180, 3: 140, 4: 120, 5: 170, 6: 70, 7: 80})
         self.detail = ContainerDetail(session, self)
         self.detail.logs.model.cap = self.settings.get(LOG_LINE_CAP)
         self.settings.changed.connect(self._on_setting_changed)
@@ -358,9 +368,69 @@ class ContainersPage(TablePage):
         self.splitter.addWidget(self.detail)
         self.splitter.setSizes([260, 360])
         # The detail and the buttons follow the selected rows through refreshes.
-        self.proxy.dataChanged.connect(lambda *_: self.selection_changed())
+        self.proxy.dataChanged.connect(self._on_data_changed)
+        # Which rows are in view decides which stats streams run (see container_usage).
+        self._usage_timer = QTimer(self)
+        self._usage_timer.setSingleShot(True)
+        self._usage_timer.setInterval(250)
+        self._usage_timer.timeout.connect(self.watch_visible_usage)
+        for signal in (self.proxy.rowsInserted, self.proxy.rowsRemoved, self.proxy.layoutChanged,
+                       self.proxy.modelReset, self.tree.expanded, self.tree.collapsed,
+                       self.tree.verticalScrollBar().valueChanged):
+            signal.connect(self._usage_timer.start)
+        self._watched_window: QWidget | None = None
         self._update_count()
         self.selection_changed()
+
+    # -- live CPU and memory -----------------------------------------------------------
+
+    def _on_data_changed(self, top_left: QModelIndex, _bottom_right: QModelIndex,
+                         *_roles: object) -> None:
+        if top_left.column() < USAGE_FIRST_COLUMN:  # not just a new stats sample
+            self.selection_changed()
+            self._usage_timer.start()
+
+    def _usage_changed(self, container_id: str) -> None:
+        self.tree_model.refresh_columns(container_id, USAGE_FIRST_COLUMN, USAGE_FIRST_COLUMN + 1)
+
+    def visible_running(self) -> list[str]:
+        """The running containers whose rows are on screen now."""
+        if not self.isVisible() or self.window().isMinimized():
+            return []
+        viewport_height = self.tree.viewport().height()
+        index = self.tree.indexAt(QPoint(0, 0))
+        shown: list[str] = []
+        while index.isValid() and self.tree.visualRect(index).top() < viewport_height:
+            item = index.data(ItemRole)
+            if isinstance(item, engine.Container) and item.state == "running":
+                shown.append(item.id)
+            index = self.tree.indexBelow(index)
+        return shown
+
+    def watch_visible_usage(self) -> None:
+        self.usage.watch(self.visible_running())
+
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        window = self.window()
+        if window is not self._watched_window:  # minimising stops the streams too
+            window.installEventFilter(self)
+            self._watched_window = window
+        self._usage_timer.start()
+
+    def hideEvent(self, event: QHideEvent) -> None:
+        super().hideEvent(event)
+        self.usage.stop()
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        self._usage_timer.start()
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if watched is self._watched_window and event.type() in (
+                QEvent.Type.WindowStateChange, QEvent.Type.Hide, QEvent.Type.Show):
+            self._usage_timer.start()
+        return super().eventFilter(watched, event)
 
     def noun(self, count: int) -> str:
         return "container" if count == 1 else "containers"

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from PySide6.QtCore import QItemSelectionModel, QUrl
+from PySide6.QtCore import QItemSelectionModel, Qt, QUrl
 from PySide6.QtWidgets import QDialog, QMessageBox
 from pytestqt.modeltest import ModelTester
 from pytestqt.qtbot import QtBot
@@ -29,6 +29,7 @@ from tests.app.conftest import wait_connected
 from tests.conftest import RUN_ID, EngineUnderTest, unique_name
 
 STATE = 3  # the State column
+CPU = 6  # then Memory
 
 # -- pure parts ------------------------------------------------------------------------
 
@@ -425,3 +426,57 @@ def test_open_a_published_port(
     page.open_button.defaultAction().trigger()
     assert opened == [f"http://127.0.0.1:{host_port}"]
 
+
+
+def usage_cells(page: ContainersPage, container_id: str) -> tuple[str, str]:
+    index = page.proxy.index_of(container_id, CPU)  # type: ignore[attr-defined]
+    if not index.isValid():
+        return "", ""
+    return str(index.data()), str(index.siblingAtColumn(CPU + 1).data())
+
+
+def test_cpu_and_memory_columns_stream_only_for_running_rows_in_view(
+    qtbot: QtBot, page: ContainersPage, any_engine: EngineUnderTest,
+) -> None:
+    prefix = unique_name("usage")
+    busy_id, busy = any_engine.create(any_engine.image, "sh", "-c", "while :; do :; done",
+                                      name=f"{prefix}-busy")
+    idle_id, idle = any_engine.create(any_engine.image, "sleep", "300", name=f"{prefix}-idle")
+    stopped_id, _ = any_engine.create(any_engine.image, "true", name=f"{prefix}-stopped")
+    any_engine.cli("start", busy, idle)
+    page.show()
+    page.search.setText(prefix)
+    qtbot.waitUntil(lambda: page.proxy.rowCount() == 3, timeout=10_000)
+
+    def cpu(container_id: str) -> float:
+        text = usage_cells(page, container_id)[0]
+        return float(text.removesuffix(" %")) if text else -1.0
+
+    # Podman samples every few seconds, Docker every second.
+    qtbot.waitUntil(lambda: cpu(busy_id) > 10.0 and usage_cells(page, idle_id)[1] != "",
+                    timeout=30_000)
+    assert 0.0 <= cpu(idle_id) < 10.0
+    memory = page.proxy.index_of(idle_id, CPU + 1)  # type: ignore[attr-defined]
+    assert memory.data().split()[-1] in ("Bytes", "kB", "MB")
+    assert " of " in memory.data(Qt.ItemDataRole.ToolTipRole)
+    assert usage_cells(page, stopped_id) == ("", "")
+    assert {busy_id, idle_id} <= page.usage.watched
+    assert stopped_id not in page.usage.watched
+    assert page.usage.watched == set(page.visible_running())
+
+    # A row that leaves the view stops its stream and empties its cells.
+    page.search.setText(busy)
+    qtbot.waitUntil(lambda: idle_id not in page.usage.watched, timeout=5_000)
+    assert idle_id not in page.usage.samples
+    assert busy_id in page.usage.watched
+
+    # A container that stops ends its stream by itself.
+    any_engine.cli("kill", busy)
+    qtbot.waitUntil(lambda: busy_id not in page.usage.watched, timeout=20_000)
+    qtbot.waitUntil(lambda: usage_cells(page, busy_id) == ("", ""), timeout=5_000)
+
+    # A hidden page streams nothing.
+    page.search.setText(prefix)
+    qtbot.waitUntil(lambda: idle_id in page.usage.watched, timeout=5_000)
+    page.hide()
+    assert page.usage.watched == set()
