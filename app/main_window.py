@@ -213,8 +213,11 @@ class MainWindow(QMainWindow):
                 "images-splitter": self.images_page.splitter}
 
     def _headers(self) -> dict[str, QHeaderView]:
-        return {"containers-columns": self.containers_page.table.horizontalHeader(),
-                "images-columns": self.images_page.table.horizontalHeader()}
+        """Column layouts, keyed by their column count too: a layout saved before a
+        version added columns would put them in odd places (Qt restores it blindly)."""
+        headers = (("containers-columns", self.containers_page.table.horizontalHeader()),
+                   ("images-columns", self.images_page.table.horizontalHeader()))
+        return {f"{key}-{header.count()}": header for key, header in headers}
 
     def restore_state(self) -> None:
         if (geometry := self.settings.state("geometry")) is not None:

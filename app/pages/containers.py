@@ -132,8 +132,8 @@ GROUP_COLUMNS = (
     Column("Created", lambda g: ""),
     Column("Ports", lambda g: ""),
 )
-#: The live CPU and Memory columns come after these (see container_usage).
-USAGE_FIRST_COLUMN = len(CONTAINER_COLUMNS)
+#: Where the page puts the live CPU and Memory columns (see container_usage): after State.
+USAGE_FIRST_COLUMN = 4
 
 
 def containers_model(parent: QWidget | None = None) -> KeyedTableModel:
@@ -307,8 +307,10 @@ class ContainersPage(TablePage):
         self.search.textChanged.disconnect(flat_proxy.setFilterFixedString)
         self.usage = UsageStreams(session, self)
         usage, group_usage = usage_columns(self.usage.samples)
-        self.tree_model = ContainerTreeModel(self.model, (*CONTAINER_COLUMNS, *usage),
-                                             (*GROUP_COLUMNS, *group_usage), self)
+        at = USAGE_FIRST_COLUMN
+        self.tree_model = ContainerTreeModel(
+            self.model, (*CONTAINER_COLUMNS[:at], *usage, *CONTAINER_COLUMNS[at:]),
+            (*GROUP_COLUMNS[:at], *group_usage, *GROUP_COLUMNS[at:]), self)
         self.usage.changed.connect(self._usage_changed)
         self.proxy = GroupedFilterProxy(self.model, self.tree_model, self)
         self.search.textChanged.connect(self.proxy.setFilterFixedString)
@@ -354,7 +356,7 @@ class ContainersPage(TablePage):
 
         session.containersChanged.connect(self.model.set_items)
         session.containersChanged.connect(self._settle)
-        self.fit_columns({0: 200, 1: 110, 2: 180, 3: 140, 4: 120, 5: 170, 6: 70, 7: 80})
+        self.fit_columns({0: 190, 1: 110, 2: 170, 3: 120, 4: 65, 5: 75, 6: 110})
         self.detail = ContainerDetail(session, self)
         self.detail.logs.model.cap = self.settings.get(LOG_LINE_CAP)
         self.settings.changed.connect(self._on_setting_changed)
@@ -384,9 +386,10 @@ class ContainersPage(TablePage):
 
     # -- live CPU and memory -----------------------------------------------------------
 
-    def _on_data_changed(self, top_left: QModelIndex, _bottom_right: QModelIndex,
+    def _on_data_changed(self, top_left: QModelIndex, bottom_right: QModelIndex,
                          *_roles: object) -> None:
-        if top_left.column() < USAGE_FIRST_COLUMN:  # not just a new stats sample
+        if (top_left.column(), bottom_right.column()) != (
+                USAGE_FIRST_COLUMN, USAGE_FIRST_COLUMN + 1):  # not just a new stats sample
             self.selection_changed()
             self._usage_timer.start()
 

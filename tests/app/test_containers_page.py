@@ -29,7 +29,7 @@ from tests.app.conftest import wait_connected
 from tests.conftest import RUN_ID, EngineUnderTest, unique_name
 
 STATE = 3  # the State column
-CPU = 6  # then Memory
+CPU = 4  # then Memory
 
 # -- pure parts ------------------------------------------------------------------------
 

@@ -57,6 +57,30 @@ def test_window_state_is_restored(qtbot: QtBot, qloop, tmp_path: Path) -> None:
     assert again.settings.state("containers-splitter") == settings.state("containers-splitter")
 
 
+def test_a_column_layout_saved_with_fewer_columns_is_not_applied(
+    qtbot: QtBot, qloop, tmp_path: Path
+) -> None:
+    """Qt restores a header state saved with fewer sections without complaint and
+    then draws the new columns on top of the old ones; such a layout is ignored."""
+    from PySide6.QtGui import QStandardItemModel
+    from PySide6.QtWidgets import QTreeView
+
+    older = QTreeView()  # the Containers tree before the CPU and Memory columns
+    older.setModel(QStandardItemModel(1, 6))
+    older.setColumnWidth(0, 311)
+    settings = make_settings(tmp_path)
+    settings.set_state("containers-columns", older.header().saveState())  # the old key
+    settings.set_state("containers-columns-6", older.header().saveState())
+    settings.sync()
+
+    window = MainWindow(EngineSession(f"unix://{tmp_path}/none.sock"), make_settings(tmp_path))
+    qtbot.addWidget(window)
+    header = window.containers_page.table.horizontalHeader()
+    assert header.count() == 8
+    assert window.containers_page.table.columnWidth(0) != 311
+    assert [header.logicalIndex(v) for v in range(header.count())] == list(range(8))
+
+
 def test_shortcuts_and_palette(qtbot: QtBot, qloop, tmp_path: Path) -> None:
     window = MainWindow(EngineSession(f"unix://{tmp_path}/none.sock"), make_settings(tmp_path))
     qtbot.addWidget(window)
