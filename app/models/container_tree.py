@@ -36,6 +36,7 @@ AnyIndex = QModelIndex | QPersistentModelIndex
 BusyRole = Qt.ItemDataRole.UserRole + 3
 #: True for a Compose project's row.
 IsGroupRole = Qt.ItemDataRole.UserRole + 4
+_RIGHT = int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,6 +166,8 @@ class ContainerTreeModel(QAbstractItemModel):
             return column.decoration(item)
         if role == Qt.ItemDataRole.ToolTipRole and column.tooltip:
             return column.tooltip(item)
+        if role == Qt.ItemDataRole.TextAlignmentRole and column.align_right:
+            return _RIGHT
         return None
 
     def _group_data(self, group: ComposeGroup, col: int, role: int) -> Any:
@@ -187,6 +190,8 @@ class ContainerTreeModel(QAbstractItemModel):
             return column.decoration(group)
         if role == Qt.ItemDataRole.ToolTipRole and column.tooltip:
             return column.tooltip(group)
+        if role == Qt.ItemDataRole.TextAlignmentRole and column.align_right:
+            return _RIGHT
         if role == Qt.ItemDataRole.FontRole and col == 0:
             font = QFont()
             font.setBold(True)
