@@ -412,6 +412,7 @@ class EfficiencyView(QWidget):
         layout.addWidget(self.summary)
         layout.addWidget(self.shared)
         layout.addWidget(QLabel("<b>Largest wasted paths</b>", self))
+        self.total_size = 0
         layout.addWidget(self.waste, 1)
 
     def show_analysis(self, analysis: engine.ImageAnalysis | None) -> None:
@@ -428,6 +429,7 @@ class EfficiencyView(QWidget):
             "or under a replaced directory)")
         self.waste_model.set_items(list(analysis.wasted_paths(50)))
         self.shared.setText("Looking for other images that share these layers…")
+        self.total_size = analysis.total_size
 
     def show_shared(self, shared: list[SharedWith]) -> None:
         if not shared:
@@ -438,6 +440,7 @@ class EfficiencyView(QWidget):
                           f"{'s' if s.layers != 1 else ''}, {human_size(s.size)})"
                           for s in shared[:8])
         more = f" and {len(shared) - 8} more" if len(shared) > 8 else ""
+        unique = max(self.total_size - most, 0)
         self.shared.setText(f"Shares up to <b>{human_size(most)}</b> with other local images: "
-                            f"{names}{more}.")
+                            f"{names}{more}. <b>{human_size(unique)}</b> is this image's own.")
 

@@ -11,6 +11,7 @@ from pytestqt.qtbot import QtBot
 from app.main_window import MainWindow
 from app.models.file_tree import FileTreeModel, PathInfo
 from app.pages.image_layers import LayerView
+from app.presentation import human_size
 from app.session import EngineSession
 from tests.app.conftest import await_in_qt, wait_connected
 from tests.conftest import LABEL_KEY, RUN_ID, EngineUnderTest, unique_name
@@ -99,6 +100,9 @@ def test_layers_files_and_waste_of_a_real_image(
         assert efficiency.waste_model.index(0, 0).data() == "/app/big"
         qtbot.waitUntil(lambda: "Shares up to" in efficiency.shared.text(), timeout=30_000)
         assert any_engine.qualified(any_engine.image) in efficiency.shared.text()
+        # What the two layers of our own steps hold is not shared: 307,200 + 3 bytes.
+        unique = analysis.layers[2].size + analysis.layers[3].size
+        assert f"<b>{human_size(unique)}</b> is this image's own." in efficiency.shared.text()
     finally:
         any_engine.cli("rmi", "-f", tag, check=False)
 
