@@ -21,22 +21,13 @@ from collections.abc import Sequence
 from typing import Any
 
 import engine
+from app.presentation import human_size
 from engine._layers import ImageAnalysis, ImageLayer, analyze_image
 
 #: How many wasted paths the text and JSON reports list.
 TOP_WASTED = 10
 #: Instructions longer than this are cut in the text table (the JSON keeps them whole).
 INSTRUCTION_WIDTH = 96
-
-
-def format_size(size: int) -> str:
-    """Binary units with one decimal, as the image page shows them: ``100.0 KiB``."""
-    value = float(size)
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if value < 1024 or unit == "GiB":
-            return f"{size} B" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    raise AssertionError("unreachable")
 
 
 def _printable(text: str) -> str:
@@ -117,7 +108,7 @@ def format_analysis(analysis: ImageAnalysis, engine_description: str) -> str:
     ]
     for layer in analysis.layers:
         instruction = layer.instruction or "<no history>"
-        lines.append(f"{layer.index:>5}  {format_size(layer.size):>10}  "
+        lines.append(f"{layer.index:>5}  {human_size(layer.size):>10}  "
                      f"{_cut(_printable(instruction))}")
         for step in layer.metadata_steps:
             lines.append(f"{'':>5}  {'':>10}    {_cut(_printable(step.instruction))}")
@@ -125,8 +116,8 @@ def format_analysis(analysis: ImageAnalysis, engine_description: str) -> str:
         lines.append(f"{'?':>5}  {'':>10}  {_cut(_printable(step.instruction))}")
     lines += [
         "",
-        f"Total size:   {analysis.total_size:,} bytes ({format_size(analysis.total_size)})",
-        f"Wasted bytes: {analysis.wasted_bytes:,} bytes ({format_size(analysis.wasted_bytes)})",
+        f"Total size:   {analysis.total_size:,} bytes ({human_size(analysis.total_size)})",
+        f"Wasted bytes: {analysis.wasted_bytes:,} bytes ({human_size(analysis.wasted_bytes)})",
         f"Efficiency:   {analysis.efficiency * 100:.2f} %",
     ]
     if not analysis.history_matches_layers:
@@ -166,7 +157,7 @@ class _ProgressLine:
         percent = read * 100 // total if total else 100
         if self.enabled and percent != self._shown:
             self._shown = percent
-            print(f"\rreading the image export: {percent:3d} % of {format_size(total)}",
+            print(f"\rreading the image export: {percent:3d} % of {human_size(total)}",
                   end="", file=sys.stderr, flush=True)
 
     def clear(self) -> None:

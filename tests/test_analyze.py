@@ -47,16 +47,16 @@ def test_text_report(docker_engine: EngineUnderTest, known_tag: str) -> None:
     assert lines[0] == f"Image:        {known_tag}  ({image_id})"
     assert lines[1] == f"Tags:         {known_tag}"
     table = lines[lines.index(f"{'LAYER':>5}  {'SIZE':>10}  INSTRUCTION"):]
-    start = table.index("    4   300.0 KiB  RUN dd if=/dev/zero of=/huge bs=1024 count=300")
-    assert table[start - 1].startswith("    3    50.0 KiB  RUN dd if=/dev/zero of=/big bs=1024"
+    start = table.index("    4    307.2 kB  RUN dd if=/dev/zero of=/huge bs=1024 count=300")
+    assert table[start - 1].startswith("    3     51.2 kB  RUN dd if=/dev/zero of=/big bs=1024"
                                        " count=50 && rm /gone")
     assert table[start + 1:start + 5] == [
-        "    5         0 B  RUN rm /huge",
+        "    5     0 Bytes  RUN rm /huge",
         f"                     LABEL {LABEL_KEY}={RUN_ID}",
         '                     CMD ["sh"]',
         "",
     ]
-    assert "Wasted bytes: 409,614 bytes (400.0 KiB)" in lines
+    assert "Wasted bytes: 409,614 bytes (409.6 kB)" in lines
     top = lines[lines.index("Top wasted paths:") + 1:]
     assert top == [
         "       BYTES  IN LAYERS  HIDDEN BY  PATH",
