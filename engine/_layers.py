@@ -33,15 +33,17 @@ import json
 import posixpath
 import re
 import struct
+import time
 import zlib
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
-from engine._client import Engine, _translate
+from engine._bulk import open_body
+from engine._client import Engine
 from engine._errors import ProtocolError
 from engine._models import parse_timestamp
 
@@ -559,11 +561,16 @@ _META_LIMIT = 1 << 20
 _NO_DATA_TYPES = frozenset(b"123456")  # links, devices, directories, FIFOs: size is not data
 _META_TYPES = frozenset(b"LKxg")
 _SIGNED_FIELDS = struct.Struct("148b8x356b")
+#: name, size, checksum, typeflag, linkname, magic, prefix (mode, ids, times, owner names skipped).
+_HEADER = struct.Struct("100s24x12s12x8sB100s6s2x80x155s")
 
 
-@dataclass(frozen=True, slots=True)
-class TarMember:
-    """One member header, with GNU long names and PAX overrides applied."""
+class TarMember(NamedTuple):
+    """One member header, with GNU long names and PAX overrides applied.
+
+    A named tuple, not a frozen dataclass: one is made per file of every layer,
+    and a tuple is several times cheaper to build.
+    """
 
     name: str
     size: int
@@ -595,6 +602,15 @@ def _number(field: bytes) -> int:
         raise ProtocolError(f"a tar header has an unreadable number {field!r}") from None
 
 
+def _byte_sum(block: bytes) -> int:
+    """``sum(block)`` of a 512-byte header, five times faster.
+
+    Adler-32's first half is 1 + the byte sum mod 65521; 256 bytes sum to at
+    most 65280, so per half it is the exact sum.
+    """
+    return (zlib.adler32(block[:256]) & 0xFFFF) + (zlib.adler32(block[256:]) & 0xFFFF) - 2
+
+
 def _checksum_ok(block: bytes) -> bool:
     """The header checksum, unsigned or signed (as some old tars wrote it)."""
     try:
@@ -602,7 +618,7 @@ def _checksum_ok(block: bytes) -> bool:
     except ProtocolError:
         return False
     # The checksum field itself counts as eight spaces (8 * 0x20 = 256).
-    if stored == sum(block) - sum(block[148:156]) + 256:
+    if stored == _byte_sum(block) - sum(block[148:156]) + 256:
         return True
     signed: int = 256 + sum(_SIGNED_FIELDS.unpack_from(block))
     return stored == signed
@@ -639,6 +655,9 @@ class TarParser:
         self._remaining = 0
         self._padding = 0
         self._next_padding = 0
+        #: The padding counted into ``_remaining`` when a skipped member's data and
+        #: padding are passed over in one step.
+        self._skip_tail = 0
         self._sink: MemberSink | None = None
         self._meta_type: int | None = None
         self._meta = bytearray()
@@ -681,19 +700,31 @@ class TarParser:
 
     def close(self) -> None:
         """The stream ended: it must not end inside a member."""
-        if self._remaining or self._header or self._meta_type is not None:
+        if self._remaining > self._skip_tail or self._header or self._meta_type is not None:
             raise ProtocolError("a tar archive in the image export ended in the middle of a file")
 
     def _on_header(self, block: bytes) -> None:
-        if block == _ZERO_BLOCK:
-            self.ended = True
-            return
-        if not _checksum_ok(block):
+        # The hot path of a 50k-file image: one unpack, the helpers inlined for the
+        # usual octal fields; anything unusual falls back to the careful helpers.
+        name_field, size_field, sum_field, type_flag, link_field, magic, prefix = \
+            _HEADER.unpack_from(block)
+        try:
+            stored = int(sum_field.split(b"\0", 1)[0], 8)
+        except ValueError:
+            stored = -1
+        # The checksum field itself counts as eight spaces (8 * 0x20 = 256).
+        if stored != _byte_sum(block) - sum(sum_field) + 256 and not _checksum_ok(block):
+            if block == _ZERO_BLOCK:
+                self.ended = True
+                return
             what = "is corrupt" if self._seen_header else "is not a tar archive"
             raise ProtocolError(f"a tar header in the image export {what}")
         self._seen_header = True
-        type_flag = block[156] or ord("0")
-        size = _number(block[124:136])
+        type_flag = type_flag or 0x30  # "0"
+        try:
+            size = int(size_field.split(b"\0", 1)[0], 8)
+        except ValueError:
+            size = _number(size_field)  # base-256, blank, or garbage (raises)
         if type_flag in _META_TYPES:
             if size > _META_LIMIT:
                 raise ProtocolError("a tar archive has an implausibly long name or PAX header")
@@ -701,11 +732,25 @@ class TarParser:
             self._meta.clear()
             self._start_data(size, None)
             return
-        name = _text(block[0:100])
+        name = name_field.split(b"\0", 1)[0].decode("utf-8", "surrogateescape")
         # POSIX ustar has a name prefix; GNU keeps other fields in those bytes.
-        if block[345] and block[257:263] == b"ustar\x00":
-            name = f"{_text(block[345:500])}/{name}"
-        linkname = _text(block[157:257]) if block[157] else ""
+        if prefix[0] and magic == b"ustar\x00":
+            name = f"{_text(prefix)}/{name}"
+        linkname = _text(link_field) if link_field[0] else ""
+        if self._long_name is not None or self._long_link is not None or self._pax \
+                or self._global_pax:
+            name, linkname, size = self._extended(name, linkname, size)
+        if type_flag == 0x30 and name.endswith("/"):
+            type_flag = 0x35  # pre-POSIX archives mark directories with a slash only
+        sink = self._on_member(TarMember(name, size, chr(type_flag), linkname))
+        if type_flag in _NO_DATA_TYPES or not size:
+            if sink is not None:  # nothing to stream: done at once
+                sink.close()
+        else:
+            self._start_data(size, sink)
+
+    def _extended(self, name: str, linkname: str, size: int) -> tuple[str, str, int]:
+        """Apply the GNU long name/link and PAX records that came before this header."""
         pax = {**self._global_pax, **self._pax} if self._global_pax else self._pax
         if self._long_name is not None:
             name = self._long_name
@@ -717,16 +762,15 @@ class TarParser:
             size = int(pax["size"])
         self._long_name = self._long_link = None
         self._pax = {}
-        if type_flag == ord("0") and name.endswith("/"):
-            type_flag = ord("5")  # pre-POSIX archives mark directories with a slash only
-        data_size = 0 if type_flag in _NO_DATA_TYPES else size
-        sink = self._on_member(TarMember(name, size, chr(type_flag), linkname))
-        self._start_data(data_size, sink)
+        return name, linkname, size
 
     def _start_data(self, size: int, sink: MemberSink | None) -> None:
         self._sink = sink
-        self._remaining = size
-        self._next_padding = -size % _BLOCK
+        padding = -size % _BLOCK
+        if sink is None and self._meta_type is None:  # skipped: data and padding at once
+            self._remaining, self._skip_tail, self._next_padding = size + padding, padding, 0
+        else:
+            self._remaining, self._next_padding = size, padding
         if not size:
             self._end_member()
 
@@ -746,6 +790,7 @@ class TarParser:
             else:
                 self._global_pax.update(_pax_records(data))
         self._padding = self._next_padding
+        self._skip_tail = 0
 
 
 # -- reading the image export -------------------------------------------------------------
@@ -789,24 +834,26 @@ class _LayerIndexer:
         path = _normalise(member.name)
         if not path:
             return
-        directory, _, base = path.rpartition("/")
-        if base.startswith(_WHITEOUT):
-            if base == _OPAQUE:
-                self.opaque_dirs.append(directory)
-            elif not base.startswith(_OPAQUE[:8]):  # other .wh..wh.* are the storage's own
-                hidden = base[len(_WHITEOUT):]
-                self.whiteouts.append(f"{directory}/{hidden}" if directory else hidden)
-            return
+        if _WHITEOUT in path:
+            directory, _, base = path.rpartition("/")
+            if base.startswith(_WHITEOUT):
+                if base == _OPAQUE:
+                    self.opaque_dirs.append(directory)
+                elif not base.startswith(_OPAQUE[:8]):  # other .wh..wh.* are the storage's own
+                    hidden = base[len(_WHITEOUT):]
+                    self.whiteouts.append(f"{directory}/{hidden}" if directory else hidden)
+                return
         kind = _KINDS.get(member.type, EntryKind.OTHER)
         if kind is EntryKind.FILE:
-            size, link = member.size, ""
+            self.entries.append(FileEntry(path, member.size, kind))
         elif kind is EntryKind.SYMLINK:
-            size, link = len(member.linkname.encode("utf-8", "surrogateescape")), member.linkname
+            link = member.linkname
+            self.entries.append(FileEntry(path, len(link.encode("utf-8", "surrogateescape")),
+                                          kind, link))
         elif kind is EntryKind.HARDLINK:
-            size, link = 0, _normalise(member.linkname)
+            self.entries.append(FileEntry(path, 0, kind, _normalise(member.linkname)))
         else:
-            size, link = 0, ""
-        self.entries.append(FileEntry(path, size, kind, link))
+            self.entries.append(FileEntry(path, 0, kind))
 
 
 class _GzipLayer:
@@ -1048,6 +1095,10 @@ def read_image_archive(chunks: Iterable[bytes]) -> SavedImage:
 # -- the engine call ----------------------------------------------------------------------
 
 ProgressCallback = Callable[[int, int], None]
+#: Progress is reported at most this often (bytes, seconds): a UI needs no more, and a
+#: callback per network read costs real time on a 40k-chunk export.
+_PROGRESS_BYTES = 1 << 20
+_PROGRESS_SECONDS = 0.05
 
 
 async def analyze_image(
@@ -1055,22 +1106,28 @@ async def analyze_image(
 ) -> ImageAnalysis:
     """Stream the image's export once and analyse its layers; nothing is written to disk.
 
-    ``progress(read, total)`` is called per chunk with the bytes read and the
-    image size from inspect (the export is a little larger, for tar headers,
-    so ``total`` grows with ``read`` near the end), and once more at the end
-    with ``read == total``.  Cancelling the task closes the HTTP response.
-    Raises :class:`NotFound` for an unknown image.
+    ``progress(read, total)`` is called with the bytes read and the image size
+    from inspect (the export is a little larger, for tar headers, so ``total``
+    grows with ``read`` near the end): on the first chunk, then after every MiB
+    or 50 ms, whichever comes first, and once more at the end with ``read ==
+    total``.  Cancelling the task closes the connection.  Raises
+    :class:`NotFound` for an unknown image.
     """
     details = await client.image(name)  # NotFound before any streaming, and the size
     total = details.size
     reader = ImageArchiveReader()
+    reported, reported_at = -_PROGRESS_BYTES, 0.0
+    clock = time.monotonic
     # By ID: a tag moved between the inspect and the export must not mix two images.
-    async with client._stream("GET", f"/images/{details.id}/get") as response:
-        with _translate(client.endpoint):
-            async for chunk in response.aiter_raw():
-                reader.feed(chunk)
-                if progress is not None:
-                    progress(reader.bytes_read, max(total, reader.bytes_read))
+    async with open_body(client, "GET", f"/images/{details.id}/get") as body:
+        async for chunk in body:
+            reader.feed(chunk)
+            if progress is not None:
+                read = reader.bytes_read
+                if read - reported >= _PROGRESS_BYTES or clock() - reported_at >= \
+                        _PROGRESS_SECONDS:
+                    reported, reported_at = read, clock()
+                    progress(read, max(total, read))
     saved = reader.close()
     if progress is not None:
         progress(reader.bytes_read, reader.bytes_read)
