@@ -46,7 +46,7 @@ import httpcore
 import httpx
 
 from engine._client import STREAM_TIMEOUT, Engine, _error_message, _translate
-from engine._decoders import FrameDecoder, LineSplitter, StreamKind
+from engine._decoders import TIMESTAMP_PREFIX, FrameDecoder, LogBatch, LogDecoder, StreamKind
 from engine._errors import (
     APIError,
     EngineUnreachable,
@@ -61,6 +61,7 @@ __all__ = [
     "SHELLS",
     "ExecInfo",
     "ExecSession",
+    "LogBatch",
     "LogChunk",
     "LogLine",
     "StatsSample",
@@ -70,7 +71,9 @@ __all__ = [
     "exec_run",
     "exec_start",
     "find_shell",
+    "log_batches",
     "log_lines",
+    "log_timestamp",
     "logs",
     "sample_from_stats",
     "split_timestamp",
@@ -78,13 +81,13 @@ __all__ = [
 ]
 
 _READ_SIZE = 65536
+#: How long a log reader may run through httpx's per-chunk work before it lets the
+#: event loop in (a 64 KiB read of a busy log is ~700 chunks).
+_SLICE = 0.008
+#: How many read but not yet decoded bytes make a log reader wait for its consumer.
+_PUMP_LIMIT = 1 << 20
 #: The end-of-transmission byte a TTY's line discipline turns into EOF (Ctrl-D).
 _EOT = b"\x04"
-#: An RFC 3339 timestamp and the space the daemon puts after it (Docker: nanoseconds,
-#: Podman: whole seconds).
-_TIMESTAMP = re.compile(
-    rb"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:\d\d)) "
-)
 #: Shells a user expects, best first (issue 5: bash, then ash, then sh).
 SHELLS = ("bash", "ash", "sh")
 
@@ -117,6 +120,88 @@ def _since_param(since: float | None) -> str | None:
     return None if since is None else f"{since:.9f}"
 
 
+def _logs_params(*, follow: bool, stdout: bool, stderr: bool, timestamps: bool,
+                 tail: int | None, since: float | None) -> dict[str, Any]:
+    if not (stdout or stderr):
+        raise ValueError("ask for stdout, stderr or both (the daemon refuses neither)")
+    return {
+        "follow": int(follow),
+        "stdout": int(stdout),
+        "stderr": int(stderr),
+        "timestamps": int(timestamps),
+        "tail": "all" if tail is None else max(tail, 0),
+        "since": _since_param(since),
+    }
+
+
+async def _body(client: Engine, path: str, params: Mapping[str, Any]) -> AsyncIterator[bytes]:
+    """A streamed GET's body in pieces as large as have arrived, read by a task of its own.
+
+    httpx hands over one piece per HTTP chunk, and Docker sends one chunk per log
+    message, so a consumer that works per piece works per line.  The reader task runs
+    through httpx's per-chunk work alone; the consumer wakes when the reader lets the
+    loop in and takes everything read so far as one ``bytes`` to decode in bulk.  The
+    reader lets the loop in at least every :data:`_SLICE` seconds, so a flood never
+    holds the event loop for long, and waits once :data:`_PUMP_LIMIT` bytes are
+    waiting, so a slow consumer does not fill memory.  Errors reach the consumer.
+    """
+    loop = asyncio.get_running_loop()
+    chunks: list[bytes] = []
+    waiting = 0
+    arrived = asyncio.Event()
+    room = asyncio.Event()
+    room.set()
+    finished = False
+    failure: Exception | None = None
+
+    async def read() -> None:
+        nonlocal waiting, finished, failure
+        try:
+            async with client._stream("GET", path, params=params) as response:
+                with _translate(client.endpoint):
+                    count = 0
+                    deadline = loop.time() + _SLICE
+                    async for raw in response.aiter_raw():
+                        chunks.append(raw)
+                        waiting += len(raw)
+                        arrived.set()
+                        count += 1
+                        if waiting >= _PUMP_LIMIT:
+                            room.clear()
+                            await room.wait()
+                            deadline = loop.time() + _SLICE
+                        elif not count & 31 and loop.time() >= deadline:
+                            await asyncio.sleep(0)
+                            deadline = loop.time() + _SLICE
+        except Exception as exc:
+            failure = exc
+        finally:
+            finished = True
+            arrived.set()
+
+    reader = asyncio.ensure_future(read())
+    try:
+        while True:
+            if not chunks and not finished:
+                await arrived.wait()
+            arrived.clear()
+            if chunks:
+                data = b"".join(chunks) if len(chunks) > 1 else chunks[0]
+                chunks.clear()
+                waiting = 0
+                room.set()
+                yield data
+            elif finished:
+                break
+        if failure is not None:
+            raise failure
+    finally:
+        if not reader.done():
+            reader.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await reader
+
+
 async def logs(
     client: Engine,
     container_id: str,
@@ -138,41 +223,74 @@ async def logs(
     Raises :class:`NotFound` if the container does not exist when called, and
     :class:`ServerError` for an error the daemon reports inside the stream.
     """
-    if not (stdout or stderr):
-        raise ValueError("ask for stdout, stderr or both (the daemon refuses neither)")
+    params = _logs_params(follow=follow, stdout=stdout, stderr=stderr, timestamps=timestamps,
+                          tail=tail, since=since)
     if tty is None:
         tty = (await client.container(container_id)).tty
-    params: dict[str, Any] = {
-        "follow": int(follow),
-        "stdout": int(stdout),
-        "stderr": int(stderr),
-        "timestamps": int(timestamps),
-        "tail": "all" if tail is None else max(tail, 0),
-        "since": _since_param(since),
-    }
     decoder = None if tty else FrameDecoder()
-    path = f"/containers/{container_id}/logs"
     try:
-        async with client._stream("GET", path, params=params) as response:
-            with _translate(client.endpoint):
-                async for raw in response.aiter_raw():
-                    if decoder is None:
-                        yield LogChunk(StreamKind.STDOUT, raw)
-                        continue
-                    for frame in decoder.feed(raw):
-                        if frame.kind == StreamKind.SYSTEMERR:
-                            message = frame.data.decode("utf-8", "replace").strip()
-                            raise ServerError(500, message or "the engine reported an error")
-                        yield LogChunk(frame.kind, frame.data)
+        async for raw in _body(client, f"/containers/{container_id}/logs", params):
+            if decoder is None:
+                yield LogChunk(StreamKind.STDOUT, raw)
+                continue
+            for frame in decoder.feed(raw):
+                if frame.kind == StreamKind.SYSTEMERR:
+                    raise ServerError(500, _system_error(frame.data))
+                yield LogChunk(frame.kind, frame.data)
     except EngineUnreachable:
-        # A followed container that is removed ends the stream cleanly on Docker and
-        # Podman; should the connection be cut instead, a missing container still
-        # means "done", not "engine unreachable".
-        if follow and not await _container_gone(client, container_id):
+        if not await _container_gone(client, container_id):
             raise
         return
     if decoder is not None:
         decoder.close()
+
+
+def _system_error(data: bytes) -> str:
+    return data.decode("utf-8", "replace").strip() or "the engine reported an error"
+
+
+async def log_batches(
+    client: Engine,
+    container_id: str,
+    *,
+    follow: bool = False,
+    stdout: bool = True,
+    stderr: bool = True,
+    timestamps: bool = False,
+    tail: int | None = None,
+    since: float | None = None,
+    tty: bool | None = None,
+) -> AsyncIterator[LogBatch]:
+    """:func:`logs` as lines, in batches: whatever arrived since the last one.
+
+    The fast way to read a log (a view appends a batch at once); the lines and their
+    order are those of :func:`log_lines`, and :class:`LogDecoder` says what becomes of
+    line endings, frames and ``timestamps`` prefixes (left unparsed; see
+    :func:`log_timestamp`).  An empty batch is never yielded.
+    """
+    params = _logs_params(follow=follow, stdout=stdout, stderr=stderr, timestamps=timestamps,
+                          tail=tail, since=since)
+    if tty is None:
+        tty = (await client.container(container_id)).tty
+    decoder = LogDecoder(multiplexed=not tty, timestamps=timestamps)
+    try:
+        async for raw in _body(client, f"/containers/{container_id}/logs", params):
+            batch = decoder.feed(raw)
+            if batch.lines:
+                yield batch
+            if decoder.system_error is not None:
+                raise ServerError(500, decoder.system_error)
+    except EngineUnreachable:
+        # A followed container that is removed ends the stream cleanly on Docker and
+        # Podman; should the connection be cut instead, a missing container still
+        # means "done" (with what it wrote), not "engine unreachable".
+        if not await _container_gone(client, container_id):
+            raise
+        rest = decoder.flush()
+    else:
+        rest = decoder.close()
+    if rest.lines:
+        yield rest
 
 
 async def _container_gone(client: Engine, container_id: str) -> bool:
@@ -187,17 +305,15 @@ async def _container_gone(client: Engine, container_id: str) -> bool:
 
 def split_timestamp(data: bytes) -> tuple[datetime | None, bytes]:
     """Strip the ``timestamps=1`` prefix off a log message: (time, rest)."""
-    match = _TIMESTAMP.match(data)
+    match = TIMESTAMP_PREFIX.match(data)
     if match is None:
         return None, data
-    return parse_timestamp(match.group(1).decode("ascii")), data[match.end() :]
+    return log_timestamp(match.group(1)), data[match.end() :]
 
 
-@dataclass
-class _LineState:
-    splitter: LineSplitter
-    timestamp: datetime | None = None
-    pending: bool = False  # part of a line has been fed and not yet ended
+def log_timestamp(stamp: bytes) -> datetime | None:
+    """Parse the RFC 3339 text of a ``timestamps=1`` prefix (:attr:`LogBatch.stamps`)."""
+    return parse_timestamp(stamp.decode("ascii", "replace"))
 
 
 async def log_lines(
@@ -218,40 +334,15 @@ async def log_lines(
     multiplexed stream each frame is one message with its own prefix, so the
     prefixes the daemon puts on the later parts of a long (partial) line are
     removed too; a TTY stream has no frames, so there only the prefix at the start
-    of each line is parsed (``docker logs -t`` shows the others as well).
+    of each line is parsed (``docker logs -t`` shows the others as well).  One object
+    per line: to keep up with a busy container, use :func:`log_batches`.
     """
-    if tty is None:
-        tty = (await client.container(container_id)).tty
-    states = {kind: _LineState(LineSplitter()) for kind in (StreamKind.STDOUT,
-                                                             StreamKind.STDERR)}
-    async for chunk in logs(client, container_id, follow=follow, stdout=stdout, stderr=stderr,
-                            timestamps=timestamps, tail=tail, since=since, tty=tty):
-        state = states[chunk.stream]
-        if not timestamps:
-            for line in state.splitter.feed(chunk.data):
-                yield LogLine(chunk.stream, line)
-        elif tty:
-            for line in state.splitter.feed(chunk.data):
-                stamp, text = split_timestamp(line)
-                yield LogLine(chunk.stream, text, stamp)
-        else:
-            stamp, payload = split_timestamp(chunk.data)
-            if not state.pending:
-                state.timestamp = stamp
-            for line in state.splitter.feed(payload):
-                yield LogLine(chunk.stream, line, state.timestamp)
-                state.timestamp = stamp
-            if payload:
-                state.pending = not payload.endswith(b"\n")
-    for kind, state in states.items():
-        rest = state.splitter.flush()
-        if rest is None:
-            continue
-        if timestamps and tty:
-            stamp, rest = split_timestamp(rest)
-            yield LogLine(kind, rest, stamp)
-        else:
-            yield LogLine(kind, rest, state.timestamp)
+    async for batch in log_batches(client, container_id, follow=follow, stdout=stdout,
+                                   stderr=stderr, timestamps=timestamps, tail=tail,
+                                   since=since, tty=tty):
+        for stream, text, stamp in zip(batch.streams, batch.lines, batch.stamps, strict=True):
+            yield LogLine(StreamKind(stream), text,
+                          None if stamp is None else log_timestamp(stamp))
 
 
 # -- exec ---------------------------------------------------------------------------

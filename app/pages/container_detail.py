@@ -32,7 +32,7 @@ from PySide6.QtWidgets import (
 import engine
 from app.session import EngineSession, MessageLevel
 from app.widgets.inspect_view import InspectView
-from app.widgets.log_view import LogEntry, LogView
+from app.widgets.log_view import LogView
 from app.widgets.run_dialog import RunDialog
 from app.widgets.stats_view import NOT_RUNNING, REMOVED, StatsView, follow_stats
 from app.widgets.terminal import TerminalWidget
@@ -409,9 +409,9 @@ async def _inspect(container_id: str, client: engine.Engine) -> engine.Container
 async def _stream_logs(view: LogView, container_id: str, follow: bool, tail: int | None,
                        client: engine.Engine) -> None:
     try:
-        async for line in engine.log_lines(client, container_id, follow=follow,
-                                           timestamps=True, tail=tail):
-            view.add(LogEntry.from_bytes(int(line.stream), line.text, line.timestamp))
+        async for batch in engine.log_batches(client, container_id, follow=follow,
+                                              timestamps=True, tail=tail):
+            view.add_lines(batch.streams, batch.lines, batch.stamps)
     except engine.EngineUnreachable:
         raise
     except engine.EngineError:

@@ -1,18 +1,21 @@
 """A log view that stays fast whatever a container writes.
 
-Lines live in a list model with a cap (the oldest are dropped, and a label says
-how many); the list view is virtualised (uniform row heights: only visible rows
-are measured or painted), lines arrive in batches once per tick rather than one
-signal per line, and ANSI colours are parsed only for the rows being painted.
+Lines arrive from the engine in batches (``engine.log_batches``) and are kept as
+the container wrote them: bytes, a stream byte and the unparsed timestamp, in
+parallel lists, behind a cap (the oldest are dropped, and a label says how
+many).  Nothing is decoded on the way in: a row is decoded, stripped of ANSI
+codes, split into colour runs and its timestamp parsed only when it is shown
+(and cached while it stays near the screen), or searched.  Batches reach the
+model once per tick with one remove/insert pair, and the table has fixed row
+heights, so only the visible rows are measured or painted.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, overload
 
 from PySide6.QtCore import (
     QAbstractListModel,
@@ -42,7 +45,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.widgets.ansi import ansi_runs, strip_ansi
+from app.widgets.ansi import PLAIN, Run, ansi_runs, strip_ansi
+from engine import log_timestamp
 
 AnyIndex = QModelIndex | QPersistentModelIndex
 EntryRole = Qt.ItemDataRole.UserRole + 1
@@ -50,68 +54,182 @@ EntryRole = Qt.ItemDataRole.UserRole + 1
 STDOUT, STDERR = 1, 2
 DEFAULT_CAP = 100_000
 STDERR_MARK = QColor("#d0342c")
+#: Decoded rows kept for painting; more than a screenful or two is never needed.
+DECODED_ROWS = 2048
 
 
-@dataclass(frozen=True, slots=True)
+def plain_text(raw: bytes) -> str:
+    """What a user reads and searches: decoded, every escape sequence removed."""
+    text = raw.decode("utf-8", "replace")
+    return strip_ansi(text) if b"\x1b" in raw else text
+
+
 class LogEntry:
-    """One line: the bytes as the container wrote them, and what a user reads."""
+    """One line: the bytes as the container wrote them; text made on first use."""
 
-    stream: int
-    raw: bytes
-    text: str  # decoded, ANSI codes kept for painting
-    plain: str  # decoded, ANSI codes removed: what search and filter see
-    timestamp: datetime | None = None
+    __slots__ = ("_parsed", "_plain", "_runs", "_text", "_timestamp", "raw", "stamp", "stream")
+
+    def __init__(self, stream: int, raw: bytes, stamp: bytes | None = None) -> None:
+        self.stream = stream
+        self.raw = raw
+        self.stamp = stamp  # the RFC 3339 text of the daemon's timestamp prefix
+        self._text: str | None = None
+        self._plain: str | None = None
+        self._runs: list[Run] | None = None
+        self._timestamp: datetime | None = None
+        self._parsed = False
 
     @classmethod
-    def from_bytes(cls, stream: int, raw: bytes, timestamp: datetime | None = None) -> LogEntry:
-        text = raw.decode("utf-8", "replace")
-        return cls(stream, raw, text, strip_ansi(text), timestamp)
+    def from_bytes(cls, stream: int, raw: bytes, stamp: bytes | None = None) -> LogEntry:
+        return cls(stream, raw, stamp)
+
+    @property
+    def text(self) -> str:
+        """Decoded, ANSI codes kept for painting."""
+        if self._text is None:
+            self._text = self.raw.decode("utf-8", "replace")
+        return self._text
+
+    @property
+    def plain(self) -> str:
+        """Decoded, ANSI codes removed: what search and filter see."""
+        if self._plain is None:
+            self._plain = strip_ansi(self.text) if b"\x1b" in self.raw else self.text
+        return self._plain
+
+    @property
+    def runs(self) -> list[Run]:
+        """Styled runs to paint (tabs expanded, carriage returns dropped)."""
+        if self._runs is None:
+            self._runs = ansi_runs(self.text.replace("\r", "").replace("\t", "    "))
+        return self._runs
+
+    @property
+    def timestamp(self) -> datetime | None:
+        if not self._parsed:
+            self._timestamp = None if self.stamp is None else log_timestamp(self.stamp)
+            self._parsed = True
+        return self._timestamp
+
+
+class _Entries(Sequence[LogEntry]):
+    """The model's rows as :class:`LogEntry` objects, made on demand."""
+
+    def __init__(self, model: LogModel) -> None:
+        self._model = model
+
+    def __len__(self) -> int:
+        return len(self._model.lines)
+
+    @overload
+    def __getitem__(self, index: int) -> LogEntry: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[LogEntry]: ...
+
+    def __getitem__(self, index: int | slice) -> LogEntry | list[LogEntry]:
+        if isinstance(index, slice):
+            return [self._model.entry(row) for row in range(*index.indices(len(self)))]
+        row = index + len(self) if index < 0 else index
+        if not 0 <= row < len(self):
+            raise IndexError(index)
+        return self._model.entry(row)
+
+    def __iter__(self) -> Iterator[LogEntry]:
+        return (self._model.entry(row) for row in range(len(self)))
 
 
 class LogModel(QAbstractListModel):
+    """The last ``cap`` lines, as parallel lists of raw bytes, streams and stamps."""
+
     dropped_changed = Signal(int)
 
     def __init__(self, cap: int = DEFAULT_CAP, parent: Any = None) -> None:
         super().__init__(parent)
         self.cap = cap
-        self.entries: list[LogEntry] = []
+        self.streams = bytearray()
+        self.lines: list[bytes] = []
+        self.stamps: list[bytes | None] = []
         self.dropped = 0
+        # Decoded rows by line number (row + lines ever removed from the front), so a
+        # trim does not have to renumber them.
+        self._removed = 0
+        self._decoded: dict[int, LogEntry] = {}
+
+    @property
+    def entries(self) -> Sequence[LogEntry]:
+        return _Entries(self)
 
     def rowCount(self, parent: AnyIndex = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(self.entries)
+        return 0 if parent.isValid() else len(self.lines)
 
     def data(self, index: AnyIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if not index.isValid() or index.row() >= len(self.entries):
+        if not index.isValid() or index.row() >= len(self.lines):
             return None
-        entry = self.entries[index.row()]
         if role == Qt.ItemDataRole.DisplayRole:
-            return entry.plain
+            # Not cached: the proxy's filter asks for every row.
+            entry = self._decoded.get(index.row() + self._removed)
+            return entry.plain if entry is not None else plain_text(self.lines[index.row()])
         if role == EntryRole:
-            return entry
+            return self.entry(index.row())
         return None
 
-    def append(self, entries: Sequence[LogEntry]) -> None:
-        if not entries:
+    def entry(self, row: int) -> LogEntry:
+        """Row ``row``, decoded once while it stays in the cache."""
+        key = row + self._removed
+        entry = self._decoded.get(key)
+        if entry is None:
+            if len(self._decoded) >= DECODED_ROWS:
+                self._decoded.clear()
+            entry = LogEntry(self.streams[row], self.lines[row], self.stamps[row])
+            self._decoded[key] = entry
+        return entry
+
+    def plain_texts(self, start: int = 0) -> Iterator[str]:
+        """Every row's plain text from ``start`` on (for search; nothing is cached)."""
+        return map(plain_text, self.lines[start:])
+
+    def append(self, entries: Iterable[LogEntry]) -> None:
+        entries = list(entries)
+        self.append_lines(bytes(e.stream for e in entries), [e.raw for e in entries],
+                          [e.stamp for e in entries])
+
+    def append_lines(self, streams: bytes | bytearray, lines: Sequence[bytes],
+                     stamps: Sequence[bytes | None], *, dropped: int = 0) -> None:
+        """Add a batch with one remove and one insert, whatever its size: O(batch).
+
+        ``dropped`` counts lines of the batch the caller already had to leave out.
+        """
+        if not lines:
             return
         # A batch larger than the cap is cut first; those lines count as dropped too.
-        skipped = max(len(entries) - self.cap, 0)
-        entries = list(entries)[skipped:]
-        overflow = max(len(self.entries) + len(entries) - self.cap, 0)
+        cut = max(len(lines) - self.cap, 0)
+        if cut:
+            streams, lines, stamps = streams[cut:], lines[cut:], stamps[cut:]
+        overflow = max(len(self.lines) + len(lines) - self.cap, 0)
         if overflow:
             self.beginRemoveRows(QModelIndex(), 0, overflow - 1)
-            del self.entries[:overflow]
+            del self.streams[:overflow]
+            del self.lines[:overflow]
+            del self.stamps[:overflow]
+            self._removed += overflow
             self.endRemoveRows()
-        if overflow or skipped:
-            self.dropped += overflow + skipped
+        if overflow or cut or dropped:
+            self.dropped += overflow + cut + dropped
             self.dropped_changed.emit(self.dropped)
-        first = len(self.entries)
-        self.beginInsertRows(QModelIndex(), first, first + len(entries) - 1)
-        self.entries.extend(entries)
+        first = len(self.lines)
+        self.beginInsertRows(QModelIndex(), first, first + len(lines) - 1)
+        self.streams += streams
+        self.lines += lines
+        self.stamps += stamps
         self.endInsertRows()
 
     def clear(self) -> None:
         self.beginResetModel()
-        self.entries.clear()
+        self.streams.clear()
+        self.lines.clear()
+        self.stamps.clear()
+        self._decoded.clear()
         self.dropped = 0
         self.endResetModel()
         self.dropped_changed.emit(0)
@@ -149,34 +267,38 @@ class LogDelegate(QStyledItemDelegate):
         x = rect.left() + 8
         default = palette.highlightedText().color() if selected else palette.text().color()
         prefix = self.view.prefix(entry)
-        runs = ansi_runs(entry.text.replace("\r", "").replace("\t", "    "))
-        metrics = QFontMetrics(painter.font())
         if self.view.wrap.isChecked():
             painter.setPen(default)
             painter.drawText(rect.adjusted(8, 0, 0, 0), Qt.TextFlag.TextWrapAnywhere,
                              prefix + entry.plain)
             painter.restore()
             return
+        metrics = QFontMetrics(painter.font())
         baseline = rect.top() + metrics.ascent()
         if prefix:
             painter.setPen(QColor("#8a8a8a"))
             painter.drawText(x, baseline, prefix)
             x += metrics.horizontalAdvance(prefix)
         pattern = self.view.search_pattern
-        for run in runs:
+        base_font = painter.font()
+        for run in entry.runs:
             if x > rect.right():
                 break
             width = metrics.horizontalAdvance(run.text)
-            if run.style.bg and not selected:
-                painter.fillRect(QRect(x, rect.top(), width, rect.height()), QColor(run.style.bg))
+            style = run.style
+            if style.bg and not selected:
+                painter.fillRect(QRect(x, rect.top(), width, rect.height()), QColor(style.bg))
             if pattern is not None:
                 self._paint_hits(painter, pattern, run.text, x, rect, metrics)
-            font = QFont(painter.font())
-            font.setBold(run.style.bold)
-            font.setItalic(run.style.italic)
-            font.setUnderline(run.style.underline)
-            painter.setFont(font)
-            painter.setPen(QColor(run.style.fg) if run.style.fg and not selected else default)
+            if style is PLAIN:
+                painter.setFont(base_font)
+            else:
+                font = QFont(base_font)
+                font.setBold(style.bold)
+                font.setItalic(style.italic)
+                font.setUnderline(style.underline)
+                painter.setFont(font)
+            painter.setPen(QColor(style.fg) if style.fg and not selected else default)
             painter.drawText(x, baseline, run.text)
             x += width
         painter.restore()
@@ -204,7 +326,10 @@ class LogView(QWidget):
         self.proxy = QSortFilterProxyModel(self)
         self.proxy.setSourceModel(self.model)
         self.search_pattern: re.Pattern[str] | None = None
-        self._pending: list[LogEntry] = []
+        self._pending_streams = bytearray()
+        self._pending_lines: list[bytes] = []
+        self._pending_stamps: list[bytes | None] = []
+        self._pending_dropped = 0
         self._matches: list[int] = []
         self._current = -1
 
@@ -299,23 +424,43 @@ class LogView(QWidget):
 
     def add(self, entry: LogEntry) -> None:
         """Queue a line; lines reach the model in batches, once per tick."""
-        self._pending.append(entry)
+        self.add_lines(bytes((entry.stream,)), [entry.raw], [entry.stamp])
+
+    def add_lines(self, streams: bytes | bytearray, lines: Sequence[bytes],
+                  stamps: Sequence[bytes | None]) -> None:
+        """Queue a batch (``engine.LogBatch``'s fields); it reaches the model on the tick."""
+        self._pending_streams += streams
+        self._pending_lines += lines
+        self._pending_stamps += stamps
+        excess = len(self._pending_lines) - self.model.cap
+        if excess > 0:
+            # More than the cap before a tick came: the oldest could never be shown.
+            del self._pending_streams[:excess]
+            del self._pending_lines[:excess]
+            del self._pending_stamps[:excess]
+            self._pending_dropped += excess
         if not self._flush_timer.isActive():
             self._flush_timer.start()
 
     def flush(self) -> None:
-        if not self._pending:
+        if not self._pending_lines:
             self._flush_timer.stop()
             return
-        batch, self._pending = self._pending, []
-        self.model.append(batch)
+        streams, lines, stamps = (self._pending_streams, self._pending_lines,
+                                  self._pending_stamps)
+        self._pending_streams, self._pending_lines, self._pending_stamps = bytearray(), [], []
+        dropped, self._pending_dropped = self._pending_dropped, 0
+        self.model.append_lines(streams, lines, stamps, dropped=dropped)
         if self.search_pattern is not None and not self.filter.isChecked():
-            self._count_matches(len(self.model.entries) - len(batch))
+            self._count_matches(len(self.model.lines) - len(lines))
         if self.follow.isChecked():
             self.list.scrollToBottom()
 
     def clear(self) -> None:
-        self._pending.clear()
+        self._pending_streams.clear()
+        self._pending_lines.clear()
+        self._pending_stamps.clear()
+        self._pending_dropped = 0
         self.model.clear()
         self._matches = []
         self._current = -1
@@ -339,7 +484,7 @@ class LogView(QWidget):
     def _on_scrolled(self, value: int) -> None:
         bar = self.list.verticalScrollBar()
         at_bottom = value >= bar.maximum()
-        if self.follow.isChecked() != at_bottom and self.model.entries:
+        if self.follow.isChecked() != at_bottom and self.model.lines:
             # Scrolling up pauses following; back at the bottom resumes it.
             self.follow.blockSignals(True)
             self.follow.setChecked(at_bottom)
@@ -398,9 +543,9 @@ class LogView(QWidget):
         pattern = self.search_pattern
         if pattern is None:
             return
-        entries = self.model.entries
+        search = pattern.search
         self._matches.extend(
-            row for row in range(start, len(entries)) if pattern.search(entries[row].plain)
+            row for row, text in enumerate(self.model.plain_texts(start), start) if search(text)
         )
         self._update_match_label()
 
@@ -435,4 +580,5 @@ class LogView(QWidget):
 
     def text(self) -> bytes:
         """Every line held, as the container wrote it, newline-separated (for Save)."""
-        return b"".join(entry.raw + b"\n" for entry in self.model.entries)
+        lines = self.model.lines
+        return b"\n".join(lines) + b"\n" if lines else b""

@@ -2,8 +2,8 @@
 
 A labelled busybox container writes ``--batch`` lines every 0.1 s (``seq`` through
 ``sed``, ~60 bytes a line) for ``--seconds``, then a last line with the total it
-wrote.  The Logs tab's path follows it (``engine.log_lines(follow=True,
-timestamps=True)`` → ``LogView.add``, view shown offscreen, qasync loop) while:
+wrote.  The Logs tab's path follows it (``engine.log_batches(follow=True,
+timestamps=True)`` → ``LogView.add_lines``, view shown offscreen, qasync loop) while:
 
 - a 5 ms QTimer records the gaps between its ticks (event-loop stalls: goal max < 50 ms);
 - RSS is sampled every 0.5 s and the model's length is checked against the cap.
@@ -27,7 +27,7 @@ from PySide6.QtWidgets import QApplication
 
 import engine
 from app.event_loop import make_event_loop
-from app.widgets.log_view import LogEntry, LogView
+from app.widgets.log_view import LogView
 
 SCRIPT = (
     "end=$(( $(date +%s) + {seconds} )); n=0; "
@@ -63,13 +63,14 @@ async def measure(args: argparse.Namespace, image: str) -> None:
 
         async def follow() -> None:
             nonlocal received, total_written, last_line_at
-            async for line in engine.log_lines(client, container_id, follow=True,
-                                               timestamps=True, tail=None):
-                received += 1
-                if line.text.startswith(b"TOTAL "):
-                    total_written = int(line.text.split()[1])
+            async for batch in engine.log_batches(client, container_id, follow=True,
+                                                  timestamps=True, tail=None):
+                received += len(batch)
+                last = batch.lines[-1]
+                if last.startswith(b"TOTAL "):
+                    total_written = int(last.split()[1])
                     last_line_at = time.perf_counter()
-                view.add(LogEntry.from_bytes(int(line.stream), line.text, line.timestamp))
+                view.add_lines(batch.streams, batch.lines, batch.stamps)
             view.flush()
 
         await client.start_container(container_id)

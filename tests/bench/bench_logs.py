@@ -6,9 +6,9 @@ exits; then, alternating, median of ``--repeats``:
 - raw:  ``GET /containers/{id}/logs?stdout=1&stderr=1`` read to the end with httpx
   (the floor the issue names), and the same with ``timestamps=1`` (what the app asks);
 - cli:  ``docker logs ID > /dev/null``;
-- ours: what the Logs tab does with "Everything": ``engine.log_lines(timestamps=True)``
-  → ``LogEntry.from_bytes`` → ``LogView.add`` for each line → the view's batched
-  flushes, until the model holds every line (shown offscreen, on the qasync loop of
+- ours: what the Logs tab does with "Everything": ``engine.log_batches(timestamps=True)``
+  → ``LogView.add_lines`` for each batch → the view's flushes once per tick, until
+  the model holds every line (shown offscreen, on the qasync loop of
   ``app.event_loop.make_event_loop``).  Event-loop stalls are recorded meanwhile.
 
 Then a plain-text search over the loaded lines (``LogView._run_search``), and the
@@ -42,7 +42,7 @@ from PySide6.QtWidgets import QApplication
 
 import engine
 from app.event_loop import make_event_loop
-from app.widgets.log_view import LogEntry, LogView
+from app.widgets.log_view import LogView
 
 # ~60 bytes a line: "000123 the quick brown fox jumps over the lazy dog, again\n"
 SCRIPT = "seq -w 1 {n} | sed 's/$/ the quick brown fox jumps over the lazy dog again/'"
@@ -82,9 +82,9 @@ async def into_view(client: engine.Engine, container_id: str, lines: int, cap: i
     meter.start()
     start = time.perf_counter()
     # As app/pages/container_detail._stream_logs, then _logs_ended's flush.
-    async for line in engine.log_lines(client, container_id, follow=False, timestamps=True,
-                                       tail=None):
-        view.add(LogEntry.from_bytes(int(line.stream), line.text, line.timestamp))
+    async for batch in engine.log_batches(client, container_id, follow=False, timestamps=True,
+                                          tail=None):
+        view.add_lines(batch.streams, batch.lines, batch.stamps)
     view.flush()
     elapsed = time.perf_counter() - start
     meter.stop()
@@ -145,7 +145,7 @@ async def measure(args: argparse.Namespace, image: str) -> None:
     print(f"raw GET /logs                 : {raw * 1000:7.0f} ms   (samples {ms(raws)})")
     print(f"raw GET /logs?timestamps=1    : {raw_ts * 1000:7.0f} ms   (samples {ms(raws_ts)})")
     print(f"docker logs > /dev/null       : {cli * 1000:7.0f} ms   (samples {ms(clis)})")
-    print(f"log_lines -> LogView (all in) : {own * 1000:7.0f} ms   (samples {ms(ours)})")
+    print(f"log_batches -> LogView (all in): {own * 1000:6.0f} ms   (samples {ms(ours)})")
     print(f"ratio view / raw GET /logs            = {own / raw:.2f}   (goal <= 1.25)")
     print(f"ratio view / raw GET /logs?timestamps = {own / raw_ts:.2f}")
     print(f"ratio docker logs / raw GET /logs     = {cli / raw:.2f}")

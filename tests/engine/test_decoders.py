@@ -16,10 +16,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from engine._decoders import (
+    TIMESTAMP_PREFIX,
     Frame,
     FrameDecoder,
     JSONStreamDecoder,
     LineSplitter,
+    LogBatch,
+    LogDecoder,
     StreamKind,
     encode_frame,
 )
@@ -545,3 +548,191 @@ def test_lines_roundtrip_every_two_way_split(items: list[tuple[bytes, bool]]) ->
     blob, expected, _ = _encode_lines(items, b"")
     for chunks in two_way_splits(blob):
         assert split_lines(chunks) == (expected, None)
+
+
+# --------------------------------------------------------------------------- log lines in bulk
+
+# (stream, line, stamp): what LogDecoder yields, one tuple per line.
+LogItem = tuple[int, bytes, bytes | None]
+
+
+def _cut(data: bytes) -> tuple[bytes | None, bytes]:
+    found = TIMESTAMP_PREFIX.match(data)
+    return (None, data) if found is None else (found.group(1), data[found.end() :])
+
+
+def reference_lines(blob: bytes, *, multiplexed: bool, timestamps: bool) -> list[LogItem]:
+    """The per-line algorithm LogDecoder replaces: frames, then a splitter per stream."""
+    if multiplexed:
+        chunks = [(f.kind, f.data) for f in decode_frames([blob])]
+    else:
+        chunks = [(StreamKind.STDOUT, blob)]
+    splitters = {kind: LineSplitter() for kind in StreamKind}
+    first: dict[int, bytes | None] = dict.fromkeys(StreamKind)
+    pending: dict[int, bool] = dict.fromkeys(StreamKind, False)
+    out: list[LogItem] = []
+    for kind, data in chunks:
+        splitter = splitters[kind]
+        if not timestamps:
+            out += [(kind, line, None) for line in splitter.feed(data)]
+        elif not multiplexed:
+            out += [(kind, *reversed(_cut(line))) for line in splitter.feed(data)]  # type: ignore[misc]
+        else:
+            stamp, payload = _cut(data)
+            if not pending[kind]:
+                first[kind] = stamp
+            for line in splitter.feed(payload):
+                out.append((kind, line, first[kind]))
+                first[kind] = stamp
+            if payload:
+                pending[kind] = not payload.endswith(b"\n")
+    for kind, splitter in splitters.items():
+        rest = splitter.flush()
+        if rest is None:
+            continue
+        if timestamps and not multiplexed:
+            stamp, rest = _cut(rest)
+            out.append((kind, rest, stamp))
+        else:
+            out.append((kind, rest, first[kind]))
+    return out
+
+
+def items(batch: LogBatch) -> list[LogItem]:
+    return list(zip(batch.streams, batch.lines, batch.stamps, strict=True))
+
+
+def decode_log(chunks: Iterable[bytes], *, multiplexed: bool,
+               timestamps: bool = False) -> list[LogItem]:
+    decoder = LogDecoder(multiplexed=multiplexed, timestamps=timestamps)
+    out: list[LogItem] = []
+    for chunk in chunks:
+        out += items(decoder.feed(chunk))
+    return out + items(decoder.close())
+
+
+STAMP = b"2026-11-28T17:45:51.030521839Z "
+PODMAN_STAMP = b"2026-11-28T17:45:53Z "
+LOG_FRAMES = [
+    (StreamKind.STDOUT, STAMP + b"out 1\n"),
+    (StreamKind.STDERR, STAMP + b"err 1\r\n"),
+    (StreamKind.STDOUT, STAMP + b"\x1b[31mred\x1b[0m part"),  # a partial message...
+    (StreamKind.STDERR, PODMAN_STAMP + b"bad \xff\xfe utf8\n"),
+    (StreamKind.STDOUT, PODMAN_STAMP + b"ial\n"),  # ...ended by the next stdout frame
+    (StreamKind.STDOUT, STAMP + b"two\nlines\n"),
+    (StreamKind.STDOUT, STAMP + b"\r\n"),
+    (StreamKind.STDOUT, b"no stamp\n"),
+    (StreamKind.STDOUT, STAMP),
+    (StreamKind.STDERR, STAMP + b"cut\rnot an ending\n"),
+    (StreamKind.STDOUT, STAMP + b"out last"),
+]
+LOG_BLOB = b"".join(encode_frame(kind, data) for kind, data in LOG_FRAMES)
+
+
+@pytest.mark.parametrize("timestamps", [False, True])
+def test_log_lines_match_the_per_line_reference_at_every_split(timestamps: bool) -> None:
+    expected = reference_lines(LOG_BLOB, multiplexed=True, timestamps=timestamps)
+    assert decode_log([LOG_BLOB], multiplexed=True, timestamps=timestamps) == expected
+    for chunks in two_way_splits(LOG_BLOB):
+        assert decode_log(chunks, multiplexed=True, timestamps=timestamps) == expected, chunks
+    assert decode_log(one_byte_chunks(LOG_BLOB), multiplexed=True,
+                      timestamps=timestamps) == expected
+
+
+def test_log_lines_with_timestamps_are_what_a_user_expects() -> None:
+    assert decode_log([LOG_BLOB], multiplexed=True, timestamps=True) == [
+        (1, b"out 1", STAMP[:-1]),
+        (2, b"err 1", STAMP[:-1]),
+        (2, b"bad \xff\xfe utf8", PODMAN_STAMP[:-1]),
+        (1, b"\x1b[31mred\x1b[0m partial", STAMP[:-1]),  # the stamp of its first part
+        (1, b"two", STAMP[:-1]),
+        (1, b"lines", STAMP[:-1]),
+        (1, b"", STAMP[:-1]),
+        (1, b"no stamp", None),
+        (2, b"cut\rnot an ending", STAMP[:-1]),
+        (1, b"out last", STAMP[:-1]),
+    ]
+
+
+TTY_BLOB = (STAMP + b"out 1\r\n" + STAMP + b"\x1b[1mbold\r\n" + b"x" * 5000 + b"\r\r\n"
+            + PODMAN_STAMP + b"a\nb\r\n" + STAMP + b"last")
+
+
+@pytest.mark.parametrize("timestamps", [False, True])
+def test_tty_log_lines_match_the_per_line_reference_at_every_split(timestamps: bool) -> None:
+    expected = reference_lines(TTY_BLOB, multiplexed=False, timestamps=timestamps)
+    assert expected[-1] == ((1, b"last", STAMP[:-1]) if timestamps else (1, STAMP + b"last", None))
+    for chunks in two_way_splits(TTY_BLOB):
+        assert decode_log(chunks, multiplexed=False, timestamps=timestamps) == expected
+
+
+def test_log_1mb_line_in_partial_frames_and_4kb_reads() -> None:
+    line = bytes(i * 7 % 251 for i in range(1 << 20)).replace(b"\n", b"n")
+    parts = [line[i : i + 16384] for i in range(0, len(line), 16384)]
+    frames = [encode_frame(StreamKind.STDOUT, STAMP + part) for part in parts]
+    frames.append(encode_frame(StreamKind.STDOUT, STAMP + b"\n"))
+    frames.append(encode_frame(StreamKind.STDERR, PODMAN_STAMP + b"next\n"))
+    blob = b"".join(frames)
+    reads = [blob[i : i + 4096] for i in range(0, len(blob), 4096)]
+    assert decode_log(reads, multiplexed=True, timestamps=True) == [
+        (1, line, STAMP[:-1]), (2, b"next", PODMAN_STAMP[:-1])]
+    one_frame = encode_frame(StreamKind.STDERR, line + b"\r\n")
+    reads = [one_frame[i : i + 4096] for i in range(0, len(one_frame), 4096)]
+    assert decode_log(reads, multiplexed=True) == [(2, line, None)]
+
+
+def test_log_system_error_frame_stops_decoding() -> None:
+    decoder = LogDecoder(multiplexed=True)
+    blob = (encode_frame(StreamKind.STDOUT, b"before\n")
+            + encode_frame(StreamKind.SYSTEMERR, b" boom \n")
+            + encode_frame(StreamKind.STDOUT, b"after\n"))
+    assert items(decoder.feed(blob)) == [(1, b"before", None)]
+    assert decoder.system_error == "boom"
+    assert items(decoder.feed(encode_frame(StreamKind.STDOUT, b"more\n"))) == []
+
+
+def test_log_lines_before_a_garbage_header_are_delivered_then_it_raises() -> None:
+    decoder = LogDecoder(multiplexed=True)
+    blob = encode_frame(StreamKind.STDOUT, b"ok\n") + b"hello world\r\n"
+    assert items(decoder.feed(blob)) == [(1, b"ok", None)]
+    with pytest.raises(ProtocolError, match="TTY"):
+        decoder.feed(b"")
+    with pytest.raises(ProtocolError):
+        LogDecoder(multiplexed=True).feed(b"hello world\r\n")
+
+
+def test_log_close_raises_inside_a_frame_and_flush_does_not() -> None:
+    decoder = LogDecoder(multiplexed=True)
+    blob = encode_frame(StreamKind.STDERR, b"whole\nhalf")
+    assert items(decoder.feed(blob + encode_frame(StreamKind.STDOUT, b"cut short")[:12])) == [
+        (2, b"whole", None)]
+    with pytest.raises(ProtocolError, match="inside a frame"):
+        decoder.close()
+    decoder = LogDecoder(multiplexed=True)
+    decoder.feed(blob + b"\x01\x00")
+    assert items(decoder.flush()) == [(2, b"half", None)]
+
+
+log_frames = st.lists(
+    st.tuples(
+        st.sampled_from([StreamKind.STDOUT, StreamKind.STDERR]),
+        st.sampled_from([b"", STAMP, PODMAN_STAMP]),
+        st.lists(st.sampled_from([b"a", b"\xff", b"\x1b[0m", b"\n", b"\r", b"\r\n", b" "]),
+                 max_size=8).map(b"".join),
+    ),
+    max_size=12,
+)
+
+
+@given(log_frames, st.booleans(), st.data())
+def test_log_lines_roundtrip_arbitrary_splits(
+    frames: list[tuple[StreamKind, bytes, bytes]], timestamps: bool, data: st.DataObject
+) -> None:
+    blob = b"".join(encode_frame(kind, stamp + body) for kind, stamp, body in frames)
+    expected = reference_lines(blob, multiplexed=True, timestamps=timestamps)
+    chunks = split_at(blob, split_points(data, len(blob)))
+    assert decode_log(chunks, multiplexed=True, timestamps=timestamps) == expected
+    raw = b"".join(stamp + body for _, stamp, body in frames)
+    expected = reference_lines(raw, multiplexed=False, timestamps=timestamps)
+    chunks = split_at(raw, split_points(data, len(raw)))
+    assert decode_log(chunks, multiplexed=False, timestamps=timestamps) == expected
