@@ -2,16 +2,19 @@
 
 The widget knows nothing about containers: bytes go in through :meth:`feed`,
 key presses and pastes come out through :attr:`TerminalWidget.input`, and size
-changes through :attr:`TerminalWidget.resized`.  Repaints are coalesced to one
-per frame whatever the output rate, so a ``cat`` of a large file never floods
-the event loop.
+changes through :attr:`TerminalWidget.resized`.  Output is parsed at most once
+per frame while it streams in, within a time budget, plain text by
+:mod:`app.widgets.terminal_fast` (same result as pyte, a hundred times faster)
+and the rest by pyte; repaints are coalesced to one per frame (fewer during a
+flood), so a ``cat`` of a large file never floods the event loop.
 """
 
 from __future__ import annotations
 
-import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from itertools import groupby
+from operator import itemgetter
 from typing import Any
 
 import pyte
@@ -33,6 +36,7 @@ from PySide6.QtGui import (
 from PySide6.QtWidgets import QWidget
 from pyte.screens import Char
 
+from app.widgets.terminal_fast import Row, drain, row_list
 from app.widgets.terminal_keys import encode_key
 
 SCROLLBACK_LINES = 5000
@@ -52,10 +56,10 @@ SELECTION_BG = QColor("#3a5f8f")
 #: Application cursor keys (private mode 1, shifted the way pyte stores private modes).
 DECCKM = 1 << 5
 _ALTERNATE_MODES = (47, 1047, 1049)
-#: Bytes that could change pyte's state beyond the text they write: C0 controls other
-#: than tab, LF and CR, DEL (ESC among them), and UTF-8 encoded C1 controls.
-_CONTROL_BYTES = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]|\xc2[\x80-\x9f]")
 _BRACKETED_PASTE = 2004
+#: What decides how a cell is painted: fg, bg, bold, italics, underscore, reverse.
+_STYLE = itemgetter(1, 2, 3, 4, 5, 7)
+_DATA = itemgetter(0)
 
 
 class TerminalScreen(pyte.HistoryScreen):  # type: ignore[misc]
@@ -134,14 +138,22 @@ class TerminalScreen(pyte.HistoryScreen):  # type: ignore[misc]
         self.dirty.update(range(self.lines))
 
 
+_colours: dict[str, QColor] = {}
+
+
 def _colour(name: str, default: QColor) -> QColor:
     if name == "default":
         return default
-    if name in PALETTE:
-        return QColor(PALETTE[name])
-    if len(name) == 6:
-        return QColor("#" + name)
-    return default
+    colour = _colours.get(name)
+    if colour is None:
+        if name in PALETTE:
+            colour = QColor(PALETTE[name])
+        elif len(name) == 6:
+            colour = QColor("#" + name)
+        else:
+            return default
+        _colours[name] = colour
+    return colour
 
 
 class TerminalWidget(QWidget):
@@ -151,11 +163,16 @@ class TerminalWidget(QWidget):
     resized = Signal(int, int)  # rows, columns
 
     FRAME_MS = 16
-    #: Bytes handed to pyte at a time, and pyte time allowed per event-loop turn.
+    #: Output up to this size is parsed at once (typing, prompts) unless a flood is
+    #: being drained; the rest waits for the next drain, at most one per frame while
+    #: output streams in, so each drain takes a large batch.
     SLICE = 1024
+    #: Parsing time allowed per event-loop turn.
     BUDGET_SECONDS = 0.008
-    #: Backlog above which text bound to scroll past the scrollback is skipped.
-    SKIP_AHEAD_BYTES = 64 * 1024
+    #: While a drain takes more than FLOOD_BYTES, frames are FLOOD_FRAME_MS apart: a
+    #: paint costs a few ms, better spent reading when nobody can follow the text.
+    FLOOD_BYTES = 32 * 1024
+    FLOOD_FRAME_MS = 40
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -178,6 +195,9 @@ class TerminalWidget(QWidget):
         self._repaint.setInterval(self.FRAME_MS)
         self._repaint.timeout.connect(self.update)
         self._pending = bytearray()
+        self._last_drain = 0.0
+        self._flooding = False
+        self._fonts: dict[tuple[bool, bool, bool], QFont] = {}
         self._drain_timer = QTimer(self)
         self._drain_timer.setSingleShot(True)
         self._drain_timer.setInterval(0)
@@ -214,58 +234,38 @@ class TerminalWidget(QWidget):
     # -- output -------------------------------------------------------------------------
 
     def feed(self, data: bytes) -> None:
-        """Take output; small bursts are parsed at once, floods in slices per loop turn."""
-        if not self._pending and len(data) <= self.SLICE:
+        """Take output: a little after a quiet frame is parsed at once, the rest per frame."""
+        now = time.perf_counter()
+        if (not self._pending and len(data) <= self.SLICE
+                and now - self._last_drain >= self.FRAME_MS / 1000):
             self.stream.feed(data)  # typing and prompts: no latency
         else:
             self._pending += data
             if not self._drain_timer.isActive():
-                self._drain_timer.start()
-        if not self._repaint.isActive():
-            self._repaint.start()
+                wait = self._last_drain + self.FRAME_MS / 1000 - now
+                self._drain_timer.start(max(int(wait * 1000), 0))
+        self._schedule_repaint()
 
     def busy(self) -> bool:
         """Whether output is still waiting to be parsed."""
         return bool(self._pending)
 
     def _drain(self) -> None:
-        # pyte parses about 0.1-1 MB/s: parse within a time budget per event-loop
-        # turn so the window keeps responding, and skip what would scroll out of
-        # the scrollback anyway.
-        start = time.perf_counter()
-        self._skip_ahead()
-        pending = self._pending
-        while pending and time.perf_counter() - start < self.BUDGET_SECONDS:
-            piece = bytes(pending[: self.SLICE])
-            del pending[: self.SLICE]
-            self.stream.feed(piece)
-        if pending:
-            self._drain_timer.start()
-        if not self._repaint.isActive():
-            self._repaint.start()
+        # Plain text goes through terminal_fast's writer (str methods, exact), the rest
+        # through pyte (about 0.5 MB/s); within a time budget per event-loop turn, so
+        # the window keeps responding however fast output comes.
+        start = self._last_drain = time.perf_counter()
+        before = len(self._pending)
+        drain(self.vt, self.stream, self._pending, start + self.BUDGET_SECONDS)
+        self._flooding = before - len(self._pending) > self.FLOOD_BYTES
+        if self._pending:
+            self._drain_timer.start(0)
+        self._schedule_repaint()
 
-    def _skip_ahead(self) -> None:
-        """Drop plain text that could only end up beyond the scrollback.
-
-        Only when it cannot change anything but the lines it writes: the parser
-        is between escape sequences, no full-screen program or scroll region is
-        active, and the dropped bytes hold no control character besides tab, CR
-        and LF.
-        """
-        pending = self._pending
-        if (len(pending) < self.SKIP_AHEAD_BYTES or self.vt.alternate
-                or self.vt.margins is not None or not self.stream._taking_plain_text):
-            return
-        position = len(pending)
-        for _ in range(SCROLLBACK_LINES + 2 * self.rows + 2):
-            position = pending.rfind(b"\n", 0, position)
-            if position < 0:
-                return
-        cut = position + 1
-        if _CONTROL_BYTES.search(pending, 0, cut):
-            return
-        del pending[:cut]
-        self.stream.utf8_decoder.reset()
+    def _schedule_repaint(self) -> None:
+        frame = self.FLOOD_FRAME_MS if self._flooding else self.FRAME_MS
+        if not self._repaint.isActive() or self._repaint.remainingTime() > frame:
+            self._repaint.start(frame)
 
     def _reply(self, text: str) -> None:
         self.input.emit(text.encode())
@@ -274,24 +274,36 @@ class TerminalWidget(QWidget):
         """The text on screen, one string per row (trailing blanks kept) — for tests."""
         return list(self.vt.display)
 
-    def _all_lines(self) -> list[dict[int, Char]]:
-        history = [] if self.vt.alternate else list(self.vt.history.top)
-        return [*history, *(self.vt.buffer[y] for y in range(self.rows))]
+    def _line_count(self) -> int:
+        """Rows of history (none on the alternate screen) plus the screen's rows."""
+        return (0 if self.vt.alternate else len(self.vt.history.top)) + self.rows
+
+    def _line(self, index: int) -> Row:
+        """Row ``index`` of history followed by screen (see :meth:`_line_count`)."""
+        history = 0 if self.vt.alternate else len(self.vt.history.top)
+        if index < history:
+            row: Row = self.vt.history.top[index]
+            return row
+        return self.vt.buffer[index - history]  # type: ignore[no-any-return]
+
+    def scrollback_text(self) -> list[str]:
+        """The history's rows as text, oldest first (trailing blanks kept) — for tests."""
+        return ["".join(map(_DATA, row_list(row, self.columns, self.vt.default_char)))
+                for row in self.vt.history.top]
 
     # -- painting -----------------------------------------------------------------------
 
     def paintEvent(self, event: QPaintEvent) -> None:
         painter = QPainter(self)
         painter.fillRect(self.rect(), DEFAULT_BG)
-        lines = self._all_lines()
-        first = max(len(lines) - self.rows - self.scroll_offset, 0)
+        total = self._line_count()
+        first = max(total - self.rows - self.scroll_offset, 0)
         selection = self._normalised_selection()
         default = self.vt.default_char
-        for row in range(self.rows):
+        for row in range(min(self.rows, total - first)):
             index = first + row
-            if index >= len(lines):
-                break
-            self._paint_line(painter, row, index, lines[index], default, selection)
+            cells = row_list(self._line(index), self.columns, default)
+            self._paint_line(painter, row, cells, self._selected_columns(selection, index))
         if not self.vt.cursor.hidden and self.scroll_offset == 0:
             cursor = self.vt.cursor
             rect = QRect(cursor.x * self.cell_width, cursor.y * self.cell_height,
@@ -303,31 +315,34 @@ class TerminalWidget(QWidget):
                 painter.drawRect(rect.adjusted(0, 0, -1, -1))
         painter.end()
 
-    def _paint_line(
-        self, painter: QPainter, row: int, index: int, line: dict[int, Char], default: Char,
-        selection: tuple[QPoint, QPoint] | None,
-    ) -> None:
+    def _paint_line(self, painter: QPainter, row: int, cells: list[Char],
+                    selected: tuple[int, int] | None) -> None:
+        """Paint a row as runs of cells that look alike (one drawText per run)."""
         y = row * self.cell_height
+        styles = list(map(_STYLE, cells))
+        if styles.count(styles[0]) == len(styles):  # one style, the common case
+            runs: Iterable[tuple[tuple[Any, ...], list[str]]] = [
+                (styles[0], list(map(_DATA, cells)))]
+        else:
+            runs = ((style, list(map(_DATA, group)))
+                    for style, group in groupby(cells, _STYLE))
         x = 0
-        while x < self.columns:
-            char = line.get(x, default)
-            style = (char.fg, char.bg, char.bold, char.italics, char.underscore, char.reverse,
-                     self._selected(selection, index, x))
-            start = x
-            text = [char.data or " "]
-            x += 1
-            while x < self.columns:
-                nxt = line.get(x, default)
-                if (nxt.fg, nxt.bg, nxt.bold, nxt.italics, nxt.underscore, nxt.reverse,
-                        self._selected(selection, index, x)) != style:
-                    break
-                text.append(nxt.data or " ")
-                x += 1
-            self._paint_run(painter, start, y, "".join(text), style)
+        for style, data in runs:
+            end = x + len(data)
+            if selected is None or selected[1] < x or selected[0] >= end:
+                self._paint_run(painter, x, y, data, style, False)
+            else:  # split at the selection's edges
+                left, right = max(selected[0], x), min(selected[1] + 1, end)
+                if left > x:
+                    self._paint_run(painter, x, y, data[:left - x], style, False)
+                self._paint_run(painter, left, y, data[left - x:right - x], style, True)
+                if right < end:
+                    self._paint_run(painter, right, y, data[right - x:], style, False)
+            x = end
 
-    def _paint_run(self, painter: QPainter, column: int, y: int, text: str,
-                   style: tuple[Any, ...]) -> None:
-        fg_name, bg_name, bold, italics, underscore, reverse, selected = style
+    def _paint_run(self, painter: QPainter, column: int, y: int, data: list[str],
+                   style: tuple[Any, ...], selected: bool) -> None:
+        fg_name, bg_name, bold, italics, underscore, reverse = style
         if bold and fg_name in PALETTE and not fg_name.startswith("bright"):
             fg_name = "bright" + fg_name  # bold as bright, as xterm does by default
         fg, bg = _colour(fg_name, DEFAULT_FG), _colour(bg_name, DEFAULT_BG)
@@ -335,24 +350,30 @@ class TerminalWidget(QWidget):
             fg, bg = bg, fg
         if selected:
             bg = SELECTION_BG
-        rect = QRect(column * self.cell_width, y, len(text) * self.cell_width, self.cell_height)
         if bg != DEFAULT_BG:
+            rect = QRect(column * self.cell_width, y, len(data) * self.cell_width,
+                         self.cell_height)
             painter.fillRect(rect, bg)
+        text = "".join(data)
         if not text.strip():
             return
-        font = QFont(self.font())
-        font.setBold(bool(bold))
-        font.setItalic(bool(italics))
-        font.setUnderline(bool(underscore))
+        key = (bool(bold), bool(italics), bool(underscore))
+        font = self._fonts.get(key)
+        if font is None:
+            font = self._fonts[key] = QFont(self.font())
+            font.setBold(key[0])
+            font.setItalic(key[1])
+            font.setUnderline(key[2])
         painter.setFont(font)
         painter.setPen(fg)
-        if text.isascii():
+        if len(text) == len(data) and text.isascii():
             # A monospace font gives every ASCII character the cell's width: one call.
             painter.drawText(column * self.cell_width, y + self.ascent, text)
             return
-        # Otherwise one cell per character, so wide fallback glyphs cannot drift.
-        for offset, ch in enumerate(text):
-            if ch != " ":
+        # Otherwise one cell per character, so wide fallback glyphs cannot drift
+        # (a wide character's second cell holds "").
+        for offset, ch in enumerate(data):
+            if ch and ch != " ":
                 painter.drawText((column + offset) * self.cell_width, y + self.ascent, ch)
 
     # -- keyboard -----------------------------------------------------------------------
@@ -417,8 +438,7 @@ class TerminalWidget(QWidget):
             self.scroll_by(steps)
 
     def _cell_at(self, pos: QPoint) -> QPoint:
-        lines = len(self._all_lines())
-        first = max(lines - self.rows - self.scroll_offset, 0)
+        first = max(self._line_count() - self.rows - self.scroll_offset, 0)
         column = min(max(pos.x() // self.cell_width, 0), self.columns - 1)
         row = min(max(pos.y() // self.cell_height, 0), self.rows - 1)
         return QPoint(column, first + row)
@@ -457,29 +477,29 @@ class TerminalWidget(QWidget):
             a, b = b, a
         return a, b
 
-    @staticmethod
-    def _selected(selection: tuple[QPoint, QPoint] | None, line: int, column: int) -> bool:
+    def _selected_columns(self, selection: tuple[QPoint, QPoint] | None,
+                          line: int) -> tuple[int, int] | None:
+        """The first and last selected column of ``line``, if any of it is selected."""
         if selection is None:
-            return False
+            return None
         start, end = selection
-        return (start.y(), start.x()) <= (line, column) <= (end.y(), end.x()) and (
-            start != end)
+        if start == end or not start.y() <= line <= end.y():
+            return None
+        return (start.x() if line == start.y() else 0,
+                end.x() if line == end.y() else self.columns - 1)
 
     def selected_text(self) -> str:
         selection = self._normalised_selection()
         if selection is None or selection[0] == selection[1]:
             return ""
         start, end = selection
-        lines = self._all_lines()
+        total = self._line_count()
+        default = self.vt.default_char
         out = []
-        for index in range(start.y(), end.y() + 1):
-            if index >= len(lines):
-                break
-            line = lines[index]
-            first = start.x() if index == start.y() else 0
-            last = end.x() if index == end.y() else self.columns - 1
-            text = "".join(line[x].data if x in line else " " for x in range(first, last + 1))
-            out.append(text.rstrip())
+        for index in range(start.y(), min(end.y() + 1, total)):
+            first, last = self._selected_columns(selection, index) or (0, -1)
+            cells = row_list(self._line(index), self.columns, default)
+            out.append("".join(map(_DATA, cells[first:last + 1])).rstrip())
         return "\n".join(out)
 
     def copy_selection(self) -> None:

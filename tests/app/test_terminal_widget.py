@@ -110,8 +110,8 @@ def test_alternate_screen_is_left_cleanly(terminal: TerminalWidget) -> None:
 def test_scrollback_keeps_lines_that_left_the_screen(terminal: TerminalWidget) -> None:
     terminal.feed(b"".join(b"line %d\r\n" % n for n in range(30)))
     assert terminal.display_lines()[-2].rstrip() == "line 29"
-    history = list(terminal.vt.history.top)
-    assert "".join(c.data for c in history[0].values()).rstrip() == "line 0"
+    history = terminal.scrollback_text()
+    assert history[0].rstrip() == "line 0"
     terminal.scroll_by(1000)
     assert terminal.scroll_offset == len(history)
     terminal.scroll_by(-1000)
@@ -166,10 +166,12 @@ def test_a_flood_of_output_ends_as_if_every_byte_was_parsed(
 ) -> None:
     import pyte
 
+    from app.widgets.terminal import TerminalScreen
+
     flood = b"\x1b[32m$\x1b[0m cat big.txt\r\n" + b"".join(
         b"line %d \xc3\xa9 with some text to wrap around the forty columns\r\n" % n
         for n in range(20_000)) + b"$ "
-    reference = pyte.HistoryScreen(terminal.columns, terminal.rows, history=5000, ratio=0.5)
+    reference = TerminalScreen(terminal.columns, terminal.rows, lambda _: None)
     pyte.ByteStream(reference).feed(flood)
     for start in range(0, len(flood), 65536):  # as the socket delivers it
         terminal.feed(flood[start:start + 65536])
@@ -177,9 +179,7 @@ def test_a_flood_of_output_ends_as_if_every_byte_was_parsed(
     qtbot.waitUntil(lambda: not terminal.busy(), timeout=60_000)
     assert terminal.display_lines() == list(reference.display)
 
-    def text(line: dict) -> str:  # type: ignore[type-arg]
-        return "".join(line[x].data for x in sorted(line)).rstrip()
-
-    ours = [text(line) for line in terminal.vt.history.top]
-    theirs = [text(line) for line in reference.history.top]
+    ours = [line.rstrip() for line in terminal.scrollback_text()]
+    theirs = ["".join(line[x].data for x in sorted(line)).rstrip()
+              for line in reference.history.top]
     assert ours[-4000:] == theirs[-4000:]

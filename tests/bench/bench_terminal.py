@@ -9,8 +9,9 @@ A labelled busybox container (``sleep``) gets a ~20 MB text file (``seq`` + ``se
   TERM, console_size)`` + ``exec_start``), output read to the end and dropped;
 - ours: the same, every chunk passed to ``TerminalWidget.feed`` as ShellTab does
   (widget shown offscreen, qasync loop), until the output ends and the last
-  coalesced repaint ran.  The time inside ``feed`` (pyte's ``ByteStream.feed``) and
-  inside ``paintEvent`` is summed, and event-loop stalls are recorded (goal < 50 ms).
+  coalesced repaint ran.  The time inside ``feed``, inside the drains that parse what
+  ``feed`` queued and inside ``paintEvent`` is summed, and event-loop stalls are
+  recorded (goal < 50 ms).
 
     QT_QPA_PLATFORM=offscreen .venv/bin/python tests/bench/bench_terminal.py [--mb 20]
 """
@@ -58,6 +59,8 @@ class Timed(TerminalWidget):
     def __init__(self) -> None:
         super().__init__()
         self.feed_time = 0.0
+        self.drain_time = 0.0
+        self.drains = 0
         self.paint_time = 0.0
         self.paints = 0
 
@@ -65,6 +68,12 @@ class Timed(TerminalWidget):
         start = time.perf_counter()
         super().feed(data)
         self.feed_time += time.perf_counter() - start
+
+    def _drain(self) -> None:
+        start = time.perf_counter()
+        super()._drain()
+        self.drain_time += time.perf_counter() - start
+        self.drains += 1
 
     def paintEvent(self, event: Any) -> None:
         start = time.perf_counter()
@@ -90,8 +99,9 @@ async def exec_cat(client: engine.Engine, container_id: str, terminal: TerminalW
             if time.perf_counter() - start > limit:
                 return time.perf_counter() - start, total, False
     if terminal is not None:
-        # The last coalesced repaint (FRAME_MS after the last feed) is part of the job.
-        while terminal._repaint.isActive():
+        # Parsing what is still pending and the last coalesced repaint (FRAME_MS after
+        # the last feed) are part of the job.
+        while terminal.busy() or terminal._repaint.isActive():
             await asyncio.sleep(0.001)
         await asyncio.sleep(0)
     return time.perf_counter() - start, total, True
@@ -108,6 +118,7 @@ async def measure(args: argparse.Namespace, image: str) -> None:
                f"seq -w 1 {lines} | sed 's/$/{LINE}/' > {FILE}")
         size = int(docker("exec", container_id, "stat", "-c", "%s", FILE))
         clis, clis_tty, reads, ours, feeds, paints, npaints = [], [], [], [], [], [], []
+        drains, ndrains = [], []
         meters = []
         received = 0
         terminal = None
@@ -133,6 +144,8 @@ async def measure(args: argparse.Namespace, image: str) -> None:
                 elapsed = elapsed * size / fed
             ours.append(elapsed)
             feeds.append(terminal.feed_time)
+            drains.append(terminal.drain_time)
+            ndrains.append(terminal.drains)
             paints.append(terminal.paint_time)
             npaints.append(terminal.paints)
             meters.append(meter)
@@ -148,8 +161,10 @@ async def measure(args: argparse.Namespace, image: str) -> None:
     print(f"docker exec -t cat > /dev/null   : {cli_tty * 1000:7.0f} ms   (samples {ms(clis_tty)})")
     print(f"exec (TTY) read, dropped         : {read * 1000:7.0f} ms   (samples {ms(reads)})")
     print(f"exec (TTY) into TerminalWidget   : {own * 1000:7.0f} ms   (samples {ms(ours)})")
-    print(f"  of which in feed (pyte)        : {median(feeds) * 1000:7.0f} ms   (samples"
+    print(f"  of which in feed               : {median(feeds) * 1000:7.0f} ms   (samples"
           f" {ms(feeds)})")
+    print(f"  of which in drains (parsing)   : {median(drains) * 1000:7.0f} ms in"
+          f" {int(median(ndrains))} drains   (samples {ms(drains)})")
     print(f"  of which in paintEvent         : {median(paints) * 1000:7.0f} ms in"
           f" {int(median(npaints))} repaints")
     print(f"ratio terminal / docker exec cat  = {own / cli:.2f}   (goal <= 3)")
