@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from functools import partial
 
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QObject, QTimer, Signal
 
 import engine
 from app.models.container_tree import ComposeGroup
@@ -78,6 +78,9 @@ class UsageStreams(QObject):
 
     #: A container's latest sample changed (or went: its stream stopped).
     changed = Signal(str)
+    #: A stream that ended may be started again now, if its row is still in view
+    #: (after a reconnect, say, when no list change would prompt it).
+    retry_due = Signal()
 
     def __init__(self, session: EngineSession, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -122,3 +125,4 @@ class UsageStreams(QObject):
         self._ended[container_id] = time.monotonic()
         self._tasks.pop(container_id, None)
         self._forget(container_id)
+        QTimer.singleShot(int(RETRY_AFTER_S * 1000) + 100, self, self.retry_due.emit)

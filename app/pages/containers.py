@@ -380,6 +380,7 @@ class ContainersPage(TablePage):
                        self.proxy.modelReset, self.tree.expanded, self.tree.collapsed,
                        self.tree.verticalScrollBar().valueChanged):
             signal.connect(self._usage_timer.start)
+        self.usage.retry_due.connect(self._usage_timer.start)
         self._watched_window: QWidget | None = None
         self._update_count()
         self.selection_changed()

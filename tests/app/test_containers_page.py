@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,6 +15,7 @@ from pytestqt.qtbot import QtBot
 
 import engine
 from app.models.container_tree import ComposeGroup, ContainerTreeModel, IsGroupRole
+from app.pages import container_usage
 from app.pages import containers as containers_module
 from app.pages.containers import (
     CONTAINER_COLUMNS,
@@ -25,8 +27,9 @@ from app.pages.containers import (
     group_tone,
 )
 from app.session import EngineSession, MessageLevel
-from tests.app.conftest import wait_connected
+from tests.app.conftest import await_in_qt, wait_connected
 from tests.conftest import RUN_ID, EngineUnderTest, unique_name
+from tests.faults import SocketRelay
 
 STATE = 3  # the State column
 CPU = 4  # then Memory
@@ -480,3 +483,33 @@ def test_cpu_and_memory_columns_stream_only_for_running_rows_in_view(
     qtbot.waitUntil(lambda: idle_id in page.usage.watched, timeout=5_000)
     page.hide()
     assert page.usage.watched == set()
+
+
+def test_cpu_column_comes_back_after_the_engine_does(
+    qtbot: QtBot, make_session: Callable[[str], EngineSession],
+    docker_engine: EngineUnderTest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(container_usage, "RETRY_AFTER_S", 1.0)
+    relay = SocketRelay(docker_engine.endpoint.socket_path or "", tmp_path / "relay.sock")
+    await_in_qt(qtbot, relay.start())
+    session = make_session(relay.url)
+    page = ContainersPage(session)
+    qtbot.addWidget(page)
+    page.resize(1000, 700)
+    page.show()
+    session.start()
+    wait_connected(qtbot, session)
+    container_id, name = docker_engine.create(docker_engine.image, "sleep", "300")
+    docker_engine.cli("start", name)
+    page.search.setText(name)
+    qtbot.waitUntil(lambda: usage_cells(page, container_id)[1] != "", timeout=20_000)
+
+    await_in_qt(qtbot, relay.cut())
+    qtbot.waitUntil(lambda: container_id not in page.usage.watched, timeout=10_000)
+    assert usage_cells(page, container_id) == ("", "")
+    await_in_qt(qtbot, relay.start())
+    session.retry_now()
+    wait_connected(qtbot, session)
+    # No list change is needed: the ended stream is retried once its pause is over.
+    qtbot.waitUntil(lambda: usage_cells(page, container_id)[1] != "", timeout=20_000)
+    await_in_qt(qtbot, relay.cut())
