@@ -6,11 +6,15 @@ Builds (classic builder) a busybox image with a copy of this machine's
 run, alternating, median of ``--repeats``:
 
 - save:  ``docker save IMAGE > /dev/null`` (the floor the issue names);
-- raw:   ``GET /images/{id}/get`` read and dropped with httpx (our transport's floor);
+- httpx: ``GET /images/{id}/get`` read and dropped with httpx (the old transport's floor);
+- bulk:  the same read and dropped through ``engine._bulk.open_body`` (our transport's floor);
 - ours:  :func:`engine.analyze_image` (stream, parse every layer tar, stack, waste).
 
 CPU seconds are printed beside wall time: on a shared machine the wall-time
-ratio moves with the load, the CPU cost does not.  Then one more analysis
+ratio moves with the load, the CPU cost does not.  The daemon's own CPU during
+``docker save`` is printed when its process is visible: it builds the export
+on the fly and is usually the bottleneck, so every CPU second we spend on a busy
+machine is taken from it.  Then one more analysis
 under tracemalloc for the Python heap peak; the process's peak RSS
 (``ru_maxrss``) is printed too.  The image is removed afterwards.
 
@@ -38,6 +42,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 import httpx
 
 import engine
+from engine._bulk import open_body
 from engine._layers import analyze_image
 
 RUN = uuid.uuid4().hex[:8]
@@ -73,12 +78,25 @@ def _children_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def docker_save() -> tuple[float, float]:
-    """Wall and CPU seconds of ``docker save IMAGE > /dev/null``."""
-    start, cpu = time.perf_counter(), _children_cpu()
+def _daemon_cpu() -> float | None:
+    """dockerd's CPU seconds so far, when it runs on this machine and we may read it."""
+    try:
+        pid = subprocess.run(["pidof", "dockerd"], capture_output=True, text=True,
+                             check=False).stdout.split()[0]
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (IndexError, OSError):
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def docker_save() -> tuple[float, float, float | None]:
+    """Wall and CPU seconds of ``docker save IMAGE > /dev/null``, and the daemon's CPU."""
+    start, cpu, daemon = time.perf_counter(), _children_cpu(), _daemon_cpu()
     with open(os.devnull, "wb") as devnull:  # `> /dev/null`, as a shell would
         subprocess.run(["docker", "save", TAG], stdout=devnull, check=True)
-    return time.perf_counter() - start, _children_cpu() - cpu
+    daemon_after = _daemon_cpu()
+    daemon_cpu = None if daemon is None or daemon_after is None else daemon_after - daemon
+    return time.perf_counter() - start, _children_cpu() - cpu, daemon_cpu
 
 
 async def raw_read(client: engine.Engine, image_id: str) -> tuple[float, float, int]:
@@ -95,22 +113,35 @@ async def raw_read(client: engine.Engine, image_id: str) -> tuple[float, float, 
         return time.perf_counter() - start, time.process_time() - cpu, total
 
 
+async def bulk_read(client: engine.Engine, image_id: str) -> tuple[float, float]:
+    start, cpu = time.perf_counter(), time.process_time()
+    async with open_body(client, "GET", f"/images/{image_id}/get") as body:
+        async for _ in body:
+            pass
+    return time.perf_counter() - start, time.process_time() - cpu
+
+
 async def measure(repeats: int) -> None:
     load = f"{os.getloadavg()[0]:.1f}"
     client, _ = await engine.discover()
     async with client:
         image_id = (await client.image(TAG)).id
-        saves, raws, ours = [], [], []
-        save_cpu, raw_cpu, our_cpu = [], [], []
+        saves, raws, bulks, ours = [], [], [], []
+        save_cpu, daemon_cpu, raw_cpu, bulk_cpu, our_cpu = [], [], [], [], []
         analysis = None
         exported = 0
         for _ in range(repeats):
-            elapsed, cpu = docker_save()
+            elapsed, cpu, daemon = docker_save()
             saves.append(elapsed)
             save_cpu.append(cpu)
+            if daemon is not None:
+                daemon_cpu.append(daemon)
             elapsed, cpu, exported = await raw_read(client, image_id)
             raws.append(elapsed)
             raw_cpu.append(cpu)
+            elapsed, cpu = await bulk_read(client, image_id)
+            bulks.append(elapsed)
+            bulk_cpu.append(cpu)
             start, cpu = time.perf_counter(), time.process_time()
             analysis = await analyze_image(client, TAG)
             ours.append(time.perf_counter() - start)
@@ -124,7 +155,7 @@ async def measure(repeats: int) -> None:
         tracemalloc.stop()
 
     files = sum(len(layer.entries) for layer in analysis.layers)
-    save, raw, own = (statistics.median(s) for s in (saves, raws, ours))
+    save, raw, bulk, own = (statistics.median(s) for s in (saves, raws, bulks, ours))
     print(f"image: {len(analysis.layers)} layers, {files} entries,"
           f" {analysis.total_size / 2**20:.1f} MiB of files, export {exported / 2**20:.1f} MiB")
     print(f"wasted: {analysis.wasted_bytes / 2**20:.1f} MiB, efficiency"
@@ -132,12 +163,17 @@ async def measure(repeats: int) -> None:
     print(f"load average before/after: {load} / {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
     print(f"docker save > /dev/null : {save * 1000:8.0f} ms, CPU {_median_ms(save_cpu)} ms"
           f"   (samples {_ms(saves)})")
-    print(f"raw GET /images/get     : {raw * 1000:8.0f} ms, CPU {_median_ms(raw_cpu)} ms"
+    if daemon_cpu:
+        print(f"  dockerd CPU during save : {_median_ms(daemon_cpu)} ms")
+    print(f"httpx GET /images/get   : {raw * 1000:8.0f} ms, CPU {_median_ms(raw_cpu)} ms"
           f"   (samples {_ms(raws)})")
+    print(f"bulk GET (engine._bulk) : {bulk * 1000:8.0f} ms, CPU {_median_ms(bulk_cpu)} ms"
+          f"   (samples {_ms(bulks)})")
     print(f"analyze_image           : {own * 1000:8.0f} ms, CPU {_median_ms(our_cpu)} ms"
           f"   (samples {_ms(ours)})")
     print(f"ratio analyze / docker save = {own / save:.2f}   (goal <= 1.2)")
-    print(f"ratio analyze / raw read    = {own / raw:.2f}")
+    print(f"ratio analyze / httpx read  = {own / raw:.2f}")
+    print(f"ratio analyze / bulk read   = {own / bulk:.2f}")
     print(f"peak RSS of this process    = {rss_mib:.0f} MiB   (goal < 300)")
     print(f"Python heap peak (tracemalloc, one analysis) = {heap_peak / 2**20:.0f} MiB")
 
