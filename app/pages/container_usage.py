@@ -21,7 +21,7 @@ import engine
 from app.models.container_tree import ComposeGroup
 from app.models.table import Column
 from app.presentation import human_size
-from app.session import EngineSession
+from app.session import ConnectionState, ConnectionStatus, EngineSession
 
 log = logging.getLogger(__name__)
 
@@ -88,6 +88,15 @@ class UsageStreams(QObject):
         self.samples: dict[str, engine.StatsSample] = {}
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._ended: dict[str, float] = {}
+        session.statusChanged.connect(self._on_status)
+
+    def _on_status(self, status: ConnectionStatus) -> None:
+        """Streams die with the connection; start afresh once it is back."""
+        if status.state is ConnectionState.CONNECTED:
+            self._ended.clear()
+            self.retry_due.emit()
+        else:
+            self.stop()
 
     @property
     def watched(self) -> set[str]:
@@ -122,7 +131,10 @@ class UsageStreams(QObject):
                 self.changed.emit(container_id)
         except engine.EngineError as exc:  # stopped, removed, or no stats here: no column
             log.info("no stats for the list for %s: %s", container_id, exc)
-        self._ended[container_id] = time.monotonic()
-        self._tasks.pop(container_id, None)
-        self._forget(container_id)
-        QTimer.singleShot(int(RETRY_AFTER_S * 1000) + 100, self, self.retry_due.emit)
+        finally:
+            # Unless watch() let it go already: then a newer stream may own the entry.
+            if self._tasks.get(container_id) is asyncio.current_task():
+                del self._tasks[container_id]
+                self._ended[container_id] = time.monotonic()
+                self._forget(container_id)
+                QTimer.singleShot(int(RETRY_AFTER_S * 1000) + 100, self, self.retry_due.emit)

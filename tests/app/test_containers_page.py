@@ -510,6 +510,6 @@ def test_cpu_column_comes_back_after_the_engine_does(
     await_in_qt(qtbot, relay.start())
     session.retry_now()
     wait_connected(qtbot, session)
-    # No list change is needed: the ended stream is retried once its pause is over.
+    # No list change is needed: the streams start again once the engine is back.
     qtbot.waitUntil(lambda: usage_cells(page, container_id)[1] != "", timeout=20_000)
     await_in_qt(qtbot, relay.cut())
