@@ -169,8 +169,9 @@ class TerminalWidget(QWidget):
     SLICE = 1024
     #: Parsing time allowed per event-loop turn.
     BUDGET_SECONDS = 0.008
-    #: While a drain takes more than FLOOD_BYTES, frames are FLOOD_FRAME_MS apart: a
-    #: paint costs a few ms, better spent reading when nobody can follow the text.
+    #: While a drain takes more than FLOOD_BYTES, drains and frames are FLOOD_FRAME_MS
+    #: apart: nobody can follow the text, a paint costs a few ms better spent reading,
+    #: and a larger batch lets more text that would scroll past the history be dropped.
     FLOOD_BYTES = 32 * 1024
     FLOOD_FRAME_MS = 40
 
@@ -242,7 +243,8 @@ class TerminalWidget(QWidget):
         else:
             self._pending += data
             if not self._drain_timer.isActive():
-                wait = self._last_drain + self.FRAME_MS / 1000 - now
+                frame = self.FLOOD_FRAME_MS if self._flooding else self.FRAME_MS
+                wait = self._last_drain + frame / 1000 - now
                 self._drain_timer.start(max(int(wait * 1000), 0))
         self._schedule_repaint()
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import os
 import subprocess
 import time
@@ -63,23 +64,54 @@ class Timed(TerminalWidget):
         self.drains = 0
         self.paint_time = 0.0
         self.paints = 0
+        # name -> (wall, CPU of this thread) of the slowest call: wall much above CPU
+        # means the process was waiting for a CPU (a loaded machine), not working.
+        self.longest = {"feed": (0.0, 0.0), "drain": (0.0, 0.0), "paint": (0.0, 0.0)}
+
+    def _note(self, name: str, wall: float, cpu: float) -> None:
+        if wall > self.longest[name][0]:
+            self.longest[name] = (wall, cpu)
 
     def feed(self, data: bytes) -> None:
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.thread_time()
         super().feed(data)
-        self.feed_time += time.perf_counter() - start
+        took = time.perf_counter() - start
+        self.feed_time += took
+        self._note("feed", took, time.thread_time() - cpu)
 
     def _drain(self) -> None:
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.thread_time()
         super()._drain()
-        self.drain_time += time.perf_counter() - start
+        took = time.perf_counter() - start
+        self.drain_time += took
         self.drains += 1
+        self._note("drain", took, time.thread_time() - cpu)
 
     def paintEvent(self, event: Any) -> None:
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.thread_time()
         super().paintEvent(event)
-        self.paint_time += time.perf_counter() - start
+        took = time.perf_counter() - start
+        self.paint_time += took
         self.paints += 1
+        self._note("paint", took, time.thread_time() - cpu)
+
+
+class GcMeter:
+    """Pauses of the cyclic garbage collector, per generation (they stall the loop too)."""
+
+    def __init__(self) -> None:
+        self.pauses: dict[int, list[float]] = {0: [], 1: [], 2: []}
+        self._start = 0.0
+
+    def __call__(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._start = time.perf_counter()
+        else:
+            self.pauses[info["generation"]].append(time.perf_counter() - self._start)
+
+    def summary(self) -> str:
+        return ", ".join(f"gen{gen} {len(p)}x max {max(p, default=0) * 1000:.1f} ms"
+                         for gen, p in self.pauses.items())
 
 
 async def exec_cat(client: engine.Engine, container_id: str, terminal: TerminalWidget | None,
@@ -120,6 +152,8 @@ async def measure(args: argparse.Namespace, image: str) -> None:
         clis, clis_tty, reads, ours, feeds, paints, npaints = [], [], [], [], [], [], []
         drains, ndrains = [], []
         meters = []
+        longest: list[str] = []
+        collections: list[str] = []
         received = 0
         terminal = None
         for _ in range(args.repeats):
@@ -134,9 +168,12 @@ async def measure(args: argparse.Namespace, image: str) -> None:
             terminal.show()
             await asyncio.sleep(0.1)
             meter = StallMeter()
+            collector = GcMeter()
+            gc.callbacks.append(collector)
             meter.start()
             elapsed, fed, finished = await exec_cat(client, container_id, terminal, args.limit)
             meter.stop()
+            gc.callbacks.remove(collector)
             if not finished:
                 print(f"!! gave up after {elapsed:.0f} s with {fed / 1e6:.2f} MB fed;"
                       f" at that rate the whole file would take"
@@ -149,6 +186,9 @@ async def measure(args: argparse.Namespace, image: str) -> None:
             paints.append(terminal.paint_time)
             npaints.append(terminal.paints)
             meters.append(meter)
+            collections.append(collector.summary())
+            longest.append(", ".join(f"{name} {wall * 1000:.1f} ms (CPU {cpu * 1000:.1f})"
+                                     for name, (wall, cpu) in terminal.longest.items()))
         assert terminal is not None
         last = [line.rstrip() for line in terminal.display_lines() if line.strip()]
         await client.remove_container(container_id, force=True)
@@ -170,8 +210,10 @@ async def measure(args: argparse.Namespace, image: str) -> None:
     print(f"ratio terminal / docker exec cat  = {own / cli:.2f}   (goal <= 3)")
     print(f"ratio terminal / exec TTY read    = {own / read:.2f}")
     print(f"ratio docker exec -t / docker exec = {cli_tty / cli:.2f}")
-    for number, meter in enumerate(meters, 1):
+    for number, (meter, slowest, collected) in enumerate(
+            zip(meters, longest, collections, strict=True), 1):
         print(f"event-loop stalls, run {number}: {meter.summary()}   (goal max < 50 ms)")
+        print(f"  slowest single call: {slowest}; GC: {collected}")
 
 
 def main() -> int:
