@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import signal
 import sys
@@ -38,6 +39,9 @@ def run_gui(host: str | None, argv: list[str]) -> int:
     session = EngineSession(host)
     window = MainWindow(session, settings)
     window.show()
+    # Qt, PySide and the window are long-lived: keep the collector from walking them
+    # again and again. A full collection over them stalled a terminal flood ~40 ms.
+    gc.freeze()
     session.start()
     with loop:
         code: int = loop.run_until_complete(_run_until_quit(app))
