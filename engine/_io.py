@@ -45,8 +45,16 @@ from typing import Any, Self
 import httpcore
 import httpx
 
+from engine import _bulk
 from engine._client import STREAM_TIMEOUT, Engine, _error_message, _translate
-from engine._decoders import TIMESTAMP_PREFIX, FrameDecoder, LogBatch, LogDecoder, StreamKind
+from engine._decoders import (
+    TIMESTAMP_PREFIX,
+    Dechunker,
+    FrameDecoder,
+    LogBatch,
+    LogDecoder,
+    StreamKind,
+)
 from engine._errors import (
     APIError,
     EngineUnreachable,
@@ -81,11 +89,12 @@ __all__ = [
 ]
 
 _READ_SIZE = 65536
-#: How long a log reader may run through httpx's per-chunk work before it lets the
-#: event loop in (a 64 KiB read of a busy log is ~700 chunks).
+#: How long reading a log may go on without letting the event loop in.
 _SLICE = 0.008
-#: How many read but not yet decoded bytes make a log reader wait for its consumer.
-_PUMP_LIMIT = 1 << 20
+#: A read of a log body is decoded this much at a time (~700 lines of a busy log).
+_PIECE = 64 << 10
+#: An error body is read whole for its message; the engine's are a line of JSON.
+_ERROR_BODY_LIMIT = 1 << 20
 #: The end-of-transmission byte a TTY's line discipline turns into EOF (Ctrl-D).
 _EOT = b"\x04"
 #: Shells a user expects, best first (issue 5: bash, then ash, then sh).
@@ -135,71 +144,63 @@ def _logs_params(*, follow: bool, stdout: bool, stderr: bool, timestamps: bool,
 
 
 async def _body(client: Engine, path: str, params: Mapping[str, Any]) -> AsyncIterator[bytes]:
-    """A streamed GET's body in pieces as large as have arrived, read by a task of its own.
+    """A streamed GET's body, de-chunked, a read at a time (at most :data:`_PIECE` of it).
 
-    httpx hands over one piece per HTTP chunk, and Docker sends one chunk per log
-    message, so a consumer that works per piece works per line.  The reader task runs
-    through httpx's per-chunk work alone; the consumer wakes when the reader lets the
-    loop in and takes everything read so far as one ``bytes`` to decode in bulk.  The
-    reader lets the loop in at least every :data:`_SLICE` seconds, so a flood never
-    holds the event loop for long, and waits once :data:`_PUMP_LIMIT` bytes are
-    waiting, so a slow consumer does not fill memory.  Errors reach the consumer.
+    Docker flushes every log message as an HTTP chunk of its own, and httpx pays
+    ~20 µs of Python per chunk (h11 events, httpcore and anyio layers): reading a busy
+    log through it costs more than everything done with the lines after.  So on the
+    endpoints :mod:`engine._bulk` reads itself (unix, tcp, TLS) the request goes on a
+    connection of its own, whole reads come in through its buffered protocol, and
+    :class:`Dechunker` undoes the chunking in bulk; other endpoints go through httpx.
+    Errors are those of the httpx path: the engine's exception for an HTTP error
+    status, :class:`EngineUnreachable` for a refused, cut or garbled connection.
     """
-    loop = asyncio.get_running_loop()
-    chunks: list[bytes] = []
-    waiting = 0
-    arrived = asyncio.Event()
-    room = asyncio.Event()
-    room.set()
-    finished = False
-    failure: Exception | None = None
-
-    async def read() -> None:
-        nonlocal waiting, finished, failure
-        try:
-            async with client._stream("GET", path, params=params) as response:
-                with _translate(client.endpoint):
-                    count = 0
-                    deadline = loop.time() + _SLICE
-                    async for raw in response.aiter_raw():
-                        chunks.append(raw)
-                        waiting += len(raw)
-                        arrived.set()
-                        count += 1
-                        if waiting >= _PUMP_LIMIT:
-                            room.clear()
-                            await room.wait()
-                            deadline = loop.time() + _SLICE
-                        elif not count & 31 and loop.time() >= deadline:
-                            await asyncio.sleep(0)
-                            deadline = loop.time() + _SLICE
-        except Exception as exc:
-            failure = exc
-        finally:
-            finished = True
-            arrived.set()
-
-    reader = asyncio.ensure_future(read())
+    endpoint = client.endpoint
+    if not _bulk.supports(endpoint):
+        async with client._stream("GET", path, params=params) as response:
+            with _translate(endpoint):
+                async for raw in response.aiter_raw():
+                    yield raw
+        return
+    transport, receiver = await _bulk._connect(endpoint)
     try:
+        transport.write(_bulk._request_bytes(client, "GET", path, params, None))
+        head, data = await _bulk._read_head(receiver, endpoint)
+        if head.status >= 400:
+            body = _bulk.BodyReader(receiver, head, data, endpoint)
+            content = await body.read_all(_ERROR_BODY_LIMIT)
+            error = httpx.Response(head.status, headers=list(head.headers), content=content)
+            raise error_for_status(head.status, _error_message(error))
+        try:
+            dechunker = Dechunker() if head.chunked else None
+            left = head.content_length
+        except _bulk.FramingError as exc:
+            raise _bulk._lost(endpoint, exc) from exc
         while True:
-            if not chunks and not finished:
-                await arrived.wait()
-            arrived.clear()
-            if chunks:
-                data = b"".join(chunks) if len(chunks) > 1 else chunks[0]
-                chunks.clear()
-                waiting = 0
-                room.set()
-                yield data
-            elif finished:
-                break
-        if failure is not None:
-            raise failure
+            for start in range(0, len(data), _PIECE):
+                piece = data[start : start + _PIECE]
+                if dechunker is not None:
+                    try:
+                        blob = dechunker.feed(piece)
+                    except ProtocolError as exc:
+                        raise _bulk._lost(endpoint, exc) from exc
+                else:
+                    blob = bytes(piece if left is None else piece[:left])
+                    left = None if left is None else left - len(blob)
+                if blob:
+                    yield blob
+            if (dechunker.done if dechunker is not None else left == 0):
+                return
+            try:
+                data = await receiver.read()
+            except OSError as exc:
+                raise _bulk._lost(endpoint, exc) from exc
+            if not data:
+                if (dechunker is not None and not dechunker.done) or left:
+                    raise _bulk._lost(endpoint, "the body was cut short")
+                return
     finally:
-        if not reader.done():
-            reader.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await reader
+        transport.abort()
 
 
 async def logs(
@@ -273,13 +274,19 @@ async def log_batches(
     if tty is None:
         tty = (await client.container(container_id)).tty
     decoder = LogDecoder(multiplexed=not tty, timestamps=timestamps)
+    loop = asyncio.get_running_loop()
     try:
+        deadline = loop.time() + _SLICE
         async for raw in _body(client, f"/containers/{container_id}/logs", params):
             batch = decoder.feed(raw)
             if batch.lines:
                 yield batch
             if decoder.system_error is not None:
                 raise ServerError(500, decoder.system_error)
+            if loop.time() >= deadline:
+                # A flood is read without waiting, so let the loop in now and then.
+                await asyncio.sleep(0)
+                deadline = loop.time() + _SLICE
     except EngineUnreachable:
         # A followed container that is removed ends the stream cleanly on Docker and
         # Podman; should the connection be cut instead, a missing container still

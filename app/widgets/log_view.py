@@ -243,7 +243,7 @@ class LogDelegate(QStyledItemDelegate):
         self.view = view
 
     def sizeHint(self, option: QStyleOptionViewItem, index: AnyIndex) -> QSize:
-        metrics = QFontMetrics(self.view.list.font())
+        metrics = self.view.metrics
         if not self.view.wrap.isChecked():
             return QSize(0, metrics.height())
         text = self.view.line_text(index.data(EntryRole))
@@ -273,7 +273,7 @@ class LogDelegate(QStyledItemDelegate):
                              prefix + entry.plain)
             painter.restore()
             return
-        metrics = QFontMetrics(painter.font())
+        metrics = self.view.metrics
         baseline = rect.top() + metrics.ascent()
         if prefix:
             painter.setPen(QColor("#8a8a8a"))
@@ -281,15 +281,22 @@ class LogDelegate(QStyledItemDelegate):
             x += metrics.horizontalAdvance(prefix)
         pattern = self.view.search_pattern
         base_font = painter.font()
-        for run in entry.runs:
-            if x > rect.right():
+        # The font is fixed-pitch: what lies beyond the right edge is never shaped.
+        room = (rect.right() - x) // self.view.char_width + 2
+        runs = entry.runs
+        for number, run in enumerate(runs):
+            if room <= 0:
                 break
-            width = metrics.horizontalAdvance(run.text)
+            text = run.text if len(run.text) <= room else run.text[:room]
+            room -= len(text)
             style = run.style
+            last = number == len(runs) - 1
+            needs_width = not last or (style.bg and not selected) or pattern is not None
+            width = metrics.horizontalAdvance(text) if needs_width else 0
             if style.bg and not selected:
                 painter.fillRect(QRect(x, rect.top(), width, rect.height()), QColor(style.bg))
             if pattern is not None:
-                self._paint_hits(painter, pattern, run.text, x, rect, metrics)
+                self._paint_hits(painter, pattern, text, x, rect, metrics)
             if style is PLAIN:
                 painter.setFont(base_font)
             else:
@@ -299,7 +306,7 @@ class LogDelegate(QStyledItemDelegate):
                 font.setUnderline(style.underline)
                 painter.setFont(font)
             painter.setPen(QColor(style.fg) if style.fg and not selected else default)
-            painter.drawText(x, baseline, run.text)
+            painter.drawText(x, baseline, text)
             x += width
         painter.restore()
 
@@ -366,9 +373,11 @@ class LogView(QWidget):
         self.list.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
         font = QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont)
         self.list.setFont(font)
+        self.metrics = QFontMetrics(font)
+        self.char_width = max(self.metrics.horizontalAdvance("M"), 1)
         rows = self.list.verticalHeader()
         rows.setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
-        rows.setDefaultSectionSize(QFontMetrics(font).height())
+        rows.setDefaultSectionSize(self.metrics.height())
         self.list.setItemDelegate(LogDelegate(self))
         self.list.verticalScrollBar().valueChanged.connect(self._on_scrolled)
 

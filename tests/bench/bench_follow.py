@@ -5,7 +5,9 @@ A labelled busybox container writes ``--batch`` lines every 0.1 s (``seq`` throu
 wrote.  The Logs tab's path follows it (``engine.log_batches(follow=True,
 timestamps=True)`` → ``LogView.add_lines``, view shown offscreen, qasync loop) while:
 
-- a 5 ms QTimer records the gaps between its ticks (event-loop stalls: goal max < 50 ms);
+- a 5 ms QTimer records the gaps between its ticks (event-loop stalls: goal max < 50 ms),
+  and how much CPU the main thread used in each gap: on a loaded machine a long gap
+  with little CPU is the OS running something else, not our work holding the loop;
 - RSS is sampled every 0.5 s and the model's length is checked against the cap.
 
 Printed: the rate the container really wrote at, the lines received, how long after
@@ -20,6 +22,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import resource
 import time
 
 from _common import LABELS, StallMeter, busybox_image, docker, load, remove_labelled, rss_mib
@@ -28,6 +31,39 @@ from PySide6.QtWidgets import QApplication
 import engine
 from app.event_loop import make_event_loop
 from app.widgets.log_view import LogView
+
+
+class CPUStallMeter(StallMeter):
+    """A :class:`StallMeter` that also records the main thread's CPU time in each gap.
+
+    A gap is a stall of ours only if the thread was busy for it; on a loaded machine
+    (2 CPUs shared with other work) most long gaps are time the OS gave elsewhere.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.busy: list[float] = []
+        self._cpu = 0.0
+
+    def start(self) -> None:
+        self.busy.clear()
+        self._cpu = time.thread_time()
+        super().start()
+
+    def _tick(self) -> None:
+        cpu = time.thread_time()
+        self.busy.append(cpu - self._cpu)
+        self._cpu = cpu
+        super()._tick()
+
+    def cpu_summary(self) -> str:
+        worst = max(range(len(self.gaps)), key=self.gaps.__getitem__, default=None)
+        in_worst = self.busy[worst] * 1000 if worst is not None else 0.0
+        busiest = max(self.busy, default=0.0) * 1000
+        busy_stalls = sum(1 for b in self.busy if b > 0.05)
+        return (f"CPU in the longest gap {in_worst:.1f} ms; most CPU in one gap"
+                f" {busiest:.1f} ms; gaps with > 50 ms of CPU: {busy_stalls}")
+
 
 SCRIPT = (
     "end=$(( $(date +%s) + {seconds} )); n=0; "
@@ -47,7 +83,7 @@ async def measure(args: argparse.Namespace, image: str) -> None:
         container_id = await client.create_container(
             image, command=["sh", "-c", SCRIPT.format(seconds=args.seconds, batch=args.batch)],
             labels=LABELS)
-        meter = StallMeter()
+        meter = CPUStallMeter()
         rss: list[float] = [rss_mib()]
         received = 0
         total_written: int | None = None
@@ -75,6 +111,7 @@ async def measure(args: argparse.Namespace, image: str) -> None:
 
         await client.start_container(container_id)
         started = time.perf_counter()
+        cpu_before = resource.getrusage(resource.RUSAGE_SELF)
         meter.start()
         sampler = asyncio.ensure_future(sample())
         try:
@@ -87,6 +124,7 @@ async def measure(args: argparse.Namespace, image: str) -> None:
             with contextlib.suppress(asyncio.CancelledError):
                 await sampler
         finished = time.perf_counter()
+        cpu_after = resource.getrusage(resource.RUSAGE_SELF)
         exited = (await client.container(container_id)).raw.get("State", {}).get("FinishedAt")
         if total_written is None:  # not reached by the follow: ask the CLI for the last line
             last = docker("logs", "--tail", "1", container_id).split()
@@ -107,6 +145,11 @@ async def measure(args: argparse.Namespace, image: str) -> None:
               f" TOTAL line arrived {last_line_at - started:.1f} s after start"
               f" (container ran {args.seconds} s)")
     print(f"event-loop stalls: {meter.summary()}   (goal max < 50 ms)")
+    print(f"                   {meter.cpu_summary()}")
+    user = cpu_after.ru_utime - cpu_before.ru_utime
+    system = cpu_after.ru_stime - cpu_before.ru_stime
+    print(f"CPU used by this process while following: {user:.1f} s user + {system:.1f} s"
+          f" system = {(user + system) / (finished - started) * 100:.0f}% of one CPU")
     print(f"model entries: max {max_entries:,}, end {len(view.model.entries):,}, cap {args.cap:,},"
           f" dropped {view.model.dropped:,}   (goal <= cap)")
     print(f"RSS start / max / end: {rss[0]:.0f} / {max(rss):.0f} / {rss[-1]:.0f} MiB")

@@ -5,6 +5,9 @@ exits; then, alternating, median of ``--repeats``:
 
 - raw:  ``GET /containers/{id}/logs?stdout=1&stderr=1`` read to the end with httpx
   (the floor the issue names), and the same with ``timestamps=1`` (what the app asks);
+- bulk: the same ``timestamps=1`` body through the engine's own reader (one connection,
+  whole reads, de-chunked in bulk: ``engine._io._body``) and thrown away: the floor
+  of the way the app now reads, before any decoding;
 - cli:  ``docker logs ID > /dev/null``;
 - ours: what the Logs tab does with "Everything": ``engine.log_batches(timestamps=True)``
   → ``LogView.add_lines`` for each batch → the view's flushes once per tick, until
@@ -29,7 +32,6 @@ import time
 import httpx
 from _common import (
     LABELS,
-    StallMeter,
     busybox_image,
     docker,
     load,
@@ -38,11 +40,13 @@ from _common import (
     remove_labelled,
     rss_mib,
 )
+from bench_follow import CPUStallMeter
 from PySide6.QtWidgets import QApplication
 
 import engine
 from app.event_loop import make_event_loop
 from app.widgets.log_view import LogView
+from engine._io import _body
 
 # ~60 bytes a line: "000123 the quick brown fox jumps over the lazy dog, again\n"
 SCRIPT = "seq -w 1 {n} | sed 's/$/ the quick brown fox jumps over the lazy dog again/'"
@@ -65,6 +69,15 @@ async def raw_read(client: engine.Engine, container_id: str, timestamps: bool) -
         return time.perf_counter() - start, total
 
 
+async def bulk_read(client: engine.Engine, container_id: str) -> tuple[float, int]:
+    start = time.perf_counter()
+    total = 0
+    params = {"stdout": 1, "stderr": 1, "timestamps": 1, "follow": 0, "tail": "all"}
+    async for blob in _body(client, f"/containers/{container_id}/logs", params):
+        total += len(blob)
+    return time.perf_counter() - start, total
+
+
 def cli_logs(container_id: str) -> float:
     start = time.perf_counter()
     with open(os.devnull, "wb") as devnull:
@@ -74,7 +87,7 @@ def cli_logs(container_id: str) -> float:
 
 
 async def into_view(client: engine.Engine, container_id: str, lines: int, cap: int,
-                    meter: StallMeter) -> tuple[float, LogView]:
+                    meter: CPUStallMeter) -> tuple[float, LogView]:
     view = LogView(cap=cap)
     view.resize(1000, 700)
     view.show()
@@ -114,7 +127,7 @@ async def measure(args: argparse.Namespace, image: str) -> None:
         await client.start_container(container_id)
         docker("wait", container_id)
         print(f"container printed {args.lines} lines in {time.perf_counter() - started:.1f} s")
-        raws, raws_ts, clis, ours, stalls = [], [], [], [], []
+        raws, raws_ts, bulks, clis, ours, stalls = [], [], [], [], [], []
         size = size_ts = 0
         view = None
         rss_before = rss_mib()
@@ -123,11 +136,13 @@ async def measure(args: argparse.Namespace, image: str) -> None:
             raws.append(elapsed)
             elapsed, size_ts = await raw_read(client, container_id, True)
             raws_ts.append(elapsed)
+            elapsed, _ = await bulk_read(client, container_id)
+            bulks.append(elapsed)
             clis.append(cli_logs(container_id))
             if view is not None:
                 view.deleteLater()
                 view = None
-            meter = StallMeter()
+            meter = CPUStallMeter()
             elapsed, view = await into_view(client, container_id, args.lines, args.cap, meter)
             ours.append(elapsed)
             stalls.append(meter)
@@ -139,17 +154,22 @@ async def measure(args: argparse.Namespace, image: str) -> None:
         await client.remove_container(container_id, force=True)
 
     raw, raw_ts, cli, own = median(raws), median(raws_ts), median(clis), median(ours)
+    bulk = median(bulks)
     print(load())
     print(f"log: {args.lines} lines, {size / 1e6:.1f} MB framed ({size_ts / 1e6:.1f} MB with"
           f" timestamps), view cap {args.cap}")
     print(f"raw GET /logs                 : {raw * 1000:7.0f} ms   (samples {ms(raws)})")
     print(f"raw GET /logs?timestamps=1    : {raw_ts * 1000:7.0f} ms   (samples {ms(raws_ts)})")
+    print(f"bulk reader, timestamps=1     : {bulk * 1000:7.0f} ms   (samples {ms(bulks)})")
     print(f"docker logs > /dev/null       : {cli * 1000:7.0f} ms   (samples {ms(clis)})")
     print(f"log_batches -> LogView (all in): {own * 1000:6.0f} ms   (samples {ms(ours)})")
     print(f"ratio view / raw GET /logs            = {own / raw:.2f}   (goal <= 1.25)")
     print(f"ratio view / raw GET /logs?timestamps = {own / raw_ts:.2f}")
+    print(f"ratio view / bulk reader (timestamps) = {own / bulk:.2f}   (decoding + view on top"
+          " of the read)")
     print(f"ratio docker logs / raw GET /logs     = {cli / raw:.2f}")
     print(f"event loop while loading (last run): {stalls[-1].summary()}")
+    print(f"                                     {stalls[-1].cpu_summary()}")
     print(f"RSS before/after loading: {rss_before:.0f} / {rss_after:.0f} MiB")
     print(f"search '12345' (plain)         : {median([p[0] for p in plain]) * 1000:7.1f} ms,"
           f" {plain[0][1]} matching lines")

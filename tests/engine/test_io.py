@@ -283,9 +283,10 @@ def test_split_timestamp_handles_both_engines_forms() -> None:
 class FakeDaemon:
     """Just enough of the Engine API to open a client and answer one logs request."""
 
-    def __init__(self, path: Path, logs_body: bytes) -> None:
+    def __init__(self, path: Path, logs_body: bytes, logs_head: bytes = b"") -> None:
         self.path = path
         self.logs_body = logs_body
+        self.logs_head = logs_head
         self._server: asyncio.AbstractServer | None = None
 
     async def __aenter__(self) -> FakeDaemon:
@@ -312,7 +313,8 @@ class FakeDaemon:
                                  b"Content-Length: %d\r\n\r\n%s" % (len(body), body))
                 else:
                     # The logs body, then the connection is dropped, as a dying daemon would.
-                    writer.write(b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n" + self.logs_body)
+                    writer.write(b"HTTP/1.1 200 OK\r\nConnection: close\r\n" + self.logs_head
+                                 + b"\r\n" + self.logs_body)
                     await writer.drain()
                     writer.close()
                     return
@@ -322,8 +324,9 @@ class FakeDaemon:
 
 
 @contextlib.asynccontextmanager
-async def fake_client(tmp_path: Path, logs_body: bytes) -> AsyncIterator[engine.Engine]:
-    async with FakeDaemon(tmp_path / "fake.sock", logs_body):
+async def fake_client(tmp_path: Path, logs_body: bytes,
+                      logs_head: bytes = b"") -> AsyncIterator[engine.Engine]:
+    async with FakeDaemon(tmp_path / "fake.sock", logs_body, logs_head):
         client = await engine.Engine.open(parse_host(f"unix://{tmp_path / 'fake.sock'}", "fake"))
         async with client:
             yield client
@@ -350,6 +353,27 @@ async def test_a_stream_cut_inside_a_frame_is_a_protocol_error(tmp_path: Path) -
             async for line in log_lines(client, "c1", tty=False):
                 seen.append(line)
         assert seen == [LogLine(StreamKind.STDERR, b"whole")]
+
+
+async def test_a_chunked_body_cut_anywhere_gives_the_same_lines(tmp_path: Path) -> None:
+    stamp = b"2026-11-28T17:45:51.030521839Z "
+    frames = [(StreamKind.STDOUT, b"one\n"), (StreamKind.STDERR, b"two\r\n"),
+              (StreamKind.STDOUT, b"thr"), (StreamKind.STDOUT, b"ee\nfour\n"),
+              (StreamKind.STDERR, b"last")]
+    body = b"".join(encode_frame(kind, stamp + data) for kind, data in frames)
+    # Docker sends a chunk per message; cut into 5-byte chunks, nothing lines up.
+    pieces = [body[i : i + 5] for i in range(0, len(body), 5)]
+    wire = b"".join(b"%x\r\n%s\r\n" % (len(p), p) for p in pieces) + b"0\r\n\r\n"
+    async with fake_client(tmp_path, wire, b"Transfer-Encoding: chunked\r\n") as client:
+        lines = [(line.stream, line.text, line.timestamp)
+                 async for line in log_lines(client, "c1", tty=False, timestamps=True)]
+        batches = [batch async for batch in engine.log_batches(client, "c1", tty=False)]
+    when = datetime(2026, 11, 28, 17, 45, 51, 30521, tzinfo=UTC)
+    assert lines == [(StreamKind.STDOUT, b"one", when), (StreamKind.STDERR, b"two", when),
+                     (StreamKind.STDOUT, b"three", when), (StreamKind.STDOUT, b"four", when),
+                     (StreamKind.STDERR, b"last", when)]
+    assert [line for batch in batches for line in batch.lines] == [
+        stamp + b"one", stamp + b"two", stamp + b"thr" + stamp + b"ee", b"four", stamp + b"last"]
 
 
 # -- exec ---------------------------------------------------------------------------------
