@@ -171,10 +171,13 @@ class ChunkedDecoder:
                 if len(self._line) > _LINE_LIMIT:
                     raise FramingError("a chunk line is implausibly long")
                 continue
-            self._line += window[:newline]
             pos += newline + 1
-            line = bytes(self._line)
-            self._line.clear()
+            if self._line:  # the line began in an earlier piece
+                self._line += window[:newline]
+                line = bytes(self._line)
+                self._line.clear()
+            else:
+                line = window[:newline]
             self._on_line(line[:-1] if line.endswith(b"\r") else line)
         return out
 
