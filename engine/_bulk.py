@@ -279,7 +279,7 @@ class _Receiver(asyncio.BufferedProtocol):
     async def read(self) -> memoryview:
         """Everything received since the last call (valid until the next); empty at the end.
 
-        Raises the OSError that broke the connection, if one did.
+        Raises what broke the connection (an OSError, a TLS error), if something did.
         """
         if self._start == self._end:
             self._start = self._end = 0  # the consumer is done with the last view
@@ -340,7 +340,7 @@ class BodyReader:
                 raise StopAsyncIteration
             try:
                 data = await self._receiver.read()
-            except OSError as exc:
+            except Exception as exc:  # whatever broke the transport (reset, TLS error)
                 raise _lost(self._endpoint, exc) from exc
             if not data:
                 try:
@@ -422,7 +422,7 @@ async def _read_head(receiver: _Receiver, endpoint: Endpoint) -> tuple[ResponseH
             raise _lost(endpoint, "the response head is implausibly long")
         try:
             data = await receiver.read()
-        except OSError as exc:
+        except Exception as exc:  # whatever broke the transport (reset, TLS error)
             raise _lost(endpoint, exc) from exc
         if not data:
             detail = "no response" if not buffered else "the response head was cut short"
