@@ -37,7 +37,7 @@ import asyncio
 import contextlib
 import re
 import socket
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Self
@@ -89,8 +89,10 @@ __all__ = [
 ]
 
 _READ_SIZE = 65536
-#: How long reading a log may go on without letting the event loop in.
-_SLICE = 0.008
+#: How long reading a log may go on without letting the event loop in.  Short: the
+#: daemon blocks once its socket buffer holds a few hundred small messages, so a
+#: follow keeps up only if the socket is read every few milliseconds.
+_SLICE = 0.003
 #: A read of a log body is decoded this much at a time (~700 lines of a busy log).
 _PIECE = 64 << 10
 #: An error body is read whole for its message; the engine's are a line of JSON.
@@ -143,7 +145,8 @@ def _logs_params(*, follow: bool, stdout: bool, stderr: bool, timestamps: bool,
     }
 
 
-async def _body(client: Engine, path: str, params: Mapping[str, Any]) -> AsyncIterator[bytes]:
+async def _body(client: Engine, path: str,
+                params: Mapping[str, Any]) -> AsyncGenerator[bytes, None]:
     """A streamed GET's body, de-chunked, a read at a time (at most :data:`_PIECE` of it).
 
     Docker flushes every log message as an HTTP chunk of its own, and httpx pays
@@ -229,15 +232,17 @@ async def logs(
     if tty is None:
         tty = (await client.container(container_id)).tty
     decoder = None if tty else FrameDecoder()
+    body = _body(client, f"/containers/{container_id}/logs", params)
     try:
-        async for raw in _body(client, f"/containers/{container_id}/logs", params):
-            if decoder is None:
-                yield LogChunk(StreamKind.STDOUT, raw)
-                continue
-            for frame in decoder.feed(raw):
-                if frame.kind == StreamKind.SYSTEMERR:
-                    raise ServerError(500, _system_error(frame.data))
-                yield LogChunk(frame.kind, frame.data)
+        async with contextlib.aclosing(body):
+            async for raw in body:
+                if decoder is None:
+                    yield LogChunk(StreamKind.STDOUT, raw)
+                    continue
+                for frame in decoder.feed(raw):
+                    if frame.kind == StreamKind.SYSTEMERR:
+                        raise ServerError(500, _system_error(frame.data))
+                    yield LogChunk(frame.kind, frame.data)
     except EngineUnreachable:
         if not await _container_gone(client, container_id):
             raise
@@ -275,18 +280,21 @@ async def log_batches(
         tty = (await client.container(container_id)).tty
     decoder = LogDecoder(multiplexed=not tty, timestamps=timestamps)
     loop = asyncio.get_running_loop()
+    body = _body(client, f"/containers/{container_id}/logs", params)
     try:
-        deadline = loop.time() + _SLICE
-        async for raw in _body(client, f"/containers/{container_id}/logs", params):
-            batch = decoder.feed(raw)
-            if batch.lines:
-                yield batch
-            if decoder.system_error is not None:
-                raise ServerError(500, decoder.system_error)
-            if loop.time() >= deadline:
-                # A flood is read without waiting, so let the loop in now and then.
-                await asyncio.sleep(0)
-                deadline = loop.time() + _SLICE
+        async with contextlib.aclosing(body):
+            deadline = loop.time() + _SLICE
+            async for raw in body:
+                batch = decoder.feed(raw)
+                if batch.lines:
+                    yield batch
+                if decoder.system_error is not None:
+                    raise ServerError(500, decoder.system_error)
+                if loop.time() >= deadline:
+                    # A flood is read without waiting (and the daemon blocks once a few
+                    # hundred messages wait in the socket), so let the loop in often.
+                    await asyncio.sleep(0)
+                    deadline = loop.time() + _SLICE
     except EngineUnreachable:
         # A followed container that is removed ends the stream cleanly on Docker and
         # Podman; should the connection be cut instead, a missing container still

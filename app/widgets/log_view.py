@@ -153,7 +153,7 @@ class LogModel(QAbstractListModel):
         self.dropped = 0
         # Decoded rows by line number (row + lines ever removed from the front), so a
         # trim does not have to renumber them.
-        self._removed = 0
+        self.removed = 0
         self._decoded: dict[int, LogEntry] = {}
 
     @property
@@ -167,8 +167,8 @@ class LogModel(QAbstractListModel):
         if not index.isValid() or index.row() >= len(self.lines):
             return None
         if role == Qt.ItemDataRole.DisplayRole:
-            # Not cached: the proxy's filter asks for every row.
-            entry = self._decoded.get(index.row() + self._removed)
+            # Not cached: whoever asks for the text of every row should not fill it.
+            entry = self._decoded.get(index.row() + self.removed)
             return entry.plain if entry is not None else plain_text(self.lines[index.row()])
         if role == EntryRole:
             return self.entry(index.row())
@@ -176,7 +176,7 @@ class LogModel(QAbstractListModel):
 
     def entry(self, row: int) -> LogEntry:
         """Row ``row``, decoded once while it stays in the cache."""
-        key = row + self._removed
+        key = row + self.removed
         entry = self._decoded.get(key)
         if entry is None:
             if len(self._decoded) >= DECODED_ROWS:
@@ -185,9 +185,21 @@ class LogModel(QAbstractListModel):
             self._decoded[key] = entry
         return entry
 
-    def plain_texts(self, start: int = 0) -> Iterator[str]:
-        """Every row's plain text from ``start`` on (for search; nothing is cached)."""
-        return map(plain_text, self.lines[start:])
+    def plain_texts(self, start: int = 0) -> list[str]:
+        """Every row's plain text from ``start`` on, for search (nothing is cached).
+
+        Decoded in one go: joined with newlines (no line holds one), one decode and
+        one split are C loops, and give what decoding line by line gives ("replace"
+        turns an invalid sequence cut by the newline into the same U+FFFD).
+        """
+        lines = self.lines[start:]
+        blob = b"\n".join(lines)
+        texts = blob.decode("utf-8", "replace").split("\n")
+        if len(texts) != len(lines):  # a line added by hand held a newline
+            return [plain_text(line) for line in lines]
+        if b"\x1b" in blob:
+            texts = [strip_ansi(text) if "\x1b" in text else text for text in texts]
+        return texts
 
     def append(self, entries: Iterable[LogEntry]) -> None:
         entries = list(entries)
@@ -212,7 +224,7 @@ class LogModel(QAbstractListModel):
             del self.streams[:overflow]
             del self.lines[:overflow]
             del self.stamps[:overflow]
-            self._removed += overflow
+            self.removed += overflow
             self.endRemoveRows()
         if overflow or cut or dropped:
             self.dropped += overflow + cut + dropped
@@ -226,6 +238,7 @@ class LogModel(QAbstractListModel):
 
     def clear(self) -> None:
         self.beginResetModel()
+        self.removed += len(self.lines)  # line numbers never repeat
         self.streams.clear()
         self.lines.clear()
         self.stamps.clear()
@@ -233,6 +246,48 @@ class LogModel(QAbstractListModel):
         self.dropped = 0
         self.endResetModel()
         self.dropped_changed.emit(0)
+
+
+class MatchFilter(QSortFilterProxyModel):
+    """"Only matches" with the view's own search instead of Qt's regex filter.
+
+    Qt's filter would ask for every row's text through a Python ``data()`` call
+    and match it with a QRegularExpression (not quite Python's ``re``, which the
+    match count uses); here the rows the search found are a set of line numbers,
+    and only lines added after that search are matched as they arrive.  It is
+    attached to the model only while it filters: a proxy in between costs every
+    inserted row a mapping update and a Python call.
+    """
+
+    def __init__(self, model: LogModel, parent: QWidget) -> None:
+        super().__init__(parent)
+        self._model = model
+        self._pattern: re.Pattern[str] | None = None
+        self._found: set[int] = set()
+        self._searched = 0  # line numbers below this were searched: _found has their matches
+
+    def set_matches(self, pattern: re.Pattern[str] | None, rows: Iterable[int]) -> None:
+        """Show only ``rows`` (and later lines ``pattern`` finds); detach for None."""
+        removed = self._model.removed
+        self._pattern = pattern
+        self._found = {row + removed for row in rows} if pattern is not None else set()
+        self._searched = len(self._model.lines) + removed
+        if pattern is None:
+            self.setSourceModel(None)  # type: ignore[arg-type]
+        elif self.sourceModel() is None:
+            self.setSourceModel(self._model)
+        else:
+            self.beginFilterChange()
+            self.endFilterChange(QSortFilterProxyModel.Direction.Rows)
+
+    def filterAcceptsRow(self, source_row: int, source_parent: AnyIndex) -> bool:
+        pattern = self._pattern
+        if pattern is None:
+            return True
+        line = source_row + self._model.removed
+        if line < self._searched:
+            return line in self._found
+        return pattern.search(plain_text(self._model.lines[source_row])) is not None
 
 
 class LogDelegate(QStyledItemDelegate):
@@ -330,8 +385,7 @@ class LogView(QWidget):
         super().__init__(parent)
         self.setObjectName("logs")
         self.model = LogModel(cap, self)
-        self.proxy = QSortFilterProxyModel(self)
-        self.proxy.setSourceModel(self.model)
+        self.proxy = MatchFilter(self.model, self)
         self.search_pattern: re.Pattern[str] | None = None
         self._pending_streams = bytearray()
         self._pending_lines: list[bytes] = []
@@ -364,7 +418,7 @@ class LogView(QWidget):
         self.list = QTableView(self)
         self.list.setObjectName("logs-view")
         self.list.setAccessibleName("Log lines")
-        self.list.setModel(self.proxy)
+        self.list.setModel(self.model)
         self.list.setShowGrid(False)
         self.list.horizontalHeader().hide()
         self.list.horizontalHeader().setStretchLastSection(True)
@@ -460,8 +514,8 @@ class LogView(QWidget):
         self._pending_streams, self._pending_lines, self._pending_stamps = bytearray(), [], []
         dropped, self._pending_dropped = self._pending_dropped, 0
         self.model.append_lines(streams, lines, stamps, dropped=dropped)
-        if self.search_pattern is not None and not self.filter.isChecked():
-            self._count_matches(len(self.model.lines) - len(lines))
+        if self.search_pattern is not None:
+            self._count_matches(max(len(self.model.lines) - len(lines), 0))
         if self.follow.isChecked():
             self.list.scrollToBottom()
 
@@ -537,15 +591,20 @@ class LogView(QWidget):
         self.search_pattern = self._compile()
         self._matches = []
         self._current = -1
-        if self.filter.isChecked() and self.search_pattern is not None:
-            self.proxy.setFilterRegularExpression(self.search_pattern.pattern)
-            self.proxy.setFilterCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
-        else:
-            self.proxy.setFilterRegularExpression("")
         if self.search_pattern is not None:
             self._count_matches(0)
         elif not self.search.text():
             self.match_label.setText("")
+        only = self.search_pattern if self.filter.isChecked() else None
+        if only is not None or self.proxy.sourceModel() is not None:
+            self.proxy.set_matches(only, self._matches)
+        shown = self.model if only is None else self.proxy
+        if self.list.model() is not shown:
+            old_selection = self.list.selectionModel()
+            self.list.setModel(shown)
+            old_selection.deleteLater()
+            if self.follow.isChecked():
+                self.list.scrollToBottom()
         self.list.viewport().update()
 
     def _count_matches(self, start: int) -> None:
@@ -579,8 +638,9 @@ class LogView(QWidget):
         if not self._matches:
             return
         self._current = (self._current + direction) % len(self._matches)
-        source = self.model.index(self._matches[self._current], 0)
-        index = self.proxy.mapFromSource(source)
+        index = self.model.index(self._matches[self._current], 0)
+        if self.list.model() is self.proxy:
+            index = self.proxy.mapFromSource(index)
         if index.isValid():
             self.follow.setChecked(False)
             self.list.setCurrentIndex(index)

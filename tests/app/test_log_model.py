@@ -99,3 +99,34 @@ def test_search_sees_the_text_without_escape_codes(qtbot: QtBot) -> None:
     view.add_lines(bytes([STDERR]), [b"another \x1b[1m31m\x1b[0m"], [None])
     view.flush()
     assert view.match_count() == 2
+
+
+def test_only_matches_follows_new_lines_and_a_cleared_log(
+    qtbot: QtBot, qtmodeltester: ModelTester
+) -> None:
+    view = LogView(cap=50)
+    qtbot.addWidget(view)
+
+    def add(*lines: bytes) -> None:
+        view.add_lines(bytes([STDOUT]) * len(lines), list(lines), [None] * len(lines))
+        view.flush()
+
+    add(b"error one", b"fine", b"\x1b[31mERROR\x1b[0m two")
+    view.filter.setChecked(True)
+    view.search.setText("error")
+    view._run_search()
+    assert [view.proxy.index(r, 0).data() for r in range(view.proxy.rowCount())] == [
+        "error one", "ERROR two"]
+    add(b"fine again", b"error three")
+    assert view.proxy.rowCount() == 3
+    assert view.match_label.text() == "3 matching lines"
+    add(*[b"filler %d" % n for n in range(48)])  # the first lines are trimmed away
+    assert view.proxy.rowCount() == 1
+    view.clear()
+    add(b"error after clear", b"not this")
+    assert view.proxy.rowCount() == 1
+    qtmodeltester.check(view.proxy)
+    assert view.list.model() is view.proxy
+    view.filter.setChecked(False)
+    assert view.list.model() is view.model  # no proxy in between when nothing is filtered
+    assert view.model.rowCount() == 2
