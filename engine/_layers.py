@@ -29,6 +29,7 @@ equals the ``Size`` Docker's history reports for it.
 
 from __future__ import annotations
 
+import gc
 import json
 import posixpath
 import re
@@ -36,7 +37,8 @@ import struct
 import time
 import zlib
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
@@ -1128,14 +1130,34 @@ async def analyze_image(
                         _PROGRESS_SECONDS:
                     reported, reported_at = read, clock()
                     progress(read, max(total, read))
-    saved = reader.close()
+    with _no_cyclic_gc():
+        saved = reader.close()
     if progress is not None:
         progress(reader.bytes_read, reader.bytes_read)
-    return analyze_layers(
-        saved.layers,
-        history=saved.history,
-        diff_ids=saved.diff_ids,
-        name=name,
-        image_id=details.id,
-        repo_tags=details.repo_tags,
-    )
+    with _no_cyclic_gc():
+        return analyze_layers(
+            saved.layers,
+            history=saved.history,
+            diff_ids=saved.diff_ids,
+            name=name,
+            image_id=details.id,
+            repo_tags=details.repo_tags,
+        )
+
+
+@contextmanager
+def _no_cyclic_gc() -> Iterator[None]:
+    """The cyclic collector off for one synchronous stretch (no await inside).
+
+    Stacking a 50k-file image builds some 10^5 objects with no cycles among
+    them; the collections their allocation triggers free nothing and took a
+    third of the stacking time.  Reference counting frees garbage as usual.
+    """
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()

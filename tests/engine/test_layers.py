@@ -602,3 +602,20 @@ async def test_cancelling_stops_the_export_and_leaves_the_client_usable(
                                        progress=lambda read, _: complete.append(read))
         assert len(analysis.layers) == 2
         assert cancelled_at[-1] < complete[-1]  # the export was abandoned, not read to the end
+
+
+@pytest.mark.anyio
+async def test_analysis_leaves_the_cyclic_collector_as_it_found_it(
+        docker_engine: EngineUnderTest) -> None:
+    import gc
+
+    async with await docker_engine.open() as client:
+        assert gc.isenabled()
+        await analyze_image(client, docker_engine.image)
+        assert gc.isenabled()
+        gc.disable()
+        try:
+            await analyze_image(client, docker_engine.image)
+            assert not gc.isenabled()
+        finally:
+            gc.enable()
