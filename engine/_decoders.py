@@ -23,6 +23,7 @@ from __future__ import annotations
 import codecs
 import enum
 import json
+import operator
 import re
 import struct
 from dataclasses import dataclass
@@ -267,9 +268,8 @@ class LineSplitter:
 
 #: The ``timestamps=1`` prefix: RFC 3339 (Docker: nanoseconds, Podman: whole seconds)
 #: and the space the daemon puts after it.
-TIMESTAMP_PREFIX = re.compile(
-    rb"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:\d\d)) "
-)
+_STAMP = rb"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:\d\d)"
+TIMESTAMP_PREFIX = re.compile(rb"(" + _STAMP + rb") ")
 _LF = b"\n"
 _CRLF = b"\r\n"
 _CR = 13
@@ -428,6 +428,8 @@ class LogDecoder:
         match = TIMESTAMP_PREFIX.match if self._timestamps else None
         all_pieces = self._pieces
         pos = 0
+        if not all_pieces[StreamKind.STDOUT] and not all_pieces[StreamKind.STDERR]:
+            pos = self._whole_line_frames(data, streams, lines, stamps)
         while size_of_data - pos >= _HEADER.size:
             kind, pad, size = unpack(data, pos)
             if kind > StreamKind.SYSTEMERR or pad != _HEADER_PAD:
@@ -495,6 +497,58 @@ class LogDecoder:
             self._rest_size = len(rest)
             self._need = (_HEADER.size if len(rest) < _HEADER.size
                           else _HEADER.size + unpack(rest, 0)[2])
+
+
+    def _whole_line_frames(self, data: bytes, streams: bytearray, lines: list[bytes],
+                           stamps: list[bytes | None]) -> int:
+        """Take the run of one-line frames at the start of ``data`` in a few C loops.
+
+        The usual stream (a frame per message, a message per line) is matched by one
+        regular expression; each frame's size field is then checked against what was
+        matched, so the run is exactly what walking the headers would find.  Returns
+        where the run ends: the frame-by-frame loop takes it from there.
+        """
+        run_pattern, frame_pattern = (_STAMPED_RUN, _STAMPED_FRAME) if self._timestamps else (
+            _PLAIN_RUN, _PLAIN_FRAME)
+        run = run_pattern.match(data)
+        if run is None:
+            return 0
+        found = frame_pattern.findall(data, 0, run.end())
+        if self._timestamps:
+            kinds, sizes, stamped, texts = zip(*found, strict=True)
+            matched = list(map(operator.add, map(len, stamped), map(len, texts)))
+            overhead = 2  # the space after the stamp, the newline
+        else:
+            kinds, sizes, texts = zip(*found, strict=True)
+            stamped = (None,) * len(texts)
+            matched = list(map(len, texts))
+            overhead = 1
+        declared = struct.unpack(f">{len(sizes)}I", b"".join(sizes))
+        good = len(declared)
+        if list(map(operator.sub, declared, matched)) != [overhead] * good:
+            good = next(i for i, (d, m) in enumerate(zip(declared, matched, strict=True))
+                        if d - m != overhead)
+            if not good:
+                return 0
+            kinds, stamped, texts = kinds[:good], stamped[:good], texts[:good]
+        end = _HEADER.size * good + int(sum(declared[:good]))
+        streams += b"".join(kinds)
+        if data.find(b"\r\n", 0, end) >= 0:
+            lines += [text[:-1] if text.endswith(b"\r") else text for text in texts]
+        else:
+            lines += texts
+        stamps += stamped
+        return end
+
+
+# One-line frames of stdout or stderr: header, (prefix,) text, newline.  The size
+# field is matched as any four bytes and checked afterwards.
+_FRAME_HEAD = rb"[\x01\x02]\x00\x00\x00...."
+_STAMPED_RUN = re.compile(rb"(?:" + _FRAME_HEAD + _STAMP + rb" [^\n]*\n)+", re.DOTALL)
+_STAMPED_FRAME = re.compile(
+    rb"([\x01\x02])\x00\x00\x00(....)(" + _STAMP + rb") ([^\n]*)\n", re.DOTALL)
+_PLAIN_RUN = re.compile(rb"(?:" + _FRAME_HEAD + rb"[^\n]*\n)+", re.DOTALL)
+_PLAIN_FRAME = re.compile(rb"([\x01\x02])\x00\x00\x00(....)([^\n]*)\n", re.DOTALL)
 
 
 def _cut_stamp(line: bytes) -> tuple[bytes | None, bytes]:

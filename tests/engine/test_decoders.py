@@ -801,3 +801,26 @@ def test_dechunk_close_raises_when_cut_short(wire: bytes) -> None:
 def test_dechunk_roundtrip_arbitrary_splits(parts: list[bytes], data: st.DataObject) -> None:
     wire = chunked(parts)
     assert dechunk(split_at(wire, split_points(data, len(wire)))) == b"".join(parts)
+
+
+def _fake_frames() -> bytes:
+    # Payloads that look like a run of one-line frames to a pattern but are not: the
+    # size fields decide (a message holding a frame-like line, a multi-line message).
+    inner = encode_frame(StreamKind.STDERR, STAMP + b"not a frame\n")
+    return b"".join([
+        encode_frame(StreamKind.STDOUT, STAMP + b"one\n"),
+        encode_frame(StreamKind.STDOUT, STAMP + b"two\n"),
+        encode_frame(StreamKind.STDOUT, STAMP + b"x\n" + inner),
+        encode_frame(StreamKind.STDERR, STAMP + b"a\nb\n"),
+        encode_frame(StreamKind.STDOUT, STAMP + b"crlf\r\n"),
+        encode_frame(StreamKind.STDOUT, STAMP + b"three\n"),
+    ])
+
+
+@pytest.mark.parametrize("timestamps", [False, True])
+def test_log_frames_that_only_look_like_whole_lines(timestamps: bool) -> None:
+    blob = _fake_frames()
+    expected = reference_lines(blob, multiplexed=True, timestamps=timestamps)
+    assert ((1, b"x", STAMP[:-1]) if timestamps else (1, STAMP + b"x", None)) in expected
+    for chunks in two_way_splits(blob):
+        assert decode_log(chunks, multiplexed=True, timestamps=timestamps) == expected
