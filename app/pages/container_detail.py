@@ -13,6 +13,8 @@ import asyncio
 import html
 import logging
 import shlex
+import time
+from dataclasses import dataclass
 from functools import partial
 
 from PySide6.QtCore import Qt
@@ -40,7 +42,25 @@ from engine import ExecSession, exec_create, exec_failure_reason, exec_start, fi
 
 log = logging.getLogger(__name__)
 
-TAIL_CHOICES = (("Last 1,000 lines", 1000), ("Last 10,000 lines", 10_000), ("Everything", None))
+@dataclass(frozen=True, slots=True)
+class LogWindow:
+    """How much of a log to load: the last lines, or what was written lately."""
+
+    tail: int | None = None
+    seconds: float | None = None
+
+    def since(self, now: float) -> float | None:
+        return now - self.seconds if self.seconds is not None else None
+
+
+LOG_WINDOWS = (
+    ("Last 1,000 lines", LogWindow(tail=1000)),
+    ("Last 10,000 lines", LogWindow(tail=10_000)),
+    ("Last 5 minutes", LogWindow(seconds=5 * 60)),
+    ("Last hour", LogWindow(seconds=60 * 60)),
+    ("Last 24 hours", LogWindow(seconds=24 * 60 * 60)),
+    ("Everything", LogWindow()),
+)
 
 
 class ShellTab(QWidget):
@@ -182,7 +202,7 @@ class ContainerDetail(QWidget):
         self.tail = QComboBox(self)
         self.tail.setObjectName("logs-tail")
         self.tail.setAccessibleName("How much of the log to load")
-        for text, value in TAIL_CHOICES:
+        for text, value in LOG_WINDOWS:
             self.tail.addItem(text, value)
         self.tail.currentIndexChanged.connect(lambda _i: self._start_logs())
         self.shell_button = QPushButton("Shell", self)
@@ -296,9 +316,10 @@ class ContainerDetail(QWidget):
         if container is None:
             return
         self.logs.clear()
-        tail = self.tail.currentData()
+        window: LogWindow = self.tail.currentData()
         self.session.run(
-            partial(_stream_logs, self.logs, container.id, container.running, tail),
+            partial(_stream_logs, self.logs, container.id, container.running, window.tail,
+                    window.since(time.time())),
             describe=f"read the logs of {container.name}", key="logs",
             quiet_not_found=True, on_done=partial(self._logs_ended, container.id),
         )
@@ -407,10 +428,10 @@ async def _inspect(container_id: str, client: engine.Engine) -> engine.Container
 
 
 async def _stream_logs(view: LogView, container_id: str, follow: bool, tail: int | None,
-                       client: engine.Engine) -> None:
+                       since: float | None, client: engine.Engine) -> None:
     try:
         async for batch in engine.log_batches(client, container_id, follow=follow,
-                                              timestamps=True, tail=tail):
+                                              timestamps=True, tail=tail, since=since):
             view.add_lines(batch.streams, batch.lines, batch.stamps)
     except engine.EngineUnreachable:
         raise

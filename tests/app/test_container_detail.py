@@ -10,7 +10,7 @@ from PySide6.QtWidgets import QMessageBox
 from pytestqt.modeltest import ModelTester
 from pytestqt.qtbot import QtBot
 
-from app.pages.container_detail import ShellTab
+from app.pages.container_detail import LogWindow, ShellTab
 from app.pages.containers import ContainersPage
 from app.session import EngineSession
 from app.widgets.log_view import STDERR, STDOUT
@@ -94,13 +94,38 @@ def test_log_cap_drops_oldest_lines(
     any_engine.cli("start", "-a", name)
     page = open_page(qtbot, make_session, any_engine)
     page.detail.logs.model.cap = 1000
-    page.detail.tail.setCurrentIndex(2)  # everything
+    page.detail.tail.setCurrentIndex(page.detail.tail.findText("Everything"))
     select(qtbot, page, container_id, name)
     logs = page.detail.logs
     qtbot.waitUntil(lambda: logs.model.dropped == 2000, timeout=15_000)
     assert logs.model.rowCount() == 1000
     assert logs.model.entries[0].plain == "n2001"
     assert logs.status.text().startswith("2,000 older lines dropped")
+
+
+def test_a_time_window_loads_only_what_was_written_lately(
+    qtbot: QtBot, make_session, any_engine: EngineUnderTest
+) -> None:
+    container_id, name = any_engine.create(
+        any_engine.image, "sh", "-c", "echo early; sleep 10; echo late; sleep 300")
+    any_engine.cli("start", name)
+    page = open_page(qtbot, make_session, any_engine)
+    select(qtbot, page, container_id, name)
+    logs = page.detail.logs
+
+    def shown() -> list[str]:
+        return [entry.plain for entry in logs.model.entries]
+
+    qtbot.waitUntil(lambda: shown() == ["early", "late"], timeout=30_000)
+    choices = [page.detail.tail.itemText(i) for i in range(page.detail.tail.count())]
+    assert choices == ["Last 1,000 lines", "Last 10,000 lines", "Last 5 minutes", "Last hour",
+                       "Last 24 hours", "Everything"]
+    # The real choices are minutes long; a five-second one takes the same path.
+    page.detail.tail.addItem("Last 5 seconds", LogWindow(seconds=5))
+    page.detail.tail.setCurrentIndex(page.detail.tail.count() - 1)
+    qtbot.waitUntil(lambda: shown() == ["late"], timeout=10_000)
+    page.detail.tail.setCurrentIndex(choices.index("Last hour"))
+    qtbot.waitUntil(lambda: shown() == ["early", "late"], timeout=10_000)
 
 
 def screen_text(tab: ShellTab) -> str:
