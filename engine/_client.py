@@ -93,8 +93,31 @@ def _os_errno(exc: BaseException) -> int | None:
 
 
 def _connect_failure(exc: BaseException, endpoint: Endpoint) -> EngineUnreachable:
-    code = _os_errno(exc)
+    """The engine's exception for a failed connect (httpx's ConnectError or a raw OSError).
+
+    TLS failures are looked for first: an ``ssl.SSLError`` is an OSError whose errno
+    is OpenSSL's (1 for any handshake failure), not the OS's, and errno 1 read as
+    EPERM would tell a user with an untrusted certificate that they lack permission.
+    """
     where = endpoint.socket_path or endpoint.url
+    tls_error: BaseException | None = exc
+    seen: set[int] = set()
+    while tls_error is not None and not isinstance(tls_error, ssl.SSLError):
+        seen.add(id(tls_error))
+        tls_error = tls_error.__cause__ or tls_error.__context__
+        if id(tls_error) in seen:
+            tls_error = None
+    if isinstance(tls_error, ssl.SSLCertVerificationError):
+        why = tls_error.verify_message or tls_error.reason or str(tls_error)
+        return EngineUnreachable(
+            f"the TLS certificate of the engine at {where} was not trusted ({why})", endpoint.url
+        )
+    if isinstance(tls_error, ssl.SSLError):
+        return EngineUnreachable(
+            f"the TLS handshake with {where} failed ({tls_error.reason or tls_error})",
+            endpoint.url,
+        )
+    code = _os_errno(exc)
     if code in (errno.EACCES, errno.EPERM):
         return PermissionDenied(
             f"permission denied on {where}: this user may not talk to the engine", endpoint.url
