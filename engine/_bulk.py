@@ -1,4 +1,4 @@
-"""Big response bodies (image exports; later logs) read with big reads, not through httpx.
+"""Big response bodies (image exports, logs) read with big reads, not through httpx.
 
 httpx is fine for API calls, but a body of hundreds of megabytes pays its
 per-chunk cost (h11 events, httpcore and anyio layers, one copy per chunk) tens
@@ -7,7 +7,10 @@ through httpx against 0.6 s with a plain socket.  :func:`open_body` sends one
 HTTP/1.1 request on a connection of its own and reads the answer with an
 :class:`asyncio.BufferedProtocol` that lets the kernel write straight into one
 reused buffer; the body comes back as memoryviews of that buffer, so a chunk
-is valid only until the next one is asked for.
+is valid only until the next one is asked for.  :func:`open_body_bytes` is the
+same read for bodies of many small chunks (logs): a read's worth de-chunked into
+one ``bytes``, since a view (or any Python step) per 100-byte chunk costs more
+than the bytes themselves.
 
 It speaks to ``unix://`` and ``tcp://`` endpoints (TLS too, through asyncio's
 own TLS); any other endpoint is read through httpx, as before.  Errors follow
@@ -24,6 +27,7 @@ tested on its own (split at every byte) and reusable by other streams.
 from __future__ import annotations
 
 import asyncio
+import re
 from collections import deque
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
@@ -46,11 +50,14 @@ from engine._errors import EngineUnreachable, error_for_status
 
 __all__ = [
     "BodyReader",
+    "BytesReader",
     "ChunkedDecoder",
     "FramingError",
     "ResponseHead",
     "open_body",
+    "open_body_bytes",
     "parse_head",
+    "supports",
 ]
 
 #: The receive buffer: one big read per wake-up instead of many 64 kB ones.
@@ -127,79 +134,128 @@ def parse_head(data: bytes) -> ResponseHead:
 
 # -- sans-IO: chunked transfer-encoding ---------------------------------------------------
 
-_SIZE, _DATA, _DATA_END, _TRAILER, _DONE = range(5)
-_HEX = frozenset(b"0123456789abcdefABCDEF")
+#: A chunk's size line: hex digits only (``int()`` would also take ``0x3`` or ``+3``).
+_CHUNK_SIZE = re.compile(rb"[0-9a-fA-F]{1,16}")
+#: The end of a chunk's data and the next chunk's size line (no extensions), complete.
+_NEXT_CHUNK = re.compile(rb"\r?\n([0-9a-fA-F]{1,16})\r?\n")
+_LF = re.compile(rb"\n")
 
 
 class ChunkedDecoder:
-    """Decodes a chunked body fed in any split; data comes back as views of the input, no copy.
+    """Undoes HTTP/1.1 chunked transfer-encoding fed in any split: the one chunked decoder.
 
-    Chunk extensions and trailers are read and dropped.  :attr:`done` turns
-    True after the last (zero-size) chunk and its trailers; bytes after that are
-    ignored.  :meth:`close` raises :class:`FramingError` if the body was cut short.
+    One state machine, two ways to take the data out, because the engine sends two
+    shapes of body:
+
+    - :meth:`feed` hands out views of the input, no copy: for big chunks (an image
+      export is ~32 KiB chunks, hundreds of megabytes of them);
+    - :meth:`feed_bytes` joins a feed's chunk data into one ``bytes``: for many small
+      chunks (Docker flushes every log message as a ~100-byte chunk of its own, and a
+      view or a call per chunk would cost more than decoding the lines).
+
+    The usual step from the end of one chunk's data to the next chunk's data is one
+    regular-expression match, so a small chunk costs a match and a slice.  Chunk
+    extensions and trailers are read and dropped.  :attr:`done` turns True after the
+    last (zero-size) chunk and its trailers; bytes after that are ignored.  A
+    malformed size line raises :class:`FramingError`, as does :meth:`close` if the
+    body was cut short.
     """
 
     def __init__(self) -> None:
-        self._state = _SIZE
-        self._remaining = 0
-        self._line = bytearray()
+        self._carry = b""  # an unfinished size line or line ending, kept for the next feed
+        self._remaining = 0  # data of the current chunk still to come
+        self._after_data = False  # the line ending after a chunk's data comes next
+        self._trailers = False
+        self._done = False
 
     @property
     def done(self) -> bool:
-        return self._state == _DONE
+        return self._done
 
     def feed(self, data: bytes | bytearray | memoryview) -> list[memoryview]:
+        """The chunk data in ``data``, as views of it (valid as long as ``data`` is).
+
+        Only when a size line was split by the previous feed is the input copied.
+        """
+        if self._done:
+            return []
         view = data if isinstance(data, memoryview) else memoryview(data)
-        out: list[memoryview] = []
-        pos, end = 0, len(view)
-        while pos < end and self._state != _DONE:
-            if self._state == _DATA:
-                take = min(self._remaining, end - pos)
-                out.append(view[pos:pos + take])
+        if self._carry:
+            view = memoryview(self._carry + view)
+        return self._decode(view)
+
+    def feed_bytes(self, data: bytes | bytearray | memoryview) -> bytes:
+        """The chunk data in ``data``, joined into one ``bytes``."""
+        if self._done:
+            return b""
+        buf = self._carry + data if self._carry else bytes(data)
+        return b"".join(self._decode(buf))
+
+    def _decode(self, buf: Any) -> list[Any]:
+        """Slices of ``buf`` (bytes or a memoryview) holding its chunk data, in order."""
+        self._carry = b""
+        out: list[Any] = []
+        size_of_buf = len(buf)
+        next_chunk = _NEXT_CHUNK.match
+        pos = 0
+        remaining = self._remaining
+        while pos < size_of_buf:
+            if remaining:
+                take = min(remaining, size_of_buf - pos)
+                out.append(buf[pos : pos + take])
                 pos += take
-                self._remaining -= take
-                if not self._remaining:
-                    self._state = _DATA_END
-                continue
-            # A line: the chunk size, the CRLF after the data, or a trailer.  Lines are
-            # short, so a small window is copied to look for the newline.
-            window = bytes(view[pos:min(end, pos + 256)])
-            newline = window.find(b"\n")
-            if newline < 0:
-                self._line += window
-                pos += len(window)
-                if len(self._line) > _LINE_LIMIT:
+                remaining -= take
+                if remaining:
+                    break
+                self._after_data = True
+                # The usual case in one step: the line ending and the next size line.
+                found = next_chunk(buf, pos)
+                if found is not None:
+                    remaining = int(found.group(1), 16)
+                    pos = found.end()
+                    self._after_data = False
+                    if remaining:
+                        continue
+                    self._trailers = True
+            if self._after_data:
+                ending = buf[pos : pos + 2]
+                if ending == b"\r\n":
+                    pos += 2
+                elif ending[:1] == b"\n":
+                    pos += 1
+                elif ending == b"\r":
+                    break  # the \n is in the next feed
+                elif ending:
+                    raise FramingError("chunk data is longer than its size line says")
+                else:
+                    break
+                self._after_data = False
+            newline = _LF.search(buf, pos, pos + _LINE_LIMIT + 1)
+            if newline is None:
+                if size_of_buf - pos > _LINE_LIMIT:
                     raise FramingError("a chunk line is implausibly long")
+                break
+            line = bytes(buf[pos : newline.start()])
+            pos = newline.end()
+            if self._trailers:
+                if line in (b"", b"\r"):
+                    self._done = True
+                    break
                 continue
-            pos += newline + 1
-            if self._line:  # the line began in an earlier piece
-                self._line += window[:newline]
-                line = bytes(self._line)
-                self._line.clear()
-            else:
-                line = window[:newline]
-            self._on_line(line[:-1] if line.endswith(b"\r") else line)
+            digits = line.split(b";", 1)[0].strip(b" \t\r")
+            if _CHUNK_SIZE.fullmatch(digits) is None:
+                raise FramingError(f"bad chunk size line {line[:40]!r}")
+            remaining = int(digits, 16)
+            if not remaining:
+                self._trailers = True
+        self._remaining = remaining
+        if pos < size_of_buf and not self._done:
+            self._carry = bytes(buf[pos:])
         return out
 
-    def _on_line(self, line: bytes) -> None:
-        if self._state == _SIZE:
-            digits = line.split(b";", 1)[0].strip(b" \t")
-            if not digits or len(digits) > 16 or not _HEX.issuperset(digits):
-                raise FramingError(f"bad chunk size line {line[:40]!r}")
-            size = int(digits, 16)
-            if size:
-                self._state, self._remaining = _DATA, size
-            else:
-                self._state = _TRAILER
-        elif self._state == _DATA_END:
-            if line:
-                raise FramingError("chunk data is longer than its size line says")
-            self._state = _SIZE
-        elif not line:  # _TRAILER: the blank line ends the body
-            self._state = _DONE
-
     def close(self) -> None:
-        if self._state != _DONE:
+        """Mark the end of the body; raise if it stopped before the last chunk."""
+        if not self._done:
             raise FramingError("the chunked body ended before its last chunk")
 
 
@@ -219,6 +275,13 @@ class _LengthDecoder:
         take = min(self._remaining, len(data))
         self._remaining -= take
         return [data[:take]] if take else []
+
+    def feed_bytes(self, data: memoryview) -> bytes:
+        if self._remaining is None:
+            return bytes(data)
+        take = min(self._remaining, len(data))
+        self._remaining -= take
+        return bytes(data[:take])
 
     def close(self) -> None:
         if self._remaining:
@@ -305,11 +368,10 @@ def _lost(endpoint: Endpoint, detail: object) -> EngineUnreachable:
     return EngineUnreachable(f"the connection to {endpoint.url} was lost ({detail})", endpoint.url)
 
 
-class BodyReader:
-    """The body of one response, as memoryviews; each is valid only until the next is asked for."""
+class _Body:
+    """What both readers share: the framing the head announced, reads, and error mapping."""
 
-    def __init__(self, receiver: _Receiver, head: ResponseHead, first: memoryview,
-                 endpoint: Endpoint) -> None:
+    def __init__(self, receiver: _Receiver, head: ResponseHead, endpoint: Endpoint) -> None:
         self.head = head
         self._receiver = receiver
         self._endpoint = endpoint
@@ -323,6 +385,33 @@ class BodyReader:
                 self._decoder = _LengthDecoder(head.content_length)
         except FramingError as exc:
             raise _lost(endpoint, exc) from exc
+
+    async def _read(self) -> memoryview | None:
+        """The next read off the socket (valid until the next), or None once the body is over.
+
+        A body that stops before its framing says it is complete is a lost connection.
+        """
+        if self._decoder.done:
+            return None
+        try:
+            data = await self._receiver.read()
+        except Exception as exc:  # whatever broke the transport (reset, TLS error)
+            raise _lost(self._endpoint, exc) from exc
+        if not data:
+            try:
+                self._decoder.close()
+            except FramingError as exc:
+                raise _lost(self._endpoint, exc) from exc
+            return None
+        return data
+
+
+class BodyReader(_Body):
+    """The body of one response, as memoryviews; each is valid only until the next is asked for."""
+
+    def __init__(self, receiver: _Receiver, head: ResponseHead, first: memoryview,
+                 endpoint: Endpoint) -> None:
+        super().__init__(receiver, head, endpoint)
         self._pending: deque[memoryview] = deque(self._feed(first)) if first else deque()
 
     def _feed(self, data: memoryview) -> list[memoryview]:
@@ -336,17 +425,8 @@ class BodyReader:
 
     async def __anext__(self) -> memoryview:
         while not self._pending:
-            if self._decoder.done:
-                raise StopAsyncIteration
-            try:
-                data = await self._receiver.read()
-            except Exception as exc:  # whatever broke the transport (reset, TLS error)
-                raise _lost(self._endpoint, exc) from exc
-            if not data:
-                try:
-                    self._decoder.close()
-                except FramingError as exc:
-                    raise _lost(self._endpoint, exc) from exc
+            data = await self._read()
+            if data is None:
                 raise StopAsyncIteration
             self._pending.extend(self._feed(data))
         return self._pending.popleft()
@@ -359,6 +439,40 @@ class BodyReader:
             if len(parts) >= limit:
                 break
         return bytes(parts)
+
+
+class BytesReader(_Body):
+    """The body of one response as ``bytes``: each read's data de-chunked in one go.
+
+    A read is decoded at most ``piece`` bytes at a time, so a consumer that checks the
+    clock between items (a log view keeping the event loop responsive) gets to.
+    """
+
+    def __init__(self, receiver: _Receiver, head: ResponseHead, first: memoryview,
+                 endpoint: Endpoint, piece: int) -> None:
+        super().__init__(receiver, head, endpoint)
+        self._data = first
+        self._pos = 0
+        self._piece = piece
+
+    def __aiter__(self) -> BytesReader:
+        return self
+
+    async def __anext__(self) -> bytes:
+        while True:
+            while self._pos < len(self._data):
+                part = self._data[self._pos : self._pos + self._piece]
+                self._pos += len(part)
+                try:
+                    out = self._decoder.feed_bytes(part)
+                except FramingError as exc:
+                    raise _lost(self._endpoint, exc) from exc
+                if out:
+                    return out
+            data = await self._read()
+            if data is None:
+                raise StopAsyncIteration
+            self._data, self._pos = data, 0
 
 
 def supports(endpoint: Endpoint) -> bool:
@@ -431,33 +545,66 @@ async def _read_head(receiver: _Receiver, endpoint: Endpoint) -> tuple[ResponseH
 
 
 @asynccontextmanager
+async def _exchange(
+    client: Engine, method: str, path: str, params: Mapping[str, Any] | None,
+    headers: Mapping[str, str] | None,
+) -> AsyncIterator[tuple[_Receiver, ResponseHead, memoryview]]:
+    """One request on a connection of its own: the receiver, the head, the bytes after it.
+
+    An error status is raised as the engine's exception here; the connection is
+    aborted when the block is left, however.
+    """
+    endpoint = client.endpoint
+    transport, receiver = await _connect(endpoint)
+    try:
+        transport.write(_request_bytes(client, method, path, params, headers))
+        head, rest = await _read_head(receiver, endpoint)
+        if head.status >= 400:
+            content = await BodyReader(receiver, head, rest, endpoint).read_all(_ERROR_BODY_LIMIT)
+            error = httpx.Response(head.status, headers=list(head.headers), content=content)
+            raise error_for_status(head.status, _error_message(error))
+        yield receiver, head, rest
+    finally:
+        transport.abort()
+
+
+@asynccontextmanager
 async def open_body(
     client: Engine, method: str, path: str, *, params: Mapping[str, Any] | None = None,
     headers: Mapping[str, str] | None = None,
 ) -> AsyncIterator[AsyncIterator[memoryview]]:
     """Send one bodiless request on a connection of its own; yields its body's chunks.
 
-    An HTTP error raises the engine's exception for it before anything is
-    yielded.  Leaving the block (finished, failed or cancelled) closes the
-    connection at once.  Each chunk is valid only until the next is asked for.
+    For bodies of big chunks (image exports): the chunks are views of the receive
+    buffer, no copy, so each is valid only until the next is asked for.  An HTTP
+    error raises the engine's exception for it before anything is yielded.  Leaving
+    the block (finished, failed or cancelled) closes the connection at once.
     """
     if not supports(client.endpoint):
         async with client._stream(method, path, params=params, headers=headers) as response:
             yield _httpx_chunks(response, client.endpoint)
         return
-    endpoint = client.endpoint
-    transport, receiver = await _connect(endpoint)
-    try:
-        transport.write(_request_bytes(client, method, path, params, headers))
-        head, rest = await _read_head(receiver, endpoint)
-        body = BodyReader(receiver, head, rest, endpoint)
-        if head.status >= 400:
-            content = await body.read_all(_ERROR_BODY_LIMIT)
-            error = httpx.Response(head.status, headers=list(head.headers), content=content)
-            raise error_for_status(head.status, _error_message(error))
-        yield body
-    finally:
-        transport.abort()
+    async with _exchange(client, method, path, params, headers) as (receiver, head, rest):
+        yield BodyReader(receiver, head, rest, client.endpoint)
+
+
+@asynccontextmanager
+async def open_body_bytes(
+    client: Engine, method: str, path: str, *, params: Mapping[str, Any] | None = None,
+    headers: Mapping[str, str] | None = None, piece: int = BUFFER_SIZE,
+) -> AsyncIterator[AsyncIterator[bytes]]:
+    """:func:`open_body` for bodies of many small chunks (logs): ``bytes`` a read at a time.
+
+    Each item is the data of up to ``piece`` bytes of one read, de-chunked in one go
+    (:meth:`ChunkedDecoder.feed_bytes`), and is the caller's to keep.  Errors and
+    closing are as for :func:`open_body`.
+    """
+    if not supports(client.endpoint):
+        async with client._stream(method, path, params=params, headers=headers) as response:
+            yield _httpx_bytes(response, client.endpoint)
+        return
+    async with _exchange(client, method, path, params, headers) as (receiver, head, rest):
+        yield BytesReader(receiver, head, rest, client.endpoint, piece)
 
 
 async def _httpx_chunks(response: httpx.Response, endpoint: Endpoint) -> AsyncIterator[memoryview]:
@@ -465,3 +612,8 @@ async def _httpx_chunks(response: httpx.Response, endpoint: Endpoint) -> AsyncIt
         async for chunk in response.aiter_raw():
             yield memoryview(chunk)
 
+
+async def _httpx_bytes(response: httpx.Response, endpoint: Endpoint) -> AsyncIterator[bytes]:
+    with _translate(endpoint):
+        async for chunk in response.aiter_raw():
+            yield chunk

@@ -32,7 +32,6 @@ from typing import Any
 from engine._errors import ProtocolError
 
 __all__ = [
-    "Dechunker",
     "Frame",
     "FrameDecoder",
     "JSONStreamDecoder",
@@ -554,99 +553,3 @@ _PLAIN_FRAME = re.compile(rb"([\x01\x02])\x00\x00\x00(....)([^\n]*)\n", re.DOTAL
 def _cut_stamp(line: bytes) -> tuple[bytes | None, bytes]:
     m = TIMESTAMP_PREFIX.match(line)
     return (None, line) if m is None else (m.group(1), line[m.end() :])
-
-
-_CHUNK_SIZE = re.compile(rb"[0-9a-fA-F]{1,16}")
-#: The end of a chunk's data and the next chunk's size line (no extensions), complete.
-_NEXT_CHUNK = re.compile(rb"\r?\n([0-9a-fA-F]{1,16})\r?\n")
-#: A chunk-size or trailer line longer than this is not HTTP.
-_CHUNK_LINE_LIMIT = 8 << 10
-
-
-class Dechunker:
-    """Undo HTTP/1.1 chunked transfer-encoding, returning the data of each read joined.
-
-    Made for bodies of many small chunks: Docker flushes every log message as a
-    chunk of its own, so a busy log is ~100-byte chunks.  A chunk costs a find and a
-    slice here, and a read's worth comes back as one ``bytes`` for bulk decoding.
-    (``engine._bulk.ChunkedDecoder`` hands out a view per chunk instead: better for
-    big chunks, not for these.)  Extensions and trailers are read and dropped;
-    :attr:`done` turns True after the last chunk; :meth:`close` raises
-    :class:`ProtocolError` if the body was cut short, as does a malformed size line.
-    """
-
-    def __init__(self) -> None:
-        self._carry = b""  # an unfinished size line or line ending, kept for the next read
-        self._remaining = 0  # data of the current chunk still to come
-        self._after_data = False  # the line ending after a chunk's data comes next
-        self._trailers = False
-        self.done = False
-
-    def feed(self, data: bytes | memoryview) -> bytes:
-        """Add the next bytes of the body; return the chunk data they complete or hold."""
-        if self.done:
-            return b""
-        buf = self._carry + data if self._carry else bytes(data)
-        self._carry = b""
-        out: list[bytes] = []
-        size_of_buf = len(buf)
-        find = buf.find
-        pos = 0
-        remaining = self._remaining
-        while pos < size_of_buf:
-            if remaining:
-                take = min(remaining, size_of_buf - pos)
-                out.append(buf[pos : pos + take])
-                pos += take
-                remaining -= take
-                if remaining:
-                    break
-                self._after_data = True
-                # The usual case in one step: the line ending and the next size line.
-                found = _NEXT_CHUNK.match(buf, pos)
-                if found is not None:
-                    remaining = int(found.group(1), 16)
-                    pos = found.end()
-                    self._after_data = False
-                    if remaining:
-                        continue
-                    self._trailers = True
-            if self._after_data:
-                if buf.startswith(b"\r\n", pos):
-                    pos += 2
-                elif buf.startswith(b"\n", pos):
-                    pos += 1
-                elif size_of_buf - pos < 2 and buf.startswith(b"\r", pos):
-                    break  # the \n is in the next read
-                elif pos < size_of_buf:
-                    raise ProtocolError("chunk data is longer than its size line says")
-                else:
-                    break
-                self._after_data = False
-            newline = find(_LF, pos)
-            if newline < 0:
-                if size_of_buf - pos > _CHUNK_LINE_LIMIT:
-                    raise ProtocolError("a chunk size line is implausibly long")
-                break
-            line = buf[pos:newline]
-            pos = newline + 1
-            if self._trailers:
-                if line in (b"", b"\r"):
-                    self.done = True
-                    break
-                continue
-            digits = line.split(b";", 1)[0].strip(b" \t\r")
-            if _CHUNK_SIZE.fullmatch(digits) is None:
-                raise ProtocolError(f"bad chunk size line {line[:40]!r}")
-            remaining = int(digits, 16)
-            if not remaining:
-                self._trailers = True
-        self._remaining = remaining
-        if pos < size_of_buf and not self.done:
-            self._carry = buf[pos:]
-        return b"".join(out)
-
-    def close(self) -> None:
-        """Mark the end of the body; raise if it stopped before the last chunk."""
-        if not self.done:
-            raise ProtocolError("the chunked body ended before its last chunk")

@@ -37,7 +37,7 @@ import asyncio
 import contextlib
 import re
 import socket
-from collections.abc import AsyncGenerator, AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Self
@@ -49,7 +49,6 @@ from engine import _bulk
 from engine._client import STREAM_TIMEOUT, Engine, _error_message, _translate
 from engine._decoders import (
     TIMESTAMP_PREFIX,
-    Dechunker,
     FrameDecoder,
     LogBatch,
     LogDecoder,
@@ -95,8 +94,6 @@ _READ_SIZE = 65536
 _SLICE = 0.003
 #: A read of a log body is decoded this much at a time (~700 lines of a busy log).
 _PIECE = 64 << 10
-#: An error body is read whole for its message; the engine's are a line of JSON.
-_ERROR_BODY_LIMIT = 1 << 20
 #: The end-of-transmission byte a TTY's line discipline turns into EOF (Ctrl-D).
 _EOT = b"\x04"
 #: Shells a user expects, best first (issue 5: bash, then ash, then sh).
@@ -145,65 +142,20 @@ def _logs_params(*, follow: bool, stdout: bool, stderr: bool, timestamps: bool,
     }
 
 
-async def _body(client: Engine, path: str,
-                params: Mapping[str, Any]) -> AsyncGenerator[bytes, None]:
-    """A streamed GET's body, de-chunked, a read at a time (at most :data:`_PIECE` of it).
+def _log_body(
+    client: Engine, container_id: str, params: Mapping[str, Any]
+) -> contextlib.AbstractAsyncContextManager[AsyncIterator[bytes]]:
+    """A log's body, de-chunked, a read at a time (at most :data:`_PIECE` of it).
 
     Docker flushes every log message as an HTTP chunk of its own, and httpx pays
-    ~20 µs of Python per chunk (h11 events, httpcore and anyio layers): reading a busy
-    log through it costs more than everything done with the lines after.  So on the
-    endpoints :mod:`engine._bulk` reads itself (unix, tcp, TLS) the request goes on a
-    connection of its own, whole reads come in through its buffered protocol, and
-    :class:`Dechunker` undoes the chunking in bulk; other endpoints go through httpx.
-    Errors are those of the httpx path: the engine's exception for an HTTP error
-    status, :class:`EngineUnreachable` for a refused, cut or garbled connection.
+    ~20 µs of Python per chunk: reading a busy log through it costs more than
+    everything done with the lines after.  :func:`engine._bulk.open_body_bytes` reads
+    it on a connection of its own with whole reads and undoes the chunking in bulk;
+    errors are those of the httpx path (the engine's exception for an HTTP error
+    status, :class:`EngineUnreachable` for a refused, cut or garbled connection).
     """
-    endpoint = client.endpoint
-    if not _bulk.supports(endpoint):
-        async with client._stream("GET", path, params=params) as response:
-            with _translate(endpoint):
-                async for raw in response.aiter_raw():
-                    yield raw
-        return
-    transport, receiver = await _bulk._connect(endpoint)
-    try:
-        transport.write(_bulk._request_bytes(client, "GET", path, params, None))
-        head, data = await _bulk._read_head(receiver, endpoint)
-        if head.status >= 400:
-            body = _bulk.BodyReader(receiver, head, data, endpoint)
-            content = await body.read_all(_ERROR_BODY_LIMIT)
-            error = httpx.Response(head.status, headers=list(head.headers), content=content)
-            raise error_for_status(head.status, _error_message(error))
-        try:
-            dechunker = Dechunker() if head.chunked else None
-            left = head.content_length
-        except _bulk.FramingError as exc:
-            raise _bulk._lost(endpoint, exc) from exc
-        while True:
-            for start in range(0, len(data), _PIECE):
-                piece = data[start : start + _PIECE]
-                if dechunker is not None:
-                    try:
-                        blob = dechunker.feed(piece)
-                    except ProtocolError as exc:
-                        raise _bulk._lost(endpoint, exc) from exc
-                else:
-                    blob = bytes(piece if left is None else piece[:left])
-                    left = None if left is None else left - len(blob)
-                if blob:
-                    yield blob
-            if (dechunker.done if dechunker is not None else left == 0):
-                return
-            try:
-                data = await receiver.read()
-            except OSError as exc:
-                raise _bulk._lost(endpoint, exc) from exc
-            if not data:
-                if (dechunker is not None and not dechunker.done) or left:
-                    raise _bulk._lost(endpoint, "the body was cut short")
-                return
-    finally:
-        transport.abort()
+    return _bulk.open_body_bytes(client, "GET", f"/containers/{container_id}/logs",
+                                 params=params, piece=_PIECE)
 
 
 async def logs(
@@ -232,9 +184,8 @@ async def logs(
     if tty is None:
         tty = (await client.container(container_id)).tty
     decoder = None if tty else FrameDecoder()
-    body = _body(client, f"/containers/{container_id}/logs", params)
     try:
-        async with contextlib.aclosing(body):
+        async with _log_body(client, container_id, params) as body:
             async for raw in body:
                 if decoder is None:
                     yield LogChunk(StreamKind.STDOUT, raw)
@@ -280,9 +231,8 @@ async def log_batches(
         tty = (await client.container(container_id)).tty
     decoder = LogDecoder(multiplexed=not tty, timestamps=timestamps)
     loop = asyncio.get_running_loop()
-    body = _body(client, f"/containers/{container_id}/logs", params)
     try:
-        async with contextlib.aclosing(body):
+        async with _log_body(client, container_id, params) as body:
             deadline = loop.time() + _SLICE
             async for raw in body:
                 batch = decoder.feed(raw)

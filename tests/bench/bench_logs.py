@@ -6,8 +6,8 @@ exits; then, alternating, median of ``--repeats``:
 - raw:  ``GET /containers/{id}/logs?stdout=1&stderr=1`` read to the end with httpx
   (the floor the issue names), and the same with ``timestamps=1`` (what the app asks);
 - bulk: the same ``timestamps=1`` body through the engine's own reader (one connection,
-  whole reads, de-chunked in bulk: ``engine._io._body``) and thrown away: the floor
-  of the way the app now reads, before any decoding;
+  whole reads, de-chunked in bulk: ``engine._bulk.open_body_bytes``) and thrown away:
+  the floor of the way the app now reads, before any decoding;
 - cli:  ``docker logs ID > /dev/null``;
 - ours: what the Logs tab does with "Everything": ``engine.log_batches(timestamps=True)``
   → ``LogView.add_lines`` for each batch → the view's flushes once per tick, until
@@ -46,7 +46,8 @@ from PySide6.QtWidgets import QApplication
 import engine
 from app.event_loop import make_event_loop
 from app.widgets.log_view import LogView
-from engine._io import _body
+from engine._bulk import open_body_bytes
+from engine._io import _PIECE
 
 # ~60 bytes a line: "000123 the quick brown fox jumps over the lazy dog, again\n"
 SCRIPT = "seq -w 1 {n} | sed 's/$/ the quick brown fox jumps over the lazy dog again/'"
@@ -73,8 +74,10 @@ async def bulk_read(client: engine.Engine, container_id: str) -> tuple[float, in
     start = time.perf_counter()
     total = 0
     params = {"stdout": 1, "stderr": 1, "timestamps": 1, "follow": 0, "tail": "all"}
-    async for blob in _body(client, f"/containers/{container_id}/logs", params):
-        total += len(blob)
+    async with open_body_bytes(client, "GET", f"/containers/{container_id}/logs",
+                               params=params, piece=_PIECE) as body:
+        async for blob in body:
+            total += len(blob)
     return time.perf_counter() - start, total
 
 

@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import ssl
 import subprocess
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from pathlib import Path
 
 import httpx
@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 
 import engine
 from engine import _bulk
-from engine._bulk import ChunkedDecoder, FramingError, open_body, parse_head
+from engine._bulk import ChunkedDecoder, FramingError, open_body, open_body_bytes, parse_head
 from engine._client import Engine
 from engine._endpoint import Endpoint, TLSConfig
 from engine._layers import analyze_image
@@ -43,7 +43,8 @@ def encode_chunked(parts: list[bytes], extensions: list[str], trailers: list[str
     return bytes(out)
 
 
-def decode(pieces: list[bytes]) -> bytes:
+def decode(pieces: Iterable[bytes | memoryview]) -> bytes:
+    """Through the view output (exports); checks every item is a view."""
     decoder = ChunkedDecoder()
     out = bytearray()
     for piece in pieces:
@@ -55,32 +56,69 @@ def decode(pieces: list[bytes]) -> bytes:
     return bytes(out)
 
 
+def decode_bytes(pieces: Iterable[bytes | memoryview]) -> bytes:
+    """Through the joined output (logs); checks every item is bytes."""
+    decoder = ChunkedDecoder()
+    outs = [decoder.feed_bytes(piece) for piece in pieces]
+    assert all(type(out) is bytes for out in outs)
+    decoder.close()
+    assert decoder.done
+    return b"".join(outs)
+
+
+#: The decoder's two outputs: every framing test runs through both.
+OUTPUTS = pytest.mark.parametrize("decoded", [decode, decode_bytes], ids=["views", "bytes"])
+Decoded = Callable[[Iterable[bytes | memoryview]], bytes]
+
 body_parts = st.lists(st.binary(min_size=1, max_size=40), max_size=6)
 chunk_extensions = st.lists(st.sampled_from(["", ";a=1", ";name=\"q\\\"x\"", " ;x"]), max_size=3)
 trailer_lines = st.lists(st.sampled_from(["X-Trailer: 1", "Expires: never"]), max_size=2)
 
 
+@OUTPUTS
 @settings(max_examples=150, deadline=None)
 @given(body_parts, chunk_extensions, trailer_lines)
 def test_chunked_decoding_is_indifferent_to_where_the_bytes_split(
-        parts: list[bytes], extensions: list[str], trailers: list[str]) -> None:
+        decoded: Decoded, parts: list[bytes], extensions: list[str], trailers: list[str]) -> None:
     wire = encode_chunked(parts, extensions, trailers)
     expected = b"".join(parts)
     for cut in range(len(wire) + 1):  # every boundary
-        assert decode([wire[:cut], wire[cut:]]) == expected
-    assert decode([wire[i:i + 1] for i in range(len(wire))]) == expected  # byte by byte
+        assert decoded([wire[:cut], wire[cut:]]) == expected
+    assert decoded([wire[i:i + 1] for i in range(len(wire))]) == expected  # byte by byte
 
 
+@OUTPUTS
 @settings(max_examples=100, deadline=None)
 @given(body_parts, st.lists(st.integers(min_value=1, max_value=30), max_size=40))
-def test_chunked_decoding_in_random_pieces(parts: list[bytes], sizes: list[int]) -> None:
+def test_chunked_decoding_in_random_pieces(
+        decoded: Decoded, parts: list[bytes], sizes: list[int]) -> None:
     wire = encode_chunked(parts, [], [])
     pieces, pos = [], 0
     for size in sizes:
         pieces.append(wire[pos:pos + size])
         pos += size
     pieces.append(wire[pos:])
-    assert decode(pieces) == b"".join(parts)
+    assert decoded(pieces) == b"".join(parts)
+
+
+# Docker's log shape (a message per chunk, so chunk data that looks like framing), then
+# a big chunk of every byte value.
+STAMP = b"2026-11-28T17:45:51.030521839Z "
+LOG_PARTS = [b"\x01\x00\x00\x00\x00\x00\x00\x2a" + STAMP + b"line %d\n" % n for n in range(5)]
+LOG_PARTS += [b"\r\n", b"0\r\n\r\n", b"\r\n\n" + bytes(range(256)) * 20]
+
+
+@OUTPUTS
+def test_log_shaped_chunks_at_every_split(decoded: Decoded) -> None:
+    body = b"".join(LOG_PARTS)
+    for wire in (encode_chunked(LOG_PARTS, [], []),
+                 encode_chunked(LOG_PARTS, [";name=\"q\\\"x\""], []),
+                 encode_chunked(LOG_PARTS, [" ;x"], ["X-Trailer: 1"])):
+        assert decoded([wire]) == body
+        for cut in range(len(wire) + 1):
+            assert decoded([wire[:cut], wire[cut:]]) == body
+        assert decoded([wire[i:i + 1] for i in range(len(wire))]) == body
+        assert decoded([memoryview(wire)]) == body
 
 
 def test_chunked_data_is_a_view_of_the_input_not_a_copy() -> None:
@@ -94,26 +132,34 @@ def test_bytes_after_the_last_chunk_are_ignored() -> None:
     decoder = ChunkedDecoder()
     assert [bytes(v) for v in decoder.feed(b"3\r\nabc\r\n0\r\n\r\nHTTP/1.1 200 OK")] == [b"abc"]
     assert decoder.done
+    assert decoder.feed(b"more") == [] and decoder.feed_bytes(b"more") == b""
+    joined = ChunkedDecoder()
+    assert joined.feed_bytes(b"3\r\nabc\r\n0\r\n\r\nHTTP/1.1 200 OK") == b"abc"
+    assert joined.done
 
 
+@OUTPUTS
 @pytest.mark.parametrize("wire, problem", [
     (b"zz\r\n", "bad chunk size"),
     (b"\r\n", "bad chunk size"),
+    (b"0x3\r\nabc\r\n", "bad chunk size"),  # int() would take it; HTTP does not
     (b"3\r\nabcd\r\n", "longer than its size"),
     (b"1" * 20 + b"\r\n", "bad chunk size"),
     (b"3;" + b"e" * 9000, "implausibly long"),
 ])
-def test_chunked_garbage_is_a_framing_error(wire: bytes, problem: str) -> None:
+def test_chunked_garbage_is_a_framing_error(decoded: Decoded, wire: bytes, problem: str) -> None:
     with pytest.raises(FramingError, match=problem):
-        ChunkedDecoder().feed(wire)
+        decoded([wire])
+    with pytest.raises(FramingError, match=problem):  # however it arrives
+        decoded([wire[i:i + 1] for i in range(len(wire))])
 
 
-@pytest.mark.parametrize("wire", [b"", b"3\r\nab", b"3\r\nabc\r\n", b"0\r\n", b"0\r\nX: 1\r\n"])
-def test_a_chunked_body_cut_short_fails_on_close(wire: bytes) -> None:
-    decoder = ChunkedDecoder()
-    decoder.feed(wire)
-    with pytest.raises(FramingError, match="ended before"):
-        decoder.close()
+@OUTPUTS
+@pytest.mark.parametrize("wire", [b"", b"3\r\nab", b"3\r\nabc\r\n", b"3\r\nabc\r",
+                                  b"0\r\n", b"0\r\nX: 1\r\n"])
+def test_a_chunked_body_cut_short_fails_on_close(decoded: Decoded, wire: bytes) -> None:
+    with pytest.raises(FramingError, match="ended before its last chunk"):
+        decoded([wire])
 
 
 def test_response_heads() -> None:
@@ -348,6 +394,22 @@ async def body_of(client: Engine) -> bytes:
     return bytes(out)
 
 
+async def bytes_of(client: Engine) -> bytes:
+    """The same through open_body_bytes, in tiny pieces so a read spans several items."""
+    out = []
+    async with open_body_bytes(client, "GET", "/x", params={"a": "1 2", "b": None},
+                               piece=3) as body:
+        async for blob in body:
+            assert type(blob) is bytes and blob
+            out.append(blob)
+    return b"".join(out)
+
+
+#: Both public readers: every fault test runs through each.
+READERS = pytest.mark.parametrize("read", [body_of, bytes_of], ids=["views", "bytes"])
+Read = Callable[[Engine], Awaitable[bytes]]
+
+
 @pytest.mark.anyio
 @pytest.mark.parametrize("parts, expected", [
     ([b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhel", b"lo"], b"hello"),
@@ -357,9 +419,11 @@ async def body_of(client: Engine) -> bytes:
       b"2\r\nok\r\n0\r\n\r\n"], b"ok"),
     ([b"HTTP/1.1 204 No Content\r\n\r\n"], b""),
 ])
-async def test_bodies_framed_every_way(tmp_path: Path, parts: list[bytes], expected: bytes) -> None:
+@READERS
+async def test_bodies_framed_every_way(tmp_path: Path, parts: list[bytes], expected: bytes,
+                                       read: Read) -> None:
     async with fake_server(tmp_path / "e.sock", sends(*parts)) as client:
-        assert await body_of(client) == expected
+        assert await read(client) == expected
 
 
 @pytest.mark.anyio
@@ -371,26 +435,31 @@ async def test_bodies_framed_every_way(tmp_path: Path, parts: list[bytes], expec
     ([b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nab"], "before its last"),
     ([b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nxyz\r\n"], "bad chunk size"),
 ])
+@READERS
 async def test_garbage_and_cut_bodies_are_a_lost_connection(
-        tmp_path: Path, parts: list[bytes], problem: str) -> None:
+        tmp_path: Path, parts: list[bytes], problem: str, read: Read) -> None:
     async with fake_server(tmp_path / "e.sock", sends(*parts)) as client:
         with pytest.raises(engine.EngineUnreachable, match=f"was lost.*({problem})"):
-            await body_of(client)
+            await read(client)
 
 
 @pytest.mark.anyio
-async def test_an_error_status_carries_the_daemon_message(tmp_path: Path) -> None:
+@READERS
+async def test_an_error_status_carries_the_daemon_message(tmp_path: Path, read: Read) -> None:
     message = b'{"message":"conflict: unable to export"}'
     answer = sends(b"HTTP/1.1 409 Conflict\r\nContent-Type: application/json\r\n"
                    b"Transfer-Encoding: chunked\r\n\r\n",
                    f"{len(message):x}\r\n".encode() + message + b"\r\n0\r\n\r\n")
     async with fake_server(tmp_path / "e.sock", answer) as client:
         with pytest.raises(engine.Conflict, match="conflict: unable to export"):
-            await body_of(client)
+            await read(client)
 
 
 @pytest.mark.anyio
-async def test_leaving_early_closes_the_connection_at_once(tmp_path: Path) -> None:
+@pytest.mark.parametrize("opener", [open_body, open_body_bytes], ids=["views", "bytes"])
+async def test_leaving_early_closes_the_connection_at_once(
+        tmp_path: Path, opener: Callable[..., contextlib.AbstractAsyncContextManager[
+            AsyncIterator[bytes | memoryview]]]) -> None:
     closed = asyncio.Event()
 
     async def endless(writer: asyncio.StreamWriter) -> None:
@@ -404,7 +473,7 @@ async def test_leaving_early_closes_the_connection_at_once(tmp_path: Path) -> No
 
     async with fake_server(tmp_path / "e.sock", endless) as client:
         read = 0
-        async with open_body(client, "GET", "/x") as body:
+        async with opener(client, "GET", "/x") as body:
             async for chunk in body:
                 read += len(chunk)
                 if read > 4 << 20:

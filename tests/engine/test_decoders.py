@@ -17,7 +17,6 @@ from hypothesis import strategies as st
 
 from engine._decoders import (
     TIMESTAMP_PREFIX,
-    Dechunker,
     Frame,
     FrameDecoder,
     JSONStreamDecoder,
@@ -737,70 +736,6 @@ def test_log_lines_roundtrip_arbitrary_splits(
     expected = reference_lines(raw, multiplexed=False, timestamps=timestamps)
     chunks = split_at(raw, split_points(data, len(raw)))
     assert decode_log(chunks, multiplexed=False, timestamps=timestamps) == expected
-
-
-# --------------------------------------------------------------------------- chunked bodies
-
-
-def chunked(parts: Sequence[bytes], extension: bytes = b"", trailers: bytes = b"") -> bytes:
-    body = b"".join(b"%x%s\r\n%s\r\n" % (len(part), extension, part) for part in parts)
-    return body + b"0\r\n" + trailers + b"\r\n"
-
-
-def dechunk(pieces: Iterable[bytes]) -> bytes:
-    decoder = Dechunker()
-    out = b"".join(decoder.feed(piece) for piece in pieces)
-    decoder.close()
-    assert decoder.done
-    return out
-
-
-# Docker's shape (a log message per chunk), a big chunk, an extension, and trailers.
-CHUNK_PARTS = [encode_frame(StreamKind.STDOUT, STAMP + b"line %d\n" % n) for n in range(5)]
-CHUNK_PARTS.append(b"\r\n\n" + bytes(range(256)) * 20)
-
-
-def test_dechunk_at_every_split() -> None:
-    body = b"".join(CHUNK_PARTS)
-    for wire in (chunked(CHUNK_PARTS), chunked(CHUNK_PARTS, b";name=\"q\\\"x\""),
-                 chunked(CHUNK_PARTS, b" ;x", b"X-Trailer: 1\r\n")):
-        assert dechunk([wire]) == body
-        for pieces in two_way_splits(wire):
-            assert dechunk(pieces) == body
-        assert dechunk(one_byte_chunks(wire)) == body
-        assert dechunk([memoryview(wire)]) == body
-
-
-def test_dechunk_ignores_what_follows_the_last_chunk() -> None:
-    decoder = Dechunker()
-    assert decoder.feed(chunked([b"abc"]) + b"HTTP/1.1 200 OK\r\n") == b"abc"
-    assert decoder.done
-    assert decoder.feed(b"more") == b""
-
-
-@pytest.mark.parametrize("wire", [
-    b"zz\r\nabc\r\n",  # not hex
-    b"0x3\r\nabc\r\n",  # int() would take it; HTTP does not
-    b"3\r\nabcd\r\n",  # data longer than its size line
-    b"1" * 20 + b"\r\n",  # a size no one sends
-])
-def test_dechunk_garbage_raises(wire: bytes) -> None:
-    with pytest.raises(ProtocolError):
-        Dechunker().feed(wire)
-
-
-@pytest.mark.parametrize("wire", [b"", b"3\r\nab", b"3\r\nabc\r\n", b"3\r\nabc\r\n0\r\n"])
-def test_dechunk_close_raises_when_cut_short(wire: bytes) -> None:
-    decoder = Dechunker()
-    decoder.feed(wire)
-    with pytest.raises(ProtocolError, match="before its last chunk"):
-        decoder.close()
-
-
-@given(st.lists(st.binary(min_size=1, max_size=40), max_size=8), st.data())
-def test_dechunk_roundtrip_arbitrary_splits(parts: list[bytes], data: st.DataObject) -> None:
-    wire = chunked(parts)
-    assert dechunk(split_at(wire, split_points(data, len(wire)))) == b"".join(parts)
 
 
 def _fake_frames() -> bytes:
