@@ -17,6 +17,7 @@ import random
 import subprocess
 import tarfile
 from collections.abc import Iterator, Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -35,6 +36,9 @@ from engine._layers import (
     TarMember,
     TarParser,
     WastedPath,
+    _changes,
+    _Stack,
+    _stack_all,
     analyze_image,
     analyze_layers,
     clean_instruction,
@@ -239,6 +243,68 @@ def test_a_file_replacing_a_directory_hides_its_content() -> None:
     changes, wasted = layer_changes(layers), find_waste(layers)
     assert changes[1] == (Change("x", MODIFIED, F, 9, 0), Change("x/a", REMOVED, F, 3, 3))
     assert wasted == (WastedPath("x/a", 3, (0,), (1,)),)
+
+
+def test_a_replaced_directory_listed_after_entries_below_it_removes_them_too() -> None:
+    # Never in a real diff; the per-entry walk keeps the tar order's meaning.
+    layers = [files(d("x"), f("x/a", 3)), files(f("x/b", 2), f("x", 9))]
+    assert visible(layers) == {"x": (9, 1)}
+    assert layer_changes(layers)[1] == (
+        Change("x", MODIFIED, F, 9, 0), Change("x/a", REMOVED, F, 3, 3),
+        Change("x/b", ADDED, F, 2, 0), Change("x/b", REMOVED, F, 2, 2))
+    assert find_waste(layers) == (WastedPath("x/a", 3, (0,), (1,)),
+                                  WastedPath("x/b", 2, (1,), (1,)))
+
+
+def test_a_path_twice_in_one_tar_keeps_the_later_entry_and_reports_the_first() -> None:
+    layers = [files(f("a", 5)), files(f("a", 1), f("b", 2), f("a", 3))]
+    assert visible(layers) == {"a": (3, 1), "b": (2, 1)}
+    assert layer_changes(layers)[1] == (Change("a", MODIFIED, F, 1, 5), Change("b", ADDED, F, 2, 0))
+    assert find_waste(layers) == (WastedPath("a", 5, (0,), (1,)),)
+
+
+def test_wasted_paths_are_ranked_by_size_then_path_and_sliced_like_the_full_list() -> None:
+    layers = [files(f("c", 4), f("b", 4), f("a", 1), d("z"), f("z/0", 0)),
+              files(whiteouts=["c", "b", "a", "z"])]
+    analysis = analyze_layers(layers)
+    everything = analysis.wasted_paths(None)
+    assert [w.path for w in everything] == ["b", "c", "a"]  # zero-byte z/0 is no waste
+    for limit in (0, 1, 2, 3, 4, -1):
+        assert analysis.wasted_paths(limit) == everything[:limit]
+    assert analysis.wasted_bytes == 9 and analysis.wasted == everything
+
+
+_PARTS = st.sampled_from(["a", "b", "a-", "a0", "a.b"])
+_PATHS = st.lists(_PARTS, min_size=1, max_size=3).map("/".join)
+_ENTRIES = st.lists(st.builds(FileEntry, _PATHS, st.integers(0, 5),
+                              st.sampled_from([F, F, D, D, S, EntryKind.HARDLINK])),
+                    max_size=12)
+_LAYERS = st.lists(st.builds(LayerFiles, _ENTRIES.map(tuple),
+                             st.lists(_PATHS, max_size=2).map(tuple),
+                             st.lists(_PATHS | st.just(""), max_size=1).map(tuple)),
+                   min_size=1, max_size=4)
+
+
+@settings(max_examples=400, deadline=None)
+@given(_LAYERS, st.booleans())
+def test_the_bulk_stacking_matches_the_entry_by_entry_walk(
+        layers: list[LayerFiles], in_path_order: bool) -> None:
+    """Whole layers are applied with set operations and bisections; tar order, repeated
+    paths and replaced directories must still give what the walk in tar order gives."""
+    if in_path_order:  # what real diffs look like: the bulk path proper
+        layers = [replace(layer, entries=tuple(sorted({e.path: e for e in layer.entries}.values(),
+                                                      key=lambda e: e.path)))
+                  for layer in layers]
+    bulk, each = _stack_all(layers), _stack_all(layers, bulk=False)
+    assert [_changes(delta) for delta in bulk.deltas] == [_changes(delta) for delta in each.deltas]
+    assert bulk.waste.ranked(None) == each.waste.ranked(None)
+    assert bulk.waste.ranked(2) == each.waste.ranked(None)[:2]
+    assert bulk.waste.total == each.waste.total
+    stacks = _Stack(), _Stack(bulk=False)
+    for index, layer in enumerate(layers):
+        for stack in stacks:
+            stack.apply(index, layer)
+        assert list(stacks[0].visible().items()) == list(stacks[1].visible().items())
 
 
 def test_directory_sizes_roll_up_per_layer() -> None:
