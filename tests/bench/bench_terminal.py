@@ -229,6 +229,7 @@ def main() -> int:
     image, built = busybox_image(args.image)
     try:
         loop = make_event_loop(app)  # type: ignore[arg-type]
+        gc.freeze()  # as app/gui.py does once the window exists
         with loop:
             loop.run_until_complete(measure(args, image))
     finally:
