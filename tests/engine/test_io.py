@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 
 import engine
+from engine import _bulk
 from engine._decoders import StreamKind, encode_frame
 from engine._endpoint import parse_host
 from engine._io import (
@@ -32,6 +33,7 @@ from engine._io import (
     exec_run,
     exec_start,
     find_shell,
+    log_batches,
     log_lines,
     logs,
     sample_from_stats,
@@ -110,6 +112,23 @@ async def test_logs_are_byte_exact_against_docker_logs(any_engine: EngineUnderTe
         assert stdout_lines == [b"out 1", b"\x1b[31mred\x1b[0m plain", b"x" * MIB, b"out last"]
         assert stderr_lines == [b"err 1", stored_invalid_utf8(any_engine), b"err 2"]
         assert all(line.timestamp is None for line in lines)
+
+
+async def test_logs_read_the_same_through_httpx_where_the_bulk_reader_cannot(
+        docker_engine: EngineUnderTest, monkeypatch: pytest.MonkeyPatch) -> None:
+    async with await docker_engine.open() as client:
+        container_id = await run_to_exit(docker_engine, client, docker_engine.image,
+                                         "sh", "-c", NOISY)
+        direct = [(b.streams, b.lines) async for b in log_batches(client, container_id)]
+        monkeypatch.setattr(_bulk, "supports", lambda endpoint: False)  # ssh://, say
+        through_httpx = [(b.streams, b.lines) async for b in log_batches(client, container_id)]
+        assert await collect(logs(client, container_id)) == cli_bytes(
+            docker_engine, "logs", container_id)
+
+    def flat(batches: list[tuple[bytes, list[bytes]]]) -> list[tuple[int, bytes]]:
+        return [pair for streams, lines in batches for pair in zip(streams, lines, strict=True)]
+
+    assert flat(through_httpx) == flat(direct)
 
 
 async def test_tty_logs_are_one_raw_stream(any_engine: EngineUnderTest) -> None:
