@@ -166,8 +166,33 @@ class HistoryStep:
         return clean_instruction(self.created_by, empty_layer=self.empty_layer)
 
 
+class LayerSteps:
+    """What a layer's history steps say: the one that made it, and the metadata ones.
+
+    Shared by the exact :class:`ImageLayer` and the history-only
+    :class:`engine.LayerOutline`; subclasses have a ``steps`` tuple.
+    """
+
+    __slots__ = ()
+    steps: tuple[HistoryStep, ...]
+
+    @property
+    def step(self) -> HistoryStep | None:
+        """The history row that made this layer (None when the image has no history for it)."""
+        return next((s for s in self.steps if not s.empty_layer), None)
+
+    @property
+    def instruction(self) -> str:
+        step = self.step
+        return step.instruction if step is not None else ""
+
+    @property
+    def metadata_steps(self) -> tuple[HistoryStep, ...]:
+        return tuple(s for s in self.steps if s.empty_layer)
+
+
 @dataclass(frozen=True, slots=True)
-class ImageLayer:
+class ImageLayer(LayerSteps):
     """A filesystem layer with the history steps that belong to it.
 
     ``steps`` is chronological: the one step that made the layer, then the
@@ -187,20 +212,6 @@ class ImageLayer:
     @property
     def entries(self) -> tuple[FileEntry, ...]:
         return self.files.entries
-
-    @property
-    def step(self) -> HistoryStep | None:
-        """The history row that made this layer (None when the image has no history for it)."""
-        return next((s for s in self.steps if not s.empty_layer), None)
-
-    @property
-    def instruction(self) -> str:
-        step = self.step
-        return step.instruction if step is not None else ""
-
-    @property
-    def metadata_steps(self) -> tuple[HistoryStep, ...]:
-        return tuple(s for s in self.steps if s.empty_layer)
 
 
 class ChangeKind(StrEnum):

@@ -20,6 +20,7 @@ from engine._layers import (
     _DOCKERFILE_KEYWORDS,
     _SHELL_PREFIXES,
     HistoryStep,
+    LayerSteps,
     pair_history,
 )
 from engine._models import HistoryEntry
@@ -58,26 +59,13 @@ def step_kind(created_by: str) -> StepKind:
 
 
 @dataclass(frozen=True, slots=True)
-class LayerOutline:
+class LayerOutline(LayerSteps):
     """A layer as the history describes it: its steps and the size the history gives."""
 
     index: int
     diff_id: str
     size: int
     steps: tuple[HistoryStep, ...] = ()
-
-    @property
-    def step(self) -> HistoryStep | None:
-        return next((s for s in self.steps if not s.empty_layer), None)
-
-    @property
-    def instruction(self) -> str:
-        step = self.step
-        return step.instruction if step is not None else ""
-
-    @property
-    def metadata_steps(self) -> tuple[HistoryStep, ...]:
-        return tuple(s for s in self.steps if s.empty_layer)
 
 
 def outline_layers(
