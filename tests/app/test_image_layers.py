@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from PySide6.QtCore import Qt
@@ -11,6 +12,7 @@ from pytestqt.qtbot import QtBot
 from app.main_window import MainWindow
 from app.models.file_tree import FileTreeModel, PathInfo
 from app.pages.image_layers import LayerView
+from app.pages.images import ImagesPage
 from app.presentation import human_size
 from app.session import EngineSession
 from tests.app.conftest import await_in_qt, wait_connected
@@ -51,21 +53,28 @@ def build_image(target: EngineUnderTest, tmp_path: Path) -> str:
     return tag
 
 
+def open_image(qtbot: QtBot, make_session: Callable[[str], EngineSession], url: str,
+               tag: str) -> ImagesPage:
+    """The window's Images page with ``tag`` (and only it) shown and selected."""
+    session = make_session(url)
+    window = MainWindow(session)
+    qtbot.addWidget(window)
+    session.start()
+    wait_connected(qtbot, session)
+    page = window.images_page
+    page.search.setText(tag.split("/")[1].split(":")[0])
+    qtbot.waitUntil(lambda: page.proxy.rowCount() == 1, timeout=10_000)
+    page.table.selectRow(0)
+    return page
+
+
 def test_layers_files_and_waste_of_a_real_image(
     qtbot: QtBot, make_session, any_engine: EngineUnderTest, tmp_path: Path,
     qtmodeltester: ModelTester,
 ) -> None:
     tag = build_image(any_engine, tmp_path)
     try:
-        session: EngineSession = make_session(any_engine.url)
-        window = MainWindow(session)
-        qtbot.addWidget(window)
-        session.start()
-        wait_connected(qtbot, session)
-        page = window.images_page
-        page.search.setText(tag.split("/")[1].split(":")[0])
-        qtbot.waitUntil(lambda: page.proxy.rowCount() == 1, timeout=10_000)
-        page.table.selectRow(0)
+        page = open_image(qtbot, make_session, any_engine.url, tag)
         detail = page.detail
         qtbot.waitUntil(lambda: detail.analysis is not None, timeout=60_000)
         analysis = detail.analysis
@@ -115,15 +124,7 @@ def test_layer_tree_shows_before_the_export_is_read(
     await_in_qt(qtbot, relay.start())
     relay.hold(b"/get ")  # the export answers only when the test says so
     try:
-        session: EngineSession = make_session(relay.url)
-        window = MainWindow(session)
-        qtbot.addWidget(window)
-        session.start()
-        wait_connected(qtbot, session)
-        page = window.images_page
-        page.search.setText(tag.split("/")[1].split(":")[0])
-        qtbot.waitUntil(lambda: page.proxy.rowCount() == 1, timeout=10_000)
-        page.table.selectRow(0)
+        page = open_image(qtbot, make_session, relay.url, tag)
         detail, view = page.detail, page.detail.layer_view
         qtbot.waitUntil(lambda: view.layers_model.rowCount() == 4, timeout=10_000)
         assert detail.analysis is None

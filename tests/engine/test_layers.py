@@ -493,6 +493,16 @@ RUN rm /huge
 LABEL {label_key}={run_id}
 CMD ["sh"]
 """
+#: The instructions of the layers the known image adds, each with its metadata steps.
+KNOWN_STEPS = [
+    ["RUN mkdir -p /d/sub /e /keep && dd if=/dev/zero of=/big bs=1024 count=100"
+     " && echo keep > /e/keep && echo abc > /d/sub/a && echo gone > /gone"
+     " && echo stay > /keep/stay", "ENV FOO=bar"],
+    ["RUN dd if=/dev/zero of=/big bs=1024 count=50 && rm /gone && rm -rf /d/sub"
+     " && rm -rf /e && mkdir /e && echo n > /e/new"],
+    ["RUN dd if=/dev/zero of=/huge bs=1024 count=300"],
+    ["RUN rm /huge", f"LABEL {LABEL_KEY}={RUN_ID}", 'CMD ["sh"]'],
+]
 #: huge (deleted), big (overwritten), e/keep (opaque directory), gone, d/sub/a (deleted).
 KNOWN_WASTED = 307200 + 102400 + 5 + 5 + 4
 #: Buildah leaves its mount points (and empty /etc/hosts etc.) in every RUN layer.
@@ -544,15 +554,7 @@ def test_known_image_layers_and_history(known: tuple[EngineUnderTest, str, Image
     assert [layer.diff_id for layer in analysis.layers[:2]] == json.loads(
         target.cli("image", "inspect", base))[0]["RootFS"]["Layers"]
     assert [s.empty_layer for s in analysis.layers[1].steps] == [False, True, True]
-    assert [[s.instruction for s in layer.steps] for layer in analysis.layers[2:]] == [
-        ["RUN mkdir -p /d/sub /e /keep && dd if=/dev/zero of=/big bs=1024 count=100"
-         " && echo keep > /e/keep && echo abc > /d/sub/a && echo gone > /gone"
-         " && echo stay > /keep/stay", "ENV FOO=bar"],
-        ["RUN dd if=/dev/zero of=/big bs=1024 count=50 && rm /gone && rm -rf /d/sub"
-         " && rm -rf /e && mkdir /e && echo n > /e/new"],
-        ["RUN dd if=/dev/zero of=/huge bs=1024 count=300"],
-        ["RUN rm /huge", f"LABEL {LABEL_KEY}={RUN_ID}", 'CMD ["sh"]'],
-    ]
+    assert [[s.instruction for s in layer.steps] for layer in analysis.layers[2:]] == KNOWN_STEPS
     busybox = next(e for e in analysis.layers[0].entries if e.path == "bin/busybox")
     assert analysis.layers[0].size == busybox.size
     assert [layer.size for layer in analysis.layers[2:]] == [102419, 51202, 307200, 0]
