@@ -108,6 +108,7 @@ def world_readable_app() -> Iterator[Path]:
     """Dockyard and its pure-Python dependencies where an unprivileged user can read them."""
     probe = (
         "import sys, sysconfig, app.doctor, httpcore, h11, anyio._backends._asyncio\n"
+        "import app.cli; app.cli.build_parser()  # what `python -m app doctor` loads first\n"
         "site = sysconfig.get_paths()['purelib']\n"
         "for m in list(sys.modules.values()):\n"
         "    f = getattr(m, '__file__', None) or ''\n"
