@@ -8,6 +8,7 @@ for its rows (that is, when the user expands it).
 
 from __future__ import annotations
 
+import itertools
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -34,14 +35,21 @@ class PathInfo:
 
 
 class _Node:
-    __slots__ = ("children", "info", "name", "parent", "row")
+    __slots__ = ("children", "ident", "info", "name", "parent", "row")
 
-    def __init__(self, name: str, info: PathInfo, parent: _Node | None, row: int) -> None:
+    def __init__(self, name: str, info: PathInfo, parent: _Node | None, row: int,
+                 ident: int) -> None:
         self.name = name
         self.info = info
         self.parent = parent
         self.row = row
+        self.ident = ident  # the index's internalId (see FileTreeModel._nodes)
         self.children: list[_Node] | None = None  # None until first asked for
+
+
+#: What an index from before the last reset finds: an empty leaf with no parent.
+_GONE = _Node("", PathInfo("", 0), None, 0, -1)
+_GONE.children = []
 
 
 class FileTreeModel(QAbstractItemModel):
@@ -51,7 +59,12 @@ class FileTreeModel(QAbstractItemModel):
         super().__init__(parent)
         self._by_parent: dict[str, list[PathInfo]] = {}
         self._dir_sizes: dict[str, int] = {}
-        self._root = _Node("", PathInfo("", 0, is_dir=True), None, 0)
+        # Indexes carry a node number, not a pointer to the node: an index Qt kept
+        # from before a reset (a view, a proxy, the model tester) then finds nothing
+        # instead of reading a freed Python object and crashing.
+        self._nodes: dict[int, _Node] = {}
+        self._next_ident = itertools.count(1)
+        self._root = _Node("", PathInfo("", 0, is_dir=True), None, 0, 0)
 
     def set_paths(self, paths: Iterable[PathInfo]) -> None:
         """Replace the tree (a new layer or view): a reset is right, it is another tree."""
@@ -76,7 +89,8 @@ class FileTreeModel(QAbstractItemModel):
         self.beginResetModel()
         self._by_parent = {key: list(value.values()) for key, value in by_parent.items()}
         self._dir_sizes = dict(sizes)
-        self._root = _Node("", PathInfo("", self._dir_sizes.get("", 0), is_dir=True), None, 0)
+        self._nodes = {}
+        self._root = _Node("", PathInfo("", self._dir_sizes.get("", 0), is_dir=True), None, 0, 0)
         self.endResetModel()
 
     def total_size(self) -> int:
@@ -110,8 +124,10 @@ class FileTreeModel(QAbstractItemModel):
         if node.children is None:
             infos = self._by_parent.get(node.info.path, [])
             ordered = sorted(infos, key=lambda i: (not self._is_dir(i), i.path))
-            node.children = [_Node(i.path.rpartition("/")[2], i, node, row)
+            node.children = [_Node(i.path.rpartition("/")[2], i, node, row,
+                                   next(self._next_ident))
                              for row, i in enumerate(ordered)]
+            self._nodes.update((child.ident, child) for child in node.children)
         return node.children
 
     def _is_dir(self, info: PathInfo) -> bool:
@@ -123,9 +139,7 @@ class FileTreeModel(QAbstractItemModel):
     def _node(self, index: AnyIndex) -> _Node:
         if not index.isValid():
             return self._root
-        node = index.internalPointer()
-        assert isinstance(node, _Node)
-        return node
+        return self._nodes.get(index.internalId(), _GONE)
 
     def find(self, path: str) -> QModelIndex:
         """The index of a path, creating the nodes on the way (to select or reveal it)."""
@@ -147,7 +161,7 @@ class FileTreeModel(QAbstractItemModel):
         children = self._children(self._node(parent))
         if not (0 <= row < len(children) and 0 <= column < len(self.COLUMNS)):
             return QModelIndex()
-        return self.createIndex(row, column, children[row])
+        return self.createIndex(row, column, children[row].ident)
 
     def parent(self, index: AnyIndex = QModelIndex()) -> QModelIndex:  # type: ignore[override]  # noqa: B008
         if not index.isValid():
@@ -155,7 +169,7 @@ class FileTreeModel(QAbstractItemModel):
         node = self._node(index).parent
         if node is None or node is self._root:
             return QModelIndex()
-        return self.createIndex(node.row, 0, node)
+        return self.createIndex(node.row, 0, node.ident)
 
     def rowCount(self, parent: AnyIndex = QModelIndex()) -> int:  # noqa: B008
         if parent.isValid() and parent.column() != 0:

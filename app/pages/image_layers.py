@@ -413,6 +413,8 @@ class EfficiencyView(QWidget):
         layout.addWidget(self.shared)
         layout.addWidget(QLabel("<b>Largest wasted paths</b>", self))
         self.total_size = 0
+        #: The other images sharing layers (the text names the first eight).
+        self.shared_with: list[SharedWith] = []
         layout.addWidget(self.waste, 1)
 
     def show_analysis(self, analysis: engine.ImageAnalysis | None) -> None:
@@ -432,6 +434,7 @@ class EfficiencyView(QWidget):
         self.total_size = analysis.total_size
 
     def show_shared(self, shared: list[SharedWith]) -> None:
+        self.shared_with = shared
         if not shared:
             self.shared.setText("No other local image shares a layer with this one.")
             return
