@@ -28,7 +28,7 @@ from PySide6.QtCore import (
 from PySide6.QtGui import QFont
 
 import engine
-from app.models.table import Column, ItemRole, KeyedTableModel, SortRole
+from app.models.table import Column, KeyedTableModel, SortRole
 
 AnyIndex = QModelIndex | QPersistentModelIndex
 
@@ -36,7 +36,6 @@ AnyIndex = QModelIndex | QPersistentModelIndex
 BusyRole = Qt.ItemDataRole.UserRole + 3
 #: True for a Compose project's row.
 IsGroupRole = Qt.ItemDataRole.UserRole + 4
-_RIGHT = int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,53 +149,29 @@ class ContainerTreeModel(QAbstractItemModel):
     def _container_data(self, item: engine.Container, col: int, role: int) -> Any:
         column = self._columns[col]
         busy = self._busy.get(item.id)
-        if role == Qt.ItemDataRole.DisplayRole:
-            if busy is not None and column.title == "State":
-                return busy
-            return column.text(item)
-        if role == SortRole:
-            return column.sort_key(item) if column.sort_key else column.text(item).lower()
-        if role == ItemRole:
-            return item
+        if role == Qt.ItemDataRole.DisplayRole and busy is not None and column.title == "State":
+            return busy
         if role == BusyRole:
             return busy
         if role == IsGroupRole:
             return False
-        if role == Qt.ItemDataRole.DecorationRole and column.decoration:
-            return column.decoration(item)
-        if role == Qt.ItemDataRole.ToolTipRole and column.tooltip:
-            return column.tooltip(item)
-        if role == Qt.ItemDataRole.TextAlignmentRole and column.align_right:
-            return _RIGHT
-        return None
+        return column.data(item, role)
 
     def _group_data(self, group: ComposeGroup, col: int, role: int) -> Any:
         column = self._group_columns[col]
-        if role == Qt.ItemDataRole.DisplayRole:
-            return column.text(group)
         if role == SortRole:
             if col == 0:
                 return group.project.lower()
             # Same kind of value as the containers' keys, so mixed rows sort together.
             member = self._columns[col]
-            keys = [member.sort_key(c) if member.sort_key else member.text(c).lower()
-                    for c in group.containers]
-            return min(keys)
-        if role == ItemRole:
-            return group
+            return min(member.data(c, SortRole) for c in group.containers)
         if role == IsGroupRole:
             return True
-        if role == Qt.ItemDataRole.DecorationRole and column.decoration:
-            return column.decoration(group)
-        if role == Qt.ItemDataRole.ToolTipRole and column.tooltip:
-            return column.tooltip(group)
-        if role == Qt.ItemDataRole.TextAlignmentRole and column.align_right:
-            return _RIGHT
         if role == Qt.ItemDataRole.FontRole and col == 0:
             font = QFont()
             font.setBold(True)
             return font
-        return None
+        return column.data(group, role)
 
     # -- look-ups ---------------------------------------------------------------------
 

@@ -36,6 +36,22 @@ class Column:
     #: A colour swatch before the text (e.g. the state of a container).
     decoration: Callable[[Any], Any] | None = None
 
+    def data(self, item: Any, role: int) -> Any:
+        """What this column shows of ``item`` for a Qt role (every model here asks this)."""
+        if role == Qt.ItemDataRole.DisplayRole:
+            return self.text(item)
+        if role == SortRole:
+            return self.sort_key(item) if self.sort_key else self.text(item).lower()
+        if role == ItemRole:
+            return item
+        if role == Qt.ItemDataRole.DecorationRole and self.decoration:
+            return self.decoration(item)
+        if role == Qt.ItemDataRole.ToolTipRole and self.tooltip:
+            return self.tooltip(item)
+        if role == Qt.ItemDataRole.TextAlignmentRole and self.align_right:
+            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        return None
+
 
 class KeyedTableModel(QAbstractTableModel):
     def __init__(
@@ -69,21 +85,7 @@ class KeyedTableModel(QAbstractTableModel):
     def data(self, index: AnyIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if not index.isValid() or not 0 <= index.row() < len(self._items):
             return None
-        item = self._items[index.row()]
-        column = self._columns[index.column()]
-        if role == Qt.ItemDataRole.DisplayRole:
-            return column.text(item)
-        if role == SortRole:
-            return column.sort_key(item) if column.sort_key else column.text(item).lower()
-        if role == ItemRole:
-            return item
-        if role == Qt.ItemDataRole.DecorationRole and column.decoration:
-            return column.decoration(item)
-        if role == Qt.ItemDataRole.ToolTipRole and column.tooltip:
-            return column.tooltip(item)
-        if role == Qt.ItemDataRole.TextAlignmentRole and column.align_right:
-            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-        return None
+        return self._columns[index.column()].data(self._items[index.row()], role)
 
     # -- diffing ----------------------------------------------------------------------
 
