@@ -79,6 +79,9 @@ class ServerError(APIError):
 
 #: Podman answers 500 where Docker answers 409; callers should not need to know.
 _PODMAN_CONFLICTS = ("container state improper", "is already in use")
+#: ... and 500 where Docker answers 404, e.g. for a ``--rm`` container that
+#: removed itself while it was being stopped.
+_PODMAN_NOT_FOUND = ("no such container", "no such exec")
 
 
 def error_for_status(status: int, message: str) -> APIError:
@@ -90,6 +93,8 @@ def error_for_status(status: int, message: str) -> APIError:
     cls: type[APIError]
     if status >= 500 and any(marker in message for marker in _PODMAN_CONFLICTS):
         cls = Conflict
+    elif status >= 500 and any(marker in message for marker in _PODMAN_NOT_FOUND):
+        cls = NotFound
     elif status == 400:
         cls = BadRequest
     elif status == 404:
