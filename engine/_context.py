@@ -34,6 +34,7 @@ import tarfile
 import warnings
 from collections.abc import AsyncIterator, Generator, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 from engine._errors import EngineError
@@ -663,6 +664,10 @@ _TAR_TYPES = {
 
 
 def _header(entry: ContextEntry) -> bytes:
+    return _ustar_header(entry) or _pax_header(entry)
+
+
+def _pax_header(entry: ContextEntry) -> bytes:
     info = tarfile.TarInfo(entry.path)
     info.type = _TAR_TYPES[entry.kind]
     info.size = entry.size if entry.kind is EntryKind.FILE else 0
@@ -675,6 +680,43 @@ def _header(entry: ContextEntry) -> bytes:
     return info.tobuf(tarfile.PAX_FORMAT, "utf-8", "surrogateescape")
 
 
+#: Largest value of an 11-digit octal field (size, mtime); beyond it tarfile writes PAX.
+_OCTAL11 = 8**11 - 1
+_OCTAL7 = 8**7 - 1
+_NO_DEVICE = bytes(16)
+_UID_GID = b"0000000\x000000000\x00"
+_MAGIC_OWNERS = b"ustar\x0000" + bytes(64)  # magic, version, empty uname and gname
+_TAIL = bytes(155 + 12)  # prefix (unused: longer names go through PAX) and padding
+
+
+def _ustar_header(entry: ContextEntry) -> bytes | None:
+    """The header tarfile's PAX writer produces when no PAX record is needed, built directly.
+
+    tarfile takes ~60 µs per header (a dict, then field by field); a context of 20k
+    files spent more time there than reading the files.  None when the entry needs
+    PAX records (non-ASCII or names over 100 bytes, huge sizes): tarfile does those.
+    """
+    kind = entry.kind
+    path = entry.path + "/" if kind is EntryKind.DIR else entry.path
+    size = entry.size if kind is EntryKind.FILE else 0
+    if (len(path) > 100 or len(entry.link) > 100 or not path.isascii()
+            or not entry.link.isascii() or size > _OCTAL11 or not 0 <= entry.mtime <= _OCTAL11):
+        return None
+    if kind is EntryKind.CHARDEV or kind is EntryKind.BLOCKDEV:
+        major, minor = entry.device
+        if not (0 <= major <= _OCTAL7 and 0 <= minor <= _OCTAL7):
+            return None
+        devices = b"%07o\x00%07o\x00" % (major, minor)
+    else:
+        devices = _NO_DEVICE
+    block = b"".join((
+        path.encode().ljust(100, b"\x00"), b"%07o\x00" % (entry.mode & 0o7777), _UID_GID,
+        b"%011o\x00%011o\x00" % (size, entry.mtime), b"        ", _TAR_TYPES[kind],
+        entry.link.encode().ljust(100, b"\x00"), _MAGIC_OWNERS, devices, _TAIL,
+    ))
+    return b"%s%06o\x00%s" % (block[:148], sum(block), block[155:])
+
+
 def iter_context_tar(
     listing: ContextListing, chunk_size: int = 1 << 20
 ) -> Generator[bytes, None, None]:
@@ -685,6 +727,7 @@ def iter_context_tar(
     listed size so the archive stays valid.
     """
     buf = bytearray()
+    root = os.fspath(listing.root)
     for entry in listing.entries:
         buf += _header(entry)
         if entry.kind is not EntryKind.FILE:
@@ -694,9 +737,10 @@ def iter_context_tar(
         else:
             remaining = entry.size
             try:
-                with open(listing.root / entry.path, "rb", buffering=0) as handle:
+                fd = os.open(os.path.join(root, entry.path), os.O_RDONLY)
+                try:
                     while remaining > 0:
-                        piece = handle.read(min(remaining, chunk_size))
+                        piece = os.read(fd, min(remaining, chunk_size))
                         if not piece:
                             break
                         remaining -= len(piece)
@@ -704,6 +748,8 @@ def iter_context_tar(
                         if len(buf) >= chunk_size:
                             yield bytes(buf)
                             buf.clear()
+                finally:
+                    os.close(fd)
             except OSError as exc:
                 raise ContextError(f"cannot read {entry.path}: {exc.strerror}") from None
             if remaining:
@@ -719,18 +765,29 @@ def iter_context_tar(
 
 
 async def context_tar(listing: ContextListing, chunk_size: int = 1 << 20) -> AsyncIterator[bytes]:
-    """:func:`iter_context_tar` with the disk reads in a worker thread (an httpx body)."""
+    """:func:`iter_context_tar` made in a worker thread, one chunk ahead of the sender.
+
+    The next chunk is read from disk while the last one goes to the daemon, so the
+    upload never waits for the disk (nor the disk for the upload): about 2 MiB in memory.
+    """
     chunks = iter_context_tar(listing, chunk_size)
     done = object()
+    ahead = asyncio.ensure_future(asyncio.to_thread(next, chunks, done))
     try:
-        while True:
-            chunk = await asyncio.to_thread(next, chunks, done)
-            if chunk is done:
-                return
+        while (chunk := await ahead) is not done:
             assert isinstance(chunk, bytes)
+            ahead = asyncio.ensure_future(asyncio.to_thread(next, chunks, done))
             yield chunk
     finally:
-        chunks.close()
+        # The thread cannot be stopped inside its step, nor the generator closed while
+        # it is: close it once the step is over (a chunk read ahead is dropped).
+        ahead.add_done_callback(partial(_close_after, chunks))
+
+
+def _close_after(chunks: Generator[bytes, None, None], step: asyncio.Future[object]) -> None:
+    if not step.cancelled():
+        step.exception()  # retrieved: a failure nobody waits for is not an error
+    chunks.close()
 
 
 # -- Dockerfiles -------------------------------------------------------------------------

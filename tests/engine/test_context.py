@@ -7,6 +7,7 @@ with the docker CLI (classic builder, as ``EngineUnderTest.cli`` sets
 
 from __future__ import annotations
 
+import asyncio
 import io
 import os
 import tarfile
@@ -18,10 +19,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from engine._context import (
+    ContextEntry,
     ContextError,
     EntryKind,
     PatternError,
     PatternMatcher,
+    _pax_header,
+    _ustar_header,
     context_tar,
     go_clean,
     iter_context_tar,
@@ -298,6 +302,34 @@ def test_tar_keeps_modes_links_and_dirs_with_root_owner(tmp_path: Path) -> None:
         assert extracted is not None and extracted.read() == b"d" * 5000
 
 
+_KINDS = st.sampled_from(list(EntryKind))
+_NAMES = st.text(st.characters(codec="utf-8", exclude_characters="\x00/"), min_size=1,
+                 max_size=40)
+
+
+@settings(max_examples=400)
+@given(
+    parts=st.lists(_NAMES, min_size=1, max_size=6), kind=_KINDS,
+    size=st.one_of(st.integers(0, 10_000), st.integers(8**11 - 2, 8**12)),
+    mode=st.integers(0, 0o7777), mtime=st.one_of(st.integers(0, 2**34), st.just(-1)),
+    link=st.one_of(st.just(""), _NAMES),
+    device=st.tuples(st.integers(0, 4095), st.integers(0, 2**20 - 1)),  # Linux's ranges
+)
+def test_direct_headers_are_byte_for_byte_tarfiles(
+    parts: list[str], kind: EntryKind, size: int, mode: int, mtime: int, link: str,
+    device: tuple[int, int],
+) -> None:
+    """The hand-built ustar header is what tarfile writes, or it steps aside for tarfile."""
+    entry = ContextEntry("/".join(parts), kind, size if kind is EntryKind.FILE else 0, mode,
+                         mtime, link, device)
+    direct = _ustar_header(entry)
+    reference = _pax_header(entry)
+    if direct is None:  # only for what needs PAX records or a field tarfile would overflow
+        assert len(reference) > 512
+    else:
+        assert direct == reference
+
+
 @pytest.mark.anyio
 async def test_async_tar_equals_the_sync_one(tmp_path: Path) -> None:
     root = make_tree(tmp_path / "c", {"Dockerfile": "FROM scratch\n", "a/b": "x" * 70000})
@@ -305,6 +337,23 @@ async def test_async_tar_equals_the_sync_one(tmp_path: Path) -> None:
     chunks = [chunk async for chunk in context_tar(listing, chunk_size=4096)]
     assert b"".join(chunks) == b"".join(iter_context_tar(listing))
     assert len(chunks) > 10
+
+
+@pytest.mark.anyio
+async def test_stopping_the_async_tar_early_closes_the_file(tmp_path: Path) -> None:
+    """A cancelled build stops reading at once and leaves no file open behind it."""
+    root = make_tree(tmp_path / "c", {"Dockerfile": "FROM scratch\n", "big": "x" * 5_000_000})
+    listing = walk_context(root)
+    before = len(os.listdir("/proc/self/fd"))
+    stream = context_tar(listing, chunk_size=4096)
+    first = await anext(stream)
+    assert first.startswith(b"Dockerfile")
+    await stream.aclose()  # a step may still be under way in the thread: closed after it
+    for _ in range(200):
+        if len(os.listdir("/proc/self/fd")) == before:
+            break
+        await asyncio.sleep(0.01)
+    assert len(os.listdir("/proc/self/fd")) == before
 
 
 def test_a_file_that_shrinks_keeps_the_tar_valid(tmp_path: Path) -> None:
