@@ -82,6 +82,8 @@ class EngineSession(QObject):
         self._dirty: set[str] = set()
         self._keyed: dict[str, asyncio.Task[Any]] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._settle_timer: asyncio.TimerHandle | None = None
+        self._closed = False
         self._wake = asyncio.Event()
         self.status = ConnectionStatus(ConnectionState.CONNECTING)
         self.containers: list[engine.Container] = []
@@ -102,6 +104,11 @@ class EngineSession(QObject):
         self._wake.set()
 
     async def aclose(self) -> None:
+        # A settle timer left behind would start a refresh on a closed session later,
+        # from whatever event loop turn comes next.
+        self._closed = True
+        if self._settle_timer is not None:
+            self._settle_timer.cancel()
         tasks = [t for t in (self._supervisor, self._refresher, *self._tasks) if t is not None]
         for task in tasks:
             task.cancel()
@@ -184,7 +191,9 @@ class EngineSession(QObject):
             if event.action in _SETTLING_ACTIONS:
                 # Docker sends "die" before the container's state is stored: a list
                 # read at once can still say "running", and no later event follows.
-                asyncio.get_running_loop().call_later(
+                if self._settle_timer is not None:
+                    self._settle_timer.cancel()  # one look after the last of a burst is enough
+                self._settle_timer = asyncio.get_running_loop().call_later(
                     self.SETTLE_SECONDS, self._request_refresh, "containers")
         elif event.type == "image":
             self._request_refresh("images")
@@ -196,6 +205,8 @@ class EngineSession(QObject):
         self._request_refresh("containers", "images", delay=0.0)
 
     def _request_refresh(self, *kinds: str, delay: float | None = None) -> None:
+        if self._closed:
+            return
         self._dirty.update(kinds)
         if self._refresher is None or self._refresher.done():
             wait = self.COALESCE_SECONDS if delay is None else delay
