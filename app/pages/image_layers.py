@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import html
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from PySide6.QtCore import QModelIndex, QRect, QSortFilterProxyModel, Qt, Signal
+import shiboken6
+from PySide6.QtCore import QModelIndex, QRect, Qt, Signal
 from PySide6.QtGui import (
     QColor,
     QMouseEvent,
@@ -36,8 +38,8 @@ from PySide6.QtWidgets import (
 )
 
 import engine
-from app.models.file_tree import FileTreeModel, PathInfo
-from app.models.table import Column, KeyedTableModel, SortRole
+from app.models.file_tree import FileIndex, FileTreeModel, PathInfo, index_paths
+from app.models.table import Column, KeyedTableModel
 from app.presentation import human_size
 
 LAYER_COLOURS = ("#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#76b7b2", "#edc948",
@@ -58,6 +60,17 @@ def changes_paths(changes: Sequence[engine.Change]) -> list[PathInfo]:
 def aggregated_paths(stacked: dict[str, engine.StackedEntry]) -> list[PathInfo]:
     return [PathInfo(path, entry.size, "", entry.kind == engine.EntryKind.DIR)
             for path, entry in stacked.items()]
+
+
+def list_files(analysis: engine.ImageAnalysis, mode: int, index: int) -> FileIndex:
+    """A layer's changes (mode 0) or the filesystem up to it (mode 1), ready to show.
+
+    Up to a second for a 57k-file layer: run in a worker thread, never on the GUI's.
+    """
+    with engine.no_cyclic_gc():  # its collections would hold the GIL: GUI stalls of 100+ ms
+        if mode == LayerView.CHANGES:
+            return index_paths(changes_paths(analysis.changes(index)))
+        return index_paths(aggregated_paths(analysis.aggregated(index)))
 
 
 @dataclass(frozen=True)
@@ -193,12 +206,16 @@ class LayerView(QWidget):
     CHANGES, AGGREGATED = 0, 1
     #: Folders shown as blocks of their own in the folder bar; the rest is one "other" block.
     FOLDER_BLOCKS = 8
+    #: File lists kept for going back to a layer or view at once (57k paths: ~20 MB each).
+    CACHED_LISTS = 6
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("image-layers-view")
         self.analysis: engine.ImageAnalysis | None = None
         self.shown: Sequence[LayerLike] = ()
+        self._files_cache: OrderedDict[tuple[int, int], FileIndex] = OrderedDict()
+        self._listing: asyncio.Future[None] | None = None
         self.bar = SizeBar("image-layer-bar", "Bytes per layer", self)
         self.layers_model = QStandardItemModel(self)
         self.layers = QTreeView(self)
@@ -222,13 +239,10 @@ class LayerView(QWidget):
         self.folder_bar = SizeBar("image-folder-bar", "Bytes per folder", self)
         self.folder_paths: list[str] = []
         self.files_model = FileTreeModel(self)
-        self.files_proxy = QSortFilterProxyModel(self)
-        self.files_proxy.setSourceModel(self.files_model)
-        self.files_proxy.setSortRole(SortRole)
         self.files = QTreeView(self)
         self.files.setObjectName("image-files")
         self.files.setAccessibleName("Files of the selected layer")
-        self.files.setModel(self.files_proxy)
+        self.files.setModel(self.files_model)
         self.files.setSortingEnabled(True)
         self.files.sortByColumn(1, Qt.SortOrder.DescendingOrder)
         self.files.setUniformRowHeights(True)
@@ -275,6 +289,7 @@ class LayerView(QWidget):
 
     def show_analysis(self, analysis: engine.ImageAnalysis | None) -> None:
         self.analysis = analysis
+        self._files_cache.clear()
         self._show_layers(analysis.layers if analysis else ())
 
     def _show_layers(self, layers: Sequence[LayerLike]) -> None:
@@ -342,15 +357,38 @@ class LayerView(QWidget):
             self.files_title.setText("Reading the files of the layers…" if self.shown else "")
             self._show_folders()
             return
-        if self.mode.currentIndex() == self.CHANGES:
-            paths = changes_paths(analysis.changes(index))
-            what = f"Changes in layer {index}"
-        else:
-            paths = aggregated_paths(analysis.aggregated(index))
-            what = f"The filesystem with layers 0 to {index}"
-        self.files_model.set_paths(paths)
+        key = (self.mode.currentIndex(), index)
+        if (files := self._files_cache.get(key)) is not None:
+            self._files_cache.move_to_end(key)
+            self._apply_files(key, files)
+            return
+        self.files_model.set_paths([])
+        self.files_title.setText(f"Listing the files of layer {index}…")
+        self._show_folders()
+        if self._listing is None or self._listing.done():
+            # One listing at a time; when it ends, the selection of that moment is shown.
+            self._listing = asyncio.ensure_future(self._list_files(analysis, key))
+
+    async def _list_files(self, analysis: engine.ImageAnalysis, key: tuple[int, int]) -> None:
+        try:
+            files = await asyncio.to_thread(list_files, analysis, *key)
+        finally:
+            self._listing = None
+        if not shiboken6.isValid(self):  # the page was closed meanwhile
+            return
+        if analysis is self.analysis:
+            self._files_cache[key] = files
+            while len(self._files_cache) > self.CACHED_LISTS:
+                self._files_cache.popitem(last=False)
+        self._show_files()  # what is selected now: from the cache, or listed next
+
+    def _apply_files(self, key: tuple[int, int], files: FileIndex) -> None:
+        mode, index = key
+        what = (f"Changes in layer {index}" if mode == self.CHANGES
+                else f"The filesystem with layers 0 to {index}")
+        self.files_model.set_index(files)
         self.files.expandToDepth(1)
-        self.files_title.setText(f"{what}: {len(paths):,} paths, "
+        self.files_title.setText(f"{what}: {files.count:,} paths, "
                                  f"{human_size(self.files_model.total_size())}")
         self._show_folders()
 
@@ -381,8 +419,7 @@ class LayerView(QWidget):
 
     def reveal(self, path: str) -> QModelIndex:
         """Select a path in the files tree (expanding its folders); returns the view index."""
-        source = self.files_model.find(path)
-        index = self.files_proxy.mapFromSource(source)
+        index = self.files_model.find(path)
         if index.isValid():
             self.files.scrollTo(index)
             self.files.setCurrentIndex(index)

@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QModelIndex, QPersistentModelIndex, Qt
+from PySide6.QtWidgets import QTreeView
 from pytestqt.modeltest import ModelTester
 from pytestqt.qtbot import QtBot
 
@@ -72,6 +73,34 @@ def open_image(qtbot: QtBot, make_session: Callable[[str], EngineSession], url: 
     return window, page
 
 
+def test_file_tree_sorts_built_folders_and_keeps_selections(
+    qtbot: QtBot, qtmodeltester: ModelTester,
+) -> None:
+    model = FileTreeModel()
+    model.set_paths([PathInfo("b/small", 1), PathInfo("b/big", 500), PathInfo("a", 20),
+                     PathInfo("c/x", 7), PathInfo("B2", 3)])
+    view = QTreeView()
+    qtbot.addWidget(view)
+    view.setModel(model)
+    view.setSortingEnabled(True)
+
+    def names(parent: QModelIndex = QModelIndex()) -> list[str]:  # noqa: B008
+        return [model.index(r, 0, parent).data() for r in range(model.rowCount(parent))]
+
+    view.sortByColumn(0, Qt.SortOrder.AscendingOrder)
+    assert names() == ["b/", "c/", "a", "B2"]  # folders first, then by name, any case
+    b = QPersistentModelIndex(model.find("b/small"))
+    view.sortByColumn(1, Qt.SortOrder.DescendingOrder)
+    assert names() == ["b/", "a", "c/", "B2"]  # 501, 20, 7, 3 bytes
+    assert names(model.find("b")) == ["big", "small"]
+    assert b.isValid() and b.row() == 1 and b.data() == "small"  # followed its row
+    view.sortByColumn(1, Qt.SortOrder.AscendingOrder)
+    assert names(model.find("b")) == ["small", "big"] and b.row() == 0
+    model.set_paths([PathInfo("z/1", 1), PathInfo("z/2", 2)])
+    assert names(model.index(0, 0)) == ["1", "2"]  # a new tree keeps the order
+    qtmodeltester.check(model)
+
+
 def test_layers_files_and_waste_of_a_real_image(
     qtbot: QtBot, make_session, any_engine: EngineUnderTest, tmp_path: Path,
     qtmodeltester: ModelTester,
@@ -93,6 +122,7 @@ def test_layers_files_and_waste_of_a_real_image(
         assert metadata.rowCount() == 1 and metadata.child(0, 2).text() == "ENV MODE=test"
         # The newest layer is selected; its changes: /app/big removed, /app/small added.
         assert view.selected_layer() == 3
+        qtbot.waitUntil(lambda: view.files_title.text().startswith("Changes in layer 3:"))
         marks = {}
         app_dir = view.files_model.find("app")
         for row in range(view.files_model.rowCount(app_dir)):
@@ -101,11 +131,21 @@ def test_layers_files_and_waste_of_a_real_image(
         assert marks == {"big": "removed", "small": "added"}
         qtmodeltester.check(view.files_model)
 
+        # Other lists are made in a worker thread, then kept: going back is immediate.
         view.mode.setCurrentIndex(view.AGGREGATED)
+        assert view.files_title.text() == "Listing the files of layer 3…"
+        qtbot.waitUntil(lambda: view.files_title.text().startswith(
+            "The filesystem with layers 0 to 3:"))
         assert view.files_model.find("app/big").isValid() is False
         assert view.files_model.find("app/small").isValid()
         view.select_layer(2)
+        qtbot.waitUntil(lambda: view.files_title.text().startswith(
+            "The filesystem with layers 0 to 2:"))
         assert view.files_model.find("app/big").isValid()
+        view.mode.setCurrentIndex(view.CHANGES)
+        view.select_layer(3)
+        assert view.files_title.text().startswith("Changes in layer 3:")  # no wait: kept
+        assert view.files_model.find("app/small").isValid()
 
         efficiency = detail.efficiency
         assert efficiency.summary.text().startswith("<b>307.2 kB</b> wasted of")
@@ -145,7 +185,7 @@ def test_layer_tree_shows_before_the_export_is_read(
         qtbot.waitUntil(lambda: detail.analysis is not None, timeout=60_000)
         assert [view.layers_model.item(r, 2).text() for r in range(4)] == rows
         assert view.selected_layer() == 2  # the exact tree kept the user's choice
-        assert view.files_title.text().startswith("Changes in layer 2:")
+        qtbot.waitUntil(lambda: view.files_title.text().startswith("Changes in layer 2:"))
     finally:
         relay.release()
         await_in_qt(qtbot, relay.cut())

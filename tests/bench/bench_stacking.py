@@ -28,7 +28,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from engine._layers import EntryKind, FileEntry, LayerFiles, _no_cyclic_gc, analyze_layers
+from engine._layers import EntryKind, FileEntry, LayerFiles, analyze_layers, no_cyclic_gc
 
 
 def walk(root: str, prefix: str) -> list[FileEntry]:
@@ -75,7 +75,7 @@ def main() -> None:
     times: dict[str, list[float]] = {"analyze": [], "changes": [], "aggregated": []}
     for _ in range(args.repeats):
         gc.collect()
-        with _no_cyclic_gc():  # as analyze_image runs it
+        with no_cyclic_gc():  # as analyze_image runs it
             start = time.process_time()
             analysis = analyze_layers(layers)
             analysis.wasted_paths(50)
