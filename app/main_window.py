@@ -113,6 +113,7 @@ class MainWindow(QMainWindow):
         self.drop = DropBuild(self)
         self.drop.dropped.connect(self.open_build)
         self.images_page.pull_requested.connect(self.pull)
+        self.images_page.build_requested.connect(self.choose_build)
         self.window_actions = self._make_actions()
         self.settings.changed.connect(self._on_setting_changed)
 

@@ -58,6 +58,7 @@ def images_model(parent: QWidget | None = None) -> KeyedTableModel:
 
 class ImagesPage(TablePage):
     pull_requested = Signal(str)
+    build_requested = Signal()
 
     def __init__(self, session: EngineSession, parent: QWidget | None = None) -> None:
         super().__init__("images", images_model(), parent)
@@ -116,10 +117,18 @@ class ImagesPage(TablePage):
         self.search_button.clicked.connect(self.search_registry)
         self.search_results = QMenu(self)
         self.search_results.setObjectName("images-search-results")
+        # Building has no box of its own: the button beside Pull is where it is found.
+        self.build_button = QPushButton("Build…", self)
+        self.build_button.setObjectName("images-build-button")
+        self.build_button.setAccessibleName("Build an image from a folder")
+        self.build_button.setToolTip("Build from a folder with a Dockerfile (Ctrl+B);"
+                                     " or drop a Dockerfile, folder or tar on the window")
+        self.build_button.clicked.connect(self.build_requested)
         row = QHBoxLayout()
         row.addWidget(self.pull_box, 1)
         row.addWidget(self.search_button)
         row.addWidget(self.pull_button)
+        row.addWidget(self.build_button)
         self.main_layout.insertLayout(1, row)
         self.main_layout.insertWidget(2, self.pull_hint)
         self.pull_hint.hide()

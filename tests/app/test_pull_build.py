@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
 from PySide6.QtGui import QDragEnterEvent, QDropEvent
-from PySide6.QtWidgets import QApplication, QPushButton
+from PySide6.QtWidgets import QApplication, QFileDialog, QPushButton
 from pytestqt.qtbot import QtBot
 
 from app.main_window import MainWindow
@@ -148,6 +148,25 @@ def test_dropped_folder_builds_and_selects_the_image(
         assert any_engine.cli("run", "--rm", tag, "ls", "/ctx") == "Dockerfile\nkeep.txt"
     finally:
         any_engine.cli("rmi", "-f", tag, check=False)
+
+
+def test_build_button_picks_a_folder_and_opens_its_sheet(
+    qtbot: QtBot, make_session, docker_engine: EngineUnderTest, tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    folder = make_context(tmp_path, docker_engine, "RUN true\n")
+    window = open_window(qtbot, make_session, docker_engine)
+    picked: list[str] = [""]  # the user cancels the folder dialog first
+    monkeypatch.setattr(QFileDialog, "getExistingDirectory", lambda *_args: picked.pop(0))
+    window.images_page.build_button.click()
+    assert window.findChild(BuildSheet) is None  # cancelled: nothing opens
+    picked.append(str(folder))
+    window.images_page.build_button.click()
+    sheet = window.findChild(BuildSheet)
+    assert sheet is not None and sheet.isVisible()
+    qtbot.waitUntil(lambda: sheet.listing is not None, timeout=10_000)
+    assert sheet.buildargs.toPlainText() == "GREETING=hello"
+    sheet.reject()
 
 
 def test_failing_build_points_at_its_line(
