@@ -675,8 +675,17 @@ class ContainersPage(TablePage):
             self.session.message.emit(MessageLevel.WARNING, f"Could not open {url} in a browser")
 
 
+#: Docker's words for a container a removal has claimed (409 on start, 500 on restart).
+_BEING_REMOVED = "marked for removal"
+
+
 async def _start(container_id: str, client: engine.Engine) -> bool:
-    return await ensure_started(client, container_id)
+    try:
+        return await ensure_started(client, container_id)
+    except engine.APIError as exc:
+        if _BEING_REMOVED in exc.message:  # removed meanwhile (a race, not a failure)
+            return False
+        raise
 
 
 async def _stop(container_id: str, paused: bool, client: engine.Engine) -> bool:
@@ -686,8 +695,14 @@ async def _stop(container_id: str, paused: bool, client: engine.Engine) -> bool:
     return await ensure_stopped(client, container_id)
 
 
-async def _restart(container_id: str, client: engine.Engine) -> None:
-    await client.restart_container(container_id)
+async def _restart(container_id: str, client: engine.Engine) -> bool:
+    try:
+        await client.restart_container(container_id)
+    except engine.APIError as exc:
+        if _BEING_REMOVED in exc.message:
+            return False
+        raise
+    return True
 
 
 async def _pause(container_id: str, client: engine.Engine) -> None:

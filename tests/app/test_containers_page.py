@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -28,7 +30,7 @@ from app.pages.containers import (
 )
 from app.session import EngineSession, MessageLevel
 from tests.app.conftest import await_in_qt, wait_connected
-from tests.conftest import RUN_ID, EngineUnderTest, unique_name
+from tests.conftest import DOCKER_CLI, RUN_ID, EngineUnderTest, unique_name
 from tests.faults import SocketRelay
 
 STATE = 3  # the State column
@@ -362,6 +364,40 @@ def test_remove_racing_auto_remove_shows_no_error(
     page.remove([container])  # the daemon is removing it by itself meanwhile
     qtbot.waitUntil(lambda: page.model.row_of(container_id) is None, timeout=30_000)
     qtbot.waitUntil(lambda: not page.session._tasks, timeout=30_000)
+    assert errors(messages) == []
+
+
+def test_restart_racing_a_removal_shows_no_error(
+    qtbot: QtBot, page: ContainersPage, any_engine: EngineUnderTest,
+    messages: list[tuple[MessageLevel, str]],
+) -> None:
+    """Restart pressed while `docker rm -f` runs: gone or going, it is no failure.
+
+    Docker answers a restart of a container under removal with 500 "container is
+    marked for removal and cannot be started".  Thousands of files in the writable
+    layer keep the removal going long enough for the restart to land in it.
+    """
+    container_id, name = any_engine.create(
+        any_engine.image, "sh", "-c",
+        "mkdir /junk && cd /junk && seq 1 20000 | xargs touch && touch /ready && sleep 300")
+    any_engine.cli("start", name)
+    qtbot.waitUntil(lambda: any_engine.cli("exec", name, "ls", "/ready", check=False)
+                    == "/ready", timeout=60_000)
+    qtbot.waitUntil(lambda: state_of(page, container_id) == "running", timeout=10_000)
+    [container] = [c for c in page.model.items() if c.id == container_id]
+    removal = subprocess.Popen(
+        [DOCKER_CLI, "--host", any_engine.url, "rm", "-f", name],
+        env={**os.environ, "DOCKER_CONFIG": str(any_engine.cli_config)},
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        qtbot.waitUntil(lambda: "Removal In Progress" in any_engine.cli(
+            "ps", "-a", "--filter", f"id={container_id}", "--format", "{{.Status}}",
+            check=False) or removal.poll() is not None, timeout=30_000)
+        page.restart([container])
+        qtbot.waitUntil(lambda: page.model.row_of(container_id) is None, timeout=30_000)
+        qtbot.waitUntil(lambda: not page.session._tasks, timeout=30_000)
+    finally:
+        removal.wait(timeout=60)
     assert errors(messages) == []
 
 
