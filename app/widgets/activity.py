@@ -1,7 +1,9 @@
 """The activity panel: long operations (pulls, builds) that keep going while you navigate.
 
 Each :class:`Activity` is a row with a title, a status line, a progress bar, a
-Cancel button and an expandable log.  The panel hides itself when it is empty.
+Cancel button and an expandable log.  The newest is on top.  The panel is as tall
+as its rows up to :attr:`ActivityPanel.MAX_HEIGHT` (then it scrolls), and hides
+itself when it is empty.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ import asyncio
 from collections.abc import Callable
 from functools import partial
 
-from PySide6.QtCore import Signal
+from PySide6.QtCore import QEvent, QObject, QSize, Signal
 from PySide6.QtGui import QFontDatabase
 from PySide6.QtWidgets import (
     QFrame,
@@ -116,6 +118,8 @@ class Activity(QFrame):
         self.done = True
         self.succeeded = succeeded
         self.status.setText(text)
+        if self.log.document().isEmpty():  # nothing more to show than the status line
+            self.toggle.hide()
         self.progress.setRange(0, 1)
         self.progress.setValue(1 if succeeded else 0)
         self.cancel_button.setText("Dismiss")
@@ -126,26 +130,44 @@ class Activity(QFrame):
 
 class ActivityPanel(QScrollArea):
     added = Signal(object)  # Activity: every activity, however it was started
+    #: Taller than this and the panel scrolls: the page above keeps most of the window.
+    MAX_HEIGHT = 360
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("activity-panel")
         self.setAccessibleName("Activity")
         self.setWidgetResizable(True)
-        self.setMaximumHeight(320)
+        self.setMaximumHeight(self.MAX_HEIGHT)
         self.body = QWidget(self)
         body = self.body
         self.rows = QVBoxLayout(body)
         self.rows.setContentsMargins(0, 0, 0, 0)
         self.rows.addStretch(1)
         self.setWidget(body)
+        # A row growing (its log shown) or going asks the panel to be measured again.
+        body.installEventFilter(self)
         self.hide()
+
+    def sizeHint(self) -> QSize:
+        """As tall as the rows want (a failed build's log included), up to MAX_HEIGHT.
+
+        A scroll area's own hint is a fixed ~75 px: two lines of a build log showed.
+        """
+        rows = self.body.sizeHint().height() + 2 * self.frameWidth()
+        return QSize(super().sizeHint().width(), min(rows, self.MAX_HEIGHT))
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if watched is self.body and event.type() == QEvent.Type.LayoutRequest:
+            self.updateGeometry()
+        return False
 
     def add(self, title: str) -> Activity:
         activity = Activity(title, self.body)
-        self.rows.insertWidget(self.rows.count() - 1, activity)
+        self.rows.insertWidget(0, activity)
         activity.dismissed.connect(partial(self.dismiss, activity))
         self.show()
+        self.verticalScrollBar().setValue(0)  # the new row, on top, in view
         self.added.emit(activity)
         return activity
 
@@ -157,4 +179,3 @@ class ActivityPanel(QScrollArea):
 
     def activities(self) -> list[Activity]:
         return list(self.body.findChildren(Activity))
-
