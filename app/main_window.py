@@ -88,8 +88,10 @@ class MainWindow(QMainWindow):
         column = QVBoxLayout()
         column.setContentsMargins(8, 8, 8, 0)
         column.addWidget(self.banner)
-        column.addWidget(self.messages)
         column.addWidget(self.pages, 1)
+        # Below the page, not above it: a message that comes and goes must not move
+        # the search box and buttons the user is about to click (QA misclicked so).
+        column.addWidget(self.messages)
         self.activity = ActivityPanel()
         column.addWidget(self.activity)
         # A long pull or build that ends while the window is in the background says so.

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import QItemSelectionModel, Qt
+from PySide6.QtCore import QItemSelectionModel, QPoint, Qt
 from pytestqt.modeltest import ModelTester
 from pytestqt.qtbot import QtBot
 
 from app.main_window import MainWindow
 from app.models.table import ItemRole, KeyedTableModel
 from app.pages.containers import ContainersPage
-from app.session import ConnectionState, EngineSession
+from app.session import ConnectionState, EngineSession, MessageLevel
 from tests.app.conftest import await_in_qt, wait_connected
 from tests.conftest import EngineUnderTest, unique_name
 from tests.faults import SocketRelay
@@ -143,6 +143,24 @@ def test_no_engine_shows_what_was_tried(qtbot: QtBot, make_session, tmp_path: Pa
     assert f"no socket at {missing}" in details
     assert "--host" in details
     assert window.engine_label.text() == "No engine"
+
+
+def test_a_message_does_not_move_the_page(
+    qtbot: QtBot, make_session, docker_engine: EngineUnderTest,
+) -> None:
+    session: EngineSession = make_session(docker_engine.url)
+    window = MainWindow(session)
+    qtbot.addWidget(window)
+    window.show()
+    session.start()
+    wait_connected(qtbot, session)
+    search = window.containers_page.search
+    before = search.mapTo(window, QPoint(0, 0))
+    session.message.emit(MessageLevel.ERROR, "Could not stop web: it is gone")
+    qtbot.waitUntil(lambda: window.messages.isVisible())
+    qtbot.wait(50)  # one layout pass
+    assert "Could not stop web" in window.messages.text()
+    assert search.mapTo(window, QPoint(0, 0)) == before
 
 
 def test_daemon_going_away_shows_banner_and_reconnects(
