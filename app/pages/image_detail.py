@@ -110,11 +110,7 @@ class ImageDetail(QWidget):
             return
         image = row.image
         self.image_id = image.id
-        tags = html.escape(", ".join(image.repo_tags) or "untagged")
-        self.summary.setText(
-            f"<b>{tags}</b> &nbsp; {image.short_id} &nbsp; {human_size(image.size)}"
-            f" &nbsp; created {relative_time(image.created)} &nbsp; {used_by_text(row.used_by)}"
-        )
+        self.update_summary(row)
         self.session.run(
             partial(_history, image.id), describe=f"read the history of {image.display_name}",
             key="image-detail", quiet_not_found=True,
@@ -127,6 +123,16 @@ class ImageDetail(QWidget):
             partial(_analyse, image.id, self._on_progress),
             describe=f"read the layers of {image.display_name}", key="image-analysis",
             quiet_not_found=True, on_done=partial(self._show_analysis, image.id),
+        )
+
+    def update_summary(self, row: ImageRow) -> None:
+        """The line above the tabs; the page calls it again whenever the list reloads,
+        so tags removed, containers started and "created … ago" stay as the row says."""
+        image = row.image
+        tags = html.escape(", ".join(image.repo_tags) or "untagged")
+        self.summary.setText(
+            f"<b>{tags}</b> &nbsp; {image.short_id} &nbsp; {human_size(image.size)}"
+            f" &nbsp; created {relative_time(image.created)} &nbsp; {used_by_text(row.used_by)}"
         )
 
     def _on_progress(self, done: int, total: int) -> None:

@@ -338,6 +338,9 @@ class ImagesPage(TablePage):
         images: list[engine.Image] = self.session.images
         self.model.set_items(image_rows(images, self.session.containers))
         self._apply_pending_selection()
+        shown = self.detail.image_id
+        if shown is not None and (row := self.model.row_of(shown)) is not None:
+            self.detail.update_summary(self.model.item_at(row))
 
 
 async def _search(term: str, client: engine.Engine) -> list[engine.SearchResult]:

@@ -130,6 +130,33 @@ def test_images_page_shows_size_and_usage(
     assert model.index(row, 0).data(ItemRole).image.size == size
 
 
+def test_image_header_follows_tags_and_users(
+    qtbot: QtBot, make_session, any_engine: EngineUnderTest,
+) -> None:
+    session: EngineSession = make_session(any_engine.url)
+    window = MainWindow(session)
+    qtbot.addWidget(window)
+    session.start()
+    wait_connected(qtbot, session)
+    page = window.images_page
+    image_id = "sha256:" + any_engine.cli(
+        "image", "inspect", "--format", "{{.Id}}", any_engine.image).removeprefix("sha256:")
+    qtbot.waitUntil(lambda: page.model.row_of(image_id) is not None, timeout=10_000)
+    page.select_image(image_id)
+    qtbot.waitUntil(lambda: page.detail.image_id == image_id, timeout=10_000)
+    summary = page.detail.summary
+    assert "unused" in summary.text()
+    extra = f"dockyard-test/{unique_name('header')}:1"
+    any_engine.cli("tag", any_engine.image, extra)
+    try:
+        qtbot.waitUntil(lambda: any_engine.qualified(extra) in summary.text(), timeout=10_000)
+        any_engine.create(any_engine.image, "true")
+        qtbot.waitUntil(lambda: "1 container" in summary.text(), timeout=10_000)
+    finally:
+        any_engine.cli("rmi", extra, check=False)
+    qtbot.waitUntil(lambda: any_engine.qualified(extra) not in summary.text(), timeout=10_000)
+
+
 def test_no_engine_shows_what_was_tried(qtbot: QtBot, make_session, tmp_path: Path) -> None:
     missing = tmp_path / "gone.sock"
     session: EngineSession = make_session(f"unix://{missing}")
