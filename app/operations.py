@@ -14,6 +14,7 @@ from functools import partial
 from pathlib import Path
 
 from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QPushButton
 
 import engine
 from app.presentation import human_size
@@ -63,7 +64,27 @@ def start_pull(session: EngineSession, panel: ActivityPanel, reference: str,
         on_done=lambda name: on_done(name) if on_done and name else None,
     )
     _finish_on_failure(activity)
+    _offer_again(activity, panel, "Pull again",
+                 partial(start_pull, session, panel, reference, on_done, auth))
     return activity
+
+
+def _offer_again(activity: Activity, panel: ActivityPanel, text: str,
+                 again: Callable[[], object]) -> None:
+    """After a failure or a cancel, one click repeats it as asked (tags, args, login kept):
+    the row it replaces goes away."""
+
+    def ended(succeeded: bool) -> None:
+        if succeeded or activity.findChild(QPushButton, "activity-login") is not None:
+            return  # "Log in…" is the way to try an unauthorized pull again
+
+        def repeat() -> None:
+            panel.dismiss(activity)
+            again()
+
+        activity.offer(text, "activity-again", repeat)
+
+    activity.finished.connect(ended)
 
 
 def _log_in_and_retry(session: EngineSession, panel: ActivityPanel, ref: engine.ImageReference,
@@ -121,15 +142,22 @@ async def _pull(activity: Activity, ref: engine.ImageReference, login: str | Non
 
 
 def start_build(session: EngineSession, panel: ActivityPanel, request: BuildRequest,
-                on_done: Callable[[str], None] | None = None) -> Activity:
-    """Build; ``on_done`` gets the new image ID."""
+                on_done: Callable[[str], None] | None = None, *,
+                rewalk: bool = False) -> Activity:
+    """Build; ``on_done`` gets the new image ID.
+
+    ``rewalk`` lists the context folder again first: "Build again" after the user
+    fixed the Dockerfile must send the files as they are now, not as listed before.
+    """
     activity = panel.add(request.title)
     activity.show_log()
     activity.task = session.run(
-        partial(_build, activity, request), describe=request.title.lower(),
+        partial(_build, activity, request, rewalk), describe=request.title.lower(),
         on_done=lambda image_id: on_done(image_id) if on_done and image_id else None,
     )
     _finish_on_failure(activity)
+    _offer_again(activity, panel, "Build again",
+                 partial(start_build, session, panel, request, on_done, rewalk=True))
     return activity
 
 
@@ -139,12 +167,22 @@ async def _read_tar(path: Path) -> AsyncIterator[bytes]:
             yield chunk
 
 
-async def _build(activity: Activity, request: BuildRequest, client: engine.Engine) -> str | None:
+async def _build(activity: Activity, request: BuildRequest, rewalk: bool,
+                 client: engine.Engine) -> str | None:
     context: engine.ContextListing | AsyncIterator[bytes]
     if request.listing is not None:
         context = request.listing
-        activity.set_status(f"Sending {request.listing.file_count} files "
-                            f"({human_size(request.listing.total_size)})…")
+        if rewalk:
+            activity.set_status("Listing the context again…")
+            try:
+                context = await asyncio.to_thread(
+                    engine.walk_context, context.root, str(context.dockerfile_path or
+                                                           context.dockerfile))
+            except engine.ContextError as exc:
+                activity.finish(False, _sentence(str(exc)))
+                return None
+        activity.set_status(f"Sending {context.file_count} files "
+                            f"({human_size(context.total_size)})…")
     elif request.tar is not None:
         context = _read_tar(request.tar)
     else:
@@ -165,6 +203,11 @@ async def _build(activity: Activity, request: BuildRequest, client: engine.Engin
         line = f" (Dockerfile line {exc.line})" if exc.line else ""
         activity.append(f"\nFAILED{line}: {exc.message}")
         activity.finish(False, f"{where}Failed{line}: {exc.message}")
+        return None
+    except engine.EngineUnreachable as exc:
+        activity.append(f"\n{exc}")  # the technical words, for whoever wants them
+        activity.finish(False, "The connection to the engine was lost during the build;"
+                               " the daemon stops a build whose client went away.")
         return None
     except engine.EngineError as exc:
         activity.finish(False, f"The build could not run: {exc}")

@@ -89,6 +89,7 @@ def test_pull_of_a_missing_tag_says_not_found(
     assert not activity.succeeded
     assert "not found" in activity.status.text()
     assert docker_engine.cli("images", "-q", missing) == ""
+    assert activity.findChild(QPushButton, "activity-again") is not None  # "Pull again"
 
 
 def drop(window: MainWindow, path: Path) -> None:
@@ -176,7 +177,8 @@ def test_failing_build_points_at_its_line(
     window = open_window(qtbot, make_session, any_engine)
     sheet = window.open_build(folder)
     qtbot.waitUntil(lambda: sheet.build_button.isEnabled(), timeout=10_000)
-    sheet.tags.setText("")
+    tag = f"dockyard-test/{unique_name('again')}:v1"
+    sheet.tags.setText(tag)
     sheet.build_button.click()
     [activity] = window.activity.activities()
     qtbot.waitUntil(lambda: activity.done, timeout=120_000)
@@ -184,6 +186,21 @@ def test_failing_build_points_at_its_line(
     status = activity.status.text()
     assert "Dockerfile line 5" in status, status
     assert "RUN echo broken >&2 && exit 3" in status
+
+    # Fixed on disk, built again in one click: same tag and args, today's files.
+    dockerfile = folder / "Dockerfile"
+    dockerfile.write_text(dockerfile.read_text().replace("exit 3", "echo mended > /m"))
+    again = activity.findChild(QPushButton, "activity-again")
+    assert again is not None
+    try:
+        again.click()
+        [retried] = window.activity.activities()
+        assert retried is not activity
+        qtbot.waitUntil(lambda: retried.done, timeout=120_000)
+        assert retried.succeeded, retried.status.text()
+        assert any_engine.cli("run", "--rm", tag, "cat", "/m") == "mended"
+    finally:
+        any_engine.cli("rmi", "-f", tag, check=False)
 
 
 def test_unauthorized_pull_offers_a_login_and_saves_it_only_when_asked(
