@@ -17,7 +17,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QPushButton
 
 import engine
-from app.presentation import human_size
+from app.presentation import counted, human_size
 from app.session import EngineSession, MessageLevel
 from app.widgets.activity import Activity, ActivityPanel
 from app.widgets.login_dialog import LoginDialog
@@ -181,7 +181,7 @@ async def _build(activity: Activity, request: BuildRequest, rewalk: bool,
             except engine.ContextError as exc:
                 activity.finish(False, _sentence(str(exc)))
                 return None
-        activity.set_status(f"Sending {context.file_count} files "
+        activity.set_status(f"Sending {counted(context.file_count, 'file')} "
                             f"({human_size(context.total_size)})…")
     elif request.tar is not None:
         context = _read_tar(request.tar)

@@ -102,8 +102,11 @@ def image_tag(image: Image) -> str:
     return f"{tag} (+{more})" if more > 0 else tag
 
 
+def counted(count: int, noun: str, plural: str | None = None) -> str:
+    """ "1 file", "2 files", "20,415 paths": no "(s)" left for the reader to sort out."""
+    return f"{count:,} {noun if count == 1 else plural or noun + 's'}"
+
+
 def used_by_text(count: int) -> str:
-    if count <= 0:
-        return "unused"
-    return "1 container" if count == 1 else f"{count} containers"
+    return counted(count, "container") if count > 0 else "unused"
 

@@ -63,6 +63,7 @@ from app.presentation import (
     container_ports,
     container_state,
     container_tone,
+    counted,
     relative_time,
 )
 from app.session import EngineSession, MessageLevel
@@ -647,9 +648,10 @@ class ContainersPage(TablePage):
         """Ask before removing; the box also offers to remove anonymous volumes."""
         running = [c for c in selected if c.state in ("running", "paused")]
         names = ", ".join(c.name for c in selected[:5]) + ("…" if len(selected) > 5 else "")
-        text = f"Remove {len(selected)} container(s): {names}?"
+        text = f"Remove {counted(len(selected), 'container')}: {names}?"
         if running:
-            text += f"\n\n{len(running)} of them are running and will be stopped first."
+            text += (f"\n\n{len(running)} of them are running and will be stopped first."
+                     if len(selected) > 1 else "\n\nIt is running and will be stopped first.")
         box = QMessageBox(QMessageBox.Icon.Question, "Remove containers", text,
                           QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No, self)
         box.setObjectName("remove-confirm")

@@ -40,7 +40,7 @@ from PySide6.QtWidgets import (
 import engine
 from app.models.file_tree import FileIndex, FileTreeModel, PathInfo, index_paths
 from app.models.table import Column, KeyedTableModel
-from app.presentation import human_size
+from app.presentation import counted, human_size
 
 LAYER_COLOURS = ("#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#76b7b2", "#edc948",
                  "#b07aa1", "#ff9da7", "#9c755f", "#bab0ac")
@@ -388,7 +388,7 @@ class LayerView(QWidget):
                 else f"The filesystem with layers 0 to {index}")
         self.files_model.set_index(files)
         self.files.expandToDepth(1)
-        self.files_title.setText(f"{what}: {files.count:,} paths, "
+        self.files_title.setText(f"{what}: {counted(files.count, 'path')}, "
                                  f"{human_size(self.files_model.total_size())}")
         self._show_folders()
 

@@ -33,7 +33,7 @@ from PySide6.QtWidgets import (
 import engine
 from app.models.table import Column, KeyedTableModel
 from app.operations import BuildRequest
-from app.presentation import human_size
+from app.presentation import counted, human_size
 
 TAR_SUFFIXES = (".tar", ".tar.gz", ".tgz", ".tar.bz2", ".tar.xz")
 
@@ -196,8 +196,8 @@ class BuildSheet(QDialog):
             problems.insert(0, f"No Dockerfile at {self.dockerfile.text()}.")
         count = len(listing.patterns)
         self.summary.setText(
-            f"{listing.file_count:,} files, {human_size(listing.total_size)} sent "
-            f"({count} .dockerignore pattern{'s' if count != 1 else ''} applied)")
+            f"{counted(listing.file_count, 'file')}, {human_size(listing.total_size)} sent "
+            f"({counted(count, '.dockerignore pattern')} applied)")
         self.warnings.setText("\n".join(f"⚠ {p}" for p in problems))
         largest = [(e.path, e.size) for e in listing.largest_files(8)]
         largest += [(f"{d}/", s) for d, s in listing.largest_dirs(4)]

@@ -432,7 +432,7 @@ def test_remove_with_anonymous_volumes(
     assert not {volume_of[c] for c in drop} & after
     assert {volume_of[c] for c in keep} <= after
     any_engine.cli("volume", "rm", *(volume_of[c] for c in keep))
-    assert asked[0].startswith("Remove 2 container(s): ")
+    assert asked[0].startswith("Remove 2 containers: ")
     assert errors(messages) == []
 
 
