@@ -68,6 +68,7 @@ class ImageDetail(QWidget):
         self.history.setAccessibleName("Build steps")
         self.history.setModel(self.history_model)
         self.history.verticalHeader().hide()
+        self.history.verticalHeader().setDefaultSectionSize(26)  # as the page tables
         self.history.setShowGrid(False)
         self.history.setWordWrap(False)
         self.history.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)

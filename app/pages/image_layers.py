@@ -444,6 +444,10 @@ class EfficiencyView(QWidget):
         self.waste.setAccessibleName("Largest wasted paths")
         self.waste.setModel(self.waste_model)
         self.waste.verticalHeader().hide()
+        self.waste.verticalHeader().setDefaultSectionSize(26)  # as the page tables
+        self.waste.setShowGrid(False)
+        self.waste.setWordWrap(False)
+        self.waste.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.waste.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
         layout = QVBoxLayout(self)
         layout.addWidget(self.summary)
