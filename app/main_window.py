@@ -167,7 +167,8 @@ class MainWindow(QMainWindow):
         page = self.current_page()
         title = self.sidebar.currentItem().text() if self.sidebar.currentItem() else ""
         entries = [(title, a) for a in (page.page_actions if page else [])]
-        entries += [("Dockyard", a) for a in self.window_actions]
+        entries += [("Dockyard", a) for a in self.window_actions
+                    if a.objectName() != "action-palette"]  # it is open already
         self.palette_dialog.open_with(entries)
         return self.palette_dialog
 

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from PySide6.QtCore import QSortFilterProxyModel, QStringListModel, Qt
-from PySide6.QtGui import QAction, QKeyEvent
+from PySide6.QtCore import QSortFilterProxyModel, Qt
+from PySide6.QtGui import QAction, QKeyEvent, QKeySequence, QStandardItem, QStandardItemModel
 from PySide6.QtWidgets import QDialog, QLineEdit, QListView, QVBoxLayout, QWidget
+
+#: The entry's label alone ("Containers: Stop"): what typing filters on and runs by.
+LabelRole = Qt.ItemDataRole.UserRole + 1
 
 
 class CommandPalette(QDialog):
@@ -20,9 +23,10 @@ class CommandPalette(QDialog):
         self.query.setObjectName("palette-query")
         self.query.setAccessibleName("Search commands")
         self.query.setPlaceholderText("Type a command…")
-        self.model = QStringListModel(self)
+        self.model = QStandardItemModel(self)
         self.proxy = QSortFilterProxyModel(self)
         self.proxy.setSourceModel(self.model)
+        self.proxy.setFilterRole(LabelRole)
         self.proxy.setFilterCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
         self.list = QListView(self)
         self.list.setObjectName("palette-list")
@@ -40,12 +44,17 @@ class CommandPalette(QDialog):
         self.resize(480, 360)
 
     def open_with(self, actions: Sequence[tuple[str, QAction]]) -> None:
-        """Show the enabled actions, each labelled with where it belongs."""
+        """Show the enabled actions, each labelled with where it belongs and its shortcut."""
         self._actions = {
             f"{group}: {action.text().replace('&', '')}": action
             for group, action in actions if action.isEnabled() and action.isVisible()
         }
-        self.model.setStringList(list(self._actions))
+        self.model.clear()
+        for label, action in self._actions.items():
+            keys = action.shortcut().toString(QKeySequence.SequenceFormat.NativeText)
+            item = QStandardItem(f"{label}    ({keys})" if keys else label)
+            item.setData(label, LabelRole)
+            self.model.appendRow(item)
         self.query.clear()
         self._filter("")
         self.show()
@@ -61,13 +70,13 @@ class CommandPalette(QDialog):
             self.list.setCurrentIndex(self.proxy.index(0, 0))
 
     def labels(self) -> list[str]:
-        return [str(self.proxy.index(r, 0).data()) for r in range(self.proxy.rowCount())]
+        return [str(self.proxy.index(r, 0).data(LabelRole)) for r in range(self.proxy.rowCount())]
 
     def run_current(self) -> None:
         index = self.list.currentIndex()
         if not index.isValid():
             return
-        action = self._actions.get(str(index.data()))
+        action = self._actions.get(str(index.data(LabelRole)))
         self.hide()
         if action is not None:
             action.trigger()

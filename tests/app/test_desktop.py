@@ -100,8 +100,10 @@ def test_shortcuts_and_palette(qtbot: QtBot, qloop, tmp_path: Path) -> None:
     assert "Dockyard: Refresh" in labels and "Dockyard: Go to Images" in labels
     # Nothing is selected, so container actions are disabled and not offered.
     assert not any(label.startswith("Containers: Stop") for label in labels)
+    assert "Dockyard: Command palette" not in labels  # it is the one open
     qtbot.keyClicks(palette.query, "go ima")
     assert palette.labels() == ["Dockyard: Go to Images"]
+    assert palette.list.currentIndex().data() == "Dockyard: Go to Images    (Ctrl+2)"
     qtbot.keyClick(palette.query, Qt.Key.Key_Return)
     assert window.pages.currentWidget() is window.images_page
     assert not palette.isVisible()
