@@ -552,6 +552,10 @@ def parse_reference(text: str) -> ImageReference:
     if not slash or (not any(c in domain for c in ".:") and domain != "localhost"
                      and domain.lower() == domain):
         domain, rest = DOCKER_HUB, raw
+    elif not any(c in domain for c in ".:") and domain != "localhost":
+        # The CLI takes "UPPER/case" for registry "UPPER"; the daemon then refuses it
+        # ("repository name must be lowercase"): say so before anything is sent.
+        raise InvalidReference(f"{raw!r}: repository names must be lowercase")
     match = _REFERENCE.match(f"{domain}/{rest}")
     if match is None:
         if any(c.isupper() for c in rest.split("@")[0].split(":")[0]):

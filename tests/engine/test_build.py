@@ -364,6 +364,8 @@ def test_protobuf_decoder_on_handmade_status() -> None:
      "name@sha256:" + "a" * 64),
     ("r.example.com/x:1@sha256:" + "b" * 64, "r.example.com/x:1@sha256:" + "b" * 64,
      "r.example.com/x:1@sha256:" + "b" * 64),
+    ("Registry.Example.com/x", "Registry.Example.com/x:latest",
+     "Registry.Example.com/x:latest"),  # a host name may have capitals
 ])
 def test_parse_reference(text: str, normalized: str, familiar: str) -> None:
     ref = parse_reference(text)
@@ -374,6 +376,7 @@ def test_parse_reference(text: str, normalized: str, familiar: str) -> None:
 @pytest.mark.parametrize(("text", "words"), [
     ("", "empty"),
     ("Busybox", "lowercase"),
+    ("UPPER/case", "lowercase"),  # the CLI sends it as registry "UPPER"; the daemon refuses
     ("busy box", "not a valid image reference"),
     ("a" * 64, "image ID"),
     ("x:", "not a valid"),
