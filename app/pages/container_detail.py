@@ -5,19 +5,30 @@ changes.  Stats stream for the selected running container only while the Stats
 tab is on screen (another tab or page, or a minimised window, stops them).
 Shells are tabs of their own that outlive the selection: each runs one exec
 with a TTY and ends with its exit code (or "container removed").
+
+When the connection to the engine is lost, the window's banner is the one place
+that says so: nothing here sends a message about it.  The pane only notes
+locally what paused (the log and the stats say they wait for the engine; a shell
+says the connection was lost, and offers Reopen).  Once the session is connected
+again, the log resumes where it stopped and the stats stream starts again; see
+:class:`LogCursor` for how the log resumes without repeating a line.
 """
 
 from __future__ import annotations
 
 import asyncio
+import enum
 import html
 import logging
+import re
 import shlex
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from functools import partial
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import (
     QComboBox,
     QFileDialog,
@@ -32,15 +43,23 @@ from PySide6.QtWidgets import (
 )
 
 import engine
-from app.session import EngineSession, MessageLevel
+from app.session import ConnectionState, ConnectionStatus, EngineSession, MessageLevel
 from app.widgets.inspect_view import InspectView
 from app.widgets.log_view import LogView
 from app.widgets.run_dialog import RunDialog
-from app.widgets.stats_view import NOT_RUNNING, REMOVED, StatsView, follow_stats
+from app.widgets.stats_view import NOT_RUNNING, PAUSED, REMOVED, StatsView, follow_stats
 from app.widgets.terminal import TerminalWidget
 from engine import ExecSession, exec_create, exec_failure_reason, exec_start, find_shell
 
 log = logging.getLogger(__name__)
+
+#: What the log view says while the connection is down, and when a stream stopped.
+LOGS_PAUSED = ("The connection to the engine was lost: the log stopped here. "
+               "It continues when the engine is back.")
+LOGS_ENDED = "The log stream ended while the container still runs. Tick Follow to resume."
+#: What a shell tab says when its exec went with the connection.
+SHELL_LOST = "The connection to the engine was lost, and the shell with it."
+
 
 @dataclass(frozen=True, slots=True)
 class LogWindow:
@@ -61,6 +80,94 @@ LOG_WINDOWS = (
     ("Last 24 hours", LogWindow(seconds=24 * 60 * 60)),
     ("Everything", LogWindow()),
 )
+
+_STAMP = re.compile(rb"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d+))?(Z|[+-]\d\d:\d\d)")
+
+
+def stamp_ns(stamp: bytes | None) -> int | None:
+    """A ``timestamps=1`` prefix as Unix nanoseconds, exactly (a float would round them)."""
+    match = _STAMP.fullmatch(stamp or b"")
+    if match is None:
+        return None
+    whole, fraction, zone = (g.decode("ascii") if g else "" for g in match.groups())
+    seconds = datetime.fromisoformat(whole + ("+00:00" if zone == "Z" else zone)).timestamp()
+    return int(seconds) * 1_000_000_000 + int((fraction + "000000000")[:9])
+
+
+class LogCursor:
+    """Where the log view stands, so a stream that was cut resumes without repeats.
+
+    Resuming asks the daemon for the log ``since`` the newest line shown rather than
+    reloading the window the user chose: the view keeps what it showed (scroll
+    position, selection, search hits, and lines that have left the window since),
+    and nothing the container wrote while the wire was down is missing.  The daemon
+    sends every line at or after ``since`` and a float cannot hold a timestamp's
+    nanoseconds, so the request starts a little earlier and the lines already shown
+    are dropped here by their exact timestamps: older ones, and as many with the
+    newest timestamp as the view has.  Lines are compared by time alone, which is
+    what the daemon orders them by.
+    """
+
+    #: How much earlier than the newest line shown a resumed read starts.
+    MARGIN_NS = 1_000_000
+
+    def __init__(self) -> None:
+        self.last: bytes | None = None  # the newest timestamp shown, as the daemon wrote it
+        self.at_last = 0  # how many lines shown carry it
+        self._skip_before: int | None = None
+        self._skip_at = 0
+
+    def since(self) -> float | None:
+        """Unix seconds to resume from, or None when no line was shown yet."""
+        ns = stamp_ns(self.last)
+        return None if ns is None else (ns - self.MARGIN_NS) / 1e9
+
+    def resume(self) -> None:
+        """The next lines come from a read that started at :meth:`since`."""
+        self._skip_before = stamp_ns(self.last)
+        self._skip_at = self.at_last
+
+    def take(self, streams: bytes, lines: list[bytes], stamps: Sequence[bytes | None]
+             ) -> tuple[bytes, list[bytes], Sequence[bytes | None]]:
+        """The lines of a batch the view has not shown yet; the cursor moves past them."""
+        if self._skip_before is not None:
+            streams, lines, stamps = self._drop_shown(streams, lines, stamps)
+        if stamps:
+            newest = stamps[-1]
+            same = 0
+            for stamp in reversed(stamps):
+                if stamp != newest:
+                    break
+                same += 1
+            if newest is not None:
+                if same == len(stamps) and newest == self.last:
+                    self.at_last += same
+                else:
+                    self.last, self.at_last = newest, same
+        return streams, lines, stamps
+
+    def _drop_shown(self, streams: bytes, lines: list[bytes], stamps: Sequence[bytes | None]
+                    ) -> tuple[bytes, list[bytes], Sequence[bytes | None]]:
+        before = self._skip_before
+        assert before is not None
+        for first, stamp in enumerate(stamps):
+            ns = stamp_ns(stamp)
+            if ns is not None and ns < before:
+                continue
+            if ns == before and self._skip_at > 0:
+                self._skip_at -= 1
+                continue
+            self._skip_before = None  # past what was shown: keep everything from here
+            return streams[first:], lines[first:], stamps[first:]
+        return b"", [], []
+
+
+class LogsOutcome(enum.Enum):
+    """How a log read ended."""
+
+    DONE = "done"  # all of it was read: not following, the container stopped or went
+    LOST = "lost"  # the connection went: resume once the engine is back
+    STOPPED = "stopped"  # the daemon ended a followed stream of a running container
 
 
 class ShellTab(QWidget):
@@ -103,7 +210,13 @@ class ShellTab(QWidget):
         self._writes: asyncio.Queue[bytes] = asyncio.Queue()
         self.terminal.input.connect(self._writes.put_nowait)
         self.terminal.resized.connect(self._on_resized)
+        session.statusChanged.connect(self._on_connection)
+        self._on_connection(session.status)
         self._set_ended(False)
+
+    def _on_connection(self, status: ConnectionStatus) -> None:
+        # Reopen can only work with an engine to talk to.
+        self.reopen.setEnabled(status.state is ConnectionState.CONNECTED)
 
     def _set_ended(self, ended: bool, text: str = "") -> None:
         self.banner.setText(text)
@@ -128,6 +241,15 @@ class ShellTab(QWidget):
             self._task.cancel()
 
     async def _run(self, client: engine.Engine) -> tuple[int | None, str]:
+        """Run the exec; (exit code, why it failed), or (None, what to tell the user)."""
+        try:
+            return await self._run_exec(client)
+        except engine.EngineUnreachable as exc:
+            # The window's banner reports the connection; the tab says what became of it.
+            log.info("shell in %s ended with the connection: %s", self.container.name, exc)
+            return None, SHELL_LOST
+
+    async def _run_exec(self, client: engine.Engine) -> tuple[int | None, str]:
         command = self.command
         if command is None:
             shell = await find_shell(client, self.container.id)
@@ -162,7 +284,10 @@ class ShellTab(QWidget):
         # One writer keeps keystrokes in order.
         while True:
             data = await self._writes.get()
-            await running.write(data)
+            try:
+                await running.write(data)
+            except engine.EngineUnreachable:
+                return  # the reader sees the connection end and reports it
 
     def _on_resized(self, rows: int, cols: int) -> None:
         if self._exec is not None:
@@ -235,6 +360,17 @@ class ContainerDetail(QWidget):
         self.stats.shownChanged.connect(lambda _shown: self._update_stats())
         self._stats_task: asyncio.Task[object] | None = None
         self._stats_for: str | None = None
+        self._logs_task: asyncio.Task[object] | None = None
+        self._log_cursor = LogCursor()
+        #: The log stopped with the connection: it resumes once the session is back.
+        self._logs_lost = False
+        self._logs_retries = 0
+        self._logs_retry = QTimer(self)
+        self._logs_retry.setSingleShot(True)
+        self._logs_retry.setInterval(1000)
+        self._logs_retry.timeout.connect(self._resume_logs)
+        self.logs.follow.toggled.connect(self._on_follow_toggled)
+        session.statusChanged.connect(self._on_connection)
         self.shells = QTabWidget(self)
         self.shells.setObjectName("shell-tabs")
         self.shells.setTabsClosable(True)
@@ -270,6 +406,9 @@ class ContainerDetail(QWidget):
         self.edit_button.setEnabled(container is not None)
         if container is None:
             self.session.cancel("logs")
+            self._logs_task = None
+            self._logs_lost = False
+            self._logs_retry.stop()
             self._update_stats()
             if previous is not None and previous.id not in {c.id for c in
                                                              self.session.containers}:
@@ -293,6 +432,27 @@ class ContainerDetail(QWidget):
             self._start_logs()  # started again: follow the new output
         self._update_stats()
 
+    # -- the connection going and coming back -----------------------------------------------
+
+    def _connected(self) -> bool:
+        return self.session.status.state is ConnectionState.CONNECTED
+
+    def _on_connection(self, status: ConnectionStatus) -> None:
+        """Streams end with the connection, quietly (the banner says it); they resume
+        once it is back."""
+        if status.state is ConnectionState.CONNECTED:
+            self._logs_retries = 0
+            if self._logs_lost:
+                self._resume_logs()
+        else:
+            self._logs_retry.stop()
+            task = self._logs_task
+            if task is not None and not task.done():
+                self.session.cancel("logs")
+                self._logs_task = None
+                self._logs_paused()
+        self._update_stats()
+
     def _update_stats(self) -> None:
         """At most one stats stream: the selected running container's, while shown."""
         container = self.container
@@ -301,6 +461,11 @@ class ContainerDetail(QWidget):
             self._stats_for = None
             if container is not None and not container.running:
                 self.stats.set_status(NOT_RUNNING)
+            return
+        if not self._connected():
+            self.session.cancel("stats")
+            self._stats_for = None
+            self.stats.set_status(PAUSED)
             return
         task = self._stats_task
         if self._stats_for == container.id and task is not None and not task.done():
@@ -312,24 +477,82 @@ class ContainerDetail(QWidget):
         )
 
     def _start_logs(self) -> None:
+        """Load the window the user chose, afresh, and follow a running container."""
         container = self.container
         if container is None:
             return
         self.logs.clear()
+        self._log_cursor = LogCursor()
         window: LogWindow = self.tail.currentData()
-        self.session.run(
-            partial(_stream_logs, self.logs, container.id, container.running, window.tail,
-                    window.since(time.time())),
+        self._read_logs(container, window.tail, window.since(time.time()))
+
+    def _resume_logs(self) -> None:
+        """Carry on from the last line shown (after a lost connection, or Follow ticked)."""
+        container = self.container
+        if container is None:
+            return
+        cursor = self._log_cursor
+        if cursor.last is None:  # nothing shown yet: the window, as first asked for
+            self._start_logs()
+            return
+        if self.logs.status.text() in (LOGS_PAUSED, LOGS_ENDED):
+            self.logs.show_status("")
+        cursor.resume()
+        self._read_logs(container, None, cursor.since())
+
+    def _read_logs(self, container: engine.Container, tail: int | None,
+                   since: float | None) -> None:
+        self._logs_retry.stop()
+        self._logs_lost = False
+        if not self._connected():
+            self.session.cancel("logs")
+            self._logs_task = None
+            self._logs_paused()
+            return
+        self._logs_task = self.session.run(
+            partial(_stream_logs, self.logs, self._log_cursor, container.id, container.running,
+                    tail, since),
             describe=f"read the logs of {container.name}", key="logs",
             quiet_not_found=True, on_done=partial(self._logs_ended, container.id),
         )
 
-    def _logs_ended(self, container_id: str, _result: object) -> None:
-        if self.container is None or self.container.id != container_id:
-            return
+    def _logs_paused(self) -> None:
+        self._logs_lost = True
         self.logs.flush()
-        if container_id not in {c.id for c in self.session.containers}:
+        self.logs.show_status(LOGS_PAUSED)
+
+    def _logs_ended(self, container_id: str, outcome: LogsOutcome) -> None:
+        if (self.container is None or self.container.id != container_id
+                or asyncio.current_task() is not self._logs_task):
+            return  # a stale read: another container, or a newer read of this one
+        self.logs.flush()
+        if outcome is LogsOutcome.LOST:
+            self._logs_paused()
+            if self._connected():
+                # The session has not seen the connection go yet (it will, and resume
+                # this when it is back), or this read alone was cut: try again shortly.
+                if self._logs_retries < 3:
+                    self._logs_retries += 1
+                    self._logs_retry.start()
+                else:
+                    self.logs.show_status(LOGS_ENDED)
+            return
+        if outcome is LogsOutcome.STOPPED:
+            self.logs.show_status(LOGS_ENDED)
+        elif container_id not in {c.id for c in self.session.containers}:
             self.logs.show_status("Container removed.")
+
+    def _on_follow_toggled(self, on: bool) -> None:
+        """Ticking Follow (re)starts following when nothing reads the log any more."""
+        container = self.container
+        if not on or container is None:
+            return
+        task = self._logs_task
+        if task is not None and not task.done() and not task.cancelling():
+            return  # following already
+        if container.running or self._logs_lost:
+            self._logs_retries = 0
+            self._resume_logs()
 
     def _load_inspect(self) -> None:
         container = self.container
@@ -427,20 +650,59 @@ async def _inspect(container_id: str, client: engine.Engine) -> engine.Container
     return await client.container(container_id)
 
 
-async def _stream_logs(view: LogView, container_id: str, follow: bool, tail: int | None,
-                       since: float | None, client: engine.Engine) -> None:
+#: How often a followed log is read again when the daemon ends it while the container
+#: still runs (Docker can end it a moment before it records the container's exit).
+_FOLLOW_AGAIN = 3
+
+
+async def _stream_logs(view: LogView, cursor: LogCursor, container_id: str, follow: bool,
+                       tail: int | None, since: float | None,
+                       client: engine.Engine) -> LogsOutcome:
+    """Read the log into ``view``, following it while the container runs.
+
+    A lost connection is no error here: the banner reports it, and the outcome says
+    to resume once the engine is back.  A followed stream that ends cleanly while the
+    container still runs (a wire cut between two messages looks just like that) is
+    read again from ``cursor`` a few times before the outcome says it stopped.
+    """
+    again = 0
     try:
-        async for batch in engine.log_batches(client, container_id, follow=follow,
-                                              timestamps=True, tail=tail, since=since):
-            view.add_lines(batch.streams, batch.lines, batch.stamps)
-    except engine.EngineUnreachable:
-        raise
-    except engine.EngineError:
-        # A container being removed ends its log stream with an error of its own
-        # (Docker: "dead or marked for removal"; Podman: a JSON error inside the
-        # stream). That is an expected race: the view says "Container removed."
-        try:
-            await client.container(container_id)
-        except engine.NotFound:
-            return
-        raise
+        while True:
+            try:
+                async for batch in engine.log_batches(client, container_id, follow=follow,
+                                                      timestamps=True, tail=tail, since=since):
+                    streams, lines, stamps = cursor.take(batch.streams, batch.lines,
+                                                         batch.stamps)
+                    if lines:
+                        view.add_lines(streams, lines, stamps)
+            except engine.EngineUnreachable:
+                raise
+            except engine.NotFound:
+                return LogsOutcome.DONE
+            except engine.EngineError:
+                # A container being removed ends its log stream with an error of its own
+                # (Docker: "dead or marked for removal"; Podman: a JSON error inside the
+                # stream). That is an expected race: the view says "Container removed."
+                try:
+                    await client.container(container_id)
+                except engine.NotFound:
+                    return LogsOutcome.DONE
+                raise
+            if not follow:
+                return LogsOutcome.DONE
+            try:
+                details = await client.container(container_id)
+            except engine.NotFound:
+                return LogsOutcome.DONE
+            if not details.state.running:
+                return LogsOutcome.DONE
+            again += 1
+            if again > _FOLLOW_AGAIN:
+                return LogsOutcome.STOPPED
+            await asyncio.sleep(0.5 * again)
+            if cursor.last is not None:
+                cursor.resume()
+                tail, since = None, cursor.since()
+    except engine.EngineUnreachable as exc:
+        log.info("the log of %s stopped with the connection: %s", container_id, exc)
+        return LogsOutcome.LOST

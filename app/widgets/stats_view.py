@@ -18,8 +18,9 @@ Three layers, so each can be checked on its own:
   host), memory used without the inactive page cache, sizes in decimal units.
 
 :func:`follow_stats` feeds a view from the engine's stats stream and says in the
-view, not as an error, why the numbers stopped (not running, removed, or not
-available on this engine).  The time axis follows the samples' own timestamps,
+view, not as an error, why the numbers stopped (not running, removed, not
+available on this engine, or the connection went: the window's banner is the
+one place that reports a lost connection).  The time axis follows the samples' own timestamps,
 so "now" is the daemon's latest reading, whatever the local clock says.
 """
 
@@ -79,6 +80,7 @@ DEFAULT_GAP = 12.0
 NOT_RUNNING = "The container is not running."
 REMOVED = "The container was removed."
 WAITING = "Waiting for the first sample…"
+PAUSED = "Paused until the engine is back."
 NO_VALUE = "—"
 
 
@@ -582,7 +584,8 @@ async def follow_stats(view: StatsView, container_id: str, client: engine.Engine
     so a new selection cancels it.  Why the stream ended is shown in the view:
     the container stopped, was removed, or the engine cannot give stats (Podman
     rootless on cgroup v1, for one) — expected states, not errors.  A lost
-    connection is raised, for the session to report.
+    connection is not one either: the window's banner says it, the view says it
+    paused, and whoever started the stream starts it again once connected.
     """
     view.interrupt()
     if len(view.history) == 0:
@@ -600,9 +603,17 @@ async def follow_stats(view: StatsView, container_id: str, client: engine.Engine
         log.info("no stats for %s: %s", container_id, exc)
         view.set_status(unavailable(exc.message))
         return
+    except engine.EngineUnreachable as exc:
+        log.info("stats of %s stopped with the connection: %s", container_id, exc)
+        view.set_status(PAUSED)
+        return
     try:
         await client.container(container_id)
     except engine.NotFound:
         view.set_status(REMOVED)
+        return
+    except engine.EngineUnreachable as exc:
+        log.info("stats of %s stopped with the connection: %s", container_id, exc)
+        view.set_status(PAUSED)
         return
     view.set_status(NOT_RUNNING)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 from PySide6.QtCore import Qt
@@ -10,17 +11,19 @@ from PySide6.QtWidgets import QMessageBox
 from pytestqt.modeltest import ModelTester
 from pytestqt.qtbot import QtBot
 
+from app.pages import container_usage
 from app.pages.container_detail import LogWindow, ShellTab
 from app.pages.containers import ContainersPage
-from app.session import EngineSession
+from app.session import ConnectionState, ConnectionStatus, EngineSession, MessageLevel
 from app.widgets.log_view import STDERR, STDOUT
-from tests.app.conftest import wait_connected
+from tests.app.conftest import await_in_qt, wait_connected
 from tests.conftest import EngineUnderTest
+from tests.faults import SocketRelay
 
 
 def open_page(qtbot: QtBot, make_session: Callable[[str], EngineSession],
-              target: EngineUnderTest) -> ContainersPage:
-    session = make_session(target.url)
+              target: EngineUnderTest, url: str | None = None) -> ContainersPage:
+    session = make_session(url or target.url)
     page = ContainersPage(session)
     qtbot.addWidget(page)
     page.resize(1000, 800)
@@ -307,3 +310,179 @@ def test_removing_the_followed_container_says_removed_not_an_error(
     any_engine.cli("rm", "-f", name)
     qtbot.waitUntil(lambda: logs.status.text() == "Container removed.", timeout=15_000)
     assert errors == []
+
+
+# -- the engine going away and coming back ----------------------------------------------------
+
+
+@pytest.fixture
+def relay(qtbot: QtBot, qloop: object, any_engine: EngineUnderTest,
+          tmp_path: Path) -> Iterator[SocketRelay]:
+    """A relay in front of the engine under test, to cut the wire and bring it back."""
+    relay = SocketRelay(any_engine.endpoint.socket_path or "", tmp_path / "relay.sock")
+    await_in_qt(qtbot, relay.start())
+    yield relay
+    await_in_qt(qtbot, relay.cut())
+
+
+#: How a failure of the containers list's CPU column begins (app/pages/container_usage.py).
+CPU_COLUMN = "Could not read container stats"
+
+
+class Outage:
+    """Cuts the relay until the session says LOST; counts its reconnect attempts."""
+
+    def __init__(self, qtbot: QtBot, session: EngineSession, relay: SocketRelay) -> None:
+        self.qtbot = qtbot
+        self.session = session
+        self.relay = relay
+        self.lost_reports = 0
+        self.messages: list[tuple[MessageLevel, str]] = []
+        session.message.connect(lambda level, text: self.messages.append((level, text)))
+        session.statusChanged.connect(self._on_status)
+
+    def detail_messages(self) -> list[str]:
+        """Messages other than the CPU column's: the containers list's CPU column
+        (app/pages/container_usage.py) still warns when it is asked to stream while
+        disconnected; that is its own fix."""
+        return [text for _level, text in self.messages if not text.startswith(CPU_COLUMN)]
+
+    def _on_status(self, status: ConnectionStatus) -> None:
+        if status.state is ConnectionState.LOST:
+            self.lost_reports += 1
+
+    def cut(self, *, attempts: int = 3) -> None:
+        """Cut, then wait until the session has failed to reconnect ``attempts`` times
+        (the backoff makes that a few seconds of outage, with no fixed sleep)."""
+        await_in_qt(self.qtbot, self.relay.cut())
+        self.qtbot.waitUntil(lambda: self.session.status.state is ConnectionState.LOST,
+                             timeout=20_000)
+        # The first LOST comes from the broken event stream, the next from failed retries.
+        self.qtbot.waitUntil(lambda: self.lost_reports >= attempts, timeout=30_000)
+
+    def restore(self) -> None:
+        await_in_qt(self.qtbot, self.relay.start())
+        self.session.retry_now()
+        wait_connected(self.qtbot, self.session, timeout=30_000)
+
+
+def ticking(target: EngineUnderTest, every: str = "0.3") -> tuple[str, str]:
+    """A started container printing "tick <n>" with n = 1, 2, … forever."""
+    container_id, name = target.create(
+        target.image, "sh", "-c",
+        f"i=0; while true; do i=$((i+1)); echo tick $i; sleep {every}; done")
+    target.cli("start", name)
+    return container_id, name
+
+
+def tick_numbers(page: ContainersPage) -> list[int]:
+    return [int(e.plain.split()[1]) for e in page.detail.logs.model.entries]
+
+
+def last_tick_written(target: EngineUnderTest, name: str) -> int:
+    """The newest line the container wrote, read by the docker CLI (not through the relay)."""
+    return int(target.cli("logs", "--tail", "1", name).split()[1])
+
+
+def test_logs_resume_after_the_engine_comes_back(
+    qtbot: QtBot, make_session, any_engine: EngineUnderTest, relay: SocketRelay
+) -> None:
+    container_id, name = ticking(any_engine)
+    page = open_page(qtbot, make_session, any_engine, relay.url)
+    outage = Outage(qtbot, page.session, relay)
+    select(qtbot, page, container_id, name)
+    logs = page.detail.logs
+    qtbot.waitUntil(lambda: len(tick_numbers(page)) >= 3, timeout=20_000)
+
+    outage.cut()
+    qtbot.waitUntil(lambda: "connection" in logs.status.text().lower(), timeout=10_000)
+    shown_before = tick_numbers(page)
+    # Lines written while the wire is down are not lost either.
+    qtbot.waitUntil(lambda: last_tick_written(any_engine, name) > shown_before[-1] + 2,
+                    timeout=20_000)
+    outage.restore()
+    after_reconnect = last_tick_written(any_engine, name)
+    qtbot.waitUntil(lambda: tick_numbers(page)[-1] > after_reconnect + 1, timeout=30_000)
+    logs.flush()
+    numbers = tick_numbers(page)
+    assert len(numbers) == len(set(numbers)), "a line was shown twice"
+    assert numbers == sorted(numbers)
+    if any_engine.kind == "docker":
+        # Resumed from the last line seen: nothing written meanwhile is missing.
+        assert numbers == list(range(numbers[0], numbers[-1] + 1))
+    assert logs.follow.isChecked()
+    assert not logs.status.isVisibleTo(logs)
+    assert outage.detail_messages() == []
+
+
+def test_ticking_follow_restarts_a_stream_that_ended(
+    qtbot: QtBot, make_session, any_engine: EngineUnderTest
+) -> None:
+    container_id, name = ticking(any_engine)
+    page = open_page(qtbot, make_session, any_engine)
+    select(qtbot, page, container_id, name)
+    logs = page.detail.logs
+    qtbot.waitUntil(lambda: len(tick_numbers(page)) >= 2, timeout=20_000)
+    page.session.cancel("logs")  # the stream stops while the container runs on
+    stopped_at = last_tick_written(any_engine, name)
+    logs.follow.setChecked(False)
+    logs.follow.setChecked(True)
+    qtbot.waitUntil(lambda: tick_numbers(page)[-1] > stopped_at + 1, timeout=30_000)
+    numbers = tick_numbers(page)
+    assert len(numbers) == len(set(numbers)), "a line was shown twice"
+    assert numbers == sorted(numbers)
+
+
+def test_shell_says_the_connection_was_lost_and_reopens_after(
+    qtbot: QtBot, make_session, any_engine: EngineUnderTest, relay: SocketRelay
+) -> None:
+    container_id, name = any_engine.create(any_engine.image, "sleep", "300")
+    any_engine.cli("start", name)
+    page = open_page(qtbot, make_session, any_engine, relay.url)
+    outage = Outage(qtbot, page.session, relay)
+    select(qtbot, page, container_id, name)
+    qtbot.waitUntil(lambda: page.detail.shell_button.isEnabled(), timeout=10_000)
+    tab = page.detail.open_shell()
+    assert tab is not None
+    qtbot.waitUntil(lambda: screen_text(tab).rstrip().endswith("#"), timeout=15_000)
+
+    outage.cut(attempts=1)
+    qtbot.waitUntil(tab.reopen.isVisible, timeout=20_000)
+    assert "connection to the engine was lost" in tab.banner.text().lower()
+    outage.restore()
+    qtbot.waitUntil(tab.reopen.isEnabled, timeout=10_000)
+    tab.reopen.click()
+    qtbot.waitUntil(lambda: screen_text(tab).rstrip().endswith("#"), timeout=20_000)
+    assert not tab.reopen.isVisible()
+    tab.terminal.setFocus()
+    type_line(qtbot, tab, "echo $((6 * 7))")
+    qtbot.waitUntil(lambda: "\n42\n" in screen_text(tab), timeout=10_000)
+    assert outage.detail_messages() == []
+
+
+def test_stats_pause_quietly_while_the_engine_is_away(
+    qtbot: QtBot, make_session, any_engine: EngineUnderTest, relay: SocketRelay,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The CPU column retries its streams sooner, so the outage lasts past a retry too.
+    monkeypatch.setattr(container_usage, "RETRY_AFTER_S", 1.0)
+    container_id, name = any_engine.create(any_engine.image, "sleep", "300")
+    any_engine.cli("start", name)
+    page = open_page(qtbot, make_session, any_engine, relay.url)
+    outage = Outage(qtbot, page.session, relay)
+    select(qtbot, page, container_id, name)
+    stats = page.detail.stats
+    page.detail.tabs.setCurrentWidget(stats)
+    samples: list[object] = []
+    stats.sampleAdded.connect(lambda: samples.append(None))
+    qtbot.waitUntil(lambda: len(samples) >= 1, timeout=20_000)
+
+    outage.cut(attempts=4)
+    assert outage.detail_messages() == []
+    assert stats.status_text() == "Paused until the engine is back."
+    outage.restore()
+    seen = len(samples)
+    qtbot.waitUntil(lambda: len(samples) >= seen + 2, timeout=30_000)
+    assert stats.status_text() == ""
+    assert outage.detail_messages() == []
+
