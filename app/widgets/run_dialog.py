@@ -4,19 +4,43 @@ Every field is parsed as it is edited with the engine's own parsers
 (:mod:`engine._run`); a problem shows in red under its field and disables Run,
 so nothing invalid is ever sent.  Host-port conflicts (another program or a
 running container holding the port) are checked a moment after typing stops.
-The dialog only builds a :class:`RunSpec`; :func:`open_run_dialog` and
-:func:`run_one_click` run it through the session, so failures (e.g. the daemon's
-"address already in use") land in the window's message bar like any other.
+
+Two ways to use it:
+
+- Without a session the dialog only builds a :class:`RunSpec`: Run emits
+  ``specAccepted`` and closes (the container page's "Change settings…" does the
+  recreate itself).
+- With a session (:func:`open_run_dialog`, the Images page's "Run…") the dialog
+  runs the spec itself and stays open while it does ("Running…", the fields
+  locked).  It closes only when the container started; when the daemon refuses
+  (a command that does not exist, a port taken meanwhile) its words are shown
+  in the dialog above the buttons and every field is kept as typed, so the user
+  fixes one thing and presses Run again.  Cancel while running cancels the run;
+  if the daemon had already created the container it is removed, so a cancelled
+  run leaves nothing behind (a refused start is already cleaned up by
+  :func:`engine._run.run_container`).
+
+Bind-mount sources that do not exist: with ``-v`` (``Binds``) Docker silently
+creates a missing host folder, owned by root, and so does Podman's compatible
+API (its own CLI refuses).  That is not what someone who mistyped a path
+wants, so for an engine on this
+computer (a Unix socket; a remote engine's files cannot be seen from here) a
+missing host folder is a problem shown under Volumes that blocks Run, as
+``docker run --mount`` blocks it.  A "Create missing host folders" box appears
+with it: ticked, the dialog creates the folders itself, owned by the user,
+just before the run, which is the explicit way to go ahead.
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import os
 import shlex
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from functools import partial
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QTextCursor
@@ -43,6 +67,7 @@ from engine._run import (
     InvalidInput,
     RestartPolicy,
     RunSpec,
+    VolumeMapping,
     check_spec,
     network_names,
     one_click_spec,
@@ -58,6 +83,7 @@ from engine._run import (
 )
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 ERROR_STYLE = "color: #c62828;"
 #: Fields in the order the form shows them; each has a "run-<field>-error" label.
@@ -77,8 +103,11 @@ def _text_box(name: str, accessible: str, placeholder: str, parent: QWidget) -> 
 class RunDialog(QDialog):
     """Name, command, ports, environment, volumes, restart, network and flags for one run."""
 
-    #: Emitted on Run with the RunSpec to start.
+    #: Emitted on Run with the RunSpec to start (only without a session: with one,
+    #: the dialog runs the spec itself and emits ``started`` instead).
     specAccepted = Signal(object)
+    #: Emitted with (RunSpec, container ID) once a run through the session started.
+    started = Signal(object, str)
 
     #: How long typing must pause before host ports are probed.
     CONFLICT_DELAY_MS = 250
@@ -91,6 +120,9 @@ class RunDialog(QDialog):
         containers: Sequence[engine.Container] = (),
         networks: Sequence[str] = (),
         check_host_ports: bool = True,
+        check_host_paths: bool | None = None,
+        engine_name: str = "Docker",
+        session: EngineSession | None = None,
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
@@ -101,6 +133,17 @@ class RunDialog(QDialog):
         self._defaults = defaults or RunSpec(image=image)
         self._containers = tuple(containers)
         self._check_host = check_host_ports
+        # Host folders are only this computer's when the engine is on it, as for ports.
+        self._check_paths = check_host_ports if check_host_paths is None else check_host_paths
+        self._engine_name = engine_name
+        self._session = session
+        self._run_key = f"run-dialog-run-{id(self)}"
+        self._busy = False
+        self._missing: list[str] = []
+        self._folder_error = ""
+        self._focus_before: QWidget | None = None
+        #: The task running the spec (with a session), for whoever wants to wait on it.
+        self.run_task: asyncio.Task[Any] | None = None
         self._errors: dict[str, str] = {}
         self._import_error = ""
         self._spec: RunSpec | None = None
@@ -134,6 +177,11 @@ class RunDialog(QDialog):
         self.add_folder_button = QPushButton("Add folder…", self)
         self.add_folder_button.setObjectName("run-volumes-add-folder")
         self.add_folder_button.setAccessibleName("Add a host folder")
+        self.create_missing = QCheckBox("Create missing host folders (owned by you) before"
+                                        " running", self)
+        self.create_missing.setObjectName("run-create-missing")
+        self.create_missing.setAccessibleName("Create missing host folders")
+        self.create_missing.hide()  # offered only while a host folder is missing
         self.restart = QComboBox(self)
         self.restart.setObjectName("run-restart")
         self.restart.setAccessibleName("Restart policy")
@@ -166,6 +214,14 @@ class RunDialog(QDialog):
             label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
             label.hide()
             self.error_labels[field] = label
+        # The daemon's own words when it refuses the run: the dialog stays open.
+        self.run_error = QLabel(self)
+        self.run_error.setObjectName("run-error")
+        self.run_error.setAccessibleName("Why the engine refused")
+        self.run_error.setStyleSheet(ERROR_STYLE)
+        self.run_error.setWordWrap(True)
+        self.run_error.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.run_error.hide()
 
         self.buttons = QDialogButtonBox(self)
         self.run_button = self.buttons.addButton("Run", QDialogButtonBox.ButtonRole.AcceptRole)
@@ -175,6 +231,7 @@ class RunDialog(QDialog):
         cancel = self.buttons.addButton(QDialogButtonBox.StandardButton.Cancel)
         cancel.setObjectName("run-cancel")
         cancel.setAccessibleName("Cancel")
+        self.cancel_button = cancel
         self.buttons.accepted.connect(self.accept)
         self.buttons.rejected.connect(self.reject)
 
@@ -185,7 +242,8 @@ class RunDialog(QDialog):
             ("Entrypoint", self.entrypoint, "entrypoint"),
             ("Ports", self._stack(self.ports, self.publish_all), "ports"),
             ("Environment", self._stack(self.env, self.env_import), "env"),
-            ("Volumes", self._stack(self.volumes, self.add_folder_button), "volumes"),
+            ("Volumes", self._stack(self.volumes, self.add_folder_button,
+                                    self.create_missing), "volumes"),
             ("Restart", self.restart, "restart"),
             ("Network", self.network, "network"),
             ("", self.auto_remove, None),
@@ -198,6 +256,7 @@ class RunDialog(QDialog):
                 form.addRow("", self.error_labels[error_of])
         layout = QVBoxLayout(self)
         layout.addLayout(form)
+        layout.addWidget(self.run_error)
         layout.addWidget(self.buttons)
 
         self._conflict_timer = QTimer(self)
@@ -213,8 +272,11 @@ class RunDialog(QDialog):
         self.env.textChanged.connect(self._clear_import_error)
         for combo in (self.restart, self.network):
             combo.currentTextChanged.connect(self._validate)
-        for check in (self.publish_all, self.auto_remove, self.tty, self.interactive):
+        for check in (self.publish_all, self.auto_remove, self.tty, self.interactive,
+                      self.create_missing):
             check.toggled.connect(self._validate)
+        self.volumes.textChanged.connect(self._clear_folder_error)
+        self.create_missing.toggled.connect(self._clear_folder_error)
         self.env_import.clicked.connect(self._choose_env_file)
         self.add_folder_button.clicked.connect(self._choose_folder)
         self.set_networks(networks)
@@ -222,15 +284,22 @@ class RunDialog(QDialog):
         self.check_conflicts()
 
     @staticmethod
-    def _stack(main: QWidget, extra: QWidget) -> QVBoxLayout:
+    def _stack(main: QWidget, *extras: QWidget) -> QVBoxLayout:
         stack = QVBoxLayout()
         stack.setContentsMargins(0, 0, 0, 0)
         stack.addWidget(main)
         row = QHBoxLayout()
-        row.addWidget(extra)
+        for extra in extras:
+            row.addWidget(extra)
         row.addStretch(1)
         stack.addLayout(row)
         return stack
+
+    def _inputs(self) -> tuple[QWidget, ...]:
+        return (self.name, self.command, self.entrypoint, self.ports, self.publish_all,
+                self.env, self.env_import, self.volumes, self.add_folder_button,
+                self.create_missing, self.restart, self.network, self.auto_remove, self.tty,
+                self.interactive)
 
     def _fill(self, spec: RunSpec) -> None:
         self.name.setText(spec.name or "")
@@ -275,7 +344,9 @@ class RunDialog(QDialog):
     def _validate(self) -> None:
         self._errors = {}
         name = self._field("name", validate_name, self.name.text())
-        if name is not None and any(c.name == name for c in self._containers):
+        # While running, the container being made is in the list under this very name.
+        if name is not None and not self._busy and any(c.name == name
+                                                        for c in self._containers):
             self._errors["name"] = f"A container named {name!r} already exists"
         command = self._field("command", parse_command, self.command.text())
         entrypoint = self._field("entrypoint", parse_command, self.entrypoint.text())
@@ -284,6 +355,13 @@ class RunDialog(QDialog):
         if self._import_error:
             self._errors["env"] = self._import_error
         volumes = self._field("volumes", parse_volumes, self.volumes.toPlainText())
+        self._missing = missing_folders(volumes or ()) if self._check_paths else []
+        if self._missing and not self.create_missing.isChecked():
+            self._errors["volumes"] = "\n".join(
+                self._missing_message(path) for path in self._missing)
+        if self._folder_error:
+            self._errors["volumes"] = self._folder_error
+        self.create_missing.setVisible(bool(self._missing) or self.create_missing.isChecked())
         restart = self._field("restart", parse_restart, self.restart.currentText())
         network = self.network.currentText().strip()
         if any(c.isspace() for c in network):
@@ -318,7 +396,15 @@ class RunDialog(QDialog):
             message = self._errors.get(field, "")
             label.setText(message)
             label.setVisible(bool(message))
-        self.run_button.setEnabled(spec is not None)
+        self.run_button.setEnabled(spec is not None and not self._busy)
+
+    def _missing_message(self, path: str) -> str:
+        if self._engine_name == "Podman":  # its compatible API creates it, as the service's user
+            consequence = "Podman would create it as an empty folder"
+        else:
+            consequence = (f"{self._engine_name} would create it as an empty folder"
+                           " owned by root")
+        return f"{path} does not exist on this machine; {consequence}"
 
     def check_conflicts(self) -> None:
         """Probe the host ports now (the debounce timer's slot, and before Run)."""
@@ -340,14 +426,102 @@ class RunDialog(QDialog):
         """What Run would start, or None while anything is invalid."""
         return self._spec
 
+    @property
+    def busy(self) -> bool:
+        """True while the run is on its way to the engine."""
+        return self._busy
+
     def accept(self) -> None:
+        if self._busy:
+            return
         if self._conflict_timer.isActive() or self._conflicts_for is None:
             self.check_conflicts()
-        if self._spec is None:
+        spec = self._spec
+        if spec is None or not self._make_missing_folders():
             return
-        self.result_spec = self._spec
-        self.specAccepted.emit(self._spec)
+        self.result_spec = spec
+        if self._session is None:
+            self.specAccepted.emit(spec)
+            super().accept()
+            return
+        self._start_run(self._session, spec)
+
+    def reject(self) -> None:
+        if self._busy and self._session is not None:
+            # The run task removes a container the daemon had already created.
+            self._session.cancel(self._run_key)
+            self._set_busy(False)
+        super().reject()
+
+    # -- running through the session (the dialog stays open until it started) -------------
+
+    def _start_run(self, session: EngineSession, spec: RunSpec) -> None:
+        self.run_error.hide()
+        self._set_busy(True)
+        self.run_task = session.run(partial(_run_or_refusal, spec), key=self._run_key,
+                                    describe=f"run {spec.image}",
+                                    on_done=partial(self._run_finished, spec))
+        if self.run_task is None:  # not connected: the session said so in the message bar
+            self._set_busy(False)
+            self._show_refusal("Not connected to an engine; nothing was sent.")
+
+    def _run_finished(self, spec: RunSpec, outcome: str | engine.EngineError) -> None:
+        if isinstance(outcome, engine.EngineError):
+            # run_container removed what the daemon refused: its name is free again, even
+            # if the list has not caught up yet.
+            self._containers = tuple(c for c in self._containers if c.name != spec.name)
+            self._set_busy(False)
+            self._show_refusal(f"The engine refused to run it: {outcome}")
+            return
+        self._set_busy(False)
+        self.started.emit(spec, outcome)
+        if self._session is not None:
+            self._session.message.emit(MessageLevel.INFO, describe_started(spec, outcome))
         super().accept()
+
+    def _show_refusal(self, text: str) -> None:
+        self.run_error.setText(text)
+        self.run_error.show()
+
+    def _set_busy(self, busy: bool) -> None:
+        if busy:
+            self._focus_before = self.focusWidget()
+        self._busy = busy
+        for widget in self._inputs():
+            widget.setEnabled(not busy)
+        self.run_button.setText("Running…" if busy else "Run")
+        if busy:
+            self.setCursor(Qt.CursorShape.BusyCursor)
+        else:
+            self.unsetCursor()
+        self._validate()
+        if not busy:
+            # Disabling moved the focus to Cancel, where Enter would throw everything
+            # away: give it back to where it was (Run, or the field Enter was pressed in).
+            candidates = (self._focus_before, self.run_button, self.name)
+            target = next(w for w in candidates if w is not None and w.isEnabled())
+            target.setFocus(Qt.FocusReason.OtherFocusReason)
+
+    # -- missing host folders ----------------------------------------------------------------
+
+    def _clear_folder_error(self) -> None:
+        if self._folder_error:
+            self._folder_error = ""
+            self._validate()
+
+    def _make_missing_folders(self) -> bool:
+        """Create the missing bind sources the user asked for; False (shown) on failure."""
+        if not self.create_missing.isChecked():
+            return True
+        for path in self._missing:
+            try:
+                os.makedirs(path, exist_ok=True)
+            except OSError as exc:
+                self._folder_error = f"Could not create {path}: {exc.strerror or exc}"
+                self._validate()
+                return False
+        self._validate()
+        return self._spec is not None
 
     # -- the two file choosers ------------------------------------------------------------
 
@@ -395,6 +569,25 @@ def _join(words: tuple[str, ...] | None) -> str:
     return shlex.join(words) if words else ""
 
 
+def missing_folders(volumes: Sequence[VolumeMapping]) -> list[str]:
+    """The bind sources that do not exist on this computer (each once, in order).
+
+    Only "does not exist" counts: a path we may not look into (the daemon runs as
+    root) is the daemon's to judge.
+    """
+    missing: list[str] = []
+    for volume in volumes:
+        if not volume.is_bind or volume.source in missing:
+            continue
+        try:
+            os.stat(volume.source)
+        except FileNotFoundError:
+            missing.append(volume.source)
+        except OSError:
+            pass
+    return missing
+
+
 # -- running through the session ---------------------------------------------------------
 
 
@@ -413,6 +606,35 @@ def _report_started(session: EngineSession, result: tuple[RunSpec, str]) -> None
 
 async def _run_spec(spec: RunSpec, client: engine.Engine) -> tuple[RunSpec, str]:
     return spec, await run_container(client, spec)
+
+
+async def _run_or_refusal(spec: RunSpec, client: engine.Engine) -> str | engine.EngineError:
+    """Run ``spec``: the container ID, or the engine's refusal handed back to the dialog.
+
+    Cancelling never cuts the create/start sequence in half: the run goes on
+    shielded and whatever it made is removed, so a cancelled run leaves nothing.
+    """
+    run = asyncio.ensure_future(run_container(client, spec))
+    try:
+        return await asyncio.shield(run)
+    except asyncio.CancelledError:
+        await asyncio.shield(asyncio.ensure_future(_undo_run(run, client)))
+        raise
+    except engine.EngineError as exc:
+        return exc
+
+
+async def _undo_run(run: asyncio.Future[str], client: engine.Engine) -> None:
+    try:
+        container_id = await run
+    except engine.EngineError:
+        return  # refused: run_container already removed what it created
+    try:
+        await client.remove_container(container_id, force=True, volumes=True)
+    except engine.NotFound:
+        pass
+    except engine.EngineError as exc:
+        log.warning("could not remove %s after a cancelled run: %s", container_id[:12], exc)
 
 
 async def _one_click(image: str, labels: Mapping[str, str],
@@ -444,13 +666,18 @@ def _engine_is_local(session: EngineSession) -> bool:
 
 def open_run_dialog(session: EngineSession, image: str, parent: QWidget | None = None,
                     labels: Mapping[str, str] | None = None) -> None:
-    """The "Run…" button: prefill the dialog with the one-click defaults, then run on Run."""
+    """The "Run…" button: prefill the dialog with the one-click defaults; the dialog runs
+    the spec itself and stays open, showing the engine's words, until it started."""
 
     def show(defaults: RunSpec) -> None:
         if labels:
             defaults = replace(defaults, labels=dict(labels))
+        client = session.client
+        podman = client is not None and client.version.is_podman
         dialog = RunDialog(image, defaults=defaults, containers=session.containers,
-                           check_host_ports=_engine_is_local(session), parent=parent)
+                           check_host_ports=_engine_is_local(session),
+                           engine_name="Podman" if podman else "Docker",
+                           session=session, parent=parent)
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         session.containersChanged.connect(dialog.set_containers)
         # Keyed, and cancelled when the dialog closes: never fill a deleted dialog.
@@ -458,7 +685,6 @@ def open_run_dialog(session: EngineSession, image: str, parent: QWidget | None =
         session.run(network_names, describe="list the engine's networks", key=key,
                     on_done=dialog.set_networks)
         dialog.finished.connect(lambda _result: session.cancel(key))
-        dialog.specAccepted.connect(partial(run_spec, session))
         dialog.open()
 
     session.run(partial(_defaults, image), describe=f"prepare to run {image}", on_done=show)

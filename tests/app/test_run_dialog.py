@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import socket
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication, QLabel, QWidget
 from pytestqt.qtbot import QtBot
 
+import engine
 from app.session import EngineSession, MessageLevel
 from app.widgets.run_dialog import RunDialog, open_run_dialog, run_one_click, run_spec
 from engine._run import PortMapping, RestartPolicy, RunSpec, VolumeMapping, auto_name
@@ -299,3 +302,137 @@ def test_one_click_run_needs_no_dialog(
     labels = json.loads(any_engine.cli("inspect", "--format", "{{json .Config.Labels}}",
                                        expected_name))
     assert labels[LABEL_KEY] == RUN_ID
+
+
+def find_run_dialog() -> RunDialog | None:
+    return next((w for w in QApplication.topLevelWidgets()
+                 if isinstance(w, RunDialog) and w.isVisible()), None)
+
+
+def containers_named(target: EngineUnderTest, name: str) -> list[str]:
+    return target.cli("ps", "-aq", "--filter", f"name=^{name}$").split()
+
+
+def test_a_refused_run_keeps_the_dialog_open_with_the_daemons_words(
+    qtbot: QtBot, make_session: MakeSession, any_engine: EngineUnderTest
+) -> None:
+    """The daemon refuses the command: its words show in the dialog, nothing typed is lost."""
+    session: EngineSession = make_session(any_engine.url)
+    session.start()
+    wait_connected(qtbot, session)
+    messages: list[tuple[object, str]] = []
+    session.message.connect(lambda level, text: messages.append((level, text)))
+    open_run_dialog(session, any_engine.image, labels=LABELS)
+    qtbot.waitUntil(lambda: find_run_dialog() is not None, timeout=10_000)
+    dialog = find_run_dialog()
+    assert dialog is not None
+    dialog.activateWindow()
+    qtbot.waitActive(dialog)
+    name = unique_name("badcmd")
+    dialog.name.setText(name)
+    qtbot.keyClicks(dialog.command, "/nope --flag")
+    dialog.env.setPlainText("KEEP=me")
+    assert shown_errors(dialog) == {}
+
+    qtbot.mouseClick(dialog.run_button, LEFT)
+    # Busy until the engine answers: Run cannot be pressed twice, the fields are locked.
+    assert dialog.busy
+    assert dialog.run_button.text() == "Running…"
+    assert not dialog.run_button.isEnabled()
+    assert not dialog.command.isEnabled()
+    qtbot.waitUntil(lambda: dialog.run_error.isVisible(), timeout=30_000)
+    assert dialog.isVisible()
+    assert not dialog.busy
+    assert "/nope" in dialog.run_error.text()
+    assert dialog.run_error.text().startswith("The engine refused to run it: ")
+    assert (dialog.name.text(), dialog.command.text(), dialog.env.toPlainText()) == (
+        name, "/nope --flag", "KEEP=me")
+    assert dialog.command.isEnabled()
+    assert dialog.focusWidget() is not dialog.cancel_button  # Enter must not throw it away
+    assert not [m for m in messages if m[0] == MessageLevel.ERROR]  # said in the dialog
+    assert containers_named(any_engine, name) == []  # the refused container is gone
+
+    # Fixed: the same dialog runs it and closes.
+    dialog.command.setText("sleep 300")
+    qtbot.waitUntil(dialog.run_button.isEnabled, timeout=10_000)
+    started: list[RunSpec] = []
+    dialog.started.connect(lambda spec, _id: started.append(spec))
+    # Closed (and deleted) only once the container started.
+    with qtbot.waitSignals([dialog.started, dialog.finished], timeout=30_000):
+        qtbot.mouseClick(dialog.run_button, LEFT)
+    assert [spec.name for spec in started] == [name]
+    assert (MessageLevel.INFO, f"Started {name}") in messages
+    inspected = json.loads(any_engine.cli("inspect", name))[0]
+    assert inspected["State"]["Status"] == "running"
+    assert inspected["Config"]["Cmd"] == ["sleep", "300"]
+    assert "KEEP=me" in inspected["Config"]["Env"]
+
+
+def test_cancel_while_running_leaves_no_container(
+    qtbot: QtBot, make_session: MakeSession, any_engine: EngineUnderTest,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Cancel after the daemon created the container but before it started: it is removed."""
+    session: EngineSession = make_session(any_engine.url)
+    session.start()
+    wait_connected(qtbot, session)
+    reached: list[str] = []
+    gate = asyncio.Event()
+    real_start = engine.Engine.start_container
+
+    async def held_start(self: engine.Engine, container_id: str, *args: Any,
+                         **kwargs: Any) -> Any:
+        reached.append(container_id)
+        await gate.wait()
+        return await real_start(self, container_id, *args, **kwargs)
+
+    monkeypatch.setattr(engine.Engine, "start_container", held_start)
+    dialog = make_dialog(qtbot, any_engine.image, containers=session.containers,
+                         session=session)
+    name = unique_name("cancel")
+    dialog.name.setText(name)
+    dialog.command.setText("sleep 300")
+    qtbot.mouseClick(dialog.run_button, LEFT)
+    qtbot.waitUntil(lambda: bool(reached), timeout=30_000)
+    assert len(containers_named(any_engine, name)) == 1  # created, not started yet
+    task = dialog.run_task
+    assert task is not None
+    qtbot.mouseClick(dialog.cancel_button, LEFT)
+    assert not dialog.isVisible()
+    gate.set()
+    qtbot.waitUntil(task.done, timeout=30_000)
+    assert task.cancelled()
+    assert containers_named(any_engine, name) == []
+
+
+def test_a_missing_bind_folder_is_flagged_inline(qtbot: QtBot, tmp_path: Path) -> None:
+    """-v with a host folder that does not exist: blocked, with a way to go ahead."""
+    dialog = make_dialog(qtbot)
+    dialog.volumes.setPlainText("/nonexistent/qa/path:/data")
+    assert shown_errors(dialog) == {
+        "volumes": "/nonexistent/qa/path does not exist on this machine; Docker would"
+                   " create it as an empty folder owned by root"}
+    assert not dialog.run_button.isEnabled()
+    assert dialog.create_missing.isVisible() and not dialog.create_missing.isChecked()
+
+    # A folder that exists (or a named volume) is fine; so is everything for a remote engine.
+    dialog.volumes.setPlainText(f"{tmp_path}:/data\ncache:/cache")
+    assert shown_errors(dialog) == {}
+    assert not dialog.create_missing.isVisible()
+    remote = make_dialog(qtbot, check_host_ports=False)
+    remote.volumes.setPlainText("/nonexistent/qa/path:/data")
+    assert shown_errors(remote) == {}
+
+    # Going ahead on purpose: the folders are made (by us, not the daemon as root) on Run.
+    missing = tmp_path / "made" / "here"
+    dialog.volumes.setPlainText(f"{missing}:/data:ro")
+    assert shown_errors(dialog) == {"volumes": f"{missing} does not exist on this machine;"
+                                               " Docker would create it as an empty folder"
+                                               " owned by root"}
+    dialog.create_missing.setChecked(True)
+    assert shown_errors(dialog) == {}
+    assert not missing.exists()
+    with qtbot.waitSignal(dialog.specAccepted, timeout=5_000) as accepted:
+        qtbot.mouseClick(dialog.run_button, LEFT)
+    assert accepted.args[0].volumes == (VolumeMapping(str(missing), "/data", True),)
+    assert missing.is_dir()
