@@ -9,7 +9,6 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
     QHBoxLayout,
-    QInputDialog,
     QLabel,
     QLineEdit,
     QMenu,
@@ -34,6 +33,7 @@ from app.presentation import (
 )
 from app.session import EngineSession, MessageLevel
 from app.widgets.run_dialog import open_run_dialog, run_one_click
+from app.widgets.tag_dialog import TagDialog
 
 
 def _created_key(row: ImageRow) -> float:
@@ -278,23 +278,14 @@ class ImagesPage(TablePage):
                              on_done=partial(self._removed, row))
 
     def tag_selected(self) -> None:
+        """Ask for the new name in a dialog that checks it as typed and stays open on a
+        refusal (:class:`TagDialog`); the outcome is said there, then in the message bar."""
         reference = self._selected_reference()
         if reference is None:
             return
-        text, ok = QInputDialog.getText(self, "Tag image", f"New name for {reference}:",
-                                        text=reference)
-        if not ok or not text.strip():
-            return
-        try:
-            ref = engine.parse_reference(text)
-        except engine.InvalidReference as exc:
-            self.session.message.emit(MessageLevel.ERROR, f"Could not tag: {exc}")
-            return
-        name = ref.familiar_name
-        self.session.run(partial(_tag_image, reference, name, ref.tag or "latest"),
-                         describe=f"tag {reference} as {ref.familiar}",
-                         on_done=lambda _r: self.session.message.emit(
-                             MessageLevel.INFO, f"Tagged {reference} as {ref.familiar}"))
+        dialog = TagDialog(self.session, reference, parent=self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.open()
 
     def prune_dangling(self, filters: dict[str, list[str]] | None = None) -> None:
         """Remove untagged images no container uses — and nothing else."""
@@ -355,10 +346,6 @@ async def _remove_image(image_id: str, force: bool,
         if force:
             raise
         return exc  # the page asks again, naming what forcing would affect
-
-
-async def _tag_image(source: str, repository: str, tag: str, client: engine.Engine) -> None:
-    await client.tag_image(source, repository, tag)
 
 
 async def _prune(filters: dict[str, list[str]] | None,

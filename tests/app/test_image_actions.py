@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
-from PySide6.QtWidgets import QInputDialog, QMessageBox
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QMessageBox
 from pytestqt.qtbot import QtBot
 
+import engine
 from app.main_window import MainWindow
-from app.session import EngineSession
+from app.session import EngineSession, MessageLevel
+from app.widgets.tag_dialog import TagDialog
 from tests.app.conftest import wait_connected
 from tests.conftest import LABEL, LABEL_KEY, RUN_ID, EngineUnderTest, unique_name
 
@@ -42,6 +46,14 @@ def select(qtbot: QtBot, window: MainWindow, image_id: str) -> None:
     page.table.selectRow(0)
 
 
+def open_tag_dialog(qtbot: QtBot, window: MainWindow) -> TagDialog:
+    window.images_page.tag_button.click()
+    dialog = window.images_page.findChild(TagDialog)
+    assert dialog is not None
+    qtbot.waitExposed(dialog)
+    return dialog
+
+
 def test_removing_an_image_in_use_asks_again_naming_the_container(
     qtbot: QtBot, make_session, any_engine: EngineUnderTest, tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
@@ -72,12 +84,17 @@ def test_tag_and_filters(qtbot: QtBot, make_session, any_engine: EngineUnderTest
     name = f"dockyard-test/{unique_name('tagme')}:1"
     image_id = make_image(any_engine, tmp_path, name)
     new_name = f"dockyard-test/{unique_name('tagged')}:v2"
-    monkeypatch.setattr(QInputDialog, "getText", lambda *a, **k: (new_name, True))
     window = open_images(qtbot, make_session, any_engine)
     page = window.images_page
     try:
         select(qtbot, window, image_id)
-        page.tag_button.click()
+        dialog = open_tag_dialog(qtbot, window)
+        assert dialog.name.text() == any_engine.qualified(name)
+        dialog.name.setText(new_name)
+        assert dialog.problem() == ""
+        # Closed (and deleted) once the engine tagged it.
+        with qtbot.waitSignals([dialog.tagged, dialog.finished], timeout=10_000):
+            qtbot.mouseClick(dialog.tag_button, Qt.MouseButton.LeftButton)
         row = page.model.row_of(image_id)
         qtbot.waitUntil(lambda: any_engine.qualified(new_name) in
                         page.model.item_at(page.model.row_of(image_id) or 0).image.repo_tags,
@@ -128,3 +145,56 @@ def test_prune_removes_only_dangling_images(
         assert any_engine.cli("images", "-q", kept) != ""
     finally:
         any_engine.cli("rmi", "-f", name, kept, check=False)
+
+
+def test_a_bad_tag_is_marked_inline_and_nothing_is_sent(
+    qtbot: QtBot, make_session, any_engine: EngineUnderTest, tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    name = f"dockyard-test/{unique_name('badtag')}:1"
+    image_id = make_image(any_engine, tmp_path, name)
+    sent: list[tuple[str, ...]] = []
+    real_tag = engine.Engine.tag_image
+
+    async def spy(self: engine.Engine, *args: Any, **kwargs: Any) -> Any:
+        sent.append(args)
+        return await real_tag(self, *args, **kwargs)
+
+    monkeypatch.setattr(engine.Engine, "tag_image", spy)
+    window = open_images(qtbot, make_session, any_engine)
+    messages: list[tuple[object, str]] = []
+    window.session.message.connect(lambda level, text: messages.append((level, text)))
+    new_name = f"dockyard-test/{unique_name('retag')}:2"
+    try:
+        select(qtbot, window, image_id)
+        dialog = open_tag_dialog(qtbot, window)
+        dialog.name.clear()
+        qtbot.keyClicks(dialog.name, "Bad Name:x y")
+        assert dialog.problem() == "'Bad Name:x y': repository names must be lowercase"
+        assert dialog.hint.isVisible()
+        assert not dialog.tag_button.isEnabled()
+        qtbot.keyClick(dialog.name, Qt.Key.Key_Return)  # Enter does not send it either
+        assert dialog.isVisible()
+        assert dialog.name.text() == "Bad Name:x y"
+        dialog.name.setText(f"{new_name}@sha256:{'a' * 64}")
+        assert "cannot have a digest" in dialog.problem()
+        assert not dialog.tag_button.isEnabled()
+        assert sent == []
+
+        # A valid name the engine refuses (the image went away meanwhile): kept, said inline.
+        dialog.name.setText(new_name)
+        assert dialog.problem() == ""
+        assert dialog.tag_button.isEnabled()
+        any_engine.cli("rmi", "-f", name)
+        qtbot.mouseClick(dialog.tag_button, Qt.MouseButton.LeftButton)
+        assert dialog.busy and dialog.tag_button.text() == "Tagging…"
+        qtbot.waitUntil(lambda: dialog.problem() != "", timeout=10_000)
+        assert dialog.problem().startswith("The engine refused: ")
+        assert name in dialog.problem()  # the engine's words name the image it lacks
+        assert dialog.isVisible()
+        assert dialog.name.text() == new_name
+        assert dialog.tag_button.isEnabled()
+        assert len(sent) == 1
+        assert not [m for m in messages if m[0] == MessageLevel.ERROR]
+    finally:
+        any_engine.cli("rmi", "-f", name, new_name, check=False)
