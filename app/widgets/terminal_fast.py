@@ -7,15 +7,23 @@ a line at a time with ``str`` methods: text is written at the cursor (wrapping a
 the last column), ``\\t`` jumps to the next tab stop, ``\\r`` goes to column 0,
 ``\\n`` goes down a row and, at the bottom, scrolls the top row into the history.
 
-:func:`drain` hands plain stretches to :class:`PlainWriter` and everything else
-(escape sequences, controls, wide or combining characters, invalid UTF-8) to
-pyte, so the screen, the cursor and the scrollback always end as if pyte had
+Coloured output (``ls --color``, logs) is the same text with a few SGR sequences
+(``ESC [ params m``) a line.  Those only change the cursor's attributes, so the
+writer takes them too: the screen's own ``select_graphic_rendition`` works out the
+new attributes from the parameters parsed as pyte's parser parses them (see
+:data:`_SGR`), and the text after them is written with those.  Any other sequence,
+or an SGR pyte's parser reads in an odd way, is left to pyte.
+
+:func:`drain` hands such stretches to :class:`PlainWriter` and everything else
+(other escape sequences, controls, wide or combining characters, invalid UTF-8)
+to pyte, so the screen, the cursor and the scrollback always end as if pyte had
 parsed every byte; tests/app/test_terminal_fast.py checks that against pyte.
 
 Rows the writer creates enter the history as ``(text, attrs)`` tuples rather than
 pyte's ``{column: Char}`` dicts (:data:`HOLE` marks a cell never written), and are
 turned into dicts only when painted (:func:`row_cells`): a 20 MB ``cat`` builds
-350,000 rows of which 5,000 are kept and 30 are seen.
+350,000 rows of which 5,000 are kept and 30 are seen.  A row whose cells get
+different attributes becomes a pyte dict as soon as the second set is written.
 """
 
 from __future__ import annotations
@@ -52,6 +60,19 @@ PYTE_SLICE = 1024
 _PLAIN_BYTES = bytes(b for b in range(256) if b >= 0x20 and b != 0x7F) + b"\t\n\r"
 _ASCII_BYTES = bytes(range(128))
 _C1_UTF8 = re.compile(rb"\xc2[\x80-\x9f]")
+#: Plain bytes plus ESC, which may start an SGR sequence the writer takes.
+_PLAIN_OR_ESC = _PLAIN_BYTES + b"\x1b"
+#: An SGR sequence the writer takes: ``ESC [``, ASCII digits and semicolons, ``m``.
+#: pyte's parser reads these as parameters split at ``;`` (an empty one is 0, each at
+#: most 9999).  Everything else it reads differently, so it stays with pyte: a
+#: private ``?`` (pyte then passes ``private=True``, which its screen rejects),
+#: ``>`` or space (skipped), ``:`` (ends the sequence), controls inside (executed),
+#: CAN/SUB (abort), non-ASCII digits.  At most 64 characters, so ``int`` never sees
+#: a number too long to convert.
+_SGR = re.compile(rb"\x1b\[([0-9;]{0,64})m")
+_SGR_MAX = 67
+#: An ESC that does not start an :data:`_SGR` sequence (within the bytes searched).
+_ESC_NOT_SGR = re.compile(rb"\x1b(?!\[[0-9;]{0,64}m)")
 _TOKEN = re.compile(r"[^\t\r\n]+|[\t\r\n]")
 _LONE_CR_OR_LF = re.compile(r"\r(?!\n)|(?<!\r)\n")
 #: Where the fast scan of the start of a backlog stops before scanning the rest.
@@ -112,6 +133,35 @@ def _safe_text(region: bytes) -> str:
         return text
     first = unsafe.search(text)
     return text if first is None else text[:first.start()]
+
+
+_sgr_results: dict[tuple[type, Char, Char, bytes], Char] = {}
+
+
+def _after_sgr(screen: pyte.Screen, default: Char, attrs: Char, params: bytes) -> Char:
+    """The cursor attributes ``ESC [ params m`` turns ``attrs`` into, on ``screen``.
+
+    Worked out by the screen's own ``select_graphic_rendition``, called with the
+    parameters as pyte's parser would pass them, and remembered: the result
+    depends only on the screen's class, its default character (reverse video
+    changes it), the attributes before and the parameters.
+    """
+    key = (type(screen), default, attrs, params)
+    result = _sgr_results.get(key)
+    if result is None:
+        cursor = screen.cursor
+        saved = cursor.attrs
+        cursor.attrs = attrs
+        try:
+            screen.select_graphic_rendition(
+                *[min(int(param or 0), 9999) for param in params.split(b";")])
+            result = cursor.attrs
+        finally:
+            cursor.attrs = saved
+        if len(_sgr_results) > 4096:
+            _sgr_results.clear()
+        _sgr_results[key] = result
+    return result
 
 
 class _Chars(dict[str, Char]):
@@ -204,8 +254,8 @@ class PlainWriter:
 
     Works on a copy of the screen's rows and cursor; :meth:`commit` puts them back.
     Only the row under the cursor is ever written (plain text never moves up), so
-    it alone is a mutable list of cells; every other row is a pyte dict or a
-    finished ``(text, attrs)`` tuple.
+    it alone is a mutable list of cells, all written with :attr:`attrs`; every other
+    row is a pyte dict or a finished ``(text, attrs)`` tuple.
     """
 
     def __init__(self, screen: pyte.HistoryScreen) -> None:
@@ -213,6 +263,7 @@ class PlainWriter:
         self.columns: int = screen.columns
         self.bottom: int = screen.lines - 1
         self.attrs: Char = screen.cursor.attrs
+        self.default: Char = screen.default_char
         self.blank: Row = ("", self.attrs)
         self.rows: list[Row] = []
         for y in range(screen.lines):
@@ -233,6 +284,9 @@ class PlainWriter:
 
     def _open(self) -> list[str]:
         row = self.rows[self.y]
+        if isinstance(row, tuple) and row[0] and row[1] != self.attrs:
+            # Cells in other attributes: from now on a dict, as pyte keeps every row.
+            row = self.rows[self.y] = row_cells(row, self.default)
         cells = list(row[0]) if isinstance(row, tuple) else []
         cells.extend(HOLE * (self.columns - len(cells)))
         self.cells = cells
@@ -244,11 +298,17 @@ class PlainWriter:
             return
         self.cells = None
         row = self.rows[self.y]
-        if isinstance(row, dict):  # a row pyte made: written in place, as pyte does
+        if isinstance(row, dict):  # a row pyte made, or mixed: written in place, as pyte does
             table = _chars(self.attrs)
-            for x, data in enumerate(cells):
-                if data != HOLE:
-                    row[x] = table[data]
+            text = "".join(cells)
+            end = len(text.rstrip(HOLE))
+            start = end - len(text[:end].lstrip(HOLE))
+            if HOLE in text[start:end]:
+                for x, data in enumerate(cells):
+                    if data != HOLE:
+                        row[x] = table[data]
+            else:  # one written stretch (the usual case): in C
+                row.update(enumerate(map(table.__getitem__, text[start:end]), start))
         else:
             self.rows[self.y] = ("".join(cells).rstrip(HOLE), self.attrs)
 
@@ -281,6 +341,13 @@ class PlainWriter:
             text = text[room:]
 
     # -- text ---------------------------------------------------------------------------
+
+    def select_graphic_rendition(self, params: bytes) -> None:
+        """Apply ``ESC [ params m`` (an :data:`_SGR` match) to the cursor's attributes."""
+        attrs = _after_sgr(self.screen, self.default, self.attrs, params)
+        if attrs != self.attrs:
+            self._close()  # the open row's cells are in the old attributes
+            self.attrs = attrs
 
     def write(self, text: str, deadline: float = float("inf")) -> int:
         """Play ``text`` (only safe characters); returns how much, stopping at a line end
@@ -379,34 +446,40 @@ class PlainWriter:
         for y, row in enumerate(self.rows):
             buffer[y] = row if isinstance(row, dict) else row_cells(row, default)  # type: ignore[assignment]
         screen.cursor.x, screen.cursor.y = self.x, self.y
+        screen.cursor.attrs = self.attrs
         screen.dirty.update(range(screen.lines))
 
 
-def _first_control(data: bytes | bytearray, start: int, end: int) -> int:
-    """Offset of the first byte in ``data[start:end]`` outside :data:`_PLAIN_BYTES`, or -1."""
-    window = data[start:end]
-    bad = window.translate(None, _PLAIN_BYTES)
-    return start + window.find(bad[:1]) if bad else -1
+def _scan(data: bytes | bytearray, end: int) -> int:
+    """How much of ``data[:end]`` is plain bytes and whole :data:`_SGR` sequences."""
+    window = data[:end]
+    bad = window.translate(None, _PLAIN_OR_ESC)
+    stop = window.find(bad[:1]) if bad else end
+    other = _ESC_NOT_SGR.search(window, 0, stop)
+    return stop if other is None else other.start()
 
 
-def _plain_end(data: bytes | bytearray, limit: int) -> int:
-    """Where the plain stretch at the start of ``data`` ends (at most ``limit``)."""
+def _text_end(data: bytes | bytearray, limit: int) -> int:
+    """Where the stretch of plain text and SGR sequences at the start of ``data`` ends
+    (at most ``limit``).  A short first look, as a sequence usually comes early."""
     first = min(limit, _FIRST_SCAN)
-    control = _first_control(data, 0, first)
-    if control < 0 and limit > first:
-        control = _first_control(data, first, limit)
-    return limit if control < 0 else control
+    end = _scan(data, first)
+    if limit > first and end > first - _SGR_MAX:  # maybe only a sequence cut at ``first``
+        end = _scan(data, limit)
+    return end
 
 
 def _drop_point(pending: bytearray, keep: int) -> int:
     """How many leading bytes can be dropped unparsed: 0, or the end of a CR LF followed
-    by at least ``keep`` line feeds and preceded by nothing but plain text.
+    by at least ``keep`` line feeds and preceded by nothing but plain text and SGR
+    sequences.
 
     After CR LF the cursor is at column 0 whatever came before; ``keep`` (history +
     two screens of) line feeds later every row on screen and in the history was
-    made after it, so the dropped text cannot show.
+    made after it, so the dropped text cannot show.  Of the dropped SGR sequences
+    only their effect on the cursor's attributes remains (:func:`_attrs_after`).
     """
-    end = _plain_end(pending, min(len(pending), DROP_SCAN_BYTES))
+    end = _text_end(pending, min(len(pending), DROP_SCAN_BYTES))
     if pending.count(b"\n", 0, end) <= 2 * keep:
         return 0
     position = end
@@ -421,6 +494,16 @@ def _drop_point(pending: bytearray, keep: int) -> int:
     return cut
 
 
+def _attrs_after(screen: pyte.HistoryScreen, pending: bytearray, end: int) -> Char:
+    """The cursor's attributes after the SGR sequences in ``pending[:end]`` (plain text
+    and whole sequences only), from the last plain reset (``ESC[m``/``ESC[0m``) on."""
+    start = max(pending.rfind(b"\x1b[0m", 0, end), pending.rfind(b"\x1b[m", 0, end), 0)
+    default, attrs = screen.default_char, screen.cursor.attrs
+    for match in _SGR.finditer(pending, start, end):
+        attrs = _after_sgr(screen, default, attrs, match.group(1))
+    return attrs
+
+
 def drop_unseen(screen: pyte.HistoryScreen, stream: pyte.ByteStream,
                 pending: bytearray) -> int:
     """Drop, unparsed, the plain text at the start of a large backlog that could only
@@ -430,6 +513,7 @@ def drop_unseen(screen: pyte.HistoryScreen, stream: pyte.ByteStream,
     keep = int(screen.history.top.maxlen or 0) + 2 * screen.lines + 2
     cut = _drop_point(pending, keep)
     if cut:
+        screen.cursor.attrs = _attrs_after(screen, pending, cut)
         del pending[:cut]
         # Right after CR LF: column 0; and enough line feeds follow for the row to be
         # the bottom one whatever it was.
@@ -439,26 +523,38 @@ def drop_unseen(screen: pyte.HistoryScreen, stream: pyte.ByteStream,
 
 def feed_plain(screen: pyte.HistoryScreen, stream: pyte.ByteStream, pending: bytearray,
                deadline: float = float("inf")) -> int:
-    """Take the plain text at the start of ``pending`` off it and onto ``screen``.
+    """Take the plain text and SGR sequences at the start of ``pending`` off it and
+    onto ``screen``, with one writer for the whole stretch.
 
     Returns the bytes consumed: 0 when pyte must parse what comes first.
     """
     if not pending or not can_take_plain(screen, stream):
         return 0
-    end = _plain_end(pending, min(len(pending), REGION_BYTES))
+    end = _text_end(pending, min(len(pending), REGION_BYTES))
     if not end:
         return 0
     region = bytes(pending[:end])
-    ascii = region.isascii()
-    text = region.decode("ascii") if ascii else _safe_text(region)
-    if not text:
-        return 0
     writer = PlainWriter(screen)
-    written = writer.write(text, deadline)
+    position = 0
+    while position < end:
+        escape = region.find(b"\x1b", position)
+        stop = end if escape < 0 else escape
+        if stop > position:
+            piece = region[position:stop]
+            ascii = piece.isascii()
+            text = piece.decode("ascii") if ascii else _safe_text(piece)
+            written = writer.write(text, deadline) if text else 0
+            position += written if ascii else len(text[:written].encode())
+            if position < stop or time.perf_counter() > deadline:
+                break
+        if escape >= 0:
+            match = _SGR.match(region, escape)
+            assert match is not None  # see _text_end
+            writer.select_graphic_rendition(match.group(1))
+            position = match.end()
     writer.commit()
-    size = written if ascii else len(text[:written].encode())
-    del pending[:size]
-    return size
+    del pending[:position]
+    return position
 
 
 def drain(screen: pyte.HistoryScreen, stream: pyte.ByteStream, pending: bytearray,

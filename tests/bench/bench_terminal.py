@@ -13,7 +13,11 @@ A labelled busybox container (``sleep``) gets a ~20 MB text file (``seq`` + ``se
   ``feed`` queued and inside ``paintEvent`` is summed, and event-loop stalls are
   recorded (goal < 50 ms).
 
-    QT_QPA_PLATFORM=offscreen .venv/bin/python tests/bench/bench_terminal.py [--mb 20]
+With ``--color`` every line starts with a bold colour (one of seven, ``ESC[01;3Nm``)
+around its number and a reset (``ESC[0m``) before the rest, as ``ls --color`` or a
+coloured log prints, so the terminal's SGR handling is measured too.
+
+    QT_QPA_PLATFORM=offscreen .venv/bin/python tests/bench/bench_terminal.py [--mb 20] [--color]
 """
 
 from __future__ import annotations
@@ -145,9 +149,15 @@ async def measure(args: argparse.Namespace, image: str) -> None:
         container_id = await client.create_container(image, command=["sleep", "3600"],
                                                      labels=LABELS)
         await client.start_container(container_id)
-        lines = args.mb * 1_000_000 // (7 + len(LINE))
-        docker("exec", container_id, "sh", "-c",
-               f"seq -w 1 {lines} | sed 's/$/{LINE}/' > {FILE}")
+        if args.color:
+            # ESC[01;3Nm + number + ESC[0m + LINE + LF: 7 + 11 bytes of sequences
+            lines = args.mb * 1_000_000 // (7 + 11 + len(LINE))
+            script = (f"seq -w 1 {lines} | awk '{{printf \"\\033[01;3%dm%s\\033[0m%s\\n\","
+                      f" NR % 7 + 1, $0, \"{LINE}\"}}' > {FILE}")
+        else:
+            lines = args.mb * 1_000_000 // (7 + len(LINE))
+            script = f"seq -w 1 {lines} | sed 's/$/{LINE}/' > {FILE}"
+        docker("exec", container_id, "sh", "-c", script)
         size = int(docker("exec", container_id, "stat", "-c", "%s", FILE))
         clis, clis_tty, reads, ours, feeds, paints, npaints = [], [], [], [], [], [], []
         drains, ndrains = [], []
@@ -195,7 +205,9 @@ async def measure(args: argparse.Namespace, image: str) -> None:
 
     cli, cli_tty, read, own = median(clis), median(clis_tty), median(reads), median(ours)
     print(load())
-    print(f"file: {size / 1e6:.1f} MB ({lines:,} lines); TTY output read: {received / 1e6:.1f} MB;"
+    kind = ", coloured" if args.color else ""
+    print(f"file: {size / 1e6:.1f} MB ({lines:,} lines{kind}); TTY output read:"
+          f" {received / 1e6:.1f} MB;"
           f" terminal {terminal.columns}x{terminal.rows}, last line on screen: {last[-1][:40]!r}")
     print(f"docker exec cat > /dev/null      : {cli * 1000:7.0f} ms   (samples {ms(clis)})")
     print(f"docker exec -t cat > /dev/null   : {cli_tty * 1000:7.0f} ms   (samples {ms(clis_tty)})")
@@ -207,6 +219,8 @@ async def measure(args: argparse.Namespace, image: str) -> None:
           f" {int(median(ndrains))} drains   (samples {ms(drains)})")
     print(f"  of which in paintEvent         : {median(paints) * 1000:7.0f} ms in"
           f" {int(median(npaints))} repaints")
+    print(f"throughput: terminal {size / own / 1e6:.1f} MB/s, docker exec cat"
+          f" {size / cli / 1e6:.1f} MB/s")
     print(f"ratio terminal / docker exec cat  = {own / cli:.2f}   (goal <= 3)")
     print(f"ratio terminal / exec TTY read    = {own / read:.2f}")
     print(f"ratio docker exec -t / docker exec = {cli_tty / cli:.2f}")
@@ -223,6 +237,8 @@ def main() -> int:
     parser.add_argument("--limit", type=float, default=60,
                         help="stop feeding the terminal after this many seconds and"
                              " extrapolate from the bytes fed")
+    parser.add_argument("--color", action="store_true",
+                        help="colour every line (an SGR colour and a reset, as ls --color)")
     parser.add_argument("--image", help="a local busybox image to use (not removed)")
     args = parser.parse_args()
     app = QApplication.instance() or QApplication([])
