@@ -24,6 +24,7 @@ from app.pages.image_detail import ImageDetail
 from app.pages.table_page import TablePage
 from app.presentation import (
     ImageRow,
+    counted,
     human_size,
     image_repository,
     image_rows,
@@ -243,7 +244,7 @@ class ImagesPage(TablePage):
             return
         names = ", ".join(r.image.display_name for r in rows[:5]) + ("…" if len(rows) > 5 else "")
         answer = QMessageBox.question(self, "Remove images",
-                                      f"Remove {len(rows)} image(s): {names}?")
+                                      f"Remove {counted(len(rows), 'image')}: {names}?")
         if answer != QMessageBox.StandardButton.Yes:
             return
         for row in rows:
@@ -261,7 +262,7 @@ class ImagesPage(TablePage):
         # Refused: say exactly what forcing would affect, and ask a second time.
         users = [c.name for c in self.session.containers if c.image_id == row.image.id]
         if users:
-            why = f"It is used by {len(users)} container(s): {', '.join(users)}."
+            why = f"It is used by {counted(len(users), 'container')}: {', '.join(users)}."
         elif len(row.image.repo_tags) > 1:
             why = f"It has {len(row.image.repo_tags)} tags: {', '.join(row.image.repo_tags)}."
         else:
@@ -292,7 +293,7 @@ class ImagesPage(TablePage):
         count = sum(1 for r in self.model.items() if r.image.dangling and r.used_by == 0)
         answer = QMessageBox.question(
             self, "Prune dangling images",
-            f"Remove the {count} untagged image(s) that no container uses?")
+            f"Remove the {counted(count, 'untagged image')} that no container uses?")
         if answer != QMessageBox.StandardButton.Yes:
             return
         self.session.run(partial(_prune, filters), describe="prune dangling images",
@@ -304,7 +305,7 @@ class ImagesPage(TablePage):
         deleted, freed = result
         self.session.message.emit(
             MessageLevel.INFO,
-            f"Removed {len(deleted)} dangling image(s), freeing {human_size(freed)}.")
+            f"Removed {counted(len(deleted), 'dangling image')}, freeing {human_size(freed)}.")
 
     # -- run ------------------------------------------------------------------------------
 

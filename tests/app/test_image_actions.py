@@ -75,7 +75,7 @@ def test_removing_an_image_in_use_asks_again_naming_the_container(
     window.images_page.remove_button.click()
     qtbot.waitUntil(lambda: window.images_page.model.row_of(image_id) is None, timeout=20_000)
     assert len(asked) == 1
-    assert f"It is used by 1 container(s): {user}." in asked[0]
+    assert f"It is used by 1 container: {user}." in asked[0]
     assert any_engine.cli("images", "-q", name) == ""
 
 
