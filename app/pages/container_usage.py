@@ -105,6 +105,10 @@ class UsageStreams(QObject):
     def watch(self, container_ids: Iterable[str]) -> None:
         """Stream exactly these containers' stats from now on."""
         wanted = set(container_ids)
+        if self.session.status.state is not ConnectionState.CONNECTED:
+            # A scroll or a retry timer while the engine is away: nothing to stream, and
+            # the banner already says why.  _on_status starts them again on return.
+            wanted = set()
         for container_id in self._tasks.keys() - wanted:
             self._tasks.pop(container_id).cancel()
             self._forget(container_id)
