@@ -27,6 +27,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.widgets.ansi import strip_ansi
+
 
 class Activity(QFrame):
     """One operation; its owner feeds it progress and says how it ended."""
@@ -101,7 +103,8 @@ class Activity(QFrame):
             self.progress.setValue(int(max(0.0, min(fraction, 1.0)) * 1000))
 
     def append(self, text: str) -> None:
-        self.log.appendPlainText(text.rstrip("\n"))
+        # The classic builder colours a step's stderr (ESC[91m … ESC[0m): plain text here.
+        self.log.appendPlainText(strip_ansi(text).rstrip("\n"))
 
     def show_log(self) -> None:
         self.toggle.setChecked(True)

@@ -48,3 +48,10 @@ def test_newest_on_top_and_details_only_when_there_is_output(qtbot: QtBot) -> No
     qtbot.waitUntil(lambda: panel.activities() == [first])
     first.cancel_button.click()
     qtbot.waitUntil(lambda: not panel.isVisible())
+
+
+def test_build_output_colours_are_not_shown_as_escape_codes(qtbot: QtBot) -> None:
+    _window, panel = window_with_panel(qtbot)
+    build = panel.add("Build app:1")
+    build.append("\x1b[91mabout to fail\n\x1b[0m")
+    assert build.log.toPlainText() == "about to fail"
