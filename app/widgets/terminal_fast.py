@@ -479,7 +479,12 @@ def _drop_point(pending: bytearray, keep: int) -> int:
     made after it, so the dropped text cannot show.  Of the dropped SGR sequences
     only their effect on the cursor's attributes remains (:func:`_attrs_after`).
     """
-    end = _text_end(pending, min(len(pending), DROP_SCAN_BYTES))
+    limit = min(len(pending), DROP_SCAN_BYTES)
+    # Counting is cheap, scanning for sequences is not: most drains of a flood come
+    # right after a drop, with too few lines pending to drop more.
+    if pending.count(b"\n", 0, limit) <= 2 * keep:
+        return 0
+    end = _text_end(pending, limit)
     if pending.count(b"\n", 0, end) <= 2 * keep:
         return 0
     position = end

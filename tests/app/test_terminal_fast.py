@@ -53,11 +53,13 @@ SGR = [
 #: Those that keep something of the attributes before them (no parameter is 0), so a
 #: flood that drops text must carry their effect past the cut.
 SGR_NO_RESET = [sgr for sgr in SGR if all(int(p or 0) for p in sgr[2:-1].split(";"))]
-#: SGR-like sequences pyte reads its own way (left to pyte).  Not here: a private
-#: ``ESC[?...m``, which makes pyte's parser raise (its screen takes no ``private``).
+#: SGR-like sequences pyte reads its own way (left to pyte).  Not here, as pyte itself
+#: fails on them: a private ``ESC[?...m`` (its screen takes no ``private``), a sequence
+#: cut short with two parameters (the next word's letter ends it, and most handlers
+#: take one), CAN inside (the rest, drawn as text, makes pyte chunking-dependent).
 ODD_SGR = [
     "\x1b[38:5:1m", "\x1b[38:2::1:2:3m", "\x1b[>4;2m", "\x1b[ 1m", "\x1b[1\r;31m",
-    "\x1b[1\t;2m", "\x1b[1\x08m", "\x1b[1$m", "\x1b[1\x18m", "\x1b[1;31", "\x1b[", "\x1b",
+    "\x1b[1\t;2m", "\x1b[1\x08m", "\x1b[1$m", "\x1b[31", "\x1b[", "\x1b",
     "\x1b[1K", "\x1b[K", "\x1b[" + "9" * 70 + "m", "\x1b[\u0663m", "\x1b[1\nm",
 ]
 
