@@ -455,6 +455,8 @@ def _scan(data: bytes | bytearray, end: int) -> int:
     window = data[:end]
     bad = window.translate(None, _PLAIN_OR_ESC)
     stop = window.find(bad[:1]) if bad else end
+    if window.find(b"\x1b", 0, stop) < 0:  # plain text: no need for the pattern
+        return stop
     other = _ESC_NOT_SGR.search(window, 0, stop)
     return stop if other is None else other.start()
 
@@ -485,7 +487,7 @@ def _drop_point(pending: bytearray, keep: int) -> int:
     if pending.count(b"\n", 0, limit) <= 2 * keep:
         return 0
     end = _text_end(pending, limit)
-    if pending.count(b"\n", 0, end) <= 2 * keep:
+    if end < limit and pending.count(b"\n", 0, end) <= 2 * keep:
         return 0
     position = end
     for _ in range(keep):
@@ -502,8 +504,11 @@ def _drop_point(pending: bytearray, keep: int) -> int:
 def _attrs_after(screen: pyte.HistoryScreen, pending: bytearray, end: int) -> Char:
     """The cursor's attributes after the SGR sequences in ``pending[:end]`` (plain text
     and whole sequences only), from the last plain reset (``ESC[m``/``ESC[0m``) on."""
+    attrs = screen.cursor.attrs
+    if pending.rfind(b"\x1b", 0, end) < 0:  # plain text
+        return attrs
     start = max(pending.rfind(b"\x1b[0m", 0, end), pending.rfind(b"\x1b[m", 0, end), 0)
-    default, attrs = screen.default_char, screen.cursor.attrs
+    default = screen.default_char
     for match in _SGR.finditer(pending, start, end):
         attrs = _after_sgr(screen, default, attrs, match.group(1))
     return attrs
