@@ -11,6 +11,7 @@ flood), so a ``cat`` of a large file never floods the event loop.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Iterable
 from itertools import groupby
@@ -39,6 +40,8 @@ from pyte.screens import Char
 from app.widgets.terminal_fast import Row, drain, row_list
 from app.widgets.terminal_keys import encode_key
 
+log = logging.getLogger(__name__)
+
 SCROLLBACK_LINES = 5000
 
 #: The 16 ANSI colours (xterm's defaults), by pyte's names.
@@ -60,6 +63,21 @@ _BRACKETED_PASTE = 2004
 #: What decides how a cell is painted: fg, bg, bold, italics, underscore, reverse.
 _STYLE = itemgetter(1, 2, 3, 4, 5, 7)
 _DATA = itemgetter(0)
+
+
+class ForgivingStream(pyte.ByteStream):  # type: ignore[misc]
+    """pyte's stream, minus one way to break a session on odd output.
+
+    pyte calls a handler with every parameter it parsed, so ``ESC[1;31a`` (two
+    for a one-parameter command) raises TypeError out of ``feed``: the rest of
+    that piece is lost (at most a line), the terminal goes on.
+    """
+
+    def feed(self, data: bytes) -> None:  # type: ignore[override]  # pyte: str, bytes here
+        try:
+            super().feed(data)
+        except TypeError as exc:
+            log.debug("dropped a malformed escape sequence: %s", exc)
 
 
 class TerminalScreen(pyte.HistoryScreen):  # type: ignore[misc]
@@ -85,6 +103,12 @@ class TerminalScreen(pyte.HistoryScreen):  # type: ignore[misc]
 
     def write_process_input(self, data: str) -> None:
         self._reply(data)
+
+    def select_graphic_rendition(self, *attrs: int, private: bool = False) -> None:
+        """``CSI ? … m`` (xterm's key-modifier query, which vim sends) changes no
+        attributes; pyte passes ``private`` here and its own method raised TypeError."""
+        if not private:
+            super().select_graphic_rendition(*attrs)
 
     def set_mode(self, *modes: int, **kwargs: Any) -> None:
         if kwargs.get("private"):
@@ -187,7 +211,7 @@ class TerminalWidget(QWidget):
         font.setPointSize(max(font.pointSize(), 10))
         self.setFont(font)
         self.vt = TerminalScreen(80, 24, self._reply)
-        self.stream = pyte.ByteStream(self.vt)
+        self.stream = ForgivingStream(self.vt)
         self.scroll_offset = 0  # lines scrolled back from the bottom
         self._selection: tuple[QPoint, QPoint] | None = None
         self._selecting = False

@@ -94,6 +94,21 @@ def test_text_colours_and_attributes(terminal: TerminalWidget) -> None:
     terminal.repaint()  # paints every kind of cell without error
 
 
+def test_odd_escape_sequences_do_not_break_the_terminal(terminal: TerminalWidget) -> None:
+    # vim's key-modifier query (private SGR), then a command given too many parameters:
+    # pyte raised TypeError out of feed for both.
+    terminal.feed(b"a\x1b[?4mb\r\nc\x1b[1;31a")
+    terminal.feed(b"\r\nstill here")
+    assert terminal.display_lines()[0].rstrip() == "ab"
+    assert terminal.display_lines()[2].rstrip() == "still here"
+    big = b"x" * 300 + b"\x1b[?4m" + b"y\r\n" * 5000  # through the budgeted drain too
+    terminal.feed(big)
+    terminal._drain()
+    while terminal.busy():
+        terminal._drain()
+    assert terminal.display_lines()[-2].rstrip() == "y"
+
+
 def test_alternate_screen_is_left_cleanly(terminal: TerminalWidget) -> None:
     terminal.feed(b"$ prompt line\r\n$ ")
     before = terminal.display_lines()
