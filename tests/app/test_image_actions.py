@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QMessageBox
+from pytestqt.exceptions import TimeoutError as QtTimeoutError
 from pytestqt.qtbot import QtBot
 
 import engine
@@ -71,9 +72,16 @@ def test_removing_an_image_in_use_asks_again_naming_the_container(
 
     monkeypatch.setattr(QMessageBox, "warning", warning)
     window = open_images(qtbot, make_session, any_engine)
+    said: list[str] = []
+    window.session.message.connect(lambda _level, text: said.append(text))
     select(qtbot, window, image_id)
     window.images_page.remove_button.click()
-    qtbot.waitUntil(lambda: window.images_page.model.row_of(image_id) is None, timeout=20_000)
+    # Podman under CI load once took over 20 s here; what the window said tells why.
+    try:
+        qtbot.waitUntil(lambda: window.images_page.model.row_of(image_id) is None,
+                        timeout=60_000)
+    except QtTimeoutError as exc:
+        raise AssertionError(f"the row stayed; asked {asked}, the window said {said}") from exc
     assert len(asked) == 1
     assert f"It is used by 1 container: {user}." in asked[0]
     assert any_engine.cli("images", "-q", name) == ""
