@@ -66,6 +66,11 @@ GIANT_FILE = 100 * 1024 * 1024
 GIANT_CONTEXT = 500 * 1024 * 1024
 #: Directory names that are usually sent by mistake.
 _SUSPECT_DIRS = (".git", "node_modules")
+#: File names that usually hold credentials: in a context they end up in the image
+#: (or its build cache) at the first ``COPY . …``.
+_SECRET_NAMES = re.compile(
+    r"\.env(?:\.(?!example$|sample$|template$|dist$)[^/]+)?|id_(?:rsa|dsa|ecdsa|ed25519)"
+    r"|\.netrc|\.npmrc|\.pypirc|[^/]+\.(?:pem|key|p12|pfx)")
 
 # Go's unicode.IsSpace, which strings.TrimSpace uses (str.strip() also strips \x1c-\x1f).
 _GO_SPACE = "\t\n\v\f\r \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007" \
@@ -543,6 +548,12 @@ def _warnings(entries: Sequence[ContextEntry], total: int) -> list[str]:
     for entry in entries:
         if entry.kind is EntryKind.FILE and entry.size > GIANT_FILE:
             notes.append(f"{entry.path} is {_human(entry.size)}")
+    secrets_sent = [e.path for e in entries if e.kind is EntryKind.FILE
+                    and _SECRET_NAMES.fullmatch(e.path.rpartition("/")[2])]
+    if secrets_sent:
+        more = f" and {len(secrets_sent) - 3} more" if len(secrets_sent) > 3 else ""
+        notes.append(f"{', '.join(secrets_sent[:3])}{more} may hold secrets and will be sent;"
+                     " add to .dockerignore?")
     if total > GIANT_CONTEXT:
         notes.append(f"the context is {_human(total)}; builds will be slow to start")
     return notes

@@ -231,7 +231,9 @@ def test_ignore_text_overrides_the_file_and_sizes_add_up(tmp_path: Path) -> None
 
 def test_warnings(tmp_path: Path) -> None:
     root = make_tree(tmp_path / "c", {"Dockerfile": "FROM scratch\n", ".git/HEAD": "ref",
-                                      "web/node_modules/x/index.js": "1"})
+                                      "web/node_modules/x/index.js": "1",
+                                      ".env": "TOKEN=1", ".env.example": "TOKEN=",
+                                      "certs/server.key": "k", "keys.txt": "not a key"})
     with open(root / "huge.bin", "wb") as handle:  # sparse: 101 MiB costs no disk
         handle.truncate(101 * 1024 * 1024)
     listing = walk_context(root)
@@ -239,8 +241,10 @@ def test_warnings(tmp_path: Path) -> None:
         ".git/ is sent (3 B); add it to .dockerignore?",
         "web/node_modules/ is sent (1 B); add it to .dockerignore?",
         "huge.bin is 105.9 MB",
+        ".env, certs/server.key may hold secrets and will be sent; add to .dockerignore?",
     )
-    assert walk_context(root, ignore_text=".git\n**/node_modules\nhuge.bin\n").warnings == ()
+    assert walk_context(root, ignore_text=".git\n**/node_modules\nhuge.bin\n.env\n*/*.key\n"
+                        ).warnings == ()
 
 
 def test_missing_dockerfile_and_context_are_reported(tmp_path: Path) -> None:
