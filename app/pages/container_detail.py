@@ -404,6 +404,8 @@ class ContainerDetail(QWidget):
         self.container = container
         self.shell_button.setEnabled(container is not None and container.running)
         self.edit_button.setEnabled(container is not None)
+        if container is None and previous is None:
+            return  # nothing shown, or a removed container's last words: keep them
         if container is None:
             self.session.cancel("logs")
             self._logs_task = None

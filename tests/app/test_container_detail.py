@@ -310,6 +310,12 @@ def test_removing_the_followed_container_says_removed_not_an_error(
     any_engine.cli("rm", "-f", name)
     qtbot.waitUntil(lambda: logs.status.text() == "Container removed.", timeout=15_000)
     assert errors == []
+    # Later refreshes of the list (still nothing selected) keep what it wrote on screen.
+    page.session.refresh()
+    page.selection_changed()
+    qtbot.wait(300)
+    assert "(removed)" in page.detail.title.text()
+    assert [e.plain for e in logs.model.entries] == ["started"]
 
 
 # -- the engine going away and coming back ----------------------------------------------------
