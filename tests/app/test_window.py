@@ -25,6 +25,19 @@ def row_cells(model: KeyedTableModel, key: str) -> dict[str, str] | None:
     return {h: model.index(row, c).data() for c, h in enumerate(headers)}
 
 
+def connected_window(qtbot: QtBot, make_session, url: str, *, show: bool = False
+                     ) -> MainWindow:
+    """A window on a session that has connected (the caller keeps it: qtbot holds it weakly)."""
+    session: EngineSession = make_session(url)
+    window = MainWindow(session)
+    qtbot.addWidget(window)
+    if show:
+        window.show()
+    session.start()
+    wait_connected(qtbot, session)
+    return window
+
+
 def test_containers_table_follows_the_cli(
     qtbot: QtBot, make_session, any_engine: EngineUnderTest, qtmodeltester: ModelTester
 ) -> None:
@@ -103,11 +116,7 @@ def test_stop_button_stops_the_selected_container(
 def test_images_page_shows_size_and_usage(
     qtbot: QtBot, make_session, any_engine: EngineUnderTest, qtmodeltester: ModelTester
 ) -> None:
-    session: EngineSession = make_session(any_engine.url)
-    window = MainWindow(session)
-    qtbot.addWidget(window)
-    session.start()
-    wait_connected(qtbot, session)
+    window = connected_window(qtbot, make_session, any_engine.url)
     model = window.images_page.model
     image_id = "sha256:" + any_engine.cli(
         "image", "inspect", "--format", "{{.Id}}", any_engine.image).removeprefix("sha256:")
@@ -133,11 +142,7 @@ def test_images_page_shows_size_and_usage(
 def test_image_header_follows_tags_and_users(
     qtbot: QtBot, make_session, any_engine: EngineUnderTest,
 ) -> None:
-    session: EngineSession = make_session(any_engine.url)
-    window = MainWindow(session)
-    qtbot.addWidget(window)
-    session.start()
-    wait_connected(qtbot, session)
+    window = connected_window(qtbot, make_session, any_engine.url)
     page = window.images_page
     image_id = "sha256:" + any_engine.cli(
         "image", "inspect", "--format", "{{.Id}}", any_engine.image).removeprefix("sha256:")
@@ -175,15 +180,10 @@ def test_no_engine_shows_what_was_tried(qtbot: QtBot, make_session, tmp_path: Pa
 def test_a_message_does_not_move_the_page(
     qtbot: QtBot, make_session, docker_engine: EngineUnderTest,
 ) -> None:
-    session: EngineSession = make_session(docker_engine.url)
-    window = MainWindow(session)
-    qtbot.addWidget(window)
-    window.show()
-    session.start()
-    wait_connected(qtbot, session)
+    window = connected_window(qtbot, make_session, docker_engine.url, show=True)
     search = window.containers_page.search
     before = search.mapTo(window, QPoint(0, 0))
-    session.message.emit(MessageLevel.ERROR, "Could not stop web: it is gone")
+    window.session.message.emit(MessageLevel.ERROR, "Could not stop web: it is gone")
     qtbot.waitUntil(lambda: window.messages.isVisible())
     qtbot.wait(50)  # one layout pass
     assert "Could not stop web" in window.messages.text()
@@ -225,11 +225,7 @@ def test_daemon_going_away_shows_banner_and_reconnects(
 def test_image_detail_lists_build_steps(
     qtbot: QtBot, make_session, any_engine: EngineUnderTest, qtmodeltester: ModelTester
 ) -> None:
-    session: EngineSession = make_session(any_engine.url)
-    window = MainWindow(session)
-    qtbot.addWidget(window)
-    session.start()
-    wait_connected(qtbot, session)
+    window = connected_window(qtbot, make_session, any_engine.url)
     page = window.images_page
     qtbot.waitUntil(lambda: page.model.rowCount() > 0, timeout=10_000)
     page.search.setText(any_engine.image.split(":")[1])  # this run's unique tag
