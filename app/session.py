@@ -71,6 +71,9 @@ class EngineSession(QObject):
     COALESCE_SECONDS = 0.03
     #: A second look after a container died, for the state the engine stores late.
     SETTLE_SECONDS = 0.3
+    #: A list that fails is read again this many times in all, this far apart.
+    REFRESH_ATTEMPTS = 4
+    REFRESH_RETRY_SECONDS = 0.25
     RETRY_DELAYS = (0.5, 1.0, 2.0, 4.0, 8.0)
 
     def __init__(self, host: str | None = None, parent: QObject | None = None) -> None:
@@ -214,6 +217,7 @@ class EngineSession(QObject):
 
     async def _refresh_dirty(self, delay: float) -> None:
         await asyncio.sleep(delay)
+        failures = 0
         while self._dirty and self._engine is not None:
             kinds, self._dirty = self._dirty, set()
             client = self._engine
@@ -228,6 +232,16 @@ class EngineSession(QObject):
                 log.info("refresh failed, the supervisor will reconnect: %s", exc)
                 return
             except engine.EngineError as exc:
+                # Podman lists images, then reads each one: an image removed in between
+                # fails the whole list with 500 "image not known" (seen in CI right
+                # after a removal).  A moment later it lists fine; only a lasting
+                # failure is worth a message.
+                failures += 1
+                if failures < self.REFRESH_ATTEMPTS:
+                    log.info("refresh failed, trying again: %s", exc)
+                    self._dirty.update(kinds)
+                    await asyncio.sleep(self.REFRESH_RETRY_SECONDS)
+                    continue
                 self.message.emit(MessageLevel.ERROR, f"Could not refresh the lists: {exc}")
                 return
 
