@@ -130,9 +130,9 @@ async def _pull(activity: Activity, ref: engine.ImageReference, login: str | Non
                                 if total else progress.status)
             activity.log.setPlainText("\n".join(f"{lid}: {s}" for lid, s in layers.items()))
     except engine.PullFailed as exc:
-        activity.finish(False, _sentence(str(exc)))
-        if exc.reason is engine.PullFailure.UNAUTHORIZED:
+        if exc.reason is engine.PullFailure.UNAUTHORIZED:  # before finish: see _offer_again
             activity.offer("Log in…", "activity-login", retry)
+        activity.finish(False, _sentence(str(exc)))
         return None
     except engine.EngineError as exc:
         activity.finish(False, _sentence(str(exc)))

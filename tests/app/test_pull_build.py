@@ -233,6 +233,7 @@ def test_unauthorized_pull_offers_a_login_and_saves_it_only_when_asked(
         assert first.status.text().startswith(f"The registry refused access to {image}")
         login = first.findChild(QPushButton, "activity-login")
         assert login is not None
+        assert first.findChild(QPushButton, "activity-again") is None  # Log in… is the retry
         login.click()
         dialog = window.findChild(LoginDialog)
         assert dialog is not None and dialog.isVisible()
