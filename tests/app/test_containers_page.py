@@ -377,6 +377,11 @@ def test_restart_racing_a_removal_shows_no_error(
     marked for removal and cannot be started".  Thousands of files in the writable
     layer keep the removal going long enough for the restart to land in it.
     """
+    if any_engine.kind == "podman":
+        # Podman has no such state (it answers "no such container", covered by the
+        # NotFound mapping), and its service dropped the session's connection under
+        # this removal's load once in CI: the test would measure that instead.
+        pytest.skip("Docker's removal-in-progress race")
     container_id, name = any_engine.create(
         any_engine.image, "sh", "-c",
         "mkdir /junk && cd /junk && seq 1 20000 | xargs touch && touch /ready && sleep 300")
