@@ -22,7 +22,7 @@ from typing import Any
 
 import engine
 from app.presentation import human_size
-from engine._layers import ImageAnalysis, ImageLayer, analyze_image
+from engine import ImageAnalysis, ImageLayer, analyze_image
 
 #: How many wasted paths the text and JSON reports list.
 TOP_WASTED = 10

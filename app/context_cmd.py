@@ -16,7 +16,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from engine._context import ContextError, ContextListing, EntryKind, walk_context
+from engine import ContextEntryKind as EntryKind
+from engine import ContextError, ContextListing, walk_context
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -19,18 +19,23 @@ rename to a taken name         409 "is already in use"       409 "already in use
 rename to its own name         **400** "same name as its…"   204
 rename to an invalid name      400 "Invalid container name"  **500** "invalid argument"
 remove while auto-remove runs  409 "removal … in progress"   404 (already gone)
+start/restart while removing   409/500 "marked for removal"  404 (already gone)
 start running / stop stopped   304                           304
 =============================  ============================  ===========================
 
 Normalised here: every "wrong state" answer raises :class:`Conflict` (Podman's
 500s already are, via ``engine._errors``; Docker's 500 on unpause is mapped
 here), every "bad argument" answer raises :class:`BadRequest`, renaming to the
-current name is a no-op, and a removal that races the daemon's own auto-remove
-counts as done.  ``status`` on the exception stays what the daemon sent.
+current name is a no-op, a removal that races the daemon's own auto-remove
+counts as done, a start or restart of a container being removed is a no-op (it
+is going away, as the other client asked), and a paused container is stopped on
+Podman too (which refuses to stop it until it is unpaused).  ``status`` on the
+exception stays what the daemon sent.
 """
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Mapping
 from typing import Any
 
@@ -45,6 +50,8 @@ _PODMAN_BAD_ARGUMENT = ("invalid signal", "invalid argument")
 _REMOVAL_IN_PROGRESS = "is already in progress"
 #: Docker's 400 for a rename to the current name; Podman accepts it silently.
 _SAME_NAME = "same name as its current name"
+#: Docker's answer to starting/restarting a container another client is removing.
+_BEING_REMOVED = "marked for removal"
 
 
 def _normalise(exc: APIError) -> APIError:
@@ -110,15 +117,47 @@ async def rename_container(client: Engine, container_id: str, name: str) -> None
 
 
 async def ensure_started(client: Engine, container_id: str) -> bool:
-    """Start the container; False when it was already running (304), which is no error."""
-    return await _post(client, f"/containers/{container_id}/start") != 304
+    """Start the container; False when it was already running (304) or is being removed.
+
+    Neither is an error: a container another client is removing (Docker: "marked
+    for removal") is going away, which a start racing it cannot change.
+    """
+    try:
+        return await _post(client, f"/containers/{container_id}/start") != 304
+    except APIError as exc:
+        if _BEING_REMOVED in exc.message:
+            return False
+        raise
 
 
-async def ensure_stopped(client: Engine, container_id: str, *, timeout: int | None = None) -> bool:
-    """Stop the container; False when it was already stopped (304), which is no error."""
+async def ensure_stopped(
+    client: Engine, container_id: str, *, timeout: int | None = None, paused: bool = False
+) -> bool:
+    """Stop the container; False when it was already stopped (304), which is no error.
+
+    ``paused`` says the caller saw it paused: Podman refuses to stop a paused
+    container ("container state improper") where Docker stops it, so it is
+    unpaused first (a Conflict there means it was unpaused meanwhile).
+    """
+    if paused:
+        with contextlib.suppress(Conflict):
+            await unpause_container(client, container_id)
     wait = (timeout if timeout is not None else 10) + 30.0
     status = await _post(client, f"/containers/{container_id}/stop", {"t": timeout}, wait)
     return status != 304
+
+
+async def ensure_restarted(
+    client: Engine, container_id: str, *, timeout: int | None = None
+) -> bool:
+    """Restart the container; False when it is being removed (a race, not a failure)."""
+    try:
+        await client.restart_container(container_id, timeout=timeout)
+    except APIError as exc:
+        if _BEING_REMOVED in exc.message:
+            return False
+        raise
+    return True
 
 
 async def remove_if_present(

@@ -17,7 +17,6 @@ or removing itself) and no-ops (304) stay silent.
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from functools import partial
@@ -68,16 +67,14 @@ from app.presentation import (
 )
 from app.session import EngineSession, MessageLevel
 from app.settings import CONFIRM_REMOVE, LOG_LINE_CAP, Settings
-from engine._lifecycle import (
-    ensure_started,
-    ensure_stopped,
+from engine import (
     kill_container,
     pause_container,
     remove_if_present,
     rename_container,
     unpause_container,
+    validate_name,
 )
-from engine._run import validate_name
 
 AnyIndex = QModelIndex | QPersistentModelIndex
 
@@ -677,34 +674,16 @@ class ContainersPage(TablePage):
             self.session.message.emit(MessageLevel.WARNING, f"Could not open {url} in a browser")
 
 
-#: Docker's words for a container a removal has claimed (409 on start, 500 on restart).
-_BEING_REMOVED = "marked for removal"
-
-
 async def _start(container_id: str, client: engine.Engine) -> bool:
-    try:
-        return await ensure_started(client, container_id)
-    except engine.APIError as exc:
-        if _BEING_REMOVED in exc.message:  # removed meanwhile (a race, not a failure)
-            return False
-        raise
+    return await engine.ensure_started(client, container_id)
 
 
 async def _stop(container_id: str, paused: bool, client: engine.Engine) -> bool:
-    if paused:  # Podman refuses to stop a paused container; Docker does it either way
-        with contextlib.suppress(engine.Conflict):  # unpaused meanwhile
-            await unpause_container(client, container_id)
-    return await ensure_stopped(client, container_id)
+    return await engine.ensure_stopped(client, container_id, paused=paused)
 
 
 async def _restart(container_id: str, client: engine.Engine) -> bool:
-    try:
-        await client.restart_container(container_id)
-    except engine.APIError as exc:
-        if _BEING_REMOVED in exc.message:
-            return False
-        raise
-    return True
+    return await engine.ensure_restarted(client, container_id)
 
 
 async def _pause(container_id: str, client: engine.Engine) -> None:

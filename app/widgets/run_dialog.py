@@ -62,7 +62,7 @@ from PySide6.QtWidgets import (
 
 import engine
 from app.session import EngineSession, MessageLevel
-from engine._run import (
+from engine import (
     RESTART_POLICIES,
     InvalidInput,
     RestartPolicy,

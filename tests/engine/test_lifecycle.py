@@ -8,6 +8,7 @@ import pytest
 
 import engine
 from engine._lifecycle import (
+    ensure_restarted,
     ensure_started,
     ensure_stopped,
     kill_container,
@@ -96,6 +97,18 @@ async def test_start_and_stop_report_no_ops(any_engine: EngineUnderTest) -> None
         assert await ensure_started(client, container_id) is False
         assert await ensure_stopped(client, container_id, timeout=0) is True
         assert await ensure_stopped(client, container_id, timeout=0) is False
+
+
+async def test_a_paused_container_stops_on_both_engines(any_engine: EngineUnderTest) -> None:
+    """Podman refuses to stop a paused container; the engine unpauses it first."""
+    container_id, name = any_engine.create(any_engine.image, "sleep", "300")
+    any_engine.cli("start", name)
+    async with await any_engine.open() as client:
+        await pause_container(client, container_id)
+        assert await ensure_stopped(client, container_id, timeout=0, paused=True) is True
+        assert status_of(any_engine, name) == "exited"
+        assert await ensure_restarted(client, container_id) is True
+        assert status_of(any_engine, name) == "running"
 
 
 async def test_remove_racing_auto_remove(any_engine: EngineUnderTest) -> None:
