@@ -31,12 +31,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import httpx
-
-from engine._client import STREAM_TIMEOUT, _error_message, _translate
 from engine._context import ContextListing, DockerfileInfo, context_tar, parse_dockerfile
 from engine._decoders import JSONStreamDecoder
-from engine._errors import APIError, EngineError, ProtocolError, error_for_status
+from engine._errors import APIError, EngineError, ProtocolError
 
 if TYPE_CHECKING:
     from engine._client import Engine
@@ -395,9 +392,7 @@ def _tar_source(context: ContextListing | bytes | AsyncIterable[bytes]) -> Any:
 
 
 async def _builder_version(client: Engine) -> str:
-    with _translate(client.endpoint):
-        response = await client._http.get("/_ping", timeout=httpx.Timeout(5.0))
-    return str(response.headers.get("builder-version", "1"))
+    return str((await client.ping()).get("builder-version", "1"))
 
 
 async def build(
@@ -447,26 +442,17 @@ async def build(
         params.append(("pull", "1"))
     if platform:
         params.append(("platform", platform))
-    request = client._http.build_request(
-        "POST", client._url("/build"), params=params, content=_tar_source(context),
-        headers={"Content-Type": "application/x-tar"}, timeout=STREAM_TIMEOUT,
-    )
     decoder = BuildDecoder(dockerfile_text)
     stream = JSONStreamDecoder()
-    with _translate(client.endpoint):
-        response = await client._http.send(request, stream=True)
-    try:
-        if response.status_code >= 400:
-            await response.aread()
-            raise error_for_status(response.status_code, _error_message(response))
-        with _translate(client.endpoint):
-            async for chunk in response.aiter_raw():
-                for message in stream.feed(chunk):
-                    for event in decoder.feed(message):
-                        yield event
+    async with client.stream(
+        "POST", "/build", params=params, content=_tar_source(context),
+        headers={"Content-Type": "application/x-tar"},
+    ) as response:
+        async for chunk in response.aiter_bytes():
+            for message in stream.feed(chunk):
+                for event in decoder.feed(message):
+                    yield event
         stream.close()
-    finally:
-        await response.aclose()
     if decoder.image_id is None:
         raise ProtocolError("the build stream ended without an image ID or an error")
     yield BuildComplete(decoder.image_id)
@@ -771,31 +757,23 @@ async def pull(
     if platform:
         params["platform"] = platform
     headers = {"X-Registry-Auth": auth} if auth else {}
-    request = client._http.build_request(
-        "POST", client._url("/images/create"), params=params, headers=headers,
-        timeout=STREAM_TIMEOUT,
-    )
     decoder = PullDecoder(shown)
     stream = JSONStreamDecoder()
-    with _translate(client.endpoint):
-        response = await client._http.send(request, stream=True)
     try:
-        if response.status_code >= 400:
-            await response.aread()
-            detail = _error_message(response)
-            reason = classify_pull_error(detail, response.status_code)
-            if reason is PullFailure.OTHER:
-                raise error_for_status(response.status_code, detail)
-            raise PullFailed(shown, reason, detail)
-        with _translate(client.endpoint):
-            async for chunk in response.aiter_raw():
+        async with client.stream(
+            "POST", "/images/create", params=params, headers=headers
+        ) as response:
+            async for chunk in response.aiter_bytes():
                 for message in stream.feed(chunk):
                     progress = decoder.feed(message)
                     if progress is not None:
                         yield progress
-        stream.close()
-    finally:
-        await response.aclose()
+            stream.close()
+    except APIError as exc:
+        reason = classify_pull_error(exc.message, exc.status)
+        if reason is PullFailure.OTHER:
+            raise
+        raise PullFailed(shown, reason, exc.message) from exc
 
 
 # -- credentials --------------------------------------------------------------------------
@@ -972,7 +950,7 @@ async def search_images(client: Engine, term: str, *, limit: int = 25) -> list[S
     if not term.strip():
         return []
     try:
-        response = await client._request("GET", "/images/search",
+        response = await client.request("GET", "/images/search",
                                          params={"term": term.strip(), "limit": limit},
                                          timeout=60.0)
     except APIError as exc:

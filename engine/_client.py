@@ -1,34 +1,31 @@
 """The asyncio client for the Engine HTTP API (Docker Engine and Podman's compat service).
 
-One :class:`Engine` owns one ``httpx.AsyncClient`` bound to one endpoint and a
-negotiated API version.  :func:`discover` finds an endpoint the way the docker CLI
-does and connects to the first one that answers.
+One :class:`Engine` owns one transport (:mod:`engine._transport`) bound to one
+endpoint, and a negotiated API version.  Its public plumbing (:meth:`Engine.request`,
+:meth:`Engine.get_json`, :meth:`Engine.stream`, :meth:`Engine.json_stream`,
+:meth:`Engine.open_body`, :meth:`Engine.open_body_bytes`, :meth:`Engine.upgrade`)
+is what the engine's other modules build their calls on.  :func:`discover` finds an
+endpoint the way the docker CLI does and connects to the first one that answers.
 """
 
 from __future__ import annotations
 
 import asyncio
-import errno
 import json
 import logging
 import os
-import ssl
-from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
-from contextlib import asynccontextmanager, contextmanager
+from collections.abc import AsyncIterator, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
 from typing import Any, Self
-
-import httpx
 
 from engine._decoders import JSONStreamDecoder
 from engine._endpoint import Endpoint, resolve
 from engine._errors import (
-    EndpointError,
     EngineError,
     EngineUnreachable,
     PermissionDenied,
     ProtocolError,
-    error_for_status,
 )
 from engine._models import (
     Attempt,
@@ -41,6 +38,17 @@ from engine._models import (
     ImageDetails,
     SystemInfo,
 )
+from engine._transport import (
+    DEFAULT_TIMEOUT,
+    Content,
+    Params,
+    Response,
+    StreamedResponse,
+    Transport,
+    Upgraded,
+    connect,
+    status_error,
+)
 
 log = logging.getLogger(__name__)
 
@@ -48,11 +56,6 @@ log = logging.getLogger(__name__)
 MIN_API_VERSION = (1, 40)
 #: The newest API we know; newer daemons are asked to speak this one.
 MAX_API_VERSION = (1, 51)
-
-#: Ordinary calls; long ones (stop, remove, df) pass their own.
-DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=5.0)
-#: Streams stay open as long as the daemon has something to say, however quiet.
-STREAM_TIMEOUT = httpx.Timeout(None, connect=5.0)
 
 Filters = Mapping[str, Sequence[str]]
 
@@ -80,102 +83,8 @@ def negotiate(server_version: str) -> str:
     return format_version(min(server, MAX_API_VERSION))
 
 
-def _os_errno(exc: BaseException) -> int | None:
-    """The errno of the OSError at the root of an httpx exception chain, if any."""
-    seen: set[int] = set()
-    current: BaseException | None = exc
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
-        if isinstance(current, OSError) and current.errno is not None:
-            return current.errno
-        current = current.__cause__ or current.__context__
-    return None
-
-
-def _connect_failure(exc: BaseException, endpoint: Endpoint) -> EngineUnreachable:
-    """The engine's exception for a failed connect (httpx's ConnectError or a raw OSError).
-
-    TLS failures are looked for first: an ``ssl.SSLError`` is an OSError whose errno
-    is OpenSSL's (1 for any handshake failure), not the OS's, and errno 1 read as
-    EPERM would tell a user with an untrusted certificate that they lack permission.
-    """
-    where = endpoint.socket_path or endpoint.url
-    tls_error: BaseException | None = exc
-    seen: set[int] = set()
-    while tls_error is not None and not isinstance(tls_error, ssl.SSLError):
-        seen.add(id(tls_error))
-        tls_error = tls_error.__cause__ or tls_error.__context__
-        if id(tls_error) in seen:
-            tls_error = None
-    if isinstance(tls_error, ssl.SSLCertVerificationError):
-        why = tls_error.verify_message or tls_error.reason or str(tls_error)
-        return EngineUnreachable(
-            f"the TLS certificate of the engine at {where} was not trusted ({why})", endpoint.url
-        )
-    if isinstance(tls_error, ssl.SSLError):
-        return EngineUnreachable(
-            f"the TLS handshake with {where} failed ({tls_error.reason or tls_error})",
-            endpoint.url,
-        )
-    code = _os_errno(exc)
-    if code in (errno.EACCES, errno.EPERM):
-        return PermissionDenied(
-            f"permission denied on {where}: this user may not talk to the engine", endpoint.url
-        )
-    if code == errno.ENOENT:
-        return EngineUnreachable(f"no socket at {where}", endpoint.url)
-    if code == errno.ECONNREFUSED:
-        return EngineUnreachable(f"connection refused at {where} (is the daemon running?)",
-                                 endpoint.url)
-    return EngineUnreachable(f"cannot connect to {where}: {exc}", endpoint.url)
-
-
-def _error_message(response: httpx.Response) -> str:
-    """The daemon's own message: JSON ``message`` (Docker, Podman) or the plain text body."""
-    body = response.content
-    if "json" in response.headers.get("content-type", ""):
-        try:
-            data = json.loads(body)
-        except ValueError:
-            data = None
-        if isinstance(data, Mapping) and data.get("message"):
-            return str(data["message"]).strip()
-    text = body.decode("utf-8", "replace").strip()
-    return text or f"HTTP {response.status_code} {response.reason_phrase}"
-
-
 def _filters_param(filters: Filters | None) -> dict[str, str]:
     return {"filters": json.dumps({k: list(v) for k, v in filters.items()})} if filters else {}
-
-
-def _ssl_context(endpoint: Endpoint) -> ssl.SSLContext | bool:
-    tls = endpoint.tls
-    if tls is None:
-        return True
-    context = ssl.create_default_context(cafile=str(tls.ca_cert) if tls.ca_cert else None)
-    if not tls.verify:
-        context.check_hostname = False
-        context.verify_mode = ssl.CERT_NONE
-    if tls.client_cert and tls.client_key:
-        context.load_cert_chain(str(tls.client_cert), str(tls.client_key))
-    return context
-
-
-def _http_client(endpoint: Endpoint) -> httpx.AsyncClient:
-    # Every followed stream (events, logs, stats) holds a connection of its own.
-    limits = httpx.Limits(max_connections=64, max_keepalive_connections=8)
-    if endpoint.scheme == "unix":
-        transport = httpx.AsyncHTTPTransport(uds=endpoint.socket_path, limits=limits)
-    elif endpoint.scheme == "tcp":
-        transport = httpx.AsyncHTTPTransport(verify=_ssl_context(endpoint), limits=limits)
-    else:
-        raise EndpointError(
-            f"{endpoint.scheme}:// endpoints are not supported yet ({endpoint.url});"
-            " use a unix:// socket or tcp:// address"
-        )
-    return httpx.AsyncClient(
-        transport=transport, base_url=endpoint.http_base, timeout=DEFAULT_TIMEOUT
-    )
 
 
 class Engine:
@@ -186,40 +95,41 @@ class Engine:
     """
 
     def __init__(
-        self, endpoint: Endpoint, http: httpx.AsyncClient, api_version: str, version: EngineVersion
+        self, endpoint: Endpoint, transport: Transport, api_version: str, version: EngineVersion
     ) -> None:
         self.endpoint = endpoint
+        #: How the engine is reached (unix, tcp); everything goes through it.
+        self.transport = transport
         self.api_version = api_version
         self.version = version
-        self._http = http
 
     @classmethod
     async def open(cls, endpoint: Endpoint) -> Engine:
-        http = _http_client(endpoint)
+        transport = connect(endpoint)
         try:
-            with _translate(endpoint):
-                ping = await http.head("/_ping")
-                if ping.status_code >= 400 or "api-version" not in ping.headers:
-                    ping = await http.get("/_ping")
-                if ping.status_code >= 400:
-                    raise error_for_status(ping.status_code, _error_message(ping))
-                server_api = ping.headers.get("api-version")
-                if not server_api:
-                    raise ProtocolError(f"{endpoint.url} answered, but not like a container engine")
-                api_version = negotiate(server_api)
-                raw_version = await http.get(f"/v{api_version}/version")
-                if raw_version.status_code >= 400:
-                    raise error_for_status(raw_version.status_code, _error_message(raw_version))
-                version = EngineVersion.from_api(raw_version.json())
-                if "libpod-api-version" in ping.headers and not version.is_podman:
-                    version = _as_podman(version)
+            ping = await transport.request("HEAD", "/_ping")
+            if ping.status >= 400 or "api-version" not in ping.headers:
+                ping = await transport.request("GET", "/_ping")
+            if ping.status >= 400:
+                raise status_error(ping.status, ping.reason, ping.headers, ping.content)
+            server_api = ping.headers.get("api-version")
+            if not server_api:
+                raise ProtocolError(f"{endpoint.url} answered, but not like a container engine")
+            api_version = negotiate(server_api)
+            raw_version = await transport.request("GET", f"/v{api_version}/version")
+            if raw_version.status >= 400:
+                raise status_error(raw_version.status, raw_version.reason, raw_version.headers,
+                                   raw_version.content)
+            version = EngineVersion.from_api(_json(raw_version, "/version"))
+            if "libpod-api-version" in ping.headers and not version.is_podman:
+                version = _as_podman(version)
         except BaseException:
-            await http.aclose()
+            await transport.aclose()
             raise
-        return cls(endpoint, http, api_version, version)
+        return cls(endpoint, transport, api_version, version)
 
     async def aclose(self) -> None:
-        await self._http.aclose()
+        await self.transport.aclose()
 
     async def __aenter__(self) -> Self:
         return self
@@ -232,85 +142,120 @@ class Engine:
         """'Docker Engine 20.10.24 (API 1.41)' — what a status bar shows."""
         return f"{self.version.product} {self.version.version} (API {self.api_version})"
 
-    # -- plumbing -----------------------------------------------------------------
+    # -- plumbing: the versioned API over the transport, for the engine's modules --------
 
-    def _url(self, path: str) -> str:
+    def api_path(self, path: str) -> str:
+        """``/containers/json`` → ``/v1.41/containers/json`` (the negotiated version)."""
         return f"/v{self.api_version}{path}"
 
-    async def _request(
+    async def request(
         self,
         method: str,
         path: str,
         *,
-        params: Mapping[str, Any] | None = None,
-        body: Any = None,
-        timeout: httpx.Timeout | float | None = None,
-    ) -> httpx.Response:
-        with _translate(self.endpoint):
-            response = await self._http.request(
-                method,
-                self._url(path),
-                params=_clean_params(params),
-                json=body,
-                timeout=timeout if timeout is not None else DEFAULT_TIMEOUT,
-            )
-        # 304: start of a running / stop of a stopped container — already done.
-        if response.status_code >= 400:
-            raise error_for_status(response.status_code, _error_message(response))
+        params: Params | None = None,
+        json: Any = None,
+        content: bytes | None = None,
+        headers: Mapping[str, str] | None = None,
+        timeout: float | None = None,
+    ) -> Response:
+        """One API call (``path`` unversioned); an error status raises its APIError.
+
+        A 304 (start of a running / stop of a stopped container) is returned, not
+        raised: it means "already done".  ``timeout`` None: the default 30 s.
+        """
+        response = await self.transport.request(
+            method, self.api_path(path), params=params, json=json, content=content,
+            headers=headers, timeout=timeout if timeout is not None else DEFAULT_TIMEOUT,
+        )
+        if response.status >= 400:
+            raise status_error(response.status, response.reason, response.headers,
+                               response.content)
         return response
 
-    async def _get_json(self, path: str, params: Mapping[str, Any] | None = None) -> Any:
-        response = await self._request("GET", path, params=params)
-        try:
-            return response.json()
-        except ValueError as exc:
-            raise ProtocolError(f"unreadable answer from {path}: {exc}") from exc
+    async def get_json(self, path: str, params: Params | None = None) -> Any:
+        """``GET path`` read as JSON; unreadable JSON is a :class:`ProtocolError`."""
+        return _json(await self.request("GET", path, params=params), path)
 
     @asynccontextmanager
-    async def _stream(
-        self, method: str, path: str, *, params: Mapping[str, Any] | None = None,
-        headers: Mapping[str, str] | None = None,
-    ) -> AsyncIterator[httpx.Response]:
-        request = self._http.build_request(
-            method, self._url(path), params=_clean_params(params), headers=headers,
-            timeout=STREAM_TIMEOUT,
-        )
-        with _translate(self.endpoint):
-            response = await self._http.send(request, stream=True)
-        try:
-            if response.status_code >= 400:
-                await response.aread()
-                raise error_for_status(response.status_code, _error_message(response))
+    async def stream(
+        self, method: str, path: str, *, params: Params | None = None, json: Any = None,
+        content: Content | None = None, headers: Mapping[str, str] | None = None,
+    ) -> AsyncIterator[StreamedResponse]:
+        """A streamed API call: an error status raises before the block; leaving it cancels."""
+        async with self.transport.stream(
+            method, self.api_path(path), params=params, json=json, content=content,
+            headers=headers,
+        ) as response:
+            if response.status >= 400:
+                body = await response.read()
+                raise status_error(response.status, response.reason, response.headers, body)
             yield response
-        finally:
-            await response.aclose()
 
-    async def _json_stream(
-        self, path: str, params: Mapping[str, Any] | None = None,
+    async def json_stream(
+        self, path: str, params: Params | None = None,
         headers: Mapping[str, str] | None = None,
     ) -> AsyncIterator[Any]:
+        """``GET path`` as the stream of JSON values the daemon writes (events, stats)."""
         decoder = JSONStreamDecoder()
-        async with self._stream("GET", path, params=params, headers=headers) as response:
-            with _translate(self.endpoint):
-                async for chunk in response.aiter_raw():
-                    for value in decoder.feed(chunk):
-                        yield value
+        async with self.stream("GET", path, params=params, headers=headers) as response:
+            async for chunk in response.aiter_bytes():
+                for value in decoder.feed(chunk):
+                    yield value
         decoder.close()
+
+    def open_body(
+        self, method: str, path: str, *, params: Params | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> AbstractAsyncContextManager[AsyncIterator[memoryview]]:
+        """A big body (an image export) in big reads; see :meth:`Transport.open_body`."""
+        return self.transport.open_body(method, self.api_path(path), params=params,
+                                        headers=headers)
+
+    def open_body_bytes(
+        self, method: str, path: str, *, params: Params | None = None,
+        headers: Mapping[str, str] | None = None, piece: int = 1 << 20,
+    ) -> AbstractAsyncContextManager[AsyncIterator[bytes]]:
+        """A big body of small chunks (logs) as ``bytes``; see :meth:`Transport.open_body_bytes`."""
+        return self.transport.open_body_bytes(method, self.api_path(path), params=params,
+                                              headers=headers, piece=piece)
+
+    async def upgrade(
+        self, method: str, path: str, *, json: Any = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> Upgraded:
+        """A call answered ``101``: its connection as a two-way stream (exec, attach).
+
+        An error status raises its APIError; any other answer a :class:`ProtocolError`.
+        """
+        response, upgraded = await self.transport.upgrade(
+            method, self.api_path(path), json=json, headers=headers)
+        if upgraded is not None:
+            return upgraded
+        if response.status >= 400:
+            raise status_error(response.status, response.reason, response.headers,
+                               response.content)
+        raise ProtocolError(
+            f"the engine answered {path} with HTTP {response.status}, not an upgraded"
+            " connection (is a proxy in between?)"
+        )
 
     # -- system -------------------------------------------------------------------
 
-    async def ping(self) -> None:
-        with _translate(self.endpoint):
-            response = await self._http.get("/_ping", timeout=httpx.Timeout(5.0))
-        if response.status_code >= 400:
-            raise error_for_status(response.status_code, _error_message(response))
+    async def ping(self) -> Mapping[str, str]:
+        """Whether the engine answers (within 5 s); its headers (``Builder-Version`` …)."""
+        response = await self.transport.request("GET", "/_ping", timeout=5.0)
+        if response.status >= 400:
+            raise status_error(response.status, response.reason, response.headers,
+                               response.content)
+        return response.headers
 
     async def get_version(self) -> EngineVersion:
-        version = EngineVersion.from_api(await self._get_json("/version"))
+        version = EngineVersion.from_api(await self.get_json("/version"))
         return _as_podman(version) if self.version.is_podman else version
 
     async def info(self) -> SystemInfo:
-        return SystemInfo.from_api(await self._get_json("/info"))
+        return SystemInfo.from_api(await self.get_json("/info"))
 
     # -- containers ---------------------------------------------------------------
 
@@ -318,11 +263,11 @@ class Engine:
         self, *, all: bool = True, filters: Filters | None = None
     ) -> list[Container]:
         params = {"all": int(all), **_filters_param(filters)}
-        raw = await self._get_json("/containers/json", params)
+        raw = await self.get_json("/containers/json", params)
         return [Container.from_api(item) for item in raw]
 
     async def container(self, container_id: str) -> ContainerDetails:
-        return ContainerDetails.from_api(await self._get_json(f"/containers/{container_id}/json"))
+        return ContainerDetails.from_api(await self.get_json(f"/containers/{container_id}/json"))
 
     async def create_container(
         self,
@@ -348,30 +293,30 @@ class Engine:
         }
         if command is not None:
             body["Cmd"] = list(command)
-        response = await self._request(
-            "POST", "/containers/create", params={"name": name}, body=body
+        response = await self.request(
+            "POST", "/containers/create", params={"name": name}, json=body
         )
         return str(response.json()["Id"])
 
     async def start_container(self, container_id: str) -> None:
-        await self._request("POST", f"/containers/{container_id}/start")
+        await self.request("POST", f"/containers/{container_id}/start")
 
     async def stop_container(self, container_id: str, *, timeout: int | None = None) -> None:
         wait = (timeout if timeout is not None else 10) + 30.0
-        await self._request(
+        await self.request(
             "POST", f"/containers/{container_id}/stop", params={"t": timeout}, timeout=wait
         )
 
     async def restart_container(self, container_id: str, *, timeout: int | None = None) -> None:
         wait = (timeout if timeout is not None else 10) + 30.0
-        await self._request(
+        await self.request(
             "POST", f"/containers/{container_id}/restart", params={"t": timeout}, timeout=wait
         )
 
     async def remove_container(
         self, container_id: str, *, force: bool = False, volumes: bool = False
     ) -> None:
-        await self._request(
+        await self.request(
             "DELETE", f"/containers/{container_id}",
             params={"force": int(force), "v": int(volumes)}, timeout=120.0,
         )
@@ -380,17 +325,17 @@ class Engine:
 
     async def images(self, *, all: bool = False, filters: Filters | None = None) -> list[Image]:
         params = {"all": int(all), **_filters_param(filters)}
-        return [Image.from_api(raw) for raw in await self._get_json("/images/json", params)]
+        return [Image.from_api(raw) for raw in await self.get_json("/images/json", params)]
 
     async def image(self, name: str) -> ImageDetails:
-        return ImageDetails.from_api(await self._get_json(f"/images/{name}/json"))
+        return ImageDetails.from_api(await self.get_json(f"/images/{name}/json"))
 
     async def remove_image(self, name: str, *, force: bool = False) -> list[str]:
         """Untag or delete an image; returns the daemon's "Untagged: …"/"Deleted: …" lines.
 
         Without ``force`` an image used by a container is refused (409, naming it).
         """
-        response = await self._request(
+        response = await self.request(
             "DELETE", f"/images/{name}", params={"force": int(force)}, timeout=120.0
         )
         lines = []
@@ -401,7 +346,7 @@ class Engine:
         return lines
 
     async def tag_image(self, name: str, repository: str, tag: str = "latest") -> None:
-        await self._request("POST", f"/images/{name}/tag",
+        await self.request("POST", f"/images/{name}/tag",
                             params={"repo": repository, "tag": tag})
 
     async def prune_images(self, *, filters: Filters | None = None) -> tuple[list[str], int]:
@@ -411,7 +356,7 @@ class Engine:
         set so a caller cannot turn this into "remove every unused image".
         """
         merged = {**(filters or {}), "dangling": ["true"]}
-        response = await self._request(
+        response = await self.request(
             "POST", "/images/prune", params=_filters_param(merged), timeout=300.0
         )
         data = response.json() or {}
@@ -420,7 +365,7 @@ class Engine:
         return deleted, int(data.get("SpaceReclaimed") or 0)
 
     async def image_history(self, name: str) -> list[HistoryEntry]:
-        raw = await self._get_json(f"/images/{name}/history")
+        raw = await self.get_json(f"/images/{name}/history")
         return [HistoryEntry.from_api(item) for item in raw]
 
     # -- events -------------------------------------------------------------------
@@ -432,7 +377,7 @@ class Engine:
         params = {"since": since, "until": until, **_filters_param(filters)}
         # From API 1.52 the daemon answers json-seq unless asked for plain JSON.
         headers = {"Accept": "application/json"}
-        async for raw in self._json_stream("/events", params, headers):
+        async for raw in self.json_stream("/events", params, headers):
             if isinstance(raw, Mapping):
                 yield Event.from_api(raw)
 
@@ -477,33 +422,17 @@ def _now_param() -> str:
     return f"{ns // 1_000_000_000}.{ns % 1_000_000_000:09d}"
 
 
-def _clean_params(params: Mapping[str, Any] | None) -> dict[str, Any] | None:
-    if not params:
-        return None
-    return {k: v for k, v in params.items() if v is not None}
+def _json(response: Response, path: str) -> Any:
+    try:
+        return response.json()
+    except ValueError as exc:
+        raise ProtocolError(f"unreadable answer from {path}: {exc}") from exc
 
 
 def _as_podman(version: EngineVersion) -> EngineVersion:
     from dataclasses import replace
 
     return replace(version, product="Podman")
-
-
-@contextmanager
-def _translate(endpoint: Endpoint) -> Iterator[None]:
-    """Turn httpx's transport errors into the engine's exception tree."""
-    try:
-        yield
-    except httpx.ConnectError as exc:
-        raise _connect_failure(exc, endpoint) from exc
-    except httpx.TimeoutException as exc:
-        raise EngineUnreachable(f"the engine at {endpoint.url} did not answer in time",
-                                endpoint.url) from exc
-    except (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError) as exc:
-        raise EngineUnreachable(f"the connection to {endpoint.url} was lost ({exc})",
-                                endpoint.url) from exc
-    except httpx.DecodingError as exc:
-        raise ProtocolError(str(exc)) from exc
 
 
 def _probe_skip_reason(endpoint: Endpoint) -> str | None:

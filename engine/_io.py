@@ -36,17 +36,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import re
-import socket
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Self
 
-import httpcore
-import httpx
-
-from engine import _bulk
-from engine._client import STREAM_TIMEOUT, Engine, _error_message, _translate
+from engine._client import Engine
 from engine._decoders import (
     TIMESTAMP_PREFIX,
     FrameDecoder,
@@ -58,11 +53,10 @@ from engine._errors import (
     APIError,
     EngineUnreachable,
     NotFound,
-    ProtocolError,
     ServerError,
-    error_for_status,
 )
 from engine._models import parse_timestamp
+from engine._transport import Upgraded
 
 __all__ = [
     "SHELLS",
@@ -149,13 +143,13 @@ def _log_body(
 
     Docker flushes every log message as an HTTP chunk of its own, and httpx pays
     ~20 µs of Python per chunk: reading a busy log through it costs more than
-    everything done with the lines after.  :func:`engine._bulk.open_body_bytes` reads
+    everything done with the lines after.  :meth:`Engine.open_body_bytes` reads
     it on a connection of its own with whole reads and undoes the chunking in bulk;
     errors are those of the httpx path (the engine's exception for an HTTP error
     status, :class:`EngineUnreachable` for a refused, cut or garbled connection).
     """
-    return _bulk.open_body_bytes(client, "GET", f"/containers/{container_id}/logs",
-                                 params=params, piece=_PIECE)
+    return client.open_body_bytes("GET", f"/containers/{container_id}/logs",
+                                  params=params, piece=_PIECE)
 
 
 async def logs(
@@ -348,7 +342,7 @@ async def exec_create(
         body["WorkingDir"] = workdir
     if console_size is not None:
         body["ConsoleSize"] = [console_size[0], console_size[1]]
-    response = await client._request("POST", f"/containers/{container_id}/exec", body=body)
+    response = await client.request("POST", f"/containers/{container_id}/exec", json=body)
     return str(response.json()["Id"])
 
 
@@ -371,7 +365,7 @@ class ExecInfo:
 
 
 async def exec_inspect(client: Engine, exec_id: str) -> ExecInfo:
-    return ExecInfo.from_api(await client._get_json(f"/exec/{exec_id}/json"))
+    return ExecInfo.from_api(await client.get_json(f"/exec/{exec_id}/json"))
 
 
 class ExecSession:
@@ -382,14 +376,10 @@ class ExecSession:
     :meth:`wait` then gives the exit code.
     """
 
-    def __init__(
-        self, client: Engine, exec_id: str, tty: bool, response: httpx.Response,
-        stream: httpcore.AsyncNetworkStream,
-    ) -> None:
+    def __init__(self, client: Engine, exec_id: str, tty: bool, stream: Upgraded) -> None:
         self.client = client
         self.exec_id = exec_id
         self.tty = tty
-        self._response = response
         self._stream = stream
         self._decoder = None if tty else FrameDecoder()
         self._frames: list[LogChunk] = []
@@ -410,12 +400,10 @@ class ExecSession:
                 return None
             try:
                 data = await self._stream.read(_READ_SIZE)
-            except httpcore.NetworkError as exc:
+            except EngineUnreachable as exc:
                 if self._closed:
                     return None
-                raise EngineUnreachable(
-                    f"the exec session's connection was lost ({exc})", self.client.endpoint.url
-                ) from exc
+                raise _session_lost(self.client, exc) from exc
             if not data:
                 self._eof = True
                 if self._decoder is not None:
@@ -444,10 +432,8 @@ class ExecSession:
             raise ValueError("stdin of this exec session was closed")
         try:
             await self._stream.write(data)
-        except httpcore.NetworkError as exc:
-            raise EngineUnreachable(
-                f"the exec session's connection was lost ({exc})", self.client.endpoint.url
-            ) from exc
+        except EngineUnreachable as exc:
+            raise _session_lost(self.client, exc) from exc
 
     async def close_stdin(self) -> None:
         """Give the process end-of-file on stdin.
@@ -463,15 +449,11 @@ class ExecSession:
             await self.write(_EOT)
             return
         self._stdin_closed = True
-        sock = self._stream.get_extra_info("socket")
-        if sock is None:
-            raise ProtocolError("this connection cannot be half-closed")
-        with contextlib.suppress(OSError):  # already closed by the daemon: nothing to end
-            sock.shutdown(socket.SHUT_WR)
+        self._stream.shutdown_write()
 
     async def resize(self, rows: int, cols: int) -> None:
         """Set the TTY size.  Only after start: before, Docker blocks and then fails."""
-        await self.client._request(
+        await self.client.request(
             "POST", f"/exec/{self.exec_id}/resize", params={"h": rows, "w": cols}
         )
 
@@ -500,9 +482,13 @@ class ExecSession:
         if self._closed:
             return
         self._closed = True
-        with contextlib.suppress(httpcore.NetworkError, OSError):
-            await self._stream.aclose()
-        await self._response.aclose()
+        await self._stream.aclose()
+
+
+def _session_lost(client: Engine, exc: EngineUnreachable) -> EngineUnreachable:
+    detail = exc.__cause__ or exc
+    return EngineUnreachable(f"the exec session's connection was lost ({detail})",
+                             client.endpoint.url)
 
 
 async def exec_start(
@@ -518,33 +504,13 @@ async def exec_start(
     ``console_size`` (rows, cols) is applied by a resize right after the start, for
     daemons that ignore ``ConsoleSize`` at create.
     """
-    request = client._http.build_request(
-        "POST",
-        client._url(f"/exec/{exec_id}/start"),
-        json={"Detach": False, "Tty": tty},
+    stream = await client.upgrade(
+        "POST", f"/exec/{exec_id}/start", json={"Detach": False, "Tty": tty},
         # Podman upgrades only when both are sent; without them Docker answers 200
         # and stdin cannot be written.
         headers={"Connection": "Upgrade", "Upgrade": "tcp"},
-        timeout=STREAM_TIMEOUT,
     )
-    with _translate(client.endpoint):
-        response = await client._http.send(request, stream=True)
-    if response.status_code != 101:
-        try:
-            await response.aread()
-            if response.status_code >= 400:
-                raise error_for_status(response.status_code, _error_message(response))
-            raise ProtocolError(
-                f"the engine answered exec start with HTTP {response.status_code}, not an"
-                " upgraded connection (is a proxy in between?)"
-            )
-        finally:
-            await response.aclose()
-    stream = response.extensions.get("network_stream")
-    if stream is None:
-        await response.aclose()
-        raise ProtocolError("the upgraded exec connection was not handed over")
-    session = ExecSession(client, exec_id, tty, response, stream)
+    session = ExecSession(client, exec_id, tty, stream)
     if console_size is not None and tty:
         try:
             await _initial_resize(session, console_size)
@@ -773,12 +739,12 @@ async def stats(
         params: dict[str, Any] = {"stream": "false"}
         if one_shot:
             params["one-shot"] = "true"  # both engines reject it together with stream=true
-        raw = await client._get_json(path, params)
+        raw = await client.get_json(path, params)
         if isinstance(raw, Mapping) and parse_timestamp(raw.get("read")) is not None:
             yield sample_from_stats(raw)
         return
     try:
-        async for raw in client._json_stream(path, {"stream": "true"}):
+        async for raw in client.json_stream(path, {"stream": "true"}):
             if not isinstance(raw, Mapping):
                 continue
             if parse_timestamp(raw.get("read")) is None:

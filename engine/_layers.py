@@ -48,7 +48,6 @@ from itertools import accumulate, compress, repeat
 from operator import attrgetter, eq, neg
 from typing import Any, NamedTuple, Protocol
 
-from engine._bulk import open_body
 from engine._client import Engine
 from engine._errors import ProtocolError
 from engine._models import parse_timestamp
@@ -1406,7 +1405,7 @@ async def analyze_image(
     reported, reported_at = -_PROGRESS_BYTES, 0.0
     clock = time.monotonic
     # By ID: a tag moved between the inspect and the export must not mix two images.
-    async with open_body(client, "GET", f"/images/{details.id}/get") as body:
+    async with client.open_body("GET", f"/images/{details.id}/get") as body:
         async for chunk in body:
             reader.feed(chunk)
             if progress is not None:

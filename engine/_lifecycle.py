@@ -68,13 +68,13 @@ async def _post(client: Engine, path: str, params: Mapping[str, Any] | None = No
                 timeout: float | None = None) -> int:
     """POST and return the status code (204 done, 304 nothing to do); errors normalised."""
     try:
-        response = await client._request("POST", path, params=params, timeout=timeout)
+        response = await client.request("POST", path, params=params, timeout=timeout)
     except APIError as exc:
         normalised = _normalise(exc)
         if normalised is exc:
             raise
         raise normalised from exc
-    return response.status_code
+    return response.status
 
 
 async def pause_container(client: Engine, container_id: str) -> None:

@@ -123,8 +123,8 @@ async def recreate_container(client: Engine, container_id: str, spec: RunSpec) -
     await rename_container(client, container_id, old.name + BACKUP_SUFFIX)
     new_id: str | None = None
     try:
-        response = await client._request("POST", "/containers/create",
-                                         params={"name": old.name}, body=spec.create_body())
+        response = await client.request("POST", "/containers/create",
+                                         params={"name": old.name}, json=spec.create_body())
         new_id = str(response.json()["Id"])
         if was_running:
             await client.start_container(new_id)

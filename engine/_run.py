@@ -493,8 +493,8 @@ async def run_container(client: Engine, spec: RunSpec) -> str:
     volumes) and the daemon's error is raised unchanged, so a failed run leaves
     nothing behind.  No implicit pull: a missing image is :class:`NotFound`.
     """
-    response = await client._request(
-        "POST", "/containers/create", params={"name": spec.name}, body=spec.create_body()
+    response = await client.request(
+        "POST", "/containers/create", params={"name": spec.name}, json=spec.create_body()
     )
     created = response.json()
     container_id = str(created["Id"])
@@ -520,7 +520,7 @@ async def network_names(client: Engine) -> list[str]:
     Docker lists ``host`` and ``none`` as networks; Podman's compat API lists only
     ``bridge`` (its own ``podman`` network, renamed), yet accepts both modes.
     """
-    raw = await client._get_json("/networks")
+    raw = await client.get_json("/networks")
     names = {str(n["Name"]) for n in raw if isinstance(n, Mapping) and n.get("Name")}
     return sorted(names | {"bridge", "host", "none"})
 

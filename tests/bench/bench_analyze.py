@@ -7,7 +7,7 @@ run, alternating, median of ``--repeats``:
 
 - save:  ``docker save IMAGE > /dev/null`` (the floor the issue names);
 - httpx: ``GET /images/{id}/get`` read and dropped with httpx (the old transport's floor);
-- bulk:  the same read and dropped through ``engine._bulk.open_body`` (our transport's floor);
+- bulk:  the same read and dropped through ``Engine.open_body`` (our transport's floor);
 - ours:  :func:`engine.analyze_image` (stream, parse every layer tar, stack, waste).
 
 CPU seconds are printed beside wall time: on a shared machine the wall-time
@@ -42,7 +42,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 import httpx
 
 import engine
-from engine._bulk import open_body
 from engine._layers import analyze_image
 
 RUN = uuid.uuid4().hex[:8]
@@ -118,7 +117,7 @@ async def bulk_read(client: engine.Engine, image_id: str) -> tuple[float, float,
     export to a temporary directory before it sends anything)."""
     start, cpu = time.perf_counter(), time.process_time()
     first = 0.0
-    async with open_body(client, "GET", f"/images/{image_id}/get") as body:
+    async with client.open_body("GET", f"/images/{image_id}/get") as body:
         async for _ in body:
             first = first or time.perf_counter() - start
     return time.perf_counter() - start, time.process_time() - cpu, first
@@ -171,7 +170,7 @@ async def measure(repeats: int) -> None:
         print(f"  dockerd CPU during save : {_median_ms(daemon_cpu)} ms")
     print(f"httpx GET /images/get   : {raw * 1000:8.0f} ms, CPU {_median_ms(raw_cpu)} ms"
           f"   (samples {_ms(raws)})")
-    print(f"bulk GET (engine._bulk) : {bulk * 1000:8.0f} ms, CPU {_median_ms(bulk_cpu)} ms"
+    print(f"bulk GET (open_body)    : {bulk * 1000:8.0f} ms, CPU {_median_ms(bulk_cpu)} ms"
           f"   (samples {_ms(bulks)})")
     print(f"  first byte of the export after {_median_ms(firsts)} ms: the daemon's part,"
           " the same for every reader")

@@ -6,7 +6,7 @@ exits; then, alternating, median of ``--repeats``:
 - raw:  ``GET /containers/{id}/logs?stdout=1&stderr=1`` read to the end with httpx
   (the floor the issue names), and the same with ``timestamps=1`` (what the app asks);
 - bulk: the same ``timestamps=1`` body through the engine's own reader (one connection,
-  whole reads, de-chunked in bulk: ``engine._bulk.open_body_bytes``) and thrown away:
+  whole reads, de-chunked in bulk: ``Engine.open_body_bytes``) and thrown away:
   the floor of the way the app now reads, before any decoding;
 - cli:  ``docker logs ID > /dev/null``;
 - ours: what the Logs tab does with "Everything": ``engine.log_batches(timestamps=True)``
@@ -46,7 +46,6 @@ from PySide6.QtWidgets import QApplication
 import engine
 from app.event_loop import make_event_loop
 from app.widgets.log_view import LogView
-from engine._bulk import open_body_bytes
 from engine._io import _PIECE
 
 # ~60 bytes a line: "000123 the quick brown fox jumps over the lazy dog, again\n"
@@ -74,7 +73,7 @@ async def bulk_read(client: engine.Engine, container_id: str) -> tuple[float, in
     start = time.perf_counter()
     total = 0
     params = {"stdout": 1, "stderr": 1, "timestamps": 1, "follow": 0, "tail": "all"}
-    async with open_body_bytes(client, "GET", f"/containers/{container_id}/logs",
+    async with client.open_body_bytes("GET", f"/containers/{container_id}/logs",
                                params=params, piece=_PIECE) as body:
         async for blob in body:
             total += len(blob)

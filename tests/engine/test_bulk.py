@@ -1,4 +1,4 @@
-"""engine._bulk: the sans-IO HTTP framing (property-tested) and big bodies from a real engine.
+"""engine._transport.rawhttp: the sans-IO HTTP framing (property-tested), and big bodies.
 
 The framing is checked on its own, fed in every split; the reader itself is
 checked against the real engine (image exports byte for byte against the CLI,
@@ -16,18 +16,19 @@ import subprocess
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from pathlib import Path
 
-import httpx
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import engine
-from engine import _bulk
-from engine._bulk import ChunkedDecoder, FramingError, open_body, open_body_bytes, parse_head
 from engine._client import Engine
 from engine._endpoint import Endpoint, TLSConfig
 from engine._layers import analyze_image
 from engine._models import EngineVersion
+from engine._transport import connect
+from engine._transport.base import Transport
+from engine._transport.http import HTTPTransport
+from engine._transport.rawhttp import ChunkedDecoder, FramingError, parse_head
 from tests.conftest import DOCKER_CLI, RUN_ID, EngineUnderTest
 from tests.faults import SocketRelay
 
@@ -191,7 +192,7 @@ def cli_save(target: EngineUnderTest, image_id: str) -> bytes:
 
 async def read_export(client: Engine, image_id: str) -> tuple[bytes, int]:
     data, chunks = bytearray(), 0
-    async with open_body(client, "GET", f"/images/{image_id}/get") as body:
+    async with client.open_body("GET", f"/images/{image_id}/get") as body:
         async for chunk in body:
             data += chunk
             chunks += 1
@@ -217,10 +218,10 @@ async def test_an_unknown_image_is_not_found_before_any_body(any_engine: EngineU
     async with await any_engine.open() as client:
         path = f"/images/no-such-{RUN_ID}:x/get"
         with pytest.raises(engine.NotFound) as caught:
-            async with open_body(client, "GET", path):
+            async with client.open_body("GET", path):
                 pytest.fail("a 404 must not yield a body")
         with pytest.raises(engine.NotFound) as through_httpx:
-            async with client._stream("GET", path):
+            async with client.stream("GET", path):
                 pass
         assert str(caught.value) == str(through_httpx.value)  # the daemon's own words
 
@@ -229,7 +230,7 @@ async def test_an_unknown_image_is_not_found_before_any_body(any_engine: EngineU
 async def test_a_missing_socket_is_unreachable(tmp_path: Path) -> None:
     client = fake_engine(tmp_path / "none.sock")
     with pytest.raises(engine.EngineUnreachable, match="no socket at"):
-        async with open_body(client, "GET", "/images/x/get"):
+        async with client.open_body("GET", "/images/x/get"):
             pass
 
 
@@ -241,7 +242,7 @@ async def test_a_daemon_going_away_mid_export_is_unreachable(
     async with await Engine.open(Endpoint(relay.url, "test relay")) as client:
         image_id = (await client.image(docker_engine.image)).id
         with pytest.raises(engine.EngineUnreachable, match="was lost"):
-            async with open_body(client, "GET", f"/images/{image_id}/get") as body:
+            async with client.open_body("GET", f"/images/{image_id}/get") as body:
                 async for _ in body:
                     await relay.cut()
 
@@ -251,10 +252,10 @@ async def test_analysis_goes_through_httpx_where_the_bulk_reader_cannot(
         docker_engine: EngineUnderTest, monkeypatch: pytest.MonkeyPatch) -> None:
     async with await docker_engine.open() as client:
         direct = await analyze_image(client, docker_engine.image)
-        monkeypatch.setattr(_bulk, "supports", lambda endpoint: False)
+        monkeypatch.setattr(HTTPTransport, "open_body", Transport.open_body)
         through_httpx = await analyze_image(client, docker_engine.image)
         with pytest.raises(engine.NotFound):
-            async with open_body(client, "GET", f"/images/no-such-{RUN_ID}:x/get"):
+            async with client.open_body("GET", f"/images/no-such-{RUN_ID}:x/get"):
                 pass
     assert through_httpx.layers == direct.layers
 
@@ -333,9 +334,11 @@ async def test_tls_with_an_untrusted_certificate_is_unreachable_not_denied(
         with pytest.raises(engine.EngineUnreachable) as through_httpx:
             await Engine.open(untrusted)
         async with await Engine.open(trusted) as client:
-            client.endpoint = untrusted  # the CA that did not sign the relay's certificate
+            # The CA that did not sign the relay's certificate, for the socket reader.
+            await client.transport.aclose()
+            client.transport = connect(untrusted)
             with pytest.raises(engine.EngineUnreachable) as caught:
-                async with open_body(client, "GET", "/images/x/get"):
+                async with client.open_body("GET", "/images/x/get"):
                     pass
     # Not PermissionDenied (OpenSSL's errno 1 is no EPERM): the certificate, and why.
     assert type(caught.value) is type(through_httpx.value) is engine.EngineUnreachable
@@ -349,7 +352,8 @@ async def test_tls_with_an_untrusted_certificate_is_unreachable_not_denied(
 
 def fake_engine(socket: Path) -> Engine:
     version = EngineVersion.from_api({"Version": "0", "ApiVersion": "1.41"})
-    return Engine(Endpoint(f"unix://{socket}", "test"), httpx.AsyncClient(), "1.41", version)
+    endpoint = Endpoint(f"unix://{socket}", "test")
+    return Engine(endpoint, connect(endpoint), "1.41", version)
 
 
 Answer = Callable[[asyncio.StreamWriter], Awaitable[None]]
@@ -388,7 +392,7 @@ def sends(*parts: bytes) -> Answer:
 
 async def body_of(client: Engine) -> bytes:
     out = bytearray()
-    async with open_body(client, "GET", "/x", params={"a": "1 2", "b": None}) as body:
+    async with client.open_body("GET", "/x", params={"a": "1 2", "b": None}) as body:
         async for chunk in body:
             out += chunk
     return bytes(out)
@@ -397,7 +401,7 @@ async def body_of(client: Engine) -> bytes:
 async def bytes_of(client: Engine) -> bytes:
     """The same through open_body_bytes, in tiny pieces so a read spans several items."""
     out = []
-    async with open_body_bytes(client, "GET", "/x", params={"a": "1 2", "b": None},
+    async with client.open_body_bytes("GET", "/x", params={"a": "1 2", "b": None},
                                piece=3) as body:
         async for blob in body:
             assert type(blob) is bytes and blob
@@ -456,7 +460,8 @@ async def test_an_error_status_carries_the_daemon_message(tmp_path: Path, read: 
 
 
 @pytest.mark.anyio
-@pytest.mark.parametrize("opener", [open_body, open_body_bytes], ids=["views", "bytes"])
+@pytest.mark.parametrize("opener", [Engine.open_body, Engine.open_body_bytes],
+                         ids=["views", "bytes"])
 async def test_leaving_early_closes_the_connection_at_once(
         tmp_path: Path, opener: Callable[..., contextlib.AbstractAsyncContextManager[
             AsyncIterator[bytes | memoryview]]]) -> None:

@@ -20,7 +20,6 @@ from typing import Any
 import pytest
 
 import engine
-from engine import _bulk
 from engine._decoders import StreamKind, encode_frame
 from engine._endpoint import parse_host
 from engine._io import (
@@ -40,6 +39,8 @@ from engine._io import (
     split_timestamp,
     stats,
 )
+from engine._transport.base import Transport
+from engine._transport.http import HTTPTransport
 from tests.conftest import DOCKER_CLI, EngineUnderTest
 
 pytestmark = pytest.mark.anyio
@@ -120,7 +121,8 @@ async def test_logs_read_the_same_through_httpx_where_the_bulk_reader_cannot(
         container_id = await run_to_exit(docker_engine, client, docker_engine.image,
                                          "sh", "-c", NOISY)
         direct = [(b.streams, b.lines) async for b in log_batches(client, container_id)]
-        monkeypatch.setattr(_bulk, "supports", lambda endpoint: False)  # ssh://, say
+        # A transport without a socket of its own (ssh://, say) reads through its streams.
+        monkeypatch.setattr(HTTPTransport, "open_body_bytes", Transport.open_body_bytes)
         through_httpx = [(b.streams, b.lines) async for b in log_batches(client, container_id)]
         assert await collect(logs(client, container_id)) == cli_bytes(
             docker_engine, "logs", container_id)
@@ -694,7 +696,7 @@ async def test_stats_match_docker_stats(any_engine: EngineUnderTest) -> None:
         assert float(cli["CPUPerc"].rstrip("%")) < 1.0
         assert sample.pids == int(cli["PIDs"]) == 1
 
-        raw = await client._get_json(f"/containers/{container_id}/stats",
+        raw = await client.get_json(f"/containers/{container_id}/stats",
                                      {"stream": "false", "one-shot": "true"})
         memory = raw["memory_stats"]
         if any_engine.kind == "podman":
@@ -730,7 +732,7 @@ async def test_one_shot_stats_answer_at_once(any_engine: EngineUnderTest) -> Non
         assert sample.time is not None and sample.memory_used > 0 and sample.pids == 1
         # "At once" means without a previous reading: preread is the zero time on both
         # engines (Podman accepts stream=false&one-shot=true, too).
-        raw = await client._get_json(f"/containers/{container_id}/stats",
+        raw = await client.get_json(f"/containers/{container_id}/stats",
                                      {"stream": "false", "one-shot": "true"})
         assert raw["preread"] == "0001-01-01T00:00:00Z"
         assert not raw["precpu_stats"].get("system_cpu_usage")
@@ -738,5 +740,5 @@ async def test_one_shot_stats_answer_at_once(any_engine: EngineUnderTest) -> Non
             async for _ in stats(client, container_id, one_shot=True):
                 pass
         with pytest.raises(engine.BadRequest):  # both refuse one-shot with stream=true
-            await client._get_json(f"/containers/{container_id}/stats",
+            await client.get_json(f"/containers/{container_id}/stats",
                                    {"stream": "true", "one-shot": "true"})

@@ -244,7 +244,7 @@ async def test_entrypoint_tty_network_and_auto_remove(any_engine: EngineUnderTes
         assert scratch["Type"] == "volume"
         assert scratch["RW"] is True
         # Auto-remove: stopping it makes the daemon delete it.
-        waiting = asyncio.ensure_future(client._request(
+        waiting = asyncio.ensure_future(client.request(
             "POST", f"/containers/{container_id}/wait", params={"condition": "removed"},
             timeout=60.0))
         any_engine.cli("stop", "-t", "0", name)

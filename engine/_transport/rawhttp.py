@@ -12,8 +12,9 @@ same read for bodies of many small chunks (logs): a read's worth de-chunked into
 one ``bytes``, since a view (or any Python step) per 100-byte chunk costs more
 than the bytes themselves.
 
-It speaks to ``unix://`` and ``tcp://`` endpoints (TLS too, through asyncio's
-own TLS); any other endpoint is read through httpx, as before.  Errors follow
+It reads from whatever connection a transport opens (unix and tcp sockets, TLS
+too through asyncio's own; see :class:`Connector`); a transport without one
+reads big bodies through its streams instead.  Errors follow
 the engine's exception tree exactly as the httpx path does: an HTTP error status
 becomes :class:`~engine.NotFound` & co. before any body is handed out, a
 refused or missing socket :class:`~engine.EngineUnreachable` (or
@@ -29,35 +30,37 @@ from __future__ import annotations
 import asyncio
 import re
 from collections import deque
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
 
-from engine._client import (
-    STREAM_TIMEOUT,
-    Engine,
-    _clean_params,
-    _connect_failure,
-    _error_message,
-    _ssl_context,
-    _translate,
-)
 from engine._endpoint import Endpoint
-from engine._errors import EngineUnreachable, error_for_status
+from engine._transport.base import (
+    CONNECT_TIMEOUT,
+    Params,
+    clean_params,
+    connect_failure,
+    lost,
+    status_error,
+    timed_out,
+)
 
 __all__ = [
+    "BUFFER_SIZE",
     "BodyReader",
     "BytesReader",
     "ChunkedDecoder",
+    "Connector",
     "FramingError",
+    "ProtocolFactory",
     "ResponseHead",
     "open_body",
     "open_body_bytes",
     "parse_head",
-    "supports",
+    "request_bytes",
 ]
 
 #: The receive buffer: one big read per wake-up instead of many 64 kB ones.
@@ -329,7 +332,7 @@ class _Receiver(asyncio.BufferedProtocol):
         self._wake()
         return None  # let the transport close itself
 
-    def connection_lost(self, exc: Exception | None) -> None:
+    def connectionlost(self, exc: Exception | None) -> None:
         self._eof = True
         if exc is not None and self._error is None:
             self._error = exc
@@ -363,11 +366,6 @@ class _Receiver(asyncio.BufferedProtocol):
         return chunk
 
 
-def _lost(endpoint: Endpoint, detail: object) -> EngineUnreachable:
-    """The same words the httpx path uses for a dropped or garbled connection."""
-    return EngineUnreachable(f"the connection to {endpoint.url} was lost ({detail})", endpoint.url)
-
-
 class _Body:
     """What both readers share: the framing the head announced, reads, and error mapping."""
 
@@ -384,7 +382,7 @@ class _Body:
             else:
                 self._decoder = _LengthDecoder(head.content_length)
         except FramingError as exc:
-            raise _lost(endpoint, exc) from exc
+            raise lost(endpoint, exc) from exc
 
     async def _read(self) -> memoryview | None:
         """The next read off the socket (valid until the next), or None once the body is over.
@@ -396,12 +394,12 @@ class _Body:
         try:
             data = await self._receiver.read()
         except Exception as exc:  # whatever broke the transport (reset, TLS error)
-            raise _lost(self._endpoint, exc) from exc
+            raise lost(self._endpoint, exc) from exc
         if not data:
             try:
                 self._decoder.close()
             except FramingError as exc:
-                raise _lost(self._endpoint, exc) from exc
+                raise lost(self._endpoint, exc) from exc
             return None
         return data
 
@@ -418,7 +416,7 @@ class BodyReader(_Body):
         try:
             return self._decoder.feed(data)
         except FramingError as exc:
-            raise _lost(self._endpoint, exc) from exc
+            raise lost(self._endpoint, exc) from exc
 
     def __aiter__(self) -> BodyReader:
         return self
@@ -466,7 +464,7 @@ class BytesReader(_Body):
                 try:
                     out = self._decoder.feed_bytes(part)
                 except FramingError as exc:
-                    raise _lost(self._endpoint, exc) from exc
+                    raise lost(self._endpoint, exc) from exc
                 if out:
                     return out
             data = await self._read()
@@ -475,15 +473,17 @@ class BytesReader(_Body):
             self._data, self._pos = data, 0
 
 
-def supports(endpoint: Endpoint) -> bool:
-    """Whether :func:`open_body` reads this endpoint itself (else it goes through httpx)."""
-    return endpoint.scheme in ("unix", "tcp")
+#: Makes the protocol a new connection feeds.
+ProtocolFactory = Callable[[], asyncio.BufferedProtocol]
+#: Opens a connection whose bytes go to the protocol the factory makes (a unix or tcp socket).
+Connector = Callable[[ProtocolFactory], Awaitable[asyncio.BaseTransport]]
 
 
-def _request_bytes(client: Engine, method: str, path: str, params: Mapping[str, Any] | None,
-                   headers: Mapping[str, str] | None) -> bytes:
-    url = httpx.URL(client._url(path), params=_clean_params(params))
-    host = httpx.URL(client.endpoint.http_base).netloc.decode("ascii")
+def request_bytes(endpoint: Endpoint, method: str, path: str, params: Params | None,
+                  headers: Mapping[str, str] | None) -> bytes:
+    """A bodiless HTTP/1.1 request for ``path`` (already versioned), closing after the answer."""
+    url = httpx.URL(path, params=clean_params(params))
+    host = httpx.URL(endpoint.http_base).netloc.decode("ascii")
     fields = {"Host": host, "User-Agent": "dockyard", "Accept": "*/*", **(headers or {}),
               "Connection": "close"}
     lines = [f"{method} {url.raw_path.decode('ascii')} HTTP/1.1"]
@@ -491,28 +491,15 @@ def _request_bytes(client: Engine, method: str, path: str, params: Mapping[str, 
     return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
 
 
-async def _connect(endpoint: Endpoint) -> tuple[asyncio.Transport, _Receiver]:
-    loop = asyncio.get_running_loop()
+async def _connect(connect: Connector, endpoint: Endpoint) -> tuple[asyncio.Transport, _Receiver]:
     receiver = _Receiver(BUFFER_SIZE)
-    connect_timeout = STREAM_TIMEOUT.connect
     try:
-        async with asyncio.timeout(connect_timeout):
-            if endpoint.scheme == "unix":
-                assert endpoint.socket_path is not None
-                transport, _ = await loop.create_unix_connection(
-                    lambda: receiver, endpoint.socket_path)
-            else:
-                url = httpx.URL(endpoint.http_base)
-                port = url.port or (443 if url.scheme == "https" else 80)
-                tls = _ssl_context(endpoint) if endpoint.tls is not None else None
-                transport, _ = await loop.create_connection(
-                    lambda: receiver, url.host, port, ssl=tls,
-                    server_hostname=url.host if tls is not None else None)
+        async with asyncio.timeout(CONNECT_TIMEOUT):
+            transport = await connect(lambda: receiver)
     except TimeoutError as exc:
-        raise EngineUnreachable(f"the engine at {endpoint.url} did not answer in time",
-                                endpoint.url) from exc
+        raise timed_out(endpoint) from exc
     except OSError as exc:  # refused, missing socket, permission, TLS handshake
-        raise _connect_failure(exc, endpoint) from exc
+        raise connect_failure(exc, endpoint) from exc
     assert isinstance(transport, asyncio.Transport)
     return transport, receiver
 
@@ -527,42 +514,39 @@ async def _read_head(receiver: _Receiver, endpoint: Endpoint) -> tuple[ResponseH
             try:
                 head = parse_head(head_bytes)
             except FramingError as exc:
-                raise _lost(endpoint, exc) from exc
+                raise lost(endpoint, exc) from exc
             if 100 <= head.status < 200:
                 buffered = bytearray(rest)
                 continue
             return head, rest
         if len(buffered) > _HEAD_LIMIT:
-            raise _lost(endpoint, "the response head is implausibly long")
+            raise lost(endpoint, "the response head is implausibly long")
         try:
             data = await receiver.read()
         except Exception as exc:  # whatever broke the transport (reset, TLS error)
-            raise _lost(endpoint, exc) from exc
+            raise lost(endpoint, exc) from exc
         if not data:
             detail = "no response" if not buffered else "the response head was cut short"
-            raise _lost(endpoint, detail)
+            raise lost(endpoint, detail)
         buffered += data
 
 
 @asynccontextmanager
 async def _exchange(
-    client: Engine, method: str, path: str, params: Mapping[str, Any] | None,
-    headers: Mapping[str, str] | None,
+    connect: Connector, endpoint: Endpoint, request: bytes,
 ) -> AsyncIterator[tuple[_Receiver, ResponseHead, memoryview]]:
     """One request on a connection of its own: the receiver, the head, the bytes after it.
 
     An error status is raised as the engine's exception here; the connection is
     aborted when the block is left, however.
     """
-    endpoint = client.endpoint
-    transport, receiver = await _connect(endpoint)
+    transport, receiver = await _connect(connect, endpoint)
     try:
-        transport.write(_request_bytes(client, method, path, params, headers))
+        transport.write(request)
         head, rest = await _read_head(receiver, endpoint)
         if head.status >= 400:
             content = await BodyReader(receiver, head, rest, endpoint).read_all(_ERROR_BODY_LIMIT)
-            error = httpx.Response(head.status, headers=list(head.headers), content=content)
-            raise error_for_status(head.status, _error_message(error))
+            raise status_error(head.status, head.reason, dict(head.headers), content)
         yield receiver, head, rest
     finally:
         transport.abort()
@@ -570,8 +554,8 @@ async def _exchange(
 
 @asynccontextmanager
 async def open_body(
-    client: Engine, method: str, path: str, *, params: Mapping[str, Any] | None = None,
-    headers: Mapping[str, str] | None = None,
+    connect: Connector, endpoint: Endpoint, method: str, path: str, *,
+    params: Params | None = None, headers: Mapping[str, str] | None = None,
 ) -> AsyncIterator[AsyncIterator[memoryview]]:
     """Send one bodiless request on a connection of its own; yields its body's chunks.
 
@@ -580,18 +564,16 @@ async def open_body(
     error raises the engine's exception for it before anything is yielded.  Leaving
     the block (finished, failed or cancelled) closes the connection at once.
     """
-    if not supports(client.endpoint):
-        async with client._stream(method, path, params=params, headers=headers) as response:
-            yield _httpx_chunks(response, client.endpoint)
-        return
-    async with _exchange(client, method, path, params, headers) as (receiver, head, rest):
-        yield BodyReader(receiver, head, rest, client.endpoint)
+    request = request_bytes(endpoint, method, path, params, headers)
+    async with _exchange(connect, endpoint, request) as (receiver, head, rest):
+        yield BodyReader(receiver, head, rest, endpoint)
 
 
 @asynccontextmanager
 async def open_body_bytes(
-    client: Engine, method: str, path: str, *, params: Mapping[str, Any] | None = None,
-    headers: Mapping[str, str] | None = None, piece: int = BUFFER_SIZE,
+    connect: Connector, endpoint: Endpoint, method: str, path: str, *,
+    params: Params | None = None, headers: Mapping[str, str] | None = None,
+    piece: int = BUFFER_SIZE,
 ) -> AsyncIterator[AsyncIterator[bytes]]:
     """:func:`open_body` for bodies of many small chunks (logs): ``bytes`` a read at a time.
 
@@ -599,21 +581,6 @@ async def open_body_bytes(
     (:meth:`ChunkedDecoder.feed_bytes`), and is the caller's to keep.  Errors and
     closing are as for :func:`open_body`.
     """
-    if not supports(client.endpoint):
-        async with client._stream(method, path, params=params, headers=headers) as response:
-            yield _httpx_bytes(response, client.endpoint)
-        return
-    async with _exchange(client, method, path, params, headers) as (receiver, head, rest):
-        yield BytesReader(receiver, head, rest, client.endpoint, piece)
-
-
-async def _httpx_chunks(response: httpx.Response, endpoint: Endpoint) -> AsyncIterator[memoryview]:
-    with _translate(endpoint):
-        async for chunk in response.aiter_raw():
-            yield memoryview(chunk)
-
-
-async def _httpx_bytes(response: httpx.Response, endpoint: Endpoint) -> AsyncIterator[bytes]:
-    with _translate(endpoint):
-        async for chunk in response.aiter_raw():
-            yield chunk
+    request = request_bytes(endpoint, method, path, params, headers)
+    async with _exchange(connect, endpoint, request) as (receiver, head, rest):
+        yield BytesReader(receiver, head, rest, endpoint, piece)

@@ -1,0 +1,53 @@
+"""How :class:`~engine.Engine` reaches an engine: one transport per kind of endpoint.
+
+:func:`connect` is the one place that looks at an endpoint's scheme.  An ssh
+transport is one more module here (a :class:`Transport` subclass) and one more
+line in :func:`connect`.
+"""
+
+from __future__ import annotations
+
+from engine._endpoint import Endpoint
+from engine._errors import EndpointError
+from engine._transport.base import (
+    CONNECT_TIMEOUT,
+    DEFAULT_TIMEOUT,
+    Content,
+    Params,
+    Response,
+    StreamedResponse,
+    Transport,
+    Upgraded,
+    error_message,
+    status_error,
+)
+
+__all__ = [
+    "CONNECT_TIMEOUT",
+    "DEFAULT_TIMEOUT",
+    "Content",
+    "Params",
+    "Response",
+    "StreamedResponse",
+    "Transport",
+    "Upgraded",
+    "connect",
+    "error_message",
+    "status_error",
+]
+
+
+def connect(endpoint: Endpoint) -> Transport:
+    """The transport for ``endpoint`` (no I/O yet: connections open on first use)."""
+    if endpoint.scheme == "unix":
+        from engine._transport.unix import UnixTransport
+
+        return UnixTransport(endpoint)
+    if endpoint.scheme == "tcp":
+        from engine._transport.tcp import TCPTransport
+
+        return TCPTransport(endpoint)
+    raise EndpointError(
+        f"{endpoint.scheme}:// endpoints are not supported yet ({endpoint.url});"
+        " use a unix:// socket or tcp:// address"
+    )

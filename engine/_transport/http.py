@@ -1,0 +1,203 @@
+"""What the unix and tcp transports share: httpx for API calls and streams, sockets for bulk.
+
+httpx (one pooled ``AsyncClient``) carries requests, streams and the ``101``
+upgrade; big bodies go over a socket of their own through :mod:`.rawhttp`.  A
+subclass says how to reach its endpoint twice: as an httpx transport and as an
+asyncio connection.  httpx's exceptions never leave this module.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+from abc import abstractmethod
+from collections.abc import AsyncIterator, Iterator, Mapping
+from contextlib import asynccontextmanager, contextmanager
+from typing import Any
+
+import httpcore
+import httpx
+
+from engine._endpoint import Endpoint
+from engine._errors import ProtocolError
+from engine._transport import rawhttp
+from engine._transport.base import (
+    CONNECT_TIMEOUT,
+    DEFAULT_TIMEOUT,
+    Content,
+    Params,
+    Response,
+    StreamedResponse,
+    Transport,
+    Upgraded,
+    clean_params,
+    connect_failure,
+    lost,
+    timed_out,
+)
+
+#: Every followed stream (events, logs, stats) holds a connection of its own.
+_LIMITS = httpx.Limits(max_connections=64, max_keepalive_connections=8)
+
+
+@contextmanager
+def translate(endpoint: Endpoint) -> Iterator[None]:
+    """Turn httpx's transport errors into the engine's exception tree."""
+    try:
+        yield
+    except httpx.ConnectError as exc:
+        raise connect_failure(exc, endpoint) from exc
+    except httpx.TimeoutException as exc:
+        raise timed_out(endpoint) from exc
+    except (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError) as exc:
+        raise lost(endpoint, exc) from exc
+    except httpx.DecodingError as exc:
+        raise ProtocolError(str(exc)) from exc
+
+
+def _response(response: httpx.Response) -> Response:
+    return Response(response.status_code, response.reason_phrase, response.headers,
+                    response.content)
+
+
+class _Streamed(StreamedResponse):
+    def __init__(self, response: httpx.Response, endpoint: Endpoint) -> None:
+        self.status = response.status_code
+        self.reason = response.reason_phrase
+        self.headers = response.headers
+        self._response = response
+        self._endpoint = endpoint
+
+    async def aiter_bytes(self) -> AsyncIterator[bytes]:
+        with translate(self._endpoint):
+            async for chunk in self._response.aiter_raw():
+                yield chunk
+
+
+class _Upgraded(Upgraded):
+    """The network stream httpcore hands over after a ``101``."""
+
+    def __init__(self, response: httpx.Response, stream: httpcore.AsyncNetworkStream,
+                 endpoint: Endpoint) -> None:
+        self._response = response
+        self._stream = stream
+        self._endpoint = endpoint
+
+    async def read(self, max_bytes: int) -> bytes:
+        try:
+            return await self._stream.read(max_bytes)
+        except httpcore.NetworkError as exc:
+            raise lost(self._endpoint, exc) from exc
+
+    async def write(self, data: bytes) -> None:
+        try:
+            await self._stream.write(data)
+        except httpcore.NetworkError as exc:
+            raise lost(self._endpoint, exc) from exc
+
+    def shutdown_write(self) -> None:
+        sock = self._stream.get_extra_info("socket")
+        if sock is None:
+            raise ProtocolError("this connection cannot be half-closed")
+        with contextlib.suppress(OSError):  # already closed by the daemon: nothing to end
+            sock.shutdown(socket.SHUT_WR)
+
+    async def aclose(self) -> None:
+        with contextlib.suppress(httpcore.NetworkError, OSError):
+            await self._stream.aclose()
+        await self._response.aclose()
+
+
+class HTTPTransport(Transport):
+    """httpx for calls, streams and upgrades; a raw socket for big bodies."""
+
+    def __init__(self, endpoint: Endpoint) -> None:
+        super().__init__(endpoint)
+        self._http = httpx.AsyncClient(
+            transport=self.httpx_transport(_LIMITS), base_url=endpoint.http_base,
+            timeout=httpx.Timeout(DEFAULT_TIMEOUT, connect=CONNECT_TIMEOUT),
+        )
+
+    @abstractmethod
+    def httpx_transport(self, limits: httpx.Limits) -> httpx.AsyncHTTPTransport:
+        """The httpx transport that reaches the endpoint."""
+
+    @abstractmethod
+    async def open_connection(
+        self, protocol_factory: rawhttp.ProtocolFactory
+    ) -> asyncio.BaseTransport:
+        """A new asyncio connection to the endpoint, feeding the factory's protocol."""
+
+    async def request(
+        self, method: str, path: str, *, params: Params | None = None, json: Any = None,
+        content: bytes | None = None, headers: Mapping[str, str] | None = None,
+        timeout: float = DEFAULT_TIMEOUT,
+    ) -> Response:
+        with translate(self.endpoint):
+            response = await self._http.request(
+                method, path, params=clean_params(params), json=json, content=content,
+                headers=headers, timeout=httpx.Timeout(timeout, connect=CONNECT_TIMEOUT),
+            )
+        return _response(response)
+
+    @asynccontextmanager
+    async def stream(
+        self, method: str, path: str, *, params: Params | None = None, json: Any = None,
+        content: Content | None = None, headers: Mapping[str, str] | None = None,
+    ) -> AsyncIterator[StreamedResponse]:
+        request = self._http.build_request(
+            method, path, params=clean_params(params), json=json, content=content,
+            headers=headers, timeout=httpx.Timeout(None, connect=CONNECT_TIMEOUT),
+        )
+        with translate(self.endpoint):
+            response = await self._http.send(request, stream=True)
+        try:
+            yield _Streamed(response, self.endpoint)
+        finally:
+            await response.aclose()
+
+    async def upgrade(
+        self, method: str, path: str, *, json: Any = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> tuple[Response, Upgraded | None]:
+        request = self._http.build_request(
+            method, path, json=json, headers=headers,
+            timeout=httpx.Timeout(None, connect=CONNECT_TIMEOUT),
+        )
+        with translate(self.endpoint):
+            response = await self._http.send(request, stream=True)
+        if response.status_code != 101:
+            try:
+                with translate(self.endpoint):
+                    await response.aread()
+            finally:
+                await response.aclose()
+            return _response(response), None
+        stream = response.extensions.get("network_stream")
+        if stream is None:
+            await response.aclose()
+            raise ProtocolError("the upgraded connection was not handed over")
+        head = Response(101, response.reason_phrase, response.headers, b"")
+        return head, _Upgraded(response, stream, self.endpoint)
+
+    @asynccontextmanager
+    async def open_body(
+        self, method: str, path: str, *, params: Params | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> AsyncIterator[AsyncIterator[memoryview]]:
+        async with rawhttp.open_body(self.open_connection, self.endpoint, method, path,
+                                     params=params, headers=headers) as body:
+            yield body
+
+    @asynccontextmanager
+    async def open_body_bytes(
+        self, method: str, path: str, *, params: Params | None = None,
+        headers: Mapping[str, str] | None = None, piece: int = rawhttp.BUFFER_SIZE,
+    ) -> AsyncIterator[AsyncIterator[bytes]]:
+        async with rawhttp.open_body_bytes(self.open_connection, self.endpoint, method, path,
+                                           params=params, headers=headers, piece=piece) as body:
+            yield body
+
+    async def aclose(self) -> None:
+        await self._http.aclose()

@@ -1,0 +1,26 @@
+"""``unix://``: the engine's local socket (Docker's /var/run/docker.sock, Podman's)."""
+
+from __future__ import annotations
+
+import asyncio
+
+import httpx
+
+from engine._endpoint import Endpoint
+from engine._transport.http import HTTPTransport
+from engine._transport.rawhttp import ProtocolFactory
+
+
+class UnixTransport(HTTPTransport):
+    def __init__(self, endpoint: Endpoint) -> None:
+        assert endpoint.socket_path is not None
+        self.socket_path = endpoint.socket_path
+        super().__init__(endpoint)
+
+    def httpx_transport(self, limits: httpx.Limits) -> httpx.AsyncHTTPTransport:
+        return httpx.AsyncHTTPTransport(uds=self.socket_path, limits=limits)
+
+    async def open_connection(self, protocol_factory: ProtocolFactory) -> asyncio.BaseTransport:
+        loop = asyncio.get_running_loop()
+        transport, _ = await loop.create_unix_connection(protocol_factory, self.socket_path)
+        return transport
