@@ -106,8 +106,10 @@ from engine._layers import (
     ImageArchiveReader,
     ImageLayer,
     LayerFiles,
+    LayerOutline,
     SavedImage,
     StackedEntry,
+    StepKind,
     WastedPath,
     analyze_image,
     analyze_layers,
@@ -115,9 +117,11 @@ from engine._layers import (
     find_waste,
     layer_changes,
     no_cyclic_gc,
+    outline_layers,
     pair_history,
     read_image_archive,
     stack_layers,
+    step_kind,
 )
 from engine._lifecycle import (
     ensure_restarted,
@@ -145,7 +149,6 @@ from engine._models import (
     SystemInfo,
     format_ports,
 )
-from engine._outline import LayerOutline, StepKind, outline_layers, step_kind
 from engine._recreate import (
     RecreatePlan,
     recreate_container,

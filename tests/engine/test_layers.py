@@ -36,9 +36,6 @@ from engine._layers import (
     TarMember,
     TarParser,
     WastedPath,
-    _changes,
-    _Stack,
-    _stack_all,
     analyze_image,
     analyze_layers,
     clean_instruction,
@@ -48,6 +45,7 @@ from engine._layers import (
     read_image_archive,
     stack_layers,
 )
+from engine._layers.stacking import _Stack, delta_changes, stack_all
 from tests.conftest import DOCKER_CLI, LABEL_KEY, RUN_ID, EngineUnderTest, unique_name
 
 F, D, S = EntryKind.FILE, EntryKind.DIR, EntryKind.SYMLINK
@@ -295,8 +293,9 @@ def test_the_bulk_stacking_matches_the_entry_by_entry_walk(
         layers = [replace(layer, entries=tuple(sorted({e.path: e for e in layer.entries}.values(),
                                                       key=lambda e: e.path)))
                   for layer in layers]
-    bulk, each = _stack_all(layers), _stack_all(layers, bulk=False)
-    assert [_changes(delta) for delta in bulk.deltas] == [_changes(delta) for delta in each.deltas]
+    bulk, each = stack_all(layers), stack_all(layers, bulk=False)
+    assert [delta_changes(delta) for delta in bulk.deltas] == \
+        [delta_changes(delta) for delta in each.deltas]
     assert bulk.waste.ranked(None) == each.waste.ranked(None)
     assert bulk.waste.ranked(2) == each.waste.ranked(None)[:2]
     assert bulk.waste.total == each.waste.total

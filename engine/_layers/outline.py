@@ -16,13 +16,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import Enum
 
-from engine._layers import (
-    _DOCKERFILE_KEYWORDS,
-    _SHELL_PREFIXES,
-    HistoryStep,
-    LayerSteps,
-    pair_history,
-)
+from engine._layers.analysis import pair_history
+from engine._layers.model import DOCKERFILE_KEYWORDS, SHELL_PREFIXES, HistoryStep, LayerSteps
 from engine._models import HistoryEntry
 
 
@@ -42,8 +37,8 @@ def step_kind(created_by: str) -> StepKind:
     if text.endswith("# buildkit"):
         text = text[: -len("# buildkit")].rstrip()
     keyword = text.split(" ", 1)[0]
-    if keyword not in _DOCKERFILE_KEYWORDS:  # the classic builder's and buildah's forms
-        for prefix in _SHELL_PREFIXES:
+    if keyword not in DOCKERFILE_KEYWORDS:  # the classic builder's and buildah's forms
+        for prefix in SHELL_PREFIXES:
             if text.startswith(prefix):
                 text = text[len(prefix):]
                 break
@@ -55,7 +50,7 @@ def step_kind(created_by: str) -> StepKind:
         return StepKind.LAYER
     if keyword == "WORKDIR":
         return StepKind.EITHER
-    return StepKind.METADATA if keyword in _DOCKERFILE_KEYWORDS else StepKind.LAYER
+    return StepKind.METADATA if keyword in DOCKERFILE_KEYWORDS else StepKind.LAYER
 
 
 @dataclass(frozen=True, slots=True)

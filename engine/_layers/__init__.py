@@ -1,0 +1,84 @@
+"""What each image layer holds, read from the image export without touching the disk.
+
+There is no per-layer file endpoint, so :func:`analyze_image` streams
+``GET /images/{name}/get`` (the ``docker save`` tar) through a sans-IO tar
+parser: every layer tar inside the export is itself parsed as it streams past,
+keeping only the headers (path, size, type), so memory grows with the number of
+files, not with the image size.  ``manifest.json`` comes last, so every
+candidate layer is indexed by its archive path and the order is resolved at the
+end (engine-api-notes §6).
+
+Three export layouts are read:
+
+- legacy Docker (≤ 24): ``<v1id>/layer.tar`` (possibly symlinks), ``<config>.json``;
+- OCI (Docker 25+): ``blobs/sha256/<hex>`` (plain, or gzip with the containerd
+  store; zstd is refused with a clear error) plus a compatibility ``manifest.json``,
+  or ``index.json`` alone;
+- Podman's docker-archive: ``<diffid>.tar`` at the root plus legacy directories
+  whose ``layer.tar`` is a symlink.
+
+One module per role: :mod:`.model` (the values), :mod:`.tar` (a sans-IO tar
+parser), :mod:`.archive` (the export's layouts), :mod:`.stacking` (whiteouts,
+opaque directories, each layer's changes, wasted bytes: pure functions over
+:class:`LayerFiles`, testable without an engine), :mod:`.analysis` (history
+paired to layers, efficiency), :mod:`.outline` (the tree before the export is
+read) and :mod:`.export` (the engine call).
+
+Sizes follow ``docker history``: a regular file counts its content bytes, a
+symlink the length of its target (what ``lstat`` reports), directories, hard
+links (their bytes are counted once, at the file they link to), devices and
+whiteout markers count 0.  With that rule a layer's :attr:`LayerFiles.size`
+equals the ``Size`` Docker's history reports for it.
+"""
+
+from engine._layers.analysis import ImageAnalysis, analyze_layers, pair_history
+from engine._layers.archive import ImageArchiveReader, SavedImage, read_image_archive
+from engine._layers.export import ProgressCallback, analyze_image, no_cyclic_gc
+from engine._layers.model import (
+    Change,
+    ChangeKind,
+    EntryKind,
+    FileEntry,
+    HistoryStep,
+    ImageLayer,
+    LayerFiles,
+    LayerSteps,
+    StackedEntry,
+    WastedPath,
+    clean_instruction,
+)
+from engine._layers.outline import LayerOutline, StepKind, outline_layers, step_kind
+from engine._layers.stacking import find_waste, layer_changes, stack_layers
+from engine._layers.tar import TarMember, TarParser
+
+__all__ = [
+    "Change",
+    "ChangeKind",
+    "EntryKind",
+    "FileEntry",
+    "HistoryStep",
+    "ImageAnalysis",
+    "ImageArchiveReader",
+    "ImageLayer",
+    "LayerFiles",
+    "LayerOutline",
+    "LayerSteps",
+    "ProgressCallback",
+    "SavedImage",
+    "StackedEntry",
+    "StepKind",
+    "TarMember",
+    "TarParser",
+    "WastedPath",
+    "analyze_image",
+    "analyze_layers",
+    "clean_instruction",
+    "find_waste",
+    "layer_changes",
+    "no_cyclic_gc",
+    "outline_layers",
+    "pair_history",
+    "read_image_archive",
+    "stack_layers",
+    "step_kind",
+]
