@@ -46,7 +46,7 @@ from PySide6.QtWidgets import QApplication
 import engine
 from app.event_loop import make_event_loop
 from app.widgets.log_view import LogView
-from engine._io import _PIECE
+from engine._io.container_logs import _PIECE
 
 # ~60 bytes a line: "000123 the quick brown fox jumps over the lazy dog, again\n"
 SCRIPT = "seq -w 1 {n} | sed 's/$/ the quick brown fox jumps over the lazy dog again/'"
