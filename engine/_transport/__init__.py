@@ -21,6 +21,8 @@ from engine._transport.base import (
     error_message,
     status_error,
 )
+from engine._transport.tcp import TCPTransport
+from engine._transport.unix import UnixTransport
 
 __all__ = [
     "CONNECT_TIMEOUT",
@@ -40,12 +42,8 @@ __all__ = [
 def connect(endpoint: Endpoint) -> Transport:
     """The transport for ``endpoint`` (no I/O yet: connections open on first use)."""
     if endpoint.scheme == "unix":
-        from engine._transport.unix import UnixTransport
-
         return UnixTransport(endpoint)
     if endpoint.scheme == "tcp":
-        from engine._transport.tcp import TCPTransport
-
         return TCPTransport(endpoint)
     raise EndpointError(
         f"{endpoint.scheme}:// endpoints are not supported yet ({endpoint.url});"
