@@ -10,7 +10,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-_ESCAPE = re.compile(r"\x1b(?:\[([0-9;:?]*)([@-~])|\][^\x07\x1b]*(?:\x07|\x1b\\)?|[@-Z\\-_])")
+#: CSI (parameter bytes 0x30-0x3F, intermediates 0x20-0x2F, a final byte), OSC (to BEL
+#: or ST, or the end of the line), or a two-character escape.
+_ESCAPE = re.compile(r"\x1b(?:\[([0-?]*)[ -/]*([@-~])|\][^\x07\x1b]*(?:\x07|\x1b\\)?|[@-Z\\-_])")
 
 #: xterm's 16 colours; index 0-7 normal, 8-15 bright.
 ANSI_COLOURS = (
@@ -54,8 +56,23 @@ def strip_ansi(text: str) -> str:
     return _ESCAPE.sub("", text) if "\x1b" in text else text
 
 
+#: Parameters are clamped to this (as xterm caps them): a number of thousands of
+#: digits is a container's to print, but ``int`` refuses more than 4,300.
+_PARAM_MAX = 65535
+
+
+def _param(text: str) -> int:
+    """One SGR parameter: digits only (else 0), leading zeros ignored, clamped."""
+    if not text.isdigit():  # the pattern lets only ASCII digits through
+        return 0
+    digits = text.lstrip("0")
+    return min(int(digits or "0"), _PARAM_MAX) if len(digits) <= 5 else _PARAM_MAX
+
+
 def _apply_sgr(style: Style, params: str) -> Style:
-    codes = [int(p) if p.isdigit() else 0 for p in params.replace(":", ";").split(";")]
+    if params[:1] in ("<", "=", ">", "?"):  # a private sequence (a query): not a style
+        return style
+    codes = [_param(p) for p in params.replace(":", ";").split(";")]
     fg, bg, bold, italic, underline = style.fg, style.bg, style.bold, style.italic, style.underline
     i = 0
     while i < len(codes):

@@ -66,18 +66,29 @@ _DATA = itemgetter(0)
 
 
 class ForgivingStream(pyte.ByteStream):  # type: ignore[misc]
-    """pyte's stream, minus one way to break a session on odd output.
+    """pyte's stream, minus every way output can break a session.
 
-    pyte calls a handler with every parameter it parsed, so ``ESC[1;31a`` (two
-    for a one-parameter command) raises TypeError out of ``feed``: the rest of
-    that piece is lost (at most a line), the terminal goes on.
+    A shell's output is the container's to choose, and pyte lets exceptions out of
+    ``feed``: ``ESC[1;31a`` (two parameters for a one-parameter command) raises
+    TypeError from the handler, a parameter of more than 4,300 digits ValueError
+    from ``int`` (``printf '\\033[%05000dm' 1``).  pyte resets its parser when that
+    happens; here the sequence is dropped and parsing goes on with the next
+    character, so nothing after it is lost.
     """
+
+    def _send_to_parser(self, data: str) -> bool | None:
+        try:
+            return super()._send_to_parser(data)  # type: ignore[no-any-return]
+        except Exception as exc:  # untrusted output must never raise
+            log.debug("dropped a malformed escape sequence: %.200s", exc)
+            # pyte made a new parser before raising: it waits for plain text.
+            return self._taking_plain_text  # type: ignore[no-any-return]
 
     def feed(self, data: bytes) -> None:  # type: ignore[override]  # pyte: str, bytes here
         try:
             super().feed(data)
-        except TypeError as exc:
-            log.debug("dropped a malformed escape sequence: %s", exc)
+        except Exception as exc:  # drawing text, decoding: never raise
+            log.debug("dropped output pyte could not take: %.200s", exc)
 
 
 class TerminalScreen(pyte.HistoryScreen):  # type: ignore[misc]
