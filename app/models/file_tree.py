@@ -18,11 +18,13 @@ from PySide6.QtCore import QAbstractItemModel, QModelIndex, QPersistentModelInde
 from PySide6.QtGui import QColor
 
 from app.presentation import human_size
+from app.theme import Tone
 
 AnyIndex = QModelIndex | QPersistentModelIndex
 
-MARK_COLOURS = {"added": QColor("#2e9e44"), "modified": QColor("#c28a00"),
-                "removed": QColor("#d0342c")}
+#: A changed path's text colour by its mark, readable on light and dark lists.
+MARK_TONES = {"added": Tone("#1e7b34", "#5cc878"), "modified": Tone("#8a5f00", "#e0a82e"),
+              "removed": Tone("#b3261e", "#ff8a80")}
 
 
 @dataclass(frozen=True, slots=True)
@@ -263,8 +265,8 @@ class FileTreeModel(QAbstractItemModel):
             if column == 1:
                 return human_size(self._size(info))
             return info.mark
-        if role == Qt.ItemDataRole.ForegroundRole and info.mark in MARK_COLOURS and column != 1:
-            return MARK_COLOURS[info.mark]
+        if role == Qt.ItemDataRole.ForegroundRole and info.mark in MARK_TONES and column != 1:
+            return QColor(MARK_TONES[info.mark].on())
         if role == Qt.ItemDataRole.ToolTipRole:
             return f"/{info.path}  ({self._size(info):,} bytes)"
         if role == Qt.ItemDataRole.TextAlignmentRole and column == 1:

@@ -67,6 +67,7 @@ from app.presentation import (
 )
 from app.session import EngineSession, MessageLevel
 from app.settings import CONFIRM_REMOVE, LOG_LINE_CAP, Settings
+from app.theme import ERROR_TEXT, text_style
 from engine import (
     kill_container,
     pause_container,
@@ -251,7 +252,7 @@ class RenameDialog(QDialog):
         self.name.selectAll()
         self.problem = QLabel(self)
         self.problem.setObjectName("rename-problem")
-        self.problem.setStyleSheet("color:#b3261e;")
+        self.problem.setStyleSheet(text_style(ERROR_TEXT, self.problem))
         self.buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel, self)
         self.buttons.accepted.connect(self.accept)

@@ -33,6 +33,7 @@ from app.presentation import (
     used_by_text,
 )
 from app.session import EngineSession, MessageLevel
+from app.theme import ERROR_TEXT, text_style
 from app.widgets.run_dialog import open_run_dialog, run_one_click
 from app.widgets.tag_dialog import TagDialog
 
@@ -172,7 +173,7 @@ class ImagesPage(TablePage):
         try:
             ref = engine.parse_reference(text)
         except engine.InvalidReference as exc:
-            self.pull_hint.setStyleSheet("color: #c0392b;")
+            self.pull_hint.setStyleSheet(text_style(ERROR_TEXT, self.pull_hint))
             self.pull_hint.setText(str(exc))
             self.pull_button.setEnabled(False)
         else:

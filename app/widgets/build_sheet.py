@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import html
 from pathlib import Path
 
 from PySide6.QtCore import QTimer
@@ -34,6 +35,7 @@ import engine
 from app.models.table import Column, KeyedTableModel
 from app.operations import BuildRequest
 from app.presentation import counted, human_size
+from app.theme import ERROR_TEXT, WARNING_TEXT, text_style
 
 TAR_SUFFIXES = (".tar", ".tar.gz", ".tgz", ".tar.bz2", ".tar.xz")
 
@@ -90,7 +92,7 @@ class BuildSheet(QDialog):
         self.warnings = QLabel(self)
         self.warnings.setObjectName("build-context-warnings")
         self.warnings.setWordWrap(True)
-        self.warnings.setStyleSheet("color: #b36b00;")
+        self.warnings.setStyleSheet(text_style(WARNING_TEXT, self.warnings))
         self.largest = KeyedTableModel(LARGEST_COLUMNS, key=lambda e: e[0], parent=self)
         self.largest_view = QTableView(self)
         self.largest_view.setObjectName("build-context-largest")
@@ -184,7 +186,9 @@ class BuildSheet(QDialog):
             listing = future.result()
         except engine.EngineError as exc:
             self.listing = None
-            self.summary.setText(f"<span style='color:#c0392b'>{exc}</span>")
+            # The daemon's words are text, not markup.
+            self.summary.setText(f"<span style='color:{ERROR_TEXT.on(self.palette())}'>"
+                                 f"{html.escape(str(exc))}</span>")
             self.warnings.setText("")
             self.largest.set_items([])
             return

@@ -45,6 +45,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.theme import MUTED_TEXT, SEARCH_HIT
 from app.widgets.ansi import PLAIN, Run, ansi_runs, strip_ansi
 from engine import log_timestamp
 
@@ -331,7 +332,7 @@ class LogDelegate(QStyledItemDelegate):
         metrics = self.view.metrics
         baseline = rect.top() + metrics.ascent()
         if prefix:
-            painter.setPen(QColor("#8a8a8a"))
+            painter.setPen(QColor(MUTED_TEXT.on(palette)))
             painter.drawText(x, baseline, prefix)
             x += metrics.horizontalAdvance(prefix)
         pattern = self.view.search_pattern
@@ -351,7 +352,8 @@ class LogDelegate(QStyledItemDelegate):
             if style.bg and not selected:
                 painter.fillRect(QRect(x, rect.top(), width, rect.height()), QColor(style.bg))
             if pattern is not None:
-                self._paint_hits(painter, pattern, text, x, rect, metrics)
+                self._paint_hits(painter, pattern, text, x, rect, metrics,
+                                 QColor(SEARCH_HIT.on(palette)))
             if style is PLAIN:
                 painter.setFont(base_font)
             else:
@@ -367,13 +369,13 @@ class LogDelegate(QStyledItemDelegate):
 
     @staticmethod
     def _paint_hits(painter: QPainter, pattern: re.Pattern[str], text: str, x: int, rect: QRect,
-                    metrics: QFontMetrics) -> None:
+                    metrics: QFontMetrics, hit: QColor) -> None:
         for match in pattern.finditer(text):
             if match.end() == match.start():
                 continue
             left = x + metrics.horizontalAdvance(text[: match.start()])
             width = metrics.horizontalAdvance(match.group(0))
-            painter.fillRect(QRect(left, rect.top(), width, rect.height()), QColor("#f5d76e"))
+            painter.fillRect(QRect(left, rect.top(), width, rect.height()), hit)
 
 
 class LogView(QWidget):

@@ -2,16 +2,11 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import QTimer
+from PySide6.QtCore import QEvent, QTimer
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QToolButton, QWidget
 
 from app.session import MessageLevel
-
-_STYLES = {
-    MessageLevel.INFO: "background:#e7f1fb; color:#0b3a66; border:1px solid #9cc3ea;",
-    MessageLevel.WARNING: "background:#fff4d6; color:#5c4400; border:1px solid #e8c66a;",
-    MessageLevel.ERROR: "background:#fde8e8; color:#7a1010; border:1px solid #eaa0a0;",
-}
+from app.theme import message_colours
 
 
 class MessageBar(QFrame):
@@ -40,9 +35,34 @@ class MessageBar(QFrame):
         self.level = MessageLevel.INFO
         self.hide()
 
+    def _restyle(self) -> None:
+        """Colours for the level and the palette (light or dark) of this moment.
+
+        The text colour is set on the label and the button themselves: a style
+        sheet's ``color`` on the frame does not reach its children, which then drew
+        the palette's text (light, in dark mode) on the bar's pale background.
+        """
+        colours = message_colours(self.level.value, self.palette())
+        name = self.objectName()
+        self._styled = (self.level, colours)
+        self.setStyleSheet(
+            f"#{name} {{background:{colours.background}; border:1px solid {colours.border};"
+            f" border-radius:4px;}}"
+            f" #{name} QLabel, #{name} QToolButton {{color:{colours.text};"
+            " background:transparent; border:none;}")
+
+    def changeEvent(self, event: QEvent) -> None:
+        if event.type() == QEvent.Type.PaletteChange and not self.signalsBlocked():
+            # The theme changed: the pair for the new palette (the style sheet's own
+            # palette changes do not alter the Window colour this reads).
+            colours = message_colours(self.level.value, self.palette())
+            if getattr(self, "_styled", None) not in (None, (self.level, colours)):
+                self._restyle()
+        super().changeEvent(event)
+
     def show_message(self, level: MessageLevel, text: str, *, sticky: bool = False) -> None:
         self.level = level
-        self.setStyleSheet(f"#{self.objectName()} {{{_STYLES[level]} border-radius:4px;}}")
+        self._restyle()
         self.label.setText(text)
         self.show()
         if level == MessageLevel.INFO and not sticky:

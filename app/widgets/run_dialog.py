@@ -62,6 +62,7 @@ from PySide6.QtWidgets import (
 
 import engine
 from app.session import EngineSession, MessageLevel
+from app.theme import ERROR_TEXT, text_style
 from engine import (
     RESTART_POLICIES,
     InvalidInput,
@@ -85,7 +86,6 @@ from engine import (
 T = TypeVar("T")
 log = logging.getLogger(__name__)
 
-ERROR_STYLE = "color: #c62828;"
 #: Fields in the order the form shows them; each has a "run-<field>-error" label.
 FIELDS = ("name", "command", "entrypoint", "ports", "env", "volumes", "restart", "network")
 
@@ -209,7 +209,7 @@ class RunDialog(QDialog):
             label = QLabel(self)
             label.setObjectName(f"run-{field}-error")
             label.setAccessibleName(f"{field.capitalize()} problem")
-            label.setStyleSheet(ERROR_STYLE)
+            label.setStyleSheet(text_style(ERROR_TEXT, label))
             label.setWordWrap(True)
             label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
             label.hide()
@@ -218,7 +218,7 @@ class RunDialog(QDialog):
         self.run_error = QLabel(self)
         self.run_error.setObjectName("run-error")
         self.run_error.setAccessibleName("Why the engine refused")
-        self.run_error.setStyleSheet(ERROR_STYLE)
+        self.run_error.setStyleSheet(text_style(ERROR_TEXT, self.run_error))
         self.run_error.setWordWrap(True)
         self.run_error.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.run_error.hide()

@@ -24,8 +24,8 @@ from PySide6.QtWidgets import (
 
 import engine
 from app.session import EngineSession, MessageLevel
+from app.theme import ERROR_TEXT, text_style
 
-ERROR_STYLE = "color: #c62828;"
 HINT_STYLE = "color: palette(placeholder-text);"
 
 
@@ -98,10 +98,10 @@ class TagDialog(QDialog):
 
     def problem(self) -> str:
         """The message under the field when it is a problem (red), else ""."""
-        return self.hint.text() if self.hint.styleSheet() == ERROR_STYLE else ""
+        return self.hint.text() if self.hint.styleSheet() != HINT_STYLE else ""
 
     def _say(self, text: str, *, error: bool) -> None:
-        self.hint.setStyleSheet(ERROR_STYLE if error else HINT_STYLE)
+        self.hint.setStyleSheet(text_style(ERROR_TEXT, self.hint) if error else HINT_STYLE)
         self.hint.setText(text)
         self.hint.setVisible(bool(text))
 
