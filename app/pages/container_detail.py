@@ -27,6 +27,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
+from typing import Any
 
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import (
@@ -204,7 +205,8 @@ class ShellTab(QWidget):
         layout.addWidget(self.terminal, 1)
         self.exit_code: int | None = None
         self.shell: str | None = None
-        self.resizing: asyncio.Task[object] | None = None
+        self.resizing: asyncio.Future[Any] | None = None
+        self._first_size: asyncio.Future[None] | None = None
         self._exec: ExecSession | None = None
         self._task: asyncio.Task[object] | None = None
         self._writes: asyncio.Queue[bytes] = asyncio.Queue()
@@ -248,6 +250,10 @@ class ShellTab(QWidget):
             # The window's banner reports the connection; the tab says what became of it.
             log.info("shell in %s ended with the connection: %s", self.container.name, exc)
             return None, SHELL_LOST
+        except engine.APIError as exc:
+            # Refused (Podman: "unable to find user …" at start): the engine's words here,
+            # with Reopen, not only in the message bar while the tab says "Starting…".
+            return None, f"Cannot open a shell: {str(exc).splitlines()[0] if str(exc) else exc}"
 
     async def _run_exec(self, client: engine.Engine) -> tuple[int | None, str]:
         command = self.command
@@ -262,9 +268,12 @@ class ShellTab(QWidget):
         exec_id = await exec_create(client, self.container.id, command, tty=True, stdin=True,
                                     user=self.user,
                                     env=["TERM=xterm-256color"], console_size=(rows, cols))
-        async with await exec_start(client, exec_id, tty=True,
-                                    console_size=(rows, cols)) as running:
+        # Sized by a resize beside the reading, not before it: Docker holds that resize
+        # for 10 s when the command never starts (a user that does not exist).
+        async with await exec_start(client, exec_id, tty=True) as running:
             self._exec = running
+            self._first_size = asyncio.ensure_future(_first_resize(running, rows, cols))
+            self.resizing = self._first_size
             self._set_ended(False, f"{self.shell} in {self.container.name}")
             writer = asyncio.ensure_future(self._pump_writes(running))
             output = bytearray()
@@ -291,7 +300,8 @@ class ShellTab(QWidget):
 
     def _on_resized(self, rows: int, cols: int) -> None:
         if self._exec is not None:
-            self.resizing = self.session.run(partial(_resize, self._exec, rows, cols),
+            self.resizing = self.session.run(partial(_resize, self._exec, rows, cols,
+                                                     self._first_size),
                                              describe="resize the terminal",
                                              quiet_not_found=True)
 
@@ -311,8 +321,19 @@ class ShellTab(QWidget):
         self._set_ended(True, text)
 
 
-async def _resize(running: ExecSession, rows: int, cols: int, _client: engine.Engine) -> None:
+async def _resize(running: ExecSession, rows: int, cols: int,
+                  first: asyncio.Future[None] | None, _client: engine.Engine) -> None:
+    if first is not None:
+        await first  # after the first size, never overtaken by it
     await running.resize(rows, cols)
+
+
+async def _first_resize(running: ExecSession, rows: int, cols: int) -> None:
+    """The terminal's size, once started; a command already gone needs none."""
+    try:
+        await running.resize(rows, cols)
+    except engine.EngineError as exc:
+        log.debug("first resize of a shell: %s", exc)
 
 
 class ContainerDetail(QWidget):

@@ -262,7 +262,8 @@ async def _initial_resize(session: ExecSession, size: tuple[int, int]) -> None:
 #: What runtimes print when the command cannot be started (runc, crun, Podman).
 _EXEC_FAILURE = re.compile(
     rb"OCI runtime exec failed|executable file not found|no such file or directory"
-    rb"|permission denied|OCI runtime attempted to invoke a command",
+    rb"|permission denied|OCI runtime attempted to invoke a command"
+    rb"|unable to find (?:user|group) ",
     re.IGNORECASE,
 )
 
@@ -278,6 +279,9 @@ def exec_failure_reason(exit_code: int, output: bytes) -> str | None:
     if exit_code not in (126, 127) or not _EXEC_FAILURE.search(output):
         return None
     text = output.decode("utf-8", "replace")
+    user = re.search(r"unable to find (?:user|group) [^\r\n]{0,200}", text)
+    if user is not None:  # the engine's words: "unable to find user x: no matching entries…"
+        return user.group(0)
     found = re.search(r'exec: "([^"]*)": ([^\r\n]*)', text)
     command = found.group(1) if found else None
     detail = (found.group(2) if found else text).lower()
