@@ -143,6 +143,30 @@ class TerminalScreen(pyte.HistoryScreen):  # type: ignore[misc]
                 return
         super().reset_mode(*modes, **kwargs)
 
+    def resize(self, lines: int | None = None, columns: int | None = None) -> None:
+        """As xterm: a shorter screen keeps the cursor's row and the rows above it as
+        far as they fit, the rows that no longer fit go to the history (pyte dropped
+        them), and rows under the cursor (usually blank) are the first to go."""
+        lines = lines or self.lines
+        excess = self.lines - lines
+        if excess > 0 and not self.alternate:
+            below = self.lines - 1 - self.cursor.y
+            top = excess - min(excess, max(below, 0))
+            if top:
+                buffer = self.buffer
+                for y in range(top):
+                    self.history.top.append(buffer[y])
+                rows = {y - top: buffer[y] for y in range(top, self.lines) if y in buffer}
+                buffer.clear()
+                buffer.update(rows)
+                self.cursor.y -= top
+            for y in range(lines, self.lines):
+                self.buffer.pop(y, None)
+            self.lines = lines  # pyte's resize now only sees the columns change
+            self.set_margins()
+            self.dirty.update(range(lines))
+        super().resize(lines, columns)
+
     def index(self) -> None:
         # Lines scrolled off a full-screen program's screen are not history.
         if self.alternate:

@@ -198,3 +198,33 @@ def test_a_flood_of_output_ends_as_if_every_byte_was_parsed(
     theirs = ["".join(line[x].data for x in sorted(line)).rstrip()
               for line in reference.history.top]
     assert ours[-4000:] == theirs[-4000:]
+
+
+def test_a_shorter_terminal_sends_its_top_lines_to_the_scrollback(
+    qtbot: QtBot, terminal: TerminalWidget
+) -> None:
+    terminal.feed(b"".join(b"line %d\r\n" % n for n in range(9)) + b"$ ")
+    assert terminal.display_lines()[-1].rstrip() == "$"
+    with qtbot.waitSignal(terminal.resized):
+        terminal.resize(terminal.cell_width * 40, terminal.cell_height * 6)
+    # As xterm: the cursor's row stays, the rows above it that no longer fit scroll
+    # into the history instead of being thrown away.
+    assert [line.rstrip() for line in terminal.display_lines()] == [
+        "line 4", "line 5", "line 6", "line 7", "line 8", "$"]
+    assert (terminal.vt.cursor.x, terminal.vt.cursor.y) == (2, 5)
+    assert [line.rstrip() for line in terminal.scrollback_text()] == [
+        "line 0", "line 1", "line 2", "line 3"]
+    with qtbot.waitSignal(terminal.resized):  # taller again: nothing lost either way
+        terminal.resize(terminal.cell_width * 40, terminal.cell_height * 10)
+    terminal.feed(b"next")
+    assert terminal.display_lines()[5].rstrip() == "$ next"
+
+
+def test_a_shorter_terminal_drops_blank_rows_under_the_cursor_first(
+    qtbot: QtBot, terminal: TerminalWidget
+) -> None:
+    terminal.feed(b"first\r\n$ ")
+    with qtbot.waitSignal(terminal.resized):
+        terminal.resize(terminal.cell_width * 40, terminal.cell_height * 4)
+    assert [line.rstrip() for line in terminal.display_lines()] == ["first", "$", "", ""]
+    assert terminal.scrollback_text() == []
