@@ -89,9 +89,9 @@ class MainWindow(QMainWindow):
         column.setContentsMargins(8, 8, 8, 0)
         column.addWidget(self.banner)
         column.addWidget(self.pages, 1)
-        # Below the page, not above it: a message that comes and goes must not move
-        # the search box and buttons the user is about to click (QA misclicked so).
-        column.addWidget(self.messages)
+        # Over the page's bottom edge, not in the layout: a message that comes and goes
+        # must not move what the user is about to click, nor resize open shells.
+        self.messages.float_over(self.pages)
         self.activity = ActivityPanel()
         column.addWidget(self.activity)
         # A long pull or build that ends while the window is in the background says so.

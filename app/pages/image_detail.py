@@ -29,6 +29,7 @@ from app.models.table import Column, KeyedTableModel
 from app.pages.image_layers import EfficiencyView, LayerView, SharedWith, shared_layers
 from app.presentation import ImageRow, human_size, relative_time, used_by_text
 from app.session import EngineSession
+from app.widgets.message_bar import reserve_space
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +85,7 @@ class ImageDetail(QWidget):
         self.progress.setMaximumHeight(16)
         self.progress.setFormat("Reading the layers… %p%")
         self.progress.hide()
+        reserve_space(self.progress)  # "Reading the layers…" comes and goes in place
         self.analysis: engine.ImageAnalysis | None = None
 
         self.tabs = QTabWidget(self)

@@ -34,6 +34,7 @@ from app.presentation import (
 )
 from app.session import EngineSession, MessageLevel
 from app.theme import ERROR_TEXT, text_style
+from app.widgets.message_bar import reserve_space
 from app.widgets.run_dialog import open_run_dialog, run_one_click
 from app.widgets.tag_dialog import TagDialog
 
@@ -134,6 +135,7 @@ class ImagesPage(TablePage):
         self.main_layout.insertLayout(1, row)
         self.main_layout.insertWidget(2, self.pull_hint)
         self.pull_hint.hide()
+        reserve_space(self.pull_hint)  # "Will pull …" appears without moving the table
         self.pull_box.textChanged.connect(self._validate_pull)
         self.pull_box.returnPressed.connect(self._request_pull)
         self.pull_button.clicked.connect(self._request_pull)

@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import QEvent, QTimer
+from PySide6.QtCore import QEvent, QObject, QTimer
+from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QToolButton, QWidget
 
 from app.session import MessageLevel
 from app.theme import message_colours
+
+
+def reserve_space(widget: QWidget) -> None:
+    """Keep ``widget``'s room in its layout while it is hidden (a hint, a progress bar),
+    so that showing it moves nothing the user is about to click."""
+    policy = widget.sizePolicy()
+    policy.setRetainSizeWhenHidden(True)
+    widget.setSizePolicy(policy)
+    widget.setMinimumHeight(max(widget.sizeHint().height(), widget.fontMetrics().height()))
 
 
 class MessageBar(QFrame):
@@ -16,6 +26,7 @@ class MessageBar(QFrame):
 
     def __init__(self, name: str = "message-bar", parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        self._host: QWidget | None = None
         self.setObjectName(name)
         self.setAccessibleName("Messages")
         self.label = QLabel(self)
@@ -65,6 +76,7 @@ class MessageBar(QFrame):
         self._restyle()
         self.label.setText(text)
         self.show()
+        self._place()  # a longer text may wrap to more lines
         if level == MessageLevel.INFO and not sticky:
             self._timer.start(self.INFO_SECONDS * 1000)
         else:
@@ -72,3 +84,42 @@ class MessageBar(QFrame):
 
     def text(self) -> str:
         return self.label.text()
+
+    # -- floating over a widget ---------------------------------------------------------
+
+    MARGIN = 8
+
+    def float_over(self, host: QWidget) -> None:
+        """Show messages over the bottom of ``host`` instead of taking room in a layout.
+
+        A bar that comes and goes in a layout moves everything around it: the user
+        clicks the wrong row, and every shell in the window is resized (and prints
+        an extra prompt) each time a message appears.  Floating, it covers the
+        bottom edge of ``host`` for as long as it shows, and nothing moves.
+        """
+        self._host = host
+        self.setParent(host)
+        self.setAutoFillBackground(True)
+        host.installEventFilter(self)
+        self._place()
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if watched is self._host and event.type() in (
+                QEvent.Type.Resize, QEvent.Type.Show, QEvent.Type.LayoutRequest):
+            self._place()
+        return super().eventFilter(watched, event)
+
+    def _place(self) -> None:
+        host = self._host
+        if host is None:
+            return
+        width = max(host.width() - 2 * self.MARGIN, 0)
+        height = self.heightForWidth(width) if self.hasHeightForWidth() else -1
+        height = max(height, self.sizeHint().height(), self.minimumSizeHint().height())
+        self.setGeometry(self.MARGIN, max(host.height() - height - self.MARGIN, 0), width,
+                         height)
+        self.raise_()
+
+    def showEvent(self, event: QShowEvent) -> None:
+        self._place()
+        super().showEvent(event)
