@@ -61,7 +61,7 @@ from engine._context import (
 )
 from engine._context import EntryKind as ContextEntryKind
 from engine._decoders import Frame, FrameDecoder, JSONStreamDecoder, LineSplitter, StreamKind
-from engine._endpoint import Endpoint, Resolution, TLSConfig, resolve
+from engine._endpoint import Endpoint, Resolution, SSHOptions, TLSConfig, resolve
 from engine._errors import (
     APIError,
     BadRequest,
@@ -69,10 +69,13 @@ from engine._errors import (
     EndpointError,
     EngineError,
     EngineUnreachable,
+    HostKeyChanged,
+    HostKeyError,
     NotFound,
     PermissionDenied,
     ProtocolError,
     ServerError,
+    UnknownHostKey,
 )
 from engine._io import (
     SHELLS,
@@ -220,6 +223,8 @@ __all__ = [
     "FrameDecoder",
     "HistoryEntry",
     "HistoryStep",
+    "HostKeyChanged",
+    "HostKeyError",
     "Image",
     "ImageAnalysis",
     "ImageArchiveReader",
@@ -254,6 +259,7 @@ __all__ = [
     "Resolution",
     "RestartPolicy",
     "RunSpec",
+    "SSHOptions",
     "SavedImage",
     "SearchFailed",
     "SearchResult",
@@ -265,6 +271,7 @@ __all__ = [
     "StreamKind",
     "SystemInfo",
     "TLSConfig",
+    "UnknownHostKey",
     "VolumeMapping",
     "WastedPath",
     "analyze_image",

@@ -33,12 +33,14 @@ from engine._errors import EndpointError
 __all__ = [
     "Endpoint",
     "Resolution",
+    "SSHOptions",
     "TLSConfig",
     "default_sockets",
     "docker_config_dir",
     "parse_host",
     "read_context",
     "resolve",
+    "ssh_from_env",
     "tls_from_env",
 ]
 
@@ -61,12 +63,31 @@ class TLSConfig:
 
 
 @dataclass(frozen=True)
+class SSHOptions:
+    """Where an ssh endpoint's trust and keys come from; empty fields mean the user's own.
+
+    By default, as with ``ssh``: host keys are checked against ``~/.ssh/known_hosts``,
+    keys come from the ssh agent and ``~/.ssh/id_*``, and ``~/.ssh/config`` applies
+    (host aliases, ``User``, ``Port``, ``IdentityFile``).  ``identities`` given means
+    those keys only, without the agent.  Set from ``DOCKYARD_SSH_KNOWN_HOSTS``,
+    ``DOCKYARD_SSH_IDENTITY`` (paths separated by ``:``) and ``DOCKYARD_SSH_CONFIG``
+    (see :func:`ssh_from_env`), for tests and unusual setups.
+    """
+
+    known_hosts: Path | None = None
+    identities: tuple[Path, ...] = ()
+    config: Path | None = None
+
+
+@dataclass(frozen=True)
 class Endpoint:
     """One engine address, normalised, plus where it came from so the UI can explain it."""
 
     url: str
     source: str
     tls: TLSConfig | None = None
+    #: Only for ``ssh://``; ``None`` there means :class:`SSHOptions`'s defaults.
+    ssh: SSHOptions | None = None
 
     @property
     def scheme(self) -> str:
@@ -164,11 +185,13 @@ def _parse_ssh(url: str, rest: str) -> str:
     return out
 
 
-def parse_host(url: str, source: str, tls: TLSConfig | None = None) -> Endpoint:
+def parse_host(url: str, source: str, tls: TLSConfig | None = None,
+               ssh: SSHOptions | None = None) -> Endpoint:
     """Validate and normalise one engine address, so every later step sees one spelling.
 
     ``tls`` only means something for ``tcp://`` and is dropped for the other
     schemes (which are local or tunnelled); it also picks the default tcp port.
+    ``ssh`` likewise only for ``ssh://``.
     """
     text = url.strip()
     if text.startswith("/"):
@@ -189,7 +212,7 @@ def parse_host(url: str, source: str, tls: TLSConfig | None = None) -> Endpoint:
     if scheme == "unix":
         return Endpoint(_parse_unix(url, rest), source)
     if scheme == "ssh":
-        return Endpoint(_parse_ssh(url, rest), source)
+        return Endpoint(_parse_ssh(url, rest), source, ssh=ssh)
     if not rest.strip("/"):
         raise EndpointError(f"{url!r} has no pipe name; use npipe:////./pipe/docker_engine")
     return Endpoint("npipe://" + rest, source)
@@ -227,6 +250,17 @@ def tls_from_env(env: Mapping[str, str], home: Path) -> TLSConfig | None:
         client_cert=_existing(certs / "cert.pem"),
         client_key=_existing(certs / "key.pem"),
     )
+
+
+def ssh_from_env(env: Mapping[str, str]) -> SSHOptions | None:
+    """:class:`SSHOptions` from ``DOCKYARD_SSH_*``; None when none is set (the user's own)."""
+    known_hosts = env.get("DOCKYARD_SSH_KNOWN_HOSTS", "")
+    identities = tuple(Path(p) for p in env.get("DOCKYARD_SSH_IDENTITY", "").split(":") if p)
+    config = env.get("DOCKYARD_SSH_CONFIG", "")
+    if not (known_hosts or identities or config):
+        return None
+    return SSHOptions(Path(known_hosts) if known_hosts else None, identities,
+                      Path(config) if config else None)
 
 
 def _context_id(name: str) -> str:
@@ -287,9 +321,10 @@ def _current_context(config_file: Path) -> str | None:
     return name if isinstance(name, str) and name else None
 
 
-def _from_context(name: str, config_dir: Path, source: str) -> Resolution:
+def _from_context(name: str, config_dir: Path, source: str,
+                  ssh: SSHOptions | None) -> Resolution:
     host, tls = read_context(name, config_dir)
-    return Resolution([parse_host(host, source, tls)], explicit=True)
+    return Resolution([parse_host(host, source, tls, ssh)], explicit=True)
 
 
 def default_sockets(env: Mapping[str, str], home: Path, uid: int) -> list[Endpoint]:
@@ -331,22 +366,25 @@ def resolve(
     if uid is None:
         uid = os.getuid() if hasattr(os, "getuid") else 0
 
+    ssh = ssh_from_env(env)
     # Empty values count as unset, as in the docker CLI.
     if host and host.strip():
-        return Resolution([parse_host(host, "--host", tls_from_env(env, home))], explicit=True)
+        return Resolution([parse_host(host, "--host", tls_from_env(env, home), ssh)],
+                          explicit=True)
     docker_host = env.get("DOCKER_HOST", "")
     if docker_host.strip():
         tls = tls_from_env(env, home)
-        return Resolution([parse_host(docker_host, "DOCKER_HOST", tls)], explicit=True)
+        return Resolution([parse_host(docker_host, "DOCKER_HOST", tls, ssh)], explicit=True)
 
     config_dir = docker_config_dir(env, home)
     env_context = env.get("DOCKER_CONTEXT", "")
     if env_context and env_context != "default":
-        return _from_context(env_context, config_dir, f"context {env_context!r} (DOCKER_CONTEXT)")
+        return _from_context(env_context, config_dir,
+                             f"context {env_context!r} (DOCKER_CONTEXT)", ssh)
     config_file = config_dir / "config.json"
     current = _current_context(config_file)
     # DOCKER_CONTEXT=default pins the default context, so config.json is not consulted.
     if current and current != "default" and env_context != "default":
         where = f"current context in {_display(config_file, home)}"
-        return _from_context(current, config_dir, f"context {current!r} ({where})")
+        return _from_context(current, config_dir, f"context {current!r} ({where})", ssh)
     return Resolution(default_sockets(env, home, uid), explicit=False)

@@ -3,7 +3,10 @@
     EngineError
     ├── EndpointError            the configured endpoint cannot be used (bad URL, missing context)
     ├── EngineUnreachable        nothing answers at the endpoint (no socket, refused, timeout)
-    │   └── PermissionDenied     the socket exists but we may not open it (EACCES)
+    │   ├── PermissionDenied     the socket exists but we may not open it (EACCES, ssh auth)
+    │   └── HostKeyError         an ssh server whose host key is not the one on record
+    │       ├── UnknownHostKey   no key on record for the host: show the fingerprint, ask
+    │       └── HostKeyChanged   a different key on record: refuse
     ├── ProtocolError            the daemon answered with something we cannot read
     └── APIError                 the daemon answered with an error status and a message
         ├── BadRequest           400
@@ -43,6 +46,34 @@ class EngineUnreachable(EngineError):
 
 class PermissionDenied(EngineUnreachable):
     """The socket exists, but this user may not connect to it."""
+
+
+class HostKeyError(EngineUnreachable):
+    """An ssh server whose host key does not match ``known_hosts``; nothing was sent to it.
+
+    ``fingerprint`` is the key's SHA256 fingerprint as ``ssh-keygen -l`` prints it
+    (``SHA256:…``), ``key_type`` its algorithm, ``host`` the name it was checked as
+    (``[host]:port`` for a port other than 22), ``known_hosts`` the file consulted.
+    """
+
+    def __init__(self, message: str, endpoint: str = "", *, host: str = "",
+                 fingerprint: str = "", key_type: str = "", known_hosts: str = "",
+                 known_hosts_line: str = "") -> None:
+        super().__init__(message, endpoint)
+        self.host = host
+        self.fingerprint = fingerprint
+        self.key_type = key_type
+        self.known_hosts = known_hosts
+        #: The line that, appended to ``known_hosts``, trusts this key (for "accept").
+        self.known_hosts_line = known_hosts_line
+
+
+class UnknownHostKey(HostKeyError):
+    """The host has no key on record: the user should compare the fingerprint and decide."""
+
+
+class HostKeyChanged(HostKeyError):
+    """The host presents a key other than the one on record: refused, never overridden here."""
 
 
 class ProtocolError(EngineError):

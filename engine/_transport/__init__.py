@@ -21,6 +21,7 @@ from engine._transport.base import (
     error_message,
     status_error,
 )
+from engine._transport.ssh import SSHTransport
 from engine._transport.tcp import TCPTransport
 from engine._transport.unix import UnixTransport
 
@@ -45,7 +46,9 @@ def connect(endpoint: Endpoint) -> Transport:
         return UnixTransport(endpoint)
     if endpoint.scheme == "tcp":
         return TCPTransport(endpoint)
+    if endpoint.scheme == "ssh":
+        return SSHTransport(endpoint)
     raise EndpointError(
         f"{endpoint.scheme}:// endpoints are not supported yet ({endpoint.url});"
-        " use a unix:// socket or tcp:// address"
+        " use a unix:// socket, a tcp:// address or an ssh:// destination"
     )

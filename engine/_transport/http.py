@@ -97,6 +97,11 @@ class _Upgraded(Upgraded):
             raise lost(self._endpoint, exc) from exc
 
     def shutdown_write(self) -> None:
+        write_eof = self._stream.get_extra_info("write_eof")  # a stream that is no socket (ssh)
+        if write_eof is not None:
+            with contextlib.suppress(Exception):  # already closed: nothing to end
+                write_eof()
+            return
         sock = self._stream.get_extra_info("socket")
         if sock is None:
             raise ProtocolError("this connection cannot be half-closed")
