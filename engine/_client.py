@@ -24,6 +24,7 @@ from engine._endpoint import Endpoint, resolve
 from engine._errors import (
     EngineError,
     EngineUnreachable,
+    HostKeyError,
     PermissionDenied,
     ProtocolError,
 )
@@ -456,7 +457,8 @@ async def discover(
     """Connect to the engine the docker CLI would use, else the first default socket that answers.
 
     Raises :class:`EngineUnreachable` (or :class:`PermissionDenied` when the only
-    sockets found refused this user) carrying every attempt, for a helpful message.
+    sockets found refused this user) carrying every attempt, for a helpful message;
+    an ssh host key that is not on record raises its :class:`HostKeyError` at once.
     """
     resolution = resolve(host, env=env, home=home)
     attempts: list[Attempt] = []
@@ -471,6 +473,11 @@ async def discover(
         except PermissionDenied as exc:
             denied = denied or exc
             attempts.append(Attempt(endpoint.url, endpoint.source, str(exc)))
+        except HostKeyError as exc:
+            # Kept as it is (with its fingerprint), so a caller can ask whether to trust it.
+            attempts.append(Attempt(endpoint.url, endpoint.source, str(exc)))
+            exc.attempts = tuple(attempts)
+            raise
         except EngineError as exc:
             attempts.append(Attempt(endpoint.url, endpoint.source, str(exc)))
         else:
