@@ -12,7 +12,7 @@ DEB_PACKAGES=(python3-venv docker.io busybox-static podman xvfb docker-registry
               libegl1 libgl1 libxkbcommon0 libxkbcommon-x11-0 libfontconfig1 libdbus-1-3
               libxcb-cursor0 libxcb-icccm4 libxcb-image0 libxcb-keysyms1 libxcb-randr0
               libxcb-render-util0 libxcb-shape0 libxcb-xinerama0 libxcb-xkb1 fonts-dejavu-core
-              desktop-file-utils appstream)
+              desktop-file-utils appstream openssh-server)
 STATE_DIR="${TMPDIR:-/tmp}/dockyard-test-run"
 mkdir -p "$STATE_DIR"
 

@@ -17,7 +17,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "-H", "--host", metavar="URL",
-        help="engine address (unix:///path or tcp://host:port); default: as the docker CLI",
+        help="engine address (unix:///path, tcp://host:port or ssh://[user@]host[:port][/socket]);"
+             " default: as the docker CLI",
     )
     entry = parser.add_mutually_exclusive_group()
     entry.add_argument(

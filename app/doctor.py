@@ -24,6 +24,13 @@ async def diagnose(host: str | None) -> dict[str, Any]:
         report["attempts"] = [_attempt(a) for a in exc.attempts]
         report["error"] = str(exc)
         report["permission_denied"] = isinstance(exc, engine.PermissionDenied)
+        report["ssh"] = exc.endpoint.startswith("ssh://")
+        if isinstance(exc, engine.HostKeyError):
+            report["host_key"] = {
+                "host": exc.host, "key_type": exc.key_type, "fingerprint": exc.fingerprint,
+                "known_hosts": exc.known_hosts, "known_hosts_line": exc.known_hosts_line,
+                "changed": isinstance(exc, engine.HostKeyChanged),
+            }
         return report
     report["attempts"] = [_attempt(a) for a in attempts]
     async with client:
@@ -79,22 +86,34 @@ def format_report(report: dict[str, Any]) -> str:
         ]
     else:
         lines.append(f"No usable engine: {report.get('error', 'unknown error')}")
-        if report.get("permission_denied"):
-            lines.append(
-                "  Fix: add yourself to the 'docker' group (sudo usermod -aG docker $USER, then"
-                " log in again), or use rootless Docker or Podman."
-            )
+        lines += _fixes(report)
     if report["attempts"]:
         lines.append("Tried:")
         for attempt in report["attempts"]:
             mark = "ok  " if attempt["connected"] else "skip"
             lines.append(f"  {mark} {attempt['url']}  [{attempt['source']}]: {attempt['outcome']}")
-    if not report["ok"] and not report.get("permission_denied"):
+    if not report["ok"] and not report.get("permission_denied") and not report.get("ssh"):
         lines.append(
             "Start an engine (sudo systemctl start docker, or: systemctl --user start"
             " podman.socket), or point DOCKER_HOST / --host at one."
         )
     return "\n".join(lines)
+
+
+def _fixes(report: dict[str, Any]) -> list[str]:
+    """What to do about a failure, when something is known to help."""
+    host_key = report.get("host_key")
+    if host_key and not host_key["changed"] and host_key["fingerprint"]:
+        return [f"  Fix: if {host_key['fingerprint']} is the server's key (ssh-keygen -lf"
+                " /etc/ssh/ssh_host_*_key.pub on it), add this line to"
+                f" {host_key['known_hosts']}:", f"    {host_key['known_hosts_line']}"]
+    if report.get("permission_denied") and report.get("ssh"):
+        return ["  Fix: load your key into the ssh agent (ssh-add), or name it with IdentityFile"
+                " in ~/.ssh/config; the server must list it in authorized_keys."]
+    if report.get("permission_denied"):
+        return ["  Fix: add yourself to the 'docker' group (sudo usermod -aG docker $USER, then"
+                " log in again), or use rootless Docker or Podman."]
+    return []
 
 
 def run_doctor(host: str | None, *, as_json: bool = False) -> int:

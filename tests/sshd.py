@@ -24,6 +24,18 @@ from engine._endpoint import parse_host
 SSHD = next((p for p in ("/usr/sbin/sshd", "/usr/bin/sshd") if os.path.exists(p)), None)
 
 
+def require_sshd(in_ci: bool) -> None:
+    """Skip (fail in CI) where no sshd can be started: not installed, or not root."""
+    import pytest
+
+    why = ("sshd is not installed (apt-get install openssh-server; ./test.sh installs it)"
+           if SSHD is None else "sshd must be started as root" if os.geteuid() != 0 else "")
+    if why:
+        if in_ci:
+            pytest.fail(why)
+        pytest.skip(why)
+
+
 def keygen(path: Path, comment: str) -> str:
     """A new ed25519 key pair at ``path``; returns the public key line."""
     subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", comment,

@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import DOCKER_CLI, EngineUnderTest
+from tests.conftest import DOCKER_CLI, IN_CI, EngineUnderTest
+from tests.sshd import keygen, require_sshd, start_sshd
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -189,3 +190,54 @@ def test_headless_commands_do_not_load_qt() -> None:
     result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
                             cwd=REPO, check=True)
     assert result.stdout.strip() == "[]"
+
+
+def test_doctor_over_ssh(docker_engine: EngineUnderTest, tmp_path: Path) -> None:
+    """--host ssh://… (and DOCKER_HOST) reach the engine; failures are one line, with a fix."""
+    require_sshd(IN_CI)
+    if docker_engine.url != "unix:///var/run/docker.sock":
+        pytest.skip("the sshd forwards to /var/run/docker.sock; the test Docker is elsewhere")
+    server = start_sshd(tmp_path / "sshd")
+    try:
+        env = clean_env(tmp_path, **server.env())
+        code, report = doctor_json(env, "--host", server.url)
+        assert code == 0, report
+        assert report["endpoint"] == {"url": server.url, "source": "--host"}
+        assert report["engine"]["version"] == docker_engine.cli(
+            "version", "--format", "{{.Server.Version}}")
+        code, report = doctor_json({**env, "DOCKER_HOST": server.url})
+        assert code == 0, report
+        assert report["endpoint"]["source"] == "DOCKER_HOST"
+
+        empty = tmp_path / "empty_known_hosts"
+        empty.write_text("")
+        unknown = {**env, "DOCKYARD_SSH_KNOWN_HOSTS": str(empty)}
+        result = doctor(unknown, "--host", server.url)
+        assert result.returncode == 1
+        [line] = result.stderr.strip().splitlines()
+        assert line.startswith("dockyard doctor: the host [127.0.0.1]:")
+        assert "is not known" in line and "SHA256:" in line
+        assert "Traceback" not in result.stdout + result.stderr
+        assert "systemctl" not in result.stdout  # no advice to start a local engine
+        code, report = doctor_json(unknown, "--host", server.url)
+        assert code == 1
+        assert report["host_key"]["fingerprint"] in line
+        assert report["host_key"]["known_hosts_line"].endswith(server.host_public)
+        assert report["host_key"]["changed"] is False
+
+        keygen(tmp_path / "stranger", "not authorized")
+        result = doctor({**env, "DOCKYARD_SSH_IDENTITY": str(tmp_path / "stranger")},
+                        "--host", server.url)
+        assert result.returncode == 1
+        [line] = result.stderr.strip().splitlines()
+        assert "permission denied" in line and f"127.0.0.1:{server.port}" in line
+        assert "docker' group" not in result.stdout  # the local-socket advice is not for ssh
+        assert "Traceback" not in result.stdout + result.stderr
+
+        server.stop()
+        result = doctor(env, "--host", server.url)
+        assert result.returncode == 1
+        assert result.stderr.strip() == (f"dockyard doctor: connection refused at"
+                                         f" root@127.0.0.1:{server.port} (is sshd running there?)")
+    finally:
+        server.stop()

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import socket
 import subprocess
 import time
@@ -33,25 +32,16 @@ from engine import (
     walk_context,
 )
 from tests.conftest import IN_CI, LABEL, LABEL_KEY, RUN_ID, EngineUnderTest, unique_name
-from tests.sshd import SSHD, SSHServer, keygen, start_sshd
+from tests.sshd import SSHServer, keygen, require_sshd, start_sshd
 
 pytestmark = pytest.mark.anyio
-
-
-def _need_sshd() -> None:
-    why = ("sshd is not installed (apt-get install openssh-server; ./test.sh installs it)"
-           if SSHD is None else "sshd must be started as root" if os.geteuid() != 0 else "")
-    if why:
-        if IN_CI:
-            pytest.fail(why)
-        pytest.skip(why)
 
 
 @pytest.fixture(scope="module")
 def sshd(docker_engine: EngineUnderTest, tmp_path_factory: pytest.TempPathFactory,
          ) -> Iterator[SSHServer]:
     """One sshd for the module, in front of the Docker engine under test."""
-    _need_sshd()
+    require_sshd(IN_CI)
     if docker_engine.url != "unix:///var/run/docker.sock":
         pytest.skip("the sshd forwards to /var/run/docker.sock; the test Docker is elsewhere")
     server = start_sshd(tmp_path_factory.mktemp("sshd"))
@@ -62,7 +52,7 @@ def sshd(docker_engine: EngineUnderTest, tmp_path_factory: pytest.TempPathFactor
 @pytest.fixture
 def own_sshd(docker_engine: EngineUnderTest, tmp_path: Path) -> Iterator[SSHServer]:
     """An sshd of the test's own, for the one test that kills it."""
-    _need_sshd()
+    require_sshd(IN_CI)
     server = start_sshd(tmp_path / "sshd")
     yield server
     server.stop()
