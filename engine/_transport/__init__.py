@@ -1,8 +1,8 @@
 """How :class:`~engine.Engine` reaches an engine: one transport per kind of endpoint.
 
-:func:`connect` is the one place that looks at an endpoint's scheme.  An ssh
-transport is one more module here (a :class:`Transport` subclass) and one more
-line in :func:`connect`.
+:func:`connect` is the one place that looks at an endpoint's scheme: ``unix``,
+``tcp`` (TLS too) and ``ssh`` (:mod:`.ssh`, asyncssh); each a :class:`Transport`
+subclass in a module of its own.
 """
 
 from __future__ import annotations
@@ -21,7 +21,6 @@ from engine._transport.base import (
     error_message,
     status_error,
 )
-from engine._transport.ssh import SSHTransport
 from engine._transport.tcp import TCPTransport
 from engine._transport.unix import UnixTransport
 
@@ -47,6 +46,10 @@ def connect(endpoint: Endpoint) -> Transport:
     if endpoint.scheme == "tcp":
         return TCPTransport(endpoint)
     if endpoint.scheme == "ssh":
+        # Imported here: asyncssh and cryptography are a third of `import engine` on a
+        # busy machine (~0.5 s), paid only by those who use ssh.
+        from engine._transport.ssh import SSHTransport
+
         return SSHTransport(endpoint)
     raise EndpointError(
         f"{endpoint.scheme}:// endpoints are not supported yet ({endpoint.url});"
