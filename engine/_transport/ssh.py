@@ -82,12 +82,15 @@ class _Client(asyncssh.SSHClient):
 
     def __init__(self) -> None:
         self.untrusted_key: asyncssh.SSHKey | None = None
+        #: The name, address and port the key was checked for (after ~/.ssh/config).
+        self.checked_as: tuple[str, str, int] = ("", "", 22)
         self.closed = False
 
     def validate_host_public_key(self, host: str, addr: str, port: int,
                                  key: asyncssh.SSHKey) -> bool:
         # Called only for a key known_hosts does not list: never trusted here.
         self.untrusted_key = key
+        self.checked_as = (host, addr, port)
         return False
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -313,11 +316,8 @@ class SSHTransport(HTTPTransport):
         if key is None:  # revoked, or a certificate that did not validate
             return HostKeyError(f"the host key of {self._where} was refused: {exc.reason}",
                                 self.endpoint.url, known_hosts=str(path))
-        host = self.target.host
-        port = self.target.port or 22
-        address = ""
-        with contextlib.suppress(OSError):
-            address = str(socket.getaddrinfo(host, port)[0][4][0])
+        # As asyncssh checked it: a ~/.ssh/config alias resolved to its HostName and Port.
+        host, address, port = client.checked_as
         name = _known_hosts_name(host, port)
         on_record = known_hosts.match(host, address, None if port == 22 else port)[0]
         line = " ".join([name, *key.export_public_key().decode("ascii").split()[:2]])

@@ -31,6 +31,7 @@ from engine import (
     stats,
     walk_context,
 )
+from engine._transport.ssh import SSHTarget, parse_target
 from tests.conftest import IN_CI, LABEL, LABEL_KEY, RUN_ID, EngineUnderTest, unique_name
 from tests.sshd import SSHServer, keygen, require_sshd, start_sshd
 
@@ -213,6 +214,68 @@ async def test_a_named_socket_is_used(sshd: SSHServer) -> None:
     with pytest.raises(engine.EngineUnreachable,
                        match=r"could not open /run/no-engine-here\.sock"):
         await engine.Engine.open(sshd.endpoint("/run/no-engine-here.sock"))
+
+
+async def test_many_calls_at_once_share_one_ssh_connection(
+    sshd: SSHServer, docker_engine: EngineUnderTest,
+) -> None:
+    container_id, name = docker_engine.create(docker_engine.image, "true")
+    logins = sshd.log.count("Accepted publickey for root")
+    async with over_ssh(sshd) as remote:
+        details = await asyncio.gather(*(remote.container(container_id) for _ in range(40)))
+        assert {d.name for d in details} == {name}
+    # One login carried the handshake and all forty channels.
+    assert sshd.log.count("Accepted publickey for root") == logins + 1
+
+
+async def test_an_ssh_config_alias_gives_host_port_user_and_key(
+    sshd: SSHServer, tmp_path: Path,
+) -> None:
+    config = tmp_path / "ssh_config"
+    config.write_text(
+        "Host dockyard-test-engine\n"
+        "    HostName 127.0.0.1\n"
+        f"    Port {sshd.port}\n"
+        "    User root\n"
+        f"    IdentityFile {sshd.client_key}\n"
+        "    IdentitiesOnly yes\n")
+    endpoint = engine.Endpoint("ssh://dockyard-test-engine", "test",
+                               ssh=engine.SSHOptions(known_hosts=sshd.known_hosts, config=config))
+    async with await engine.Engine.open(endpoint) as remote:
+        assert remote.version.product == "Docker Engine"
+    # The host key is looked up (and reported) under the real name, not the alias.
+    empty = tmp_path / "known_hosts"
+    empty.write_text("")
+    with pytest.raises(engine.UnknownHostKey) as caught:
+        await engine.Engine.open(engine.Endpoint(
+            "ssh://dockyard-test-engine", "test",
+            ssh=engine.SSHOptions(known_hosts=empty, config=config)))
+    assert caught.value.known_hosts_line == f"[127.0.0.1]:{sshd.port} {sshd.host_public}"
+
+
+@pytest.mark.parametrize(("url", "expected"), [
+    ("ssh://host", SSHTarget(None, "host", None, "/var/run/docker.sock")),
+    ("ssh://me@host:2222", SSHTarget("me", "host", 2222, "/var/run/docker.sock")),
+    ("ssh://me@[::1]:2222/run/user/1000/podman/podman.sock",
+     SSHTarget("me", "::1", 2222, "/run/user/1000/podman/podman.sock")),
+    ("ssh://[fe80::1]", SSHTarget(None, "fe80::1", None, "/var/run/docker.sock")),
+])
+def test_the_url_names_user_host_port_and_socket(url: str, expected: SSHTarget) -> None:
+    endpoint = engine.resolve(url, env={}, home=Path("/nonexistent")).endpoints[0]
+    assert parse_target(endpoint.url) == expected
+
+
+def test_ssh_options_come_from_the_environment_for_every_source() -> None:
+    env = {"DOCKYARD_SSH_KNOWN_HOSTS": "/k/known", "DOCKYARD_SSH_IDENTITY": "/k/a:/k/b",
+           "DOCKYARD_SSH_CONFIG": "/k/config"}
+    expected = engine.SSHOptions(Path("/k/known"), (Path("/k/a"), Path("/k/b")),
+                                 Path("/k/config"))
+    home = Path("/nonexistent")
+    assert engine.resolve("ssh://h", env=env, home=home).endpoints[0].ssh == expected
+    from_env = engine.resolve(None, env={**env, "DOCKER_HOST": "ssh://h"}, home=home)
+    assert from_env.endpoints[0].ssh == expected
+    assert engine.resolve("ssh://h", env={}, home=home).endpoints[0].ssh is None
+    assert engine.resolve("unix:///s", env=env, home=home).endpoints[0].ssh is None
 
 
 # -- failures ---------------------------------------------------------------------------------
