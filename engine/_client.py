@@ -48,6 +48,7 @@ from engine._transport import (
     Transport,
     Upgraded,
     connect,
+    prepare,
     status_error,
 )
 
@@ -106,6 +107,7 @@ class Engine:
 
     @classmethod
     async def open(cls, endpoint: Endpoint) -> Engine:
+        await prepare(endpoint)
         transport = connect(endpoint)
         try:
             ping = await transport.request("HEAD", "/_ping")

@@ -7,6 +7,10 @@ subclass in a module of its own.
 
 from __future__ import annotations
 
+import asyncio
+import importlib
+import sys
+
 from engine._endpoint import Endpoint
 from engine._errors import EndpointError
 from engine._transport.base import (
@@ -35,8 +39,21 @@ __all__ = [
     "Upgraded",
     "connect",
     "error_message",
+    "prepare",
     "status_error",
 ]
+
+
+#: Transports whose module is imported on first use, by scheme: their libraries are
+#: heavy (asyncssh and cryptography: ~0.5 s of a busy machine) and only some need them.
+_LAZY = {"ssh": "engine._transport.ssh"}
+
+
+async def prepare(endpoint: Endpoint) -> None:
+    """Import the endpoint's transport off the event loop, so a window does not freeze."""
+    module = _LAZY.get(endpoint.scheme)
+    if module is not None and module not in sys.modules:
+        await asyncio.to_thread(importlib.import_module, module)
 
 
 def connect(endpoint: Endpoint) -> Transport:
@@ -46,8 +63,7 @@ def connect(endpoint: Endpoint) -> Transport:
     if endpoint.scheme == "tcp":
         return TCPTransport(endpoint)
     if endpoint.scheme == "ssh":
-        # Imported here: asyncssh and cryptography are a third of `import engine` on a
-        # busy machine (~0.5 s), paid only by those who use ssh.
+        # Imported here (see _LAZY); already imported when prepare() was awaited.
         from engine._transport.ssh import SSHTransport
 
         return SSHTransport(endpoint)

@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import socket
 import subprocess
+import sys
 import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -372,3 +373,10 @@ async def test_sshd_killed_mid_follow_ends_the_stream_unreachable(
         # The next call tries to reconnect, and says plainly that nobody answers.
         with pytest.raises(engine.EngineUnreachable, match="connection refused"):
             await remote.ping()
+
+
+def test_import_engine_leaves_asyncssh_for_those_who_use_ssh() -> None:
+    code = "import sys, engine; print('asyncssh' in sys.modules)"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            check=True)
+    assert result.stdout.strip() == "False"
