@@ -29,11 +29,13 @@ from engine import (
     exec_create,
     exec_start,
     logs,
+    pull,
     stats,
     walk_context,
 )
 from engine._transport.ssh import SSHTarget, parse_target
 from tests.conftest import IN_CI, LABEL, LABEL_KEY, RUN_ID, EngineUnderTest, unique_name
+from tests.engine.test_build import Registry, registry  # noqa: F401 (the fixture)
 from tests.sshd import SSHServer, keygen, require_sshd, start_sshd
 
 pytestmark = pytest.mark.anyio
@@ -196,6 +198,19 @@ async def test_build_through_ssh(
             complete.image_id
     finally:
         docker_engine.cli("rmi", "-f", tag, check=False)
+
+
+async def test_pull_through_ssh(
+    sshd: SSHServer, docker_engine: EngineUnderTest, registry: Registry,  # noqa: F811
+) -> None:
+    assert docker_engine.cli("images", "-q", registry.image) == ""
+    async with over_ssh(sshd) as remote:
+        seen = [p async for p in pull(remote, registry.image)]
+        image = await remote.image(registry.image)
+    assert seen[-1].status == f"Status: Downloaded newer image for {registry.image}"
+    assert seen[-1].fraction == 1.0
+    assert image.id == docker_engine.cli("image", "inspect", "--format", "{{.Id}}",
+                                         registry.image)
 
 
 async def test_image_export_analysis_equals_the_local_one(
