@@ -7,11 +7,12 @@ measures in one run, alternating, median of ``--repeats``:
 - connect: ``Engine.open`` (ssh: TCP, key exchange, auth, then the API handshake);
 - containers: ``Engine.containers()`` of all N (+ whatever else is there);
 - images: ``Engine.images()``;
-- export: one image export read through ``Engine.open_body`` (MB/s).
+- export: the export of an image with a ``--blob-mb`` MB random layer, read through
+  ``Engine.open_body`` (MB/s): what layer analysis reads.
 
 Ratios are ssh / local.  The containers and the sshd are removed afterwards.
 
-    .venv/bin/python tests/bench/bench_ssh.py [--containers 300] [--repeats 7]
+    .venv/bin/python tests/bench/bench_ssh.py [--containers 300] [--repeats 7] [--blob-mb 64]
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repo root, for tests.sshd
 
-from _common import LABEL, LABELS, busybox_image, docker, load, median
+from _common import CLASSIC, LABEL, LABEL_KEY, LABELS, RUN, busybox_image, docker, load, median
 
 import engine
 from tests.sshd import start_sshd
@@ -47,7 +48,19 @@ async def export_bytes(client: engine.Engine, image: str) -> int:
     return total
 
 
-async def measure(count: int, image: str, repeats: int, root: Path) -> None:
+def blob_image(base: str, megabytes: int, root: Path) -> str:
+    """An image of ``base`` plus one layer of random bytes (removed by the caller)."""
+    context = root / "blob"
+    context.mkdir()
+    (context / "Dockerfile").write_text(
+        f"FROM {base}\nRUN head -c {megabytes * 1000000} /dev/urandom > /blob\n"
+        f'LABEL {LABEL_KEY}="{RUN}"\n')
+    tag = f"dockyard-bench/blob:{RUN}"
+    docker("build", "-q", "-t", tag, str(context), env=CLASSIC)
+    return tag
+
+
+async def measure(count: int, image: str, export: str, repeats: int, root: Path) -> None:
     local_endpoint = engine.resolve("unix:///var/run/docker.sock").endpoints[0]
     server = start_sshd(root)
     ssh_endpoint = server.endpoint()
@@ -70,9 +83,9 @@ async def measure(count: int, image: str, repeats: int, root: Path) -> None:
                     samples[kind]["images"].append(await timed(client.images))
                     listed = len(await client.containers())
                     start = time.perf_counter()
-                    size = await export_bytes(client, image)
+                    size = await export_bytes(client, export)
                     samples[kind]["export"].append(time.perf_counter() - start)
-        print(f"{load()}; {listed} containers listed, export of {image}: {size / 1e6:.1f} MB;"
+        print(f"{load()}; {listed} containers listed, export of {export}: {size / 1e6:.1f} MB;"
               f" median of {repeats}")
         print(f"{'':12} {'local':>10} {'ssh':>10} {'ssh/local':>10}")
         for what in ("connect", "containers", "images"):
@@ -93,12 +106,17 @@ def main() -> None:
     parser.add_argument("--containers", type=int, default=300)
     parser.add_argument("--image", help="a local image (default: a busybox built for the run)")
     parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument("--blob-mb", type=int, default=64, help="the exported image's layer")
     args = parser.parse_args()
     image, built = busybox_image(args.image)
+    export = ""
     try:
         with tempfile.TemporaryDirectory(prefix="dockyard-bench-sshd-") as root:
-            asyncio.run(measure(args.containers, image, args.repeats, Path(root)))
+            export = blob_image(image, args.blob_mb, Path(root))
+            asyncio.run(measure(args.containers, image, export, args.repeats, Path(root)))
     finally:
+        if export:
+            docker("rmi", "-f", export)
         if built:
             docker("rmi", "-f", image)
 
