@@ -22,7 +22,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import socket
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Iterable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -202,7 +202,7 @@ class SSHTransport(HTTPTransport):
     @asynccontextmanager
     async def open_body(
         self, method: str, path: str, *, params: Params | None = None,
-        headers: Any = None,
+        headers: Mapping[str, str] | None = None,
     ) -> AsyncIterator[AsyncIterator[memoryview]]:
         async with Transport.open_body(self, method, path, params=params,
                                        headers=headers) as body:
@@ -211,7 +211,7 @@ class SSHTransport(HTTPTransport):
     @asynccontextmanager
     async def open_body_bytes(
         self, method: str, path: str, *, params: Params | None = None,
-        headers: Any = None, piece: int = BUFFER_SIZE,
+        headers: Mapping[str, str] | None = None, piece: int = BUFFER_SIZE,
     ) -> AsyncIterator[AsyncIterator[bytes]]:
         async with Transport.open_body_bytes(self, method, path, params=params,
                                              headers=headers, piece=piece) as body:
@@ -228,8 +228,9 @@ class SSHTransport(HTTPTransport):
         except asyncssh.ChannelOpenError as exc:
             raise EngineUnreachable(
                 f"the ssh server at {self._where} could not open {self.target.socket}"
-                f" ({exc.reason or 'refused'}; is the engine running there, and are"
-                " AllowStreamLocalForwarding and AllowTcpForwarding on in its sshd_config?)",
+                f" ({exc.reason or 'refused'}: is the engine running there, may this user use"
+                " it, and are AllowStreamLocalForwarding and AllowTcpForwarding on in its"
+                " sshd_config?)",
                 self.endpoint.url) from exc
         except (asyncssh.Error, OSError) as exc:
             raise lost(self.endpoint, _describe(exc)) from exc
