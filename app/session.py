@@ -15,6 +15,7 @@ import logging
 import time
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from PySide6.QtCore import QObject, Signal
@@ -270,11 +271,11 @@ class EngineSession(QObject):
             return None
         if key is not None and (stale := self._keyed.pop(key, None)) is not None:
             stale.cancel()
-        task = asyncio.ensure_future(
-            self._guard(action, client, describe, on_done, quiet_not_found)
-        )
+        task = asyncio.ensure_future(self._guard(action, client, describe, quiet_not_found))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+        if on_done is not None:
+            task.add_done_callback(partial(_deliver, on_done))
         if key is not None:
             self._keyed[key] = task
         return task
@@ -289,9 +290,8 @@ class EngineSession(QObject):
         action: Callable[[engine.Engine], Coroutine[Any, Any, Any]],
         client: engine.Engine,
         describe: str,
-        on_done: Callable[[Any], None] | None,
         quiet_not_found: bool,
-    ) -> None:
+    ) -> _Outcome:
         # The coroutine is made here, inside the task: a task cancelled before it
         # starts then leaves no never-awaited coroutine behind.
         try:
@@ -306,5 +306,27 @@ class EngineSession(QObject):
         except engine.EngineError as exc:
             self.message.emit(MessageLevel.ERROR, f"Could not {describe}: {exc}")
         else:
-            if on_done is not None:
-                on_done(result)
+            return _Outcome(True, result)
+        return _Outcome(False, None)
+
+
+@dataclass(frozen=True)
+class _Outcome:
+    succeeded: bool
+    result: Any
+
+
+def _deliver(on_done: Callable[[Any], None], task: asyncio.Task[_Outcome]) -> None:
+    """Hand a finished action's result to ``on_done`` — outside the task, on purpose.
+
+    A done callback runs from the loop, with no task current.  Called inside the
+    task instead, an ``on_done`` that opened a modal dialog nested Qt's event loop
+    in the task; every other task woken meanwhile (the event stream's, the
+    refreshes) then failed with "Cannot enter into task … while another task … is
+    being executed" and the window stopped following the engine (issue 12.1).
+    """
+    if task.cancelled():
+        return
+    outcome = task.result()
+    if outcome.succeeded:
+        on_done(outcome.result)

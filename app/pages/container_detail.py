@@ -36,7 +36,6 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QLineEdit,
-    QMessageBox,
     QPushButton,
     QTabWidget,
     QVBoxLayout,
@@ -45,6 +44,7 @@ from PySide6.QtWidgets import (
 
 import engine
 from app.session import ConnectionState, ConnectionStatus, EngineSession, MessageLevel
+from app.widgets.ask import ask
 from app.widgets.inspect_view import InspectView
 from app.widgets.log_view import LogView
 from app.widgets.run_dialog import RunDialog
@@ -629,9 +629,10 @@ class ContainerDetail(QWidget):
                 f"stopped, a new container is made from {details.image} with the new "
                 f"settings, and the old one is removed.\n\nKept:\n{kept}\n\nLost:\n{lost}"
                 f"\n\nRecreate {details.name}?")
-        answer = QMessageBox.question(self, f"Recreate {details.name}?", text)
-        if answer != QMessageBox.StandardButton.Yes:
-            return
+        ask(self, f"Recreate {details.name}?", text, "Recreate",
+            partial(self._recreate, details, spec), name="recreate-confirm")
+
+    def _recreate(self, details: engine.ContainerDetails, spec: engine.RunSpec) -> None:
         self.session.run(
             partial(_recreate, details.id, spec), describe=f"recreate {details.name}",
             on_done=lambda _id: self.session.message.emit(

@@ -18,7 +18,6 @@ or removing itself) and no-ops (304) stay silent.
 from __future__ import annotations
 
 from collections.abc import Callable, Coroutine, Sequence
-from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
@@ -68,6 +67,7 @@ from app.presentation import (
 from app.session import EngineSession, MessageLevel
 from app.settings import CONFIRM_REMOVE, LOG_LINE_CAP, Settings
 from app.theme import ERROR_TEXT, text_style
+from app.widgets.ask import ask
 from engine import (
     kill_container,
     pause_container,
@@ -281,11 +281,6 @@ class RenameDialog(QDialog):
 
     def new_name(self) -> str:
         return self.name.text().strip()
-
-
-@dataclass(frozen=True)
-class RemoveChoice:
-    volumes: bool
 
 
 Action = Callable[[engine.Engine], Coroutine[Any, Any, Any]]
@@ -624,25 +619,29 @@ class ContainersPage(TablePage):
     def kill_selected(self) -> None:
         self.kill([c for c in self.selected_items() if c.state == "running"])
 
-    def rename_selected(self) -> None:
+    def rename_selected(self) -> RenameDialog | None:
         selected = self.selected_items()
         if len(selected) != 1:
-            return
-        dialog = RenameDialog(selected[0], self)
-        if dialog.exec() == QDialog.DialogCode.Accepted and dialog.new_name() != selected[0].name:
-            self.rename(selected[0], dialog.new_name())
-        dialog.deleteLater()
+            return None
+        container = selected[0]
+        dialog = RenameDialog(container, self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.accepted.connect(
+            lambda: self.rename(container, dialog.new_name())
+            if dialog.new_name() != container.name else None)
+        dialog.open()
+        return dialog
 
     def remove_selected(self) -> None:
         selected = self.selected_items()
         if not selected:
             return
-        choice = self.confirm_remove(selected) if self.settings.get(CONFIRM_REMOVE) else (
-            RemoveChoice(volumes=False))
-        if choice is not None:
-            self.remove(selected, volumes=choice.volumes)
+        if self.settings.get(CONFIRM_REMOVE):
+            self.confirm_remove(selected)
+        else:
+            self.remove(selected)
 
-    def confirm_remove(self, selected: Sequence[engine.Container]) -> RemoveChoice | None:
+    def confirm_remove(self, selected: Sequence[engine.Container]) -> QMessageBox:
         """Ask before removing; the box also offers to remove anonymous volumes."""
         running = [c for c in selected if c.state in ("running", "paused")]
         names = ", ".join(c.name for c in selected[:5]) + ("…" if len(selected) > 5 else "")
@@ -650,19 +649,14 @@ class ContainersPage(TablePage):
         if running:
             text += (f"\n\n{len(running)} of them are running and will be stopped first."
                      if len(selected) > 1 else "\n\nIt is running and will be stopped first.")
-        box = QMessageBox(QMessageBox.Icon.Question, "Remove containers", text,
-                          QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No, self)
-        box.setObjectName("remove-confirm")
-        volumes = QCheckBox("Also remove anonymous volumes", box)
+        volumes = QCheckBox("Also remove anonymous volumes")
         volumes.setObjectName("remove-volumes")
         volumes.setToolTip("Volumes created for the container without a name (-v /path)."
                            " Named volumes and bind mounts are kept.")
-        box.setCheckBox(volumes)
-        box.setDefaultButton(QMessageBox.StandardButton.No)
-        answer = box.exec()
-        choice = RemoveChoice(volumes.isChecked())
-        box.deleteLater()
-        return choice if answer == QMessageBox.StandardButton.Yes else None
+        chosen = list(selected)
+        return ask(self, "Remove containers", text, "Remove",
+                   lambda: self.remove(chosen, volumes=volumes.isChecked()),
+                   name="remove-confirm", checkbox=volumes)
 
     def open_selected_port(self) -> None:
         selected = self.selected_items()

@@ -34,6 +34,7 @@ from app.presentation import (
 )
 from app.session import EngineSession, MessageLevel
 from app.theme import ERROR_TEXT, text_style
+from app.widgets.ask import ask
 from app.widgets.message_bar import reserve_space
 from app.widgets.run_dialog import open_run_dialog, run_one_click
 from app.widgets.tag_dialog import TagDialog
@@ -246,12 +247,12 @@ class ImagesPage(TablePage):
         if not rows:
             return
         names = ", ".join(r.image.display_name for r in rows[:5]) + ("…" if len(rows) > 5 else "")
-        answer = QMessageBox.question(self, "Remove images",
-                                      f"Remove {counted(len(rows), 'image')}: {names}?")
-        if answer != QMessageBox.StandardButton.Yes:
-            return
+        ask(self, "Remove images", f"Remove {counted(len(rows), 'image')}: {names}?", "Remove",
+            partial(self._remove, rows, force=False), name="images-remove-confirm")
+
+    def _remove(self, rows: list[ImageRow], *, force: bool) -> None:
         for row in rows:
-            self.session.run(partial(_remove_image, row.image.id, False),
+            self.session.run(partial(_remove_image, row.image.id, force),
                              describe=f"remove {row.image.display_name}",
                              on_done=partial(self._removed, row))
 
@@ -270,16 +271,11 @@ class ImagesPage(TablePage):
             why = f"It has {len(row.image.repo_tags)} tags: {', '.join(row.image.repo_tags)}."
         else:
             why = f"The engine refused: {outcome.message}"
-        answer = QMessageBox.warning(
-            self, "Force removal",
+        ask(self, "Force removal",
             f"{row.image.display_name} cannot be removed as it is.\n{why}\n\n"
             "Force the removal? Containers keep running, but lose their image's name.",
-            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
-            QMessageBox.StandardButton.No)
-        if answer == QMessageBox.StandardButton.Yes:
-            self.session.run(partial(_remove_image, row.image.id, True),
-                             describe=f"remove {row.image.display_name}",
-                             on_done=partial(self._removed, row))
+            "Force removal", partial(self._remove, [row], force=True),
+            name="images-force-confirm", icon=QMessageBox.Icon.Warning)
 
     def tag_selected(self) -> None:
         """Ask for the new name in a dialog that checks it as typed and stays open on a
@@ -294,11 +290,11 @@ class ImagesPage(TablePage):
     def prune_dangling(self, filters: dict[str, list[str]] | None = None) -> None:
         """Remove untagged images no container uses — and nothing else."""
         count = sum(1 for r in self.model.items() if r.image.dangling and r.used_by == 0)
-        answer = QMessageBox.question(
-            self, "Prune dangling images",
-            f"Remove the {counted(count, 'untagged image')} that no container uses?")
-        if answer != QMessageBox.StandardButton.Yes:
-            return
+        ask(self, "Prune dangling images",
+            f"Remove the {counted(count, 'untagged image')} that no container uses?", "Prune",
+            partial(self._prune, filters), name="images-prune-confirm")
+
+    def _prune(self, filters: dict[str, list[str]] | None) -> None:
         self.session.run(partial(_prune, filters), describe="prune dangling images",
                          on_done=self._pruned)
 

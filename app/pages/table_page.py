@@ -106,7 +106,7 @@ class TablePage(QWidget):
         self._update_count()
 
     def add_button(
-        self, text: str, name: str, slot: Callable[[], None], shortcut: str | None = None
+        self, text: str, name: str, slot: Callable[[], object], shortcut: str | None = None
     ) -> QToolButton:
         """A toolbar button backed by a QAction, so the palette and shortcuts share it."""
         action = QAction(text, self)

@@ -9,7 +9,14 @@ from typing import Any
 
 import pytest
 from PySide6.QtCore import QSettings
-from PySide6.QtWidgets import QApplication
+from PySide6.QtWidgets import (
+    QApplication,
+    QDialog,
+    QFileDialog,
+    QInputDialog,
+    QMenu,
+    QMessageBox,
+)
 from pytestqt.qtbot import QtBot
 
 from app.event_loop import make_event_loop
@@ -76,3 +83,75 @@ def make_session(qtbot: QtBot, qloop: asyncio.AbstractEventLoop) -> Iterator[Any
 
 def wait_connected(qtbot: QtBot, session: EngineSession, timeout: int = 20_000) -> None:
     qtbot.waitUntil(lambda: session.status.state == ConnectionState.CONNECTED, timeout=timeout)
+
+
+#: Every call that runs a nested (modal) Qt event loop, instance methods then statics.
+_NESTING_METHODS = ((QDialog, "exec"), (QMessageBox, "exec"), (QFileDialog, "exec"),
+                    (QInputDialog, "exec"), (QMenu, "exec"))
+_NESTING_STATICS = (
+    *((QMessageBox, n) for n in ("question", "warning", "information", "critical", "about")),
+    *((QFileDialog, n) for n in ("getOpenFileName", "getOpenFileNames", "getSaveFileName",
+                                 "getExistingDirectory")),
+    *((QInputDialog, n) for n in ("getText", "getItem", "getInt", "getDouble",
+                                  "getMultiLineText")),
+)
+
+
+def _running_task() -> asyncio.Task[Any] | None:
+    try:
+        return asyncio.current_task()
+    except RuntimeError:  # no running loop
+        return None
+
+
+@pytest.fixture(autouse=True)
+def no_modal_dialog_inside_a_task(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
+    """Fail any test in which a modal dialog's loop is entered from inside an asyncio task.
+
+    That nested loop re-enters the task machinery: every other task woken meanwhile dies
+    with "Cannot enter into task … while another task … is being executed" and the window
+    stops following the engine (issue 12.1).  The call is refused (so the test cannot hang
+    in it) and the test fails.
+    """
+    nested: list[str] = []
+
+    def guard(where: str, real: Any) -> Any:
+        def guarded(*args: Any, **kwargs: Any) -> Any:
+            if (task := _running_task()) is not None:
+                nested.append(f"{where} inside {task.get_coro()!r}")
+                raise AssertionError(f"{where} opened a modal loop inside an asyncio task")
+            return real(*args, **kwargs)
+        return guarded
+
+    for cls, name in _NESTING_METHODS:
+        monkeypatch.setattr(cls, name, guard(f"{cls.__name__}.{name}", getattr(cls, name)))
+    for cls, name in _NESTING_STATICS:
+        monkeypatch.setattr(cls, name, staticmethod(
+            guard(f"{cls.__name__}.{name}", getattr(cls, name))))
+    yield nested
+    assert not nested, f"modal dialogs opened inside asyncio tasks: {nested}"
+
+
+def shown_box(name: str) -> QMessageBox | None:
+    """The open question box with this object name (see app.widgets.ask), if any."""
+    for widget in QApplication.topLevelWidgets():
+        if isinstance(widget, QMessageBox) and widget.objectName() == name \
+                and widget.isVisible():
+            return widget
+    return None
+
+
+def answer(qtbot: QtBot, name: str, button: str, *, tick: bool | None = None,
+           timeout: int = 20_000) -> str:
+    """Wait for the question ``name``, optionally set its check box, press ``button``
+    (its verb, or "Cancel"); returns the question's text."""
+    qtbot.waitUntil(lambda: shown_box(name) is not None, timeout=timeout)
+    box = shown_box(name)
+    assert box is not None
+    text = box.text()
+    if tick is not None:
+        box.checkBox().setChecked(tick)
+    labels = [b.text().replace("&", "") for b in box.buttons()]
+    assert button in labels, f"{button!r} is not among {labels}"
+    box.buttons()[labels.index(button)].click()
+    return text

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QMessageBox
 from pytestqt.modeltest import ModelTester
 from pytestqt.qtbot import QtBot
 
@@ -16,7 +15,7 @@ from app.pages.container_detail import LogWindow, ShellTab
 from app.pages.containers import ContainersPage
 from app.session import ConnectionState, ConnectionStatus, EngineSession, MessageLevel
 from app.widgets.log_view import STDERR, STDOUT
-from tests.app.conftest import await_in_qt, wait_connected
+from tests.app.conftest import answer, await_in_qt, wait_connected
 from tests.conftest import EngineUnderTest
 from tests.faults import SocketRelay
 
@@ -261,17 +260,9 @@ def test_inspect_shows_settings_and_finds_in_json(
 
 def test_changing_settings_says_what_recreating_keeps_and_loses(
     qtbot: QtBot, make_session, any_engine: EngineUnderTest,
-    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     container_id, name = any_engine.create("-e", "MODE=one", any_engine.image, "sleep", "300")
     any_engine.cli("start", name)
-    asked: list[str] = []
-
-    def question(_parent: object, _title: str, text: str, *_a: object) -> object:
-        asked.append(text)
-        return QMessageBox.StandardButton.Yes
-
-    monkeypatch.setattr(QMessageBox, "question", question)
     page = open_page(qtbot, make_session, any_engine)
     select(qtbot, page, container_id, name)
     page.detail.edit_button.click()
@@ -283,7 +274,7 @@ def test_changing_settings_says_what_recreating_keeps_and_loses(
     dialog.env.setPlainText(dialog.env.toPlainText().replace("MODE=one", "MODE=two"))
     qtbot.waitUntil(lambda: dialog.spec() is not None, timeout=5_000)
     dialog.accept()
-    assert len(asked) == 1
+    asked = [answer(qtbot, "recreate-confirm", "Recreate")]
     assert asked[0].startswith(f"These settings can only be changed by recreating {name}")
     assert "Lost:\n  • files written inside the container outside its volumes" in asked[0]
     qtbot.waitUntil(lambda: page.model.row_of(container_id) is None, timeout=20_000)

@@ -11,7 +11,6 @@ from typing import Any
 
 import pytest
 from PySide6.QtCore import QItemSelectionModel, Qt, QUrl
-from PySide6.QtWidgets import QDialog, QMessageBox
 from pytestqt.modeltest import ModelTester
 from pytestqt.qtbot import QtBot
 
@@ -29,7 +28,7 @@ from app.pages.containers import (
     group_tone,
 )
 from app.session import EngineSession, MessageLevel
-from tests.app.conftest import await_in_qt, wait_connected
+from tests.app.conftest import answer, await_in_qt, shown_box, wait_connected
 from tests.conftest import DOCKER_CLI, RUN_ID, EngineUnderTest, unique_name
 from tests.faults import SocketRelay
 
@@ -299,33 +298,33 @@ def test_kill_and_kill_of_a_stopped_container(
 
 def test_rename_through_the_dialog_and_to_a_taken_name(
     qtbot: QtBot, page: ContainersPage, any_engine: EngineUnderTest,
-    messages: list[tuple[MessageLevel, str]], monkeypatch: pytest.MonkeyPatch,
+    messages: list[tuple[MessageLevel, str]],
 ) -> None:
     container_id, name = any_engine.create(any_engine.image, "true")
     _other, taken = any_engine.create(any_engine.image, "true")
     select(qtbot, page, container_id)
-    answers: list[str] = []
 
-    def fake_exec(dialog: RenameDialog) -> int:
+    def rename_to(new: str) -> None:
+        page.rename_button.click()
+        dialog = page.findChild(RenameDialog)
+        assert dialog is not None and dialog.isVisible()
         assert dialog.name.text() == name
         dialog.name.setText("bad name")  # marked inline, OK disabled
         assert dialog.problem.text().startswith("A name may only use")
         ok = dialog.buttons.button(dialog.buttons.StandardButton.Ok)
         assert not ok.isEnabled()
-        dialog.name.setText(answers.pop(0))
+        dialog.name.setText(new)
         assert ok.isEnabled()
-        return int(QDialog.DialogCode.Accepted)
+        with qtbot.waitSignal(dialog.destroyed):  # closed, and gone
+            ok.click()
 
-    monkeypatch.setattr(RenameDialog, "exec", fake_exec)
-    answers.append(taken)
-    page.rename_button.click()
+    rename_to(taken)
     qtbot.waitUntil(lambda: bool(errors(messages)), timeout=10_000)
     [error] = errors(messages)
     assert error.startswith(f"Could not rename {name} to {taken}: ")
     assert "already in use" in error
     new_name = unique_name("renamed")
-    answers.append(new_name)
-    page.rename_button.click()
+    rename_to(new_name)
     qtbot.waitUntil(lambda: page.model.item_at(page.model.row_of(container_id) or 0).name
                     == new_name, timeout=10_000)
     assert (MessageLevel.INFO, f"Renamed {name} to {new_name}") in messages
@@ -408,7 +407,7 @@ def test_restart_racing_a_removal_shows_no_error(
 
 def test_remove_with_anonymous_volumes(
     qtbot: QtBot, page: ContainersPage, any_engine: EngineUnderTest,
-    messages: list[tuple[MessageLevel, str]], monkeypatch: pytest.MonkeyPatch,
+    messages: list[tuple[MessageLevel, str]],
 ) -> None:
     # Two at a time: the detail pane (one selected container) stays out of it.
     drop = [any_engine.create("-v", "/data", any_engine.image, "true")[0] for _ in range(2)]
@@ -419,17 +418,12 @@ def test_remove_with_anonymous_volumes(
     before = set(any_engine.cli("volume", "ls", "-q").split())
     assert set(volume_of.values()) <= before
     asked: list[str] = []
-
-    def answer(box: QMessageBox, tick: bool) -> int:
-        asked.append(box.text())
-        assert box.checkBox().text() == "Also remove anonymous volumes"
-        box.checkBox().setChecked(tick)
-        return int(QMessageBox.StandardButton.Yes)
-
     for ids, tick in ((drop, True), (keep, False)):
         select(qtbot, page, *ids)
-        monkeypatch.setattr(QMessageBox, "exec", lambda box, tick=tick: answer(box, tick))
         page.remove_button.click()
+        box = shown_box("remove-confirm")
+        assert box is not None and box.checkBox().text() == "Also remove anonymous volumes"
+        asked.append(answer(qtbot, "remove-confirm", "Remove", tick=tick))
         assert [page.tree_model.busy(cid) for cid in ids] == ["removing…"] * 2
         qtbot.waitUntil(lambda ids=ids: all(page.model.row_of(c) is None for c in ids),
                         timeout=30_000)
@@ -443,12 +437,11 @@ def test_remove_with_anonymous_volumes(
 
 def test_remove_cancelled_keeps_the_container(
     qtbot: QtBot, page: ContainersPage, any_engine: EngineUnderTest,
-    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     container_id, _ = any_engine.create(any_engine.image, "true")
     select(qtbot, page, container_id)
-    monkeypatch.setattr(QMessageBox, "exec", lambda box: int(QMessageBox.StandardButton.No))
     page.remove_button.click()
+    answer(qtbot, "remove-confirm", "Cancel")
     assert page.tree_model.busy(container_id) is None
     assert any_engine.cli("ps", "-aq", "--filter", f"id={container_id}")
 

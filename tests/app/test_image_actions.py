@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
-from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QMessageBox
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtWidgets import QApplication, QMessageBox
 from pytestqt.exceptions import TimeoutError as QtTimeoutError
 from pytestqt.qtbot import QtBot
 
@@ -15,7 +18,7 @@ import engine
 from app.main_window import MainWindow
 from app.session import EngineSession, MessageLevel
 from app.widgets.tag_dialog import TagDialog
-from tests.app.conftest import wait_connected
+from tests.app.conftest import answer, shown_box, wait_connected
 from tests.conftest import LABEL, LABEL_KEY, RUN_ID, EngineUnderTest, unique_name
 
 
@@ -57,33 +60,25 @@ def open_tag_dialog(qtbot: QtBot, window: MainWindow) -> TagDialog:
 
 def test_removing_an_image_in_use_asks_again_naming_the_container(
     qtbot: QtBot, make_session, any_engine: EngineUnderTest, tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     name = f"dockyard-test/{unique_name('inuse')}:1"
     image_id = make_image(any_engine, tmp_path, name)
     _, user = any_engine.create(name, "true")
-    asked: list[str] = []
-    monkeypatch.setattr(QMessageBox, "question",
-                        lambda *a, **k: QMessageBox.StandardButton.Yes)
-
-    def warning(_parent: object, _title: str, text: str, *_a: object) -> object:
-        asked.append(text)
-        return QMessageBox.StandardButton.Yes
-
-    monkeypatch.setattr(QMessageBox, "warning", warning)
     window = open_images(qtbot, make_session, any_engine)
     said: list[str] = []
     window.session.message.connect(lambda _level, text: said.append(text))
     select(qtbot, window, image_id)
     window.images_page.remove_button.click()
+    answer(qtbot, "images-remove-confirm", "Remove")
+    asked = answer(qtbot, "images-force-confirm", "Force removal", timeout=60_000)
+    assert f"It is used by 1 container: {user}." in asked
     # Podman under CI load once took over 20 s here; what the window said tells why.
     try:
         qtbot.waitUntil(lambda: window.images_page.model.row_of(image_id) is None,
                         timeout=60_000)
     except QtTimeoutError as exc:
-        raise AssertionError(f"the row stayed; asked {asked}, the window said {said}") from exc
-    assert len(asked) == 1
-    assert f"It is used by 1 container: {user}." in asked[0]
+        raise AssertionError(f"the row stayed; the window said {said}") from exc
+    assert shown_box("images-force-confirm") is None  # asked once
     assert any_engine.cli("images", "-q", name) == ""
 
 
@@ -121,7 +116,6 @@ def test_tag_and_filters(qtbot: QtBot, make_session, any_engine: EngineUnderTest
 
 def test_prune_removes_only_dangling_images(
     qtbot: QtBot, make_session, any_engine: EngineUnderTest, tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     name = f"dockyard-test/{unique_name('dangle')}:1"
     old_id = make_image(any_engine, tmp_path, name)
@@ -132,8 +126,6 @@ def test_prune_removes_only_dangling_images(
     (tmp_path / "again" / "Dockerfile").write_text(
         f"FROM {any_engine.image}\nLABEL {LABEL_KEY}={RUN_ID}\nRUN echo other > /name\n")
     any_engine.cli("build", "-q", "-t", name, str(tmp_path / "again"))
-    monkeypatch.setattr(QMessageBox, "question",
-                        lambda *a, **k: QMessageBox.StandardButton.Yes)
     window = open_images(qtbot, make_session, any_engine)
     page = window.images_page
     messages: list[str] = []
@@ -147,6 +139,8 @@ def test_prune_removes_only_dangling_images(
                    for r in range(page.proxy.rowCount()))
         # Only this run's images: the test must not prune anything it did not make.
         page.prune_dangling(filters={"label": [LABEL]})
+        asked = answer(qtbot, "images-prune-confirm", "Prune")
+        assert asked.startswith("Remove the ") and asked.endswith(" that no container uses?")
         qtbot.waitUntil(lambda: page.model.row_of(old_id) is None, timeout=20_000)
         assert page.model.row_of(kept_id) is not None
         qtbot.waitUntil(lambda: any(m.startswith("Removed ") for m in messages))
@@ -206,3 +200,105 @@ def test_a_bad_tag_is_marked_inline_and_nothing_is_sent(
         assert not [m for m in messages if m[0] == MessageLevel.ERROR]
     finally:
         any_engine.cli("rmi", "-f", name, new_name, check=False)
+
+
+class BoxDriver:
+    """Answers questions from a timer: it works whether a box is modal or not, so the
+    same test runs before and after questions stopped being modal."""
+
+    def __init__(self, steps: list[tuple[Callable[[], bool], Callable[[], None]]],
+                 deadline_s: float) -> None:
+        self.steps = steps
+        self.deadline = time.monotonic() + deadline_s
+        self.timed_out = False
+        self.timer = QTimer()
+        self.timer.setInterval(20)
+        self.timer.timeout.connect(self._tick)
+        self.timer.start()
+
+    @property
+    def done(self) -> bool:
+        return not self.steps or self.timed_out
+
+    def _tick(self) -> None:
+        if self.done:
+            self.timer.stop()
+            return
+        ready, act = self.steps[0]
+        if ready():
+            self.steps.pop(0)
+            act()
+        elif time.monotonic() > self.deadline:
+            # Give up, closing every box so a nested (modal) loop returns to the test.
+            self.timed_out = True
+            for box in shown_boxes():
+                box.reject()
+
+
+def shown_boxes(title: str | None = None) -> list[QMessageBox]:
+    return [w for w in QApplication.topLevelWidgets()
+            if isinstance(w, QMessageBox) and w.isVisible()
+            and (title is None or w.windowTitle() == title)]
+
+
+def click(title: str, *texts: str) -> None:
+    """Press the button of the open box ``title`` whose text is one of ``texts``."""
+    (box,) = shown_boxes(title)
+    for button in box.buttons():
+        if button.text().replace("&", "") in texts:
+            button.click()
+            return
+    raise AssertionError(f"no {texts} in {[b.text() for b in box.buttons()]}")
+
+
+def test_the_window_stays_live_while_a_question_asked_after_a_removal_is_open(
+    qtbot: QtBot, make_session, any_engine: EngineUnderTest, tmp_path: Path,
+) -> None:
+    """Issue 12.1: a question opened from the removal's outcome must not freeze the lists.
+
+    A modal box there nested Qt's loop inside the session's task; the next engine event
+    then failed with "Cannot enter into task … while another task … is being executed"
+    and the window stopped following the engine.
+    """
+    name = f"dockyard-test/{unique_name('force')}:1"
+    image_id = make_image(any_engine, tmp_path, name)
+    any_engine.create(name, "true")  # in use: removing it needs force
+    window = open_images(qtbot, make_session, any_engine)
+    loop = asyncio.get_running_loop()
+    errors: list[str] = []
+    previous_handler = loop.get_exception_handler()
+    loop.set_exception_handler(lambda _loop, context: errors.append(str(context)))
+    created: list[str] = []
+    said: list[str] = []
+    window.session.message.connect(lambda _level, text: said.append(text))
+
+    def create_container() -> None:
+        created.append(any_engine.create(name, "true")[0])
+
+    def container_listed() -> bool:
+        return bool(created) and window.containers_page.model.row_of(created[0]) is not None
+
+    try:
+        select(qtbot, window, image_id)
+        driver = BoxDriver([
+            (lambda: bool(shown_boxes("Remove images")),
+             lambda: click("Remove images", "Remove")),
+            (lambda: bool(shown_boxes("Force removal")), create_container),
+            # The list follows the engine while the question is open...
+            (container_listed, lambda: click("Force removal", "Cancel")),
+        ], deadline_s=30)
+        window.images_page.remove_button.click()
+        qtbot.waitUntil(lambda: driver.done, timeout=60_000)
+        assert not driver.timed_out, (
+            f"stuck {len(driver.steps)} steps before the end; loop errors: {errors};"
+            f" the window said {said}")
+        assert errors == []
+        # ...and after it is answered.
+        any_engine.cli("rm", "-f", created[0])
+        qtbot.waitUntil(lambda: window.containers_page.model.row_of(created[0]) is None,
+                        timeout=10_000)
+        assert errors == []
+    finally:
+        loop.set_exception_handler(previous_handler)
+        any_engine.remove_test_containers()
+        any_engine.cli("rmi", "-f", name, check=False)

@@ -1,0 +1,62 @@
+"""Questions never nest Qt's loop inside a task (issue 12.1), and name their verb."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from PySide6.QtWidgets import QMessageBox, QWidget
+from pytestqt.qtbot import QtBot
+
+from app.session import EngineSession
+from app.widgets.ask import ask
+from tests.app.conftest import answer, await_in_qt, shown_box, wait_connected
+from tests.conftest import EngineUnderTest
+
+
+def test_a_modal_box_inside_a_task_is_refused_and_fails_the_test(
+    qtbot: QtBot, qloop: asyncio.AbstractEventLoop, no_modal_dialog_inside_a_task: list[str],
+) -> None:
+    async def nests() -> None:
+        QMessageBox.question(None, "Nested", "Would this freeze the window?")
+
+    with pytest.raises(AssertionError, match="modal loop inside an asyncio task"):
+        await_in_qt(qtbot, nests())
+    assert len(no_modal_dialog_inside_a_task) == 1
+    no_modal_dialog_inside_a_task.clear()  # seen; the guard itself is what is tested here
+
+
+def test_ask_returns_at_once_and_acts_only_on_its_verb(qtbot: QtBot) -> None:
+    parent = QWidget()
+    qtbot.addWidget(parent)
+    parent.show()
+    said: list[str] = []
+    box = ask(parent, "Remove things", "Remove 2 things?", "Remove",
+              lambda: said.append("removed"), name="things-confirm")
+    assert box.isVisible()  # open() returned, no nested loop
+    assert [b.text() for b in box.buttons()] == ["Remove", "Cancel"]
+    assert box.defaultButton().text() == "Cancel"  # Enter never destroys
+    answer(qtbot, "things-confirm", "Cancel")
+    assert said == []
+    ask(parent, "Remove things", "Remove 2 things?", "Remove",
+        lambda: said.append("removed"), name="things-confirm")
+    answer(qtbot, "things-confirm", "Remove")
+    assert said == ["removed"]
+    qtbot.waitUntil(lambda: shown_box("things-confirm") is None)
+
+
+def test_on_done_runs_outside_the_task(
+    qtbot: QtBot, make_session, docker_engine: EngineUnderTest,
+) -> None:
+    session: EngineSession = make_session(docker_engine.url)
+    session.start()
+    wait_connected(qtbot, session)
+    seen: list[object] = []
+
+    async def version(client: object) -> str:
+        return "ok"
+
+    session.run(version, describe="say ok",
+                on_done=lambda result: seen.append((result, asyncio.current_task())))
+    qtbot.waitUntil(lambda: bool(seen))
+    assert seen == [("ok", None)]
