@@ -16,24 +16,15 @@ import time
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from functools import partial
-from typing import Any
+from typing import Any, TypeVar
 
 from PySide6.QtCore import QObject, Signal
 
 import engine
+from app.resources import ResourceKind
 
 log = logging.getLogger(__name__)
-
-#: Events carry no list-visible change; refreshing for them would only cost.
-_QUIET_CONTAINER_ACTIONS = frozenset(
-    {"exec_create", "exec_start", "exec_die", "exec_detach", "attach", "detach", "resize",
-     "top", "archive-path", "extract-to-dir", "copy", "export"}
-)
-
-
-#: Events after which the engine may still be storing the new state.
-_SETTLING_ACTIONS = frozenset({"die", "kill", "stop", "oom"})
-
+T = TypeVar("T")
 
 class ConnectionState(enum.Enum):
     CONNECTING = "connecting"
@@ -54,6 +45,17 @@ class ConnectionStatus:
     retry_in: float = 0.0
 
 
+class LiveList(QObject):
+    """The current list of one resource kind; ``changed`` fires after every re-read."""
+
+    changed = Signal(list)
+
+    def __init__(self, kind: ResourceKind[Any], parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.kind = kind
+        self.items: list[Any] = []
+
+
 class MessageLevel(enum.Enum):
     INFO = "info"
     WARNING = "warning"
@@ -64,8 +66,6 @@ class EngineSession(QObject):
     """Connection lifecycle, event-driven refreshes and error routing for the window."""
 
     statusChanged = Signal(object)  # ConnectionStatus
-    containersChanged = Signal(list)  # list[engine.Container]
-    imagesChanged = Signal(list)  # list[engine.Image]
     message = Signal(object, str)  # MessageLevel, text
 
     #: Events arriving within this window are folded into one refresh.
@@ -83,19 +83,33 @@ class EngineSession(QObject):
         self._engine: engine.Engine | None = None
         self._supervisor: asyncio.Task[None] | None = None
         self._refresher: asyncio.Task[None] | None = None
+        self._lists: dict[str, LiveList] = {}
         self._dirty: set[str] = set()
         self._keyed: dict[str, asyncio.Task[Any]] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
-        self._settle_timer: asyncio.TimerHandle | None = None
+        self._settle_timers: dict[str, asyncio.TimerHandle] = {}
         self._closed = False
         self._wake = asyncio.Event()
         self.status = ConnectionStatus(ConnectionState.CONNECTING)
-        self.containers: list[engine.Container] = []
-        self.images: list[engine.Image] = []
 
     @property
     def client(self) -> engine.Engine | None:
         return self._engine
+
+    # -- live lists -------------------------------------------------------------------
+
+    def live(self, kind: ResourceKind[Any]) -> LiveList:
+        """The live list of ``kind``; the first subscriber starts keeping it."""
+        if (live := self._lists.get(kind.name)) is None:
+            live = self._lists[kind.name] = LiveList(kind, self)
+            if self._engine is not None:
+                self._request_refresh(kind.name, delay=0.0)
+        return live
+
+    def items(self, kind: ResourceKind[T]) -> list[T]:
+        """The last list of ``kind`` read from the engine."""
+        items: list[T] = self.live(kind).items
+        return items
 
     # -- lifecycle ------------------------------------------------------------------
 
@@ -111,8 +125,8 @@ class EngineSession(QObject):
         # A settle timer left behind would start a refresh on a closed session later,
         # from whatever event loop turn comes next.
         self._closed = True
-        if self._settle_timer is not None:
-            self._settle_timer.cancel()
+        for timer in self._settle_timers.values():
+            timer.cancel()
         tasks = [t for t in (self._supervisor, self._refresher, *self._tasks) if t is not None]
         for task in tasks:
             task.cancel()
@@ -181,32 +195,28 @@ class EngineSession(QObject):
         # Ask for events from just before the first listing, so nothing that
         # happens between the two is missed.
         since = f"{time.time() - 1:.9f}"
-        self._request_refresh("containers", "images", delay=0.0)
+        self._request_refresh(*self._lists, delay=0.0)
         async for event in client.events(since=since):
             self._on_event(event)
         raise engine.EngineUnreachable("the engine closed its event stream", client.endpoint.url)
 
     def _on_event(self, event: engine.Event) -> None:
-        if event.type == "container" and event.action not in _QUIET_CONTAINER_ACTIONS:
-            # Removing a container can make an image unused.
-            kinds = ("containers", "images") if event.action in ("create", "destroy") else (
-                "containers",)
-            self._request_refresh(*kinds)
-            if event.action in _SETTLING_ACTIONS:
-                # Docker sends "die" before the container's state is stored: a list
-                # read at once can still say "running", and no later event follows.
-                if self._settle_timer is not None:
-                    self._settle_timer.cancel()  # one look after the last of a burst is enough
-                self._settle_timer = asyncio.get_running_loop().call_later(
-                    self.SETTLE_SECONDS, self._request_refresh, "containers")
-        elif event.type == "image":
-            self._request_refresh("images")
+        stale = [name for name, live in self._lists.items() if live.kind.stale_on(event)]
+        if stale:
+            self._request_refresh(*stale)
+        for name, live in self._lists.items():
+            if live.kind.settle_on(event):
+                # One look after the last of a burst is enough.
+                if (timer := self._settle_timers.pop(name, None)) is not None:
+                    timer.cancel()
+                self._settle_timers[name] = asyncio.get_running_loop().call_later(
+                    self.SETTLE_SECONDS, self._request_refresh, name)
 
     # -- coalesced refreshes ------------------------------------------------------------
 
     def refresh(self) -> None:
         """Reload every list now (F5)."""
-        self._request_refresh("containers", "images", delay=0.0)
+        self._request_refresh(*self._lists, delay=0.0)
 
     def _request_refresh(self, *kinds: str, delay: float | None = None) -> None:
         if self._closed:
@@ -223,12 +233,11 @@ class EngineSession(QObject):
             kinds, self._dirty = self._dirty, set()
             client = self._engine
             try:
-                if "containers" in kinds:
-                    self.containers = await client.containers(all=True)
-                    self.containersChanged.emit(self.containers)
-                if "images" in kinds:
-                    self.images = await client.images()
-                    self.imagesChanged.emit(self.images)
+                # In subscription order: a page reading two lists gets them in the
+                # order it subscribed (images are shown with the containers using them).
+                for live in [live for name, live in self._lists.items() if name in kinds]:
+                    live.items = await live.kind.read(client)
+                    live.changed.emit(live.items)
             except engine.EngineUnreachable as exc:
                 log.info("refresh failed, the supervisor will reconnect: %s", exc)
                 return

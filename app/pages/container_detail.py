@@ -43,6 +43,7 @@ from PySide6.QtWidgets import (
 )
 
 import engine
+from app.resources import CONTAINERS
 from app.session import ConnectionState, ConnectionStatus, EngineSession, MessageLevel
 from app.widgets.ask import ask
 from app.widgets.inspect_view import InspectView
@@ -311,7 +312,7 @@ class ShellTab(QWidget):
         if code is None:
             self._set_ended(True, reason)
             return
-        gone = self.container.id not in {c.id for c in self.session.containers}
+        gone = self.container.id not in {c.id for c in self.session.items(CONTAINERS)}
         if gone:
             text = f"Container {self.container.name} was removed."
         else:
@@ -434,7 +435,7 @@ class ContainerDetail(QWidget):
             self._logs_retry.stop()
             self._update_stats()
             if previous is not None and previous.id not in {c.id for c in
-                                                             self.session.containers}:
+                                                             self.session.items(CONTAINERS)}:
                 # Its row went away: keep what it wrote on screen, and say why it stopped.
                 self.title.setText(f"<b>{html.escape(previous.name)}</b> &nbsp; (removed)")
                 self.logs.flush()
@@ -562,7 +563,7 @@ class ContainerDetail(QWidget):
             return
         if outcome is LogsOutcome.STOPPED:
             self.logs.show_status(LOGS_ENDED)
-        elif container_id not in {c.id for c in self.session.containers}:
+        elif container_id not in {c.id for c in self.session.items(CONTAINERS)}:
             self.logs.show_status("Container removed.")
 
     def _on_follow_toggled(self, on: bool) -> None:
@@ -611,7 +612,7 @@ class ContainerDetail(QWidget):
                          on_done=self._open_settings)
 
     def _open_settings(self, details: engine.ContainerDetails) -> None:
-        others = [c for c in self.session.containers if c.id != details.id]
+        others = [c for c in self.session.items(CONTAINERS) if c.id != details.id]
         # Its own ports are held by itself until it is recreated: the daemon checks them.
         dialog = RunDialog(details.image, defaults=engine.spec_from_container(details),
                            containers=others, check_host_ports=False, parent=self)

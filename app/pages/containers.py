@@ -64,6 +64,7 @@ from app.presentation import (
     counted,
     relative_time,
 )
+from app.resources import CONTAINERS
 from app.session import EngineSession, MessageLevel
 from app.settings import CONFIRM_REMOVE, LOG_LINE_CAP, Settings
 from app.theme import ERROR_TEXT, text_style
@@ -348,8 +349,9 @@ class ContainersPage(TablePage):
         self.tree.setContextMenuPolicy(Qt.ContextMenuPolicy.ActionsContextMenu)
         self.tree.addActions(self.page_actions)
 
-        session.containersChanged.connect(self.model.set_items)
-        session.containersChanged.connect(self._settle)
+        containers = session.live(CONTAINERS)
+        containers.changed.connect(self.model.set_items)
+        containers.changed.connect(self._settle)
         self.fit_columns({0: 190, 1: 110, 2: 170, 3: 120, 4: 65, 5: 75, 6: 110})
         self.detail = ContainerDetail(session, self)
         self.detail.logs.model.cap = self.settings.get(LOG_LINE_CAP)

@@ -28,6 +28,7 @@ import engine
 from app.models.table import Column, KeyedTableModel
 from app.pages.image_layers import EfficiencyView, LayerView, SharedWith, shared_layers
 from app.presentation import ImageRow, human_size, relative_time, used_by_text
+from app.resources import IMAGES
 from app.session import EngineSession
 from app.widgets.message_bar import reserve_space
 
@@ -149,7 +150,7 @@ class ImageDetail(QWidget):
         self.layer_view.show_analysis(analysis)
         self.efficiency.show_analysis(analysis)
         self.session.run(
-            partial(shared_layers, analysis, list(self.session.images)),
+            partial(shared_layers, analysis, list(self.session.items(IMAGES))),
             describe="compare layers with other images", key="image-shared",
             on_done=partial(self._show_shared, image_id),
         )

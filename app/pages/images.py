@@ -32,6 +32,7 @@ from app.presentation import (
     relative_time,
     used_by_text,
 )
+from app.resources import CONTAINERS, IMAGES
 from app.session import EngineSession, MessageLevel
 from app.theme import ERROR_TEXT, text_style
 from app.widgets.ask import ask
@@ -89,8 +90,9 @@ class ImagesPage(TablePage):
         for button in (self.run_button, self.run_options_button, self.tag_button,
                        self.remove_button):
             button.defaultAction().setEnabled(False)
-        session.imagesChanged.connect(self._reload)
-        session.containersChanged.connect(self._reload)
+        # Containers first: each refresh of images is shown with what uses them.
+        session.live(CONTAINERS).changed.connect(self._reload)
+        session.live(IMAGES).changed.connect(self._reload)
         self.fit_columns({0: 260, 1: 110, 2: 110, 3: 90, 4: 130})
         self.detail = ImageDetail(session, self)
         self.splitter = QSplitter(Qt.Orientation.Vertical, self)
@@ -264,7 +266,7 @@ class ImagesPage(TablePage):
                 MessageLevel.INFO, f"Removed {row.image.display_name} ({deleted} layers deleted)")
             return
         # Refused: say exactly what forcing would affect, and ask a second time.
-        users = [c.name for c in self.session.containers if c.image_id == row.image.id]
+        users = [c.name for c in self.session.items(CONTAINERS) if c.image_id == row.image.id]
         if users:
             why = f"It is used by {counted(len(users), 'container')}: {', '.join(users)}."
         elif len(row.image.repo_tags) > 1:
@@ -326,8 +328,8 @@ class ImagesPage(TablePage):
             open_run_dialog(self.session, reference, parent=self)
 
     def _reload(self, *_args: object) -> None:
-        images: list[engine.Image] = self.session.images
-        self.model.set_items(image_rows(images, self.session.containers))
+        images = self.session.items(IMAGES)
+        self.model.set_items(image_rows(images, self.session.items(CONTAINERS)))
         self._apply_pending_selection()
         shown = self.detail.image_id
         if shown is not None and (row := self.model.row_of(shown)) is not None:

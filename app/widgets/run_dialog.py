@@ -61,6 +61,7 @@ from PySide6.QtWidgets import (
 )
 
 import engine
+from app.resources import CONTAINERS
 from app.session import EngineSession, MessageLevel
 from app.theme import ERROR_TEXT, text_style
 from engine import (
@@ -674,12 +675,12 @@ def open_run_dialog(session: EngineSession, image: str, parent: QWidget | None =
             defaults = replace(defaults, labels=dict(labels))
         client = session.client
         podman = client is not None and client.version.is_podman
-        dialog = RunDialog(image, defaults=defaults, containers=session.containers,
+        dialog = RunDialog(image, defaults=defaults, containers=session.items(CONTAINERS),
                            check_host_ports=_engine_is_local(session),
                            engine_name="Podman" if podman else "Docker",
                            session=session, parent=parent)
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-        session.containersChanged.connect(dialog.set_containers)
+        session.live(CONTAINERS).changed.connect(dialog.set_containers)
         # Keyed, and cancelled when the dialog closes: never fill a deleted dialog.
         key = f"run-dialog-networks-{id(dialog)}"
         session.run(network_names, describe="list the engine's networks", key=key,

@@ -15,6 +15,7 @@ from PySide6.QtWidgets import QApplication, QLabel, QWidget
 from pytestqt.qtbot import QtBot
 
 import engine
+from app.resources import CONTAINERS
 from app.session import EngineSession, MessageLevel
 from app.widgets.run_dialog import RunDialog, open_run_dialog, run_one_click, run_spec
 from engine._run import PortMapping, RestartPolicy, RunSpec, VolumeMapping, auto_name
@@ -198,9 +199,9 @@ def test_names_and_ports_of_existing_containers_clash(
     any_engine.cli("run", "-d", "--label", LABEL, "--name", name, "-p", "127.0.0.1::7000",
                    any_engine.image, "sleep", "300")
     host_port = int(any_engine.cli("port", name, "7000/tcp").splitlines()[0].rsplit(":", 1)[1])
-    qtbot.waitUntil(lambda: any(c.name == name and c.running for c in session.containers),
+    qtbot.waitUntil(lambda: any(c.name == name and c.running for c in session.items(CONTAINERS)),
                     timeout=10_000)
-    dialog = make_dialog(qtbot, any_engine.image, containers=session.containers,
+    dialog = make_dialog(qtbot, any_engine.image, containers=session.items(CONTAINERS),
                          check_host_ports=False)
     qtbot.keyClicks(dialog.name, name)
     qtbot.keyClicks(dialog.ports, f"{host_port}:80")
@@ -211,7 +212,7 @@ def test_names_and_ports_of_existing_containers_clash(
     }
     assert not dialog.run_button.isEnabled()
     # The container goes away: the list update clears both problems.
-    session.containersChanged.connect(dialog.set_containers)
+    session.live(CONTAINERS).changed.connect(dialog.set_containers)
     any_engine.cli("rm", "-f", name)
     qtbot.waitUntil(lambda: shown_errors(dialog) == {}, timeout=10_000)
     assert dialog.run_button.isEnabled()
@@ -223,7 +224,7 @@ def test_accepted_spec_runs_on_the_engine(
     session: EngineSession = make_session(any_engine.url)
     session.start()
     wait_connected(qtbot, session)
-    dialog = make_dialog(qtbot, any_engine.image, containers=session.containers)
+    dialog = make_dialog(qtbot, any_engine.image, containers=session.items(CONTAINERS))
     name = unique_name("dlg")
     port = free_port()
     qtbot.keyClicks(dialog.name, name)
@@ -387,7 +388,7 @@ def test_cancel_while_running_leaves_no_container(
         return await real_start(self, container_id, *args, **kwargs)
 
     monkeypatch.setattr(engine.Engine, "start_container", held_start)
-    dialog = make_dialog(qtbot, any_engine.image, containers=session.containers,
+    dialog = make_dialog(qtbot, any_engine.image, containers=session.items(CONTAINERS),
                          session=session)
     name = unique_name("cancel")
     dialog.name.setText(name)

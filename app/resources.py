@@ -1,0 +1,68 @@
+"""The kinds of live list the session keeps: each says how it is read and what makes it stale.
+
+The session knows no kind by name: a page subscribes with ``session.live(KIND)``
+and the session reads that list on connecting, again (coalesced) after each
+engine event the kind calls stale, and once more a moment later after the
+events the kind says settle late.  A new list (volumes, networks…) is one
+declaration here plus its page; nothing inside the session changes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+import engine
+
+T = TypeVar("T")
+
+
+def _never(_event: engine.Event) -> bool:
+    return False
+
+
+@dataclass(frozen=True)
+class ResourceKind(Generic[T]):
+    """One live resource list: its name, how to read it, which events make it stale."""
+
+    name: str
+    #: Reads the whole list (one engine call).
+    read: Callable[[engine.Engine], Coroutine[Any, Any, list[T]]]
+    #: Whether this event may have changed the list.
+    stale_on: Callable[[engine.Event], bool]
+    #: Whether the engine may store the new state only after this event: read again later.
+    settle_on: Callable[[engine.Event], bool] = _never
+
+
+#: Container events that change nothing a list shows; refreshing for them would only cost.
+QUIET_CONTAINER_ACTIONS = frozenset(
+    {"exec_create", "exec_start", "exec_die", "exec_detach", "attach", "detach", "resize",
+     "top", "archive-path", "extract-to-dir", "copy", "export"}
+)
+#: Docker sends "die" before the container's state is stored: a list read at once can
+#: still say "running", and no later event follows.
+SETTLING_CONTAINER_ACTIONS = frozenset({"die", "kill", "stop", "oom"})
+
+
+def _container_changed(event: engine.Event) -> bool:
+    return event.type == "container" and event.action not in QUIET_CONTAINER_ACTIONS
+
+
+async def _all_containers(client: engine.Engine) -> list[engine.Container]:
+    return await client.containers(all=True)
+
+
+async def _images(client: engine.Engine) -> list[engine.Image]:
+    return await client.images()
+
+
+CONTAINERS: ResourceKind[engine.Container] = ResourceKind(
+    "containers", _all_containers, _container_changed,
+    settle_on=lambda e: _container_changed(e) and e.action in SETTLING_CONTAINER_ACTIONS,
+)
+IMAGES: ResourceKind[engine.Image] = ResourceKind(
+    "images", _images,
+    # Creating or removing a container changes which images are in use.
+    lambda e: e.type == "image" or (e.type == "container" and e.action in ("create", "destroy")),
+)
