@@ -56,6 +56,30 @@ class LiveList(QObject):
         self.items: list[Any] = []
 
 
+class ConnectionWatch(QObject):
+    """Pauses one subscriber's streams when the engine goes and resumes them when it is back.
+
+    Streams (logs, stats, usage columns, shells) end with the connection, quietly:
+    the banner says why.  This is the one place that turns status changes into
+    "pause" and "resume", each called once per change.  It lives as long as
+    ``parent`` (the subscriber).
+    """
+
+    def __init__(self, session: EngineSession, resume: Callable[[], object],
+                 pause: Callable[[], object], parent: QObject) -> None:
+        super().__init__(parent)
+        self._resume = resume
+        self._pause = pause
+        self.connected = session.connected
+        session.statusChanged.connect(self._on_status)
+
+    def _on_status(self, status: ConnectionStatus) -> None:
+        connected = status.state is ConnectionState.CONNECTED
+        if connected != self.connected:
+            self.connected = connected
+            (self._resume if connected else self._pause)()
+
+
 class MessageLevel(enum.Enum):
     INFO = "info"
     WARNING = "warning"
@@ -95,6 +119,16 @@ class EngineSession(QObject):
     @property
     def client(self) -> engine.Engine | None:
         return self._engine
+
+    @property
+    def connected(self) -> bool:
+        return self.status.state is ConnectionState.CONNECTED
+
+    def watch_connection(self, subscriber: QObject, *, resume: Callable[[], object],
+                         pause: Callable[[], object]) -> ConnectionWatch:
+        """Call ``pause`` when the engine goes away and ``resume`` when it is back, for as
+        long as ``subscriber`` lives."""
+        return ConnectionWatch(self, resume, pause, subscriber)
 
     # -- live lists -------------------------------------------------------------------
 

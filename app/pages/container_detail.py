@@ -44,7 +44,7 @@ from PySide6.QtWidgets import (
 
 import engine
 from app.resources import CONTAINERS
-from app.session import ConnectionState, ConnectionStatus, EngineSession, MessageLevel
+from app.session import EngineSession, MessageLevel
 from app.widgets.ask import ask
 from app.widgets.inspect_view import InspectView
 from app.widgets.log_view import LogView
@@ -213,13 +213,11 @@ class ShellTab(QWidget):
         self._writes: asyncio.Queue[bytes] = asyncio.Queue()
         self.terminal.input.connect(self._writes.put_nowait)
         self.terminal.resized.connect(self._on_resized)
-        session.statusChanged.connect(self._on_connection)
-        self._on_connection(session.status)
-        self._set_ended(False)
-
-    def _on_connection(self, status: ConnectionStatus) -> None:
         # Reopen can only work with an engine to talk to.
-        self.reopen.setEnabled(status.state is ConnectionState.CONNECTED)
+        self.reopen.setEnabled(session.connected)
+        session.watch_connection(self, resume=partial(self.reopen.setEnabled, True),
+                                 pause=partial(self.reopen.setEnabled, False))
+        self._set_ended(False)
 
     def _set_ended(self, ended: bool, text: str = "") -> None:
         self.banner.setText(text)
@@ -383,6 +381,8 @@ class ContainerDetail(QWidget):
         self._stats_task: asyncio.Task[object] | None = None
         self._stats_for: str | None = None
         self._logs_task: asyncio.Task[object] | None = None
+        #: Which read of the logs is the current one (an older one's end is ignored).
+        self._logs_read = 0
         self._log_cursor = LogCursor()
         #: The log stopped with the connection: it resumes once the session is back.
         self._logs_lost = False
@@ -392,7 +392,8 @@ class ContainerDetail(QWidget):
         self._logs_retry.setInterval(1000)
         self._logs_retry.timeout.connect(self._resume_logs)
         self.logs.follow.toggled.connect(self._on_follow_toggled)
-        session.statusChanged.connect(self._on_connection)
+        session.watch_connection(self, resume=self._connection_back,
+                                 pause=self._connection_lost)
         self.shells = QTabWidget(self)
         self.shells.setObjectName("shell-tabs")
         self.shells.setTabsClosable(True)
@@ -459,22 +460,22 @@ class ContainerDetail(QWidget):
     # -- the connection going and coming back -----------------------------------------------
 
     def _connected(self) -> bool:
-        return self.session.status.state is ConnectionState.CONNECTED
+        return self.session.connected
 
-    def _on_connection(self, status: ConnectionStatus) -> None:
-        """Streams end with the connection, quietly (the banner says it); they resume
-        once it is back."""
-        if status.state is ConnectionState.CONNECTED:
-            self._logs_retries = 0
-            if self._logs_lost:
-                self._resume_logs()
-        else:
-            self._logs_retry.stop()
-            task = self._logs_task
-            if task is not None and not task.done():
-                self.session.cancel("logs")
-                self._logs_task = None
-                self._logs_paused()
+    def _connection_back(self) -> None:
+        """The log and stats ended with the connection; they carry on now it is back."""
+        self._logs_retries = 0
+        if self._logs_lost:
+            self._resume_logs()
+        self._update_stats()
+
+    def _connection_lost(self) -> None:
+        self._logs_retry.stop()
+        task = self._logs_task
+        if task is not None and not task.done():
+            self.session.cancel("logs")
+            self._logs_task = None
+            self._logs_paused()
         self._update_stats()
 
     def _update_stats(self) -> None:
@@ -533,11 +534,13 @@ class ContainerDetail(QWidget):
             self._logs_task = None
             self._logs_paused()
             return
+        self._logs_read += 1
         self._logs_task = self.session.run(
             partial(_stream_logs, self.logs, self._log_cursor, container.id, container.running,
                     tail, since),
             describe=f"read the logs of {container.name}", key="logs",
-            quiet_not_found=True, on_done=partial(self._logs_ended, container.id),
+            quiet_not_found=True, on_done=partial(self._logs_ended, container.id,
+                                                  self._logs_read),
         )
 
     def _logs_paused(self) -> None:
@@ -545,9 +548,9 @@ class ContainerDetail(QWidget):
         self.logs.flush()
         self.logs.show_status(LOGS_PAUSED)
 
-    def _logs_ended(self, container_id: str, outcome: LogsOutcome) -> None:
+    def _logs_ended(self, container_id: str, read: int, outcome: LogsOutcome) -> None:
         if (self.container is None or self.container.id != container_id
-                or asyncio.current_task() is not self._logs_task):
+                or self._logs_task is None or read != self._logs_read):
             return  # a stale read: another container, or a newer read of this one
         self.logs.flush()
         if outcome is LogsOutcome.LOST:

@@ -21,7 +21,7 @@ import engine
 from app.models.container_tree import ComposeGroup
 from app.models.table import Column
 from app.presentation import human_size
-from app.session import ConnectionState, ConnectionStatus, EngineSession
+from app.session import EngineSession
 
 log = logging.getLogger(__name__)
 
@@ -88,15 +88,12 @@ class UsageStreams(QObject):
         self.samples: dict[str, engine.StatsSample] = {}
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._ended: dict[str, float] = {}
-        session.statusChanged.connect(self._on_status)
+        session.watch_connection(self, resume=self._resume, pause=self.stop)
 
-    def _on_status(self, status: ConnectionStatus) -> None:
-        """Streams die with the connection; start afresh once it is back."""
-        if status.state is ConnectionState.CONNECTED:
-            self._ended.clear()
-            self.retry_due.emit()
-        else:
-            self.stop()
+    def _resume(self) -> None:
+        """Streams died with the connection; start afresh now it is back."""
+        self._ended.clear()
+        self.retry_due.emit()
 
     @property
     def watched(self) -> set[str]:
@@ -105,7 +102,7 @@ class UsageStreams(QObject):
     def watch(self, container_ids: Iterable[str]) -> None:
         """Stream exactly these containers' stats from now on."""
         wanted = set(container_ids)
-        if self.session.status.state is not ConnectionState.CONNECTED:
+        if not self.session.connected:
             # A scroll or a retry timer while the engine is away: nothing to stream, and
             # the banner already says why.  _on_status starts them again on return.
             wanted = set()
