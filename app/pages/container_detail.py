@@ -43,12 +43,12 @@ from PySide6.QtWidgets import (
 )
 
 import engine
+from app.pages.run_dialog import RunDialog
 from app.resources import CONTAINERS
 from app.session import EngineSession, MessageLevel
 from app.widgets.ask import ask
 from app.widgets.inspect_view import InspectView
 from app.widgets.log_view import LogView
-from app.widgets.run_dialog import RunDialog
 from app.widgets.stats_view import NOT_RUNNING, PAUSED, REMOVED, StatsView, follow_stats
 from app.widgets.terminal import TerminalWidget
 from engine import ExecSession, exec_create, exec_failure_reason, exec_start, find_shell
@@ -711,9 +711,13 @@ async def _stream_logs(view: LogView, cursor: LogCursor, container_id: str, foll
                 # A container being removed ends its log stream with an error of its own
                 # (Docker: "dead or marked for removal"; Podman: a JSON error inside the
                 # stream). That is an expected race: the view says "Container removed."
+                # It is also met by a read that starts while the removal runs (the row of
+                # the other container removed with it went first: this one is selected).
                 try:
-                    await client.container(container_id)
+                    details = await client.container(container_id)
                 except engine.NotFound:
+                    return LogsOutcome.DONE
+                if details.state.status in ("removing", "dead"):
                     return LogsOutcome.DONE
                 raise
             if not follow:
