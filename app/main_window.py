@@ -9,9 +9,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
+from typing import TypeVar
 
 from PySide6.QtCore import QSize, Qt
-from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
+from PySide6.QtGui import QAction, QCloseEvent, QIcon, QKeySequence
 from PySide6.QtWidgets import (
     QApplication,
     QFileDialog,
@@ -28,7 +29,8 @@ from PySide6.QtWidgets import (
 )
 
 from app.notifications import Notifier
-from app.operations import BuildRequest, start_build, start_pull
+from app.operations import start_build, start_pull
+from app.page_table import PAGES
 from app.pages.containers import ContainersPage
 from app.pages.images import ImagesPage
 from app.pages.table_page import TablePage
@@ -37,11 +39,13 @@ from app.session import ConnectionState, ConnectionStatus, EngineSession, Messag
 from app.settings import THEME, Settings
 from app.theme import apply_theme
 from app.widgets.activity import Activity, ActivityPanel
-from app.widgets.build_sheet import BuildSheet
+from app.widgets.build_sheet import BuildRequest, BuildSheet
 from app.widgets.command_palette import CommandPalette
 from app.widgets.drop_overlay import DropBuild
 from app.widgets.message_bar import MessageBar
 from app.widgets.settings_dialog import SettingsDialog
+
+P = TypeVar("P", bound=QWidget)
 
 
 class MainWindow(QMainWindow):
@@ -54,8 +58,6 @@ class MainWindow(QMainWindow):
         self.setWindowTitle("Dockyard")
         self.session = session
         self.settings = settings if settings is not None else Settings(parent=self)
-        self.containers_page = ContainersPage(session, self.settings)
-        self.images_page = ImagesPage(session)
         self.unavailable_page = UnavailablePage()
         self.unavailable_page.retry.clicked.connect(session.retry_now)
 
@@ -72,9 +74,15 @@ class MainWindow(QMainWindow):
         self.sidebar.setIconSize(QSize(18, 18))
         self.pages = QStackedWidget()
         self.pages.setObjectName("pages")
-        for title, page in (("Containers", self.containers_page), ("Images", self.images_page)):
-            QListWidgetItem(title, self.sidebar)
-            self.pages.addWidget(page)
+        self.page_widgets: list[QWidget] = []
+        for spec in PAGES:
+            item = QListWidgetItem(spec.title, self.sidebar)
+            if spec.icon:
+                item.setIcon(QIcon.fromTheme(spec.icon))
+            self.page_widgets.append(spec.factory(session, self.settings))
+            self.pages.addWidget(self.page_widgets[-1])
+        self.containers_page = self.page(ContainersPage)
+        self.images_page = self.page(ImagesPage)
         self.sidebar.currentRowChanged.connect(self.pages.setCurrentIndex)
 
         self.banner = MessageBar("connection-banner")
@@ -147,11 +155,17 @@ class MainWindow(QMainWindow):
             self._action("Pull an image…", "pull", "Ctrl+P", self.focus_pull),
             self._action("Quit", "quit", QKeySequence.StandardKey.Quit, self.close),
         ]
-        for row in range(self.sidebar.count()):
-            title = self.sidebar.item(row).text()
-            actions.append(self._action(f"Go to {title}", f"page-{row + 1}", f"Ctrl+{row + 1}",
+        for row, spec in enumerate(PAGES):
+            actions.append(self._action(f"Go to {spec.title}", f"page-{row + 1}", spec.shortcut,
                                         partial(self.sidebar.setCurrentRow, row)))
         return actions
+
+    def page(self, kind: type[P]) -> P:
+        """The page of this class (pages are built from :data:`PAGES`)."""
+        for page in self.page_widgets:
+            if isinstance(page, kind):
+                return page
+        raise LookupError(kind.__name__)
 
     def current_page(self) -> TablePage | None:
         page = self.pages.currentWidget()
@@ -213,15 +227,22 @@ class MainWindow(QMainWindow):
     # -- state ------------------------------------------------------------------------
 
     def _splitters(self) -> dict[str, QSplitter]:
-        return {"containers-splitter": self.containers_page.splitter,
-                "images-splitter": self.images_page.splitter}
+        splitters = {}
+        for spec, page in zip(PAGES, self.page_widgets, strict=True):
+            key = f"{spec.key}-splitter"
+            if (splitter := page.findChild(QSplitter, key)) is not None:
+                splitters[key] = splitter
+        return splitters
 
     def _headers(self) -> dict[str, QHeaderView]:
         """Column layouts, keyed by their column count too: a layout saved before a
         version added columns would put them in odd places (Qt restores it blindly)."""
-        headers = (("containers-columns", self.containers_page.table.horizontalHeader()),
-                   ("images-columns", self.images_page.table.horizontalHeader()))
-        return {f"{key}-{header.count()}": header for key, header in headers}
+        headers = {}
+        for spec, page in zip(PAGES, self.page_widgets, strict=True):
+            if isinstance(page, TablePage):
+                header = page.table.horizontalHeader()
+                headers[f"{spec.key}-columns-{header.count()}"] = header
+        return headers
 
     def restore_state(self) -> None:
         if (geometry := self.settings.state("geometry")) is not None:

@@ -8,8 +8,7 @@ the Images page can select it.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator, Callable
 from functools import partial
 from pathlib import Path
 
@@ -20,28 +19,10 @@ import engine
 from app.presentation import counted, human_size
 from app.session import EngineSession, MessageLevel
 from app.widgets.activity import Activity, ActivityPanel
+from app.widgets.build_sheet import BuildRequest
 from app.widgets.login_dialog import LoginDialog
 
 READ_CHUNK = 1 << 20
-
-
-@dataclass(frozen=True)
-class BuildRequest:
-    """What the build sheet asks for: a walked context (or a tar file) and the options."""
-
-    listing: engine.ContextListing | None
-    tar: Path | None = None
-    tags: tuple[str, ...] = ()
-    buildargs: Mapping[str, str] = field(default_factory=dict)
-    target: str | None = None
-    nocache: bool = False
-    pull: bool = False
-    buildkit: bool | None = None
-
-    @property
-    def title(self) -> str:
-        source = self.tar or (self.listing.root if self.listing else "")
-        return f"Build {', '.join(self.tags) or source}"
 
 
 def start_pull(session: EngineSession, panel: ActivityPanel, reference: str,

@@ -21,7 +21,11 @@ from typing import Any, TypeVar
 from PySide6.QtCore import QObject, Signal
 
 import engine
+from app.messages import MessageLevel
 from app.resources import ResourceKind
+
+__all__ = ["ConnectionState", "ConnectionStatus", "ConnectionWatch", "EngineSession", "LiveList",
+           "MessageLevel"]
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -78,12 +82,6 @@ class ConnectionWatch(QObject):
         if connected != self.connected:
             self.connected = connected
             (self._resume if connected else self._pause)()
-
-
-class MessageLevel(enum.Enum):
-    INFO = "info"
-    WARNING = "warning"
-    ERROR = "error"
 
 
 class EngineSession(QObject):

@@ -290,38 +290,16 @@ Action = Callable[[engine.Engine], Coroutine[Any, Any, Any]]
 class ContainersPage(TablePage):
     def __init__(self, session: EngineSession, settings: Settings | None = None,
                  parent: QWidget | None = None) -> None:
+        self.session = session  # the hooks below need it during TablePage's __init__
         super().__init__("containers", containers_model(), parent)
         self.model.setParent(self)
-        self.session = session
         self.settings = settings if settings is not None else Settings(parent=self)
         self._settling: dict[str, engine.Container] = {}
         self._collapsed: set[str] = set()
-
-        # TablePage built a flat table; this page shows a tree over the same model.
-        flat_proxy, flat_table = self.proxy, self.table
-        self.search.textChanged.disconnect(flat_proxy.setFilterFixedString)
-        self.usage = UsageStreams(session, self)
-        usage, group_usage = usage_columns(self.usage.samples)
-        at = USAGE_FIRST_COLUMN
-        self.tree_model = ContainerTreeModel(
-            self.model, (*CONTAINER_COLUMNS[:at], *usage, *CONTAINER_COLUMNS[at:]),
-            (*GROUP_COLUMNS[:at], *group_usage, *GROUP_COLUMNS[at:]), self)
-        self.usage.changed.connect(self._usage_changed)
-        self.proxy = GroupedFilterProxy(self.model, self.tree_model, self)
-        self.search.textChanged.connect(self.proxy.setFilterFixedString)
-        self.tree = ContainerTreeView(self)
-        self.tree.setObjectName("containers-table")
-        self.tree.setAccessibleName("Containers table")
-        self.tree.setModel(self.proxy)
-        self.tree.sortByColumn(0, Qt.SortOrder.AscendingOrder)
-        self.table = self.tree  # type: ignore[assignment]  # same calls, see ContainerTreeView
-        for signal in (self.proxy.rowsInserted, self.proxy.rowsRemoved,
-                       self.proxy.layoutChanged, self.proxy.modelReset):
-            signal.connect(self._update_count)
+        self.proxy.modelReset.connect(self._update_count)
         self.proxy.rowsInserted.connect(self._expand_new_groups)
         self.tree.collapsed.connect(partial(self._remember_expanded, False))
         self.tree.expanded.connect(partial(self._remember_expanded, True))
-        self.tree.selectionModel().selectionChanged.connect(self._on_selection_changed)
 
         self.running_only = QCheckBox("Running only", self)
         self.running_only.setObjectName("containers-running-only")
@@ -358,10 +336,7 @@ class ContainersPage(TablePage):
         self.settings.changed.connect(self._on_setting_changed)
         self.splitter = QSplitter(Qt.Orientation.Vertical, self)
         self.splitter.setObjectName("containers-splitter")
-        self.main_layout.replaceWidget(flat_table, self.splitter)
-        flat_table.setParent(None)
-        flat_table.deleteLater()
-        flat_proxy.deleteLater()
+        self.main_layout.replaceWidget(self.tree, self.splitter)
         self.splitter.addWidget(self.tree)
         self.splitter.addWidget(self.detail)
         self.splitter.setSizes([260, 360])
@@ -389,6 +364,22 @@ class ContainersPage(TablePage):
                 USAGE_FIRST_COLUMN, USAGE_FIRST_COLUMN + 1):  # not just a new stats sample
             self.selection_changed()
             self._usage_timer.start()
+
+    # -- TablePage's hooks: a tree of Compose projects over the flat model -------------------
+
+    def make_proxy(self) -> GroupedFilterProxy:
+        self.usage = UsageStreams(self.session, self)
+        usage, group_usage = usage_columns(self.usage.samples)
+        at = USAGE_FIRST_COLUMN
+        self.tree_model = ContainerTreeModel(
+            self.model, (*CONTAINER_COLUMNS[:at], *usage, *CONTAINER_COLUMNS[at:]),
+            (*GROUP_COLUMNS[:at], *group_usage, *GROUP_COLUMNS[at:]), self)
+        self.usage.changed.connect(self._usage_changed)
+        return GroupedFilterProxy(self.model, self.tree_model, self)
+
+    def make_view(self) -> ContainerTreeView:  # type: ignore[override]  # same calls as a table
+        self.tree = ContainerTreeView(self)
+        return self.tree
 
     def _usage_changed(self, container_id: str) -> None:
         self.tree_model.refresh_columns(container_id, USAGE_FIRST_COLUMN, USAGE_FIRST_COLUMN + 1)
@@ -461,8 +452,6 @@ class ContainersPage(TablePage):
             self._collapsed.add(project)
 
     def _update_count(self, *_args: object) -> None:
-        if not isinstance(getattr(self, "proxy", None), GroupedFilterProxy):
-            return  # TablePage's own call, before this page swapped in its tree
         shown = 0
         for row in range(self.proxy.rowCount()):
             index = self.proxy.index(row, 0)

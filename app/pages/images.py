@@ -21,7 +21,9 @@ from PySide6.QtWidgets import (
 import engine
 from app.models.table import Column, KeyedTableModel
 from app.pages.image_detail import ImageDetail
+from app.pages.run_dialog import open_run_dialog, run_one_click
 from app.pages.table_page import TablePage
+from app.pages.tag_dialog import TagDialog
 from app.presentation import (
     ImageRow,
     counted,
@@ -37,8 +39,6 @@ from app.session import EngineSession, MessageLevel
 from app.theme import ERROR_TEXT, text_style
 from app.widgets.ask import ask
 from app.widgets.message_bar import reserve_space
-from app.widgets.run_dialog import open_run_dialog, run_one_click
-from app.widgets.tag_dialog import TagDialog
 
 
 def _created_key(row: ImageRow) -> float:

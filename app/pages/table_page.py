@@ -55,8 +55,7 @@ class TablePage(QWidget):
         self.setObjectName(f"{name}-page")
         self.setAccessibleName(f"{name.capitalize()} page")
         self.model = model
-        self.proxy = FilterProxy(self)
-        self.proxy.setSourceModel(model)
+        self.proxy = self.make_proxy()
 
         self.search = QLineEdit(self)
         self.search.setObjectName(f"{name}-search")
@@ -65,22 +64,10 @@ class TablePage(QWidget):
         self.search.setClearButtonEnabled(True)
         self.search.textChanged.connect(self.proxy.setFilterFixedString)
 
-        self.table = QTableView(self)
+        self.table = self.make_view()
         self.table.setObjectName(f"{name}-table")
         self.table.setAccessibleName(f"{name.capitalize()} table")
         self.table.setModel(self.proxy)
-        self.table.setSortingEnabled(True)
-        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
-        self.table.setAlternatingRowColors(True)
-        self.table.setShowGrid(False)
-        self.table.setWordWrap(False)
-        self.table.verticalHeader().hide()
-        self.table.verticalHeader().setDefaultSectionSize(26)
-        header = self.table.horizontalHeader()
-        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
-        header.setStretchLastSection(True)
-        header.setHighlightSections(False)
         self.table.sortByColumn(0, Qt.SortOrder.AscendingOrder)
 
         self.page_actions: list[QAction] = []
@@ -104,6 +91,29 @@ class TablePage(QWidget):
             signal.connect(self._update_count)
         self.table.selectionModel().selectionChanged.connect(self._on_selection_changed)
         self._update_count()
+
+    def make_proxy(self) -> FilterProxy:
+        """The sorting, filtering model between ``self.model`` and the view (a hook)."""
+        proxy = FilterProxy(self)
+        proxy.setSourceModel(self.model)
+        return proxy
+
+    def make_view(self) -> QTableView:
+        """The page's view of ``self.proxy`` (a hook: a page may show a tree instead)."""
+        table = QTableView(self)
+        table.setSortingEnabled(True)
+        table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        table.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+        table.setAlternatingRowColors(True)
+        table.setShowGrid(False)
+        table.setWordWrap(False)
+        table.verticalHeader().hide()
+        table.verticalHeader().setDefaultSectionSize(26)
+        header = table.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        header.setStretchLastSection(True)
+        header.setHighlightSections(False)
+        return table
 
     def add_button(
         self, text: str, name: str, slot: Callable[[], object], shortcut: str | None = None

@@ -10,6 +10,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import html
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from PySide6.QtCore import QTimer
@@ -33,7 +35,6 @@ from PySide6.QtWidgets import (
 
 import engine
 from app.models.table import Column, KeyedTableModel
-from app.operations import BuildRequest
 from app.presentation import counted, human_size
 from app.theme import ERROR_TEXT, WARNING_TEXT, text_style
 
@@ -55,6 +56,26 @@ def context_for(path: Path) -> tuple[Path, Path | None]:
     if path.is_dir():
         return path, path / "Dockerfile"
     return path.parent, path
+
+
+
+@dataclass(frozen=True)
+class BuildRequest:
+    """What the build sheet asks for: a walked context (or a tar file) and the options."""
+
+    listing: engine.ContextListing | None
+    tar: Path | None = None
+    tags: tuple[str, ...] = ()
+    buildargs: Mapping[str, str] = field(default_factory=dict)
+    target: str | None = None
+    nocache: bool = False
+    pull: bool = False
+    buildkit: bool | None = None
+
+    @property
+    def title(self) -> str:
+        source = self.tar or (self.listing.root if self.listing else "")
+        return f"Build {', '.join(self.tags) or source}"
 
 
 class BuildSheet(QDialog):

@@ -16,8 +16,8 @@ from pytestqt.qtbot import QtBot
 
 import engine
 from app.main_window import MainWindow
+from app.pages.tag_dialog import TagDialog
 from app.session import EngineSession, MessageLevel
-from app.widgets.tag_dialog import TagDialog
 from tests.app.conftest import answer, shown_box, wait_connected
 from tests.conftest import LABEL, LABEL_KEY, RUN_ID, EngineUnderTest, unique_name
 

@@ -15,9 +15,9 @@ from PySide6.QtWidgets import QApplication, QLabel, QWidget
 from pytestqt.qtbot import QtBot
 
 import engine
+from app.pages.run_dialog import RunDialog, open_run_dialog, run_one_click, run_spec
 from app.resources import CONTAINERS
 from app.session import EngineSession, MessageLevel
-from app.widgets.run_dialog import RunDialog, open_run_dialog, run_one_click, run_spec
 from engine._run import PortMapping, RestartPolicy, RunSpec, VolumeMapping, auto_name
 from tests.app.conftest import wait_connected
 from tests.conftest import LABEL, LABEL_KEY, RUN_ID, EngineUnderTest, unique_name
