@@ -18,6 +18,7 @@ or removing itself) and no-ops (304) stay silent.
 from __future__ import annotations
 
 from collections.abc import Callable, Coroutine, Sequence
+from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
@@ -287,6 +288,68 @@ class RenameDialog(QDialog):
 Action = Callable[[engine.Engine], Coroutine[Any, Any, Any]]
 
 
+def _any_in(*states: str) -> Callable[[engine.Container], bool]:
+    return lambda c: c.state in states
+
+
+@dataclass(frozen=True)
+class ContainerAction:
+    """One thing to do to the selected containers, as the toolbar, the right-click menu
+    and the command palette all offer it (they share one QAction per entry).
+
+    An engine action says which selected containers it ``applies`` to (it is enabled
+    when one does), the ``call`` it makes for each, and the words for the State cell
+    while it runs (``busy``) and the message after (``done``, a past tense).  Any other
+    entry says when it is ``enabled`` and what it ``triggers`` (a dialog, a question).
+    """
+
+    label: str
+    name: str
+    shortcut: str | None = None
+    applies: Callable[[engine.Container], bool] | None = None
+    call: Callable[[engine.Container], Action] | None = None
+    busy: str = ""
+    done: str = ""
+    enabled: Callable[[Sequence[engine.Container]], bool] | None = None
+    triggers: Callable[[ContainersPage], object] | None = None
+
+    def enabled_for(self, selected: Sequence[engine.Container]) -> bool:
+        if self.enabled is not None:
+            return self.enabled(selected)
+        applies = self.applies
+        return applies is not None and any(applies(c) for c in selected)
+
+
+# The calls are late-bound (lambdas): the coroutines are defined at the end of the module.
+START = ContainerAction("Start", "container-start", applies=lambda c: c.state not in (
+    "running", "paused"), call=lambda c: partial(_start, c.id), busy="starting…", done="Started")
+STOP = ContainerAction("Stop", "container-stop", applies=_any_in("running", "paused"),
+                       call=lambda c: partial(_stop, c.id, c.state == "paused"),
+                       busy="stopping…", done="Stopped")
+RESTART = ContainerAction("Restart", "container-restart", applies=lambda c: True,
+                          call=lambda c: partial(_restart, c.id), busy="restarting…",
+                          done="Restarted")
+PAUSE = ContainerAction("Pause", "container-pause", applies=_any_in("running"),
+                        call=lambda c: partial(_pause, c.id), busy="pausing…", done="Paused")
+UNPAUSE = ContainerAction("Unpause", "container-unpause", applies=_any_in("paused"),
+                          call=lambda c: partial(_unpause, c.id), busy="unpausing…",
+                          done="Unpaused")
+KILL = ContainerAction("Kill", "container-kill", applies=_any_in("running"),
+                       call=lambda c: partial(_kill, c.id), busy="killing…", done="Killed")
+RENAME = ContainerAction("Rename…", "container-rename", "F2",
+                         enabled=lambda selected: len(selected) == 1,
+                         triggers=lambda page: page.rename_selected())
+REMOVE = ContainerAction("Remove", "container-remove", "Delete",
+                         enabled=lambda selected: bool(selected),
+                         triggers=lambda page: page.remove_selected())
+OPEN = ContainerAction("Open", "container-open",
+                       enabled=lambda selected: len(selected) == 1
+                       and bool(browser_urls(selected[0])),
+                       triggers=lambda page: page.open_selected_port())
+#: In toolbar order.
+CONTAINER_ACTIONS = (START, STOP, RESTART, PAUSE, UNPAUSE, KILL, RENAME, REMOVE, OPEN)
+
+
 class ContainersPage(TablePage):
     def __init__(self, session: EngineSession, settings: Settings | None = None,
                  parent: QWidget | None = None) -> None:
@@ -306,18 +369,19 @@ class ContainersPage(TablePage):
         self.running_only.setAccessibleName("Show running containers only")
         self.running_only.toggled.connect(self._apply_running_filter)
         self.toolbar.addWidget(self.running_only)
-        self.start_button = self.add_button("Start", "container-start", self.start_selected)
-        self.stop_button = self.add_button("Stop", "container-stop", self.stop_selected)
-        self.restart_button = self.add_button("Restart", "container-restart", self.restart_selected)
-        self.pause_button = self.add_button("Pause", "container-pause", self.pause_selected)
-        self.unpause_button = self.add_button("Unpause", "container-unpause",
-                                              self.unpause_selected)
-        self.kill_button = self.add_button("Kill", "container-kill", self.kill_selected)
-        self.rename_button = self.add_button("Rename…", "container-rename", self.rename_selected,
-                                             shortcut="F2")
-        self.remove_button = self.add_button("Remove", "container-remove", self.remove_selected,
-                                             shortcut="Delete")
-        self.open_button = self.add_button("Open", "container-open", self.open_selected_port)
+        self.action_buttons = {
+            action.name: self.add_button(action.label, action.name,
+                                         partial(self.trigger, action), action.shortcut)
+            for action in CONTAINER_ACTIONS}
+        self.start_button = self.action_buttons[START.name]
+        self.stop_button = self.action_buttons[STOP.name]
+        self.restart_button = self.action_buttons[RESTART.name]
+        self.pause_button = self.action_buttons[PAUSE.name]
+        self.unpause_button = self.action_buttons[UNPAUSE.name]
+        self.kill_button = self.action_buttons[KILL.name]
+        self.rename_button = self.action_buttons[RENAME.name]
+        self.remove_button = self.action_buttons[REMOVE.name]
+        self.open_button = self.action_buttons[OPEN.name]
         self.open_button.defaultAction().setToolTip("Open a published port in the browser")
         self.open_menu = QMenu(self.open_button)
         self.open_menu.setObjectName("container-open-menu")
@@ -482,19 +546,11 @@ class ContainersPage(TablePage):
 
     def selection_changed(self) -> None:
         selected = self.selected_items()
-        states = {c.state for c in selected}
-        self.start_button.defaultAction().setEnabled(
-            any(s not in ("running", "paused") for s in states))
-        self.stop_button.defaultAction().setEnabled(bool(states & {"running", "paused"}))
-        self.restart_button.defaultAction().setEnabled(bool(selected))
-        self.pause_button.defaultAction().setEnabled("running" in states)
-        self.unpause_button.defaultAction().setEnabled("paused" in states)
-        self.kill_button.defaultAction().setEnabled("running" in states)
-        self.rename_button.defaultAction().setEnabled(len(selected) == 1)
-        self.remove_button.defaultAction().setEnabled(bool(selected))
+        for action in CONTAINER_ACTIONS:
+            self.action_buttons[action.name].defaultAction().setEnabled(
+                action.enabled_for(selected))
         single = selected[0] if len(selected) == 1 else None
         urls = browser_urls(single) if single is not None else []
-        self.open_button.defaultAction().setEnabled(bool(urls))
         self.open_menu.clear()
         for url in urls:
             self.open_menu.addAction(url, partial(self.open_url, url))
@@ -548,36 +604,13 @@ class ContainersPage(TablePage):
             if current.get(container_id) != before:
                 self._clear_busy(container_id)
 
-    def start(self, containers: Sequence[engine.Container]) -> None:
+    def perform(self, action: ContainerAction, containers: Sequence[engine.Container]) -> None:
+        """Run an engine action on each of ``containers``, its progress in their State cells."""
+        assert action.call is not None
         for c in containers:
-            self.run_action(c, partial(_start, c.id), describe=f"start {c.name}",
-                            busy="starting…", done=f"Started {c.name}")
-
-    def stop(self, containers: Sequence[engine.Container]) -> None:
-        for c in containers:
-            self.run_action(c, partial(_stop, c.id, c.state == "paused"),
-                            describe=f"stop {c.name}", busy="stopping…",
-                            done=f"Stopped {c.name}")
-
-    def restart(self, containers: Sequence[engine.Container]) -> None:
-        for c in containers:
-            self.run_action(c, partial(_restart, c.id), describe=f"restart {c.name}",
-                            busy="restarting…", done=f"Restarted {c.name}")
-
-    def pause(self, containers: Sequence[engine.Container]) -> None:
-        for c in containers:
-            self.run_action(c, partial(_pause, c.id), describe=f"pause {c.name}",
-                            busy="pausing…", done=f"Paused {c.name}")
-
-    def unpause(self, containers: Sequence[engine.Container]) -> None:
-        for c in containers:
-            self.run_action(c, partial(_unpause, c.id), describe=f"unpause {c.name}",
-                            busy="unpausing…", done=f"Unpaused {c.name}")
-
-    def kill(self, containers: Sequence[engine.Container]) -> None:
-        for c in containers:
-            self.run_action(c, partial(_kill, c.id), describe=f"kill {c.name}",
-                            busy="killing…", done=f"Killed {c.name}")
+            verb = action.label.lower()
+            self.run_action(c, action.call(c), describe=f"{verb} {c.name}", busy=action.busy,
+                            done=f"{action.done} {c.name}")
 
     def remove(self, containers: Sequence[engine.Container], *, volumes: bool = False) -> None:
         for c in containers:
@@ -592,23 +625,12 @@ class ContainersPage(TablePage):
 
     # -- toolbar slots ------------------------------------------------------------------
 
-    def start_selected(self) -> None:
-        self.start([c for c in self.selected_items() if c.state not in ("running", "paused")])
-
-    def stop_selected(self) -> None:
-        self.stop([c for c in self.selected_items() if c.state in ("running", "paused")])
-
-    def restart_selected(self) -> None:
-        self.restart(self.selected_items())
-
-    def pause_selected(self) -> None:
-        self.pause([c for c in self.selected_items() if c.state == "running"])
-
-    def unpause_selected(self) -> None:
-        self.unpause([c for c in self.selected_items() if c.state == "paused"])
-
-    def kill_selected(self) -> None:
-        self.kill([c for c in self.selected_items() if c.state == "running"])
+    def trigger(self, action: ContainerAction) -> None:
+        """What the toolbar, the right-click menu and the palette do for ``action``."""
+        if action.triggers is not None:
+            action.triggers(self)
+        elif action.applies is not None:
+            self.perform(action, [c for c in self.selected_items() if action.applies(c)])
 
     def rename_selected(self) -> RenameDialog | None:
         selected = self.selected_items()

@@ -21,6 +21,10 @@ from app.pages import containers as containers_module
 from app.pages.containers import (
     CONTAINER_COLUMNS,
     GROUP_COLUMNS,
+    KILL,
+    RESTART,
+    START,
+    STOP,
     ContainersPage,
     RenameDialog,
     browser_urls,
@@ -288,7 +292,7 @@ def test_kill_and_kill_of_a_stopped_container(
     qtbot.waitUntil(lambda: state_of(page, container_id) == "exited (137)", timeout=15_000)
     assert not page.kill_button.isEnabled()
     stale = page.selected_items()[0]
-    page.kill([stale])  # a stale list, or a second click: the daemon refuses
+    page.perform(KILL, [stale])  # a stale list, or a second click: the daemon refuses
     qtbot.waitUntil(lambda: bool(errors(messages)), timeout=10_000)
     [error] = errors(messages)
     assert error.startswith(f"Could not kill {name}: ")
@@ -341,12 +345,12 @@ def test_no_op_start_and_stop_stay_silent(
     any_engine.cli("start", name)
     qtbot.waitUntil(lambda: state_of(page, container_id) == "running", timeout=10_000)
     running = page.selected_items()[0]
-    page.start([running])  # what a stale row would send: 304
+    page.perform(START, [running])  # what a stale row would send: 304
     qtbot.waitUntil(lambda: page.tree_model.busy(container_id) is None, timeout=10_000)
     any_engine.cli("stop", "-t", "0", name)
     qtbot.waitUntil(lambda: (state_of(page, container_id) or "").startswith("exited"),
                     timeout=10_000)
-    page.stop([created])  # stopped already: 304
+    page.perform(STOP, [created])  # stopped already: 304
     qtbot.waitUntil(lambda: page.tree_model.busy(container_id) is None, timeout=10_000)
     assert messages == []
 
@@ -359,7 +363,7 @@ def test_remove_racing_auto_remove_shows_no_error(
     any_engine.cli("start", name)
     qtbot.waitUntil(lambda: state_of(page, container_id) == "running", timeout=10_000)
     [container] = [c for c in page.model.items() if c.id == container_id]
-    page.stop([container])
+    page.perform(STOP, [container])
     page.remove([container])  # the daemon is removing it by itself meanwhile
     qtbot.waitUntil(lambda: page.model.row_of(container_id) is None, timeout=30_000)
     qtbot.waitUntil(lambda: not page.session._tasks, timeout=30_000)
@@ -397,7 +401,7 @@ def test_restart_racing_a_removal_shows_no_error(
         qtbot.waitUntil(lambda: "Removal In Progress" in any_engine.cli(
             "ps", "-a", "--filter", f"id={container_id}", "--format", "{{.Status}}",
             check=False) or removal.poll() is not None, timeout=30_000)
-        page.restart([container])
+        page.perform(RESTART, [container])
         qtbot.waitUntil(lambda: page.model.row_of(container_id) is None, timeout=30_000)
         qtbot.waitUntil(lambda: not page.session._tasks, timeout=30_000)
     finally:
