@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from functools import partial
-from typing import Any, TypeVar
+from typing import Any, TypeVar, TypeVarTuple
 
 from PySide6.QtCore import QObject, Signal
 
@@ -29,6 +29,8 @@ __all__ = ["ConnectionState", "ConnectionStatus", "ConnectionWatch", "EngineSess
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+R = TypeVar("R")
+Ts = TypeVarTuple("Ts")
 
 class ConnectionState(enum.Enum):
     CONNECTING = "connecting"
@@ -291,14 +293,19 @@ class EngineSession(QObject):
 
     def run(
         self,
-        action: Callable[[engine.Engine], Coroutine[Any, Any, Any]],
-        *,
+        action: Callable[[engine.Engine, *Ts], Coroutine[Any, Any, R]],
+        *args: *Ts,
         describe: str,
         key: str | None = None,
-        on_done: Callable[[Any], None] | None = None,
+        on_done: Callable[[R], object] | None = None,
         quiet_not_found: bool = False,
     ) -> asyncio.Task[Any] | None:
-        """Run ``action(engine)`` in the background; report failures as messages.
+        """Run ``action(engine, *args)`` in the background; report failures as messages.
+
+        ``action`` is any coroutine function taking the client first, as every call
+        of the engine API does: ``session.run(engine.search_images, term, …)``.
+        ``on_done`` gets its result, called from the loop after the task ended
+        (never inside it: see :func:`_deliver`).
 
         With ``key``, an earlier task with the same key is cancelled first (stale
         work for a previous selection).  ``describe`` completes the sentence
@@ -312,7 +319,8 @@ class EngineSession(QObject):
             return None
         if key is not None and (stale := self._keyed.pop(key, None)) is not None:
             stale.cancel()
-        task = asyncio.ensure_future(self._guard(action, client, describe, quiet_not_found))
+        task = asyncio.ensure_future(
+            self._guard(partial(action, client, *args), describe, quiet_not_found))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         if on_done is not None:
@@ -328,15 +336,14 @@ class EngineSession(QObject):
 
     async def _guard(
         self,
-        action: Callable[[engine.Engine], Coroutine[Any, Any, Any]],
-        client: engine.Engine,
+        action: Callable[[], Coroutine[Any, Any, Any]],
         describe: str,
         quiet_not_found: bool,
     ) -> _Outcome:
         # The coroutine is made here, inside the task: a task cancelled before it
         # starts then leaves no never-awaited coroutine behind.
         try:
-            result = await action(client)
+            result = await action()
         except asyncio.CancelledError:
             raise
         except engine.NotFound as exc:
@@ -357,7 +364,7 @@ class _Outcome:
     result: Any
 
 
-def _deliver(on_done: Callable[[Any], None], task: asyncio.Task[_Outcome]) -> None:
+def _deliver(on_done: Callable[[Any], object], task: asyncio.Task[_Outcome]) -> None:
     """Hand a finished action's result to ``on_done`` — outside the task, on purpose.
 
     A done callback runs from the loop, with no task current.  Called inside the

@@ -585,7 +585,7 @@ class ContainerDetail(QWidget):
         container = self.container
         if container is None or self.tabs.currentWidget() is not self.inspect:
             return
-        self.session.run(partial(_inspect, container.id), key="inspect", quiet_not_found=True,
+        self.session.run(engine.Engine.container, container.id, key="inspect", quiet_not_found=True,
                          describe=f"inspect {container.name}", on_done=self._show_inspect)
 
     def _show_inspect(self, details: engine.ContainerDetails) -> None:
@@ -611,8 +611,8 @@ class ContainerDetail(QWidget):
         container = self.container
         if container is None:
             return
-        self.session.run(partial(_inspect, container.id), describe=f"inspect {container.name}",
-                         on_done=self._open_settings)
+        self.session.run(engine.Engine.container, container.id,
+                         describe=f"inspect {container.name}", on_done=self._open_settings)
 
     def _open_settings(self, details: engine.ContainerDetails) -> None:
         others = [c for c in self.session.items(CONTAINERS) if c.id != details.id]
@@ -638,7 +638,7 @@ class ContainerDetail(QWidget):
 
     def _recreate(self, details: engine.ContainerDetails, spec: engine.RunSpec) -> None:
         self.session.run(
-            partial(_recreate, details.id, spec), describe=f"recreate {details.name}",
+            engine.recreate_container, details.id, spec, describe=f"recreate {details.name}",
             on_done=lambda _id: self.session.message.emit(
                 MessageLevel.INFO, f"Recreated {details.name} with the new settings."))
 
@@ -668,14 +668,6 @@ class ContainerDetail(QWidget):
         self.shells.removeTab(index)
         if tab is not None:
             tab.deleteLater()
-
-
-async def _recreate(container_id: str, spec: engine.RunSpec, client: engine.Engine) -> str:
-    return await engine.recreate_container(client, container_id, spec)
-
-
-async def _inspect(container_id: str, client: engine.Engine) -> engine.ContainerDetails:
-    return await client.container(container_id)
 
 
 #: How often a followed log is read again when the daemon ends it while the container

@@ -150,7 +150,7 @@ class ImagesPage(TablePage):
             self.pull_box.setFocus()
             return
         self.search_button.setEnabled(False)
-        task = self.session.run(partial(_search, term), describe=f"search for {term}",
+        task = self.session.run(engine.search_images, term, describe=f"search for {term}",
                                 on_done=self._show_search_results)
         if task is not None:
             task.add_done_callback(lambda _t: self.search_button.setEnabled(True))
@@ -334,10 +334,6 @@ class ImagesPage(TablePage):
         shown = self.detail.image_id
         if shown is not None and (row := self.model.row_of(shown)) is not None:
             self.detail.update_summary(self.model.item_at(row))
-
-
-async def _search(term: str, client: engine.Engine) -> list[engine.SearchResult]:
-    return await engine.search_images(client, term)
 
 
 async def _remove_image(image_id: str, force: bool,

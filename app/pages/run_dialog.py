@@ -688,8 +688,5 @@ def open_run_dialog(session: EngineSession, image: str, parent: QWidget | None =
         dialog.finished.connect(lambda _result: session.cancel(key))
         dialog.open()
 
-    session.run(partial(_defaults, image), describe=f"prepare to run {image}", on_done=show)
+    session.run(one_click_spec, image, describe=f"prepare to run {image}", on_done=show)
 
-
-async def _defaults(image: str, client: engine.Engine) -> RunSpec:
-    return await one_click_spec(client, image)
