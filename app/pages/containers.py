@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from functools import partial
-from typing import Any
+from typing import Any, TypeVarTuple
 
 from PySide6.QtCore import (
     QEvent,
@@ -70,14 +70,7 @@ from app.session import EngineSession, MessageLevel
 from app.settings import CONFIRM_REMOVE, LOG_LINE_CAP, Settings
 from app.theme import ERROR_TEXT, text_style
 from app.widgets.ask import ask
-from engine import (
-    kill_container,
-    pause_container,
-    remove_if_present,
-    rename_container,
-    unpause_container,
-    validate_name,
-)
+from engine import validate_name
 
 AnyIndex = QModelIndex | QPersistentModelIndex
 
@@ -285,7 +278,9 @@ class RenameDialog(QDialog):
         return self.name.text().strip()
 
 
-Action = Callable[[engine.Engine], Coroutine[Any, Any, Any]]
+#: An engine call on one container: ``call(client, container_id)``.
+ContainerCall = Callable[[engine.Engine, str], Coroutine[Any, Any, object]]
+Ts = TypeVarTuple("Ts")
 
 
 def _any_in(*states: str) -> Callable[[engine.Container], bool]:
@@ -307,7 +302,10 @@ class ContainerAction:
     name: str
     shortcut: str | None = None
     applies: Callable[[engine.Container], bool] | None = None
-    call: Callable[[engine.Container], Action] | None = None
+    #: The engine call, made as ``call(client, container_id)`` for each container.
+    call: ContainerCall | None = None
+    #: The call for a container seen paused, where it must differ.
+    call_if_paused: ContainerCall | None = None
     busy: str = ""
     done: str = ""
     enabled: Callable[[Sequence[engine.Container]], bool] | None = None
@@ -320,22 +318,21 @@ class ContainerAction:
         return applies is not None and any(applies(c) for c in selected)
 
 
-# The calls are late-bound (lambdas): the coroutines are defined at the end of the module.
 START = ContainerAction("Start", "container-start", applies=lambda c: c.state not in (
-    "running", "paused"), call=lambda c: partial(_start, c.id), busy="starting…", done="Started")
+    "running", "paused"), call=engine.ensure_started, busy="starting…", done="Started")
 STOP = ContainerAction("Stop", "container-stop", applies=_any_in("running", "paused"),
-                       call=lambda c: partial(_stop, c.id, c.state == "paused"),
+                       call=engine.ensure_stopped,
+                       # Podman refuses to stop a paused container: unpaused first.
+                       call_if_paused=partial(engine.ensure_stopped, paused=True),
                        busy="stopping…", done="Stopped")
 RESTART = ContainerAction("Restart", "container-restart", applies=lambda c: True,
-                          call=lambda c: partial(_restart, c.id), busy="restarting…",
-                          done="Restarted")
+                          call=engine.ensure_restarted, busy="restarting…", done="Restarted")
 PAUSE = ContainerAction("Pause", "container-pause", applies=_any_in("running"),
-                        call=lambda c: partial(_pause, c.id), busy="pausing…", done="Paused")
+                        call=engine.pause_container, busy="pausing…", done="Paused")
 UNPAUSE = ContainerAction("Unpause", "container-unpause", applies=_any_in("paused"),
-                          call=lambda c: partial(_unpause, c.id), busy="unpausing…",
-                          done="Unpaused")
+                          call=engine.unpause_container, busy="unpausing…", done="Unpaused")
 KILL = ContainerAction("Kill", "container-kill", applies=_any_in("running"),
-                       call=lambda c: partial(_kill, c.id), busy="killing…", done="Killed")
+                       call=engine.kill_container, busy="killing…", done="Killed")
 RENAME = ContainerAction("Rename…", "container-rename", "F2",
                          enabled=lambda selected: len(selected) == 1,
                          triggers=lambda page: page.rename_selected())
@@ -559,10 +556,13 @@ class ContainersPage(TablePage):
     # -- running actions ----------------------------------------------------------------
 
     def run_action(
-        self, container: engine.Container, action: Action, *, describe: str, busy: str,
-        done: str | None = None, on_done: Callable[[Any], None] | None = None,
+        self, container: engine.Container,
+        action: Callable[[engine.Engine, *Ts], Coroutine[Any, Any, object]], *args: *Ts,
+        describe: str, busy: str, done: str | None = None,
+        on_done: Callable[[Any], None] | None = None,
     ) -> None:
-        """Run one action with progress in the State cell, then the result or the error.
+        """Run ``action(client, *args)`` with progress in the State cell, then the result
+        or the error.
 
         ``action`` returns False for a no-op (already started / stopped / gone):
         then no message is shown.  ``done`` is the message for a real change.
@@ -582,7 +582,7 @@ class ContainersPage(TablePage):
             if on_done is not None:
                 on_done(result)
 
-        task = self.session.run(action, describe=describe, quiet_not_found=True,
+        task = self.session.run(action, *args, describe=describe, quiet_not_found=True,
                                 on_done=finished)
         if task is None:
             self._clear_busy(container.id)
@@ -609,17 +609,21 @@ class ContainersPage(TablePage):
         assert action.call is not None
         for c in containers:
             verb = action.label.lower()
-            self.run_action(c, action.call(c), describe=f"{verb} {c.name}", busy=action.busy,
+            call = action.call_if_paused if c.state == "paused" else None
+            self.run_action(c, call or action.call, c.id, describe=f"{verb} {c.name}",
+                            busy=action.busy,
                             done=f"{action.done} {c.name}")
 
     def remove(self, containers: Sequence[engine.Container], *, volumes: bool = False) -> None:
         for c in containers:
-            self.run_action(c, partial(_remove, c.id, c.state in ("running", "paused"), volumes),
+            force = c.state in ("running", "paused")
+            self.run_action(c, partial(engine.remove_if_present, force=force, volumes=volumes),
+                            c.id,
                             describe=f"remove {c.name}", busy="removing…",
                             done=f"Removed {c.name}")
 
     def rename(self, container: engine.Container, name: str) -> None:
-        self.run_action(container, partial(_rename, container.id, name),
+        self.run_action(container, engine.rename_container, container.id, name,
                         describe=f"rename {container.name} to {name}", busy="renaming…",
                         done=f"Renamed {container.name} to {name}")
 
@@ -680,36 +684,3 @@ class ContainersPage(TablePage):
     def open_url(self, url: str) -> None:
         if not QDesktopServices.openUrl(QUrl(url)):
             self.session.message.emit(MessageLevel.WARNING, f"Could not open {url} in a browser")
-
-
-async def _start(container_id: str, client: engine.Engine) -> bool:
-    return await engine.ensure_started(client, container_id)
-
-
-async def _stop(container_id: str, paused: bool, client: engine.Engine) -> bool:
-    return await engine.ensure_stopped(client, container_id, paused=paused)
-
-
-async def _restart(container_id: str, client: engine.Engine) -> bool:
-    return await engine.ensure_restarted(client, container_id)
-
-
-async def _pause(container_id: str, client: engine.Engine) -> None:
-    await pause_container(client, container_id)
-
-
-async def _unpause(container_id: str, client: engine.Engine) -> None:
-    await unpause_container(client, container_id)
-
-
-async def _kill(container_id: str, client: engine.Engine) -> None:
-    await kill_container(client, container_id)
-
-
-async def _rename(container_id: str, name: str, client: engine.Engine) -> None:
-    await rename_container(client, container_id, name)
-
-
-async def _remove(container_id: str, force: bool, volumes: bool, client: engine.Engine) -> bool:
-    return await remove_if_present(client, container_id, force=force, volumes=volumes)
-
