@@ -40,6 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="engine address, as for the window")
     from app.analyze import add_arguments as add_analyze_arguments
     from app.context_cmd import add_arguments as add_context_arguments
+    from app.df_cmd import add_arguments as add_df_arguments
 
     analyze = commands.add_parser(
         "analyze", help="show an image's layers, wasted bytes and efficiency, without a window"
@@ -51,6 +52,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="list what a build of DIR would send after .dockerignore, without building",
     )
     add_context_arguments(context)
+
+    df = commands.add_parser(
+        "df", help="show disk usage per kind (images, containers, volumes, build cache)"
+    )
+    add_df_arguments(df)
     return parser
 
 
@@ -76,6 +82,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from app.context_cmd import run_context
 
         return run_context(args.directory, args.dockerfile, as_json=args.json)
+    if args.command == "df":
+        from app.df_cmd import run_df
+
+        return run_df(args.df_host or args.host, verbose=args.verbose, as_json=args.json)
     from app.gui import run_gui
 
     return run_gui(args.host, sys.argv[:1])
