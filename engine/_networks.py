@@ -4,7 +4,8 @@
 each network; the endpoints there carry addresses but not aliases, which only
 the container's own inspect has (``NetworkSettings.Networks[…].Aliases``), so
 those are read per attached container.  Podman lists attached containers that
-are not running with empty addresses.
+are not running with empty addresses, and does not report a network's IP
+range (``IPRange``) back.
 
 The built-in networks (``bridge``, ``host``, ``none`` on Docker, ``podman`` on
 Podman) are marked :attr:`Network.builtin`: they are never offered for removal
