@@ -29,7 +29,7 @@ async def test_subnet_connect_and_disconnect(disk_engine: EngineUnderTest) -> No
         assert created.name == name and created.driver == "bridge"
         assert created.subnets == (subnet,)
         assert created.gateways == (gateway,)
-            # Podman's compat API does not report the range back.
+        # Podman's compat API does not report the range back.
         expected_range = None if client.version.is_podman else f"{prefix}.128/25"
         assert created.ipam[0].ip_range == expected_range
         assert created.compose_project == "shop"
