@@ -4,7 +4,7 @@ Shares :func:`engine.disk_usage` with the Disk page, so the numbers are the
 ones the window shows.  Totals and reclaimable bytes are computed the way the
 docker CLI computes them (see :meth:`engine.DiskUsage.summary`), and the text
 output prints sizes the way it does (decimal units, 4 significant digits;
-3 for the per-image and per-container sizes of ``-v``), so the two can be read
+3 for the per-image, per-container and per-record sizes of ``-v``), so the two can be read
 side by side.  ``--json`` gives every size in bytes (``null``: not measured).
 Exit 2 on any error (no engine, bad address), with one line on stderr.
 """
@@ -115,7 +115,7 @@ def format_df(usage: DiskUsage, *, verbose: bool) -> str:
     cache_total = next(r for r in usage.summary() if r.kind == "Build Cache").size
     parts.append(f"\nBuild cache usage: {cli_size(cache_total)}\n")
     parts.append(_table([["CACHE ID", "CACHE TYPE", "SIZE", "SHARED", "IN USE", "DESCRIPTION"]] + [
-        [b.id[:12], b.type, cli_size(b.size), str(b.shared).lower(), str(b.in_use).lower(),
+        [b.id[:12], b.type, cli_size(b.size, 3), str(b.shared).lower(), str(b.in_use).lower(),
          b.description[:60]]
         for b in usage.build_cache]))
     return "\n".join(parts)

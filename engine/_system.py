@@ -33,6 +33,7 @@ from engine._volumes import (
     Volume,
     containers_using,
     filters_param,
+    volumes,
 )
 
 #: Kinds of a clean-up, in the order ``docker system prune`` goes through them.
@@ -326,6 +327,11 @@ def _label_match(labels: Mapping[str, str], filters: Filters | None) -> bool:
     return not any(has(spec) for spec in (filters or {}).get("label!", ()))
 
 
+def _bare_id(image_id: str) -> str:
+    """Podman's df gives image IDs without the ``sha256:`` its image list has."""
+    return image_id.removeprefix("sha256:")
+
+
 def _cache_candidates(usage: DiskUsage, older_than: timedelta | None,
                       now: datetime) -> list[BuildCacheRecord]:
     cutoff = now - older_than if older_than is not None else None
@@ -362,12 +368,19 @@ async def cleanup_plan(
     so a label filter leaves that kind empty.  ``usage`` reuses a df already read.
     """
     usage = usage or await disk_usage(client)
+    # Podman's df leaves every item's labels (and containers' mounts) empty: labels and
+    # mounts come from the lists, sizes from the df.
+    containers = await client.containers(all=True)
+    container_labels = {c.id: c.labels for c in containers}
+    image_labels = {_bare_id(i.id): i.labels for i in await client.images(all=True)}
+    volume_labels = {v.name: v.labels for v in await volumes(client, sizes=False)}
     items: list[CleanupItem] = []
     for c in usage.containers:
-        if not c.active and _label_match(c.labels, filters):
+        if not c.active and _label_match(container_labels.get(c.id, c.labels), filters):
             items.append(CleanupItem(STOPPED_CONTAINERS, c.id, c.name or c.short_id, c.size_rw))
     for image in usage.images:
-        if image.containers or not _label_match(image.labels, filters):
+        labels = image_labels.get(_bare_id(image.id), image.labels)
+        if image.containers or not _label_match(labels, filters):
             continue
         entry = (image.id, image.name, image.unique_size)
         if image.dangling:
@@ -375,10 +388,9 @@ async def cleanup_plan(
         items.append(CleanupItem(UNUSED_IMAGES, *entry))
     networks = await network_prune_plan(client, filters=filters)
     items.extend(CleanupItem(UNUSED_NETWORKS, n.id, n.name, 0) for n in networks.networks)
-    containers = await client.containers(all=True)
     for volume in usage.volumes:
         if (containers_using(containers, volume.name) or not (all_volumes or volume.anonymous)
-                or not _label_match(volume.labels, filters)):
+                or not _label_match(volume_labels.get(volume.name, volume.labels), filters)):
             continue
         items.append(CleanupItem(UNUSED_VOLUMES, volume.name, volume.display_name, volume.size))
     notes: dict[str, str] = {}
