@@ -30,6 +30,9 @@ from engine._models import COMPOSE_PROJECT_LABEL, parse_timestamp
 from engine._run import InvalidInput
 from engine._volumes import PruneResult, filters_param
 
+#: How many inspects a list runs at once (one per network, one per attached container).
+_CONCURRENT_INSPECTS = 16
+
 #: Names the daemons create themselves; removing them is refused.
 BUILTIN_NETWORKS = frozenset({"bridge", "host", "none", "podman", "ingress", "docker_gwbridge"})
 
@@ -176,8 +179,13 @@ async def _aliases(client: Engine, container_id: str) -> Mapping[str, tuple[str,
 
 async def _with_aliases(client: Engine, found: Sequence[Network]) -> list[Network]:
     ids = sorted({e.container_id for n in found for e in n.containers})
-    per_container = dict(zip(ids, await asyncio.gather(*(_aliases(client, i) for i in ids)),
-                             strict=True))
+    limit = asyncio.Semaphore(_CONCURRENT_INSPECTS)
+
+    async def one(container_id: str) -> Mapping[str, tuple[str, ...]]:
+        async with limit:
+            return await _aliases(client, container_id)
+
+    per_container = dict(zip(ids, await asyncio.gather(*(one(i) for i in ids)), strict=True))
     return [
         replace(n, containers=tuple(
             replace(e, aliases=per_container.get(e.container_id, {}).get(n.name, ()))
@@ -204,11 +212,14 @@ async def networks(
         raise ProtocolError("the engine's network list is not a list")
     listed = [Network.from_api(item) for item in raw]
 
+    limit = asyncio.Semaphore(_CONCURRENT_INSPECTS)
+
     async def inspect(item: Network) -> Network | None:
-        try:
-            return Network.from_api(await client.get_json(f"/networks/{item.id}"))
-        except NotFound:  # removed between the list and the inspect
-            return None
+        async with limit:
+            try:
+                return Network.from_api(await client.get_json(f"/networks/{item.id}"))
+            except NotFound:  # removed between the list and the inspect
+                return None
 
     found = [n for n in await asyncio.gather(*(inspect(n) for n in listed)) if n is not None]
     return await _with_aliases(client, found) if aliases else found
