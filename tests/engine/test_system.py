@@ -5,13 +5,15 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 import engine
 from app.df_cmd import cli_size, reclaimable_text
-from tests.conftest import LABEL, EngineUnderTest, unique_name
+from engine import BuildComplete, build, walk_context
+from tests.conftest import LABEL, LABEL_KEY, RUN_ID, EngineUnderTest, unique_name
 from tests.disk_helpers import LABELS, OURS, disk_engine  # noqa: F401
 
 pytestmark = pytest.mark.anyio
@@ -187,3 +189,41 @@ async def test_build_cache_on_podman_says_there_is_none(
                     UTC) - timedelta(minutes=50):
                 assert recent.id not in {i.id for i in aged.of_kind(engine.BUILD_CACHE)}
             assert {i.id for i in aged.of_kind(engine.BUILD_CACHE)} <= planned
+
+
+async def test_build_cache_record_of_our_own_is_planned_and_pruned_alone(
+    docker_engine: EngineUnderTest, tmp_path: Path
+) -> None:
+    """A BuildKit record this test made (found by a token in its step) goes; nothing else."""
+    token = unique_name("cache")
+    (tmp_path / "Dockerfile").write_text(
+        f"FROM {docker_engine.image}\nRUN echo {token} > /f\n")
+    tag = f"dockyard-test/{token}:1"
+    try:
+        async with await docker_engine.open() as client:
+            events = [event async for event in build(client, walk_context(tmp_path), tags=[tag],
+                                                     labels={LABEL_KEY: RUN_ID}, buildkit=True)]
+            assert isinstance(events[-1], BuildComplete)
+            usage = await engine.disk_usage(client)
+            [record] = [b for b in usage.build_cache if token in b.description]
+            assert record.type == "regular" and record.size == len(token) + 1
+            assert not record.in_use and record.last_used is not None
+
+            plan = await engine.cleanup_plan(client, usage=usage)
+            [item] = [i for i in plan.of_kind(engine.BUILD_CACHE) if i.id == record.id]
+            assert item.size == record.size
+            # Used just now: an "older than an hour" clean-up leaves it.
+            aged = await engine.cleanup_plan(client, usage=usage,
+                                             cache_older_than=timedelta(hours=1))
+            assert record.id not in {i.id for i in aged.of_kind(engine.BUILD_CACHE)}
+
+            before = {b.id for b in usage.build_cache}
+            results = await engine.cleanup(client, [item])
+            assert results[engine.BUILD_CACHE].deleted == (record.id,)
+            assert results[engine.BUILD_CACHE].reclaimed == record.size
+            after = {b.id for b in (await engine.disk_usage(client)).build_cache}
+            assert record.id not in after
+            # Only ours went (others' builds may add records meanwhile, not remove them).
+            assert before - after == {record.id}
+    finally:
+        docker_engine.cli("rmi", "-f", tag, check=False)
