@@ -20,7 +20,7 @@ it is given (what the user ticked), one by one, never forced.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -282,7 +282,37 @@ async def disk_usage(client: Engine) -> DiskUsage:
         data = raw.json()
     except ValueError as exc:
         raise ProtocolError(f"unreadable answer from /system/df: {exc}") from exc
-    return DiskUsage.from_api(data, build_cache_supported=not client.version.is_podman)
+    usage = DiskUsage.from_api(data, build_cache_supported=not client.version.is_podman)
+    return await _podman_names(client, usage) if client.version.is_podman else usage
+
+
+async def _podman_names(client: Engine, usage: DiskUsage) -> DiskUsage:
+    """Podman's df gives images' tags without their repository ("1" for "app:1") and no
+    labels on images, containers or volumes: those are taken from the lists."""
+    images = {_bare_id(i.id): i for i in await client.images(all=True)}
+    containers = {c.id: c for c in await client.containers(all=True)}
+    volume_labels = {v.name: v.labels for v in await volumes(client, sizes=False)}
+
+    def image(item: ImageUsage) -> ImageUsage:
+        listed = images.get(_bare_id(item.id))
+        if listed is None:
+            return item
+        return replace(item, repo_tags=_tags(listed.repo_tags), labels=listed.labels)
+
+    def container(item: ContainerUsage) -> ContainerUsage:
+        listed = containers.get(item.id)
+        if listed is None:
+            return item
+        return replace(item, labels=listed.labels, volumes=tuple(
+            m.name for m in listed.mounts if m.type == "volume" and m.name))
+
+    return replace(
+        usage,
+        images=tuple(image(i) for i in usage.images),
+        containers=tuple(container(c) for c in usage.containers),
+        volumes=tuple(replace(v, labels=volume_labels.get(v.name, v.labels))
+                      for v in usage.volumes),
+    )
 
 
 # -- the clean-up plan ------------------------------------------------------------------
@@ -368,8 +398,7 @@ async def cleanup_plan(
     so a label filter leaves that kind empty.  ``usage`` reuses a df already read.
     """
     usage = usage or await disk_usage(client)
-    # Podman's df leaves every item's labels (and containers' mounts) empty: labels and
-    # mounts come from the lists, sizes from the df.
+    # Labels and mounts from the lists (a df read by a caller may predate them).
     containers = await client.containers(all=True)
     container_labels = {c.id: c.labels for c in containers}
     image_labels = {_bare_id(i.id): i.labels for i in await client.images(all=True)}

@@ -227,3 +227,33 @@ async def test_build_cache_record_of_our_own_is_planned_and_pruned_alone(
             assert before - after == {record.id}
     finally:
         docker_engine.cli("rmi", "-f", tag, check=False)
+
+
+async def test_an_unused_image_of_our_own_is_planned_and_removed_when_ticked(
+    disk_engine: EngineUnderTest, tmp_path: Path  # noqa: F811
+) -> None:
+    token = unique_name("img")
+    (tmp_path / "Dockerfile").write_text(
+        f"FROM {disk_engine.image}\nRUN head -c 7000 /dev/zero > /f\nLABEL {LABEL_KEY}={RUN_ID}\n")
+    tag = f"dockyard-test/{token}:1"
+    disk_engine.cli("build", "-q", "-t", tag, str(tmp_path), timeout=300)
+    try:
+        image_id = disk_engine.cli("image", "inspect", "--format", "{{.Id}}", tag)
+        async with await disk_engine.open() as client:
+            plan = await engine.cleanup_plan(client, filters=OURS)
+            [item] = [i for i in plan.of_kind(engine.UNUSED_IMAGES)
+                      if i.id.removeprefix("sha256:") == image_id.removeprefix("sha256:")]
+            assert item.name == disk_engine.qualified(tag)
+            assert item.size is not None
+            if not client.version.is_podman:  # Podman's df counts shared bytes its own way
+                assert 7000 <= item.size < 7000 + 4096  # its own layer
+            assert item not in plan.of_kind(engine.DANGLING_IMAGES)  # it has a tag
+
+            results = await engine.cleanup(client, [item])
+            assert results[engine.UNUSED_IMAGES].deleted == (item.id,)
+            assert not results[engine.UNUSED_IMAGES].failed
+        assert disk_engine.cli("images", "-q", tag) == ""
+        # The base image it was built on stays.
+        assert disk_engine.cli("images", "-q", disk_engine.image) != ""
+    finally:
+        disk_engine.cli("rmi", "-f", tag, check=False)
