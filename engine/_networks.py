@@ -33,6 +33,9 @@ from engine._volumes import PruneResult, filters_param
 #: How many inspects a list runs at once (one per network, one per attached container).
 _CONCURRENT_INSPECTS = 16
 
+#: ``/events`` actions (type ``network``) after which a network list is stale.
+NETWORK_EVENT_ACTIONS = ("create", "destroy", "remove", "connect", "disconnect")
+
 #: Names the daemons create themselves; removing them is refused.
 BUILTIN_NETWORKS = frozenset({"bridge", "host", "none", "podman", "ingress", "docker_gwbridge"})
 
@@ -192,6 +195,27 @@ async def _with_aliases(client: Engine, found: Sequence[Network]) -> list[Networ
             for e in n.containers))
         for n in found
     ]
+
+
+async def container_networks(client: Engine, container: str) -> dict[str, NetworkEndpoint]:
+    """A container's side: the networks it is on (by name), its addresses and aliases there."""
+    raw = _mapping(await client.get_json(f"/containers/{container}/json"), "a container")
+    settings = raw.get("NetworkSettings")
+    attached = settings.get("Networks") if isinstance(settings, Mapping) else None
+    name = str(raw.get("Name") or "").lstrip("/")
+    found: dict[str, NetworkEndpoint] = {}
+    for network_name, value in (attached.items() if isinstance(attached, Mapping) else ()):
+        value = _mapping(value, "a container's network")
+        ipv6 = value.get("GlobalIPv6Address")
+        found[str(network_name)] = NetworkEndpoint(
+            container_id=str(raw.get("Id") or container),
+            container_name=name,
+            ipv4=str(value["IPAddress"]) if value.get("IPAddress") else None,
+            ipv6=str(ipv6) if ipv6 else None,
+            mac=str(value["MacAddress"]) if value.get("MacAddress") else None,
+            aliases=tuple(str(a) for a in value.get("Aliases") or []),
+        )
+    return found
 
 
 async def network(client: Engine, name_or_id: str, *, aliases: bool = True) -> Network:

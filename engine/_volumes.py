@@ -30,6 +30,9 @@ from engine._client import Engine, Filters
 from engine._errors import APIError, Conflict, NotFound, ProtocolError
 from engine._models import COMPOSE_PROJECT_LABEL, Container, parse_timestamp
 
+#: ``/events`` actions (type ``volume``) after which a volume list is stale.
+VOLUME_EVENT_ACTIONS = ("create", "destroy", "remove", "mount", "unmount", "prune")
+
 #: Docker (API 1.42+) labels the volumes it creates for an unnamed mount with this.
 ANONYMOUS_LABEL = "com.docker.volume.anonymous"
 _HEX_ID = re.compile(r"[0-9a-f]{64}")

@@ -43,6 +43,10 @@ async def test_subnet_connect_and_disconnect(disk_engine: EngineUnderTest) -> No
         assert seen["IPAddress"] == f"{prefix}.200"
         assert {"web", "shop-web"} <= set(seen["Aliases"] or [])  # type: ignore[call-overload]
 
+        # From the container's side too.
+        mine = (await engine.container_networks(client, container))[name]
+        assert mine.ipv4 == f"{prefix}.200" and {"web", "shop-web"} <= set(mine.aliases)
+
         [listed] = await engine.networks(client, filters={"name": [name]})
         [endpoint] = listed.containers
         assert endpoint.container_name == container
@@ -52,6 +56,7 @@ async def test_subnet_connect_and_disconnect(disk_engine: EngineUnderTest) -> No
 
         await engine.disconnect_network(client, name, container)
         assert name not in cli_networks(disk_engine, container)
+        assert name not in await engine.container_networks(client, container)
         assert (await engine.network(client, name)).containers == ()
 
 
