@@ -38,6 +38,9 @@ def build_parser() -> argparse.ArgumentParser:
     doctor.add_argument("--json", action="store_true", help="print a JSON document")
     doctor.add_argument("-H", "--host", metavar="URL", dest="doctor_host",
                         help="engine address, as for the window")
+    doctor.add_argument("--timeout", metavar="SECONDS", type=_seconds, default=None,
+                        help="give up on an engine that has not finished answering within"
+                             " this many seconds (default: 30 for the handshake, 60 a call)")
     from app.analyze import add_arguments as add_analyze_arguments
     from app.context_cmd import add_arguments as add_context_arguments
     from app.df_cmd import add_arguments as add_df_arguments
@@ -60,6 +63,17 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _seconds(text: str) -> float:
+    """A positive number of seconds, or argparse's one-line usage error."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not 0 < value < 1e6:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 1000000 seconds: {text!r}")
+    return value
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.install_desktop_entry or args.uninstall_desktop_entry:
@@ -69,7 +83,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "doctor":
         from app.doctor import run_doctor
 
-        return run_doctor(args.doctor_host or args.host, as_json=args.json)
+        return run_doctor(args.doctor_host or args.host, as_json=args.json,
+                          timeout=args.timeout)
     if args.command == "analyze":
         from app.analyze import run_analyze
 

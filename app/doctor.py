@@ -15,11 +15,11 @@ from typing import Any
 import engine
 
 
-async def diagnose(host: str | None) -> dict[str, Any]:
+async def diagnose(host: str | None, timeout: float | None = None) -> dict[str, Any]:
     """Everything doctor reports, as plain data (the JSON output is exactly this)."""
     report: dict[str, Any] = {"ok": False, "endpoint": None, "attempts": []}
     try:
-        client, attempts = await engine.discover(host)
+        client, attempts = await engine.discover(host, deadline=timeout)
     except engine.EngineUnreachable as exc:
         report["attempts"] = [_attempt(a) for a in exc.attempts]
         report["error"] = str(exc)
@@ -116,12 +116,19 @@ def _fixes(report: dict[str, Any]) -> list[str]:
     return []
 
 
-def run_doctor(host: str | None, *, as_json: bool = False) -> int:
+def run_doctor(host: str | None, *, as_json: bool = False, timeout: float | None = None) -> int:
     try:
-        report = asyncio.run(diagnose(host))
+        report = asyncio.run(diagnose(host, timeout))
     except engine.EndpointError as exc:
         print(f"dockyard doctor: {exc}", file=sys.stderr)
         return 2
+    except engine.EngineError as exc:
+        print(f"dockyard doctor: {exc}", file=sys.stderr)
+        return 1
+    except Exception as exc:  # a bug of ours: still one line, never a traceback
+        print(f"dockyard doctor: internal error ({type(exc).__name__}: {exc});"
+              " please report it", file=sys.stderr)
+        return 70
     if as_json:
         print(json.dumps(report, indent=2))
     else:

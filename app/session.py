@@ -100,6 +100,8 @@ class EngineSession(QObject):
     REFRESH_ATTEMPTS = 4
     REFRESH_RETRY_SECONDS = 0.25
     RETRY_DELAYS = (0.5, 1.0, 2.0, 4.0, 8.0)
+    #: Seconds the handshake and each call may take in all (None: the engine's defaults).
+    DEADLINE: float | None = None
 
     def __init__(self, host: str | None = None, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -174,14 +176,39 @@ class EngineSession(QObject):
         self.statusChanged.emit(status)
 
     async def _supervise(self) -> None:
+        """Keep connecting for as long as the session lives.
+
+        An attempt that fails in a way nobody foresaw (a bug, or an answer no
+        check caught) must not end the supervision for good: it is logged, said
+        in the status, and tried again like any other failure.
+        """
         failures = 0
         was_connected = False
+        while True:
+            try:
+                await self._connect_and_follow(was_connected)
+            except Exception as exc:
+                log.exception("a connection attempt failed unexpectedly")
+                delay = self.RETRY_DELAYS[min(failures, len(self.RETRY_DELAYS) - 1)]
+                failures += 1
+                was_connected = was_connected or self.status.state in (
+                    ConnectionState.CONNECTED, ConnectionState.LOST)
+                state = ConnectionState.LOST if was_connected else ConnectionState.UNREACHABLE
+                self._set_status(ConnectionStatus(
+                    state, error=f"the engine's answer could not be used ({exc})",
+                    endpoint=self.status.endpoint, retry_in=delay,
+                ))
+                await self._backoff(delay)
+
+    async def _connect_and_follow(self, was_connected: bool) -> None:
+        """Connect, follow the engine until it goes, reconnect with backoff: forever."""
+        failures = 0
         last_endpoint = ""
         while True:
             if not was_connected:
                 self._set_status(ConnectionStatus(ConnectionState.CONNECTING))
             try:
-                client, _attempts = await engine.discover(self._host)
+                client, _attempts = await engine.discover(self._host, deadline=self.DEADLINE)
             except engine.EngineUnreachable as exc:
                 delay = self.RETRY_DELAYS[min(failures, len(self.RETRY_DELAYS) - 1)]
                 failures += 1

@@ -15,7 +15,7 @@ import json
 import logging
 import os
 from collections.abc import AsyncIterator, Mapping, Sequence
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from pathlib import Path
 from typing import Any, Self
 
@@ -38,7 +38,11 @@ from engine._models import (
     Image,
     ImageDetails,
     SystemInfo,
+    containers_from_api,
+    history_from_api,
+    images_from_api,
 )
+from engine._shapes import decode_json, expect_list, expect_object
 from engine._transport import (
     DEFAULT_TIMEOUT,
     Content,
@@ -58,6 +62,13 @@ log = logging.getLogger(__name__)
 MIN_API_VERSION = (1, 40)
 #: The newest API we know; newer daemons are asked to speak this one.
 MAX_API_VERSION = (1, 51)
+
+#: Total deadlines (seconds): a transport's timeouts are per read, so a daemon
+#: trickling one byte every few seconds would never trip them.  The handshake must
+#: finish within the first; an ordinary call, a stream's headers or an upgrade
+#: within the second (a long call passes a longer timeout of its own).
+HANDSHAKE_DEADLINE = 30.0
+CALL_DEADLINE = 60.0
 
 Filters = Mapping[str, Sequence[str]]
 
@@ -97,17 +108,29 @@ class Engine:
     """
 
     def __init__(
-        self, endpoint: Endpoint, transport: Transport, api_version: str, version: EngineVersion
+        self, endpoint: Endpoint, transport: Transport, api_version: str, version: EngineVersion,
+        *, deadline: float = CALL_DEADLINE,
     ) -> None:
         self.endpoint = endpoint
         #: How the engine is reached (unix, tcp); everything goes through it.
         self.transport = transport
         self.api_version = api_version
         self.version = version
+        #: Seconds an ordinary call may take in all (a long one passes its own timeout).
+        self.deadline = deadline
 
     @classmethod
-    async def open(cls, endpoint: Endpoint) -> Engine:
-        await prepare(endpoint)
+    async def open(cls, endpoint: Endpoint, *, deadline: float | None = None) -> Engine:
+        """Handshake with the engine; ``deadline`` (seconds) bounds the handshake and
+        every later call (default :data:`HANDSHAKE_DEADLINE` / :data:`CALL_DEADLINE`)."""
+        await prepare(endpoint)  # imports, off the event loop: not part of the deadline
+        async with _deadline(endpoint, deadline or HANDSHAKE_DEADLINE, "the handshake"):
+            client = await cls._handshake(endpoint)
+        client.deadline = deadline or CALL_DEADLINE
+        return client
+
+    @classmethod
+    async def _handshake(cls, endpoint: Endpoint) -> Engine:
         transport = connect(endpoint)
         try:
             ping = await transport.request("HEAD", "/_ping")
@@ -165,12 +188,15 @@ class Engine:
         """One API call (``path`` unversioned); an error status raises its APIError.
 
         A 304 (start of a running / stop of a stopped container) is returned, not
-        raised: it means "already done".  ``timeout`` None: the default 30 s.
+        raised: it means "already done".  ``timeout`` None: the default 30 s per
+        read; the whole call has :attr:`deadline` (or ``timeout``, if longer).
         """
-        response = await self.transport.request(
-            method, self.api_path(path), params=params, json=json, content=content,
-            headers=headers, timeout=timeout if timeout is not None else DEFAULT_TIMEOUT,
-        )
+        total = max(self.deadline, timeout) if timeout is not None else self.deadline
+        async with _deadline(self.endpoint, total, f"{method} {path}"):
+            response = await self.transport.request(
+                method, self.api_path(path), params=params, json=json, content=content,
+                headers=headers, timeout=timeout if timeout is not None else DEFAULT_TIMEOUT,
+            )
         if response.status >= 400:
             raise status_error(response.status, response.reason, response.headers,
                                response.content)
@@ -185,11 +211,17 @@ class Engine:
         self, method: str, path: str, *, params: Params | None = None, json: Any = None,
         content: Content | None = None, headers: Mapping[str, str] | None = None,
     ) -> AsyncIterator[StreamedResponse]:
-        """A streamed API call: an error status raises before the block; leaving it cancels."""
-        async with self.transport.stream(
-            method, self.api_path(path), params=params, json=json, content=content,
-            headers=headers,
-        ) as response:
+        """A streamed API call: an error status raises before the block; leaving it cancels.
+
+        The answer's headers must arrive within :attr:`deadline`; the body then has
+        no deadline (a followed stream stays open as long as the daemon is there).
+        """
+        async with AsyncExitStack() as stack:
+            async with _deadline(self.endpoint, self.deadline, path):
+                response = await stack.enter_async_context(self.transport.stream(
+                    method, self.api_path(path), params=params, json=json, content=content,
+                    headers=headers,
+                ))
             if response.status >= 400:
                 body = await response.read()
                 raise status_error(response.status, response.reason, response.headers, body)
@@ -231,8 +263,9 @@ class Engine:
 
         An error status raises its APIError; any other answer a :class:`ProtocolError`.
         """
-        response, upgraded = await self.transport.upgrade(
-            method, self.api_path(path), json=json, headers=headers)
+        async with _deadline(self.endpoint, self.deadline, path):
+            response, upgraded = await self.transport.upgrade(
+                method, self.api_path(path), json=json, headers=headers)
         if upgraded is not None:
             return upgraded
         if response.status >= 400:
@@ -266,8 +299,7 @@ class Engine:
         self, *, all: bool = True, filters: Filters | None = None
     ) -> list[Container]:
         params = {"all": int(all), **_filters_param(filters)}
-        raw = await self.get_json("/containers/json", params)
-        return [Container.from_api(item) for item in raw]
+        return containers_from_api(await self.get_json("/containers/json", params))
 
     async def container(self, container_id: str) -> ContainerDetails:
         return ContainerDetails.from_api(await self.get_json(f"/containers/{container_id}/json"))
@@ -299,7 +331,12 @@ class Engine:
         response = await self.request(
             "POST", "/containers/create", params={"name": name}, json=body
         )
-        return str(response.json()["Id"])
+        created = expect_object(decode_json(response.content, "/containers/create"),
+                                "the created container")
+        created_id = created.get("Id")
+        if not isinstance(created_id, str):
+            raise ProtocolError("the engine did not say which container it created")
+        return created_id
 
     async def start_container(self, container_id: str) -> None:
         await self.request("POST", f"/containers/{container_id}/start")
@@ -328,7 +365,7 @@ class Engine:
 
     async def images(self, *, all: bool = False, filters: Filters | None = None) -> list[Image]:
         params = {"all": int(all), **_filters_param(filters)}
-        return [Image.from_api(raw) for raw in await self.get_json("/images/json", params)]
+        return images_from_api(await self.get_json("/images/json", params))
 
     async def image(self, name: str) -> ImageDetails:
         return ImageDetails.from_api(await self.get_json(f"/images/{name}/json"))
@@ -342,9 +379,10 @@ class Engine:
             "DELETE", f"/images/{name}", params={"force": int(force)}, timeout=120.0
         )
         lines = []
-        for item in response.json() or []:
+        answer = decode_json(response.content, f"DELETE /images/{name}") or []
+        for item in expect_list(answer, "the list of removed images"):
             for key in ("Untagged", "Deleted"):
-                if item.get(key):
+                if isinstance(item, Mapping) and item.get(key):
                     lines.append(f"{key}: {item[key]}")
         return lines
 
@@ -362,14 +400,14 @@ class Engine:
         response = await self.request(
             "POST", "/images/prune", params=_filters_param(merged), timeout=300.0
         )
-        data = response.json() or {}
+        data = expect_object(decode_json(response.content, "/images/prune") or {},
+                             "the prune report")
         deleted = [str(d.get("Deleted")) for d in data.get("ImagesDeleted") or []
                    if d.get("Deleted")]
         return deleted, int(data.get("SpaceReclaimed") or 0)
 
     async def image_history(self, name: str) -> list[HistoryEntry]:
-        raw = await self.get_json(f"/images/{name}/history")
-        return [HistoryEntry.from_api(item) for item in raw]
+        return history_from_api(await self.get_json(f"/images/{name}/history"))
 
     # -- events -------------------------------------------------------------------
 
@@ -426,10 +464,19 @@ def _now_param() -> str:
 
 
 def _json(response: Response, path: str) -> Any:
+    return decode_json(response.content, path)
+
+
+@asynccontextmanager
+async def _deadline(endpoint: Endpoint, seconds: float, what: str) -> AsyncIterator[None]:
+    """A total deadline for one exchange, however the bytes trickle in."""
     try:
-        return response.json()
-    except ValueError as exc:
-        raise ProtocolError(f"unreadable answer from {path}: {exc}") from exc
+        async with asyncio.timeout(seconds):
+            yield
+    except TimeoutError:
+        raise EngineUnreachable(
+            f"the engine at {endpoint.url} did not finish answering {what} within"
+            f" {seconds:g} s", endpoint.url) from None
 
 
 def _as_podman(version: EngineVersion) -> EngineVersion:
@@ -455,6 +502,7 @@ async def discover(
     *,
     env: Mapping[str, str] | None = None,
     home: Path | None = None,
+    deadline: float | None = None,
 ) -> tuple[Engine, tuple[Attempt, ...]]:
     """Connect to the engine the docker CLI would use, else the first default socket that answers.
 
@@ -471,7 +519,7 @@ async def discover(
             attempts.append(Attempt(endpoint.url, endpoint.source, skip))
             continue
         try:
-            engine = await Engine.open(endpoint)
+            engine = await Engine.open(endpoint, deadline=deadline)
         except PermissionDenied as exc:
             denied = denied or exc
             attempts.append(Attempt(endpoint.url, endpoint.source, str(exc)))

@@ -15,12 +15,18 @@
         └── ServerError          500 and above
 
 Callers catch ``EngineError`` to handle everything from the engine, or a leaf to
-handle one case.  ``APIError.message`` is the daemon's own words, kept verbatim.
+handle one case.  ``APIError.message`` is the daemon's own words, kept verbatim
+when they fit on one line; a longer answer (a whole HTML error page from a proxy)
+is cut to its first line (or its ``<title>``) and kept whole in ``details``.
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any
+
+#: An error message longer than this is cut (the whole text goes to ``details``).
+MAX_MESSAGE_CHARS = 300
 
 
 class EngineError(Exception):
@@ -83,10 +89,12 @@ class ProtocolError(EngineError):
 class APIError(EngineError):
     """The daemon answered with an error status."""
 
-    def __init__(self, status: int, message: str) -> None:
+    def __init__(self, status: int, message: str, details: str = "") -> None:
         super().__init__(message)
         self.status = status
         self.message = message
+        #: The daemon's whole answer when ``message`` is only its first line.
+        self.details = details
 
     def __str__(self) -> str:
         return self.message
@@ -136,4 +144,35 @@ def error_for_status(status: int, message: str) -> APIError:
         cls = ServerError
     else:
         cls = APIError
-    return cls(status, message)
+    summary, details = summarize(message)
+    return cls(status, summary or message, details)
+
+
+def summarize(text: str) -> tuple[str, str]:
+    """(a one-line summary, the whole text when the summary is not all of it).
+
+    Short messages stay as the daemon wrote them.  A daemon, or a proxy in front
+    of one, can answer an error with a whole HTML page; the message a user sees
+    is one line (an HTML page's title), and the page stays available as details.
+    """
+    stripped = text.strip()
+    if len(stripped) <= MAX_MESSAGE_CHARS and not stripped.startswith("<"):
+        return stripped, ""  # the daemon's own words, as they are
+    lines = [line.strip() for line in stripped.splitlines() if line.strip()]
+    head = lines[0]
+    if head.startswith("<"):
+        head = _html_title(stripped) or head
+    if len(head) > MAX_MESSAGE_CHARS:
+        head = head[:MAX_MESSAGE_CHARS - 1].rstrip() + "…"
+    return head, ("" if head == stripped else stripped)
+
+
+def _html_title(page: str) -> str:
+    """The text of an HTML page's ``<title>`` or first ``<h1>``, if it has one."""
+    for tag in ("title", "h1"):
+        match = re.search(rf"<{tag}[^>]*>(.*?)</{tag}>", page[:65536], re.IGNORECASE | re.DOTALL)
+        if match:
+            text = re.sub(r"<[^>]+>|\s+", " ", match.group(1)).strip()
+            if text:
+                return text
+    return ""

@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from engine._shapes import parse_each, validated
+
 _EXIT_CODE = re.compile(r"Exited \((-?\d+)\)")
 _NULL_TIME = "0001-01-01T00:00:00Z"
 
@@ -54,6 +56,7 @@ class Port:
     ip: str | None = None
 
     @classmethod
+    @validated("a port")
     def from_api(cls, raw: Mapping[str, Any]) -> Port:
         return cls(
             private=int(raw.get("PrivatePort") or 0),
@@ -89,6 +92,7 @@ class Mount:
     name: str | None = None
 
     @classmethod
+    @validated("a mount")
     def from_api(cls, raw: Mapping[str, Any]) -> Mount:
         return cls(
             type=str(raw.get("Type") or ""),
@@ -116,6 +120,7 @@ class Container:
     mounts: tuple[Mount, ...] = ()
 
     @classmethod
+    @validated("a container")
     def from_api(cls, raw: Mapping[str, Any]) -> Container:
         names = [strip_name(str(n)) for n in raw.get("Names") or []]
         # Link aliases look like "/other/alias"; the real name has no inner slash.
@@ -170,6 +175,7 @@ class Image:
     labels: Mapping[str, str] = field(default_factory=dict)
 
     @classmethod
+    @validated("an image")
     def from_api(cls, raw: Mapping[str, Any]) -> Image:
         tags = tuple(
             str(t) for t in raw.get("RepoTags") or [] if t and t != "<none>:<none>"
@@ -218,6 +224,7 @@ class ContainerState:
     health: str | None
 
     @classmethod
+    @validated("a container's state")
     def from_api(cls, raw: Mapping[str, Any]) -> ContainerState:
         health = raw.get("Health") or {}
         return cls(
@@ -255,6 +262,7 @@ class ContainerDetails:
     raw: Mapping[str, Any] = field(repr=False, compare=False, default_factory=dict)
 
     @classmethod
+    @validated("a container's details")
     def from_api(cls, raw: Mapping[str, Any]) -> ContainerDetails:
         config = raw.get("Config") or {}
         host_config = raw.get("HostConfig") or {}
@@ -297,6 +305,7 @@ class ImageDetails:
     raw: Mapping[str, Any] = field(repr=False, compare=False, default_factory=dict)
 
     @classmethod
+    @validated("an image's details")
     def from_api(cls, raw: Mapping[str, Any]) -> ImageDetails:
         config = raw.get("Config") or {}
         rootfs = raw.get("RootFS") or {}
@@ -329,6 +338,7 @@ class HistoryEntry:
     comment: str
 
     @classmethod
+    @validated("an image history entry")
     def from_api(cls, raw: Mapping[str, Any]) -> HistoryEntry:
         ident = str(raw.get("Id") or "")
         return cls(
@@ -359,6 +369,7 @@ class EngineVersion:
         return self.product == "Podman"
 
     @classmethod
+    @validated("a version report")
     def from_api(cls, raw: Mapping[str, Any]) -> EngineVersion:
         components = raw.get("Components") or []
         names = [str(c.get("Name") or "") for c in components if isinstance(c, Mapping)]
@@ -391,6 +402,7 @@ class SystemInfo:
     operating_system: str
 
     @classmethod
+    @validated("a system report")
     def from_api(cls, raw: Mapping[str, Any]) -> SystemInfo:
         return cls(
             name=str(raw.get("Name") or ""),
@@ -420,6 +432,7 @@ class Event:
     scope: str = "local"
 
     @classmethod
+    @validated("an event")
     def from_api(cls, raw: Mapping[str, Any]) -> Event:
         actor = raw.get("Actor") or {}
         action = str(raw.get("Action") or raw.get("status") or "")
@@ -450,3 +463,18 @@ class Attempt:
     source: str
     outcome: str
     connected: bool = False
+
+
+def containers_from_api(raw: Any) -> list[Container]:
+    """``GET /containers/json``: a list of container objects, or a ProtocolError."""
+    return parse_each(raw, Container.from_api, "the list of containers")
+
+
+def images_from_api(raw: Any) -> list[Image]:
+    """``GET /images/json``: a list of image objects, or a ProtocolError."""
+    return parse_each(raw, Image.from_api, "the list of images")
+
+
+def history_from_api(raw: Any) -> list[HistoryEntry]:
+    """``GET /images/{name}/history``: a list of entries, or a ProtocolError."""
+    return parse_each(raw, HistoryEntry.from_api, "an image's history")

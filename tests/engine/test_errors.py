@@ -31,3 +31,30 @@ def test_status_and_words_choose_the_class(
     assert type(error) is expected
     assert error.status == status  # what the daemon sent stays visible
     assert error.message == message
+
+
+def test_short_messages_stay_verbatim() -> None:
+    error = error_for_status(500, "driver failed\nprogramming external connectivity")
+    assert error.message == "driver failed\nprogramming external connectivity"
+    assert error.details == ""
+
+
+def test_an_html_page_becomes_its_title_with_the_page_as_details() -> None:
+    page = ("<!DOCTYPE html>\n<html><head><title>502 Bad\n Gateway</title></head>\n<body>"
+            + "<p>upstream went away</p>\n" * 200 + "</body></html>")
+    error = error_for_status(502, page)
+    assert type(error) is engine.ServerError
+    assert error.message == "502 Bad Gateway"
+    assert str(error) == "502 Bad Gateway"
+    assert error.details == page
+
+
+def test_a_long_text_keeps_its_first_line() -> None:
+    text = "first line of the failure\n" + "x" * 5000
+    error = error_for_status(500, text)
+    assert error.message == "first line of the failure"
+    assert error.details == text
+    one_huge_line = "y" * 5000
+    error = error_for_status(400, one_huge_line)
+    assert len(error.message) <= 300 and error.message.endswith("…")
+    assert error.details == one_huge_line

@@ -1,0 +1,118 @@
+"""The engine's edge: a daemon's answer is checked against the shape the code expects.
+
+A broken daemon, a proxy in front of one, or something that is not a daemon at
+all can answer anything: invalid JSON, a list where an object belongs, ``null``,
+arrays nested deeper than Python's recursion limit, a 5 kB HTML page.  Nothing
+past this module sees such an answer: each helper either returns the value in
+the expected shape or raises :class:`ProtocolError` with a one-line reason that
+names what was expected.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
+
+from engine._errors import ProtocolError
+
+T = TypeVar("T")
+C = TypeVar("C")
+
+def describe(value: Any) -> str:
+    """What a JSON value is, in words (``a list``, ``null``), for a one-line reason."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, Mapping):
+        return "an object"
+    return type(value).__name__
+
+
+def decode_json(body: bytes, what: str) -> Any:
+    """Parse a whole JSON answer; anything unreadable is a :class:`ProtocolError`.
+
+    ``json.loads`` raises ``RecursionError`` (not ``ValueError``) for deeply
+    nested arrays and ``UnicodeDecodeError`` for bytes that are not UTF-8; both
+    are the daemon's fault, not ours.
+    """
+    try:
+        return json.loads(body)
+    except RecursionError:
+        raise ProtocolError(f"the engine's answer to {what} is nested too deeply to read") \
+            from None
+    except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError
+        reason = str(exc).splitlines()[0][:120] if str(exc) else type(exc).__name__
+        raise ProtocolError(f"the engine's answer to {what} is not valid JSON ({reason})") \
+            from None
+
+
+def expect_object(value: Any, what: str) -> Mapping[str, Any]:
+    """``value`` as a JSON object, or a :class:`ProtocolError` naming ``what`` it should be."""
+    if not isinstance(value, Mapping):
+        raise ProtocolError(f"the engine sent {describe(value)} where {what} was expected")
+    return value
+
+
+def expect_list(value: Any, what: str) -> list[Any]:
+    """``value`` as a JSON list (``what`` names the list, e.g. "the list of containers")."""
+    if not isinstance(value, list):
+        raise ProtocolError(f"the engine sent {describe(value)} where {what} was expected")
+    return value
+
+
+def parse_each(value: Any, parse: Callable[[Any], T], what: str) -> list[T]:
+    """A JSON list parsed item by item; a wrong list or a wrong item is a ProtocolError."""
+    return [parse(item) for item in expect_list(value, what)]
+
+
+def checked(parse: Callable[[Any], T], what: str) -> Callable[[Any], T]:
+    """``parse`` (a model's ``from_api``) made safe against any value a daemon can send.
+
+    The value must be an object; a field of the wrong type (a dict where a number
+    belongs, a number too long to convert, a missing ``Id``) becomes a
+    :class:`ProtocolError` naming ``what`` instead of the TypeError, ValueError or
+    KeyError it would raise deep in the parser.
+    """
+
+    def wrapper(raw: Any) -> T:
+        expect_object(raw, what)
+        try:
+            return parse(raw)
+        except ProtocolError:
+            raise
+        except KeyError as exc:
+            raise ProtocolError(f"the engine sent {what} without a {exc.args[0]!r} field") \
+                from None
+        except (TypeError, ValueError, AttributeError, OverflowError, RecursionError) as exc:
+            reason = str(exc).splitlines()[0][:120] if str(exc) else type(exc).__name__
+            raise ProtocolError(f"the engine sent {what} with a field of the wrong type"
+                                f" ({reason})") from None
+
+    wrapper.__doc__ = parse.__doc__
+    return wrapper
+
+
+def validated(what: str) -> Callable[[Callable[[C, Mapping[str, Any]], T]],
+                                   Callable[[C, Any], T]]:
+    """Decorate a model's ``from_api`` (under ``@classmethod``) with :func:`checked`.
+
+    ``what`` names one such object in messages ("a container", "the version").
+    """
+
+    def decorate(parse: Callable[[C, Mapping[str, Any]], T]) -> Callable[[C, Any], T]:
+        @functools.wraps(parse)
+        def wrapper(cls: C, raw: Any) -> T:
+            return checked(functools.partial(parse, cls), what)(raw)
+
+        return wrapper
+
+    return decorate

@@ -1,0 +1,118 @@
+"""The engine's edge against hostile answers, through a fault proxy in front of a real engine.
+
+Every answer is checked against the shape the code expects (a ProtocolError
+with a one-line reason otherwise), and every exchange has a total deadline as
+well as httpx's per-read one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+import engine
+from engine._client import Engine
+from engine._endpoint import parse_host
+from tests.conftest import EngineUnderTest
+from tests.fault_proxy import (
+    HTML_ERROR_PAGE,
+    MALFORMED_LISTS,
+    MALFORMED_OBJECTS,
+    Fault,
+    FaultProxy,
+    raw_body,
+)
+
+pytestmark = pytest.mark.anyio
+
+#: A bound for the test itself, far above the deadlines under test.
+GUARD_SECONDS = 60
+
+
+@pytest.fixture
+def proxy(any_engine: EngineUnderTest, tmp_path: Path) -> Iterator[FaultProxy]:
+    with FaultProxy(any_engine.endpoint.socket_path or "", tmp_path / "proxy.sock") as relay:
+        yield relay
+
+
+def endpoint(proxy: FaultProxy) -> engine.Endpoint:
+    return parse_host(proxy.url, "fault proxy")
+
+
+@pytest.mark.parametrize("name", sorted(MALFORMED_OBJECTS))
+async def test_handshake_rejects_malformed_version(proxy: FaultProxy, name: str) -> None:
+    proxy.fault = raw_body(r"/version$", MALFORMED_OBJECTS[name])
+    with pytest.raises(engine.ProtocolError) as caught:
+        await Engine.open(endpoint(proxy))
+    message = str(caught.value)
+    assert "\n" not in message and len(message) < 200, message
+    assert "/version" in message or "version report" in message
+
+
+@pytest.mark.parametrize("name", sorted(MALFORMED_LISTS))
+async def test_lists_of_the_wrong_shape(
+    proxy: FaultProxy, any_engine: EngineUnderTest, name: str,
+) -> None:
+    container_id, _name = any_engine.create(any_engine.image, "true")
+    async with await Engine.open(endpoint(proxy)) as client:
+        proxy.fault = raw_body(r"/(containers|images)/json$", MALFORMED_LISTS[name])
+        with pytest.raises(engine.ProtocolError, match=r"^the engine"):
+            await client.containers()
+        with pytest.raises(engine.ProtocolError, match=r"^the engine"):
+            await client.images()
+        proxy.fault = None
+        assert container_id in {c.id for c in await client.containers()}
+
+
+@pytest.mark.parametrize("body", [b"[]", b"null", b'"x"', b'{"Containers": {"a": 1}}'])
+async def test_info_of_the_wrong_shape(proxy: FaultProxy, body: bytes) -> None:
+    async with await Engine.open(endpoint(proxy)) as client:
+        proxy.fault = raw_body(r"/info$", body)
+        with pytest.raises(engine.ProtocolError, match="system report"):
+            await client.info()
+
+
+async def test_html_error_page_is_one_line_with_details(proxy: FaultProxy) -> None:
+    async with await Engine.open(endpoint(proxy)) as client:
+        proxy.fault = raw_body(r"/info$", HTML_ERROR_PAGE, status=500, content_type="text/html")
+        with pytest.raises(engine.ServerError) as caught:
+            await client.info()
+    assert str(caught.value) == "500 Internal Server Error"
+    assert caught.value.details == HTML_ERROR_PAGE.decode().strip()
+
+
+async def test_trickled_handshake_meets_its_deadline(proxy: FaultProxy) -> None:
+    proxy.fault = Fault(r"/version$", "trickle", interval=0.3)
+    with pytest.raises(engine.EngineUnreachable, match="did not finish answering the handshake"):
+        await asyncio.wait_for(Engine.open(endpoint(proxy), deadline=1.5), GUARD_SECONDS)
+
+
+async def test_trickled_call_meets_its_deadline(proxy: FaultProxy) -> None:
+    async with await Engine.open(endpoint(proxy), deadline=1.5) as client:
+        proxy.fault = Fault(r"/containers/json$", "trickle", interval=0.3)
+        with pytest.raises(engine.EngineUnreachable, match=r"GET /containers/json within 1\.5 s"):
+            await asyncio.wait_for(client.containers(), GUARD_SECONDS)
+        proxy.fault = None
+        await client.containers()  # the client is still usable
+
+
+async def test_stream_whose_headers_trickle_meets_its_deadline(proxy: FaultProxy) -> None:
+    async with await Engine.open(endpoint(proxy), deadline=1.5) as client:
+        proxy.fault = Fault(r"/events$", "trickle", interval=0.3)
+
+        async def first_event() -> None:
+            async for _event in client.events():
+                return
+
+        with pytest.raises(engine.EngineUnreachable, match=r"/events within 1\.5 s"):
+            await asyncio.wait_for(first_event(), GUARD_SECONDS)
+
+
+async def test_hung_call_meets_its_deadline(proxy: FaultProxy) -> None:
+    async with await Engine.open(endpoint(proxy), deadline=1.5) as client:
+        proxy.fault = Fault(r"/info$", "hang")
+        with pytest.raises(engine.EngineUnreachable, match="did not finish answering"):
+            await asyncio.wait_for(client.info(), GUARD_SECONDS)
