@@ -112,6 +112,7 @@ class FaultProxy:
         self._server: asyncio.AbstractServer | None = None
         self._writers: set[asyncio.StreamWriter] = set()
         self._tasks: set[asyncio.Task[None]] = set()
+        self._targets: dict[asyncio.StreamWriter, str] = {}  # open connection -> its request
 
     @property
     def url(self) -> str:
@@ -127,6 +128,19 @@ class FaultProxy:
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(10)
         self._loop.close()
+
+    def cut(self, path: str) -> int:
+        """Reset, now, every open connection whose request path matches ``path`` (a regex),
+        e.g. a followed log; returns how many were cut."""
+
+        async def cut() -> int:
+            hit = [writer for writer, target in self._targets.items()
+                   if re.search(path, target.partition("?")[0])]
+            for writer in hit:
+                writer.transport.abort()
+            return len(hit)
+
+        return asyncio.run_coroutine_threadsafe(cut(), self._loop).result(10)
 
     async def _start(self) -> None:
         self._server = await asyncio.start_unix_server(
@@ -152,6 +166,7 @@ class FaultProxy:
             head = await reader.readuntil(b"\r\n\r\n")
             request_line = head.split(b"\r\n", 1)[0].decode("latin-1")
             target = request_line.split(" ")[1] if " " in request_line else ""
+            self._targets[writer] = target
             fault = self.fault
             if fault is not None and fault.matches(target):
                 self.hits += 1
@@ -163,6 +178,7 @@ class FaultProxy:
             pass
         finally:
             self._tasks.discard(task)
+            self._targets.pop(writer, None)
             self._writers.discard(writer)
             writer.transport.abort()
 

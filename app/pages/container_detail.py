@@ -59,6 +59,8 @@ log = logging.getLogger(__name__)
 LOGS_PAUSED = ("The connection to the engine was lost: the log stopped here. "
                "It continues when the engine is back.")
 LOGS_ENDED = "The log stream ended while the container still runs. Tick Follow to resume."
+#: ... and when only the log's own stream was cut (the engine is still connected).
+LOGS_CUT = "The log stream was cut: reading it again…"
 #: What a shell tab says when its exec went with the connection.
 SHELL_LOST = "The connection to the engine was lost, and the shell with it."
 
@@ -387,6 +389,7 @@ class ContainerDetail(QWidget):
         #: The log stopped with the connection: it resumes once the session is back.
         self._logs_lost = False
         self._logs_retries = 0
+        self._logs_read_from: bytes | None = None  # the cursor when the current read began
         self._logs_retry = QTimer(self)
         self._logs_retry.setSingleShot(True)
         self._logs_retry.setInterval(1000)
@@ -476,6 +479,8 @@ class ContainerDetail(QWidget):
             self.session.cancel("logs")
             self._logs_task = None
             self._logs_paused()
+        elif self._logs_lost:
+            self._logs_paused()  # it was cut just before the session noticed
         self._update_stats()
 
     def _update_stats(self) -> None:
@@ -520,7 +525,7 @@ class ContainerDetail(QWidget):
         if cursor.last is None:  # nothing shown yet: the window, as first asked for
             self._start_logs()
             return
-        if self.logs.status.text() in (LOGS_PAUSED, LOGS_ENDED):
+        if self.logs.status.text() in (LOGS_PAUSED, LOGS_ENDED, LOGS_CUT):
             self.logs.show_status("")
         cursor.resume()
         self._read_logs(container, None, cursor.since())
@@ -535,6 +540,7 @@ class ContainerDetail(QWidget):
             self._logs_paused()
             return
         self._logs_read += 1
+        self._logs_read_from = self._log_cursor.last
         self._logs_task = self.session.run(
             partial(_stream_logs, self.logs, self._log_cursor, container.id, container.running,
                     tail, since),
@@ -554,15 +560,22 @@ class ContainerDetail(QWidget):
             return  # a stale read: another container, or a newer read of this one
         self.logs.flush()
         if outcome is LogsOutcome.LOST:
-            self._logs_paused()
-            if self._connected():
-                # The session has not seen the connection go yet (it will, and resume
-                # this when it is back), or this read alone was cut: try again shortly.
-                if self._logs_retries < 3:
-                    self._logs_retries += 1
-                    self._logs_retry.start()
-                else:
-                    self.logs.show_status(LOGS_ENDED)
+            if not self._connected():
+                self._logs_paused()
+                return
+            # This read alone was cut, or the session has not seen the connection go
+            # yet (it will, say so, and resume this when it is back): try again
+            # shortly.  Only cuts in a row count: a read that showed new lines
+            # starts the count afresh.
+            self._logs_lost = True
+            if self._log_cursor.last != self._logs_read_from:
+                self._logs_retries = 0
+            if self._logs_retries < 3:
+                self._logs_retries += 1
+                self.logs.show_status(LOGS_CUT)
+                self._logs_retry.start()
+            else:
+                self.logs.show_status(LOGS_ENDED)
             return
         if outcome is LogsOutcome.STOPPED:
             self.logs.show_status(LOGS_ENDED)
@@ -688,6 +701,7 @@ async def _stream_logs(view: LogView, cursor: LogCursor, container_id: str, foll
     again = 0
     try:
         while True:
+            read_from = cursor.last
             try:
                 async for batch in engine.log_batches(client, container_id, follow=follow,
                                                       timestamps=True, tail=tail, since=since):
@@ -720,6 +734,8 @@ async def _stream_logs(view: LogView, cursor: LogCursor, container_id: str, foll
                 return LogsOutcome.DONE
             if not details.state.running:
                 return LogsOutcome.DONE
+            if cursor.last != read_from:
+                again = 0  # only ends in a row count: this read showed new lines
             again += 1
             if again > _FOLLOW_AGAIN:
                 return LogsOutcome.STOPPED
