@@ -876,7 +876,9 @@ def parse_dockerfile(text: str) -> DockerfileInfo:
     continuations and heredocs (``RUN <<EOF``).  Not a validator: unknown
     instructions are kept as they are.
     """
-    lines = text.replace("\r\n", "\n").split("\n")
+    # A Dockerfile saved with a UTF-8 byte-order mark: BuildKit drops it, and so must
+    # we, or the first instruction reads as "\ufeffFROM" and its stage is lost.
+    lines = text.removeprefix("\ufeff").replace("\r\n", "\n").split("\n")
     escape = "\\"
     start = 0
     # Parser directives: only at the very top, before any other line.

@@ -184,12 +184,14 @@ def validate_name(name: str) -> str | None:
 
 
 def _port_number(text: str, what: str) -> int:
-    if not text.isdigit():
-        raise InvalidInput(f"{what} must be a number, not {text!r}")
-    number = int(text)
-    if not 1 <= number <= 65535:
-        raise InvalidInput(f"{what} must be between 1 and 65535, not {number}")
-    return number
+    """A port number 1…65535, checked before ``int()``: Python refuses to convert more
+    than 4,300 digits (ValueError), and Unicode digits such as '²' are not numbers here."""
+    shown = text if len(text) <= 20 else text[:12] + "…"
+    if not (text.isascii() and text.isdigit()):
+        raise InvalidInput(f"{what} must be a number, not {shown!r}")
+    if len(text.lstrip("0")) > 5 or not 1 <= int(text) <= 65535:
+        raise InvalidInput(f"{what} must be between 1 and 65535, not {shown.lstrip('0') or 0}")
+    return int(text)
 
 
 def parse_port(text: str) -> PortMapping:

@@ -408,6 +408,20 @@ def test_parse_dockerfile() -> None:
     assert info.line_of_step(99) is None
 
 
+def test_dockerfile_saved_with_a_byte_order_mark(tmp_path: Path) -> None:
+    """Editors on Windows save one; its first FROM (and so its stage) used to be lost."""
+    dockerfile = tmp_path / "Dockerfile"
+    dockerfile.write_bytes(b"\xef\xbb\xbfFROM busybox AS base\nARG WHO=me\nRUN echo $WHO\n")
+    text = walk_context(tmp_path, str(dockerfile)).dockerfile_text()
+    assert text is not None
+    info = parse_dockerfile(text)
+    assert [(i.keyword, i.line) for i in info.instructions] == [("FROM", 1), ("ARG", 2),
+                                                                ("RUN", 3)]
+    assert [(s.name, s.base) for s in info.stages] == [("base", "busybox")]
+    assert [(a.name, a.stage) for a in info.args] == [("WHO", 0)]
+    assert info.line_of_step(1, "FROM") == 1
+
+
 def test_parse_dockerfile_escape_directive() -> None:
     info = parse_dockerfile("# escape=`\nFROM x\nRUN dir `\n  c:\\\\\nRUN b\n")
     assert info.escape == "`"
