@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import json
 import os
 import shutil
 import subprocess
+import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -148,9 +150,30 @@ def save_login(registry: str, username: str, password: str,
     auths = config.setdefault("auths", {})
     secret = base64.b64encode(f"{username}:{password}".encode()).decode()
     auths[_auth_server(registry)] = {"auth": secret}
-    config_dir.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_suffix(".json.dockyard-tmp")
-    temporary.write_text(json.dumps(config, indent="\t") + "\n")
-    temporary.chmod(0o600)
-    temporary.replace(path)
+    _write_private(path, json.dumps(config, indent="\t") + "\n")
     return path
+
+
+def _write_private(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` so no other user can read it at any moment.
+
+    A new directory is made 0700 and the temporary file 0600 from the start (as
+    the docker CLI does), not tightened afterwards: in between, another user
+    could open the file and keep reading it.  Then it is renamed over ``path``.
+    """
+    try:
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        fd, temporary = tempfile.mkstemp(prefix=f"{path.name}.", suffix=".dockyard-tmp",
+                                         dir=path.parent)
+    except OSError as exc:
+        raise EngineError(f"cannot write {path}: {exc.strerror or exc}") from None
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as stream:
+            stream.write(text)
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.replace(temporary, path)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+        raise EngineError(f"cannot write {path}: {exc.strerror or exc}") from None
