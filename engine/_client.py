@@ -42,7 +42,7 @@ from engine._models import (
     history_from_api,
     images_from_api,
 )
-from engine._shapes import decode_json, expect_list, expect_object
+from engine._shapes import created_id, decode_json, expect_list, expect_object
 from engine._transport import (
     DEFAULT_TIMEOUT,
     Content,
@@ -331,12 +331,7 @@ class Engine:
         response = await self.request(
             "POST", "/containers/create", params={"name": name}, json=body
         )
-        created = expect_object(decode_json(response.content, "/containers/create"),
-                                "the created container")
-        created_id = created.get("Id")
-        if not isinstance(created_id, str):
-            raise ProtocolError("the engine did not say which container it created")
-        return created_id
+        return created_id(response.content, "the created container")
 
     async def start_container(self, container_id: str) -> None:
         await self.request("POST", f"/containers/{container_id}/start")

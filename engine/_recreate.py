@@ -19,6 +19,7 @@ from engine._errors import EngineError, NotFound
 from engine._lifecycle import rename_container
 from engine._models import ContainerDetails
 from engine._run import PortMapping, RestartPolicy, RunSpec, VolumeMapping
+from engine._shapes import created_id
 
 if TYPE_CHECKING:
     from engine._client import Engine
@@ -125,7 +126,7 @@ async def recreate_container(client: Engine, container_id: str, spec: RunSpec) -
     try:
         response = await client.request("POST", "/containers/create",
                                          params={"name": old.name}, json=spec.create_body())
-        new_id = str(response.json()["Id"])
+        new_id = created_id(response.content, "the recreated container")
         if was_running:
             await client.start_container(new_id)
     except EngineError:

@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from engine._errors import EngineError, NotFound
 from engine._models import Container
+from engine._shapes import created_id, expect_list
 
 if TYPE_CHECKING:
     from engine._client import Engine
@@ -498,9 +499,9 @@ async def run_container(client: Engine, spec: RunSpec) -> str:
     response = await client.request(
         "POST", "/containers/create", params={"name": spec.name}, json=spec.create_body()
     )
-    created = response.json()
-    container_id = str(created["Id"])
-    for warning in created.get("Warnings") or []:
+    container_id = created_id(response.content, "the created container")
+    warnings = response.json().get("Warnings") or []
+    for warning in expect_list(warnings, "the creation warnings"):
         log.info("creating %s: %s", spec.name or container_id[:12], warning)
     try:
         await client.start_container(container_id)
@@ -522,7 +523,7 @@ async def network_names(client: Engine) -> list[str]:
     Docker lists ``host`` and ``none`` as networks; Podman's compat API lists only
     ``bridge`` (its own ``podman`` network, renamed), yet accepts both modes.
     """
-    raw = await client.get_json("/networks")
+    raw = expect_list(await client.get_json("/networks"), "the list of networks")
     names = {str(n["Name"]) for n in raw if isinstance(n, Mapping) and n.get("Name")}
     return sorted(names | {"bridge", "host", "none"})
 

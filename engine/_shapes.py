@@ -69,6 +69,15 @@ def expect_list(value: Any, what: str) -> list[Any]:
     return value
 
 
+def created_id(body: bytes, what: str) -> str:
+    """The ``Id`` of a create answer (``{"Id": "…", "Warnings": […]}``), checked."""
+    created = expect_object(decode_json(body, what), what)
+    ident = created.get("Id")
+    if not isinstance(ident, str) or not ident:
+        raise ProtocolError(f"the engine did not say which object it created ({what})")
+    return ident
+
+
 def parse_each(value: Any, parse: Callable[[Any], T], what: str) -> list[T]:
     """A JSON list parsed item by item; a wrong list or a wrong item is a ProtocolError."""
     return [parse(item) for item in expect_list(value, what)]

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from engine._errors import APIError, EngineError
+from engine._shapes import decode_json, parse_each, validated
 
 if TYPE_CHECKING:
     from engine._client import Engine
@@ -21,6 +22,7 @@ class SearchResult:
     official: bool
 
     @classmethod
+    @validated("a search result")
     def from_api(cls, raw: Mapping[str, Any]) -> SearchResult:
         return cls(
             name=str(raw.get("name") or ""),
@@ -57,4 +59,5 @@ async def search_images(client: Engine, term: str, *, limit: int = 25) -> list[S
                 f"the engine cannot reach the registry to search (offline?): {detail}"
             ) from exc
         raise SearchFailed(f"the search failed: {detail}") from exc
-    return [SearchResult.from_api(item) for item in response.json() or []]
+    answer = decode_json(response.content, "/images/search") or []
+    return parse_each(answer, SearchResult.from_api, "the search results")

@@ -21,6 +21,7 @@ from engine._errors import (
     ServerError,
 )
 from engine._io.container_logs import LogChunk
+from engine._shapes import created_id, validated
 from engine._transport import Upgraded
 
 _READ_SIZE = 65536
@@ -68,7 +69,7 @@ async def exec_create(
     if console_size is not None:
         body["ConsoleSize"] = [console_size[0], console_size[1]]
     response = await client.request("POST", f"/containers/{container_id}/exec", json=body)
-    return str(response.json()["Id"])
+    return created_id(response.content, "the created exec")
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +81,7 @@ class ExecInfo:
     pid: int
 
     @classmethod
+    @validated("an exec's state")
     def from_api(cls, raw: Mapping[str, Any]) -> ExecInfo:
         code = raw.get("ExitCode")
         return cls(

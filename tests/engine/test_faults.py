@@ -18,6 +18,7 @@ from engine._client import Engine
 from engine._endpoint import parse_host
 from tests.conftest import EngineUnderTest
 from tests.fault_proxy import (
+    DEEP_ARRAYS,
     HTML_ERROR_PAGE,
     MALFORMED_LISTS,
     MALFORMED_OBJECTS,
@@ -116,3 +117,34 @@ async def test_hung_call_meets_its_deadline(proxy: FaultProxy) -> None:
         proxy.fault = Fault(r"/info$", "hang")
         with pytest.raises(engine.EngineUnreachable, match="did not finish answering"):
             await asyncio.wait_for(client.info(), GUARD_SECONDS)
+
+
+@pytest.mark.parametrize("body", [b"[]", b"{}", b'{"Id": 7}', b"null", DEEP_ARRAYS],
+                         ids=["list", "no-id", "number-id", "null", "deep-arrays"])
+async def test_create_answers_without_an_id(
+    proxy: FaultProxy, any_engine: EngineUnderTest, body: bytes,
+) -> None:
+    """Creating a container or an exec reads the new ID: a wrong answer is a ProtocolError.
+
+    The fault replaces only the engine's answer; nothing is created on it.
+    """
+    container_id, _name = any_engine.create(any_engine.image, "sleep", "300")
+    async with await Engine.open(endpoint(proxy)) as client:
+        proxy.fault = raw_body(r"/containers/create$", body, status=201)
+        with pytest.raises(engine.ProtocolError, match="created container"):
+            await client.create_container(any_engine.image)
+        with pytest.raises(engine.ProtocolError, match="created container"):
+            await engine.run_container(client, engine.RunSpec(image=any_engine.image))
+        proxy.fault = raw_body(r"/exec$", body, status=201)
+        with pytest.raises(engine.ProtocolError, match="created exec"):
+            await engine.exec_create(client, container_id, ["true"], tty=False, stdin=False)
+
+
+async def test_search_and_exec_state_of_the_wrong_shape(proxy: FaultProxy) -> None:
+    async with await Engine.open(endpoint(proxy)) as client:
+        proxy.fault = raw_body(r"/images/search$", b"[1]")
+        with pytest.raises(engine.ProtocolError, match="where a search result was expected"):
+            await engine.search_images(client, "busybox")
+        proxy.fault = raw_body(r"/exec/[^/]+/json$", b'"running"')
+        with pytest.raises(engine.ProtocolError, match="where an exec's state was expected"):
+            await engine.exec_inspect(client, "abc")
