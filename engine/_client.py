@@ -414,8 +414,12 @@ class Engine:
         # From API 1.52 the daemon answers json-seq unless asked for plain JSON.
         headers = {"Accept": "application/json"}
         async for raw in self.json_stream("/events", params, headers):
-            if isinstance(raw, Mapping):
-                yield Event.from_api(raw)
+            try:
+                event = Event.from_api(raw)
+            except ProtocolError as exc:  # one garbled event is no reason to drop the stream
+                log.warning("skipped an event: %s", exc)
+                continue
+            yield event
 
     async def follow_events(
         self,

@@ -141,6 +141,9 @@ class JSONStreamDecoder:
                 raise ProtocolError(
                     f"invalid JSON in stream at {buf[idx : idx + _SNIPPET]!r}: {err.msg}"
                 ) from err
+            except RecursionError:  # arrays nested past the interpreter's limit
+                raise ProtocolError("a value in the stream is nested too deeply to read") \
+                    from None
             if _number_may_grow(buf, end):
                 break
             values.append(value)

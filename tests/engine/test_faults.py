@@ -148,3 +148,22 @@ async def test_search_and_exec_state_of_the_wrong_shape(proxy: FaultProxy) -> No
         proxy.fault = raw_body(r"/exec/[^/]+/json$", b'"running"')
         with pytest.raises(engine.ProtocolError, match="where an exec's state was expected"):
             await engine.exec_inspect(client, "abc")
+
+
+async def test_garbled_events_are_skipped(proxy: FaultProxy) -> None:
+    """One event of the wrong shape is skipped; the ones around it still arrive."""
+    stream = (b'[1]\n"text"\n{"Type": "container", "Action": "start", "timeNano": {"a": 1}}\n'
+              b'{"Type": "image", "Action": "pull", "Actor": {"ID": "busybox"},'
+              b' "timeNano": 1700000000000000000}\n')
+    async with await Engine.open(endpoint(proxy)) as client:
+        proxy.fault = raw_body(r"/events$", stream)
+        events = [event async for event in client.events()]
+    assert [(e.type, e.action, e.actor_id) for e in events] == [("image", "pull", "busybox")]
+
+
+async def test_deeply_nested_stream_value_is_a_protocol_error(proxy: FaultProxy) -> None:
+    async with await Engine.open(endpoint(proxy)) as client:
+        proxy.fault = raw_body(r"/events$", DEEP_ARRAYS)
+        with pytest.raises(engine.ProtocolError, match="nested too deeply"):
+            async for _event in client.events():
+                pass
