@@ -101,7 +101,8 @@ def checked(parse: Callable[[Any], T], what: str) -> Callable[[Any], T]:
         except KeyError as exc:
             raise ProtocolError(f"the engine sent {what} without a {exc.args[0]!r} field") \
                 from None
-        except (TypeError, ValueError, AttributeError, OverflowError, RecursionError) as exc:
+        except (TypeError, ValueError, AttributeError, OverflowError, OSError,
+                RecursionError) as exc:
             reason = str(exc).splitlines()[0][:120] if str(exc) else type(exc).__name__
             raise ProtocolError(f"the engine sent {what} with a field of the wrong type"
                                 f" ({reason})") from None
