@@ -215,9 +215,12 @@ class Engine:
 
         The answer's headers must arrive within :attr:`deadline`; the body then has
         no deadline (a followed stream stays open as long as the daemon is there).
+        A request with a body to upload (a build context of any size) has none:
+        the daemon answers only once it has read it all.
         """
+        deadline = self.deadline if content is None else None
         async with AsyncExitStack() as stack:
-            async with _deadline(self.endpoint, self.deadline, path):
+            async with _deadline(self.endpoint, deadline, path):
                 response = await stack.enter_async_context(self.transport.stream(
                     method, self.api_path(path), params=params, json=json, content=content,
                     headers=headers,
@@ -467,8 +470,9 @@ def _json(response: Response, path: str) -> Any:
 
 
 @asynccontextmanager
-async def _deadline(endpoint: Endpoint, seconds: float, what: str) -> AsyncIterator[None]:
-    """A total deadline for one exchange, however the bytes trickle in."""
+async def _deadline(endpoint: Endpoint, seconds: float | None, what: str
+                    ) -> AsyncIterator[None]:
+    """A total deadline for one exchange, however the bytes trickle in (None: none)."""
     try:
         async with asyncio.timeout(seconds):
             yield
