@@ -111,7 +111,6 @@ class FaultProxy:
                                         name="fault-proxy")
         self._server: asyncio.AbstractServer | None = None
         self._writers: set[asyncio.StreamWriter] = set()
-        self._tasks: set[asyncio.Task[None]] = set()
         self._targets: dict[asyncio.StreamWriter, str] = {}  # open connection -> its request
 
     @property
@@ -151,16 +150,19 @@ class FaultProxy:
             self._server.close()
         for writer in list(self._writers):
             writer.transport.abort()
-        for task in list(self._tasks):
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        # A connection accepted just before the close starts its task a moment later:
+        # cancel until none is left, so no task outlives the loop.
+        for _round in range(10):
+            pending = asyncio.all_tasks() - {asyncio.current_task()}
+            if not pending:
+                break
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
         with contextlib.suppress(FileNotFoundError):
             self.listen.unlink()
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        task = asyncio.current_task()
-        assert task is not None
-        self._tasks.add(task)
         self._writers.add(writer)
         try:
             head = await reader.readuntil(b"\r\n\r\n")
@@ -177,7 +179,6 @@ class FaultProxy:
                 asyncio.LimitOverrunError):
             pass
         finally:
-            self._tasks.discard(task)
             self._targets.pop(writer, None)
             self._writers.discard(writer)
             writer.transport.abort()
