@@ -3,16 +3,29 @@
 # runs pytest against a real engine.  On a fresh Debian machine as root (as in CI) it
 # installs the Debian packages and starts dockerd itself; on a developer's machine it
 # uses the engine already running and touches only what the tests create.
-#   ./test.sh                 everything
+#   ./test.sh                 everything (what CI runs): Docker, Podman, a registry, the bundle
+#   ./test.sh --fast          only what needs no engine and no bundle (< 2 min); starts nothing
 #   ./test.sh tests/engine    extra arguments go to pytest
+# Waits scale with DOCKYARD_TEST_SLOWDOWN (tests/waits.py; 2 by default, 4 when CI is set).
 set -euo pipefail
 cd "$(dirname "$0")"
 
-DEB_PACKAGES=(python3-venv docker.io busybox-static podman xvfb docker-registry
-              libegl1 libgl1 libxkbcommon0 libxkbcommon-x11-0 libfontconfig1 libdbus-1-3
-              libxcb-cursor0 libxcb-icccm4 libxcb-image0 libxcb-keysyms1 libxcb-randr0
-              libxcb-render-util0 libxcb-shape0 libxcb-xinerama0 libxcb-xkb1 fonts-dejavu-core
-              desktop-file-utils appstream openssh-server)
+FAST=0
+for arg in "$@"; do
+    [ "$arg" = "--fast" ] && FAST=1
+done
+
+# What every tier needs: Python, Qt's runtime libraries, the packaging validators.
+BASE_PACKAGES=(python3-venv openssl
+               libegl1 libgl1 libxkbcommon0 libxkbcommon-x11-0 libfontconfig1 libdbus-1-3
+               libxcb-cursor0 libxcb-icccm4 libxcb-image0 libxcb-keysyms1 libxcb-randr0
+               libxcb-render-util0 libxcb-shape0 libxcb-xinerama0 libxcb-xkb1 fonts-dejavu-core
+               desktop-file-utils appstream)
+# What the full run adds: the engines, the test image's busybox, a registry, sshd for
+# engines over ssh, X for the bundle.
+ENGINE_PACKAGES=(docker.io busybox-static podman xvfb docker-registry openssh-server)
+DEB_PACKAGES=("${BASE_PACKAGES[@]}")
+[ $FAST -eq 1 ] || DEB_PACKAGES+=("${ENGINE_PACKAGES[@]}")
 STATE_DIR="${TMPDIR:-/tmp}/dockyard-test-run"
 mkdir -p "$STATE_DIR"
 
@@ -97,7 +110,11 @@ trap stop_dockerd EXIT
 
 install_debian_packages
 setup_venv
-start_dockerd
+if [ $FAST -eq 1 ]; then
+    log "fast tier: no engine is started, no bundle is built"
+else
+    start_dockerd
+fi
 
 log "ruff"
 .venv/bin/ruff check engine app tests

@@ -19,7 +19,6 @@ import resource
 import shutil
 import subprocess
 import tempfile
-import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -30,11 +29,69 @@ from hypothesis import settings
 
 import engine
 from engine._endpoint import parse_host
+from tests.waits import SLOWDOWN, poll_until, seconds
 
 # Property tests check what the decoders answer, not how fast: on a loaded 2-CPU
 # machine hypothesis's 200 ms per-example deadline failed correct runs.
 settings.register_profile("dockyard", deadline=None, print_blob=True)
 settings.load_profile("dockyard")
+
+#: Fixtures that start or talk to a real engine: a test using one (directly or through
+#: another fixture) is marked ``engine`` and left out of ``--fast``.
+ENGINE_FIXTURES = frozenset({"docker_engine", "podman_engine", "any_engine"})
+#: Fixtures that build the PyInstaller bundle: marked ``bundle``.
+BUNDLE_FIXTURES = frozenset({"bundle"})
+FAST_TIER = "not engine and not bundle"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--fast", action="store_true",
+        help=f"the tier that needs no engine and no bundle (-m '{FAST_TIER}'); a test that "
+             "reaches for an engine without being marked fails at once",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if config.getoption("fast"):
+        own = config.option.markexpr
+        config.option.markexpr = f"({own}) and {FAST_TIER}" if own else FAST_TIER
+        # Anything that looks for the machine's engine by itself finds none.
+        os.environ["DOCKER_HOST"] = "unix:///nonexistent/dockyard-fast-tier-has-no-engine.sock"
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    tier = "fast (no engine, no bundle)" if config.getoption("fast") else "full"
+    return f"dockyard: {tier} tier, DOCKYARD_TEST_SLOWDOWN={SLOWDOWN:g}"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark tests by the fixtures they use, and scale each test's time limit.
+
+    Runs before ``-m`` deselects (pytest's own hook runs last), so ``--fast`` sees
+    these marks.
+    """
+    default_limit = float(config.getoption("timeout", None) or config.getini("timeout") or 0)
+    for item in items:
+        used = set(getattr(item, "fixturenames", ()))
+        if used & ENGINE_FIXTURES:
+            item.add_marker(pytest.mark.engine)
+        if used & BUNDLE_FIXTURES:
+            item.add_marker(pytest.mark.bundle)
+        marker = item.get_closest_marker("timeout")
+        limit = float(marker.args[0]) if marker is not None and marker.args else default_limit
+        if limit:
+            # Prepended: the closest marker is the one pytest-timeout reads.
+            item.add_marker(pytest.mark.timeout(seconds(limit)), append=False)
+
+
+def _refuse_in_fast_tier(request: pytest.FixtureRequest) -> None:
+    """A test that needs an engine but is not marked fails here, at once, in --fast."""
+    if request.config.getoption("fast"):
+        pytest.fail(f"--fast: this test needs an engine ({request.fixturename}) but is not "
+                    "marked `engine`: take an engine fixture as a parameter, or mark it",
+                    pytrace=False)
+
 
 RUN_ID = uuid.uuid4().hex[:10]
 LABEL_KEY = "dockyard.test"
@@ -79,8 +136,11 @@ class EngineUnderTest:
         """The reference as this engine reports it back (Podman adds the registry)."""
         return f"docker.io/{reference}" if self.kind == "podman" else reference
 
-    def cli(self, *args: str, check: bool = True, timeout: float = 120) -> str:
-        """Run the docker CLI against this engine; returns stdout."""
+    def cli(self, *args: str, check: bool = True, timeout: float | None = None) -> str:
+        """Run the docker CLI against this engine; returns stdout.
+
+        ``timeout``: ``seconds(…)`` from tests.waits; two idle minutes by default.
+        """
         assert DOCKER_CLI, "the docker CLI is needed (apt-get install docker.io)"
         env = {**os.environ, "DOCKER_CONFIG": str(self.cli_config), "DOCKER_BUILDKIT": "0",
                **self.extra_env}
@@ -88,7 +148,8 @@ class EngineUnderTest:
         env.pop("DOCKER_HOST", None)
         result = subprocess.run(
             [DOCKER_CLI, "--host", self.url, *args],
-            capture_output=True, text=True, env=env, timeout=timeout, check=False,
+            capture_output=True, text=True, env=env, check=False,
+            timeout=seconds(120) if timeout is None else timeout,
         )
         if check and result.returncode != 0:
             raise AssertionError(f"docker {' '.join(args)} failed: {result.stderr.strip()}")
@@ -124,7 +185,7 @@ def _build_test_image(target: EngineUnderTest, workdir: Path) -> str:
         'CMD ["sh"]\n'
     )
     tag = f"dockyard-test/busybox:{RUN_ID}"
-    target.cli("build", "-q", "-t", tag, str(context), timeout=300)
+    target.cli("build", "-q", "-t", tag, str(context), timeout=seconds(300))
     return tag
 
 
@@ -159,7 +220,9 @@ def _find_docker() -> str | None:
 
 
 @pytest.fixture(scope="session")
-def docker_engine(workdir: Path) -> Iterator[EngineUnderTest]:
+def docker_engine(request: pytest.FixtureRequest, workdir: Path
+                  ) -> Iterator[EngineUnderTest]:
+    _refuse_in_fast_tier(request)
     url = _find_docker()
     if url is None:
         message = "no Docker engine answers; run the tests with ./test.sh, which starts one"
@@ -174,7 +237,9 @@ def docker_engine(workdir: Path) -> Iterator[EngineUnderTest]:
 
 
 @pytest.fixture(scope="session")
-def podman_engine(workdir: Path) -> Iterator[EngineUnderTest]:
+def podman_engine(request: pytest.FixtureRequest, workdir: Path
+                  ) -> Iterator[EngineUnderTest]:
+    _refuse_in_fast_tier(request)
     podman = shutil.which("podman")
     if podman is None:
         message = "podman is not installed (apt-get install podman); ./test.sh installs it"
@@ -199,12 +264,17 @@ def podman_engine(workdir: Path) -> Iterator[EngineUnderTest]:
         [podman, "system", "service", "--time=0", f"unix://{socket}"],
         env=env, stdout=log, stderr=subprocess.STDOUT,
     )
-    deadline = time.monotonic() + 30
-    while not socket.exists():
-        if process.poll() is not None or time.monotonic() > deadline:
-            log_text = (root / "service.log").read_text()
-            pytest.fail(f"podman system service did not start: {log_text}")
-        time.sleep(0.05)
+
+    def listening() -> bool:
+        if process.poll() is not None:
+            pytest.fail(f"podman system service exited: {(root / 'service.log').read_text()}")
+        return socket.exists()
+
+    try:
+        poll_until(listening, 30, what="podman system service's socket")
+    except AssertionError as exc:
+        process.kill()
+        pytest.fail(f"{exc}: {(root / 'service.log').read_text()}")
     target = EngineUnderTest("podman", f"unix://{socket}", _cli_config(workdir))
     try:
         target.image = _build_test_image(target, workdir)
@@ -215,7 +285,7 @@ def podman_engine(workdir: Path) -> Iterator[EngineUnderTest]:
             target.cli("rmi", "-f", target.image, check=False)
         process.terminate()
         try:
-            process.wait(10)
+            process.wait(seconds(10))
         except subprocess.TimeoutExpired:
             process.kill()
         log.close()

@@ -20,6 +20,7 @@ from pathlib import Path
 
 from engine import Endpoint, SSHOptions
 from engine._endpoint import parse_host
+from tests.waits import seconds
 
 SSHD = next((p for p in ("/usr/sbin/sshd", "/usr/bin/sshd") if os.path.exists(p)), None)
 
@@ -107,7 +108,7 @@ class SSHServer:
         for pid in [self.process.pid, *_descendants(self.process.pid)]:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
-        self.process.wait(10)
+        self.process.wait(seconds(10))
 
     def stop(self) -> None:
         if self.process.poll() is None:
@@ -148,7 +149,7 @@ def start_sshd(root: Path) -> SSHServer:
         process = subprocess.Popen([SSHD, "-D", "-e", "-f", str(config)], stdout=log,
                                    stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
         log.close()
-        deadline = time.monotonic() + 15
+        deadline = time.monotonic() + seconds(15)
         while process.poll() is None and time.monotonic() < deadline:
             with socket.socket() as probe:
                 if probe.connect_ex(("127.0.0.1", port)) == 0:

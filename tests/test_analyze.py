@@ -13,6 +13,7 @@ import pytest
 
 from tests.conftest import LABEL_KEY, RUN_ID, EngineUnderTest
 from tests.engine.test_layers import KNOWN_WASTED, build_known_image
+from tests.waits import seconds
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -20,7 +21,7 @@ REPO = Path(__file__).resolve().parent.parent
 def analyze(target: EngineUnderTest, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "app.analyze", "-H", target.url, *args],
-        capture_output=True, text=True, cwd=REPO, timeout=120, check=False,
+        capture_output=True, text=True, cwd=REPO, timeout=seconds(120), check=False,
     )
 
 
@@ -132,7 +133,7 @@ def test_unknown_image_exits_2_with_one_line(docker_engine: EngineUnderTest) -> 
 def test_unreachable_engine_exits_2_with_one_line(tmp_path: Path) -> None:
     result = subprocess.run(
         [sys.executable, "-m", "app.analyze", "-H", f"unix://{tmp_path}/none.sock", "x:1"],
-        capture_output=True, text=True, cwd=REPO, timeout=60, check=False,
+        capture_output=True, text=True, cwd=REPO, timeout=seconds(60), check=False,
     )
     assert result.returncode == 2
     assert result.stderr == f"dockyard analyze: no socket at {tmp_path}/none.sock\n"
@@ -142,5 +143,5 @@ def test_analyze_never_imports_qt() -> None:
     code = ("import sys, app.analyze;"
             " print(any(m.startswith(('PySide6', 'qasync')) for m in sys.modules))")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                            cwd=REPO, timeout=60, check=True)
+                            cwd=REPO, timeout=seconds(60), check=True)
     assert result.stdout.strip() == "False"

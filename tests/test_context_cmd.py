@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.waits import seconds
+
 REPO = Path(__file__).resolve().parent.parent
 
 
@@ -17,7 +19,7 @@ def context_cmd(*args: str, cwd: Path = REPO) -> subprocess.CompletedProcess[str
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     return subprocess.run(
         [sys.executable, "-m", "app.context_cmd", *args],
-        capture_output=True, text=True, env=env, cwd=cwd, timeout=60, check=False,
+        capture_output=True, text=True, env=env, cwd=cwd, timeout=seconds(60), check=False,
     )
 
 
@@ -105,5 +107,5 @@ def test_never_imports_qt() -> None:
     code = ("import sys, app.context_cmd; "
             "print(sorted(m for m in sys.modules if m.startswith(('PySide6', 'qasync'))))")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                            cwd=REPO, timeout=60, check=True)
+                            cwd=REPO, timeout=seconds(60), check=True)
     assert result.stdout.strip() == "[]"

@@ -16,6 +16,7 @@ import pytest
 
 from tests.conftest import DOCKER_CLI, IN_CI, EngineUnderTest
 from tests.sshd import keygen, require_sshd, start_sshd
+from tests.waits import seconds
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -35,7 +36,7 @@ def clean_env(tmp_path: Path, **extra: str) -> dict[str, str]:
 def doctor(env: Mapping[str, str], *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "app", "doctor", *args],
-        capture_output=True, text=True, env=dict(env), cwd=REPO, timeout=60, check=False,
+        capture_output=True, text=True, env=dict(env), cwd=REPO, timeout=seconds(60), check=False,
     )
 
 
@@ -149,7 +150,7 @@ def test_socket_without_permission(
     result = subprocess.run(
         ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
          system_python, "-m", "app", "doctor", "--host", f"unix://{socket}"],
-        capture_output=True, text=True, timeout=60, check=False, cwd="/",
+        capture_output=True, text=True, timeout=seconds(60), check=False, cwd="/",
         env={"PYTHONPATH": str(world_readable_app), "HOME": "/nonexistent", "PATH": "/usr/bin"},
     )
     assert result.returncode == 1, result.stdout + result.stderr

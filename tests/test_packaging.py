@@ -26,6 +26,7 @@ import pytest
 from app import desktop_entry
 from app.desktop_entry import APP_ID, ICON_SIZES
 from tests.conftest import EngineUnderTest
+from tests.waits import seconds
 
 REPO = Path(__file__).resolve().parent.parent
 DESKTOP = REPO / "packaging" / f"{APP_ID}.desktop"
@@ -218,7 +219,7 @@ def bundle(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     env = {**os.environ, "DIST": str(out / "dist"), "WORK": str(out / "work"),
            "PYTHON": sys.executable}
     result = subprocess.run(["bash", str(REPO / "packaging" / "build_bundle.sh")], env=env,
-                            capture_output=True, text=True, timeout=1200, check=False)
+                            capture_output=True, text=True, timeout=seconds(1200), check=False)
     if result.returncode != 0:
         pytest.fail(f"the bundle build failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
     exe = out / "dist" / "dockyard" / "dockyard"
@@ -263,7 +264,7 @@ def test_bundled_window_starts_on_x11(bundle: Path, tmp_path: Path) -> None:
     env.pop("WAYLAND_DISPLAY", None)
     result = subprocess.run(
         [xvfb_run, "-a", "-s", "-screen 0 1280x800x24", str(bundle), "--smoke-test"],
-        capture_output=True, text=True, env=env, timeout=120, check=False,
+        capture_output=True, text=True, env=env, timeout=seconds(120), check=False,
     )
     assert result.returncode == 0, result.stderr
     assert "the window opened and closed" in result.stdout

@@ -21,6 +21,7 @@ from pytestqt.qtbot import QtBot
 
 from app.event_loop import make_event_loop
 from app.session import ConnectionState, EngineSession
+from tests.waits import wait_ms
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -60,10 +61,14 @@ def qloop(
     asyncio.events._set_running_loop(None)
 
 
-def await_in_qt(qtbot: QtBot, coro: Coroutine[Any, Any, Any], timeout: int = 30_000) -> Any:
-    """Run a coroutine on the qasync loop while Qt keeps processing events."""
+def await_in_qt(qtbot: QtBot, coro: Coroutine[Any, Any, Any],
+                timeout: int | None = None) -> Any:
+    """Run a coroutine on the qasync loop while Qt keeps processing events.
+
+    ``timeout``: ``wait_ms(…)``; 30 idle seconds by default.
+    """
     task = asyncio.ensure_future(coro)
-    qtbot.waitUntil(task.done, timeout=timeout)
+    qtbot.waitUntil(task.done, timeout=wait_ms(30) if timeout is None else timeout)
     return task.result()
 
 
@@ -81,8 +86,10 @@ def make_session(qtbot: QtBot, qloop: asyncio.AbstractEventLoop) -> Iterator[Any
         await_in_qt(qtbot, session.aclose())
 
 
-def wait_connected(qtbot: QtBot, session: EngineSession, timeout: int = 20_000) -> None:
-    qtbot.waitUntil(lambda: session.status.state == ConnectionState.CONNECTED, timeout=timeout)
+def wait_connected(qtbot: QtBot, session: EngineSession, timeout: int | None = None) -> None:
+    """``timeout``: ``wait_ms(…)``; 20 idle seconds by default."""
+    qtbot.waitUntil(lambda: session.status.state == ConnectionState.CONNECTED,
+                    timeout=wait_ms(20) if timeout is None else timeout)
 
 
 #: Every call that runs a nested (modal) Qt event loop, instance methods then statics.
@@ -142,10 +149,11 @@ def shown_box(name: str) -> QMessageBox | None:
 
 
 def answer(qtbot: QtBot, name: str, button: str, *, tick: bool | None = None,
-           timeout: int = 20_000) -> str:
+           timeout: int | None = None) -> str:
     """Wait for the question ``name``, optionally set its check box, press ``button``
-    (its verb, or "Cancel"); returns the question's text."""
-    qtbot.waitUntil(lambda: shown_box(name) is not None, timeout=timeout)
+    (its verb, or "Cancel"); returns the question's text.  ``timeout``: ``wait_ms(…)``."""
+    qtbot.waitUntil(lambda: shown_box(name) is not None,
+                    timeout=wait_ms(20) if timeout is None else timeout)
     box = shown_box(name)
     assert box is not None
     text = box.text()

@@ -6,6 +6,7 @@ from PySide6.QtWidgets import QVBoxLayout, QWidget
 from pytestqt.qtbot import QtBot
 
 from app.widgets.activity import ActivityPanel
+from tests.waits import wait_ms
 
 
 def window_with_panel(qtbot: QtBot) -> tuple[QWidget, ActivityPanel]:
@@ -29,7 +30,7 @@ def test_a_failed_builds_log_gets_room_to_be_read(qtbot: QtBot) -> None:
     build.finish(False, "Step 40 failed (Dockerfile line 41): exit code 3")
     build.show_log()
     # The whole log (min 160 px) and the row above it show, not two squeezed lines.
-    qtbot.waitUntil(lambda: panel.height() >= build.sizeHint().height())
+    qtbot.waitUntil(lambda: panel.height() >= build.sizeHint().height(), timeout=wait_ms(5))
     assert build.log.height() >= 160
     assert panel.height() <= ActivityPanel.MAX_HEIGHT
 
@@ -45,9 +46,9 @@ def test_newest_on_top_and_details_only_when_there_is_output(qtbot: QtBot) -> No
     second.finish(True, "Pulled alpine")
     assert second.toggle.isVisibleTo(second)
     second.cancel_button.click()  # Dismiss
-    qtbot.waitUntil(lambda: panel.activities() == [first])
+    qtbot.waitUntil(lambda: panel.activities() == [first], timeout=wait_ms(5))
     first.cancel_button.click()
-    qtbot.waitUntil(lambda: not panel.isVisible())
+    qtbot.waitUntil(lambda: not panel.isVisible(), timeout=wait_ms(5))
 
 
 def test_build_output_colours_are_not_shown_as_escape_codes(qtbot: QtBot) -> None:

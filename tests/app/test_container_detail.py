@@ -18,6 +18,7 @@ from app.widgets.log_view import STDERR, STDOUT
 from tests.app.conftest import answer, await_in_qt, wait_connected
 from tests.conftest import EngineUnderTest
 from tests.faults import SocketRelay
+from tests.waits import wait_ms
 
 
 def open_page(qtbot: QtBot, make_session: Callable[[str], EngineSession],
@@ -33,7 +34,7 @@ def open_page(qtbot: QtBot, make_session: Callable[[str], EngineSession],
 
 
 def select(qtbot: QtBot, page: ContainersPage, container_id: str, name: str) -> None:
-    qtbot.waitUntil(lambda: page.model.row_of(container_id) is not None, timeout=10_000)
+    qtbot.waitUntil(lambda: page.model.row_of(container_id) is not None, timeout=wait_ms(10))
     page.search.setText(name)
     assert page.proxy.rowCount() == 1
     page.table.selectRow(0)
@@ -50,7 +51,7 @@ def test_logs_show_both_streams_and_search(
     page = open_page(qtbot, make_session, any_engine)
     select(qtbot, page, container_id, name)
     logs = page.detail.logs
-    qtbot.waitUntil(lambda: logs.model.rowCount() == 4, timeout=10_000)
+    qtbot.waitUntil(lambda: logs.model.rowCount() == 4, timeout=wait_ms(10))
     lines = {(e.stream, e.plain) for e in logs.model.entries}
     assert lines == {(STDOUT, "out one"), (STDERR, "err one"), (STDOUT, "red text"),
                      (STDOUT, "out two")}
@@ -59,7 +60,7 @@ def test_logs_show_both_streams_and_search(
     assert all(e.timestamp is not None for e in logs.model.entries)
 
     logs.search.setText("OUT")
-    qtbot.waitUntil(lambda: logs.match_count() == 2, timeout=5_000)
+    qtbot.waitUntil(lambda: logs.match_count() == 2, timeout=wait_ms(5))
     assert logs.match_label.text() == "2 matching lines"
     logs.next_match()
     assert logs.match_label.text() == "1 of 2 matching lines"
@@ -67,7 +68,7 @@ def test_logs_show_both_streams_and_search(
     assert logs.proxy.rowCount() == 2
     logs.regex.setChecked(True)
     logs.search.setText(r"^(err|red)\b")
-    qtbot.waitUntil(lambda: logs.proxy.rowCount() == 2, timeout=5_000)
+    qtbot.waitUntil(lambda: logs.proxy.rowCount() == 2, timeout=wait_ms(5))
     qtmodeltester.check(logs.model)
     assert logs.text().count(b"\n") == 4
 
@@ -83,7 +84,7 @@ def test_logs_follow_a_running_container(
     select(qtbot, page, container_id, name)
     logs = page.detail.logs
     qtbot.waitUntil(lambda: bool(logs.model.entries) and
-                    logs.model.entries[-1].plain == "line 400", timeout=60_000)
+                    logs.model.entries[-1].plain == "line 400", timeout=wait_ms(60))
     shown = [e.plain for e in logs.model.entries]
     if any_engine.kind == "podman":
         # Podman's k8s-file driver can miss a line when a follow starts while the
@@ -107,7 +108,7 @@ def test_log_cap_drops_oldest_lines(
     page.detail.tail.setCurrentIndex(page.detail.tail.findText("Everything"))
     select(qtbot, page, container_id, name)
     logs = page.detail.logs
-    qtbot.waitUntil(lambda: logs.model.dropped == 2000, timeout=15_000)
+    qtbot.waitUntil(lambda: logs.model.dropped == 2000, timeout=wait_ms(15))
     assert logs.model.rowCount() == 1000
     assert logs.model.entries[0].plain == "n2001"
     assert logs.status.text().startswith("2,000 older lines dropped")
@@ -126,16 +127,16 @@ def test_a_time_window_loads_only_what_was_written_lately(
     def shown() -> list[str]:
         return [entry.plain for entry in logs.model.entries]
 
-    qtbot.waitUntil(lambda: shown() == ["early", "late"], timeout=30_000)
+    qtbot.waitUntil(lambda: shown() == ["early", "late"], timeout=wait_ms(30))
     choices = [page.detail.tail.itemText(i) for i in range(page.detail.tail.count())]
     assert choices == ["Last 1,000 lines", "Last 10,000 lines", "Last 5 minutes", "Last hour",
                        "Last 24 hours", "Everything"]
     # The real choices are minutes long; a five-second one takes the same path.
     page.detail.tail.addItem("Last 5 seconds", LogWindow(seconds=5))
     page.detail.tail.setCurrentIndex(page.detail.tail.count() - 1)
-    qtbot.waitUntil(lambda: shown() == ["late"], timeout=10_000)
+    qtbot.waitUntil(lambda: shown() == ["late"], timeout=wait_ms(10))
     page.detail.tail.setCurrentIndex(choices.index("Last hour"))
-    qtbot.waitUntil(lambda: shown() == ["early", "late"], timeout=10_000)
+    qtbot.waitUntil(lambda: shown() == ["early", "late"], timeout=wait_ms(10))
 
 
 def screen_text(tab: ShellTab) -> str:
@@ -153,10 +154,10 @@ def shell(qtbot: QtBot, make_session, any_engine: EngineUnderTest) -> ShellTab:
     any_engine.cli("start", name)
     page = open_page(qtbot, make_session, any_engine)
     select(qtbot, page, container_id, name)
-    qtbot.waitUntil(lambda: page.detail.shell_button.isEnabled(), timeout=10_000)
+    qtbot.waitUntil(lambda: page.detail.shell_button.isEnabled(), timeout=wait_ms(10))
     tab = page.detail.open_shell()
     assert tab is not None
-    qtbot.waitUntil(lambda: screen_text(tab).rstrip().endswith("#"), timeout=15_000)
+    qtbot.waitUntil(lambda: screen_text(tab).rstrip().endswith("#"), timeout=wait_ms(15))
     tab.terminal.setFocus()
     return tab
 
@@ -164,9 +165,9 @@ def shell(qtbot: QtBot, make_session, any_engine: EngineUnderTest) -> ShellTab:
 def test_shell_runs_commands_and_reports_exit_code(qtbot: QtBot, shell: ShellTab) -> None:
     assert shell.shell in ("/bin/ash", "/bin/sh")
     type_line(qtbot, shell, "echo $((6 * 7))")
-    qtbot.waitUntil(lambda: "\n42\n" in screen_text(shell), timeout=10_000)
+    qtbot.waitUntil(lambda: "\n42\n" in screen_text(shell), timeout=wait_ms(10))
     type_line(qtbot, shell, "exit 3")
-    qtbot.waitUntil(lambda: shell.exit_code == 3, timeout=15_000)
+    qtbot.waitUntil(lambda: shell.exit_code == 3, timeout=wait_ms(15))
     assert shell.banner.text() == f"{shell.shell} exited with code 3."
     assert shell.reopen.isVisible()
 
@@ -175,17 +176,18 @@ def test_vi_edits_a_file_and_leaves_the_screen_clean(
     qtbot: QtBot, shell: ShellTab, any_engine: EngineUnderTest
 ) -> None:
     type_line(qtbot, shell, "vi /edited.txt")
-    qtbot.waitUntil(lambda: "/edited.txt" in shell.terminal.display_lines()[-1], timeout=10_000)
+    qtbot.waitUntil(lambda: "/edited.txt" in shell.terminal.display_lines()[-1],
+                    timeout=wait_ms(10))
     assert shell.terminal.vt.alternate
     qtbot.keyClick(shell.terminal, Qt.Key.Key_I)
     qtbot.keyClicks(shell.terminal, "typed in dockyard")
-    qtbot.waitUntil(lambda: "typed in dockyard" in screen_text(shell), timeout=5_000)
+    qtbot.waitUntil(lambda: "typed in dockyard" in screen_text(shell), timeout=wait_ms(5))
     qtbot.keyClick(shell.terminal, Qt.Key.Key_Escape)
     # busybox vi waits a moment after ESC for the rest of an escape sequence.
     qtbot.waitUntil(lambda: not shell.terminal.display_lines()[-1].startswith("I"),
-                    timeout=5_000)
+                    timeout=wait_ms(5))
     type_line(qtbot, shell, ":wq")
-    qtbot.waitUntil(lambda: not shell.terminal.vt.alternate, timeout=10_000)
+    qtbot.waitUntil(lambda: not shell.terminal.vt.alternate, timeout=wait_ms(10))
     assert "vi /edited.txt" in screen_text(shell)
     assert "typed in dockyard" not in screen_text(shell)
     name = shell.container.name
@@ -194,14 +196,16 @@ def test_vi_edits_a_file_and_leaves_the_screen_clean(
 
 def test_resize_reaches_the_tty(qtbot: QtBot, shell: ShellTab) -> None:
     terminal = shell.terminal
-    with qtbot.waitSignal(terminal.resized):
-        terminal.resize(terminal.cell_width * 91 + 2, terminal.cell_height * 17 + 2)
+    # Fixed, not resize(): the terminal sits in a layout, and the next layout pass (a
+    # label changing its text, say) would size it back and resize the TTY again.
+    with qtbot.waitSignal(terminal.resized, timeout=wait_ms(5)):
+        terminal.setFixedSize(terminal.cell_width * 91 + 2, terminal.cell_height * 17 + 2)
     assert (terminal.rows, terminal.columns) == (17, 91)
     resizing = shell.resizing
     assert resizing is not None
-    qtbot.waitUntil(resizing.done, timeout=10_000)
+    qtbot.waitUntil(resizing.done, timeout=wait_ms(10))
     type_line(qtbot, shell, "stty size")
-    qtbot.waitUntil(lambda: "\n17 91\n" in screen_text(shell), timeout=10_000)
+    qtbot.waitUntil(lambda: "\n17 91\n" in screen_text(shell), timeout=wait_ms(10))
 
 
 def test_shell_as_another_user_with_another_command(
@@ -211,25 +215,25 @@ def test_shell_as_another_user_with_another_command(
     any_engine.cli("start", name)
     page = open_page(qtbot, make_session, any_engine)
     select(qtbot, page, container_id, name)
-    qtbot.waitUntil(lambda: page.detail.shell_button.isEnabled(), timeout=10_000)
+    qtbot.waitUntil(lambda: page.detail.shell_button.isEnabled(), timeout=wait_ms(10))
     page.detail.shell_command.setText("/bin/sh -l")
     page.detail.shell_user.setText("65534")
     tab = page.detail.open_shell()
     assert tab is not None
-    qtbot.waitUntil(lambda: screen_text(tab).rstrip().endswith("$"), timeout=15_000)
+    qtbot.waitUntil(lambda: screen_text(tab).rstrip().endswith("$"), timeout=wait_ms(15))
     assert tab.shell == "/bin/sh -l"
     type_line(qtbot, tab, "id -u")
-    qtbot.waitUntil(lambda: "\n65534\n" in screen_text(tab), timeout=10_000)
+    qtbot.waitUntil(lambda: "\n65534\n" in screen_text(tab), timeout=wait_ms(10))
 
 
 def test_top_leaves_the_screen_usable(qtbot: QtBot, shell: ShellTab) -> None:
     type_line(qtbot, shell, "top -b -n 1 | head -3; echo top-done")
-    qtbot.waitUntil(lambda: "\ntop-done\n" in screen_text(shell), timeout=10_000)
+    qtbot.waitUntil(lambda: "\ntop-done\n" in screen_text(shell), timeout=wait_ms(10))
     # Full-screen top, one frame, on the terminal itself.
     type_line(qtbot, shell, "top -n 1; echo full-top-done")
-    qtbot.waitUntil(lambda: "\nfull-top-done\n" in screen_text(shell), timeout=10_000)
+    qtbot.waitUntil(lambda: "\nfull-top-done\n" in screen_text(shell), timeout=wait_ms(10))
     assert "Mem:" in screen_text(shell)  # what top drew is on the screen
-    qtbot.waitUntil(lambda: screen_text(shell).rstrip().endswith("#"), timeout=10_000)
+    qtbot.waitUntil(lambda: screen_text(shell).rstrip().endswith("#"), timeout=wait_ms(10))
     assert not shell.terminal.vt.alternate
 
 
@@ -243,7 +247,7 @@ def test_inspect_shows_settings_and_finds_in_json(
     select(qtbot, page, container_id, name)
     page.detail.tabs.setCurrentWidget(page.detail.inspect)
     inspect = page.detail.inspect
-    qtbot.waitUntil(lambda: bool(inspect.json.toPlainText()), timeout=10_000)
+    qtbot.waitUntil(lambda: bool(inspect.json.toPlainText()), timeout=wait_ms(10))
     summary = inspect.summary.text()
     assert "GREETING=hello" in summary
     assert "127.0.0.1:18473 → 80/tcp" in summary
@@ -266,18 +270,18 @@ def test_changing_settings_says_what_recreating_keeps_and_loses(
     page = open_page(qtbot, make_session, any_engine)
     select(qtbot, page, container_id, name)
     page.detail.edit_button.click()
-    qtbot.waitUntil(lambda: page.detail.settings_dialog is not None, timeout=10_000)
+    qtbot.waitUntil(lambda: page.detail.settings_dialog is not None, timeout=wait_ms(10))
     dialog = page.detail.settings_dialog
     assert dialog is not None
     assert dialog.name.text() == name
     assert "MODE=one" in dialog.env.toPlainText()
     dialog.env.setPlainText(dialog.env.toPlainText().replace("MODE=one", "MODE=two"))
-    qtbot.waitUntil(lambda: dialog.spec() is not None, timeout=5_000)
+    qtbot.waitUntil(lambda: dialog.spec() is not None, timeout=wait_ms(5))
     dialog.accept()
     asked = [answer(qtbot, "recreate-confirm", "Recreate")]
     assert asked[0].startswith(f"These settings can only be changed by recreating {name}")
     assert "Lost:\n  • files written inside the container outside its volumes" in asked[0]
-    qtbot.waitUntil(lambda: page.model.row_of(container_id) is None, timeout=20_000)
+    qtbot.waitUntil(lambda: page.model.row_of(container_id) is None, timeout=wait_ms(20))
     env = any_engine.cli("inspect", "--format", "{{range .Config.Env}}{{println .}}{{end}}",
                          name)
     assert "MODE=two" in env.splitlines()
@@ -297,14 +301,15 @@ def test_removing_the_followed_container_says_removed_not_an_error(
     select(qtbot, page, container_id, name)
     logs = page.detail.logs
     qtbot.waitUntil(lambda: [e.plain for e in logs.model.entries] == ["started"],
-                    timeout=10_000)
+                    timeout=wait_ms(10))
     any_engine.cli("rm", "-f", name)
-    qtbot.waitUntil(lambda: logs.status.text() == "Container removed.", timeout=15_000)
+    qtbot.waitUntil(lambda: logs.status.text() == "Container removed.", timeout=wait_ms(15))
     assert errors == []
     # Later refreshes of the list (still nothing selected) keep what it wrote on screen.
-    page.session.refresh()
-    page.selection_changed()
-    qtbot.wait(300)
+    with qtbot.waitSignal(page.session.containersChanged, timeout=wait_ms(10)):
+        page.session.refresh()
+        page.selection_changed()
+    qtbot.waitUntil(lambda: not page.session._tasks, timeout=wait_ms(10))
     assert "(removed)" in page.detail.title.text()
     assert [e.plain for e in logs.model.entries] == ["started"]
 
@@ -350,14 +355,14 @@ class Outage:
         (the backoff makes that a few seconds of outage, with no fixed sleep)."""
         await_in_qt(self.qtbot, self.relay.cut())
         self.qtbot.waitUntil(lambda: self.session.status.state is ConnectionState.LOST,
-                             timeout=20_000)
+                             timeout=wait_ms(20))
         # The first LOST comes from the broken event stream, the next from failed retries.
-        self.qtbot.waitUntil(lambda: self.lost_reports >= attempts, timeout=30_000)
+        self.qtbot.waitUntil(lambda: self.lost_reports >= attempts, timeout=wait_ms(30))
 
     def restore(self) -> None:
         await_in_qt(self.qtbot, self.relay.start())
         self.session.retry_now()
-        wait_connected(self.qtbot, self.session, timeout=30_000)
+        wait_connected(self.qtbot, self.session, timeout=wait_ms(30))
 
 
 def ticking(target: EngineUnderTest, every: str = "0.3") -> tuple[str, str]:
@@ -386,17 +391,17 @@ def test_logs_resume_after_the_engine_comes_back(
     outage = Outage(qtbot, page.session, relay)
     select(qtbot, page, container_id, name)
     logs = page.detail.logs
-    qtbot.waitUntil(lambda: len(tick_numbers(page)) >= 3, timeout=20_000)
+    qtbot.waitUntil(lambda: len(tick_numbers(page)) >= 3, timeout=wait_ms(20))
 
     outage.cut()
-    qtbot.waitUntil(lambda: "connection" in logs.status.text().lower(), timeout=10_000)
+    qtbot.waitUntil(lambda: "connection" in logs.status.text().lower(), timeout=wait_ms(10))
     shown_before = tick_numbers(page)
     # Lines written while the wire is down are not lost either.
     qtbot.waitUntil(lambda: last_tick_written(any_engine, name) > shown_before[-1] + 2,
-                    timeout=20_000)
+                    timeout=wait_ms(20))
     outage.restore()
     after_reconnect = last_tick_written(any_engine, name)
-    qtbot.waitUntil(lambda: tick_numbers(page)[-1] > after_reconnect + 1, timeout=30_000)
+    qtbot.waitUntil(lambda: tick_numbers(page)[-1] > after_reconnect + 1, timeout=wait_ms(30))
     logs.flush()
     numbers = tick_numbers(page)
     assert len(numbers) == len(set(numbers)), "a line was shown twice"
@@ -416,12 +421,12 @@ def test_ticking_follow_restarts_a_stream_that_ended(
     page = open_page(qtbot, make_session, any_engine)
     select(qtbot, page, container_id, name)
     logs = page.detail.logs
-    qtbot.waitUntil(lambda: len(tick_numbers(page)) >= 2, timeout=20_000)
+    qtbot.waitUntil(lambda: len(tick_numbers(page)) >= 2, timeout=wait_ms(20))
     page.session.cancel("logs")  # the stream stops while the container runs on
     stopped_at = last_tick_written(any_engine, name)
     logs.follow.setChecked(False)
     logs.follow.setChecked(True)
-    qtbot.waitUntil(lambda: tick_numbers(page)[-1] > stopped_at + 1, timeout=30_000)
+    qtbot.waitUntil(lambda: tick_numbers(page)[-1] > stopped_at + 1, timeout=wait_ms(30))
     numbers = tick_numbers(page)
     assert len(numbers) == len(set(numbers)), "a line was shown twice"
     assert numbers == sorted(numbers)
@@ -435,22 +440,22 @@ def test_shell_says_the_connection_was_lost_and_reopens_after(
     page = open_page(qtbot, make_session, any_engine, relay.url)
     outage = Outage(qtbot, page.session, relay)
     select(qtbot, page, container_id, name)
-    qtbot.waitUntil(lambda: page.detail.shell_button.isEnabled(), timeout=10_000)
+    qtbot.waitUntil(lambda: page.detail.shell_button.isEnabled(), timeout=wait_ms(10))
     tab = page.detail.open_shell()
     assert tab is not None
-    qtbot.waitUntil(lambda: screen_text(tab).rstrip().endswith("#"), timeout=15_000)
+    qtbot.waitUntil(lambda: screen_text(tab).rstrip().endswith("#"), timeout=wait_ms(15))
 
     outage.cut(attempts=1)
-    qtbot.waitUntil(tab.reopen.isVisible, timeout=20_000)
+    qtbot.waitUntil(tab.reopen.isVisible, timeout=wait_ms(20))
     assert "connection to the engine was lost" in tab.banner.text().lower()
     outage.restore()
-    qtbot.waitUntil(tab.reopen.isEnabled, timeout=10_000)
+    qtbot.waitUntil(tab.reopen.isEnabled, timeout=wait_ms(10))
     tab.reopen.click()
-    qtbot.waitUntil(lambda: screen_text(tab).rstrip().endswith("#"), timeout=20_000)
+    qtbot.waitUntil(lambda: screen_text(tab).rstrip().endswith("#"), timeout=wait_ms(20))
     assert not tab.reopen.isVisible()
     tab.terminal.setFocus()
     type_line(qtbot, tab, "echo $((6 * 7))")
-    qtbot.waitUntil(lambda: "\n42\n" in screen_text(tab), timeout=10_000)
+    qtbot.waitUntil(lambda: "\n42\n" in screen_text(tab), timeout=wait_ms(10))
     assert outage.detail_messages() == []
 
 
@@ -469,14 +474,14 @@ def test_stats_pause_quietly_while_the_engine_is_away(
     page.detail.tabs.setCurrentWidget(stats)
     samples: list[object] = []
     stats.sampleAdded.connect(lambda: samples.append(None))
-    qtbot.waitUntil(lambda: len(samples) >= 1, timeout=20_000)
+    qtbot.waitUntil(lambda: len(samples) >= 1, timeout=wait_ms(20))
 
     outage.cut(attempts=4)
     assert outage.detail_messages() == []
     assert stats.status_text() == "Paused until the engine is back."
     outage.restore()
     seen = len(samples)
-    qtbot.waitUntil(lambda: len(samples) >= seen + 2, timeout=30_000)
+    qtbot.waitUntil(lambda: len(samples) >= seen + 2, timeout=wait_ms(30))
     assert stats.status_text() == ""
     assert outage.detail_messages() == []
 

@@ -31,10 +31,11 @@ from app.pages.containers import (
     containers_model,
     group_tone,
 )
-from app.session import EngineSession, MessageLevel
+from app.session import ConnectionState, EngineSession, MessageLevel
 from tests.app.conftest import answer, await_in_qt, shown_box, wait_connected
 from tests.conftest import DOCKER_CLI, RUN_ID, EngineUnderTest, unique_name
 from tests.faults import SocketRelay
+from tests.waits import seconds, wait_ms
 
 STATE = 3  # the State column
 CPU = 4  # then Memory
@@ -162,7 +163,7 @@ def group_state(page: ContainersPage, project: str) -> str | None:
 
 
 def select(qtbot: QtBot, page: ContainersPage, *ids: str) -> None:
-    qtbot.waitUntil(lambda: all(page.model.row_of(i) is not None for i in ids), timeout=10_000)
+    qtbot.waitUntil(lambda: all(page.model.row_of(i) is not None for i in ids), timeout=wait_ms(10))
     selection = page.tree.selectionModel()
     selection.clearSelection()
     for container_id in ids:
@@ -192,7 +193,7 @@ def test_groups_appear_and_follow_the_engine(
     second_id, _ = compose(any_engine, project, "sleep", "300")
     loose_id, _ = any_engine.create(any_engine.image, "sleep", "300")
     any_engine.cli("start", first)
-    qtbot.waitUntil(lambda: group_state(page, project) == "1 of 2 running", timeout=10_000)
+    qtbot.waitUntil(lambda: group_state(page, project) == "1 of 2 running", timeout=wait_ms(10))
     group = next(page.proxy.index(r, 0) for r in range(page.proxy.rowCount())
                  if page.proxy.index(r, 0).data() == project)
     assert page.tree.isExpanded(group)
@@ -202,7 +203,7 @@ def test_groups_appear_and_follow_the_engine(
     # The selection stays on the loose container through every change to the group.
     select(qtbot, page, loose_id)
     third_id, _ = compose(any_engine, project, "sleep", "300")
-    qtbot.waitUntil(lambda: group_state(page, project) == "1 of 3 running", timeout=10_000)
+    qtbot.waitUntil(lambda: group_state(page, project) == "1 of 3 running", timeout=wait_ms(10))
 
     # Search: a group shows when a child matches; running only keeps the running child.
     page.search.setText(project)
@@ -219,9 +220,9 @@ def test_groups_appear_and_follow_the_engine(
     select(qtbot, page, loose_id)  # filtering it out above dropped it from the selection
 
     any_engine.cli("rm", "-f", first_id)
-    qtbot.waitUntil(lambda: group_state(page, project) == "0 of 2 running", timeout=10_000)
+    qtbot.waitUntil(lambda: group_state(page, project) == "0 of 2 running", timeout=wait_ms(10))
     any_engine.cli("rm", "-f", second_id, third_id)
-    qtbot.waitUntil(lambda: group_state(page, project) is None, timeout=10_000)
+    qtbot.waitUntil(lambda: group_state(page, project) is None, timeout=wait_ms(10))
     assert page.model.row_of(loose_id) is not None
     assert [c.id for c in page.selected_items()] == [loose_id]
     assert resets == []
@@ -233,14 +234,14 @@ def test_selecting_a_group_acts_on_its_containers(
 ) -> None:
     project = f"dockyard-{RUN_ID}-grp"
     ids = [compose(any_engine, project, "sleep", "300")[0] for _ in range(2)]
-    qtbot.waitUntil(lambda: group_state(page, project) == "0 of 2 running", timeout=10_000)
+    qtbot.waitUntil(lambda: group_state(page, project) == "0 of 2 running", timeout=wait_ms(10))
     row = next(r for r in range(page.proxy.rowCount())
                if page.proxy.index(r, 0).data() == project)
     page.table.selectRow(row)
     assert sorted(c.id for c in page.selected_items()) == sorted(ids)
     assert page.start_button.isEnabled()
     page.start_button.click()
-    qtbot.waitUntil(lambda: group_state(page, project) == "2 of 2 running", timeout=20_000)
+    qtbot.waitUntil(lambda: group_state(page, project) == "2 of 2 running", timeout=wait_ms(20))
     assert errors(messages) == []
 
 
@@ -250,17 +251,17 @@ def test_pause_then_unpause(
 ) -> None:
     container_id, name = any_engine.create(any_engine.image, "sleep", "300")
     any_engine.cli("start", name)
-    qtbot.waitUntil(lambda: state_of(page, container_id) == "running", timeout=10_000)
+    qtbot.waitUntil(lambda: state_of(page, container_id) == "running", timeout=wait_ms(10))
     select(qtbot, page, container_id)
     assert page.pause_button.isEnabled() and not page.unpause_button.isEnabled()
     page.pause_button.click()
     assert state_of(page, container_id) == "pausing…"  # progress at once
-    qtbot.waitUntil(lambda: state_of(page, container_id) == "paused", timeout=15_000)
+    qtbot.waitUntil(lambda: state_of(page, container_id) == "paused", timeout=wait_ms(15))
     assert any_engine.cli("inspect", "--format", "{{.State.Status}}", name) == "paused"
-    qtbot.waitUntil(page.unpause_button.isEnabled, timeout=5_000)
+    qtbot.waitUntil(page.unpause_button.isEnabled, timeout=wait_ms(5))
     assert not page.start_button.isEnabled()
     page.unpause_button.click()
-    qtbot.waitUntil(lambda: state_of(page, container_id) == "running", timeout=15_000)
+    qtbot.waitUntil(lambda: state_of(page, container_id) == "running", timeout=wait_ms(15))
     assert errors(messages) == []
     assert (MessageLevel.INFO, f"Unpaused {name}") in messages
 
@@ -272,11 +273,11 @@ def test_stop_of_a_paused_container(
     container_id, name = any_engine.create(any_engine.image, "sleep", "300")
     any_engine.cli("start", name)
     any_engine.cli("pause", name)
-    qtbot.waitUntil(lambda: state_of(page, container_id) == "paused", timeout=10_000)
+    qtbot.waitUntil(lambda: state_of(page, container_id) == "paused", timeout=wait_ms(10))
     select(qtbot, page, container_id)
     page.stop_button.click()
     qtbot.waitUntil(lambda: (state_of(page, container_id) or "").startswith("exited"),
-                    timeout=30_000)
+                    timeout=wait_ms(30))
     assert errors(messages) == []
 
 
@@ -286,18 +287,18 @@ def test_kill_and_kill_of_a_stopped_container(
 ) -> None:
     container_id, name = any_engine.create(any_engine.image, "sleep", "300")
     any_engine.cli("start", name)
-    qtbot.waitUntil(lambda: state_of(page, container_id) == "running", timeout=10_000)
+    qtbot.waitUntil(lambda: state_of(page, container_id) == "running", timeout=wait_ms(10))
     select(qtbot, page, container_id)
     page.kill_button.click()
-    qtbot.waitUntil(lambda: state_of(page, container_id) == "exited (137)", timeout=15_000)
+    qtbot.waitUntil(lambda: state_of(page, container_id) == "exited (137)", timeout=wait_ms(15))
     assert not page.kill_button.isEnabled()
     stale = page.selected_items()[0]
     page.perform(KILL, [stale])  # a stale list, or a second click: the daemon refuses
-    qtbot.waitUntil(lambda: bool(errors(messages)), timeout=10_000)
+    qtbot.waitUntil(lambda: bool(errors(messages)), timeout=wait_ms(10))
     [error] = errors(messages)
     assert error.startswith(f"Could not kill {name}: ")
     assert "not running" in error or "container state improper" in error
-    qtbot.waitUntil(lambda: state_of(page, container_id) == "exited (137)", timeout=15_000)
+    qtbot.waitUntil(lambda: state_of(page, container_id) == "exited (137)", timeout=wait_ms(15))
 
 
 def test_rename_through_the_dialog_and_to_a_taken_name(
@@ -319,18 +320,18 @@ def test_rename_through_the_dialog_and_to_a_taken_name(
         assert not ok.isEnabled()
         dialog.name.setText(new)
         assert ok.isEnabled()
-        with qtbot.waitSignal(dialog.destroyed):  # closed, and gone
+        with qtbot.waitSignal(dialog.destroyed, timeout=wait_ms(5)):  # closed, and gone
             ok.click()
 
     rename_to(taken)
-    qtbot.waitUntil(lambda: bool(errors(messages)), timeout=10_000)
+    qtbot.waitUntil(lambda: bool(errors(messages)), timeout=wait_ms(10))
     [error] = errors(messages)
     assert error.startswith(f"Could not rename {name} to {taken}: ")
     assert "already in use" in error
     new_name = unique_name("renamed")
     rename_to(new_name)
     qtbot.waitUntil(lambda: page.model.item_at(page.model.row_of(container_id) or 0).name
-                    == new_name, timeout=10_000)
+                    == new_name, timeout=wait_ms(10))
     assert (MessageLevel.INFO, f"Renamed {name} to {new_name}") in messages
     assert len(errors(messages)) == 1
 
@@ -343,15 +344,15 @@ def test_no_op_start_and_stop_stay_silent(
     select(qtbot, page, container_id)
     created = page.selected_items()[0]
     any_engine.cli("start", name)
-    qtbot.waitUntil(lambda: state_of(page, container_id) == "running", timeout=10_000)
+    qtbot.waitUntil(lambda: state_of(page, container_id) == "running", timeout=wait_ms(10))
     running = page.selected_items()[0]
     page.perform(START, [running])  # what a stale row would send: 304
-    qtbot.waitUntil(lambda: page.tree_model.busy(container_id) is None, timeout=10_000)
+    qtbot.waitUntil(lambda: page.tree_model.busy(container_id) is None, timeout=wait_ms(10))
     any_engine.cli("stop", "-t", "0", name)
     qtbot.waitUntil(lambda: (state_of(page, container_id) or "").startswith("exited"),
-                    timeout=10_000)
+                    timeout=wait_ms(10))
     page.perform(STOP, [created])  # stopped already: 304
-    qtbot.waitUntil(lambda: page.tree_model.busy(container_id) is None, timeout=10_000)
+    qtbot.waitUntil(lambda: page.tree_model.busy(container_id) is None, timeout=wait_ms(10))
     assert messages == []
 
 
@@ -361,12 +362,12 @@ def test_remove_racing_auto_remove_shows_no_error(
 ) -> None:
     container_id, name = any_engine.create("--rm", any_engine.image, "sleep", "300")
     any_engine.cli("start", name)
-    qtbot.waitUntil(lambda: state_of(page, container_id) == "running", timeout=10_000)
+    qtbot.waitUntil(lambda: state_of(page, container_id) == "running", timeout=wait_ms(10))
     [container] = [c for c in page.model.items() if c.id == container_id]
     page.perform(STOP, [container])
     page.remove([container])  # the daemon is removing it by itself meanwhile
-    qtbot.waitUntil(lambda: page.model.row_of(container_id) is None, timeout=30_000)
-    qtbot.waitUntil(lambda: not page.session._tasks, timeout=30_000)
+    qtbot.waitUntil(lambda: page.model.row_of(container_id) is None, timeout=wait_ms(30))
+    qtbot.waitUntil(lambda: not page.session._tasks, timeout=wait_ms(30))
     assert errors(messages) == []
 
 
@@ -390,8 +391,8 @@ def test_restart_racing_a_removal_shows_no_error(
         "mkdir /junk && cd /junk && seq 1 20000 | xargs touch && touch /ready && sleep 300")
     any_engine.cli("start", name)
     qtbot.waitUntil(lambda: any_engine.cli("exec", name, "ls", "/ready", check=False)
-                    == "/ready", timeout=60_000)
-    qtbot.waitUntil(lambda: state_of(page, container_id) == "running", timeout=10_000)
+                    == "/ready", timeout=wait_ms(60))
+    qtbot.waitUntil(lambda: state_of(page, container_id) == "running", timeout=wait_ms(10))
     [container] = [c for c in page.model.items() if c.id == container_id]
     removal = subprocess.Popen(
         [DOCKER_CLI, "--host", any_engine.url, "rm", "-f", name],
@@ -400,12 +401,12 @@ def test_restart_racing_a_removal_shows_no_error(
     try:
         qtbot.waitUntil(lambda: "Removal In Progress" in any_engine.cli(
             "ps", "-a", "--filter", f"id={container_id}", "--format", "{{.Status}}",
-            check=False) or removal.poll() is not None, timeout=30_000)
+            check=False) or removal.poll() is not None, timeout=wait_ms(30))
         page.perform(RESTART, [container])
-        qtbot.waitUntil(lambda: page.model.row_of(container_id) is None, timeout=30_000)
-        qtbot.waitUntil(lambda: not page.session._tasks, timeout=30_000)
+        qtbot.waitUntil(lambda: page.model.row_of(container_id) is None, timeout=wait_ms(30))
+        qtbot.waitUntil(lambda: not page.session._tasks, timeout=wait_ms(30))
     finally:
-        removal.wait(timeout=60)
+        removal.wait(timeout=seconds(60))
     assert errors(messages) == []
 
 
@@ -430,7 +431,7 @@ def test_remove_with_anonymous_volumes(
         asked.append(answer(qtbot, "remove-confirm", "Remove", tick=tick))
         assert [page.tree_model.busy(cid) for cid in ids] == ["removing…"] * 2
         qtbot.waitUntil(lambda ids=ids: all(page.model.row_of(c) is None for c in ids),
-                        timeout=30_000)
+                        timeout=wait_ms(30))
     after = set(any_engine.cli("volume", "ls", "-q").split())
     assert not {volume_of[c] for c in drop} & after
     assert {volume_of[c] for c in keep} <= after
@@ -460,7 +461,7 @@ def test_open_a_published_port(
     opened: list[str] = []
     monkeypatch.setattr(containers_module.QDesktopServices, "openUrl",
                         lambda url: opened.append(QUrl(url).toString()) or True)
-    qtbot.waitUntil(lambda: state_of(page, container_id) == "running", timeout=10_000)
+    qtbot.waitUntil(lambda: state_of(page, container_id) == "running", timeout=wait_ms(10))
     select(qtbot, page, container_id)
     assert page.open_button.isEnabled()
     assert [a.text() for a in page.open_menu.actions()] == [f"http://127.0.0.1:{host_port}"]
@@ -487,7 +488,7 @@ def test_cpu_and_memory_columns_stream_only_for_running_rows_in_view(
     any_engine.cli("start", busy, idle)
     page.show()
     page.search.setText(prefix)
-    qtbot.waitUntil(lambda: page.proxy.rowCount() == 3, timeout=10_000)
+    qtbot.waitUntil(lambda: page.proxy.rowCount() == 3, timeout=wait_ms(10))
 
     def cpu(container_id: str) -> float:
         text = usage_cells(page, container_id)[0]
@@ -495,7 +496,7 @@ def test_cpu_and_memory_columns_stream_only_for_running_rows_in_view(
 
     # Podman samples every few seconds, Docker every second.
     qtbot.waitUntil(lambda: cpu(busy_id) > 10.0 and usage_cells(page, idle_id)[1] != "",
-                    timeout=30_000)
+                    timeout=wait_ms(30))
     assert 0.0 <= cpu(idle_id) < 10.0
     memory = page.proxy.index_of(idle_id, CPU + 1)  # type: ignore[attr-defined]
     assert memory.data().split()[-1] in ("Bytes", "kB", "MB")
@@ -507,18 +508,18 @@ def test_cpu_and_memory_columns_stream_only_for_running_rows_in_view(
 
     # A row that leaves the view stops its stream and empties its cells.
     page.search.setText(busy)
-    qtbot.waitUntil(lambda: idle_id not in page.usage.watched, timeout=5_000)
+    qtbot.waitUntil(lambda: idle_id not in page.usage.watched, timeout=wait_ms(5))
     assert idle_id not in page.usage.samples
     assert busy_id in page.usage.watched
 
     # A container that stops ends its stream by itself.
     any_engine.cli("kill", busy)
-    qtbot.waitUntil(lambda: busy_id not in page.usage.watched, timeout=20_000)
-    qtbot.waitUntil(lambda: usage_cells(page, busy_id) == ("", ""), timeout=5_000)
+    qtbot.waitUntil(lambda: busy_id not in page.usage.watched, timeout=wait_ms(20))
+    qtbot.waitUntil(lambda: usage_cells(page, busy_id) == ("", ""), timeout=wait_ms(5))
 
     # A hidden page streams nothing.
     page.search.setText(prefix)
-    qtbot.waitUntil(lambda: idle_id in page.usage.watched, timeout=5_000)
+    qtbot.waitUntil(lambda: idle_id in page.usage.watched, timeout=wait_ms(5))
     page.hide()
     assert page.usage.watched == set()
 
@@ -540,14 +541,17 @@ def test_cpu_column_comes_back_after_the_engine_does(
     container_id, name = docker_engine.create(docker_engine.image, "sleep", "300")
     docker_engine.cli("start", name)
     page.search.setText(name)
-    qtbot.waitUntil(lambda: usage_cells(page, container_id)[1] != "", timeout=20_000)
+    qtbot.waitUntil(lambda: usage_cells(page, container_id)[1] != "", timeout=wait_ms(20))
 
     await_in_qt(qtbot, relay.cut())
-    qtbot.waitUntil(lambda: container_id not in page.usage.watched, timeout=10_000)
+    qtbot.waitUntil(lambda: container_id not in page.usage.watched, timeout=wait_ms(10))
     assert usage_cells(page, container_id) == ("", "")
+    # The stats stream breaks first; "connected" means the return only once the session
+    # has seen the loss too (else the wait below passes on the old connection's state).
+    qtbot.waitUntil(lambda: session.status.state is ConnectionState.LOST, timeout=wait_ms(10))
     await_in_qt(qtbot, relay.start())
     session.retry_now()
     wait_connected(qtbot, session)
     # No list change is needed: the streams start again once the engine is back.
-    qtbot.waitUntil(lambda: usage_cells(page, container_id)[1] != "", timeout=20_000)
+    qtbot.waitUntil(lambda: usage_cells(page, container_id)[1] != "", timeout=wait_ms(20))
     await_in_qt(qtbot, relay.cut())

@@ -13,6 +13,7 @@ from app.main_window import MainWindow
 from app.session import EngineSession
 from app.settings import CONFIRM_REMOVE, LOG_LINE_CAP, THEME, Settings
 from app.theme import apply_theme
+from tests.waits import wait_ms
 
 
 def make_settings(tmp_path: Path) -> Settings:
@@ -87,7 +88,7 @@ def test_shortcuts_and_palette(qtbot: QtBot, qloop, tmp_path: Path) -> None:
     window.show()
     window.raise_()
     window.activateWindow()
-    qtbot.waitUntil(window.isActiveWindow)
+    qtbot.waitUntil(window.isActiveWindow, timeout=wait_ms(5))
     qtbot.keyClick(window, Qt.Key.Key_2, Qt.KeyboardModifier.ControlModifier)
     assert window.pages.currentWidget() is window.images_page
     qtbot.keyClick(window, Qt.Key.Key_1, Qt.KeyboardModifier.ControlModifier)
@@ -118,7 +119,8 @@ def test_theme_switch_repaints_dark_and_light(qtbot: QtBot, qloop, tmp_path: Pat
     try:
         settings.set(THEME, "dark")
         assert app.palette().color(QPalette.ColorRole.Window).lightness() < 80
-        qtbot.waitUntil(lambda: window.palette().color(QPalette.ColorRole.Base).lightness() < 80)
+        qtbot.waitUntil(lambda: window.palette().color(QPalette.ColorRole.Base).lightness() < 80,
+                        timeout=wait_ms(5))
         settings.set(THEME, "light")
         assert app.palette().color(QPalette.ColorRole.Window).lightness() > 180
     finally:

@@ -31,6 +31,7 @@ from app.widgets.terminal import ForgivingStream, TerminalScreen, TerminalWidget
 from app.widgets.terminal_fast import drain
 from tests.app.test_container_detail import open_page, screen_text, select, type_line
 from tests.conftest import EngineUnderTest
+from tests.waits import wait_ms
 
 #: ``printf '\033[%05000dm' 1``: one colour sequence past Python's int-conversion limit.
 HUGE_SGR = b"\x1b[" + b"%05000d" % 1 + b"m"
@@ -257,7 +258,7 @@ def test_a_container_logging_a_huge_colour_number_shows_its_logs(
     page = open_page(qtbot, make_session, any_engine)
     select(qtbot, page, container_id, name)
     logs = page.detail.logs
-    qtbot.waitUntil(lambda: logs.model.rowCount() == 3, timeout=10_000)
+    qtbot.waitUntil(lambda: logs.model.rowCount() == 3, timeout=wait_ms(10))
     logs.list.viewport().repaint()  # an exception in a paint fails the test
     assert [e.plain for e in logs.model.entries] == ["before", "bold", "after"]
     assert logs.model.entries[1].runs[0].style.bold
@@ -271,13 +272,13 @@ def test_a_shell_printing_a_huge_colour_number_keeps_working(
     any_engine.cli("start", name)
     page = open_page(qtbot, make_session, any_engine)
     select(qtbot, page, container_id, name)
-    qtbot.waitUntil(lambda: page.detail.shell_button.isEnabled(), timeout=10_000)
+    qtbot.waitUntil(lambda: page.detail.shell_button.isEnabled(), timeout=wait_ms(10))
     shell: ShellTab | None = page.detail.open_shell()
     assert shell is not None
-    qtbot.waitUntil(lambda: screen_text(shell).rstrip().endswith("#"), timeout=15_000)
+    qtbot.waitUntil(lambda: screen_text(shell).rstrip().endswith("#"), timeout=wait_ms(15))
     shell.terminal.setFocus()
     type_line(qtbot, shell, r"printf '\033[%05000dm' 1; echo done-$((6 * 7))")
-    qtbot.waitUntil(lambda: "\ndone-42\n" in screen_text(shell), timeout=10_000)
+    qtbot.waitUntil(lambda: "\ndone-42\n" in screen_text(shell), timeout=wait_ms(10))
     shell.terminal.repaint()
     type_line(qtbot, shell, "echo still-$((6 * 7))")
-    qtbot.waitUntil(lambda: "\nstill-42\n" in screen_text(shell), timeout=10_000)
+    qtbot.waitUntil(lambda: "\nstill-42\n" in screen_text(shell), timeout=wait_ms(10))

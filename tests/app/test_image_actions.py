@@ -20,6 +20,7 @@ from app.pages.tag_dialog import TagDialog
 from app.session import EngineSession, MessageLevel
 from tests.app.conftest import answer, shown_box, wait_connected
 from tests.conftest import LABEL, LABEL_KEY, RUN_ID, EngineUnderTest, unique_name
+from tests.waits import wait_ms
 
 
 def open_images(qtbot: QtBot, make_session, target: EngineUnderTest) -> MainWindow:
@@ -44,7 +45,7 @@ def make_image(target: EngineUnderTest, tmp_path: Path, name: str) -> str:
 
 def select(qtbot: QtBot, window: MainWindow, image_id: str) -> None:
     page = window.images_page
-    qtbot.waitUntil(lambda: page.model.row_of(image_id) is not None, timeout=10_000)
+    qtbot.waitUntil(lambda: page.model.row_of(image_id) is not None, timeout=wait_ms(10))
     page.search.setText(image_id.removeprefix("sha256:")[:12])
     assert page.proxy.rowCount() == 1
     page.table.selectRow(0)
@@ -54,7 +55,7 @@ def open_tag_dialog(qtbot: QtBot, window: MainWindow) -> TagDialog:
     window.images_page.tag_button.click()
     dialog = window.images_page.findChild(TagDialog)
     assert dialog is not None
-    qtbot.waitExposed(dialog)
+    qtbot.waitExposed(dialog, timeout=wait_ms(5))
     return dialog
 
 
@@ -70,12 +71,12 @@ def test_removing_an_image_in_use_asks_again_naming_the_container(
     select(qtbot, window, image_id)
     window.images_page.remove_button.click()
     answer(qtbot, "images-remove-confirm", "Remove")
-    asked = answer(qtbot, "images-force-confirm", "Force removal", timeout=60_000)
+    asked = answer(qtbot, "images-force-confirm", "Force removal", timeout=wait_ms(60))
     assert f"It is used by 1 container: {user}." in asked
     # Podman under CI load once took over 20 s here; what the window said tells why.
     try:
         qtbot.waitUntil(lambda: window.images_page.model.row_of(image_id) is None,
-                        timeout=60_000)
+                        timeout=wait_ms(60))
     except QtTimeoutError as exc:
         raise AssertionError(f"the row stayed; the window said {said}") from exc
     assert shown_box("images-force-confirm") is None  # asked once
@@ -96,19 +97,19 @@ def test_tag_and_filters(qtbot: QtBot, make_session, any_engine: EngineUnderTest
         dialog.name.setText(new_name)
         assert dialog.problem() == ""
         # Closed (and deleted) once the engine tagged it.
-        with qtbot.waitSignals([dialog.tagged, dialog.finished], timeout=10_000):
+        with qtbot.waitSignals([dialog.tagged, dialog.finished], timeout=wait_ms(10)):
             qtbot.mouseClick(dialog.tag_button, Qt.MouseButton.LeftButton)
         row = page.model.row_of(image_id)
         qtbot.waitUntil(lambda: any_engine.qualified(new_name) in
                         page.model.item_at(page.model.row_of(image_id) or 0).image.repo_tags,
-                        timeout=10_000)
+                        timeout=wait_ms(10))
         assert row is not None
         assert page.model.index(page.model.row_of(image_id) or 0, 1).data() in ("1 (+1)",
                                                                                   "v2 (+1)")
         page.unused_only.setChecked(True)
         assert page.proxy.rowCount() == 1  # the search still narrows to our image, unused
         any_engine.create(name, "true")
-        qtbot.waitUntil(lambda: page.proxy.rowCount() == 0, timeout=10_000)
+        qtbot.waitUntil(lambda: page.proxy.rowCount() == 0, timeout=wait_ms(10))
     finally:
         any_engine.remove_test_containers()
         any_engine.cli("rmi", "-f", name, new_name, check=False)
@@ -131,7 +132,7 @@ def test_prune_removes_only_dangling_images(
     messages: list[str] = []
     window.session.message.connect(lambda _l, text: messages.append(text))
     try:
-        qtbot.waitUntil(lambda: page.model.row_of(old_id) is not None, timeout=10_000)
+        qtbot.waitUntil(lambda: page.model.row_of(old_id) is not None, timeout=wait_ms(10))
         row = page.model.row_of(old_id)
         assert row is not None and page.model.item_at(row).image.dangling
         page.dangling_only.setChecked(True)
@@ -141,11 +142,11 @@ def test_prune_removes_only_dangling_images(
         page.prune_dangling(filters={"label": [LABEL]})
         asked = answer(qtbot, "images-prune-confirm", "Prune")
         assert asked.startswith("Remove the ") and asked.endswith(" that no container uses?")
-        qtbot.waitUntil(lambda: page.model.row_of(old_id) is None, timeout=20_000)
+        qtbot.waitUntil(lambda: page.model.row_of(old_id) is None, timeout=wait_ms(20))
         assert page.model.row_of(kept_id) is not None
         # The row can go before the prune answers (Podman, under load): wait as long.
         qtbot.waitUntil(lambda: any(m.startswith("Removed ") for m in messages),
-                        timeout=20_000)
+                        timeout=wait_ms(20))
         assert any_engine.cli("images", "-q", kept) != ""
     finally:
         any_engine.cli("rmi", "-f", name, kept, check=False)
@@ -192,7 +193,7 @@ def test_a_bad_tag_is_marked_inline_and_nothing_is_sent(
         any_engine.cli("rmi", "-f", name)
         qtbot.mouseClick(dialog.tag_button, Qt.MouseButton.LeftButton)
         assert dialog.busy and dialog.tag_button.text() == "Tagging…"
-        qtbot.waitUntil(lambda: dialog.problem() != "", timeout=10_000)
+        qtbot.waitUntil(lambda: dialog.problem() != "", timeout=wait_ms(10))
         assert dialog.problem().startswith("The engine refused: ")
         assert name in dialog.problem()  # the engine's words name the image it lacks
         assert dialog.isVisible()
@@ -290,7 +291,7 @@ def test_the_window_stays_live_while_a_question_asked_after_a_removal_is_open(
             (container_listed, lambda: click("Force removal", "Cancel")),
         ], deadline_s=30)
         window.images_page.remove_button.click()
-        qtbot.waitUntil(lambda: driver.done, timeout=60_000)
+        qtbot.waitUntil(lambda: driver.done, timeout=wait_ms(60))
         assert not driver.timed_out, (
             f"stuck {len(driver.steps)} steps before the end; loop errors: {errors};"
             f" the window said {said}")
@@ -298,7 +299,7 @@ def test_the_window_stays_live_while_a_question_asked_after_a_removal_is_open(
         # ...and after it is answered.
         any_engine.cli("rm", "-f", created[0])
         qtbot.waitUntil(lambda: window.containers_page.model.row_of(created[0]) is None,
-                        timeout=10_000)
+                        timeout=wait_ms(10))
         assert errors == []
     finally:
         loop.set_exception_handler(previous_handler)

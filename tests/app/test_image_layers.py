@@ -19,6 +19,7 @@ from app.session import EngineSession
 from tests.app.conftest import await_in_qt, wait_connected
 from tests.conftest import LABEL_KEY, RUN_ID, EngineUnderTest, unique_name
 from tests.faults import SocketRelay
+from tests.waits import seconds, wait_ms
 
 
 def test_file_tree_builds_folders_only_when_expanded(qtmodeltester: ModelTester) -> None:
@@ -50,7 +51,7 @@ def build_image(target: EngineUnderTest, tmp_path: Path) -> str:
         "RUN rm /app/big && echo hi > /app/small\n"
         'CMD ["sh"]\n')
     tag = f"dockyard-test/{unique_name('layers')}:1"
-    target.cli("build", "-q", "-t", tag, str(folder), timeout=300)
+    target.cli("build", "-q", "-t", tag, str(folder), timeout=seconds(300))
     return tag
 
 
@@ -68,7 +69,7 @@ def open_image(qtbot: QtBot, make_session: Callable[[str], EngineSession], url: 
     wait_connected(qtbot, session)
     page = window.images_page
     page.search.setText(tag.split("/")[1].split(":")[0])
-    qtbot.waitUntil(lambda: page.proxy.rowCount() == 1, timeout=10_000)
+    qtbot.waitUntil(lambda: page.proxy.rowCount() == 1, timeout=wait_ms(10))
     page.table.selectRow(0)
     return window, page
 
@@ -109,7 +110,7 @@ def test_layers_files_and_waste_of_a_real_image(
     try:
         _window, page = open_image(qtbot, make_session, any_engine.url, tag)
         detail = page.detail
-        qtbot.waitUntil(lambda: detail.analysis is not None, timeout=60_000)
+        qtbot.waitUntil(lambda: detail.analysis is not None, timeout=wait_ms(60))
         analysis = detail.analysis
         assert analysis is not None
         # busybox COPY + RUN, then our two RUNs: four filesystem layers.
@@ -122,7 +123,8 @@ def test_layers_files_and_waste_of_a_real_image(
         assert metadata.rowCount() == 1 and metadata.child(0, 2).text() == "ENV MODE=test"
         # The newest layer is selected; its changes: /app/big removed, /app/small added.
         assert view.selected_layer() == 3
-        qtbot.waitUntil(lambda: view.files_title.text().startswith("Changes in layer 3:"))
+        qtbot.waitUntil(lambda: view.files_title.text().startswith("Changes in layer 3:"),
+                        timeout=wait_ms(5))
         marks = {}
         app_dir = view.files_model.find("app")
         for row in range(view.files_model.rowCount(app_dir)):
@@ -135,12 +137,12 @@ def test_layers_files_and_waste_of_a_real_image(
         view.mode.setCurrentIndex(view.AGGREGATED)
         assert view.files_title.text() == "Listing the files of layer 3…"
         qtbot.waitUntil(lambda: view.files_title.text().startswith(
-            "The filesystem with layers 0 to 3:"))
+            "The filesystem with layers 0 to 3:"), timeout=wait_ms(5))
         assert view.files_model.find("app/big").isValid() is False
         assert view.files_model.find("app/small").isValid()
         view.select_layer(2)
         qtbot.waitUntil(lambda: view.files_title.text().startswith(
-            "The filesystem with layers 0 to 2:"))
+            "The filesystem with layers 0 to 2:"), timeout=wait_ms(5))
         assert view.files_model.find("app/big").isValid()
         view.mode.setCurrentIndex(view.CHANGES)
         view.select_layer(3)
@@ -151,7 +153,7 @@ def test_layers_files_and_waste_of_a_real_image(
         assert efficiency.summary.text().startswith("<b>307.2 kB</b> wasted of")
         assert efficiency.waste_model.rowCount() == 1
         assert efficiency.waste_model.index(0, 0).data() == "/app/big"
-        qtbot.waitUntil(lambda: "Shares up to" in efficiency.shared.text(), timeout=30_000)
+        qtbot.waitUntil(lambda: "Shares up to" in efficiency.shared.text(), timeout=wait_ms(30))
         base = next(s for s in efficiency.shared_with
                     if s.name == any_engine.qualified(any_engine.image))
         assert base.layers == 2
@@ -172,7 +174,7 @@ def test_layer_tree_shows_before_the_export_is_read(
     try:
         _window, page = open_image(qtbot, make_session, relay.url, tag)
         detail, view = page.detail, page.detail.layer_view
-        qtbot.waitUntil(lambda: view.layers_model.rowCount() == 4, timeout=10_000)
+        qtbot.waitUntil(lambda: view.layers_model.rowCount() == 4, timeout=wait_ms(10))
         assert detail.analysis is None
         rows = [view.layers_model.item(r, 2).text() for r in range(4)]
         assert rows[3] == "RUN rm /app/big && echo hi > /app/small"
@@ -182,10 +184,11 @@ def test_layer_tree_shows_before_the_export_is_read(
         view.select_layer(2)  # the user picks a layer while the export is still held
 
         relay.release()
-        qtbot.waitUntil(lambda: detail.analysis is not None, timeout=60_000)
+        qtbot.waitUntil(lambda: detail.analysis is not None, timeout=wait_ms(60))
         assert [view.layers_model.item(r, 2).text() for r in range(4)] == rows
         assert view.selected_layer() == 2  # the exact tree kept the user's choice
-        qtbot.waitUntil(lambda: view.files_title.text().startswith("Changes in layer 2:"))
+        qtbot.waitUntil(lambda: view.files_title.text().startswith("Changes in layer 2:"),
+                        timeout=wait_ms(5))
     finally:
         relay.release()
         await_in_qt(qtbot, relay.cut())

@@ -11,6 +11,7 @@ from app.resources import ResourceKind
 from app.session import EngineSession
 from tests.app.conftest import wait_connected
 from tests.conftest import LABEL, EngineUnderTest
+from tests.waits import wait_ms
 
 
 async def _ours(client: engine.Engine) -> list[engine.Container]:
@@ -38,12 +39,12 @@ def test_a_kind_declared_elsewhere_is_listed_and_follows_events(
     try:
         container_id, _ = docker_engine.create(docker_engine.image, "true")
         qtbot.waitUntil(lambda: container_id in {c.id for c in session.items(kind)},
-                        timeout=10_000)
+                        timeout=wait_ms(10))
         assert lists and lists[-1] == live.items  # what subscribers were sent
         assert all(LABEL.split("=")[1] == c.labels.get(LABEL.split("=")[0])
                    for c in session.items(kind))
         docker_engine.cli("rm", container_id)
         qtbot.waitUntil(lambda: container_id not in {c.id for c in session.items(kind)},
-                        timeout=10_000)
+                        timeout=wait_ms(10))
     finally:
         docker_engine.remove_test_containers()

@@ -10,6 +10,7 @@ from pytestqt.qtbot import QtBot
 
 from app.notifications import Notification, Notifier
 from app.widgets.activity import Activity
+from tests.waits import wait_ms
 
 
 class Clock:
@@ -26,13 +27,13 @@ def shown_window(qtbot: QtBot, name: str) -> QWidget:
     widget.setWindowTitle(name)
     qtbot.addWidget(widget)
     widget.show()
-    qtbot.waitExposed(widget)
+    qtbot.waitExposed(widget, timeout=wait_ms(5))
     return widget
 
 
 def activate(qtbot: QtBot, widget: QWidget) -> None:
     widget.activateWindow()
-    qtbot.waitUntil(widget.isActiveWindow)
+    qtbot.waitUntil(widget.isActiveWindow, timeout=wait_ms(5))
 
 
 @pytest.fixture
@@ -61,7 +62,7 @@ def test_inactive_window_gets_the_exact_message(
     qtbot: QtBot, window: QWidget, elsewhere: QWidget,
 ) -> None:
     notifier = Notifier(window, min_seconds=0)
-    with qtbot.waitSignal(notifier.notified) as blocker:
+    with qtbot.waitSignal(notifier.notified, timeout=wait_ms(5)) as blocker:
         assert notifier.notify("Build app:1 finished", "Built sha256:0123456789ab.", True)
     expected = Notification("Build app:1 finished", "Built sha256:0123456789ab.", True,
                             shown=QSystemTrayIcon.isSystemTrayAvailable())

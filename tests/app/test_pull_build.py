@@ -26,6 +26,7 @@ from tests.engine.test_build import (  # noqa: F401  (registry is a fixture)
     _stop,
     registry,
 )
+from tests.waits import wait_ms
 
 
 def open_window(qtbot: QtBot, make_session, target: EngineUnderTest) -> MainWindow:
@@ -63,16 +64,16 @@ def test_pull_from_a_registry_shows_progress_and_selects_the_image(
     window = open_window(qtbot, make_session, docker_engine)
     try:
         window.images_page.pull_box.setText(registry.image)
-        with qtbot.waitSignal(window.images_page.pull_requested):
+        with qtbot.waitSignal(window.images_page.pull_requested, timeout=wait_ms(5)):
             window.images_page.pull_button.click()
         [activity] = window.activity.activities()
         assert window.activity.isVisible()
-        qtbot.waitUntil(lambda: activity.done, timeout=60_000)
+        qtbot.waitUntil(lambda: activity.done, timeout=wait_ms(60))
         assert activity.succeeded, activity.status.text()
         assert activity.status.text() == f"Pulled {registry.image}."
         layers = activity.log.toPlainText().splitlines()
         assert layers and all(line.endswith(": done") for line in layers)
-        qtbot.waitUntil(lambda: registry.image in selected_tags(window), timeout=10_000)
+        qtbot.waitUntil(lambda: registry.image in selected_tags(window), timeout=wait_ms(10))
         assert docker_engine.cli("images", "-q", registry.image) != ""
     finally:
         docker_engine.cli("rmi", "-f", registry.image, check=False)
@@ -85,7 +86,7 @@ def test_pull_of_a_missing_tag_says_not_found(
     missing = f"{registry.address}/dockyard/pulled:no-such-tag"
     activity = window.pull(missing)
     assert isinstance(activity, Activity)
-    qtbot.waitUntil(lambda: activity.done, timeout=60_000)
+    qtbot.waitUntil(lambda: activity.done, timeout=wait_ms(60))
     assert not activity.succeeded
     assert "not found" in activity.status.text()
     assert docker_engine.cli("images", "-q", missing) == ""
@@ -127,7 +128,7 @@ def test_dropped_folder_builds_and_selects_the_image(
     drop(window, folder)
     sheet = window.findChild(BuildSheet)
     assert sheet is not None and sheet.isVisible()
-    qtbot.waitUntil(lambda: sheet.listing is not None, timeout=10_000)
+    qtbot.waitUntil(lambda: sheet.listing is not None, timeout=wait_ms(10))
     listing = sheet.listing
     assert listing is not None
     assert sorted(listing.paths()) == [".dockerignore", "Dockerfile", "keep.txt"]
@@ -140,11 +141,11 @@ def test_dropped_folder_builds_and_selects_the_image(
     try:
         sheet.build_button.click()
         [activity] = window.activity.activities()
-        qtbot.waitUntil(lambda: activity.done, timeout=120_000)
+        qtbot.waitUntil(lambda: activity.done, timeout=wait_ms(120))
         assert activity.succeeded, activity.status.text()
         assert "Step" in activity.log.toPlainText()
         shown = any_engine.qualified(tag)
-        qtbot.waitUntil(lambda: shown in selected_tags(window), timeout=10_000)
+        qtbot.waitUntil(lambda: shown in selected_tags(window), timeout=wait_ms(10))
         assert any_engine.cli("run", "--rm", tag, "cat", "/greeting") == "bonjour"
         assert any_engine.cli("run", "--rm", tag, "ls", "/ctx") == "Dockerfile\nkeep.txt"
     finally:
@@ -165,7 +166,7 @@ def test_build_button_picks_a_folder_and_opens_its_sheet(
     window.images_page.build_button.click()
     sheet = window.findChild(BuildSheet)
     assert sheet is not None and sheet.isVisible()
-    qtbot.waitUntil(lambda: sheet.listing is not None, timeout=10_000)
+    qtbot.waitUntil(lambda: sheet.listing is not None, timeout=wait_ms(10))
     assert sheet.buildargs.toPlainText() == "GREETING=hello"
     sheet.reject()
 
@@ -176,12 +177,12 @@ def test_failing_build_points_at_its_line(
     folder = make_context(tmp_path, any_engine, "RUN echo fine\nRUN echo broken >&2 && exit 3\n")
     window = open_window(qtbot, make_session, any_engine)
     sheet = window.open_build(folder)
-    qtbot.waitUntil(lambda: sheet.build_button.isEnabled(), timeout=10_000)
+    qtbot.waitUntil(lambda: sheet.build_button.isEnabled(), timeout=wait_ms(10))
     tag = f"dockyard-test/{unique_name('again')}:v1"
     sheet.tags.setText(tag)
     sheet.build_button.click()
     [activity] = window.activity.activities()
-    qtbot.waitUntil(lambda: activity.done, timeout=120_000)
+    qtbot.waitUntil(lambda: activity.done, timeout=wait_ms(120))
     assert not activity.succeeded
     status = activity.status.text()
     assert "Dockerfile line 5" in status, status
@@ -196,7 +197,7 @@ def test_failing_build_points_at_its_line(
         again.click()
         [retried] = window.activity.activities()
         assert retried is not activity
-        qtbot.waitUntil(lambda: retried.done, timeout=120_000)
+        qtbot.waitUntil(lambda: retried.done, timeout=wait_ms(120))
         assert retried.succeeded, retried.status.text()
         assert any_engine.cli("run", "--rm", tag, "cat", "/m") == "mended"
     finally:
@@ -228,7 +229,7 @@ def test_unauthorized_pull_offers_a_login_and_saves_it_only_when_asked(
         window = open_window(qtbot, make_session, docker_engine)
         first = window.pull(image)
         assert first is not None
-        qtbot.waitUntil(lambda: first.done, timeout=60_000)
+        qtbot.waitUntil(lambda: first.done, timeout=wait_ms(60))
         assert not first.succeeded
         assert first.status.text().startswith(f"The registry refused access to {image}")
         login = first.findChild(QPushButton, "activity-login")
@@ -242,9 +243,9 @@ def test_unauthorized_pull_offers_a_login_and_saves_it_only_when_asked(
         dialog.save.setChecked(True)
         dialog.accept()
         qtbot.waitUntil(lambda: len(window.activity.activities()) == 1
-                        and window.activity.activities()[0] is not first, timeout=10_000)
+                        and window.activity.activities()[0] is not first, timeout=wait_ms(10))
         [second] = window.activity.activities()
-        qtbot.waitUntil(lambda: second.done, timeout=60_000)
+        qtbot.waitUntil(lambda: second.done, timeout=wait_ms(60))
         assert second.succeeded, second.status.text()
         saved = json.loads((user_config / "config.json").read_text())
         assert base64.b64decode(saved["auths"][address]["auth"]).decode() == \
@@ -266,7 +267,7 @@ def test_registry_search_lists_results_or_says_it_is_offline(
     page.pull_box.setText("busybox")
     page.search_button.click()
     qtbot.waitUntil(lambda: bool(messages) or bool(page.search_results.actions()),
-                    timeout=90_000)
+                    timeout=wait_ms(90))
     if messages:
         assert messages[0].startswith(
             "Could not search for busybox: the engine cannot reach the registry to search "
@@ -274,4 +275,4 @@ def test_registry_search_lists_results_or_says_it_is_offline(
     else:
         assert any(a.text().startswith("busybox (official)")
                    for a in page.search_results.actions())
-    qtbot.waitUntil(page.search_button.isEnabled)
+    qtbot.waitUntil(page.search_button.isEnabled, timeout=wait_ms(5))

@@ -12,6 +12,7 @@ from app.session import EngineSession
 from app.widgets.ask import ask
 from tests.app.conftest import answer, await_in_qt, shown_box, wait_connected
 from tests.conftest import EngineUnderTest
+from tests.waits import wait_ms
 
 
 def test_a_modal_box_inside_a_task_is_refused_and_fails_the_test(
@@ -42,7 +43,7 @@ def test_ask_returns_at_once_and_acts_only_on_its_verb(qtbot: QtBot) -> None:
         lambda: said.append("removed"), name="things-confirm")
     answer(qtbot, "things-confirm", "Remove")
     assert said == ["removed"]
-    qtbot.waitUntil(lambda: shown_box("things-confirm") is None)
+    qtbot.waitUntil(lambda: shown_box("things-confirm") is None, timeout=wait_ms(5))
 
 
 def test_on_done_runs_outside_the_task(
@@ -58,5 +59,5 @@ def test_on_done_runs_outside_the_task(
 
     session.run(version, describe="say ok",
                 on_done=lambda result: seen.append((result, asyncio.current_task())))
-    qtbot.waitUntil(lambda: bool(seen))
+    qtbot.waitUntil(lambda: bool(seen), timeout=wait_ms(5))
     assert seen == [("ok", None)]

@@ -21,6 +21,7 @@ from app.session import EngineSession, MessageLevel
 from engine._run import PortMapping, RestartPolicy, RunSpec, VolumeMapping, auto_name
 from tests.app.conftest import wait_connected
 from tests.conftest import LABEL, LABEL_KEY, RUN_ID, EngineUnderTest, unique_name
+from tests.waits import wait_ms
 
 LABELS = {LABEL_KEY: RUN_ID}
 LEFT = Qt.MouseButton.LeftButton
@@ -47,7 +48,7 @@ def make_dialog(qtbot: QtBot, image: str = "demo/busybox:1.36", **kwargs: object
                        **kwargs)  # type: ignore[arg-type]
     qtbot.addWidget(dialog)
     dialog.show()
-    qtbot.waitExposed(dialog)
+    qtbot.waitExposed(dialog, timeout=wait_ms(5))
     return dialog
 
 
@@ -102,13 +103,13 @@ def test_bad_input_is_marked_inline_and_run_is_disabled(
 
     # A port another program holds is found as you type, once typing pauses.
     qtbot.keyClicks(dialog.ports, f"127.0.0.1:{taken_port}:80")
-    qtbot.waitUntil(lambda: "ports" in shown_errors(dialog), timeout=5_000)
+    qtbot.waitUntil(lambda: "ports" in shown_errors(dialog), timeout=wait_ms(5))
     assert shown_errors(dialog) == {
         "ports": f"127.0.0.1:{taken_port} is already in use on this computer"}
     assert not dialog.run_button.isEnabled()
     dialog.ports.setPlainText(f"{taken_port}:80")
     qtbot.waitUntil(lambda: shown_errors(dialog).get("ports", "").startswith("0.0.0.0"),
-                    timeout=5_000)
+                    timeout=wait_ms(5))
     assert shown_errors(dialog) == {
         "ports": f"0.0.0.0:{taken_port} is already in use on this computer"}
     # Clicking Run does nothing while a problem is shown.
@@ -117,7 +118,7 @@ def test_bad_input_is_marked_inline_and_run_is_disabled(
     assert dialog.result_spec is None
 
     dialog.ports.setPlainText("127.0.0.1::80")
-    qtbot.waitUntil(lambda: dialog.run_button.isEnabled(), timeout=5_000)
+    qtbot.waitUntil(lambda: dialog.run_button.isEnabled(), timeout=wait_ms(5))
 
     # Combinations the daemon would refuse, and the other single-line fields.
     dialog.restart.setCurrentText("always")
@@ -165,7 +166,7 @@ def test_good_input_gives_the_run_spec(qtbot: QtBot, tmp_path: Path) -> None:
         "", "bridge", "host", "none"]
     assert shown_errors(dialog) == {}
 
-    with qtbot.waitSignal(dialog.specAccepted, timeout=5_000) as accepted:
+    with qtbot.waitSignal(dialog.specAccepted, timeout=wait_ms(5)) as accepted:
         qtbot.mouseClick(dialog.run_button, LEFT)
     expected = RunSpec(
         image="demo/busybox:1.36",
@@ -200,12 +201,12 @@ def test_names_and_ports_of_existing_containers_clash(
                    any_engine.image, "sleep", "300")
     host_port = int(any_engine.cli("port", name, "7000/tcp").splitlines()[0].rsplit(":", 1)[1])
     qtbot.waitUntil(lambda: any(c.name == name and c.running for c in session.items(CONTAINERS)),
-                    timeout=10_000)
+                    timeout=wait_ms(10))
     dialog = make_dialog(qtbot, any_engine.image, containers=session.items(CONTAINERS),
                          check_host_ports=False)
     qtbot.keyClicks(dialog.name, name)
     qtbot.keyClicks(dialog.ports, f"{host_port}:80")
-    qtbot.waitUntil(lambda: "ports" in shown_errors(dialog), timeout=5_000)
+    qtbot.waitUntil(lambda: "ports" in shown_errors(dialog), timeout=wait_ms(5))
     assert shown_errors(dialog) == {
         "name": f"A container named {name!r} already exists",
         "ports": f"Port {host_port}/tcp is already published by container {name!r}",
@@ -214,7 +215,7 @@ def test_names_and_ports_of_existing_containers_clash(
     # The container goes away: the list update clears both problems.
     session.live(CONTAINERS).changed.connect(dialog.set_containers)
     any_engine.cli("rm", "-f", name)
-    qtbot.waitUntil(lambda: shown_errors(dialog) == {}, timeout=10_000)
+    qtbot.waitUntil(lambda: shown_errors(dialog) == {}, timeout=wait_ms(10))
     assert dialog.run_button.isEnabled()
 
 
@@ -232,12 +233,12 @@ def test_accepted_spec_runs_on_the_engine(
     qtbot.keyClicks(dialog.ports, f"127.0.0.1:{port}:8080")
     dialog.env.setPlainText("GREETING=hello")
     dialog.restart.setCurrentText("unless-stopped")
-    with qtbot.waitSignal(dialog.specAccepted, timeout=5_000) as accepted:
+    with qtbot.waitSignal(dialog.specAccepted, timeout=wait_ms(5)) as accepted:
         qtbot.mouseClick(dialog.run_button, LEFT)
     spec = accepted.args[0]
     assert isinstance(spec, RunSpec)
 
-    with qtbot.waitSignal(session.message, timeout=30_000) as reported:
+    with qtbot.waitSignal(session.message, timeout=wait_ms(30)) as reported:
         run_spec(session, spec)
     assert reported.args == [MessageLevel.INFO,
                              f"Started {name} (127.0.0.1:{port} → 8080/tcp)"]
@@ -250,7 +251,7 @@ def test_accepted_spec_runs_on_the_engine(
     assert any_engine.cli("port", name, "8080/tcp").splitlines()[0] == f"127.0.0.1:{port}"
 
     # The same spec again: the daemon's conflict lands in the message area.
-    with qtbot.waitSignal(session.message, timeout=30_000) as failed:
+    with qtbot.waitSignal(session.message, timeout=wait_ms(30)) as failed:
         run_spec(session, spec)
     level, text = failed.args
     assert level == MessageLevel.ERROR
@@ -272,15 +273,15 @@ def test_run_dialog_opens_with_one_click_defaults(
         return next((w for w in QApplication.topLevelWidgets()
                      if isinstance(w, RunDialog) and w.isVisible()), None)
 
-    qtbot.waitUntil(lambda: find() is not None, timeout=10_000)
+    qtbot.waitUntil(lambda: find() is not None, timeout=wait_ms(10))
     dialog = find()
     assert dialog is not None
     assert dialog.name.text() == expected_name
     # The test image's command is a bare shell: -it keeps it running detached.
     assert dialog.tty.isChecked() and dialog.interactive.isChecked()
-    qtbot.waitUntil(lambda: dialog.network.findText("none") >= 0, timeout=10_000)
+    qtbot.waitUntil(lambda: dialog.network.findText("none") >= 0, timeout=wait_ms(10))
     assert dialog.network.findText("bridge") >= 0
-    with qtbot.waitSignal(session.message, timeout=30_000) as reported:
+    with qtbot.waitSignal(session.message, timeout=wait_ms(30)) as reported:
         qtbot.mouseClick(dialog.run_button, LEFT)
     assert reported.args == [MessageLevel.INFO, f"Started {expected_name}"]
     state = any_engine.cli("inspect", "--format", "{{.State.Status}} {{.Config.Tty}}",
@@ -296,7 +297,7 @@ def test_one_click_run_needs_no_dialog(
     wait_connected(qtbot, session)
     expected_name = auto_name(any_engine.image,
                               any_engine.cli("ps", "-a", "--format", "{{.Names}}").split())
-    with qtbot.waitSignal(session.message, timeout=30_000) as reported:
+    with qtbot.waitSignal(session.message, timeout=wait_ms(30)) as reported:
         run_one_click(session, any_engine.image, labels=LABELS)
     assert reported.args == [MessageLevel.INFO, f"Started {expected_name}"]
     assert any_engine.cli("inspect", "--format", "{{.State.Status}}", expected_name) == "running"
@@ -324,11 +325,18 @@ def test_a_refused_run_keeps_the_dialog_open_with_the_daemons_words(
     messages: list[tuple[object, str]] = []
     session.message.connect(lambda level, text: messages.append((level, text)))
     open_run_dialog(session, any_engine.image, labels=LABELS)
-    qtbot.waitUntil(lambda: find_run_dialog() is not None, timeout=10_000)
+    # The dialog opens once the defaults are read from the engine (an image inspect and a
+    # container list, slow on a busy Podman); a failure to read them is a message instead.
+    def failed() -> list[str]:
+        return [text for level, text in messages if level == MessageLevel.ERROR]
+
+    qtbot.waitUntil(lambda: find_run_dialog() is not None or bool(failed()),
+                    timeout=wait_ms(10))
+    assert failed() == []
     dialog = find_run_dialog()
     assert dialog is not None
     dialog.activateWindow()
-    qtbot.waitActive(dialog)
+    qtbot.waitActive(dialog, timeout=wait_ms(5))
     name = unique_name("badcmd")
     dialog.name.setText(name)
     qtbot.keyClicks(dialog.command, "/nope --flag")
@@ -341,7 +349,7 @@ def test_a_refused_run_keeps_the_dialog_open_with_the_daemons_words(
     assert dialog.run_button.text() == "Running…"
     assert not dialog.run_button.isEnabled()
     assert not dialog.command.isEnabled()
-    qtbot.waitUntil(lambda: dialog.run_error.isVisible(), timeout=30_000)
+    qtbot.waitUntil(lambda: dialog.run_error.isVisible(), timeout=wait_ms(30))
     assert dialog.isVisible()
     assert not dialog.busy
     assert "/nope" in dialog.run_error.text()
@@ -355,11 +363,11 @@ def test_a_refused_run_keeps_the_dialog_open_with_the_daemons_words(
 
     # Fixed: the same dialog runs it and closes.
     dialog.command.setText("sleep 300")
-    qtbot.waitUntil(dialog.run_button.isEnabled, timeout=10_000)
+    qtbot.waitUntil(dialog.run_button.isEnabled, timeout=wait_ms(10))
     started: list[RunSpec] = []
     dialog.started.connect(lambda spec, _id: started.append(spec))
     # Closed (and deleted) only once the container started.
-    with qtbot.waitSignals([dialog.started, dialog.finished], timeout=30_000):
+    with qtbot.waitSignals([dialog.started, dialog.finished], timeout=wait_ms(30)):
         qtbot.mouseClick(dialog.run_button, LEFT)
     assert [spec.name for spec in started] == [name]
     assert (MessageLevel.INFO, f"Started {name}") in messages
@@ -394,14 +402,14 @@ def test_cancel_while_running_leaves_no_container(
     dialog.name.setText(name)
     dialog.command.setText("sleep 300")
     qtbot.mouseClick(dialog.run_button, LEFT)
-    qtbot.waitUntil(lambda: bool(reached), timeout=30_000)
+    qtbot.waitUntil(lambda: bool(reached), timeout=wait_ms(30))
     assert len(containers_named(any_engine, name)) == 1  # created, not started yet
     task = dialog.run_task
     assert task is not None
     qtbot.mouseClick(dialog.cancel_button, LEFT)
     assert not dialog.isVisible()
     gate.set()
-    qtbot.waitUntil(task.done, timeout=30_000)
+    qtbot.waitUntil(task.done, timeout=wait_ms(30))
     assert task.cancelled()
     assert containers_named(any_engine, name) == []
 
@@ -433,7 +441,7 @@ def test_a_missing_bind_folder_is_flagged_inline(qtbot: QtBot, tmp_path: Path) -
     dialog.create_missing.setChecked(True)
     assert shown_errors(dialog) == {}
     assert not missing.exists()
-    with qtbot.waitSignal(dialog.specAccepted, timeout=5_000) as accepted:
+    with qtbot.waitSignal(dialog.specAccepted, timeout=wait_ms(5)) as accepted:
         qtbot.mouseClick(dialog.run_button, LEFT)
     assert accepted.args[0].volumes == (VolumeMapping(str(missing), "/data", True),)
     assert missing.is_dir()

@@ -9,6 +9,7 @@ from pytestqt.qtbot import QtBot
 from app.session import EngineSession
 from tests.app.test_container_detail import open_page, select
 from tests.conftest import EngineUnderTest
+from tests.waits import wait_ms
 
 
 def test_a_shell_as_a_user_that_does_not_exist_says_so(
@@ -18,11 +19,11 @@ def test_a_shell_as_a_user_that_does_not_exist_says_so(
     any_engine.cli("start", name)
     page = open_page(qtbot, make_session, any_engine)
     select(qtbot, page, container_id, name)
-    qtbot.waitUntil(lambda: page.detail.shell_button.isEnabled(), timeout=10_000)
+    qtbot.waitUntil(lambda: page.detail.shell_button.isEnabled(), timeout=wait_ms(10))
     page.detail.shell_user.setText("nosuchuser")
     tab = page.detail.open_shell()
     assert tab is not None
-    qtbot.waitUntil(lambda: tab.reopen.isVisible(), timeout=30_000)
+    qtbot.waitUntil(lambda: tab.reopen.isVisible(), timeout=wait_ms(30))
     text = tab.banner.text()
     assert "nosuchuser" in text, text
     assert "unable to find user" in text.lower() or "no matching entries" in text.lower(), text

@@ -7,6 +7,8 @@ from __future__ import annotations
 import subprocess
 import sys
 
+from tests.waits import seconds
+
 SCRIPT = """
 import sys
 from PySide6.QtCore import QObject, Signal
@@ -25,6 +27,6 @@ print(len(received))
 
 def test_many_signal_emissions_do_not_crash() -> None:
     result = subprocess.run([sys.executable, "-c", SCRIPT], capture_output=True, text=True,
-                            timeout=60, check=False)
+                            timeout=seconds(60), check=False)
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.strip() == "20000"

@@ -31,6 +31,7 @@ from app.widgets.stats_view import (
 from engine import StatsSample
 from tests.app.conftest import await_in_qt
 from tests.conftest import EngineUnderTest
+from tests.waits import wait_ms
 
 T0 = datetime(2024, 5, 1, 12, 0, 0, tzinfo=UTC)
 
@@ -136,7 +137,7 @@ def test_labels_show_the_current_numbers(qtbot: QtBot) -> None:
     assert [label_text(view, name) for name in names] == [
         "CPU: —", "Memory: —", "Network: —", "Block I/O: —", "PIDs: —"]
     used, limit = 52_428_800, 8_000_000_000
-    with qtbot.waitSignal(view.sampleAdded):
+    with qtbot.waitSignal(view.sampleAdded, timeout=wait_ms(5)):
         view.add(sample(0, cpu_percent=12.5, memory_used=used, memory_limit=limit,
                         memory_percent=used / limit * 100, net_rx=1000, net_tx=500,
                         block_write=4096, pids=3))
@@ -257,9 +258,9 @@ def label_memory(view: StatsView) -> tuple[float, float]:
     return parse_size(match.group(1)), parse_size(match.group(2))
 
 
-def sample_timeout(target: EngineUnderTest, samples: int = 2) -> int:
-    """Docker samples every second, Podman every 5 s."""
-    return (8_000 if target.kind == "docker" else 12_000) * samples
+def sample_seconds(target: EngineUnderTest, samples: int = 2) -> int:
+    """Docker samples every second, Podman every 5 s: idle seconds for ``samples`` of them."""
+    return (8 if target.kind == "docker" else 12) * samples
 
 
 @pytest.fixture
@@ -284,7 +285,7 @@ def follow(qtbot: QtBot, client: engine.Engine) -> Iterator[Callable[[StatsView,
     yield start
     for task in tasks:
         task.cancel()
-    qtbot.waitUntil(lambda: all(t.done() for t in tasks), timeout=5_000)
+    qtbot.waitUntil(lambda: all(t.done() for t in tasks), timeout=wait_ms(5))
 
 
 def test_busy_and_idle_containers(qtbot: QtBot, any_engine: EngineUnderTest,
@@ -301,11 +302,12 @@ def test_busy_and_idle_containers(qtbot: QtBot, any_engine: EngineUnderTest,
     busy_task = follow(busy_view, busy_id)
     idle_task = follow(idle_view, idle_id)
     qtbot.waitUntil(lambda: len(busy_view.history) >= 2 and len(idle_view.history) >= 2,
-                    timeout=sample_timeout(any_engine))
+                    timeout=wait_ms(sample_seconds(any_engine)))
     assert busy_view.status.isHidden() and idle_view.status.isHidden()
     # One core spinning is ~100 %.  On a host busy with other work the loop gets less
     # for a while, so wait for a sample that shows it rather than take the first.
-    qtbot.waitUntil(lambda: label_cpu(busy_view) > 50, timeout=sample_timeout(any_engine, 6))
+    qtbot.waitUntil(lambda: label_cpu(busy_view) > 50,
+                    timeout=wait_ms(sample_seconds(any_engine, 6)))
     assert label_cpu(idle_view) < 5, idle_view.cpu_label.text()
     assert busy_view.cpu_chart.current()[0] == pytest.approx(label_cpu(busy_view), abs=0.01)
     assert busy_view.network_label.text().startswith("Network: ↓ ")
@@ -323,10 +325,10 @@ def test_busy_and_idle_containers(qtbot: QtBot, any_engine: EngineUnderTest,
 
     # Cancelling (a new selection) ends the stream quietly; stopping says so.
     busy_task.cancel()
-    qtbot.waitUntil(busy_task.done, timeout=5_000)
+    qtbot.waitUntil(busy_task.done, timeout=wait_ms(5))
     assert busy_task.cancelled() and busy_view.status.isHidden()
     any_engine.cli("stop", "-t", "0", idle)
-    qtbot.waitUntil(idle_task.done, timeout=sample_timeout(any_engine, 1))
+    qtbot.waitUntil(idle_task.done, timeout=wait_ms(sample_seconds(any_engine, 1)))
     assert idle_task.exception() is None
     assert idle_view.status_text() == NOT_RUNNING
     assert len(idle_view.history) >= 2  # the last minutes stay on the charts
@@ -339,7 +341,7 @@ def test_stopped_missing_and_removed_containers(
     view = StatsView()
     qtbot.addWidget(view)
     created_id, _ = any_engine.create(any_engine.image, "sleep", "300")
-    await_in_qt(qtbot, follow_stats(view, created_id, client), timeout=15_000)
+    await_in_qt(qtbot, follow_stats(view, created_id, client), timeout=wait_ms(15))
     assert view.status_text() == NOT_RUNNING and len(view.history) == 0
 
     view.clear()
@@ -350,9 +352,10 @@ def test_stopped_missing_and_removed_containers(
     running_id, name = any_engine.create(any_engine.image, "sleep", "300")
     any_engine.cli("start", name)
     task = follow(view, running_id)
-    qtbot.waitUntil(lambda: view.status_text() == WAITING or len(view.history) > 0)
-    qtbot.waitUntil(lambda: len(view.history) >= 1, timeout=sample_timeout(any_engine, 1))
+    qtbot.waitUntil(lambda: view.status_text() == WAITING or len(view.history) > 0,
+                    timeout=wait_ms(5))
+    qtbot.waitUntil(lambda: len(view.history) >= 1, timeout=wait_ms(sample_seconds(any_engine, 1)))
     any_engine.cli("rm", "-f", name)
-    qtbot.waitUntil(task.done, timeout=sample_timeout(any_engine, 1))
+    qtbot.waitUntil(task.done, timeout=wait_ms(sample_seconds(any_engine, 1)))
     assert task.exception() is None
     assert view.status_text() == REMOVED

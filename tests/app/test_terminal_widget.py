@@ -8,6 +8,7 @@ from pytestqt.qtbot import QtBot
 
 from app.widgets.terminal import TerminalWidget
 from app.widgets.terminal_keys import encode_key
+from tests.waits import wait_ms
 
 K = Qt.Key
 M = Qt.KeyboardModifier
@@ -77,7 +78,7 @@ def terminal(qtbot: QtBot) -> TerminalWidget:
     qtbot.addWidget(widget)
     widget.resize(widget.cell_width * 40, widget.cell_height * 10)
     widget.show()
-    qtbot.waitUntil(lambda: widget.columns == 40)
+    qtbot.waitUntil(lambda: widget.columns == 40, timeout=wait_ms(5))
     return widget
 
 
@@ -157,7 +158,7 @@ def test_device_status_queries_are_answered(terminal: TerminalWidget) -> None:
 
 
 def test_resize_reports_rows_and_columns(qtbot: QtBot, terminal: TerminalWidget) -> None:
-    with qtbot.waitSignal(terminal.resized) as blocker:
+    with qtbot.waitSignal(terminal.resized, timeout=wait_ms(5)) as blocker:
         terminal.resize(terminal.cell_width * 100, terminal.cell_height * 30)
     assert blocker.args == [30, 100]
     assert (terminal.rows, terminal.columns) == (30, 100)
@@ -191,7 +192,7 @@ def test_a_flood_of_output_ends_as_if_every_byte_was_parsed(
     for start in range(0, len(flood), 65536):  # as the socket delivers it
         terminal.feed(flood[start:start + 65536])
     assert terminal.busy()  # parsed in slices, not all at once
-    qtbot.waitUntil(lambda: not terminal.busy(), timeout=60_000)
+    qtbot.waitUntil(lambda: not terminal.busy(), timeout=wait_ms(60))
     assert terminal.display_lines() == list(reference.display)
 
     ours = [line.rstrip() for line in terminal.scrollback_text()]
@@ -205,7 +206,7 @@ def test_a_shorter_terminal_sends_its_top_lines_to_the_scrollback(
 ) -> None:
     terminal.feed(b"".join(b"line %d\r\n" % n for n in range(9)) + b"$ ")
     assert terminal.display_lines()[-1].rstrip() == "$"
-    with qtbot.waitSignal(terminal.resized):
+    with qtbot.waitSignal(terminal.resized, timeout=wait_ms(5)):
         terminal.resize(terminal.cell_width * 40, terminal.cell_height * 6)
     # As xterm: the cursor's row stays, the rows above it that no longer fit scroll
     # into the history instead of being thrown away.
@@ -214,7 +215,8 @@ def test_a_shorter_terminal_sends_its_top_lines_to_the_scrollback(
     assert (terminal.vt.cursor.x, terminal.vt.cursor.y) == (2, 5)
     assert [line.rstrip() for line in terminal.scrollback_text()] == [
         "line 0", "line 1", "line 2", "line 3"]
-    with qtbot.waitSignal(terminal.resized):  # taller again: nothing lost either way
+    # Taller again: nothing lost either way.
+    with qtbot.waitSignal(terminal.resized, timeout=wait_ms(5)):
         terminal.resize(terminal.cell_width * 40, terminal.cell_height * 10)
     terminal.feed(b"next")
     assert terminal.display_lines()[5].rstrip() == "$ next"
@@ -224,7 +226,7 @@ def test_a_shorter_terminal_drops_blank_rows_under_the_cursor_first(
     qtbot: QtBot, terminal: TerminalWidget
 ) -> None:
     terminal.feed(b"first\r\n$ ")
-    with qtbot.waitSignal(terminal.resized):
+    with qtbot.waitSignal(terminal.resized, timeout=wait_ms(5)):
         terminal.resize(terminal.cell_width * 40, terminal.cell_height * 4)
     assert [line.rstrip() for line in terminal.display_lines()] == ["first", "$", "", ""]
     assert terminal.scrollback_text() == []

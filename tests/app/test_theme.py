@@ -13,6 +13,7 @@ from app import theme
 from app.models.file_tree import MARK_TONES
 from app.session import MessageLevel
 from app.widgets.message_bar import MessageBar
+from tests.waits import wait_ms
 
 ROLE = QPalette.ColorRole
 #: The text any widget may sit on: windows, lists and their alternate rows.
@@ -62,7 +63,7 @@ def test_the_message_bar_reads_in_both_themes(qtbot: QtBot, palette: QPalette,
     qtbot.addWidget(bar)
     bar.resize(600, 40)
     bar.show_message(level, "x", sticky=True)
-    qtbot.waitExposed(bar)
+    qtbot.waitExposed(bar, timeout=wait_ms(5))
     label = bar.label
     label.ensurePolished()
     text = label.palette().color(label.foregroundRole())

@@ -15,6 +15,7 @@ from app.session import ConnectionState, EngineSession, MessageLevel
 from tests.app.conftest import await_in_qt, wait_connected
 from tests.conftest import EngineUnderTest, unique_name
 from tests.faults import SocketRelay
+from tests.waits import wait_ms
 
 
 def row_cells(model: KeyedTableModel, key: str) -> dict[str, str] | None:
@@ -52,7 +53,7 @@ def test_containers_table_follows_the_cli(
 
     # A neighbour row stays selected through every change to the other row.
     neighbour_id, _neighbour = any_engine.create(any_engine.image, "sleep", "300")
-    qtbot.waitUntil(lambda: model.row_of(neighbour_id) is not None, timeout=10_000)
+    qtbot.waitUntil(lambda: model.row_of(neighbour_id) is not None, timeout=wait_ms(10))
     proxy_row = page.proxy.mapFromSource(model.index(model.row_of(neighbour_id) or 0, 0))
     page.table.selectionModel().select(
         proxy_row, QItemSelectionModel.SelectionFlag.ClearAndSelect
@@ -60,7 +61,7 @@ def test_containers_table_follows_the_cli(
     )
 
     name = unique_name("live")
-    with qtbot.waitSignal(model.rowsInserted, timeout=10_000,
+    with qtbot.waitSignal(model.rowsInserted, timeout=wait_ms(10),
                           check_params_cb=lambda parent, first, last: any(
                               model.item_at(r).name == name for r in range(first, last + 1))):
         container_id, _ = any_engine.create(any_engine.image, "sleep", "300", name=name)
@@ -72,16 +73,16 @@ def test_containers_table_follows_the_cli(
 
     any_engine.cli("start", name)
     qtbot.waitUntil(lambda: (row_cells(model, container_id) or {}).get("State") == "running",
-                    timeout=10_000)
+                    timeout=wait_ms(10))
     any_engine.cli("stop", "-t", "0", name)
     qtbot.waitUntil(lambda: (row_cells(model, container_id) or {}).get("State", "")
-                    .startswith("exited"), timeout=10_000)
+                    .startswith("exited"), timeout=wait_ms(10))
     qtmodeltester.check(model)
     qtmodeltester.check(page.proxy)
 
-    with qtbot.waitSignal(model.rowsRemoved, timeout=10_000):
+    with qtbot.waitSignal(model.rowsRemoved, timeout=wait_ms(10)):
         any_engine.cli("rm", name)
-    qtbot.waitUntil(lambda: model.row_of(container_id) is None, timeout=10_000)
+    qtbot.waitUntil(lambda: model.row_of(container_id) is None, timeout=wait_ms(10))
 
     assert resets == []
     selected = page.selected_items()
@@ -100,7 +101,7 @@ def test_stop_button_stops_the_selected_container(
     any_engine.cli("start", name)
     model = page.model
     qtbot.waitUntil(lambda: (row_cells(model, container_id) or {}).get("State") == "running",
-                    timeout=10_000)
+                    timeout=wait_ms(10))
     page.search.setText(name)
     assert page.proxy.rowCount() == 1
     page.table.selectRow(0)
@@ -108,7 +109,7 @@ def test_stop_button_stops_the_selected_container(
     assert not page.start_button.isEnabled()
     page.stop_button.click()
     qtbot.waitUntil(lambda: (row_cells(model, container_id) or {}).get("State", "")
-                    .startswith("exited"), timeout=30_000)
+                    .startswith("exited"), timeout=wait_ms(30))
     state = any_engine.cli("inspect", "--format", "{{.State.Status}}", name)
     assert state == "exited"
 
@@ -120,10 +121,10 @@ def test_images_page_shows_size_and_usage(
     model = window.images_page.model
     image_id = "sha256:" + any_engine.cli(
         "image", "inspect", "--format", "{{.Id}}", any_engine.image).removeprefix("sha256:")
-    qtbot.waitUntil(lambda: model.row_of(image_id) is not None, timeout=10_000)
+    qtbot.waitUntil(lambda: model.row_of(image_id) is not None, timeout=wait_ms(10))
     any_engine.create(any_engine.image, "true")
     qtbot.waitUntil(lambda: (row_cells(model, image_id) or {}).get("Used by") != "unused",
-                    timeout=10_000)
+                    timeout=wait_ms(10))
     cells = row_cells(model, image_id)
     assert cells is not None
     repository, tag = any_engine.qualified(any_engine.image).rsplit(":", 1)
@@ -146,20 +147,20 @@ def test_image_header_follows_tags_and_users(
     page = window.images_page
     image_id = "sha256:" + any_engine.cli(
         "image", "inspect", "--format", "{{.Id}}", any_engine.image).removeprefix("sha256:")
-    qtbot.waitUntil(lambda: page.model.row_of(image_id) is not None, timeout=10_000)
+    qtbot.waitUntil(lambda: page.model.row_of(image_id) is not None, timeout=wait_ms(10))
     page.select_image(image_id)
-    qtbot.waitUntil(lambda: page.detail.image_id == image_id, timeout=10_000)
+    qtbot.waitUntil(lambda: page.detail.image_id == image_id, timeout=wait_ms(10))
     summary = page.detail.summary
     assert "unused" in summary.text()
     extra = f"dockyard-test/{unique_name('header')}:1"
     any_engine.cli("tag", any_engine.image, extra)
     try:
-        qtbot.waitUntil(lambda: any_engine.qualified(extra) in summary.text(), timeout=10_000)
+        qtbot.waitUntil(lambda: any_engine.qualified(extra) in summary.text(), timeout=wait_ms(10))
         any_engine.create(any_engine.image, "true")
-        qtbot.waitUntil(lambda: "1 container" in summary.text(), timeout=10_000)
+        qtbot.waitUntil(lambda: "1 container" in summary.text(), timeout=wait_ms(10))
     finally:
         any_engine.cli("rmi", extra, check=False)
-    qtbot.waitUntil(lambda: any_engine.qualified(extra) not in summary.text(), timeout=10_000)
+    qtbot.waitUntil(lambda: any_engine.qualified(extra) not in summary.text(), timeout=wait_ms(10))
 
 
 def test_no_engine_shows_what_was_tried(qtbot: QtBot, make_session, tmp_path: Path) -> None:
@@ -168,7 +169,8 @@ def test_no_engine_shows_what_was_tried(qtbot: QtBot, make_session, tmp_path: Pa
     window = MainWindow(session)
     qtbot.addWidget(window)
     session.start()
-    qtbot.waitUntil(lambda: session.status.state == ConnectionState.UNREACHABLE, timeout=10_000)
+    qtbot.waitUntil(lambda: session.status.state == ConnectionState.UNREACHABLE,
+                    timeout=wait_ms(10))
     assert window.root.currentWidget() is window.unavailable_page
     assert window.unavailable_page.title.text() == "No container engine is running"
     details = window.unavailable_page.details.text()
@@ -184,8 +186,10 @@ def test_a_message_does_not_move_the_page(
     search = window.containers_page.search
     before = search.mapTo(window, QPoint(0, 0))
     window.session.message.emit(MessageLevel.ERROR, "Could not stop web: it is gone")
-    qtbot.waitUntil(lambda: window.messages.isVisible())
-    qtbot.wait(50)  # one layout pass
+    qtbot.waitUntil(lambda: window.messages.isVisible(), timeout=wait_ms(5))
+    # Laid out: the bar sits in its place below the page (not at a fresh widget's 0,0).
+    qtbot.waitUntil(lambda: window.messages.y() > window.pages.geometry().bottom(),
+                    timeout=wait_ms(5))
     assert "Could not stop web" in window.messages.text()
     assert search.mapTo(window, QPoint(0, 0)) == before
 
@@ -204,7 +208,7 @@ def test_daemon_going_away_shows_banner_and_reconnects(
     assert window.root.currentIndex() == 0
 
     await_in_qt(qtbot, relay.cut())
-    qtbot.waitUntil(lambda: session.status.state == ConnectionState.LOST, timeout=10_000)
+    qtbot.waitUntil(lambda: session.status.state == ConnectionState.LOST, timeout=wait_ms(10))
     assert window.banner.isVisible()
     assert "Reconnecting" in window.banner.text()
     assert not window.pages.isEnabled()
@@ -216,7 +220,7 @@ def test_daemon_going_away_shows_banner_and_reconnects(
     session.retry_now()
     wait_connected(qtbot, session)
     qtbot.waitUntil(lambda: window.containers_page.model.row_of(container_id) is not None,
-                    timeout=10_000)
+                    timeout=wait_ms(10))
     assert not window.banner.isVisible()
     assert window.pages.isEnabled()
     await_in_qt(qtbot, relay.cut())
@@ -227,12 +231,12 @@ def test_image_detail_lists_build_steps(
 ) -> None:
     window = connected_window(qtbot, make_session, any_engine.url)
     page = window.images_page
-    qtbot.waitUntil(lambda: page.model.rowCount() > 0, timeout=10_000)
+    qtbot.waitUntil(lambda: page.model.rowCount() > 0, timeout=wait_ms(10))
     page.search.setText(any_engine.image.split(":")[1])  # this run's unique tag
     assert page.proxy.rowCount() == 1
     page.table.selectRow(0)
     detail = page.detail
-    qtbot.waitUntil(lambda: detail.history_model.rowCount() == 4, timeout=10_000)
+    qtbot.waitUntil(lambda: detail.history_model.rowCount() == 4, timeout=wait_ms(10))
     steps = [detail.history_model.index(r, 1).data() for r in range(4)]
     assert steps[0].startswith("COPY ") and steps[0].endswith(" /bin/busybox")
     # Docker records an exec-form RUN as its bare argv, Podman as the JSON array.

@@ -13,7 +13,6 @@ import re
 import shutil
 import socket
 import subprocess
-import time
 import urllib.error
 import urllib.request
 import warnings
@@ -46,6 +45,7 @@ from engine._build import (
 from engine._context import iter_context_tar, walk_context
 from engine._decoders import JSONStreamDecoder
 from tests.conftest import LABEL, LABEL_KEY, RUN_ID, EngineUnderTest, unique_name
+from tests.waits import poll_until, seconds
 
 pytestmark = pytest.mark.anyio
 TEST_LABELS = {LABEL_KEY: RUN_ID}
@@ -284,10 +284,8 @@ async def test_cancelling_a_build_stops_it_on_the_daemon(
         assert container, "no build container was reported"
         await events.aclose()
     # Without the cancel the step would sleep for two minutes.
-    deadline = time.monotonic() + 30
-    while docker_engine.cli("ps", "-aq", "--filter", f"id={container}"):
-        assert time.monotonic() < deadline, "the build container outlived the cancelled build"
-        time.sleep(0.2)
+    poll_until(lambda: not docker_engine.cli("ps", "-aq", "--filter", f"id={container}"), 30,
+               what="the build container outlived the cancelled build", interval=0.2)
 
 
 async def test_buildkit_trace_decodes_from_real_bytes_split_anywhere(
@@ -300,7 +298,7 @@ async def test_buildkit_trace_decodes_from_real_bytes_split_anywhere(
         response = await client.transport.request(
             "POST", client.api_path("/build"), params={"version": "2", "forcerm": "1"},
             content=b"".join(iter_context_tar(walk_context(root))),
-            headers={"Content-Type": "application/x-tar"}, timeout=120)
+            headers={"Content-Type": "application/x-tar"}, timeout=seconds(120))
     raw = response.content
     assert b"moby.buildkit.trace" in raw
 
@@ -420,25 +418,30 @@ def _start_registry(root: Path, htpasswd: Path | None = None) -> tuple[subproces
     )
     log = (root / "registry.log").open("wb")
     process = subprocess.Popen([binary, "serve", str(config)], stdout=log, stderr=log)
-    deadline = time.monotonic() + 20
-    while True:
+
+    def answers() -> bool:
         try:
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/v2/", timeout=1)
-            break
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/v2/", timeout=seconds(1))
         except urllib.error.HTTPError:
-            break  # 401 with auth: it is up
+            return True  # 401 with auth: it is up
         except OSError:
-            if process.poll() is not None or time.monotonic() > deadline:
-                process.kill()
-                pytest.fail(f"docker-registry did not start: {(root / 'registry.log').read_text()}")
-            time.sleep(0.05)
+            if process.poll() is not None:
+                pytest.fail(f"docker-registry exited: {(root / 'registry.log').read_text()}")
+            return False
+        return True
+
+    try:
+        poll_until(answers, 20, what="docker-registry did not start")
+    except AssertionError as exc:
+        process.kill()
+        pytest.fail(f"{exc}: {(root / 'registry.log').read_text()}")
     return process, f"127.0.0.1:{port}"
 
 
 def _stop(process: subprocess.Popen[bytes]) -> None:
     process.terminate()
     try:
-        process.wait(10)
+        process.wait(seconds(10))
     except subprocess.TimeoutExpired:
         process.kill()
         process.wait()

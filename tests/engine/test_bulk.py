@@ -31,6 +31,7 @@ from engine._transport.http import HTTPTransport
 from engine._transport.rawhttp import ChunkedDecoder, FramingError, parse_head
 from tests.conftest import DOCKER_CLI, RUN_ID, EngineUnderTest
 from tests.faults import SocketRelay
+from tests.waits import seconds
 
 # -- sans-IO: chunked transfer-encoding -----------------------------------------------------
 
@@ -187,7 +188,7 @@ def cli_save(target: EngineUnderTest, image_id: str) -> bytes:
     assert DOCKER_CLI
     env = {"DOCKER_CONFIG": str(target.cli_config), "PATH": "/usr/bin:/bin", **target.extra_env}
     return subprocess.run([DOCKER_CLI, "--host", target.url, "save", image_id],
-                          capture_output=True, env=env, check=True, timeout=120).stdout
+                          capture_output=True, env=env, check=True, timeout=seconds(120)).stdout
 
 
 async def read_export(client: Engine, image_id: str) -> tuple[bytes, int]:
@@ -296,7 +297,7 @@ def self_signed(directory: Path) -> tuple[Path, Path]:
         ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
          "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1",
          "-keyout", str(key), "-out", str(cert)],
-        check=True, capture_output=True, timeout=60)
+        check=True, capture_output=True, timeout=seconds(60))
     return cert, key
 
 
@@ -483,4 +484,4 @@ async def test_leaving_early_closes_the_connection_at_once(
                 read += len(chunk)
                 if read > 4 << 20:
                     break
-        await asyncio.wait_for(closed.wait(), 5)
+        await asyncio.wait_for(closed.wait(), seconds(5))

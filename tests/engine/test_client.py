@@ -10,6 +10,7 @@ import pytest
 import engine
 from engine._client import MAX_API_VERSION, format_version, parse_version
 from tests.conftest import LABEL, LABEL_KEY, RUN_ID, EngineUnderTest, unique_name
+from tests.waits import seconds
 
 pytestmark = pytest.mark.anyio
 
@@ -142,7 +143,7 @@ async def test_events_report_container_lifecycle(any_engine: EngineUnderTest) ->
         await asyncio.sleep(0.3)  # let the subscription reach the daemon
         any_engine.cli("run", "--label", LABEL, "--name", name, any_engine.image, "sh", "-c",
                        "exit 7", check=False)
-        await asyncio.wait_for(task, 30)
+        await asyncio.wait_for(task, seconds(30))
     actions = [e.action for e in seen]
     assert "create" in actions and "start" in actions and "die" in actions
     assert actions.index("create") < actions.index("start") < actions.index("die")

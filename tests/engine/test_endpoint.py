@@ -26,6 +26,7 @@ from engine._endpoint import (
     tls_from_env,
 )
 from engine._errors import EndpointError, EngineError
+from tests.waits import seconds
 
 UID = 4242
 TLS_ON = TLSConfig(verify=True, ca_cert=None, client_cert=None, client_key=None)
@@ -577,13 +578,13 @@ def test_context_created_by_real_docker_cli(tmp_path: Path, home: Path) -> None:
     subprocess.run(
         [cli, "--config", str(cfg), "context", "create", "testctx",
          "--docker", "host=unix:///tmp/x.sock"],
-        env=env, check=True, capture_output=True, timeout=60,
+        env=env, check=True, capture_output=True, timeout=seconds(60),
     )  # fmt: skip
     assert read_context("testctx", cfg) == ("unix:///tmp/x.sock", None)
 
     subprocess.run(
         [cli, "--config", str(cfg), "context", "use", "testctx"],
-        env=env, check=True, capture_output=True, timeout=60,
+        env=env, check=True, capture_output=True, timeout=seconds(60),
     )  # fmt: skip
     res = resolve(None, {"DOCKER_CONFIG": str(cfg)}, home, UID)
     assert res.explicit is True

@@ -42,6 +42,7 @@ from engine._io import (
 from engine._transport.base import Transport
 from engine._transport.http import HTTPTransport
 from tests.conftest import DOCKER_CLI, EngineUnderTest
+from tests.waits import seconds
 
 pytestmark = pytest.mark.anyio
 
@@ -56,7 +57,7 @@ def cli_bytes(target: EngineUnderTest, *args: str) -> tuple[bytes, bytes]:
     env.pop("DOCKER_CONTEXT", None)
     env.pop("DOCKER_HOST", None)
     result = subprocess.run([DOCKER_CLI, "--host", target.url, *args], capture_output=True,
-                            env=env, timeout=120, check=True)
+                            env=env, timeout=seconds(120), check=True)
     return result.stdout, result.stderr
 
 
@@ -229,7 +230,7 @@ async def test_follow_receives_new_lines_and_ends_when_the_container_exits(
                     code, _, _ = await exec_run(client, container_id, ["touch", "/go"])
                     assert code == 0
 
-        await asyncio.wait_for(follow(), 30)
+        await asyncio.wait_for(follow(), seconds(30))
         assert seen[0] == (StreamKind.STDOUT, b"ready")
         assert sorted(seen[1:]) == [(StreamKind.STDOUT, b"after"), (StreamKind.STDERR, b"bye")]
         assert not (await client.container(container_id)).state.running
@@ -248,7 +249,7 @@ async def test_follow_ends_cleanly_when_the_container_is_removed(
                 seen.append(chunk.data)
                 await client.remove_container(container_id, force=True)
 
-        await asyncio.wait_for(follow(), 30)  # no exception: removal is an ordinary end
+        await asyncio.wait_for(follow(), seconds(30))  # no exception: removal is an ordinary end
         assert seen == [b"up\n"]
         with pytest.raises(engine.NotFound):
             async for _ in logs(client, container_id):
@@ -266,7 +267,7 @@ async def test_a_cancelled_follow_leaves_the_client_usable(any_engine: EngineUnd
                 first.set()
 
         task = asyncio.ensure_future(follow())
-        await asyncio.wait_for(first.wait(), 15)
+        await asyncio.wait_for(first.wait(), seconds(15))
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task
@@ -410,7 +411,7 @@ async def running(target: EngineUnderTest) -> AsyncIterator[tuple[engine.Engine,
 
 async def read_until(session: ExecSession, wanted: bytes, seen: bytearray) -> None:
     while wanted not in seen:
-        chunk = await asyncio.wait_for(session.read(), 15)
+        chunk = await asyncio.wait_for(session.read(), seconds(15))
         assert chunk is not None, f"output ended before {wanted!r}: {bytes(seen)!r}"
         seen += chunk.data
 
@@ -424,9 +425,9 @@ async def test_tty_shell_echoes_and_exits_with_its_code(any_engine: EngineUnderT
             # The TTY echoes the command line too; the output is "hello" on a line of its own.
             await read_until(session, b"\r\nhello\r\n", seen)
             await session.write(b"exit 3\n")
-            while (chunk := await asyncio.wait_for(session.read(), 15)) is not None:
+            while (chunk := await asyncio.wait_for(session.read(), seconds(15))) is not None:
                 assert chunk.stream == StreamKind.STDOUT
-            assert await session.wait(timeout=15) == 3
+            assert await session.wait(timeout=seconds(15)) == 3
             assert (await session.inspect()).running is False
 
 
@@ -440,11 +441,11 @@ async def test_non_tty_cat_returns_stdin_byte_exact(any_engine: EngineUnderTest)
                 await session.close_stdin()
 
             writer = asyncio.ensure_future(feed())
-            out, err = await asyncio.wait_for(session.read_all(), 30)
+            out, err = await asyncio.wait_for(session.read_all(), seconds(30))
             await writer
             assert out == payload
             assert err == b""
-            assert await session.wait(timeout=15) == 0
+            assert await session.wait(timeout=seconds(15)) == 0
 
         code, out, err = await exec_run(client, container_id,
                                         ["sh", "-c", "cat; echo done >&2"], stdin=b"a\xffb")
@@ -463,7 +464,7 @@ async def test_resize_sets_the_tty_size(any_engine: EngineUnderTest) -> None:
             await session.write(b"stty size\n")
             await read_until(session, b"\r\n40 132\r\n", seen)
             await session.write(b"exit\n")
-            assert await session.wait(timeout=15) == 0
+            assert await session.wait(timeout=seconds(15)) == 0
 
         # ConsoleSize at create is ignored at API 1.41 (both engines here), so
         # exec_start applies the size with a resize once the process runs; the command
@@ -472,7 +473,7 @@ async def test_resize_sets_the_tty_size(any_engine: EngineUnderTest) -> None:
                                     tty=True, stdin=True, console_size=(33, 77))
         async with await exec_start(client, exec_id, tty=True, console_size=(33, 77)) as session:
             await session.write(b"\n")
-            out, _ = await asyncio.wait_for(session.read_all(), 15)
+            out, _ = await asyncio.wait_for(session.read_all(), seconds(15))
         assert out == b"\r\n33 77\r\n"
 
 
@@ -482,10 +483,10 @@ async def test_tty_close_stdin_sends_end_of_file(any_engine: EngineUnderTest) ->
         async with await exec_start(client, exec_id, tty=True) as session:
             await session.write(b"hi\n")
             await session.close_stdin()
-            out, err = await asyncio.wait_for(session.read_all(), 15)
+            out, err = await asyncio.wait_for(session.read_all(), seconds(15))
             # Echoed by the TTY, then written back by cat; Ctrl-D ends cat.
             assert (out, err) == (b"hi\r\nhi\r\n", b"")
-            assert await session.wait(timeout=15) == 0
+            assert await session.wait(timeout=seconds(15)) == 0
 
 
 async def test_a_stopped_or_removed_container_ends_the_session(
@@ -496,19 +497,19 @@ async def test_a_stopped_or_removed_container_ends_the_session(
         async with await exec_start(client, exec_id, tty=True) as session:
             await read_until(session, b"# ", bytearray())  # the prompt
             await client.stop_container(container_id, timeout=0)
-            while await asyncio.wait_for(session.read(), 15) is not None:
+            while await asyncio.wait_for(session.read(), seconds(15)) is not None:
                 pass  # an ordinary end of output, no exception
-            assert await session.wait(timeout=15) == 137  # SIGKILL
+            assert await session.wait(timeout=seconds(15)) == 137  # SIGKILL
 
         await client.start_container(container_id)
         exec_id = await exec_create(client, container_id, ["sh"], tty=True, stdin=True)
         async with await exec_start(client, exec_id, tty=True) as session:
             await read_until(session, b"# ", bytearray())
             await client.remove_container(container_id, force=True)
-            while await asyncio.wait_for(session.read(), 15) is not None:
+            while await asyncio.wait_for(session.read(), seconds(15)) is not None:
                 pass
             with pytest.raises(engine.NotFound):  # the exec went with its container
-                await session.wait(timeout=15)
+                await session.wait(timeout=seconds(15))
 
 
 async def test_a_missing_command_gives_a_clear_reason(any_engine: EngineUnderTest) -> None:
@@ -721,7 +722,7 @@ async def test_stats_stream_ends_when_the_container_stops(any_engine: EngineUnde
                     await client.stop_container(container_id, timeout=0)
 
         # Docker would stream zeroed samples forever; the iterator ends instead.
-        await asyncio.wait_for(follow(), 30)
+        await asyncio.wait_for(follow(), seconds(30))
         assert samples and all(s.time is not None and s.memory_limit > 0 for s in samples[:1])
         assert all(s.time is not None for s in samples)
 

@@ -47,6 +47,7 @@ from engine._layers import (
 )
 from engine._layers.stacking import _Stack, delta_changes, stack_all
 from tests.conftest import DOCKER_CLI, LABEL_KEY, RUN_ID, EngineUnderTest, unique_name
+from tests.waits import seconds
 
 F, D, S = EntryKind.FILE, EntryKind.DIR, EntryKind.SYMLINK
 ADDED, MODIFIED, REMOVED = ChangeKind.ADDED, ChangeKind.MODIFIED, ChangeKind.REMOVED
@@ -514,7 +515,7 @@ def build_known_image(target: EngineUnderTest, workdir: Path) -> str:
     (context / "Dockerfile").write_text(KNOWN_DOCKERFILE.format(
         base=target.image, label_key=LABEL_KEY, run_id=RUN_ID))
     tag = f"dockyard-test/layers:{unique_name('t')[len('dockyard-test-'):]}"
-    target.cli("build", "-q", "-t", tag, str(context), timeout=600)
+    target.cli("build", "-q", "-t", tag, str(context), timeout=seconds(600))
     return tag
 
 
@@ -523,7 +524,9 @@ def ours(path: str, kind: str) -> bool:
     return kind == "docker" or path.split("/", 1)[0] not in PODMAN_STUBS
 
 
-@pytest.fixture(scope="module", params=["docker", "podman"])
+# The engine is asked for by name, which the fixture-based marking cannot see.
+@pytest.fixture(scope="module", params=[pytest.param(kind, marks=pytest.mark.engine)
+                                        for kind in ("docker", "podman")])
 def known(request: pytest.FixtureRequest, workdir: Path
           ) -> Iterator[tuple[EngineUnderTest, str, ImageAnalysis, list[tuple[int, int]]]]:
     target: EngineUnderTest = request.getfixturevalue(f"{request.param}_engine")
@@ -629,7 +632,7 @@ def test_progress_counts_every_byte_of_the_export(
     env = {"DOCKER_CONFIG": str(target.cli_config), "PATH": "/usr/bin:/bin"}
     # By ID, as analyze_image asks for it (a tag would add a ``repositories`` member).
     saved = subprocess.run([DOCKER_CLI, "--host", target.url, "save", analysis.image_id],
-                           capture_output=True, env=env, check=True, timeout=120).stdout
+                           capture_output=True, env=env, check=True, timeout=seconds(120)).stdout
     inspect_size = json.loads(target.cli("image", "inspect", tag))[0]["Size"]
     assert calls[0][1] == max(inspect_size, calls[0][0])
     assert [r for r, _ in calls] == sorted(r for r, _ in calls)
@@ -660,7 +663,7 @@ async def test_cancelling_stops_the_export_and_leaves_the_client_usable(
     async with await docker_engine.open() as client:
         task = asyncio.ensure_future(
             analyze_image(client, docker_engine.image, progress=first_bytes_arrived))
-        await asyncio.wait_for(started.wait(), 30)
+        await asyncio.wait_for(started.wait(), seconds(30))
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task

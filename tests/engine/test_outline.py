@@ -18,6 +18,7 @@ from engine import (
     step_kind,
 )
 from tests.conftest import LABEL_KEY, RUN_ID, EngineUnderTest, unique_name
+from tests.waits import seconds
 
 
 @pytest.mark.parametrize(("created_by", "kind"), [
@@ -97,7 +98,7 @@ def test_outline_agrees_with_the_export_on_a_real_image(
         f"LABEL {LABEL_KEY}={RUN_ID}\n"
         'CMD ["sh"]\n')
     tag = f"dockyard-test/{unique_name('outline')}:1"
-    any_engine.cli("build", "-q", "-t", tag, str(context), timeout=300)
+    any_engine.cli("build", "-q", "-t", tag, str(context), timeout=seconds(300))
 
     async def both() -> tuple[tuple[LayerOutline, ...] | None, ImageAnalysis]:
         async with await any_engine.open() as client:

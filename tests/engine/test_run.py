@@ -34,6 +34,7 @@ from engine._run import (
     validate_name,
 )
 from tests.conftest import LABEL, LABEL_KEY, RUN_ID, EngineUnderTest, unique_name
+from tests.waits import seconds
 
 LABELS = {LABEL_KEY: RUN_ID}
 
@@ -255,7 +256,7 @@ async def test_entrypoint_tty_network_and_auto_remove(any_engine: EngineUnderTes
         # Auto-remove: stopping it makes the daemon delete it.
         waiting = asyncio.ensure_future(client.request(
             "POST", f"/containers/{container_id}/wait", params={"condition": "removed"},
-            timeout=60.0))
+            timeout=seconds(60.0)))
         any_engine.cli("stop", "-t", "0", name)
         with contextlib.suppress(engine.NotFound):
             await waiting
@@ -320,7 +321,7 @@ def exposing_image(any_engine: EngineUnderTest, tmp_path: Path) -> Iterator[str]
         f"FROM {any_engine.image}\nEXPOSE 8080\nEXPOSE 5353/udp\n"
         f'LABEL {LABEL_KEY}="{RUN_ID}"\n')
     tag = f"dockyard-test/exposing:{RUN_ID}"
-    any_engine.cli("build", "-q", "-t", tag, str(tmp_path), timeout=300)
+    any_engine.cli("build", "-q", "-t", tag, str(tmp_path), timeout=seconds(300))
     yield tag
     any_engine.remove_test_containers()
     any_engine.cli("rmi", "-f", tag, check=False)

@@ -37,6 +37,7 @@ from engine._transport.ssh import SSHTarget, parse_target
 from tests.conftest import IN_CI, LABEL, LABEL_KEY, RUN_ID, EngineUnderTest, unique_name
 from tests.engine.test_build import Registry, registry  # noqa: F401 (the fixture)
 from tests.sshd import SSHServer, keygen, require_sshd, start_sshd
+from tests.waits import seconds
 
 pytestmark = pytest.mark.anyio
 
@@ -139,13 +140,13 @@ async def test_exec_shell_round_trip(sshd: SSHServer, docker_engine: EngineUnder
             seen = bytearray()
             await session.write(b"echo through-$((6*7))\n")
             while b"\r\nthrough-42\r\n" not in seen:
-                chunk = await asyncio.wait_for(session.read(), 15)
+                chunk = await asyncio.wait_for(session.read(), seconds(15))
                 assert chunk is not None, f"output ended early: {bytes(seen)!r}"
                 seen += chunk.data
             await session.write(b"exit 5\n")
-            while await asyncio.wait_for(session.read(), 15) is not None:
+            while await asyncio.wait_for(session.read(), seconds(15)) is not None:
                 pass
-            assert await session.wait(timeout=15) == 5
+            assert await session.wait(timeout=seconds(15)) == 5
 
 
 async def test_non_tty_exec_half_closes_stdin(
@@ -162,10 +163,10 @@ async def test_non_tty_exec_half_closes_stdin(
                 await session.close_stdin()  # cat ends only if the channel's EOF gets there
 
             writer = asyncio.ensure_future(feed())
-            out, err = await asyncio.wait_for(session.read_all(), 30)
+            out, err = await asyncio.wait_for(session.read_all(), seconds(30))
             await writer
             assert (out, err) == (payload, b"")
-            assert await session.wait(timeout=15) == 0
+            assert await session.wait(timeout=seconds(15)) == 0
 
 
 async def test_stats_sample(sshd: SSHServer, docker_engine: EngineUnderTest) -> None:
@@ -381,10 +382,10 @@ async def test_sshd_killed_mid_follow_ends_the_stream_unreachable(
                 first.set()
 
         task = asyncio.ensure_future(follow())
-        await asyncio.wait_for(first.wait(), 15)
+        await asyncio.wait_for(first.wait(), seconds(15))
         own_sshd.kill()
         with pytest.raises(engine.EngineUnreachable, match="lost"):
-            await asyncio.wait_for(task, 15)  # ends by itself, no hang
+            await asyncio.wait_for(task, seconds(15))  # ends by itself, no hang
         # The next call tries to reconnect, and says plainly that nobody answers.
         with pytest.raises(engine.EngineUnreachable, match="connection refused"):
             await remote.ping()
