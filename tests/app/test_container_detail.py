@@ -13,6 +13,7 @@ from pytestqt.qtbot import QtBot
 from app.pages import container_usage
 from app.pages.container_detail import LogWindow, ShellTab
 from app.pages.containers import ContainersPage
+from app.resources import CONTAINERS
 from app.session import ConnectionState, ConnectionStatus, EngineSession, MessageLevel
 from app.widgets.log_view import STDERR, STDOUT
 from tests.app.conftest import answer, await_in_qt, wait_connected
@@ -306,7 +307,7 @@ def test_removing_the_followed_container_says_removed_not_an_error(
     qtbot.waitUntil(lambda: logs.status.text() == "Container removed.", timeout=wait_ms(15))
     assert errors == []
     # Later refreshes of the list (still nothing selected) keep what it wrote on screen.
-    with qtbot.waitSignal(page.session.containersChanged, timeout=wait_ms(10)):
+    with qtbot.waitSignal(page.session.live(CONTAINERS).changed, timeout=wait_ms(10)):
         page.session.refresh()
         page.selection_changed()
     qtbot.waitUntil(lambda: not page.session._tasks, timeout=wait_ms(10))
