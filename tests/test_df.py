@@ -14,13 +14,14 @@ from app.df_cmd import cli_size, reclaimable_text
 from engine import KindUsage
 from tests.conftest import LABEL, EngineUnderTest, unique_name
 from tests.disk_helpers import disk_engine  # noqa: F401
+from tests.waits import seconds
 
 REPO = Path(__file__).resolve().parent.parent
 
 
 def dockyard_df(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "app", "df", *args], capture_output=True,
-                          text=True, cwd=REPO, timeout=300, check=False)
+                          text=True, cwd=REPO, timeout=seconds(300), check=False)
 
 
 def cli_summary(target: EngineUnderTest) -> list[dict[str, Any]]:

@@ -15,6 +15,7 @@ from app.df_cmd import cli_size, reclaimable_text
 from engine import BuildComplete, build, walk_context
 from tests.conftest import LABEL, LABEL_KEY, RUN_ID, EngineUnderTest, unique_name
 from tests.disk_helpers import LABELS, OURS, disk_engine  # noqa: F401
+from tests.waits import seconds
 
 pytestmark = pytest.mark.anyio
 
@@ -236,7 +237,7 @@ async def test_an_unused_image_of_our_own_is_planned_and_removed_when_ticked(
     (tmp_path / "Dockerfile").write_text(
         f"FROM {disk_engine.image}\nRUN head -c 7000 /dev/zero > /f\nLABEL {LABEL_KEY}={RUN_ID}\n")
     tag = f"dockyard-test/{token}:1"
-    disk_engine.cli("build", "-q", "-t", tag, str(tmp_path), timeout=300)
+    disk_engine.cli("build", "-q", "-t", tag, str(tmp_path), timeout=seconds(300))
     try:
         image_id = disk_engine.cli("image", "inspect", "--format", "{{.Id}}", tag)
         async with await disk_engine.open() as client:
