@@ -24,6 +24,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from tests.waits import seconds
+
 #: Nesting deeper than Python's recursion limit: a naive ``json.loads`` raises RecursionError.
 DEEP_ARRAYS = b"[" * 100_000 + b"]" * 100_000
 
@@ -208,7 +210,7 @@ class FaultProxy:
             raise ValueError(f"unknown fault mode {fault.mode!r}")
         # Let the client read the answer before the connection goes.
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(reader.read(), 30)
+            await asyncio.wait_for(reader.read(), seconds(30))
 
     async def _relay(self, head: bytes, reader: asyncio.StreamReader,
                      writer: asyncio.StreamWriter, fault: Fault | None) -> None:

@@ -17,6 +17,7 @@ from app.session import ConnectionState
 from tests.app.test_container_detail import open_page, select, tick_numbers, ticking
 from tests.conftest import EngineUnderTest
 from tests.fault_proxy import FaultProxy
+from tests.waits import wait_ms
 
 #: More cuts than the three in a row that mean "the stream keeps failing".
 CUTS = 5
@@ -41,12 +42,12 @@ def test_following_survives_cuts_far_apart(
         shown = tick_numbers(page)[-1] if tick_numbers(page) else 0
         # New lines arrived since the last cut, then the stream is cut again.
         qtbot.waitUntil(lambda shown=shown: bool(tick_numbers(page))
-                        and tick_numbers(page)[-1] > shown + 1, timeout=20_000)
-        qtbot.waitUntil(lambda: proxy.cut(r"/logs$") > 0, timeout=10_000)
-        qtbot.waitUntil(lambda: logs.status.text() != "", timeout=10_000)
+                        and tick_numbers(page)[-1] > shown + 1, timeout=wait_ms(20))
+        qtbot.waitUntil(lambda: proxy.cut(r"/logs$") > 0, timeout=wait_ms(10))
+        qtbot.waitUntil(lambda: logs.status.text() != "", timeout=wait_ms(10))
         statuses.append(logs.status.text())
     after_last_cut = tick_numbers(page)[-1]
-    qtbot.waitUntil(lambda: tick_numbers(page)[-1] > after_last_cut + 2, timeout=20_000)
+    qtbot.waitUntil(lambda: tick_numbers(page)[-1] > after_last_cut + 2, timeout=wait_ms(20))
     assert page.session.status.state is ConnectionState.CONNECTED
     assert all("connection to the engine was lost" not in s.lower() for s in statuses), statuses
     assert all("cut" in s for s in statuses), statuses

@@ -21,6 +21,7 @@ from app.session import ConnectionState, EngineSession
 from tests.app.conftest import wait_connected
 from tests.conftest import EngineUnderTest
 from tests.fault_proxy import MALFORMED_OBJECTS, Fault, FaultProxy, raw_body
+from tests.waits import wait_ms
 
 
 @pytest.fixture
@@ -44,7 +45,7 @@ def assert_says_then_recovers(qtbot: QtBot, window: MainWindow, proxy: FaultProx
     """The no-engine page names the reason and offers Retry; Retry connects once sound."""
     session = window.session
     qtbot.waitUntil(lambda: session.status.state == ConnectionState.UNREACHABLE,
-                    timeout=30_000)
+                    timeout=wait_ms(30))
     page = window.unavailable_page
     assert window.root.currentWidget() is page
     assert reason in session.status.error
@@ -103,7 +104,7 @@ def test_unexpected_failure_of_one_attempt_does_not_end_supervision(
     qtbot.addWidget(window)
     session.start()
     qtbot.waitUntil(lambda: session.status.state == ConnectionState.UNREACHABLE,
-                    timeout=10_000)
+                    timeout=wait_ms(10))
     assert "a bug in one attempt" in window.unavailable_page.details.text()
     qtbot.mouseClick(window.unavailable_page.retry, Qt.MouseButton.LeftButton)
     wait_connected(qtbot, session)
@@ -124,13 +125,13 @@ def test_container_list_of_the_wrong_shape_is_said_and_rows_kept(
     session = window.session
     wait_connected(qtbot, session)
     model = window.containers_page.model
-    qtbot.waitUntil(lambda: model.row_of(container_id) is not None, timeout=10_000)
+    qtbot.waitUntil(lambda: model.row_of(container_id) is not None, timeout=wait_ms(10))
     rows = model.rowCount()
 
     proxy.fault = raw_body(r"/containers/json$", body)
     session.refresh()
     qtbot.waitUntil(lambda: "Could not refresh the lists" in window.messages.text(),
-                    timeout=15_000)
+                    timeout=wait_ms(15))
     assert reason in window.messages.text()
     assert model.row_of(container_id) is not None
     assert model.rowCount() >= min(rows, 1)
@@ -138,4 +139,4 @@ def test_container_list_of_the_wrong_shape_is_said_and_rows_kept(
 
     proxy.fault = None
     other_id, _other = any_engine.create(any_engine.image, "true")
-    qtbot.waitUntil(lambda: model.row_of(other_id) is not None, timeout=10_000)
+    qtbot.waitUntil(lambda: model.row_of(other_id) is not None, timeout=wait_ms(10))
