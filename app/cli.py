@@ -36,6 +36,9 @@ def build_parser() -> argparse.ArgumentParser:
         "doctor", help="say which engine Dockyard would use and why, without opening a window"
     )
     doctor.add_argument("--json", action="store_true", help="print a JSON document")
+    doctor.add_argument("--all", action="store_true", dest="doctor_all",
+                        help="probe every known engine (contexts, Podman connections,"
+                             " default sockets) and say how each was found")
     doctor.add_argument("-H", "--host", metavar="URL", dest="doctor_host",
                         help="engine address, as for the window")
     doctor.add_argument("--timeout", metavar="SECONDS", type=_seconds, default=None,
@@ -81,8 +84,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.smoke_test:
         return _smoke_test(args.host)
     if args.command == "doctor":
-        from app.doctor import run_doctor
+        from app.doctor import run_doctor, run_doctor_all
 
+        if args.doctor_all:
+            if args.doctor_host or args.host:
+                print("dockyard doctor: --all probes every known engine; leave out --host",
+                      file=sys.stderr)
+                return 2
+            return run_doctor_all(as_json=args.json, timeout=args.timeout)
         return run_doctor(args.doctor_host or args.host, as_json=args.json,
                           timeout=args.timeout)
     if args.command == "analyze":

@@ -46,6 +46,7 @@ async def diagnose(host: str | None, timeout: float | None = None) -> dict[str, 
             "kernel": version.kernel,
         }
         try:
+            overview = await engine.engine_overview(client)
             info = await client.info()
             running = len(await client.containers(all=False))
             containers = len(await client.containers(all=True))
@@ -55,6 +56,14 @@ async def diagnose(host: str | None, timeout: float | None = None) -> dict[str, 
             return report
         report["engine"]["operating_system"] = info.operating_system
         report["engine"]["storage_driver"] = info.storage_driver
+        report["engine"]["components"] = [
+            {"name": c.name, "version": c.version, "details": dict(c.details)}
+            for c in overview.components
+        ]
+        report["engine"]["chain"] = [
+            {"process": link.process, "version": link.version, "role": link.role}
+            for link in overview.chain
+        ]
         report["counts"] = {"containers": containers, "running": running, "images": images}
         report["ok"] = True
     return report
@@ -81,6 +90,8 @@ def format_report(report: dict[str, Any]) -> str:
             f" (engine supports up to {info['server_api_version']})",
             f"OS/arch:     {info['os']}/{info['arch']} ({info['operating_system']})",
             f"Storage:     {info['storage_driver']}",
+            "Components:  " + ", ".join(
+                f"{c['name']} {_first_line(c['version'])}" for c in info["components"]),
             f"Containers:  {counts['containers']} ({counts['running']} running)",
             f"Images:      {counts['images']}",
         ]
@@ -100,6 +111,10 @@ def format_report(report: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def _first_line(text: str) -> str:
+    return text.strip().splitlines()[0] if text.strip() else ""
+
+
 def _fixes(report: dict[str, Any]) -> list[str]:
     """What to do about a failure, when something is known to help."""
     host_key = report.get("host_key")
@@ -114,6 +129,51 @@ def _fixes(report: dict[str, Any]) -> list[str]:
         return ["  Fix: add yourself to the 'docker' group (sudo usermod -aG docker $USER, then"
                 " log in again), or use rootless Docker or Podman."]
     return []
+
+
+#: How long ``--all`` waits for each engine by default: an unanswering one must not hold
+#: up the list (they are probed at once, so this is about the whole wait too).
+PROBE_SECONDS = 5.0
+
+
+async def survey(timeout: float | None = None) -> list[dict[str, Any]]:
+    """Every known engine (contexts, Podman connections, default sockets) and its state."""
+    return [
+        {"url": r.url, "found_via": list(r.found_via), "current": r.current, "state": r.state,
+         "product": r.product, "version": r.version, "api_version": r.api_version,
+         "error": r.error}
+        for r in await engine.probe_engines(timeout=timeout or PROBE_SECONDS)
+    ]
+
+
+def format_survey(engines: list[dict[str, Any]]) -> str:
+    if not engines:
+        return "No engine known: no docker context, Podman connection or default socket."
+    lines: list[str] = []
+    for item in engines:
+        mark = "*" if item["current"] else " "
+        what = f"{item['product']} {item['version']} (API {item['api_version']})" \
+            if item["state"] == "reachable" else item["error"]
+        lines.append(f"{mark} {item['url'] or '(no address)'}  {item['state']}: {what}")
+        lines.append(f"    found via: {'; '.join(item['found_via'])}")
+    return "\n".join(lines)
+
+
+def run_doctor_all(*, as_json: bool = False, timeout: float | None = None) -> int:
+    """``doctor --all``: 0 when at least one engine answers, 1 otherwise."""
+    try:
+        engines = asyncio.run(survey(timeout))
+    except engine.EngineError as exc:
+        print(f"dockyard doctor: {exc}", file=sys.stderr)
+        return 2
+    if as_json:
+        print(json.dumps({"engines": engines}, indent=2))
+    else:
+        print(format_survey(engines))
+    if not any(item["state"] == "reachable" for item in engines):
+        print("dockyard doctor: no known engine answers", file=sys.stderr)
+        return 1
+    return 0
 
 
 def run_doctor(host: str | None, *, as_json: bool = False, timeout: float | None = None) -> int:

@@ -170,6 +170,7 @@ from engine._networks import (
     remove_network,
     remove_networks,
 )
+from engine._probe import KnownEngine, ProbeResult, known_engines, probe_engines
 from engine._recreate import (
     RecreatePlan,
     recreate_container,
@@ -219,6 +220,7 @@ from engine._system import (
     prune_containers,
     prune_unused_images,
 )
+from engine._system_info import ChainLink, Component, EngineOverview, engine_overview
 from engine._volumes import (
     ANONYMOUS_LABEL,
     VOLUME_EVENT_ACTIONS,
@@ -266,10 +268,12 @@ __all__ = [
     "BuildStep",
     "BuildVertex",
     "BuildVertexProgress",
+    "ChainLink",
     "Change",
     "ChangeKind",
     "CleanupItem",
     "CleanupPlan",
+    "Component",
     "Conflict",
     "Container",
     "ContainerDetails",
@@ -285,6 +289,7 @@ __all__ = [
     "EndpointError",
     "Engine",
     "EngineError",
+    "EngineOverview",
     "EngineUnreachable",
     "EngineVersion",
     "EntryKind",
@@ -311,6 +316,7 @@ __all__ = [
     "InvalidReference",
     "JSONStreamDecoder",
     "KindUsage",
+    "KnownEngine",
     "LayerFiles",
     "LayerOutline",
     "LayerProgress",
@@ -329,6 +335,7 @@ __all__ = [
     "PermissionDenied",
     "Port",
     "PortMapping",
+    "ProbeResult",
     "ProtocolError",
     "PruneResult",
     "PullDecoder",
@@ -375,6 +382,7 @@ __all__ = [
     "discover",
     "disk_usage",
     "encode_auth",
+    "engine_overview",
     "ensure_restarted",
     "ensure_started",
     "ensure_stopped",
@@ -388,6 +396,7 @@ __all__ = [
     "format_ports",
     "iter_context_tar",
     "kill_container",
+    "known_engines",
     "layer_changes",
     "log_batches",
     "log_lines",
@@ -412,6 +421,7 @@ __all__ = [
     "parse_volumes",
     "pause_container",
     "ports_in_use",
+    "probe_engines",
     "prune_build_cache",
     "prune_containers",
     "prune_networks",

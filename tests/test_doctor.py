@@ -242,3 +242,111 @@ def test_doctor_over_ssh(docker_engine: EngineUnderTest, tmp_path: Path) -> None
                                          f" root@127.0.0.1:{server.port} (is sshd running there?)")
     finally:
         server.stop()
+
+
+def server_components(cli_version: dict) -> list[tuple[str, str]]:  # type: ignore[type-arg]
+    """(name, version) of the Server.Components ``docker version`` shows, as the engine sent them.
+
+    The docker CLI adds an "Engine" row of its own when the server names none (Podman
+    calls its "Podman Engine"); that row is the CLI's, not the engine's.
+    """
+    rows = [(c["Name"], c["Version"]) for c in cli_version["Server"]["Components"]]
+    names = {name for name, _ in rows}
+    if "Podman Engine" in names:
+        rows = [(n, v) for n, v in rows if n != "Engine"]
+    return rows
+
+
+def test_json_lists_the_components_docker_version_shows(
+    any_engine: EngineUnderTest, tmp_path: Path
+) -> None:
+    code, report = doctor_json(clean_env(tmp_path, DOCKER_HOST=any_engine.url))
+    assert code == 0, report
+    cli_version = json.loads(any_engine.cli("version", "--format", "{{json .}}"))
+    expected = server_components(cli_version)
+    assert expected, "docker version showed no components"
+    assert [(c["name"], c["version"]) for c in report["engine"]["components"]] == expected
+    processes = [link["process"] for link in report["engine"]["chain"]]
+    if any_engine.kind == "docker":
+        assert processes[:3] == ["dockerd", "containerd", "containerd-shim"]
+    else:
+        assert processes[:2] == ["podman", "conmon"]
+
+    text = doctor(clean_env(tmp_path, DOCKER_HOST=any_engine.url))
+    assert text.returncode == 0
+    first_component = expected[-1][0]
+    assert "Components:" in text.stdout and first_component in text.stdout
+
+
+@pytest.mark.skipif(DOCKER_CLI is None, reason="needs the docker CLI")
+def test_all_lists_every_known_engine_with_its_state(
+    docker_engine: EngineUnderTest, podman_engine: EngineUnderTest, tmp_path: Path
+) -> None:
+    env = clean_env(tmp_path, CONTAINER_HOST=podman_engine.url)
+    cli = [DOCKER_CLI or "docker", "--config", env["DOCKER_CONFIG"]]
+    missing = f"unix://{tmp_path}/gone.sock"
+    for name, url in (("dockyard-docker", docker_engine.url), ("dockyard-gone", missing)):
+        subprocess.run([*cli, "context", "create", name, "--docker", f"host={url}"],
+                       check=True, capture_output=True, env=env)
+    subprocess.run([*cli, "context", "use", "dockyard-docker"], check=True, capture_output=True,
+                   env=env)
+    # A Podman connection as `podman system connection add` writes it (containers.conf).
+    conf = tmp_path / ".config" / "containers"
+    conf.mkdir(parents=True)
+    (conf / "containers.conf").write_text(
+        f'[engine.service_destinations.dockyard-pod]\nuri = "{podman_engine.url}"\n')
+
+    code, report = doctor_json(env, "--all")
+    assert code == 0, report
+    by_url = {item["url"]: item for item in report["engines"]}
+    docker = by_url[docker_engine.url]
+    assert docker["state"] == "reachable"
+    assert docker["product"] == "Docker Engine"
+    assert docker["version"] == docker_engine.cli("version", "--format", "{{.Server.Version}}")
+    assert "context 'dockyard-docker'" in docker["found_via"]
+    assert docker["current"] is True
+    podman = by_url[podman_engine.url]
+    assert podman["state"] == "reachable"
+    assert podman["product"] == "Podman"
+    assert "CONTAINER_HOST" in podman["found_via"]
+    assert any(via.startswith("Podman connection 'dockyard-pod'") for via in podman["found_via"])
+    gone = by_url[missing]
+    assert gone["state"] == "unreachable"
+    assert gone["found_via"] == ["context 'dockyard-gone'"]
+    assert gone["error"]
+
+    text = doctor(env, "--all")
+    assert text.returncode == 0
+    assert f"* {docker_engine.url}  reachable: Docker Engine" in text.stdout
+    assert f"{missing}  unreachable:" in text.stdout
+    assert "Traceback" not in text.stderr
+
+
+def test_all_with_a_host_is_bad_input(tmp_path: Path) -> None:
+    result = doctor(clean_env(tmp_path), "--all", "--host", "unix:///x.sock")
+    assert result.returncode == 2
+    assert result.stderr.startswith("dockyard doctor: ")
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_all_says_permission_denied(
+    docker_engine: EngineUnderTest, world_readable_app: Path, tmp_path: Path
+) -> None:
+    socket = docker_engine.endpoint.socket_path
+    system_python = "/usr/bin/python3"
+    if os.getuid() != 0 or not shutil.which("setpriv") or not os.path.exists(system_python) \
+            or socket is None:
+        pytest.skip("needs root, setpriv and /usr/bin/python3 to run doctor as 'nobody'")
+    result = subprocess.run(
+        ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+         system_python, "-m", "app", "doctor", "--all", "--json"],
+        capture_output=True, text=True, timeout=60, check=False, cwd="/",
+        env={"PYTHONPATH": str(world_readable_app), "HOME": "/nonexistent", "PATH": "/usr/bin",
+             "DOCKER_HOST": f"unix://{socket}"},
+    )
+    assert "Traceback" not in result.stderr
+    report = json.loads(result.stdout)
+    item = next(i for i in report["engines"] if i["url"] == f"unix://{socket}")
+    assert item["state"] == "permission denied", item
+    assert "context 'default' (DOCKER_HOST)" in item["found_via"]
+    assert result.returncode == 1
