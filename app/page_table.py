@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from PySide6.QtWidgets import QWidget
 
 from app.pages.containers import ContainersPage
+from app.pages.engine import EnginePage
 from app.pages.images import ImagesPage
 from app.session import EngineSession
 from app.settings import Settings
@@ -32,4 +33,5 @@ class PageSpec:
 PAGES = (
     PageSpec("containers", "Containers", "", "Ctrl+1", ContainersPage),
     PageSpec("images", "Images", "", "Ctrl+2", lambda session, _settings: ImagesPage(session)),
+    PageSpec("engine", "Engine", "", "Ctrl+3", EnginePage),
 )

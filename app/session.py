@@ -91,6 +91,8 @@ class EngineSession(QObject):
 
     statusChanged = Signal(object)  # ConnectionStatus
     message = Signal(object, str)  # MessageLevel, text
+    #: Every event of the engine's stream, as it arrives (the Engine page's log).
+    eventReceived = Signal(object)  # engine.Event
 
     #: Events arriving within this window are folded into one refresh.
     COALESCE_SECONDS = 0.03
@@ -262,6 +264,7 @@ class EngineSession(QObject):
         raise engine.EngineUnreachable("the engine closed its event stream", client.endpoint.url)
 
     def _on_event(self, event: engine.Event) -> None:
+        self.eventReceived.emit(event)
         stale = [name for name, live in self._lists.items() if live.kind.stale_on(event)]
         if stale:
             self._request_refresh(*stale)
