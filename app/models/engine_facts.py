@@ -69,8 +69,21 @@ def component_version(component: engine.Component) -> str:
     return text.splitlines()[0] if text else "—"
 
 
+#: The details worth a glance, in this order; the rest are in the tooltip.
+_KEY_DETAILS = (("GitCommit", "commit"), ("Package", "package"), ("GoVersion", "Go"))
+
+
 def component_details(component: engine.Component) -> str:
-    return ", ".join(f"{k} {v}" for k, v in sorted(component.details.items()) if v)
+    """"commit 5d6db84, Go go1.19.8": what tells two builds of one version apart."""
+    details = component.details
+    return ", ".join(f"{label} {details[key]}" for key, label in _KEY_DETAILS if details.get(key))
+
+
+def component_tooltip(component: engine.Component) -> str:
+    """Every detail the engine gave, and the full version text."""
+    lines = [component.version.strip()]
+    lines += [f"{k}: {v}" for k, v in sorted(component.details.items()) if v]
+    return "\n".join(lines)
 
 
 def event_time(event: engine.Event) -> str:

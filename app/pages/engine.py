@@ -28,7 +28,12 @@ from PySide6.QtWidgets import (
 )
 
 import engine
-from app.models.engine_facts import component_details, component_version, overview_facts
+from app.models.engine_facts import (
+    component_details,
+    component_tooltip,
+    component_version,
+    overview_facts,
+)
 from app.models.event_log import COLUMNS, TYPE_COLUMN, EventLogModel
 from app.models.table import Column, KeyedTableModel
 from app.session import EngineSession
@@ -42,8 +47,8 @@ EVENT_TYPES = ("container", "image", "network", "volume", "daemon", "plugin")
 
 COMPONENT_COLUMNS = (
     Column("Component", lambda c: c.name),
-    Column("Version", component_version, tooltip=lambda c: c.version),
-    Column("Details", component_details),
+    Column("Version", component_version, tooltip=component_tooltip),
+    Column("Details", component_details, tooltip=component_tooltip),
 )
 
 
@@ -82,11 +87,10 @@ class EnginePage(QWidget):
             value = QLabel("—", overview)
             value.setObjectName(f"engine-fact-{key}")
             value.setAccessibleName(label)
-            value.setWordWrap(True)
             value.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
             self.facts[key] = value
             self.form.addRow(f"{label}:", value)
-        columns.addLayout(self.form, 3)
+        columns.addLayout(self.form, 1)
         side = QVBoxLayout()
         self.components = KeyedTableModel(COMPONENT_COLUMNS, key=lambda c: c.name, parent=self)
         self.components_view = QTableView(overview)
@@ -97,23 +101,29 @@ class EnginePage(QWidget):
         self.components_view.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.components_view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.components_view.horizontalHeader().setStretchLastSection(True)
-        self.components_view.setColumnWidth(0, 150)
-        self.components_view.setColumnWidth(1, 160)
-        side.addWidget(self.components_view, 1)
+        self.components_view.setWordWrap(False)
+        self.components_view.verticalHeader().setDefaultSectionSize(
+            self.components_view.fontMetrics().height() + 8)
+        for column in (0, 1):
+            self.components_view.horizontalHeader().setSectionResizeMode(
+                column, QHeaderView.ResizeMode.ResizeToContents)
+        side.addWidget(self.components_view)
         self.warnings = QLabel(overview)
         self.warnings.setObjectName("engine-warnings")
         self.warnings.setAccessibleName("The daemon's warnings")
         self.warnings.setWordWrap(True)
         self.warnings.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         side.addWidget(self.warnings)
-        columns.addLayout(side, 4)
+        side.addStretch(1)
+        columns.addLayout(side, 1)
 
         self.splitter = QSplitter(Qt.Orientation.Vertical, self)
         self.splitter.setObjectName("engine-splitter")
         self.splitter.setChildrenCollapsible(False)
         self.splitter.addWidget(overview)
         self.splitter.addWidget(self._make_events_panel())
-        self.splitter.setSizes([330, 300])
+        self.splitter.setStretchFactor(0, 0)
+        self.splitter.setStretchFactor(1, 1)
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
@@ -146,6 +156,7 @@ class EnginePage(QWidget):
         for key, _label, text in overview_facts(overview):
             self.facts[key].setText(text)
         self.components.set_items(overview.components)
+        self._fit_components()
         self.chain.set_links(overview.chain)
         if overview.warnings:
             self.warnings.setText("Warnings from the daemon:\n" + "\n".join(
@@ -154,6 +165,13 @@ class EnginePage(QWidget):
         else:
             self.warnings.setText("The daemon reports no warnings.")
             self.warnings.setStyleSheet(text_style(MUTED_TEXT, self.warnings))
+
+    def _fit_components(self) -> None:
+        """As tall as its rows: the room below belongs to the events log."""
+        view = self.components_view
+        rows = max(view.model().rowCount(), 3)
+        view.setFixedHeight(view.horizontalHeader().sizeHint().height() + 4
+                            + rows * view.verticalHeader().defaultSectionSize())
 
     def _engine_away(self) -> None:
         if self.overview is not None:
