@@ -202,7 +202,8 @@ async def _probe(known: KnownEngine, timeout: float) -> ProbeResult:
         return ProbeResult(known.endpoint.url, via, known.current, UNREACHABLE,
                            error=known.problem)
     try:
-        client = await asyncio.wait_for(Engine.open(known.endpoint), timeout)
+        client = await asyncio.wait_for(Engine.open(known.endpoint, deadline=timeout),
+                                        timeout + 1)
     except TimeoutError:
         return ProbeResult(known.endpoint.url, via, known.current, UNREACHABLE,
                            error=f"no answer within {timeout:g} s")

@@ -340,7 +340,7 @@ def test_all_says_permission_denied(
     result = subprocess.run(
         ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
          system_python, "-m", "app", "doctor", "--all", "--json"],
-        capture_output=True, text=True, timeout=60, check=False, cwd="/",
+        capture_output=True, text=True, timeout=seconds(60), check=False, cwd="/",
         env={"PYTHONPATH": str(world_readable_app), "HOME": "/nonexistent", "PATH": "/usr/bin",
              "DOCKER_HOST": f"unix://{socket}"},
     )

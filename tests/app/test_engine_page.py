@@ -16,6 +16,7 @@ from app.session import EngineSession
 from tests.app.conftest import wait_connected
 from tests.conftest import EngineUnderTest, unique_name
 from tests.test_doctor import server_components
+from tests.waits import wait_ms
 
 
 def _page(qtbot: QtBot, make_session, target: EngineUnderTest) -> EnginePage:  # type: ignore[no-untyped-def]
@@ -26,7 +27,7 @@ def _page(qtbot: QtBot, make_session, target: EngineUnderTest) -> EnginePage:  #
     page.show()
     session.start()
     wait_connected(qtbot, session)
-    qtbot.waitUntil(lambda: page.overview is not None, timeout=20_000)
+    qtbot.waitUntil(lambda: page.overview is not None, timeout=wait_ms(10))
     return page
 
 
@@ -89,7 +90,7 @@ def test_events_log_shows_a_container_being_made_and_paused(
     container_id, _ = any_engine.create(any_engine.image, "sleep", "60", name=name)
     any_engine.cli("start", container_id)
     any_engine.cli("pause", container_id)
-    qtbot.waitUntil(lambda: ("container", "pause", name) in rows(), timeout=20_000)
+    qtbot.waitUntil(lambda: ("container", "pause", name) in rows(), timeout=wait_ms(10))
     ours = [action for kind, action, actor in rows() if actor == name and kind == "container"]
     assert ours.index("create") < ours.index("start") < ours.index("pause")
 
@@ -106,7 +107,7 @@ def test_events_log_shows_a_container_being_made_and_paused(
     assert page.paused and page.pause_button.text() == "Resume"
     shown_before = rows()
     any_engine.cli("unpause", container_id)
-    qtbot.waitUntil(lambda: any(e.action == "unpause" for e in page.held), timeout=20_000)
+    qtbot.waitUntil(lambda: any(e.action == "unpause" for e in page.held), timeout=wait_ms(10))
     assert rows() == shown_before
     assert "held" in page.held_label.text()
     page.pause_button.click()
