@@ -29,6 +29,10 @@ symlink the length of its target (what ``lstat`` reports), directories, hard
 links (their bytes are counted once, at the file they link to), devices and
 whiteout markers count 0.  With that rule a layer's :attr:`LayerFiles.size`
 equals the ``Size`` Docker's history reports for it.
+
+Hard links: a name deleted or copied up above hides that name only.  The bytes
+a layer stores once for several names are wasted only when none of those names
+is visible at the end, and a visible link shows the size of those bytes.
 """
 
 from engine._layers.analysis import ImageAnalysis, analyze_layers, pair_history

@@ -65,6 +65,16 @@ class _Delta:
     changes: list[Change] | None = None
 
 
+def _link_data(own: dict[str, FileEntry], link: FileEntry) -> FileEntry | None:
+    """The entry of the same layer that holds a hard link's bytes (links to links followed)."""
+    seen = {link.path}
+    entry = own.get(link.link)
+    while entry is not None and entry.kind is EntryKind.HARDLINK and entry.path not in seen:
+        seen.add(entry.path)
+        entry = own.get(entry.link)
+    return entry if entry is not None and entry.kind is not EntryKind.HARDLINK else None
+
+
 class _Stack:
     """The visible filesystem while layers are applied bottom to top, overlayfs-style.
 
@@ -86,9 +96,36 @@ class _Stack:
         self._sorted: list[list[str] | None] = []
 
     def visible(self) -> dict[str, StackedEntry]:
+        """Every visible path; a hard link shows the bytes of the file it shares them with.
+
+        A layer tar stores those bytes once, at the first name, and the other
+        names as 0-byte links to it: when that first name is later deleted or
+        copied up, the remaining link is still a file of that size.
+        """
         maps = self._maps
-        return {path: StackedEntry(maps[layer][path], layer)
-                for path, layer in self.layers.items()}
+        shown = {path: StackedEntry(maps[layer][path], layer)
+                 for path, layer in self.layers.items()}
+        for path, layer in self.layers.items():
+            entry = maps[layer][path]
+            if entry.kind is EntryKind.HARDLINK:
+                data = _link_data(maps[layer], entry)
+                if data is not None:
+                    shown[path] = StackedEntry(replace(entry, size=data.size), layer)
+        return shown
+
+    def hard_links(self) -> dict[tuple[int, str], list[str]]:
+        """(layer, name holding the bytes) → the other names of those bytes in that layer."""
+        names: dict[tuple[int, str], list[str]] = {}
+        for index, files in enumerate(self._files):
+            if not any(entry.kind is EntryKind.HARDLINK for entry in files.entries):
+                continue
+            own = self._maps[index]
+            for entry in files.entries:
+                if entry.kind is EntryKind.HARDLINK:
+                    data = _link_data(own, entry)
+                    if data is not None:
+                        names.setdefault((index, data.path), []).append(entry.path)
+        return names
 
     def _sorted_paths(self, index: int) -> list[str]:
         paths = self._sorted[index]
@@ -352,6 +389,26 @@ class _Waste:
     def total(self) -> int:
         return sum(self.sizes)
 
+    def keep_reachable(self, links: dict[tuple[int, str], list[str]],
+                       visible: dict[str, int]) -> None:
+        """Drop the hidden copies whose bytes a hard link of their layer still shows.
+
+        A name deleted (or copied up by a chmod) above hides that name only: the
+        bytes it shares with another name of its layer are wasted only when no
+        such name is visible in the final filesystem.
+        """
+        if not links:
+            return
+        keep = [not any(visible.get(name) == holder for name in links.get((holder, path), ()))
+                for path, holder in zip(self.paths, self.holders, strict=True)]
+        if all(keep):
+            return
+        self.paths = list(compress(self.paths, keep))
+        self.sizes = list(compress(self.sizes, keep))
+        self.holders = list(compress(self.holders, keep))
+        self.hiders = list(compress(self.hiders, keep))
+        self._merged = None
+
     def _per_path(self) -> _WasteRows:
         """One row per path: a path hidden in several layers adds up its copies."""
         if self._merged is not None:
@@ -404,6 +461,7 @@ def stack_all(layers: Iterable[LayerFiles], *, bulk: bool = True) -> Stacked:
         delta, hidden, holders = stack.apply(index, files)
         deltas.append(delta)
         waste.add(hidden, holders, index)
+    waste.keep_reachable(stack.hard_links(), stack.layers)
     return Stacked(deltas, waste)
 
 

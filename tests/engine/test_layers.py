@@ -689,3 +689,100 @@ async def test_analysis_leaves_the_cyclic_collector_as_it_found_it(
             assert not gc.isenabled()
         finally:
             gc.enable()
+
+
+# -- hard links, against an independent reading of `docker save` ---------------------------
+
+HARDLINK_DOCKERFILE = """\
+FROM {base}
+RUN dd if=/dev/zero of=/a bs=1024 count=40 && ln /a /b \
+&& dd if=/dev/zero of=/c bs=1024 count=20 && ln /c /d \
+&& dd if=/dev/zero of=/e bs=1024 count=10 && ln /e /f \
+&& dd if=/dev/zero of=/g bs=1024 count=5 && ln /g /h
+RUN rm /a && chmod 600 /c && rm /e /f && rm /h
+LABEL {label_key}={run_id}
+"""
+
+
+def saved_waste(saved: bytes) -> tuple[int, dict[str, int]]:
+    """Wasted bytes and visible file sizes, from a ``docker save`` with Python's tarfile.
+
+    Written independently of the engine package: each layer's regular file and the
+    hard links to it share one set of bytes, and those bytes are wasted only when no
+    name of that layer still shows them in the final filesystem.
+    """
+    with tarfile.open(fileobj=io.BytesIO(saved)) as outer:
+        manifest = json.load(outer.extractfile("manifest.json"))  # type: ignore[arg-type]
+        layer_tars = [outer.extractfile(name).read()  # type: ignore[union-attr]
+                      for name in manifest[0]["Layers"]]
+    visible: dict[str, tuple[int, tarfile.TarInfo]] = {}
+    carriers: list[dict[str, str]] = []  # per layer: name -> the name holding its bytes
+    sizes: list[dict[str, int]] = []     # per layer: bytes per carrier
+    for index, data in enumerate(layer_tars):
+        carrier: dict[str, str] = {}
+        size: dict[str, int] = {}
+        with tarfile.open(fileobj=io.BytesIO(data)) as layer:
+            members = layer.getmembers()
+        for member in members:
+            path = member.name.removeprefix("./").rstrip("/")
+            base = path.rpartition("/")[2]
+            parent = path.rpartition("/")[0]
+            if base == ".wh..wh..opq":
+                for other in [p for p in visible if p.startswith(parent + "/")
+                              and visible[p][0] < index]:
+                    del visible[other]
+            elif base.startswith(".wh."):
+                gone = (parent + "/" if parent else "") + base[4:]
+                for other in [p for p in visible if p == gone or p.startswith(gone + "/")]:
+                    del visible[other]
+        for member in members:
+            path = member.name.removeprefix("./").rstrip("/")
+            if path.rpartition("/")[2].startswith(".wh."):
+                continue
+            if member.isfile():
+                carrier[path], size[path] = path, member.size
+            elif member.islnk():
+                carrier[path] = carrier[member.linkname.removeprefix("./")]
+            visible[path] = (index, member)
+        carriers.append(carrier)
+        sizes.append(size)
+    seen = {(index, carriers[index][path]) for path, (index, _) in visible.items()
+            if path in carriers[index]}
+    wasted = sum(size for index, per_layer in enumerate(sizes)
+                 for path, size in per_layer.items() if (index, path) not in seen)
+    shown = {path: sizes[index][carriers[index][path]] for path, (index, _) in visible.items()
+             if path in carriers[index]}
+    return wasted, shown
+
+
+def test_hard_links_keep_their_bytes_visible(docker_engine: EngineUnderTest,
+                                             workdir: Path) -> None:
+    context = workdir / unique_name("hardlinks")
+    context.mkdir()
+    (context / "Dockerfile").write_text(HARDLINK_DOCKERFILE.format(
+        base=docker_engine.image, label_key=LABEL_KEY, run_id=RUN_ID))
+    tag = f"dockyard-test/hardlinks:{unique_name('t')[len('dockyard-test-'):]}"
+    docker_engine.cli("build", "-q", "-t", tag, str(context), timeout=600)
+    try:
+        async def run() -> ImageAnalysis:
+            async with await docker_engine.open() as client:
+                return await analyze_image(client, tag)
+
+        analysis = asyncio.run(run())
+        assert DOCKER_CLI
+        env = {"DOCKER_CONFIG": str(docker_engine.cli_config), "PATH": "/usr/bin:/bin"}
+        saved = subprocess.run([DOCKER_CLI, "--host", docker_engine.url, "save", tag],
+                               capture_output=True, env=env, check=True, timeout=120).stdout
+        wasted, shown = saved_waste(saved)
+        # By hand: only e and f lost every name; a (deleted) and c (copied up by chmod)
+        # still reach their bytes through b and d, and h's deletion leaves g.
+        assert wasted == 10240
+        assert analysis.wasted_bytes == wasted
+        assert [w.path for w in analysis.wasted_paths(None)] == ["e"]
+        tree = analysis.aggregated()
+        for path in ("b", "c", "d", "g"):
+            assert tree[path].size == shown[path], path
+        assert (tree["b"].size, tree["c"].size, tree["d"].size) == (40960, 20480, 20480)
+        assert "a" not in tree and "h" not in tree
+    finally:
+        docker_engine.cli("rmi", "-f", tag, check=False)
