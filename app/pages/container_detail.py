@@ -105,15 +105,11 @@ class LogCursor:
     reloading the window the user chose: the view keeps what it showed (scroll
     position, selection, search hits, and lines that have left the window since),
     and nothing the container wrote while the wire was down is missing.  The daemon
-    sends every line at or after ``since`` and a float cannot hold a timestamp's
-    nanoseconds, so the request starts a little earlier and the lines already shown
-    are dropped here by their exact timestamps: older ones, and as many with the
-    newest timestamp as the view has.  Lines are compared by time alone, which is
-    what the daemon orders them by.
+    sends every line at or after ``since`` (to the nanosecond: :func:`engine.log_since`),
+    so the lines already shown that come again are dropped here by their exact
+    timestamps: as many with the newest timestamp as the view has.  Lines are compared
+    by time alone, which is what the daemon orders them by.
     """
-
-    #: How much earlier than the newest line shown a resumed read starts.
-    MARGIN_NS = 1_000_000
 
     def __init__(self) -> None:
         self.last: bytes | None = None  # the newest timestamp shown, as the daemon wrote it
@@ -121,10 +117,9 @@ class LogCursor:
         self._skip_before: int | None = None
         self._skip_at = 0
 
-    def since(self) -> float | None:
-        """Unix seconds to resume from, or None when no line was shown yet."""
-        ns = stamp_ns(self.last)
-        return None if ns is None else (ns - self.MARGIN_NS) / 1e9
+    def since(self) -> engine.Since | None:
+        """Exactly the newest line shown, to resume from; None when no line was shown yet."""
+        return engine.log_since(self.last)
 
     def resume(self) -> None:
         """The next lines come from a read that started at :meth:`since`."""
@@ -531,7 +526,7 @@ class ContainerDetail(QWidget):
         self._read_logs(container, None, cursor.since())
 
     def _read_logs(self, container: engine.Container, tail: int | None,
-                   since: float | None) -> None:
+                   since: engine.Since | None) -> None:
         self._logs_retry.stop()
         self._logs_lost = False
         if not self._connected():
@@ -689,7 +684,7 @@ _FOLLOW_AGAIN = 3
 
 
 async def _stream_logs(view: LogView, cursor: LogCursor, container_id: str, follow: bool,
-                       tail: int | None, since: float | None,
+                       tail: int | None, since: engine.Since | None,
                        client: engine.Engine) -> LogsOutcome:
     """Read the log into ``view``, following it while the container runs.
 

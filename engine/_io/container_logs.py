@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from engine._client import Engine
@@ -53,15 +55,44 @@ class LogLine:
     stream: StreamKind
     text: bytes
     timestamp: datetime | None = None
+    #: The ``timestamps`` prefix as the daemon wrote it, to the nanosecond (``timestamp``
+    #: keeps microseconds): :func:`log_since` turns it into an exact ``since``.
+    stamp: bytes | None = None
 
 
-def _since_param(since: float | None) -> str | None:
-    # The daemon reads "<seconds>.<nanoseconds>"; repr of a float would say 1e9.
+#: A log's ``since``: Unix seconds, as a float, or as a :class:`~decimal.Decimal` to the
+#: nanosecond (a float holds a log timestamp only to ~0.2 µs, so a float ``since`` taken
+#: from a line's timestamp can land after it and drop that line; see :func:`log_since`).
+Since = float | Decimal
+
+
+def _since_param(since: Since | None) -> str | None:
+    # The daemon reads "<seconds>.<nanoseconds>"; repr of a float would say 1e9.  A
+    # Decimal formats exactly, a float to the nanosecond it rounds to.
     return None if since is None else f"{since:.9f}"
 
 
+def log_since(stamp: bytes | str | None) -> Decimal | None:
+    """The ``since`` that starts a log read exactly at the line with this ``timestamps`` prefix.
+
+    The daemon sends every line at or after ``since``, compared to the nanosecond, so
+    this includes that line (and any other with the very same time).  None for a
+    prefix that is not RFC 3339.
+    """
+    text = stamp.decode("ascii", "replace") if isinstance(stamp, bytes) else stamp or ""
+    match = _STAMP.fullmatch(text)
+    if match is None:
+        return None
+    whole, fraction, zone = match.groups()
+    seconds = datetime.fromisoformat(whole + ("+00:00" if zone == "Z" else zone)).timestamp()
+    return Decimal(int(seconds)) + Decimal(f"0.{(fraction or '0')[:9]}")
+
+
+_STAMP = re.compile(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d+))?(Z|[+-]\d\d:\d\d)")
+
+
 def _logs_params(*, follow: bool, stdout: bool, stderr: bool, timestamps: bool,
-                 tail: int | None, since: float | None) -> dict[str, Any]:
+                 tail: int | None, since: Since | None) -> dict[str, Any]:
     if not (stdout or stderr):
         raise ValueError("ask for stdout, stderr or both (the daemon refuses neither)")
     return {
@@ -99,14 +130,15 @@ async def logs(
     stderr: bool = True,
     timestamps: bool = False,
     tail: int | None = None,
-    since: float | None = None,
+    since: Since | None = None,
     tty: bool | None = None,
 ) -> AsyncIterator[LogChunk]:
     """A container's output as it arrives, stdout and stderr told apart.
 
     ``tty`` says whether the container has a TTY (its output is then one raw stream,
     reported as STDOUT); when ``None`` the container is inspected to find out.
-    ``tail`` counts lines across both streams; ``since`` is Unix seconds.  With
+    ``tail`` counts lines across both streams; ``since`` is Unix seconds (see
+    :data:`Since`: a Decimal keeps a line's nanoseconds).  With
     ``follow`` the iterator ends when the container stops or is removed.
     Raises :class:`NotFound` if the container does not exist when called, and
     :class:`ServerError` for an error the daemon reports inside the stream.
@@ -147,7 +179,7 @@ async def log_batches(
     stderr: bool = True,
     timestamps: bool = False,
     tail: int | None = None,
-    since: float | None = None,
+    since: Since | None = None,
     tty: bool | None = None,
 ) -> AsyncIterator[LogBatch]:
     """:func:`logs` as lines, in batches: whatever arrived since the last one.
@@ -222,7 +254,7 @@ async def log_lines(
     stderr: bool = True,
     timestamps: bool = False,
     tail: int | None = None,
-    since: float | None = None,
+    since: Since | None = None,
     tty: bool | None = None,
 ) -> AsyncIterator[LogLine]:
     """:func:`logs` split into lines, one splitter per stream so they never mix.
@@ -239,4 +271,4 @@ async def log_lines(
                                    since=since, tty=tty):
         for stream, text, stamp in zip(batch.streams, batch.lines, batch.stamps, strict=True):
             yield LogLine(StreamKind(stream), text,
-                          None if stamp is None else log_timestamp(stamp))
+                          None if stamp is None else log_timestamp(stamp), stamp)

@@ -289,6 +289,32 @@ async def test_since_skips_older_output(any_engine: EngineUnderTest) -> None:
         assert recent == [b"late"]
 
 
+async def test_since_a_lines_timestamp_starts_exactly_at_that_line(
+        any_engine: EngineUnderTest) -> None:
+    """``since`` taken from a line's nanosecond timestamp, compared with ``docker logs --since``.
+
+    The lines are written microseconds apart, so a ``since`` rounded through a float
+    lands after some of them and drops the very line it was taken from.
+    """
+    async with await any_engine.open() as client:
+        container_id, _ = any_engine.create(
+            any_engine.image, "sh", "-c", "i=0; while [ $i -lt 40 ]; do i=$((i+1)); "
+            "echo line$i; done")
+        await client.start_container(container_id)
+        any_engine.cli("wait", container_id)
+        lines = [line async for line in log_lines(client, container_id, timestamps=True)]
+        assert len(lines) == 40
+        for line in lines:
+            assert line.stamp is not None
+            since = engine.log_since(line.stamp)
+            ours = [later.text async for later in
+                    log_lines(client, container_id, since=since)]
+            theirs, _ = cli_bytes(any_engine, "logs", "--since", line.stamp.decode(),
+                                  container_id)
+            assert ours == theirs.splitlines(), line.stamp
+            assert line.text in ours, line.stamp
+
+
 def test_split_timestamp_handles_both_engines_forms() -> None:
     stamp, rest = split_timestamp(b"2026-11-28T17:45:51.030521839Z out \xff\n")
     assert stamp == datetime(2026, 11, 28, 17, 45, 51, 30521, tzinfo=UTC)
