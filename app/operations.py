@@ -177,7 +177,10 @@ async def _build(activity: Activity, request: BuildRequest, rewalk: bool,
             _show_build_event(activity, event)
             if isinstance(event, engine.BuildComplete):
                 tags = f", tagged {', '.join(request.tags)}" if request.tags else ""
-                activity.finish(True, f"Built {event.image_id[:19]}{tags}.")
+                cache = f"\n{_sentence(event.cache.summary)}." if event.cache else ""
+                if event.cache:
+                    activity.append(f"{_sentence(event.cache.summary)}.")
+                activity.finish(True, f"Built {event.image_id[:19]}{tags}.{cache}")
                 return event.image_id
     except engine.BuildFailed as exc:
         where = f"Step {exc.step}: {exc.instruction}\n" if exc.step else ""
@@ -199,9 +202,15 @@ async def _build(activity: Activity, request: BuildRequest, rewalk: bool,
 def _show_build_event(activity: Activity, event: engine.BuildEvent) -> None:
     if isinstance(event, engine.BuildStep):
         line = f" (line {event.line})" if event.line else ""
+        text = f"Step {event.number}/{event.total} : {event.instruction}"
+        if event.cached:  # marked as BuildKit's cached vertices are, on the step's own line
+            activity.set_status(f"cached: Step {event.number}/{event.total}{line}: "
+                                f"{event.instruction}")
+            activity.replace_last(text, f"[cached] {text}")
+            return
         activity.set_fraction((event.number - 1) / max(event.total, 1))
         activity.set_status(f"Step {event.number}/{event.total}{line}: {event.instruction}")
-        activity.append(f"Step {event.number}/{event.total} : {event.instruction}")
+        activity.append(text)
     elif isinstance(event, engine.BuildOutput):
         activity.append(event.text)
     elif isinstance(event, engine.BuildVertex):

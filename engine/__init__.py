@@ -14,6 +14,7 @@ UI-free and asyncio-based, usable from a script::
 """
 
 from engine._build import (
+    BuildCache,
     BuildComplete,
     BuildDecoder,
     BuildEvent,
@@ -261,6 +262,7 @@ __all__ = [
     "Attempt",
     "BadRequest",
     "BuildArg",
+    "BuildCache",
     "BuildCacheRecord",
     "BuildComplete",
     "BuildDecoder",

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from functools import partial
 
 from PySide6.QtCore import QEvent, QObject, QSize, Signal
-from PySide6.QtGui import QFontDatabase
+from PySide6.QtGui import QFontDatabase, QTextCursor
 from PySide6.QtWidgets import (
     QFrame,
     QHBoxLayout,
@@ -105,6 +105,19 @@ class Activity(QFrame):
     def append(self, text: str) -> None:
         # The classic builder colours a step's stderr (ESC[91m … ESC[0m): plain text here.
         self.log.appendPlainText(strip_ansi(text).rstrip("\n"))
+
+    def replace_last(self, old: str, new: str) -> None:
+        """Rewrite the log's last line if it reads ``old`` (a step line marked after the fact);
+        otherwise add ``new``."""
+        document = self.log.document()
+        last = document.lastBlock()
+        if last.isValid() and last.text() == old:
+            cursor = QTextCursor(last)  # at the start of that line
+            cursor.movePosition(QTextCursor.MoveOperation.EndOfBlock,
+                                QTextCursor.MoveMode.KeepAnchor)
+            cursor.insertText(new)
+        else:
+            self.append(new)
 
     def show_log(self) -> None:
         self.toggle.setChecked(True)

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from engine._client import Engine
 from engine._build.buildkit import decode_buildkit_status
 from engine._build.events import (
+    BuildCache,
     BuildComplete,
     BuildEvent,
     BuildFailed,
@@ -37,6 +38,8 @@ _VERTEX_NAME = re.compile(r"^\[(?:(?P<stage>[^\]]*?) )?\s*(?P<n>\d+)/(?P<m>\d+)\
 # The instructions BuildKit counts in "[n/m]": those that make a vertex (FROM scratch does not).
 _VERTEX_KEYWORDS = ("FROM", "RUN", "COPY", "ADD", "WORKDIR")
 _SUCCESS = re.compile(r"^Successfully built ([0-9a-f]{12,64})\s*$")
+# Docker's classic builder: " ---> Using cache"; Buildah (Podman): "--> Using cache <id>".
+_USING_CACHE = re.compile(r"^\s*-{2,3}> Using cache\b")
 
 
 def _squash(text: str) -> str:
@@ -82,6 +85,8 @@ class BuildDecoder:
         self.info = parse_dockerfile(dockerfile) if dockerfile is not None else None
         self.image_id: str | None = None
         self.last_step: BuildStep | None = None
+        #: Every classic step, by number, as last reported (``cached`` once it said so).
+        self.steps: dict[int, BuildStep] = {}
         self.vertices: dict[str, BuildVertex] = {}
         self._failed_vertex: BuildVertex | None = None
         self._partial = ""
@@ -124,6 +129,11 @@ class BuildDecoder:
                              if _squash(i.text) == _squash(instruction)]
                     line = exact[0] if len(exact) == 1 else None
                 self.last_step = BuildStep(number, total, instruction, line)
+                self.steps[number] = self.last_step
+                events.append(self.last_step)
+            elif _USING_CACHE.match(stream) and self.last_step is not None:
+                self.last_step = replace(self.last_step, cached=True)
+                self.steps[self.last_step.number] = self.last_step
                 events.append(self.last_step)
             elif stream:
                 success = _SUCCESS.match(stream)
@@ -133,6 +143,27 @@ class BuildDecoder:
         elif message.get("status"):  # the classic builder's pull of a FROM image
             events.append(BuildOutput(str(message["status"]) + "\n"))
         return events
+
+    def cache(self) -> BuildCache | None:
+        """What the layer cache answered, from the steps (classic) or vertices (BuildKit)."""
+        rows: list[tuple[bool, str, int | None, int | None]] = []  # cached, text, step, line
+        for step in self.steps.values():
+            if step.instruction.split(" ", 1)[0].upper() != "FROM":
+                rows.append((step.cached, step.instruction, step.number, step.line))
+        vertex_rows: list[tuple[bool, str, int, int | None]] = []
+        for vertex in self.vertices.values():
+            name = _VERTEX_NAME.match(vertex.name)
+            if name is None or name.group("text").split(" ", 1)[0].upper() == "FROM":
+                continue  # "[internal] load …", and the base image
+            vertex_rows.append((vertex.cached, name.group("text"), int(name.group("n")),
+                                vertex.line))
+        vertex_rows.sort(key=lambda row: row[2])  # in Dockerfile order
+        rows += vertex_rows
+        if not rows:
+            return None
+        miss = next((row for row in rows if not row[0]), None)
+        return BuildCache(sum(row[0] for row in rows), len(rows),
+                          *(miss[1:] if miss is not None else ()))
 
     def _failure(self, text: str) -> BuildFailed:
         vertex = self._failed_vertex
@@ -217,4 +248,4 @@ async def build(
         stream.close()
     if decoder.image_id is None:
         raise ProtocolError("the build stream ended without an image ID or an error")
-    yield BuildComplete(decoder.image_id)
+    yield BuildComplete(decoder.image_id, decoder.cache())

@@ -21,6 +21,9 @@ class BuildStep:
     total: int
     instruction: str
     line: int | None = None  # in the Dockerfile, when it could be worked out
+    #: Sent a second time with True when the builder says the step came from its layer
+    #: cache (" ---> Using cache"): what BuildKit reports as a "cached" vertex.
+    cached: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,8 +77,38 @@ class BuildVertexProgress:
 
 
 @dataclass(frozen=True, slots=True)
+class BuildCache:
+    """How much of a build the layer cache answered, and where it first did not.
+
+    Counts the steps that can come from the cache (a ``FROM`` never does).  The
+    cache holds until one step's inputs change: that step and every one after it
+    run again, so ``first_miss`` is why a build took as long as it did.
+    """
+
+    cached: int
+    steps: int
+    #: The first step that ran instead of coming from the cache, e.g. "COPY app.py /app".
+    first_miss: str = ""
+    first_miss_step: int | None = None  # classic "Step N/M"; BuildKit "[N/M]"
+    first_miss_line: int | None = None  # in the Dockerfile, when known
+
+    @property
+    def summary(self) -> str:
+        """``2 of 4 steps from the cache; step 3 (line 3: COPY app.py /app) ran first``."""
+        text = f"{self.cached} of {self.steps} step{'s' if self.steps != 1 else ''} " \
+               "from the cache"
+        if self.first_miss:
+            where = f"step {self.first_miss_step}" if self.first_miss_step else "step"
+            line = f"line {self.first_miss_line}: " if self.first_miss_line else ""
+            text += f"; the first to miss it was {where} ({line}{self.first_miss})"
+        return text
+
+
+@dataclass(frozen=True, slots=True)
 class BuildComplete:
     image_id: str
+    #: What the layer cache answered (None when the stream named no steps).
+    cache: BuildCache | None = None
 
 
 BuildEvent = BuildStep | BuildOutput | BuildVertex | BuildVertexProgress | BuildComplete

@@ -204,6 +204,50 @@ def test_failing_build_points_at_its_line(
         any_engine.cli("rmi", "-f", tag, check=False)
 
 
+def test_a_rebuild_marks_its_cached_steps_and_says_where_the_cache_ended(
+    qtbot: QtBot, make_session, any_engine: EngineUnderTest, tmp_path: Path
+) -> None:
+    folder = tmp_path / "cached"
+    folder.mkdir()
+    (folder / "Dockerfile").write_text(
+        f"FROM {any_engine.image}\nRUN echo {unique_name()} > /f\nCOPY data.txt /data.txt\n"
+        f"RUN cat /data.txt\nLABEL {LABEL_KEY}={RUN_ID}\n")
+    (folder / "data.txt").write_text("one\n")
+    window = open_window(qtbot, make_session, any_engine)
+    tag = f"dockyard-test/{unique_name('cached')}:v1"
+
+    def build() -> Activity:
+        sheet = window.open_build(folder)
+        qtbot.waitUntil(lambda: sheet.build_button.isEnabled(), timeout=10_000)
+        sheet.tags.setText(tag)
+        before = window.activity.activities()
+        sheet.build_button.click()
+        [activity] = [a for a in window.activity.activities() if a not in before]
+        qtbot.waitUntil(lambda: activity.done, timeout=120_000)
+        assert activity.succeeded, activity.status.text()
+        return activity
+
+    try:
+        first = build()
+        assert "0 of 4 steps from the cache; the first to miss it was step 2" \
+            in first.status.text()
+        (folder / "data.txt").write_text("two\n")
+        second = build()
+    finally:
+        any_engine.cli("rmi", "-f", tag, check=False)
+    log = second.log.toPlainText().splitlines()
+    marked = [line for line in log if line.startswith("[cached] ")]
+    assert len(marked) == 1, log
+    assert marked[0].startswith("[cached] Step 2/5 : RUN echo ")
+    assert "Step 3/5 : COPY data.txt /data.txt" in log
+    assert not any("Using cache" in line for line in log)
+    assert second.status.text().endswith(
+        "1 of 4 steps from the cache; the first to miss it was step 3"
+        " (line 3: COPY data.txt /data.txt).")
+    assert log[-1] == "1 of 4 steps from the cache; the first to miss it was step 3" \
+        " (line 3: COPY data.txt /data.txt)."
+
+
 def test_unauthorized_pull_offers_a_login_and_saves_it_only_when_asked(
     qtbot: QtBot, make_session, docker_engine: EngineUnderTest, tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,

@@ -131,6 +131,42 @@ async def test_build_tags_an_image_whose_id_the_cli_agrees_on(
         assert steps[2].instruction == "RUN cat /hello.txt"
 
 
+async def test_classic_build_marks_cached_steps_and_says_where_the_cache_ended(
+    any_engine: EngineUnderTest, tmp_path: Path
+) -> None:
+    """Two classic builds of one context; before the second, a file step 3 copies changes."""
+    root = context(tmp_path, f"FROM {any_engine.image}\nRUN echo {unique_name()} > /f\n"
+                             "COPY data.txt /data.txt\nRUN cat /data.txt\n",
+                   {"data.txt": "one\n"})
+    tag = f"{unique_name('cache')}:1"
+    try:
+        async with await any_engine.open() as client:
+            first = await collect(build(client, walk_context(root), tags=[tag],
+                                        labels=TEST_LABELS, buildkit=False))
+            (root / "data.txt").write_text("two\n")
+            second = await collect(build(client, walk_context(root), tags=[tag],
+                                         labels=TEST_LABELS, buildkit=False))
+    finally:
+        any_engine.cli("rmi", "-f", tag, check=False)
+
+    def cached_steps(events: list[BuildEvent]) -> list[int]:
+        return [e.number for e in events if isinstance(e, BuildStep) and e.cached]
+
+    assert cached_steps(first) == []
+    assert cached_steps(second) == [2]
+    done = second[-1]
+    assert isinstance(done, BuildComplete) and done.cache is not None
+    steps = max(e.total for e in second if isinstance(e, BuildStep)) - 1  # FROM never cached
+    assert (done.cache.cached, done.cache.steps) == (1, steps)
+    assert (done.cache.first_miss_step, done.cache.first_miss_line,
+            done.cache.first_miss) == (3, 3, "COPY data.txt /data.txt")
+    assert done.cache.summary == (f"1 of {steps} steps from the cache; the first to miss it"
+                                  " was step 3 (line 3: COPY data.txt /data.txt)")
+    start = first[-1]
+    assert isinstance(start, BuildComplete) and start.cache is not None
+    assert (start.cache.cached, start.cache.first_miss_step) == (0, 2)
+
+
 async def test_buildkit_reports_cached_vertices(
     docker_engine: EngineUnderTest, tmp_path: Path
 ) -> None:
@@ -144,6 +180,9 @@ async def test_buildkit_reports_cached_vertices(
                                          labels=TEST_LABELS, buildkit=True))
         final = {e.name: e for e in events if isinstance(e, BuildVertex)}
         assert final[f"[2/2] RUN echo {RUN_ID} > /f"].state == "cached"
+        done = events[-1]
+        assert isinstance(done, BuildComplete) and done.cache is not None
+        assert done.cache.summary == "1 of 1 step from the cache"
     finally:
         docker_engine.cli("rmi", "-f", tag, check=False)
 
