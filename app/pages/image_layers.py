@@ -21,6 +21,8 @@ from PySide6.QtGui import (
     QMouseEvent,
     QPainter,
     QPaintEvent,
+    QPalette,
+    QPen,
     QStandardItem,
     QStandardItemModel,
 )
@@ -41,6 +43,7 @@ import engine
 from app.models.file_tree import FileIndex, FileTreeModel, PathInfo, index_paths
 from app.models.table import Column, KeyedTableModel
 from app.presentation import counted, human_size
+from app.theme import contrast
 
 LAYER_COLOURS = ("#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#76b7b2", "#edc948",
                  "#b07aa1", "#ff9da7", "#9c755f", "#bab0ac")
@@ -145,19 +148,50 @@ class SizeBar(QWidget):
             x += share
         return rects
 
+    def block_text(self, index: int, width: int) -> str:
+        """What fits on a block ``width`` px wide: the label cut short before the size is.
+
+        A folder is told by its name, a block's weight by its size, so the name is
+        shortened first ("fonts-dej…  12 MB"), then dropped; never a lone "fon… MB".
+        """
+        metrics = self.fontMetrics()
+        size = human_size(self.sizes[index])
+        full = f"{self.labels[index]}  {size}"
+        if metrics.horizontalAdvance(full) <= width:
+            return full
+        room = width - metrics.horizontalAdvance(f"  {size}")
+        label = metrics.elidedText(self.labels[index], Qt.TextElideMode.ElideRight, room) \
+            if room > metrics.horizontalAdvance("x…") else ""
+        if label and label != "…":
+            return f"{label}  {size}"
+        return size if metrics.horizontalAdvance(size) <= width else ""
+
+    def text_colour(self, index: int) -> QColor:
+        """Black or white, whichever reads better on the block's colour (WCAG contrast)."""
+        fill = self.colours[index]
+        white, black = QColor("#ffffff"), QColor("#000000")
+        return white if contrast(white, fill) >= contrast(black, fill) else black
+
     def paintEvent(self, event: QPaintEvent) -> None:
+        """Every block in its own colour; the selected one framed, the others left as they are.
+
+        Paling the others hid the colours (and the labels on them) whenever the
+        selection was a layer too small to see, as the newest often is.
+        """
         painter = QPainter(self)
-        for index, rect in enumerate(self.blocks()):
-            colour = QColor(self.colours[index])
-            if self.selected not in (-1, index):
-                colour = colour.lighter(150)
-            painter.fillRect(rect, colour)
-            if rect.width() > 60:
-                painter.setPen(QColor("white"))
-                text = painter.fontMetrics().elidedText(
-                    f"{self.labels[index]}  {human_size(self.sizes[index])}",
-                    Qt.TextElideMode.ElideMiddle, rect.width() - 8)
+        blocks = self.blocks()
+        for index, rect in enumerate(blocks):
+            painter.fillRect(rect, QColor(self.colours[index]))
+            text = self.block_text(index, rect.width() - 8) if rect.width() > 24 else ""
+            if text:
+                painter.setPen(self.text_colour(index))
                 painter.drawText(rect.adjusted(4, 0, -4, 0), Qt.AlignmentFlag.AlignVCenter, text)
+        if 0 <= self.selected < len(blocks):
+            pen = QPen(self.palette().color(QPalette.ColorRole.WindowText), 2)
+            pen.setJoinStyle(Qt.PenJoinStyle.MiterJoin)
+            painter.setPen(pen)
+            painter.setBrush(Qt.BrushStyle.NoBrush)
+            painter.drawRect(blocks[self.selected].adjusted(1, 1, -1, -1))
         painter.end()
 
     def mousePressEvent(self, event: QMouseEvent) -> None:
@@ -187,11 +221,22 @@ def layer_colour(index: int) -> QColor:
     return QColor(LAYER_COLOURS[index % len(LAYER_COLOURS)])
 
 
+def layer_number(index: int) -> str:
+    """Layers are numbered from 1, bottom first, as build steps are ("layer 3 of 5")."""
+    return str(index + 1)
+
+
+def wasted_path(wasted: engine.WastedPath) -> str:
+    if wasted.folder:
+        return f"/{wasted.path}/ ({counted(wasted.files, 'file')} deleted with it)"
+    return "/" + wasted.path
+
+
 WASTE_COLUMNS = (
-    Column("Path", lambda w: "/" + w.path),
+    Column("Path", wasted_path),
     Column("Wasted", lambda w: human_size(w.size), sort_key=lambda w: w.size, align_right=True),
-    Column("Copies in layers", lambda w: ", ".join(map(str, w.layers))),
-    Column("Hidden by layer", lambda w: ", ".join(map(str, w.hidden_by))),
+    Column("Written in layer", lambda w: ", ".join(map(layer_number, w.layers))),
+    Column("Hidden by layer", lambda w: ", ".join(map(layer_number, w.hidden_by))),
 )
 
 
@@ -296,8 +341,11 @@ class LayerView(QWidget):
         selected = self.selected_layer()
         self.shown = layers
         self.bar.set_blocks([layer.size for layer in layers],
-                            [str(layer.index) for layer in layers],
+                            [layer_number(layer.index) for layer in layers],
                             [layer_colour(layer.index) for layer in layers])
+        self.bar.setToolTip("\n".join(
+            f"Layer {layer_number(layer.index)} of {len(layers)}, {layer_label(layer)}: "
+            f"{layer.size:,} bytes" for layer in layers))
         self._fill_layers()
         if layers:
             keep = selected is not None and selected < len(layers)
@@ -311,9 +359,11 @@ class LayerView(QWidget):
         if self.order.currentIndex() == 1:
             order.reverse()
         for layer in order:
-            row = [QStandardItem(str(layer.index)), QStandardItem(human_size(layer.size)),
-                   QStandardItem(layer_label(layer))]
+            row = [QStandardItem(layer_number(layer.index)),
+                   QStandardItem(human_size(layer.size)), QStandardItem(layer_label(layer))]
             row[0].setData(layer.index, LayerRole)
+            row[0].setToolTip(f"Layer {layer_number(layer.index)} of {len(self.shown)}, "
+                              f"made by the step {layer_label(layer)}")
             row[1].setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
             row[2].setToolTip(layer.step.created_by if layer.step else "")
             row[0].setData(layer_colour(layer.index), Qt.ItemDataRole.DecorationRole)
@@ -363,7 +413,7 @@ class LayerView(QWidget):
             self._apply_files(key, files)
             return
         self.files_model.set_paths([])
-        self.files_title.setText(f"Listing the files of layer {index}…")
+        self.files_title.setText(f"Listing the files of layer {layer_number(index)}…")
         self._show_folders()
         if self._listing is None or self._listing.done():
             # One listing at a time; when it ends, the selection of that moment is shown.
@@ -384,8 +434,9 @@ class LayerView(QWidget):
 
     def _apply_files(self, key: tuple[int, int], files: FileIndex) -> None:
         mode, index = key
-        what = (f"Changes in layer {index}" if mode == self.CHANGES
-                else f"The filesystem with layers 0 to {index}")
+        of = f"{layer_number(index)} of {len(self.shown)}"
+        what = (f"Changes in layer {of}" if mode == self.CHANGES
+                else f"The filesystem with layers 1 to {of}")
         self.files_model.set_index(files)
         self.files.expandToDepth(1)
         self.files_title.setText(f"{what}: {counted(files.count, 'path')}, "
@@ -438,7 +489,8 @@ class EfficiencyView(QWidget):
         self.shared = QLabel(self)
         self.shared.setObjectName("image-shared")
         self.shared.setWordWrap(True)
-        self.waste_model = KeyedTableModel(WASTE_COLUMNS, key=lambda w: w.path, parent=self)
+        self.waste_model = KeyedTableModel(
+            WASTE_COLUMNS, key=lambda w: w.path + ("/" if w.folder else ""), parent=self)
         self.waste = QTableView(self)
         self.waste.setObjectName("image-wasted-paths")
         self.waste.setAccessibleName("Largest wasted paths")
@@ -470,7 +522,7 @@ class EfficiencyView(QWidget):
             f"efficiency <b>{analysis.efficiency * 100:.1f} %</b> "
             "(bytes in lower layers that the final filesystem hides: overwritten, deleted, "
             "or under a replaced directory)")
-        self.waste_model.set_items(list(analysis.wasted_paths(50)))
+        self.waste_model.set_items(list(analysis.wasted_folders(50)))
         self.shared.setText("Looking for other images that share these layers…")
         self.total_size = analysis.total_size
 

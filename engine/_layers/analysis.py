@@ -117,6 +117,39 @@ class ImageAnalysis:
         """The ``limit`` largest wasted paths (all when None), largest first."""
         return self._stacked.waste.ranked(limit)
 
+    def wasted_folders(self, limit: int | None = 50) -> tuple[WastedPath, ...]:
+        """The wasted paths with each deleted or replaced directory rolled up into one row.
+
+        ``rm -rf /usr/share/doc`` wastes every file that was below it: one row
+        (``folder``, the count in ``files``) says so better than hundreds.  A path
+        goes to the topmost of its directories that a whiteout or opaque marker of
+        the layer hiding it names; other paths keep their own rows.  Largest first.
+        """
+        markers = {index: set(layer.files.whiteouts) | set(layer.files.opaque_dirs)
+                   for index, layer in enumerate(self.layers)
+                   if layer.files.whiteouts or layer.files.opaque_dirs}
+        rows: dict[tuple[str, bool], tuple[int, int, set[int], set[int]]] = {}
+        for wasted in self._stacked.waste.ranked(None):
+            key = (wasted.path, False)
+            for hider in wasted.hidden_by:
+                marked = markers.get(hider)
+                if not marked:
+                    continue
+                parts = wasted.path.split("/")
+                folder = next((d for d in ("/".join(parts[:n]) for n in range(1, len(parts)))
+                               if d in marked), None)
+                if folder is not None:
+                    key = (folder, True)
+                    break
+            size, files, layers, hiders = rows.get(key, (0, 0, set(), set()))
+            layers.update(wasted.layers)
+            hiders.update(wasted.hidden_by)
+            rows[key] = (size + wasted.size, files + 1, layers, hiders)
+        ranked = sorted(rows.items(), key=lambda row: (-row[1][0], row[0]))
+        return tuple(WastedPath(path, size, tuple(sorted(layers)), tuple(sorted(hiders)),
+                                folder, files)
+                     for (path, folder), (size, files, layers, hiders) in ranked[:limit])
+
     def aggregated(self, upto: int | None = None) -> dict[str, StackedEntry]:
         """The filesystem as a container sees it with layers ``0..upto`` (all when None).
 

@@ -246,10 +246,14 @@ class WastedPath:
     """Bytes at one path that the final filesystem does not show.
 
     ``layers`` hold the hidden copies; ``hidden_by`` overwrote, deleted or
-    (opaque directory) hid them.
+    (opaque directory) hid them.  A ``folder`` row (see
+    :meth:`engine.ImageAnalysis.wasted_folders`) stands for the ``files`` hidden
+    below a directory that a layer deleted or replaced as a whole.
     """
 
     path: str
     size: int
     layers: tuple[int, ...]
     hidden_by: tuple[int, ...]
+    folder: bool = False
+    files: int = 1

@@ -5,17 +5,19 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from PySide6.QtCore import QModelIndex, QPersistentModelIndex, Qt
+from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QPoint, Qt
+from PySide6.QtGui import QColor, QImage
 from PySide6.QtWidgets import QTreeView
 from pytestqt.modeltest import ModelTester
 from pytestqt.qtbot import QtBot
 
 from app.main_window import MainWindow
 from app.models.file_tree import FileTreeModel, PathInfo
-from app.pages.image_layers import LayerView
+from app.pages.image_layers import LAYER_COLOURS, LayerView, SizeBar, layer_colour
 from app.pages.images import ImagesPage
 from app.presentation import human_size
 from app.session import EngineSession
+from app.theme import contrast
 from tests.app.conftest import await_in_qt, wait_connected
 from tests.conftest import LABEL_KEY, RUN_ID, EngineUnderTest, unique_name
 from tests.faults import SocketRelay
@@ -123,7 +125,7 @@ def test_layers_files_and_waste_of_a_real_image(
         assert metadata.rowCount() == 1 and metadata.child(0, 2).text() == "ENV MODE=test"
         # The newest layer is selected; its changes: /app/big removed, /app/small added.
         assert view.selected_layer() == 3
-        qtbot.waitUntil(lambda: view.files_title.text().startswith("Changes in layer 3:"),
+        qtbot.waitUntil(lambda: view.files_title.text().startswith("Changes in layer 4 of 4:"),
                         timeout=wait_ms(5))
         marks = {}
         app_dir = view.files_model.find("app")
@@ -135,24 +137,31 @@ def test_layers_files_and_waste_of_a_real_image(
 
         # Other lists are made in a worker thread, then kept: going back is immediate.
         view.mode.setCurrentIndex(view.AGGREGATED)
-        assert view.files_title.text() == "Listing the files of layer 3…"
+        assert view.files_title.text() == "Listing the files of layer 4…"
         qtbot.waitUntil(lambda: view.files_title.text().startswith(
-            "The filesystem with layers 0 to 3:"), timeout=wait_ms(5))
+            "The filesystem with layers 1 to 4 of 4:"), timeout=wait_ms(5))
         assert view.files_model.find("app/big").isValid() is False
         assert view.files_model.find("app/small").isValid()
         view.select_layer(2)
         qtbot.waitUntil(lambda: view.files_title.text().startswith(
-            "The filesystem with layers 0 to 2:"), timeout=wait_ms(5))
+            "The filesystem with layers 1 to 3 of 4:"), timeout=wait_ms(5))
         assert view.files_model.find("app/big").isValid()
         view.mode.setCurrentIndex(view.CHANGES)
         view.select_layer(3)
-        assert view.files_title.text().startswith("Changes in layer 3:")  # no wait: kept
+        assert view.files_title.text().startswith("Changes in layer 4 of 4:")  # no wait: kept
         assert view.files_model.find("app/small").isValid()
 
         efficiency = detail.efficiency
         assert efficiency.summary.text().startswith("<b>307.2 kB</b> wasted of")
         assert efficiency.waste_model.rowCount() == 1
         assert efficiency.waste_model.index(0, 0).data() == "/app/big"
+        # Layers count from 1, as build steps do: written in layer 3, deleted in layer 4.
+        headers = [efficiency.waste_model.headerData(c, Qt.Orientation.Horizontal)
+                   for c in range(4)]
+        assert headers == ["Path", "Wasted", "Written in layer", "Hidden by layer"]
+        assert [efficiency.waste_model.index(0, c).data() for c in (2, 3)] == ["3", "4"]
+        assert [view.layers_model.item(r, 0).text() for r in range(4)] == ["1", "2", "3", "4"]
+        assert view.bar.labels == ["1", "2", "3", "4"]
         qtbot.waitUntil(lambda: "Shares up to" in efficiency.shared.text(), timeout=wait_ms(30))
         base = next(s for s in efficiency.shared_with
                     if s.name == any_engine.qualified(any_engine.image))
@@ -187,7 +196,7 @@ def test_layer_tree_shows_before_the_export_is_read(
         qtbot.waitUntil(lambda: detail.analysis is not None, timeout=wait_ms(60))
         assert [view.layers_model.item(r, 2).text() for r in range(4)] == rows
         assert view.selected_layer() == 2  # the exact tree kept the user's choice
-        qtbot.waitUntil(lambda: view.files_title.text().startswith("Changes in layer 2:"),
+        qtbot.waitUntil(lambda: view.files_title.text().startswith("Changes in layer 3 of 4:"),
                         timeout=wait_ms(5))
     finally:
         relay.release()
@@ -212,3 +221,34 @@ def test_folder_bar_splits_where_the_bytes_do(qtbot: QtBot) -> None:
     qtbot.mouseClick(view.folder_bar, Qt.MouseButton.LeftButton, pos=block.center())
     current = view.files.currentIndex()
     assert current.isValid() and current.data() == "man/"
+
+
+def test_layer_bar_labels_read_on_every_tint_and_a_tiny_selection_pales_nothing(
+        qtbot: QtBot) -> None:
+    bar = SizeBar("bar", "Bytes per layer")
+    qtbot.addWidget(bar)
+    bar.resize(600, 28)
+    colours = [layer_colour(n) for n in range(len(LAYER_COLOURS))] + [QColor("#8c8c8c")]
+    bar.set_blocks([100] * len(colours), [str(n) for n in range(len(colours))], colours)
+    for index, colour in enumerate(colours):
+        assert contrast(bar.text_colour(index), colour) >= 4.5, colour.name()
+    # The newest layer is selected by default and is often 0 B: the others keep their colour.
+    bar.set_blocks([5000, 3000, 0], ["1", "2", "3"], colours[:3])
+    bar.selected = 2
+    image = QImage(bar.size(), QImage.Format.Format_RGB32)
+    bar.render(image)
+    for index, rect in enumerate(bar.blocks()[:2]):
+        assert QColor(image.pixel(QPoint(rect.left() + 2, 2))) == colours[index]
+
+
+def test_a_narrow_block_shortens_the_name_and_keeps_the_size(qtbot: QtBot) -> None:
+    bar = SizeBar("bar", "Bytes per folder")
+    qtbot.addWidget(bar)
+    bar.set_blocks([12_300_000], ["fonts-dejavu-core-and-more/"], [layer_colour(0)])
+    metrics = bar.fontMetrics()
+    full = "fonts-dejavu-core-and-more/  12.3 MB"
+    assert bar.block_text(0, metrics.horizontalAdvance(full)) == full
+    short = bar.block_text(0, metrics.horizontalAdvance("fonts-de…  12.3 MB"))
+    assert short.startswith("fon") and short.endswith("…  12.3 MB"), short
+    assert bar.block_text(0, metrics.horizontalAdvance("12.3 MB") + 2) == "12.3 MB"
+    assert bar.block_text(0, 5) == ""

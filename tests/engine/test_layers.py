@@ -307,6 +307,21 @@ def test_the_bulk_stacking_matches_the_entry_by_entry_walk(
         assert list(stacks[0].visible().items()) == list(stacks[1].visible().items())
 
 
+def test_waste_rolls_up_per_deleted_directory() -> None:
+    analysis = analyze_layers([
+        files(d("usr"), d("usr/share"), d("usr/share/doc"), d("usr/share/doc/a"),
+              f("usr/share/doc/a/x", 100), f("usr/share/doc/a/z", 1), f("usr/share/doc/c", 50),
+              f("usr/bin/t", 10), f("usr/share/keep", 7)),
+        files(f("usr/bin/t", 20), whiteouts=["usr/share/doc"]),
+        files(whiteouts=["usr/share/doc/a"]),  # inside what is already gone: no row of its own
+    ])
+    rows = analysis.wasted_folders(None)
+    assert [(w.path, w.folder, w.files, w.size, w.layers, w.hidden_by) for w in rows] == [
+        ("usr/share/doc", True, 3, 151, (0,), (1,)), ("usr/bin/t", False, 1, 10, (0,), (1,))]
+    assert sum(w.size for w in rows) == analysis.wasted_bytes
+    assert analysis.wasted_folders(1) == rows[:1]
+
+
 def test_directory_sizes_roll_up_per_layer() -> None:
     layers = [files(d("usr"), d("usr/lib"), f("usr/lib/a", 10), f("usr/lib/b", 20),
                     f("usr/c", 5))]
@@ -599,6 +614,9 @@ def test_known_image_changes_and_waste(known: tuple[EngineUnderTest, str, ImageA
         WastedPath("e/keep", 5, (2,), (3,)))
     assert [w.path for w in analysis.wasted_paths(None)] == ["huge", "big", "e/keep", "gone",
                                                              "d/sub/a"]
+    assert [(w.path, w.folder, w.files, w.size) for w in analysis.wasted_folders(None)] == [
+        ("huge", False, 1, 307200), ("big", False, 1, 102400), ("e", True, 1, 5),
+        ("gone", False, 1, 5), ("d/sub", True, 1, 4)]
     assert analysis.efficiency == 1 - KNOWN_WASTED / analysis.total_size
     assert analysis.total_size == sum(layer.size for layer in analysis.layers)
 
