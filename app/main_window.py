@@ -15,7 +15,6 @@ from PySide6.QtCore import QSize, Qt
 from PySide6.QtGui import QAction, QCloseEvent, QIcon, QKeySequence
 from PySide6.QtWidgets import (
     QApplication,
-    QFileDialog,
     QHBoxLayout,
     QHeaderView,
     QLabel,
@@ -39,7 +38,7 @@ from app.session import ConnectionState, ConnectionStatus, EngineSession, Messag
 from app.settings import THEME, Settings
 from app.theme import apply_theme
 from app.widgets.activity import Activity, ActivityPanel
-from app.widgets.build_sheet import BuildRequest, BuildSheet
+from app.widgets.build_sheet import BuildRequest, BuildSheet, choose_build_source
 from app.widgets.command_palette import CommandPalette
 from app.widgets.drop_overlay import DropBuild
 from app.widgets.message_bar import MessageBar
@@ -197,9 +196,8 @@ class MainWindow(QMainWindow):
                           on_done=self.images_page.select_reference)
 
     def choose_build(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self, "Build from folder")
-        if folder:
-            self.open_build(Path(folder))
+        if (path := choose_build_source(self, self.settings)) is not None:
+            self.open_build(path)
 
     def open_build(self, path: Path) -> BuildSheet:
         sheet = BuildSheet(path, self)

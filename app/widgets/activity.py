@@ -135,6 +135,7 @@ class Activity(QFrame):
         self.succeeded = succeeded
         self.status.setText(text)
         if self.log.document().isEmpty():  # nothing more to show than the status line
+            self.toggle.setChecked(False)  # no tall empty box left open with no way to close it
             self.toggle.hide()
         self.progress.setRange(0, 1)
         self.progress.setValue(1 if succeeded else 0)

@@ -36,6 +36,7 @@ from PySide6.QtWidgets import (
 import engine
 from app.models.table import Column, KeyedTableModel
 from app.presentation import counted, human_size
+from app.settings import Settings
 from app.theme import ERROR_TEXT, WARNING_TEXT, text_style
 
 TAR_SUFFIXES = (".tar", ".tar.gz", ".tgz", ".tar.bz2", ".tar.xz")
@@ -48,6 +49,32 @@ LARGEST_COLUMNS = (
 
 def is_tar(path: Path) -> bool:
     return path.is_file() and path.name.lower().endswith(TAR_SUFFIXES)
+
+
+#: The folder of the last Dockerfile or tar chosen with Build…, to start there next time.
+LAST_BUILD_FOLDER = "state/last_build_folder"
+BUILD_SOURCES = ("Dockerfiles and build archives (Dockerfile Dockerfile.* *.Dockerfile "
+                 "*.dockerfile Containerfile Containerfile.* "
+                 + " ".join(f"*{suffix}" for suffix in TAR_SUFFIXES) + ");;All files (*)")
+
+
+def choose_build_source(parent: QWidget, settings: Settings) -> Path | None:
+    """Ask for a Dockerfile (its folder is the context) or a tar to build from.
+
+    Starts in the folder of the last one chosen, else the home folder (never the
+    directory the program happened to be started in).  A folder is chosen through
+    its Dockerfile: a file dialog cannot offer files and folders at once, and a
+    folder without one cannot be built.  Call from a slot, never inside a task.
+    """
+    last = str(settings.store.value(LAST_BUILD_FOLDER, "") or "")
+    start = last if last and Path(last).is_dir() else str(Path.home())
+    path, _filter = QFileDialog.getOpenFileName(
+        parent, "Build an image: choose a Dockerfile (its folder is the context) or a tar",
+        start, BUILD_SOURCES)
+    if not path:
+        return None
+    settings.store.setValue(LAST_BUILD_FOLDER, str(Path(path).parent))
+    return Path(path)
 
 
 def context_for(path: Path) -> tuple[Path, Path | None]:

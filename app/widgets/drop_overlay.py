@@ -9,13 +9,13 @@ from __future__ import annotations
 from pathlib import Path
 
 from PySide6.QtCore import QEvent, QObject, Qt, Signal
-from PySide6.QtGui import QDragEnterEvent, QDropEvent
+from PySide6.QtGui import QDragEnterEvent, QDragMoveEvent, QDropEvent
 from PySide6.QtWidgets import QLabel, QWidget
 
 from app.widgets.build_sheet import is_tar
 
 
-def droppable_path(event: QDragEnterEvent | QDropEvent) -> Path | None:
+def droppable_path(event: QDropEvent) -> Path | None:
     """The one local file or folder being dragged, if there is exactly one."""
     urls = event.mimeData().urls() if event.mimeData() is not None else []
     if len(urls) != 1 or not urls[0].isLocalFile():
@@ -30,6 +30,20 @@ def describe_drop(path: Path) -> str:
     if is_tar(path):
         return f"Drop to build from the archive {path.name}"
     return f"Drop to build {path.name} with {path.parent.name}/ as the context"
+
+
+def accept_as_copy(event: QDropEvent) -> bool:
+    """Accept the drag as a Copy (else a Link), never as the Move a file manager may propose.
+
+    A Move tells the source it may delete the file once dropped; building only reads it.
+    """
+    for action in (Qt.DropAction.CopyAction, Qt.DropAction.LinkAction):
+        if event.possibleActions() & action:
+            event.setDropAction(action)
+            event.accept()
+            return True
+    event.ignore()
+    return False
 
 
 class DropBuild(QObject):
@@ -58,13 +72,17 @@ class DropBuild(QObject):
         kind = event.type()
         if kind == QEvent.Type.DragEnter and isinstance(event, QDragEnterEvent):
             path = droppable_path(event)
-            if path is None:
+            if path is None or not accept_as_copy(event):
                 return False
-            event.acceptProposedAction()
             self.overlay.setText(describe_drop(path))
             self.overlay.setGeometry(self._target.rect().adjusted(24, 24, -24, -24))
             self.overlay.raise_()
             self.overlay.show()
+            return True
+        if kind == QEvent.Type.DragMove and isinstance(event, QDragMoveEvent):
+            if droppable_path(event) is None:
+                return False
+            accept_as_copy(event)
             return True
         if kind == QEvent.Type.DragLeave:
             self.overlay.hide()
@@ -72,9 +90,8 @@ class DropBuild(QObject):
         if kind == QEvent.Type.Drop and isinstance(event, QDropEvent):
             self.overlay.hide()
             path = droppable_path(event)
-            if path is None:
+            if path is None or not accept_as_copy(event):
                 return False
-            event.acceptProposedAction()
             self.dropped.emit(path)
             return True
         return False

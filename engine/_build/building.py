@@ -90,6 +90,7 @@ class BuildDecoder:
         self.vertices: dict[str, BuildVertex] = {}
         self._failed_vertex: BuildVertex | None = None
         self._partial = ""
+        self._after_step = False
 
     def feed(self, message: Any) -> list[BuildEvent]:
         if not isinstance(message, Mapping):
@@ -117,7 +118,10 @@ class BuildDecoder:
             self.image_id = str(aux["ID"])
             return events
         stream = message.get("stream")
+        after_step, self._after_step = self._after_step, False
         if isinstance(stream, str):
+            if after_step and stream == "\n":
+                return events  # the classic builder ends a "Step N/M" line in a message of its own
             step = _STEP.match(stream.strip("\n"))
             if step:
                 number, total = int(step.group(1)), int(step.group(2))
@@ -130,6 +134,7 @@ class BuildDecoder:
                     line = exact[0] if len(exact) == 1 else None
                 self.last_step = BuildStep(number, total, instruction, line)
                 self.steps[number] = self.last_step
+                self._after_step = not stream.endswith("\n")
                 events.append(self.last_step)
             elif _USING_CACHE.match(stream) and self.last_step is not None:
                 self.last_step = replace(self.last_step, cached=True)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import base64
 import json
+import tarfile
+from itertools import pairwise
 from pathlib import Path
 
 import pytest
@@ -15,7 +17,7 @@ from pytestqt.qtbot import QtBot
 from app.main_window import MainWindow
 from app.session import EngineSession
 from app.widgets.activity import Activity
-from app.widgets.build_sheet import BuildSheet
+from app.widgets.build_sheet import LAST_BUILD_FOLDER, BuildSheet
 from app.widgets.login_dialog import LoginDialog
 from tests.app.conftest import wait_connected
 from tests.conftest import LABEL_KEY, RUN_ID, EngineUnderTest, unique_name
@@ -152,22 +154,102 @@ def test_dropped_folder_builds_and_selects_the_image(
         any_engine.cli("rmi", "-f", tag, check=False)
 
 
-def test_build_button_picks_a_folder_and_opens_its_sheet(
+def test_build_button_picks_a_dockerfile_or_a_tar_and_remembers_the_folder(
     qtbot: QtBot, make_session, docker_engine: EngineUnderTest, tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     folder = make_context(tmp_path, docker_engine, "RUN true\n")
+    (folder / "Dockerfile.dev").write_text((folder / "Dockerfile").read_text())
+    archive = tmp_path / "context.tar"
+    with tarfile.open(archive, "w") as tar:
+        tar.add(folder / "Dockerfile", "Dockerfile")
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
     window = open_window(qtbot, make_session, docker_engine)
-    picked: list[str] = [""]  # the user cancels the folder dialog first
-    monkeypatch.setattr(QFileDialog, "getExistingDirectory", lambda *_args: picked.pop(0))
+    window.settings.store.remove(LAST_BUILD_FOLDER)
+    asked: list[tuple[str, str]] = []
+    picked: list[str] = [""]  # the user cancels the dialog first
+
+    def get_open_file_name(_parent: object, _caption: str, start: str,
+                           filters: str) -> tuple[str, str]:
+        asked.append((start, filters))
+        return picked.pop(0), ""
+
+    monkeypatch.setattr(QFileDialog, "getOpenFileName", get_open_file_name)
     window.images_page.build_button.click()
     assert window.findChild(BuildSheet) is None  # cancelled: nothing opens
-    picked.append(str(folder))
+    assert asked[0][0] == str(home)  # not the directory the program was started in
+    assert "Dockerfile" in asked[0][1] and "*.tar" in asked[0][1]
+
+    picked.append(str(folder / "Dockerfile.dev"))
     window.images_page.build_button.click()
     sheet = window.findChild(BuildSheet)
     assert sheet is not None and sheet.isVisible()
+    assert asked[1][0] == str(home)
+    assert (sheet.context.text(), Path(sheet.dockerfile.text()).name) == (str(folder),
+                                                                          "Dockerfile.dev")
     qtbot.waitUntil(lambda: sheet.listing is not None, timeout=wait_ms(10))
     assert sheet.buildargs.toPlainText() == "GREETING=hello"
+    sheet.reject()
+    qtbot.waitUntil(lambda: window.findChild(BuildSheet) is None)
+
+    picked.append(str(archive))
+    window.images_page.build_button.click()
+    assert asked[2][0] == str(folder)  # where the last one was picked
+    sheet = window.findChild(BuildSheet)
+    assert sheet is not None and sheet.tar == archive
+    sheet.reject()
+
+
+def test_a_dockerfile_that_does_not_parse_leaves_no_empty_log_open(
+    qtbot: QtBot, make_session, any_engine: EngineUnderTest, tmp_path: Path
+) -> None:
+    folder = make_context(tmp_path, any_engine, "FROBNICATE now\n")
+    window = open_window(qtbot, make_session, any_engine)
+    sheet = window.open_build(folder)
+    qtbot.waitUntil(lambda: sheet.build_button.isEnabled(), timeout=wait_ms(10))
+    sheet.tags.setText(f"dockyard-test/{unique_name('parse')}:v1")
+    sheet.build_button.click()
+    [activity] = window.activity.activities()
+    qtbot.waitUntil(lambda: activity.done, timeout=wait_ms(120))
+    assert not activity.succeeded
+    assert "frobnicate" in activity.status.text().lower(), activity.status.text()
+    text = activity.log.toPlainText()
+    # Either the log has something to read and a toggle to close it, or it is closed.
+    assert activity.log.isVisibleTo(activity) == bool(text)
+    if text:
+        assert activity.toggle.isVisibleTo(activity)
+    # No blank line after each classic "Step N/M" line.
+    assert not [step for step, after in pairwise(text.splitlines())
+                if step.lower().startswith("step") and not after], text
+
+
+def test_a_drop_proposed_as_a_move_is_taken_as_a_copy(
+    qtbot: QtBot, make_session, docker_engine: EngineUnderTest, tmp_path: Path
+) -> None:
+    folder = make_context(tmp_path, docker_engine, "RUN true\n")
+    window = open_window(qtbot, make_session, docker_engine)
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(folder))])
+    point = QPointF(window.width() / 2, window.height() / 2)
+    every = (Qt.DropAction.CopyAction | Qt.DropAction.MoveAction | Qt.DropAction.LinkAction)
+    # Shift: what a file manager's drag proposes when it means to move the file.
+    enter = QDragEnterEvent(point.toPoint(), every, mime, Qt.MouseButton.LeftButton,
+                            Qt.KeyboardModifier.ShiftModifier)
+    assert enter.proposedAction() == Qt.DropAction.MoveAction
+    QApplication.sendEvent(window, enter)
+    assert enter.isAccepted() and enter.dropAction() == Qt.DropAction.CopyAction
+    move_only = QDragEnterEvent(point.toPoint(), Qt.DropAction.MoveAction, mime,
+                                Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
+    QApplication.sendEvent(window, move_only)
+    assert not move_only.isAccepted()
+    dropped = QDropEvent(point, Qt.DropAction.LinkAction | Qt.DropAction.MoveAction, mime,
+                         Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
+    QApplication.sendEvent(window, dropped)
+    assert dropped.isAccepted() and dropped.dropAction() == Qt.DropAction.LinkAction
+    sheet = window.findChild(BuildSheet)
+    assert sheet is not None and sheet.context.text() == str(folder)
     sheet.reject()
 
 
@@ -218,12 +300,12 @@ def test_a_rebuild_marks_its_cached_steps_and_says_where_the_cache_ended(
 
     def build() -> Activity:
         sheet = window.open_build(folder)
-        qtbot.waitUntil(lambda: sheet.build_button.isEnabled(), timeout=10_000)
+        qtbot.waitUntil(lambda: sheet.build_button.isEnabled(), timeout=wait_ms(10))
         sheet.tags.setText(tag)
         before = window.activity.activities()
         sheet.build_button.click()
         [activity] = [a for a in window.activity.activities() if a not in before]
-        qtbot.waitUntil(lambda: activity.done, timeout=120_000)
+        qtbot.waitUntil(lambda: activity.done, timeout=wait_ms(120))
         assert activity.succeeded, activity.status.text()
         return activity
 
@@ -241,6 +323,7 @@ def test_a_rebuild_marks_its_cached_steps_and_says_where_the_cache_ended(
     assert marked[0].startswith("[cached] Step 2/5 : RUN echo ")
     assert "Step 3/5 : COPY data.txt /data.txt" in log
     assert not any("Using cache" in line for line in log)
+    assert "" not in log  # no blank line after each classic "Step N/M" line
     assert second.status.text().endswith(
         "1 of 4 steps from the cache; the first to miss it was step 3"
         " (line 3: COPY data.txt /data.txt).")

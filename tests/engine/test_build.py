@@ -18,6 +18,7 @@ import urllib.request
 import warnings
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
+from itertools import pairwise
 from pathlib import Path
 
 import pytest
@@ -153,6 +154,10 @@ async def test_classic_build_marks_cached_steps_and_says_where_the_cache_ended(
         return [e.number for e in events if isinstance(e, BuildStep) and e.cached]
 
     assert cached_steps(first) == []
+    # A "Step N/M" line's own line end is no output line of its own.
+    assert not [after for before, after in pairwise(first)
+                if isinstance(before, BuildStep) and isinstance(after, BuildOutput)
+                and not after.text.strip()]
     assert cached_steps(second) == [2]
     done = second[-1]
     assert isinstance(done, BuildComplete) and done.cache is not None
