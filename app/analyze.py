@@ -40,7 +40,8 @@ def _cut(text: str, width: int = INSTRUCTION_WIDTH) -> str:
 
 
 def _layer_list(layers: Sequence[int]) -> str:
-    return ",".join(str(index) for index in layers)
+    """Layer numbers as the window shows them: from 1, bottom first, as build steps count."""
+    return ",".join(str(index + 1) for index in layers)
 
 
 def ci_checks(
@@ -108,7 +109,7 @@ def format_analysis(analysis: ImageAnalysis, engine_description: str) -> str:
     ]
     for layer in analysis.layers:
         instruction = layer.instruction or "<no history>"
-        lines.append(f"{layer.index:>5}  {human_size(layer.size):>10}  "
+        lines.append(f"{layer.index + 1:>5}  {human_size(layer.size):>10}  "
                      f"{_cut(_printable(instruction))}")
         for step in layer.metadata_steps:
             lines.append(f"{'':>5}  {'':>10}    {_cut(_printable(step.instruction))}")

@@ -48,11 +48,11 @@ def test_text_report(docker_engine: EngineUnderTest, known_tag: str) -> None:
     assert lines[0] == f"Image:        {known_tag}  ({image_id})"
     assert lines[1] == f"Tags:         {known_tag}"
     table = lines[lines.index(f"{'LAYER':>5}  {'SIZE':>10}  INSTRUCTION"):]
-    start = table.index("    4    307.2 kB  RUN dd if=/dev/zero of=/huge bs=1024 count=300")
-    assert table[start - 1].startswith("    3     51.2 kB  RUN dd if=/dev/zero of=/big bs=1024"
+    start = table.index("    5    307.2 kB  RUN dd if=/dev/zero of=/huge bs=1024 count=300")
+    assert table[start - 1].startswith("    4     51.2 kB  RUN dd if=/dev/zero of=/big bs=1024"
                                        " count=50 && rm /gone")
     assert table[start + 1:start + 5] == [
-        "    5     0 Bytes  RUN rm /huge",
+        "    6     0 Bytes  RUN rm /huge",
         f"                     LABEL {LABEL_KEY}={RUN_ID}",
         '                     CMD ["sh"]',
         "",
@@ -61,11 +61,11 @@ def test_text_report(docker_engine: EngineUnderTest, known_tag: str) -> None:
     top = lines[lines.index("Top wasted paths:") + 1:]
     assert top == [
         "       BYTES  IN LAYERS  HIDDEN BY  PATH",
-        "     307,200  4          5          huge",
-        "     102,400  2          3          big",
-        "           5  2          3          e/keep",
-        "           5  2          3          gone",
-        "           4  2          3          d/sub/a",
+        "     307,200  5          6          huge",
+        "     102,400  3          4          big",
+        "           5  3          4          e/keep",
+        "           5  3          4          gone",
+        "           4  3          4          d/sub/a",
     ]
 
 
