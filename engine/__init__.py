@@ -14,7 +14,7 @@ UI-free and asyncio-based, usable from a script::
 """
 
 from engine._build import (
-    BuildCache,
+    BuildCacheUse,
     BuildComplete,
     BuildDecoder,
     BuildEvent,
@@ -262,8 +262,8 @@ __all__ = [
     "Attempt",
     "BadRequest",
     "BuildArg",
-    "BuildCache",
     "BuildCacheRecord",
+    "BuildCacheUse",
     "BuildComplete",
     "BuildDecoder",
     "BuildEvent",

@@ -22,7 +22,7 @@ from engine._build.building import BuildDecoder, build
 from engine._build.buildkit import decode_buildkit_status
 from engine._build.credentials import login_auth, registry_auth, save_login
 from engine._build.events import (
-    BuildCache,
+    BuildCacheUse,
     BuildComplete,
     BuildEvent,
     BuildFailed,
@@ -45,7 +45,7 @@ from engine._build.references import ImageReference, InvalidReference, parse_ref
 from engine._build.search import SearchFailed, SearchResult, search_images
 
 __all__ = [
-    "BuildCache",
+    "BuildCacheUse",
     "BuildComplete",
     "BuildDecoder",
     "BuildEvent",

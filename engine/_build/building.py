@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from engine._client import Engine
 from engine._build.buildkit import decode_buildkit_status
 from engine._build.events import (
-    BuildCache,
+    BuildCacheUse,
     BuildComplete,
     BuildEvent,
     BuildFailed,
@@ -149,7 +149,7 @@ class BuildDecoder:
             events.append(BuildOutput(str(message["status"]) + "\n"))
         return events
 
-    def cache(self) -> BuildCache | None:
+    def cache(self) -> BuildCacheUse | None:
         """What the layer cache answered, from the steps (classic) or vertices (BuildKit)."""
         rows: list[tuple[bool, str, int | None, int | None]] = []  # cached, text, step, line
         for step in self.steps.values():
@@ -167,7 +167,7 @@ class BuildDecoder:
         if not rows:
             return None
         miss = next((row for row in rows if not row[0]), None)
-        return BuildCache(sum(row[0] for row in rows), len(rows),
+        return BuildCacheUse(sum(row[0] for row in rows), len(rows),
                           *(miss[1:] if miss is not None else ()))
 
     def _failure(self, text: str) -> BuildFailed:

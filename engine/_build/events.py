@@ -77,7 +77,7 @@ class BuildVertexProgress:
 
 
 @dataclass(frozen=True, slots=True)
-class BuildCache:
+class BuildCacheUse:
     """How much of a build the layer cache answered, and where it first did not.
 
     Counts the steps that can come from the cache (a ``FROM`` never does).  The
@@ -108,7 +108,7 @@ class BuildCache:
 class BuildComplete:
     image_id: str
     #: What the layer cache answered (None when the stream named no steps).
-    cache: BuildCache | None = None
+    cache: BuildCacheUse | None = None
 
 
 BuildEvent = BuildStep | BuildOutput | BuildVertex | BuildVertexProgress | BuildComplete
