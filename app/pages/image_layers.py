@@ -214,11 +214,26 @@ class LayerLike(Protocol):
     @property
     def step(self) -> engine.HistoryStep | None: ...
     @property
+    def steps(self) -> tuple[engine.HistoryStep, ...]: ...
+    @property
     def metadata_steps(self) -> tuple[engine.HistoryStep, ...]: ...
 
 
 def layer_colour(index: int) -> QColor:
     return QColor(LAYER_COLOURS[index % len(LAYER_COLOURS)])
+
+
+def step_numbers(layers: Sequence[LayerLike]) -> dict[int, int]:
+    """Layer index → the number of the build step that made it, as the Build steps tab counts
+    (every history row, oldest first, from 1)."""
+    numbers: dict[int, int] = {}
+    seen = 0
+    for layer in layers:
+        step = layer.step
+        if step is not None:
+            numbers[layer.index] = seen + layer.steps.index(step) + 1
+        seen += len(layer.steps)
+    return numbers
 
 
 def layer_number(index: int) -> str:
@@ -356,14 +371,16 @@ class LayerView(QWidget):
         self.layers_model.clear()
         self.layers_model.setHorizontalHeaderLabels(["Layer", "Size", "Instruction"])
         order = list(self.shown)
+        steps = step_numbers(order)
         if self.order.currentIndex() == 1:
             order.reverse()
         for layer in order:
             row = [QStandardItem(layer_number(layer.index)),
                    QStandardItem(human_size(layer.size)), QStandardItem(layer_label(layer))]
             row[0].setData(layer.index, LayerRole)
+            made_by = f"build step {steps[layer.index]}" if layer.index in steps else "a step"
             row[0].setToolTip(f"Layer {layer_number(layer.index)} of {len(self.shown)}, "
-                              f"made by the step {layer_label(layer)}")
+                              f"made by {made_by}: {layer_label(layer)}")
             row[1].setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
             row[2].setToolTip(layer.step.created_by if layer.step else "")
             row[0].setData(layer_colour(layer.index), Qt.ItemDataRole.DecorationRole)
@@ -434,7 +451,8 @@ class LayerView(QWidget):
 
     def _apply_files(self, key: tuple[int, int], files: FileIndex) -> None:
         mode, index = key
-        of = f"{layer_number(index)} of {len(self.shown)}"
+        step = step_numbers(self.shown).get(index)
+        of = f"{layer_number(index)} of {len(self.shown)}" + (f" (step {step})" if step else "")
         what = (f"Changes in layer {of}" if mode == self.CHANGES
                 else f"The filesystem with layers 1 to {of}")
         self.files_model.set_index(files)

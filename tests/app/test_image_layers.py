@@ -125,30 +125,36 @@ def test_layers_files_and_waste_of_a_real_image(
         assert metadata.rowCount() == 1 and metadata.child(0, 2).text() == "ENV MODE=test"
         # The newest layer is selected; its changes: /app/big removed, /app/small added.
         assert view.selected_layer() == 3
-        qtbot.waitUntil(lambda: view.files_title.text().startswith("Changes in layer 4 of 4:"),
-                        timeout=wait_ms(5))
+        qtbot.waitUntil(lambda: view.files_title.text().startswith(
+            "Changes in layer 4 of 4 (step "), timeout=wait_ms(5))
         marks = {}
         app_dir = view.files_model.find("app")
         for row in range(view.files_model.rowCount(app_dir)):
             name = view.files_model.index(row, 0, app_dir).data()
             marks[name] = view.files_model.index(row, 2, app_dir).data()
         assert marks == {"big": "removed", "small": "added"}
+        # The step named is the one the Build steps tab lists under that number.
+        step = int(view.files_title.text().split("(step ", 1)[1].split(")", 1)[0])
+        history = detail.history_model
+        rows = [history.index(r, 1).data() for r in range(history.rowCount())
+                if history.index(r, 0).data() == str(step)]
+        assert rows == ["RUN rm /app/big && echo hi > /app/small"]
         qtmodeltester.check(view.files_model)
 
         # Other lists are made in a worker thread, then kept: going back is immediate.
         view.mode.setCurrentIndex(view.AGGREGATED)
         assert view.files_title.text() == "Listing the files of layer 4…"
         qtbot.waitUntil(lambda: view.files_title.text().startswith(
-            "The filesystem with layers 1 to 4 of 4:"), timeout=wait_ms(5))
+            "The filesystem with layers 1 to 4 of 4 (step "), timeout=wait_ms(5))
         assert view.files_model.find("app/big").isValid() is False
         assert view.files_model.find("app/small").isValid()
         view.select_layer(2)
         qtbot.waitUntil(lambda: view.files_title.text().startswith(
-            "The filesystem with layers 1 to 3 of 4:"), timeout=wait_ms(5))
+            "The filesystem with layers 1 to 3 of 4 (step "), timeout=wait_ms(5))
         assert view.files_model.find("app/big").isValid()
         view.mode.setCurrentIndex(view.CHANGES)
         view.select_layer(3)
-        assert view.files_title.text().startswith("Changes in layer 4 of 4:")  # no wait: kept
+        assert view.files_title.text().startswith("Changes in layer 4 of 4 (step ")  # no wait: kept
         assert view.files_model.find("app/small").isValid()
 
         efficiency = detail.efficiency
@@ -196,8 +202,8 @@ def test_layer_tree_shows_before_the_export_is_read(
         qtbot.waitUntil(lambda: detail.analysis is not None, timeout=wait_ms(60))
         assert [view.layers_model.item(r, 2).text() for r in range(4)] == rows
         assert view.selected_layer() == 2  # the exact tree kept the user's choice
-        qtbot.waitUntil(lambda: view.files_title.text().startswith("Changes in layer 3 of 4:"),
-                        timeout=wait_ms(5))
+        qtbot.waitUntil(lambda: view.files_title.text().startswith(
+            "Changes in layer 3 of 4 (step "), timeout=wait_ms(5))
     finally:
         relay.release()
         await_in_qt(qtbot, relay.cut())
