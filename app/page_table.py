@@ -15,6 +15,7 @@ from PySide6.QtWidgets import QWidget
 from app.pages.containers import ContainersPage
 from app.pages.engine import EnginePage
 from app.pages.images import ImagesPage
+from app.pages.volumes import VolumesPage
 from app.session import EngineSession
 from app.settings import Settings
 
@@ -33,5 +34,7 @@ class PageSpec:
 PAGES = (
     PageSpec("containers", "Containers", "", "Ctrl+1", ContainersPage),
     PageSpec("images", "Images", "", "Ctrl+2", lambda session, _settings: ImagesPage(session)),
-    PageSpec("engine", "Engine", "", "Ctrl+3", EnginePage),
+    PageSpec("volumes", "Volumes", "", "Ctrl+3", lambda session, _settings: VolumesPage(session)),
+    # The design's order: the resource pages first, the engine's own page after them.
+    PageSpec("engine", "Engine", "", "Ctrl+4", EnginePage),
 )

@@ -5,12 +5,13 @@ No Qt here: the table models call these, and tests can check them directly.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import humanize
 
-from engine import Container, Image, format_ports
+from engine import Container, Image, Network, NetworkEndpoint, Volume, format_ports
 
 
 def human_size(size: int) -> str:
@@ -110,3 +111,68 @@ def counted(count: int, noun: str, plural: str | None = None) -> str:
 def used_by_text(count: int) -> str:
     return counted(count, "container") if count > 0 else "unused"
 
+
+
+# -- volumes and networks ------------------------------------------------------------------
+
+
+def optional_size(size: int | None) -> str:
+    """A size the engine may not have measured: "—" then, never a made-up 0."""
+    return "—" if size is None else human_size(size)
+
+
+def labels_text(labels: Mapping[str, str]) -> str:
+    """``k=v, k2=v2``, sorted, without the Compose labels (the Compose column says those)."""
+    return ", ".join(f"{k}={v}" if v else k for k, v in sorted(labels.items())
+                     if not k.startswith("com.docker.compose."))
+
+
+@dataclass(frozen=True, slots=True)
+class VolumeRow:
+    """A volume plus the names of the containers (any state) whose mounts name it."""
+
+    volume: Volume
+    users: tuple[str, ...]
+
+    @property
+    def name(self) -> str:
+        return self.volume.name
+
+
+def volume_rows(volumes: list[Volume], containers: list[Container]) -> list[VolumeRow]:
+    users: dict[str, list[str]] = {}
+    for container in containers:
+        for mount in container.mounts:
+            if mount.type == "volume" and mount.name:
+                users.setdefault(mount.name, []).append(container.name or container.short_id)
+    return [VolumeRow(v, tuple(sorted(users.get(v.name, ())))) for v in volumes]
+
+
+def volume_name(volume: Volume) -> str:
+    """Anonymous volumes marked and shortened, as image IDs are."""
+    return f"{volume.display_name} (anonymous)" if volume.anonymous else volume.name
+
+
+def network_name(network: Network) -> str:
+    return f"{network.name} (built-in)" if network.builtin else network.name
+
+
+def network_flags(network: Network) -> str:
+    flags = [word for word, on in (("internal", network.internal),
+                                   ("attachable", network.attachable),
+                                   ("IPv6", network.ipv6)) if on]
+    return ", ".join(flags)
+
+
+def endpoint_text(endpoint: NetworkEndpoint) -> str:
+    """``web 172.18.0.2 fd00::2 (aliases: db, cache)``: what one attached container has."""
+    parts = [endpoint.container_name or endpoint.container_id[:12]]
+    parts += [a for a in (endpoint.ipv4, endpoint.ipv6) if a]
+    if endpoint.aliases:
+        parts.append(f"(aliases: {', '.join(endpoint.aliases)})")
+    return " ".join(parts)
+
+
+def network_containers(network: Network) -> str:
+    return "; ".join(endpoint_text(e) for e in sorted(
+        network.containers, key=lambda e: e.container_name))

@@ -66,3 +66,26 @@ IMAGES: ResourceKind[engine.Image] = ResourceKind(
     # Creating or removing a container changes which images are in use.
     lambda e: e.type == "image" or (e.type == "container" and e.action in ("create", "destroy")),
 )
+
+
+async def _volumes(client: engine.Engine) -> list[engine.Volume]:
+    return await engine.volumes(client)
+
+
+async def _networks(client: engine.Engine) -> list[engine.Network]:
+    return await engine.networks(client)
+
+
+VOLUMES: ResourceKind[engine.Volume] = ResourceKind(
+    "volumes", _volumes,
+    # "destroy": ``docker rm -v`` removes a container's anonymous volumes with it.
+    lambda e: (e.type == "volume" and e.action in engine.VOLUME_EVENT_ACTIONS)
+    or (e.type == "container" and e.action == "destroy"),
+)
+NETWORKS: ResourceKind[engine.Network] = ResourceKind(
+    "networks", _networks,
+    # A container's start and end change the addresses shown; Podman sends no network
+    # event for them.
+    lambda e: (e.type == "network" and e.action in engine.NETWORK_EVENT_ACTIONS)
+    or (e.type == "container" and e.action in ("start", "die", "destroy")),
+)

@@ -1,0 +1,243 @@
+"""The Volumes page: every volume, live, with its size and the containers that use it.
+
+Sizes come from the engine's ``/system/df`` ("—" where it measured none).
+Removing a volume in use is refused by the daemon; its words and the
+containers' names are said, and nothing is ever forced.  Prune opens a
+preview of exactly which volumes go and their bytes, for "anonymous only"
+(what ``docker volume prune`` does on API >= 1.42) or "all unused", the same
+on every engine (see :func:`engine.prune_volumes`).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from functools import partial
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QComboBox, QLineEdit, QPlainTextEdit, QWidget
+
+import engine
+from app.models.table import Column, KeyedTableModel
+from app.pages.resource_forms import (
+    Call,
+    FormDialog,
+    PreviewItem,
+    PruneDialog,
+    PruneMode,
+    PrunePlan,
+    parse_pairs,
+)
+from app.pages.table_page import TablePage
+from app.presentation import (
+    VolumeRow,
+    counted,
+    human_size,
+    labels_text,
+    optional_size,
+    relative_time,
+    volume_name,
+    volume_rows,
+)
+from app.resources import CONTAINERS, VOLUMES
+from app.session import EngineSession, MessageLevel
+from app.widgets.ask import ask
+
+#: What the daemons accept as a volume name.
+VOLUME_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]+")
+
+
+def _created_key(row: VolumeRow) -> float:
+    return row.volume.created.timestamp() if row.volume.created else 0.0
+
+
+VOLUME_COLUMNS = (
+    Column("Name", lambda r: volume_name(r.volume), tooltip=lambda r: r.volume.name),
+    Column("Driver", lambda r: r.volume.driver),
+    Column("Size", lambda r: optional_size(r.volume.size), align_right=True,
+           sort_key=lambda r: -1 if r.volume.size is None else r.volume.size,
+           tooltip=lambda r: "The engine did not measure it" if r.volume.size is None
+           else f"{r.volume.size:,} bytes"),
+    Column("Created", lambda r: relative_time(r.volume.created), sort_key=_created_key),
+    Column("Used by", lambda r: ", ".join(r.users) or "unused",
+           sort_key=lambda r: (len(r.users), r.users),
+           tooltip=lambda r: "\n".join(r.users) or "No container uses it"),
+    Column("Compose project", lambda r: r.volume.compose_project or ""),
+    Column("Labels", lambda r: labels_text(r.volume.labels),
+           tooltip=lambda r: "\n".join(f"{k}={v}" for k, v in sorted(r.volume.labels.items()))),
+    Column("Mount point", lambda r: r.volume.mountpoint, tooltip=lambda r: r.volume.mountpoint),
+)
+
+
+def volumes_model(parent: QWidget | None = None) -> KeyedTableModel:
+    return KeyedTableModel(VOLUME_COLUMNS, key=lambda r: r.name, parent=parent)
+
+
+class VolumesPage(TablePage):
+    def __init__(self, session: EngineSession, parent: QWidget | None = None) -> None:
+        super().__init__("volumes", volumes_model(), parent)
+        self.model.setParent(self)
+        self.session = session
+        #: Narrows what Prune looks at (tests confine it to their own label).
+        self.prune_filters: Mapping[str, Sequence[str]] | None = None
+        self.create_button = self.add_button("Create…", "volume-create", self.open_create)
+        self.remove_button = self.add_button("Remove", "volume-remove", self.remove_selected,
+                                             shortcut="Delete")
+        self.prune_button = self.add_button("Prune…", "volumes-prune", self.open_prune)
+        self.remove_button.defaultAction().setEnabled(False)
+        # Containers first: each refresh of volumes is shown with what uses them.
+        session.live(CONTAINERS).changed.connect(self._reload)
+        session.live(VOLUMES).changed.connect(self._reload)
+        self.fit_columns({0: 240, 1: 70, 2: 80, 3: 120, 4: 180, 5: 120, 6: 180})
+
+    def noun(self, count: int) -> str:
+        return "volume" if count == 1 else "volumes"
+
+    def _reload(self, *_args: object) -> None:
+        self.model.set_items(volume_rows(self.session.items(VOLUMES),
+                                         self.session.items(CONTAINERS)))
+
+    def selection_changed(self) -> None:
+        self.remove_button.defaultAction().setEnabled(bool(self.selected_items()))
+
+    # -- create ----------------------------------------------------------------------
+
+    def open_create(self) -> VolumeCreateDialog:
+        dialog = VolumeCreateDialog(self.session, self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.succeeded.connect(self._created)
+        dialog.open()
+        return dialog
+
+    def _created(self, volume: engine.Volume) -> None:
+        self.session.message.emit(MessageLevel.INFO, f"Created volume {volume_name(volume)}")
+
+    # -- remove ----------------------------------------------------------------------
+
+    def remove_selected(self) -> None:
+        rows: list[VolumeRow] = self.selected_items()
+        if not rows:
+            return
+        names = ", ".join(volume_name(r.volume) for r in rows[:5])
+        names += "…" if len(rows) > 5 else ""
+        in_use = [r for r in rows if r.users]
+        warning = ""
+        if in_use:
+            warning = ("\n\nIn use, so the engine will refuse: "
+                       + "; ".join(f"{volume_name(r.volume)} by {', '.join(r.users)}"
+                                   for r in in_use))
+        ask(self, "Remove volumes",
+            f"Remove {counted(len(rows), 'volume')} and the data in them: {names}?{warning}",
+            "Remove", partial(self._remove, rows), name="volumes-remove-confirm")
+
+    def _remove(self, rows: list[VolumeRow]) -> None:
+        for row in rows:
+            # A refusal (in use) says the daemon's words and the containers' names.
+            self.session.run(engine.remove_volume, row.volume.name,
+                             describe=f"remove volume {volume_name(row.volume)}",
+                             on_done=partial(self._removed, row))
+
+    def _removed(self, row: VolumeRow, _result: None) -> None:
+        self.session.message.emit(MessageLevel.INFO,
+                                  f"Removed volume {volume_name(row.volume)}")
+
+    # -- prune -----------------------------------------------------------------------
+
+    def open_prune(self) -> PruneDialog:
+        filters = dict(self.prune_filters or {})
+        modes = [
+            PruneMode("anonymous", "Anonymous volumes only (what docker volume prune does)",
+                      partial(_plan, False, filters)),
+            PruneMode("all", "All unused volumes, named ones too (docker volume prune --all)",
+                      partial(_plan, True, filters)),
+        ]
+        dialog = PruneDialog(self.session, "volumes-prune-dialog", "Prune volumes", modes, self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.pruned.connect(self._pruned)
+        dialog.open()
+        return dialog
+
+    def _pruned(self, result: engine.PruneResult) -> None:
+        self.session.refresh()  # Podman sends no volume event for a prune
+        text = (f"Removed {counted(len(result.deleted), 'volume')},"
+                f" freeing {human_size(result.reclaimed)}.")
+        if result.failed:
+            text += " Kept: " + "; ".join(f"{n[:12]}: {why}" for n, why in result.failed.items())
+        self.session.message.emit(
+            MessageLevel.WARNING if result.failed else MessageLevel.INFO, text)
+
+
+async def _plan(all_unused: bool, filters: Mapping[str, Sequence[str]],
+                client: engine.Engine) -> PrunePlan:
+    plan = await engine.volume_prune_plan(client, all=all_unused, filters=filters or None)
+    kind = "unused volume" if all_unused else "unused anonymous volume"
+    if not plan.volumes:
+        summary = f"No {kind}s: nothing to prune."
+    else:
+        summary = f"{counted(len(plan.volumes), kind)}, {human_size(plan.bytes)}"
+        if plan.unknown_sizes:
+            summary += f" (+ {counted(plan.unknown_sizes, 'volume')} of unknown size)"
+        summary += (" — named volumes included." if all_unused
+                    else " — named volumes are kept.")
+    items = [PreviewItem(volume_name(v), optional_size(v.size)) for v in plan.volumes]
+    prune: Call = partial(_prune, plan, filters)
+    verb = f"Remove {counted(len(plan.volumes), 'volume')}"
+    return PrunePlan(items, summary, prune, verb)
+
+
+async def _prune(plan: engine.VolumePrunePlan, filters: Mapping[str, Sequence[str]],
+                 client: engine.Engine) -> engine.PruneResult:
+    return await engine.prune_volumes(client, all=plan.all, filters=filters or None, plan=plan)
+
+
+class VolumeCreateDialog(FormDialog):
+    """Name (empty: the engine names it), driver, driver options and labels."""
+
+    def __init__(self, session: EngineSession, parent: QWidget | None = None) -> None:
+        super().__init__(session, "volume-create-dialog", "Create volume", "Create", parent)
+        self.name = QLineEdit(self)
+        self.name.setPlaceholderText("empty: an anonymous volume, named by the engine")
+        self.add_row("&Name:", self.name, "volume-name", "Volume name")
+        self.driver = QComboBox(self)
+        self.driver.setEditable(True)
+        self.driver.addItem("local")
+        self.add_row("&Driver:", self.driver, "volume-driver", "Volume driver")
+        self.options = QPlainTextEdit(self)
+        self.options.setPlaceholderText("key=value, one a line (e.g. type=tmpfs, device=tmpfs)")
+        self.options.setMaximumHeight(70)
+        self.add_row("&Options:", self.options, "volume-options", "Driver options")
+        self.labels = QPlainTextEdit(self)
+        self.labels.setPlaceholderText("key=value, one a line")
+        self.labels.setMaximumHeight(70)
+        self.add_row("&Labels:", self.labels, "volume-labels", "Labels")
+        self.watch(self.name.textChanged, self.driver.currentTextChanged,
+                   self.options.textChanged, self.labels.textChanged)
+        self.validate()
+
+    def check(self) -> str:
+        name = self.name.text().strip()
+        if name and not VOLUME_NAME.fullmatch(name):
+            return (f"{name!r} is not a valid volume name: use letters, digits, '_', '.', '-'"
+                    " (two or more, starting with a letter or digit)")
+        if not self.driver.currentText().strip():
+            return "Give a driver (local, unless a plugin provides another)"
+        try:
+            parse_pairs(self.options.toPlainText(), "Options")
+            parse_pairs(self.labels.toPlainText(), "Labels")
+        except ValueError as exc:
+            return str(exc)
+        return ""
+
+    def call(self) -> tuple[Call, str]:
+        name = self.name.text().strip() or None
+        call: Call = partial(
+            _create, name, self.driver.currentText().strip(),
+            parse_pairs(self.options.toPlainText(), "Options"),
+            parse_pairs(self.labels.toPlainText(), "Labels"))
+        return call, f"create volume {name or '(anonymous)'}"
+
+
+async def _create(name: str | None, driver: str, options: dict[str, str],
+                  labels: dict[str, str], client: engine.Engine) -> engine.Volume:
+    return await engine.create_volume(client, name, driver=driver, driver_options=options,
+                                      labels=labels)
