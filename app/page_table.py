@@ -15,6 +15,7 @@ from PySide6.QtWidgets import QWidget
 from app.pages.containers import ContainersPage
 from app.pages.engine import EnginePage
 from app.pages.images import ImagesPage
+from app.pages.networks import NetworksPage
 from app.pages.volumes import VolumesPage
 from app.session import EngineSession
 from app.settings import Settings
@@ -35,6 +36,8 @@ PAGES = (
     PageSpec("containers", "Containers", "", "Ctrl+1", ContainersPage),
     PageSpec("images", "Images", "", "Ctrl+2", lambda session, _settings: ImagesPage(session)),
     PageSpec("volumes", "Volumes", "", "Ctrl+3", lambda session, _settings: VolumesPage(session)),
+    PageSpec("networks", "Networks", "", "Ctrl+4",
+             lambda session, _settings: NetworksPage(session)),
     # The design's order: the resource pages first, the engine's own page after them.
-    PageSpec("engine", "Engine", "", "Ctrl+4", EnginePage),
+    PageSpec("engine", "Engine", "", "Ctrl+5", EnginePage),
 )

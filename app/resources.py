@@ -9,8 +9,10 @@ declaration here plus its page; nothing inside the session changes.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, Generic, TypeVar
 
 import engine
@@ -68,8 +70,39 @@ IMAGES: ResourceKind[engine.Image] = ResourceKind(
 )
 
 
+#: Docker measures disk usage once at a time; a second ``/system/df`` meanwhile is refused.
+_DF_BUSY = "disk usage operation is already running"
+#: How long to wait for another measurement (a Disk page, a ``docker system df``) to end.
+DF_BUSY_DELAYS = (0.1, 0.2, 0.4, 0.8, 1.2, 1.6, 2.0, 2.5, 3.0)
+
+
+def df_busy(exc: engine.EngineError) -> bool:
+    """Whether Docker refused a measurement only because another one is running."""
+    return isinstance(exc, engine.APIError) and _DF_BUSY in exc.message
+
+
+async def measuring(call: Callable[[], Coroutine[Any, Any, T]],
+                    delays: tuple[float, ...] = DF_BUSY_DELAYS) -> T:
+    """Run ``call`` (which measures disk usage), waiting while another measurement runs."""
+    for delay in delays:
+        try:
+            return await call()
+        except engine.APIError as exc:
+            if not df_busy(exc):
+                raise
+            await asyncio.sleep(delay)
+    return await call()
+
+
 async def _volumes(client: engine.Engine) -> list[engine.Volume]:
-    return await engine.volumes(client)
+    """Volumes with their sizes; while another ``/system/df`` runs, wait a little, then
+    list them without sizes ("—") rather than fail the list."""
+    try:
+        return await measuring(partial(engine.volumes, client), DF_BUSY_DELAYS[:4])
+    except engine.APIError as exc:
+        if not df_busy(exc):
+            raise
+    return await engine.volumes(client, sizes=False)
 
 
 async def _networks(client: engine.Engine) -> list[engine.Network]:
@@ -88,4 +121,7 @@ NETWORKS: ResourceKind[engine.Network] = ResourceKind(
     # event for them.
     lambda e: (e.type == "network" and e.action in engine.NETWORK_EVENT_ACTIONS)
     or (e.type == "container" and e.action in ("start", "die", "destroy")),
+    # Docker sends "connect" before the container has joined: read at once, the endpoint
+    # is listed under a placeholder "ep-…" key instead of the container's ID.
+    settle_on=lambda e: e.type == "network" and e.action in ("connect", "disconnect"),
 )

@@ -11,6 +11,7 @@ from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import shiboken6
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QButtonGroup,
@@ -160,6 +161,8 @@ class FormDialog(QDialog):
         super().reject()
 
     def _finished(self, outcome: Any) -> None:
+        if not shiboken6.isValid(self):  # closed with the window meanwhile
+            return
         self._set_busy(False)
         if isinstance(outcome, engine.EngineError):
             self.say(f"The engine refused: {outcome}", error=True)
@@ -291,7 +294,7 @@ class PruneDialog(QDialog):
         self.summary.setText(text)
 
     def _show_plan(self, mode: str, plan: PrunePlan | engine.EngineError) -> None:
-        if mode != self._mode:
+        if not shiboken6.isValid(self) or mode != self._mode:
             return  # a preview for the mode no longer chosen
         if isinstance(plan, engine.EngineError):
             self._say_problem(f"Could not preview the prune: {plan}")
@@ -321,6 +324,8 @@ class PruneDialog(QDialog):
         super().reject()
 
     def _finished(self, result: Any) -> None:
+        if not shiboken6.isValid(self):
+            return
         if isinstance(result, engine.EngineError):
             for button in self.mode_buttons.values():
                 button.setEnabled(True)

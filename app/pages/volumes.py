@@ -39,7 +39,7 @@ from app.presentation import (
     volume_name,
     volume_rows,
 )
-from app.resources import CONTAINERS, VOLUMES
+from app.resources import CONTAINERS, VOLUMES, measuring
 from app.session import EngineSession, MessageLevel
 from app.widgets.ask import ask
 
@@ -169,7 +169,8 @@ class VolumesPage(TablePage):
 
 async def _plan(all_unused: bool, filters: Mapping[str, Sequence[str]],
                 client: engine.Engine) -> PrunePlan:
-    plan = await engine.volume_prune_plan(client, all=all_unused, filters=filters or None)
+    plan = await measuring(partial(engine.volume_prune_plan, client, all=all_unused,
+                                   filters=filters or None))
     kind = "unused volume" if all_unused else "unused anonymous volume"
     if not plan.volumes:
         summary = f"No {kind}s: nothing to prune."

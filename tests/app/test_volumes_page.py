@@ -6,11 +6,13 @@ import json
 from datetime import UTC, datetime
 
 from PySide6.QtCore import Qt
+from pytestqt.exceptions import TimeoutError as QtTimeoutError
 from pytestqt.modeltest import ModelTester
 from pytestqt.qtbot import QtBot
 
 import engine
 from app.main_window import MainWindow
+from app.pages.resource_forms import PruneDialog
 from app.pages.volumes import VolumeCreateDialog, VolumesPage, volumes_model
 from app.presentation import volume_rows
 from app.session import EngineSession
@@ -21,15 +23,14 @@ from tests.disk_helpers import OURS, disk_engine  # noqa: F401
 WAIT = 30_000
 
 
-def open_volumes(qtbot: QtBot, make_session, target: EngineUnderTest) -> VolumesPage:
+def open_volumes(qtbot: QtBot, make_session, target: EngineUnderTest) -> MainWindow:
     session: EngineSession = make_session(target.url)
     window = MainWindow(session)
     qtbot.addWidget(window)
     session.start()
     wait_connected(qtbot, session)
-    page = window.page(VolumesPage)
-    window.sidebar.setCurrentRow(window.pages.indexOf(page))
-    return page
+    window.sidebar.setCurrentRow(window.pages.indexOf(window.page(VolumesPage)))
+    return window
 
 
 def cell(page: VolumesPage, name: str, column: str) -> str:
@@ -38,6 +39,15 @@ def cell(page: VolumesPage, name: str, column: str) -> str:
     titles = [page.model.headerData(c, Qt.Orientation.Horizontal)
               for c in range(page.model.columnCount())]
     return str(page.model.index(row, titles.index(column)).data())
+
+
+def wait_plan(qtbot: QtBot, dialog: PruneDialog, count: int | None = None) -> None:
+    """Wait for the preview (of ``count`` items); a failure says what the dialog showed."""
+    try:
+        qtbot.waitUntil(lambda: dialog.plan is not None and (
+            count is None or dialog.items_list.count() == count), timeout=WAIT)
+    except QtTimeoutError as exc:
+        raise AssertionError(f"the preview said {dialog.summary.text()!r}") from exc
 
 
 def select(page: VolumesPage, name: str) -> None:
@@ -49,7 +59,8 @@ def select(page: VolumesPage, name: str) -> None:
 def test_the_list_follows_volumes_the_cli_creates_uses_and_removes(
     qtbot: QtBot, make_session, disk_engine: EngineUnderTest,  # noqa: F811
 ) -> None:
-    page = open_volumes(qtbot, make_session, disk_engine)
+    window = open_volumes(qtbot, make_session, disk_engine)
+    page = window.page(VolumesPage)
     name = unique_name("vol")
     disk_engine.cli("volume", "create", "--label", LABEL, "--label",
                     "com.docker.compose.project=shop", name)
@@ -77,7 +88,8 @@ def test_the_list_follows_volumes_the_cli_creates_uses_and_removes(
 def test_create_checks_the_input_and_creates_with_options_and_labels(
     qtbot: QtBot, make_session, disk_engine: EngineUnderTest,  # noqa: F811
 ) -> None:
-    page = open_volumes(qtbot, make_session, disk_engine)
+    window = open_volumes(qtbot, make_session, disk_engine)
+    page = window.page(VolumesPage)
     page.create_button.click()
     dialog = page.findChild(VolumeCreateDialog)
     assert dialog is not None
@@ -105,15 +117,17 @@ def test_create_checks_the_input_and_creates_with_options_and_labels(
 def test_a_refused_create_keeps_the_dialog_with_the_engines_words(
     qtbot: QtBot, make_session, disk_engine: EngineUnderTest,  # noqa: F811
 ) -> None:
-    page = open_volumes(qtbot, make_session, disk_engine)
+    window = open_volumes(qtbot, make_session, disk_engine)
+    page = window.page(VolumesPage)
     dialog = page.open_create()
     qtbot.waitExposed(dialog)
     dialog.name.setText(unique_name("vol"))
-    dialog.driver.setEditText("no-such-driver")
+    dialog.options.setPlainText("no-such-option=1")
     dialog.labels.setPlainText(LABEL)
     dialog.accept_button.click()
     qtbot.waitUntil(lambda: "The engine refused" in dialog.problem(), timeout=WAIT)
-    assert dialog.isVisible() and dialog.driver.currentText() == "no-such-driver"
+    assert "no-such-option" in dialog.problem()
+    assert dialog.isVisible() and dialog.options.toPlainText() == "no-such-option=1"
     assert dialog.accept_button.isEnabled()
     dialog.reject()
 
@@ -121,7 +135,8 @@ def test_a_refused_create_keeps_the_dialog_with_the_engines_words(
 def test_removing_a_volume_in_use_says_the_daemons_words_and_the_container(
     qtbot: QtBot, make_session, disk_engine: EngineUnderTest,  # noqa: F811
 ) -> None:
-    page = open_volumes(qtbot, make_session, disk_engine)
+    window = open_volumes(qtbot, make_session, disk_engine)
+    page = window.page(VolumesPage)
     said: list[str] = []
     page.session.message.connect(lambda _level, text: said.append(text))
     held, free = unique_name("vol"), unique_name("vol")
@@ -153,7 +168,8 @@ def test_removing_a_volume_in_use_says_the_daemons_words_and_the_container(
 def test_prune_previews_exactly_what_goes_in_either_mode(
     qtbot: QtBot, make_session, disk_engine: EngineUnderTest,  # noqa: F811
 ) -> None:
-    page = open_volumes(qtbot, make_session, disk_engine)
+    window = open_volumes(qtbot, make_session, disk_engine)
+    page = window.page(VolumesPage)
     page.prune_filters = OURS
     named = unique_name("vol")
     disk_engine.cli("volume", "create", "--label", LABEL, named)
@@ -165,7 +181,7 @@ def test_prune_previews_exactly_what_goes_in_either_mode(
                     disk_engine.image, "sh", "-c", "head -c 4096 /dev/zero > /v/f")
 
     dialog = page.open_prune()
-    qtbot.waitUntil(lambda: dialog.plan is not None, timeout=WAIT)
+    wait_plan(qtbot, dialog)
     lines = [dialog.items_list.item(i).text() for i in range(dialog.items_list.count())]
     assert lines == [f"{anonymous[:12]} (anonymous)    4.1 kB"]
     assert dialog.summary.text().startswith("1 unused anonymous volume, 4.1 kB")
@@ -173,15 +189,13 @@ def test_prune_previews_exactly_what_goes_in_either_mode(
     assert dialog.prune_button.text() == "Remove 1 volume"
 
     dialog.choose("all")
-    qtbot.waitUntil(lambda: dialog.plan is not None and dialog.items_list.count() == 2,
-                    timeout=WAIT)
+    wait_plan(qtbot, dialog, 2)
     lines = sorted(dialog.items_list.item(i).text() for i in range(2))
     assert lines[1].startswith(named) or lines[0].startswith(named)
     assert "named volumes included" in dialog.summary.text()
 
     dialog.choose("anonymous")
-    qtbot.waitUntil(lambda: dialog.plan is not None and dialog.items_list.count() == 1,
-                    timeout=WAIT)
+    wait_plan(qtbot, dialog, 1)
     with qtbot.waitSignal(dialog.finished, timeout=WAIT):
         dialog.prune_button.click()
     left = set(disk_engine.cli("volume", "ls", "-q", "--filter", f"label={LABEL}").split())
