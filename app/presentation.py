@@ -168,8 +168,12 @@ def endpoint_text(endpoint: NetworkEndpoint) -> str:
     """``web 172.18.0.2 fd00::2 (aliases: db, cache)``: what one attached container has."""
     parts = [endpoint.container_name or endpoint.container_id[:12]]
     parts += [a for a in (endpoint.ipv4, endpoint.ipv6) if a]
-    if endpoint.aliases:
-        parts.append(f"(aliases: {', '.join(endpoint.aliases)})")
+    # Docker adds the container's short ID (and name) as aliases on user networks: noise.
+    aliases = [a for a in endpoint.aliases
+               if a != endpoint.container_name and not (
+                   len(a) >= 12 and endpoint.container_id.startswith(a))]
+    if aliases:
+        parts.append(f"(aliases: {', '.join(aliases)})")
     return " ".join(parts)
 
 

@@ -88,7 +88,7 @@ class NetworksPage(TablePage):
         # Connect offers containers: keep their list too.
         session.live(CONTAINERS)
         self.model.dataChanged.connect(self.selection_changed)
-        self.fit_columns({0: 200, 1: 70, 2: 60, 3: 130, 4: 110, 5: 90, 6: 300, 7: 120})
+        self.fit_columns({0: 150, 1: 65, 2: 55, 3: 115, 4: 95, 5: 75, 6: 260, 7: 110})
 
     def noun(self, count: int) -> str:
         return "network" if count == 1 else "networks"

@@ -88,7 +88,7 @@ class VolumesPage(TablePage):
         # Containers first: each refresh of volumes is shown with what uses them.
         session.live(CONTAINERS).changed.connect(self._reload)
         session.live(VOLUMES).changed.connect(self._reload)
-        self.fit_columns({0: 240, 1: 70, 2: 80, 3: 120, 4: 180, 5: 120, 6: 180})
+        self.fit_columns({0: 200, 1: 60, 2: 75, 3: 110, 4: 130, 5: 110, 6: 150})
 
     def noun(self, count: int) -> str:
         return "volume" if count == 1 else "volumes"

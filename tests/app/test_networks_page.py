@@ -245,7 +245,7 @@ def test_prune_previews_and_removes_exactly_the_unused_networks(
 
 def test_the_network_model_passes_the_model_tester(qtmodeltester: ModelTester) -> None:
     model = networks_model()
-    endpoint = engine.NetworkEndpoint("c" * 64, "web", "10.1.0.2", None, None, ("db",))
+    endpoint = engine.NetworkEndpoint("c" * 64, "web", "10.1.0.2", None, None, ("db", "c" * 12))
     items = [engine.Network(f"{i:064x}", f"n{i}", ipam=(engine.IPAMPool("10.1.0.0/24",
                                                                         "10.1.0.1"),),
                             containers=(endpoint,) if i % 2 else ()) for i in range(4)]
