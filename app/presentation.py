@@ -21,6 +21,30 @@ def human_size(size: int) -> str:
     return str(humanize.naturalsize(size, format="%.1f"))
 
 
+_DECIMAL_UNITS = ("B", "kB", "MB", "GB", "TB", "PB", "EB", "ZB", "YB")
+_BINARY_UNITS = ("B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB", "ZiB", "YiB")
+
+
+def _scaled(size: float, base: float, units: tuple[str, ...]) -> tuple[float, str]:
+    index = 0
+    while size >= base and index < len(units) - 1:
+        size /= base
+        index += 1
+    return size, units[index]
+
+
+def cli_memory_size(size: float) -> str:
+    """Memory as ``docker stats`` prints it (go-units ``BytesSize``: binary, 4 digits)."""
+    value, unit = _scaled(size, 1024.0, _BINARY_UNITS)
+    return f"{value:.4g}{unit}"
+
+
+def cli_io_size(size: float) -> str:
+    """Network and block I/O as ``docker stats`` prints them (decimal, 3 digits)."""
+    value, unit = _scaled(size, 1000.0, _DECIMAL_UNITS)
+    return f"{value:.3g}{unit}"
+
+
 def relative_time(moment: datetime | None, now: datetime | None = None) -> str:
     if moment is None:
         return "—"

@@ -20,7 +20,7 @@ from PySide6.QtCore import QObject, QTimer, Signal
 import engine
 from app.models.container_tree import ComposeGroup
 from app.models.table import Column
-from app.presentation import human_size
+from app.presentation import cli_memory_size
 from app.session import EngineSession
 
 log = logging.getLogger(__name__)
@@ -35,14 +35,14 @@ def cpu_text(sample: engine.StatsSample | None) -> str:
 
 
 def memory_text(sample: engine.StatsSample | None) -> str:
-    return human_size(sample.memory_used) if sample is not None else ""
+    return cli_memory_size(sample.memory_used) if sample is not None else ""
 
 
 def memory_tooltip(sample: engine.StatsSample | None) -> str:
     if sample is None:
         return "Shown for running containers in view"
-    limit = f" of {human_size(sample.memory_limit)}" if sample.memory_limit else ""
-    return f"{human_size(sample.memory_used)}{limit} ({sample.memory_percent:.1f} %)"
+    limit = f" of {cli_memory_size(sample.memory_limit)}" if sample.memory_limit else ""
+    return f"{cli_memory_size(sample.memory_used)}{limit} ({sample.memory_percent:.1f} %)"
 
 
 def usage_columns(
@@ -67,7 +67,7 @@ def usage_columns(
     groups = (
         Column("CPU", lambda g: f"{group_total(g, lambda s: s.cpu_percent):.1f} %"
                if group_has_samples(g) else "", align_right=True),
-        Column("Memory", lambda g: human_size(int(group_total(g, lambda s: s.memory_used)))
+        Column("Memory", lambda g: cli_memory_size(group_total(g, lambda s: s.memory_used))
                if group_has_samples(g) else "", align_right=True),
     )
     return containers, groups

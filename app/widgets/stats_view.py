@@ -15,7 +15,8 @@ Three layers, so each can be checked on its own:
   costs nothing while the chart is hidden.
 * :class:`StatsView` shows four charts and the current numbers as text, in the
   units ``docker stats`` uses: CPU % of one core (so above 100 on a multi-core
-  host), memory used without the inactive page cache, sizes in decimal units.
+  host), memory used without the inactive page cache in binary units (MiB),
+  network and block I/O in decimal ones (kB), with the CLI's digits.
 
 :func:`follow_stats` feeds a view from the engine's stats stream and says in the
 view, not as an error, why the numbers stopped (not running, removed, not
@@ -47,7 +48,7 @@ from PySide6.QtGui import (
 from PySide6.QtWidgets import QGridLayout, QLabel, QSizePolicy, QVBoxLayout, QWidget
 
 import engine
-from app.presentation import human_size
+from app.presentation import cli_io_size, cli_memory_size
 from engine import StatsSample
 
 log = logging.getLogger(__name__)
@@ -212,7 +213,7 @@ class StatsHistory:
 
 
 def format_rate(rate: float | None) -> str:
-    return NO_VALUE if rate is None else f"{human_size(round(rate))}/s"
+    return NO_VALUE if rate is None else f"{cli_io_size(round(rate))}/s"
 
 
 def format_cpu(sample: StatsSample | None) -> str:
@@ -224,8 +225,9 @@ def format_memory(sample: StatsSample | None) -> str:
     if sample is None:
         return f"Memory: {NO_VALUE}"
     if not sample.memory_limit:
-        return f"Memory: {human_size(sample.memory_used)}"
-    return (f"Memory: {human_size(sample.memory_used)} / {human_size(sample.memory_limit)}"
+        return f"Memory: {cli_memory_size(sample.memory_used)}"
+    return (f"Memory: {cli_memory_size(sample.memory_used)}"
+            f" / {cli_memory_size(sample.memory_limit)}"
             f" ({sample.memory_percent:.2f}%)")
 
 
@@ -234,7 +236,7 @@ def format_network(point: StatsPoint | None) -> str:
         return f"Network: {NO_VALUE}"
     s = point.sample
     return (f"Network: ↓ {format_rate(point.net_rx_rate)} ↑ {format_rate(point.net_tx_rate)}"
-            f" ({human_size(s.net_rx)} / {human_size(s.net_tx)} in total)")
+            f" ({cli_io_size(s.net_rx)} / {cli_io_size(s.net_tx)} in total)")
 
 
 def format_block(point: StatsPoint | None) -> str:
@@ -243,7 +245,7 @@ def format_block(point: StatsPoint | None) -> str:
     s = point.sample
     return (f"Block I/O: read {format_rate(point.block_read_rate)},"
             f" write {format_rate(point.block_write_rate)}"
-            f" ({human_size(s.block_read)} / {human_size(s.block_write)} in total)")
+            f" ({cli_io_size(s.block_read)} / {cli_io_size(s.block_write)} in total)")
 
 
 def format_pids(sample: StatsSample | None) -> str:
@@ -449,7 +451,7 @@ def _percent(value: float) -> str:
 
 
 def _bytes(value: float) -> str:
-    return human_size(round(value))
+    return cli_memory_size(round(value))
 
 
 def _per_second(value: float) -> str:
