@@ -200,6 +200,7 @@ from engine._run import (
     run_container,
     validate_name,
 )
+from engine._run_command import container_run_command, run_command
 from engine._system import (
     ACTIVE_STATES,
     BUILD_CACHE,
@@ -378,6 +379,7 @@ __all__ = [
     "cleanup_plan",
     "connect_network",
     "container_networks",
+    "container_run_command",
     "containers_using",
     "context_tar",
     "create_network",
@@ -446,6 +448,7 @@ __all__ = [
     "remove_volume",
     "rename_container",
     "resolve",
+    "run_command",
     "run_container",
     "sample_from_stats",
     "save_login",
