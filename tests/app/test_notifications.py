@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
+import os
+import shutil
+import subprocess
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 import pytest
 from PySide6.QtWidgets import QSystemTrayIcon, QWidget
 from pytestqt.qtbot import QtBot
 
-from app.notifications import Notification, Notifier
+import engine
+from app.notifications import ContainerAlerts, DesktopNotifications, Notification, Notifier
 from app.widgets.activity import Activity
-from tests.waits import wait_ms
+from tests.app.conftest import await_in_qt
+from tests.waits import poll_until, wait_ms
 
 
 class Clock:
@@ -123,3 +131,123 @@ def test_activity_ending_while_window_is_active_is_quiet(qtbot: QtBot, window: Q
     clock.now += 60
     activity.finish(True, "Pulled busybox:latest.")
     assert notifier.last is None
+
+
+# -- the desktop's notification service (a real one: dunst, on a private bus) ---------------
+
+
+@dataclass
+class PrivateDesktop:
+    address: str
+    env: dict[str, str]
+
+    def dunstctl(self, *args: str) -> str:
+        return subprocess.run(["dunstctl", *args], env=self.env, capture_output=True,
+                              text=True, check=True, timeout=30).stdout
+
+
+def _start(args: list[str], env: dict[str, str] | None = None) -> subprocess.Popen[str]:
+    return subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+                            env=env)
+
+
+@pytest.fixture
+def bus() -> Iterator[tuple[str, dict[str, str]]]:
+    """A private session bus: nothing of the developer's desktop is touched."""
+    if not shutil.which("dbus-daemon"):
+        pytest.skip("dbus-daemon is not installed")
+    daemon = _start(["dbus-daemon", "--session", "--nofork", "--print-address=1"])
+    assert daemon.stdout is not None
+    address = daemon.stdout.readline().strip()
+    env = {**os.environ, "DBUS_SESSION_BUS_ADDRESS": address}
+    yield address, env
+    daemon.terminate()
+    daemon.wait(timeout=10)
+
+
+@pytest.fixture
+def desktop(bus: tuple[str, dict[str, str]]) -> Iterator[PrivateDesktop]:
+    """dunst, a real notification service, on its own X display and the private bus."""
+    for tool in ("Xvfb", "dunst", "dunstctl"):
+        if not shutil.which(tool):
+            pytest.skip(f"{tool} is not installed (./test.sh installs it)")
+    address, env = bus
+    read, write = os.pipe()
+    xvfb = subprocess.Popen(["Xvfb", "-displayfd", str(write), "-screen", "0", "800x600x24"],
+                            pass_fds=(write,), stderr=subprocess.DEVNULL)
+    os.close(write)
+    with os.fdopen(read) as display:
+        env["DISPLAY"] = f":{display.readline().strip()}"
+    dunst = _start(["dunst"], env)
+    private = PrivateDesktop(address, env)
+    poll_until(lambda: subprocess.run(["dunstctl", "is-paused"], env=env,
+                                      capture_output=True).returncode == 0,
+               10, what="dunst on the private bus")
+    yield private
+    dunst.terminate()
+    dunst.wait(timeout=10)
+    xvfb.terminate()
+    xvfb.wait(timeout=10)
+
+
+def test_desktop_service_shows_the_notification_and_a_click_brings_the_window_back(
+    qtbot: QtBot, qloop: asyncio.AbstractEventLoop, window: QWidget, elsewhere: QWidget,
+    desktop: PrivateDesktop,
+) -> None:
+    service = DesktopNotifications(desktop.address)
+    notifier = Notifier(window, min_seconds=0, desktop=service)
+    with qtbot.waitSignal(notifier.notified, timeout=wait_ms(20)) as blocker:
+        assert notifier.notify("web-1 stopped unexpectedly", "It exited with code 3.", False)
+    assert blocker.args == [Notification("web-1 stopped unexpectedly", "It exited with code 3.",
+                                         False, shown=True, via="desktop")]
+    assert desktop.dunstctl("count", "displayed").strip() == "1"
+    desktop.dunstctl("action", "0")  # a click on it: its default action
+    qtbot.waitUntil(window.isActiveWindow, timeout=wait_ms(20))
+    desktop.dunstctl("close-all")
+    shown = json.loads(desktop.dunstctl("history"))["data"][0][0]
+    assert (shown["summary"]["data"], shown["body"]["data"]) == (
+        "web-1 stopped unexpectedly", "It exited with code 3.")
+    assert (shown["appname"]["data"], shown["default_action_name"]["data"]) == (
+        "Dockyard", "default")
+    await_in_qt(qtbot, service.aclose())
+
+
+def test_without_a_notification_service_the_tray_is_used(
+    qtbot: QtBot, qloop: asyncio.AbstractEventLoop, window: QWidget, elsewhere: QWidget,
+    bus: tuple[str, dict[str, str]],
+) -> None:
+    for address in (bus[0], "unix:path=/nonexistent/bus"):
+        service = DesktopNotifications(address)
+        notifier = Notifier(window, min_seconds=0, desktop=service)
+        with qtbot.waitSignal(notifier.notified, timeout=wait_ms(20)) as blocker:
+            notifier.notify("Pull busybox finished", "Pulled busybox.", True)
+        tray = QSystemTrayIcon.isSystemTrayAvailable()
+        assert blocker.args == [Notification("Pull busybox finished", "Pulled busybox.", True,
+                                             shown=tray, via="tray" if tray else "")]
+        assert notifier.desktop is None  # asked once; the tray from now on
+        await_in_qt(qtbot, service.aclose())
+
+
+# -- which container events are worth one ----------------------------------------------------
+
+
+def event(action: str, seconds: float, detail: str = "", **attributes: str) -> engine.Event:
+    return engine.Event("container", action, "c0ffee" * 10, {"name": "web-1", **attributes},
+                        int(seconds * 1e9), detail)
+
+
+def test_a_crash_alerts_and_a_stop_does_not() -> None:
+    alerts = ContainerAlerts()
+    assert alerts.alert(event("die", 10, exitCode="3")) == (
+        "web-1 stopped unexpectedly", "It exited with code 3.")
+    assert alerts.alert(event("die", 20, exitCode="0")) is None  # finished its work
+    assert alerts.alert(event("kill", 30, signal="15")) is None
+    assert alerts.alert(event("die", 31, exitCode="143")) is None  # somebody stopped it
+    assert alerts.alert(event("stop", 40)) is None
+    assert alerts.alert(event("die", 200, exitCode="137")) == (  # a stop long ago explains
+        "web-1 stopped unexpectedly", "It exited with code 137.")  # nothing now
+    assert alerts.alert(event("health_status", 50, detail="unhealthy")) == (
+        "web-1 is unhealthy", "Its health check is failing.")
+    assert alerts.alert(event("health_status", 51, detail="healthy")) is None
+    image = engine.Event("image", "delete", "sha256:1", {}, 0)
+    assert alerts.alert(image) is None
