@@ -332,7 +332,7 @@ class _Receiver(asyncio.BufferedProtocol):
         self._wake()
         return None  # let the transport close itself
 
-    def connectionlost(self, exc: Exception | None) -> None:
+    def connection_lost(self, exc: Exception | None) -> None:
         self._eof = True
         if exc is not None and self._error is None:
             self._error = exc

@@ -318,7 +318,7 @@ def test_busy_and_idle_containers(qtbot: QtBot, any_engine: EngineUnderTest,
     # One core spinning is ~100 % on a quiet host; on one busy with other work (CI, or
     # `stress --cpu 2` beside the suite: load 10 on 2 cores was seen) it gets a fair share
     # only, so ask for clearly busy, not for a whole core.
-    qtbot.waitUntil(lambda: label_cpu(busy_view) > 10, 
+    qtbot.waitUntil(lambda: label_cpu(busy_view) > 10,
                     timeout=wait_ms(sample_seconds(any_engine, 6)))
     assert label_cpu(idle_view) < 5, idle_view.cpu_label.text()
     assert busy_view.cpu_chart.current()[0] == pytest.approx(label_cpu(busy_view), abs=0.01)

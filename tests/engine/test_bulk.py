@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import socket
 import ssl
+import struct
 import subprocess
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from pathlib import Path
@@ -485,3 +487,30 @@ async def test_leaving_early_closes_the_connection_at_once(
                 if read > 4 << 20:
                     break
         await asyncio.wait_for(closed.wait(), seconds(5))
+
+
+@pytest.mark.anyio
+@READERS
+async def test_a_connection_reset_mid_body_is_a_lost_connection_not_a_hang(read: Read) -> None:
+    # A reset (RST, not FIN) reaches the reader only through connection_lost: with that
+    # callback misnamed the read waited forever.
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n")
+        await writer.drain()
+        await asyncio.sleep(0.05)
+        writer.get_extra_info("socket").setsockopt(
+            socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        writer.transport.abort()
+
+    server = await asyncio.start_server(serve, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    endpoint = Endpoint(f"tcp://127.0.0.1:{port}", "test")
+    version = EngineVersion.from_api({"Version": "0", "ApiVersion": "1.41"})
+    client = Engine(endpoint, connect(endpoint), "1.41", version)
+    try:
+        with pytest.raises(engine.EngineUnreachable, match="was lost"):
+            await asyncio.wait_for(read(client), seconds(10))
+    finally:
+        server.close()
+        await client.aclose()
