@@ -15,8 +15,9 @@ for arg in "$@"; do
     [ "$arg" = "--fast" ] && FAST=1
 done
 
-# What every tier needs: Python, Qt's runtime libraries, the packaging validators.
-BASE_PACKAGES=(python3-venv openssl
+# What every tier needs: Python, Qt's runtime libraries, the packaging validators, and a
+# private session bus with a real notification service (dunst on Xvfb) for notifications.
+BASE_PACKAGES=(python3-venv openssl dbus-daemon dunst xvfb
                libegl1 libgl1 libxkbcommon0 libxkbcommon-x11-0 libfontconfig1 libdbus-1-3
                libxcb-cursor0 libxcb-icccm4 libxcb-image0 libxcb-keysyms1 libxcb-randr0
                libxcb-render-util0 libxcb-shape0 libxcb-xinerama0 libxcb-xkb1 fonts-dejavu-core

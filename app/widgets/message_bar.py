@@ -104,13 +104,15 @@ class MessageBar(QFrame):
         self._place()
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
-        if watched is self._host and event.type() in (
+        # getattr: Qt can deliver an event to the filter of a bar whose Python side is
+        # already being torn down (seen between tests), where _host no longer exists.
+        if watched is getattr(self, "_host", None) and event.type() in (
                 QEvent.Type.Resize, QEvent.Type.Show, QEvent.Type.LayoutRequest):
             self._place()
         return super().eventFilter(watched, event)
 
     def _place(self) -> None:
-        host = self._host
+        host = getattr(self, "_host", None)
         if host is None:
             return
         width = max(host.width() - 2 * self.MARGIN, 0)

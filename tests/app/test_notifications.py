@@ -18,7 +18,7 @@ import engine
 from app.notifications import ContainerAlerts, DesktopNotifications, Notification, Notifier
 from app.widgets.activity import Activity
 from tests.app.conftest import await_in_qt
-from tests.waits import poll_until, wait_ms
+from tests.waits import poll_until, seconds, wait_ms
 
 
 class Clock:
@@ -143,7 +143,7 @@ class PrivateDesktop:
 
     def dunstctl(self, *args: str) -> str:
         return subprocess.run(["dunstctl", *args], env=self.env, capture_output=True,
-                              text=True, check=True, timeout=30).stdout
+                              text=True, check=True, timeout=seconds(30)).stdout
 
 
 def _start(args: list[str], env: dict[str, str] | None = None) -> subprocess.Popen[str]:
@@ -162,7 +162,7 @@ def bus() -> Iterator[tuple[str, dict[str, str]]]:
     env = {**os.environ, "DBUS_SESSION_BUS_ADDRESS": address}
     yield address, env
     daemon.terminate()
-    daemon.wait(timeout=10)
+    daemon.wait(timeout=seconds(10))
 
 
 @pytest.fixture
@@ -185,9 +185,9 @@ def desktop(bus: tuple[str, dict[str, str]]) -> Iterator[PrivateDesktop]:
                10, what="dunst on the private bus")
     yield private
     dunst.terminate()
-    dunst.wait(timeout=10)
+    dunst.wait(timeout=seconds(10))
     xvfb.terminate()
-    xvfb.wait(timeout=10)
+    xvfb.wait(timeout=seconds(10))
 
 
 def test_desktop_service_shows_the_notification_and_a_click_brings_the_window_back(
