@@ -29,6 +29,7 @@ from PySide6.QtGui import QFont
 
 import engine
 from app.models.table import Column, KeyedTableModel, SortRole
+from app.models.ticking import RelativeTimeTicker
 
 AnyIndex = QModelIndex | QPersistentModelIndex
 
@@ -84,6 +85,8 @@ class ContainerTreeModel(QAbstractItemModel):
         self._items: dict[str, engine.Container] = {}
         self._groups: dict[str, ComposeGroup] = {}
         self._busy: dict[str, str] = {}
+        if ticking := [i for i, column in enumerate(self._columns) if column.ticks]:
+            self.ticker = RelativeTimeTicker(self, ticking)
         for signal in (source.rowsInserted, source.rowsRemoved, source.dataChanged,
                        source.layoutChanged, source.modelReset):
             signal.connect(self._sync)

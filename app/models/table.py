@@ -18,6 +18,8 @@ from PySide6.QtCore import (
     Qt,
 )
 
+from app.models.ticking import RelativeTimeTicker
+
 AnyIndex = QModelIndex | QPersistentModelIndex
 
 #: The row's object itself, for views and actions.
@@ -35,6 +37,8 @@ class Column:
     align_right: bool = False
     #: A colour swatch before the text (e.g. the state of a container).
     decoration: Callable[[Any], Any] | None = None
+    #: The text says how long ago something was, so it changes as time passes.
+    ticks: bool = False
 
     def data(self, item: Any, role: int) -> Any:
         """What this column shows of ``item`` for a Qt role (every model here asks this)."""
@@ -62,6 +66,8 @@ class KeyedTableModel(QAbstractTableModel):
         self._key = key
         self._items: list[Any] = []
         self._rows: dict[str, int] = {}
+        if ticking := [i for i, column in enumerate(self._columns) if column.ticks]:
+            self.ticker = RelativeTimeTicker(self, ticking)
 
     # -- Qt interface ---------------------------------------------------------------
 

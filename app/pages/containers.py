@@ -95,7 +95,7 @@ CONTAINER_COLUMNS = (
     Column("Image", container_image, tooltip=lambda c: c.image),
     Column("State", container_state, tooltip=lambda c: c.status,
            decoration=lambda c: TONE_COLOURS[container_tone(c)]),
-    Column("Created", lambda c: relative_time(c.created), sort_key=_created_key,
+    Column("Created", lambda c: relative_time(c.created), sort_key=_created_key, ticks=True,
            tooltip=lambda c: c.created.isoformat() if c.created else ""),
     Column("Ports", container_ports),
 )

@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
 
 import engine
 from app.models.table import Column, KeyedTableModel
+from app.models.ticking import relative_time_clock
 from app.pages.image_layers import EfficiencyView, LayerView, SharedWith, shared_layers
 from app.presentation import ImageRow, human_size, relative_time, used_by_text
 from app.resources import IMAGES
@@ -49,7 +50,8 @@ HISTORY_COLUMNS = (
     Column("Size", lambda r: human_size(r.entry.size), sort_key=lambda r: r.entry.size,
            align_right=True, tooltip=lambda r: f"{r.entry.size:,} bytes"),
     Column("Created", lambda r: relative_time(r.entry.created),
-           sort_key=lambda r: r.entry.created.timestamp() if r.entry.created else 0.0),
+           sort_key=lambda r: r.entry.created.timestamp() if r.entry.created else 0.0,
+           ticks=True),
 )
 
 
@@ -63,6 +65,9 @@ class ImageDetail(QWidget):
         self.summary = QLabel("Select an image to see what it is made of.", self)
         self.summary.setObjectName("image-summary")
         self.summary.setWordWrap(True)
+        # "created a minute ago" ages with the clock, not with engine events.
+        self._summary_row: ImageRow | None = None
+        relative_time_clock().timeout.connect(self._tick_summary)
 
         self.history_model = KeyedTableModel(HISTORY_COLUMNS, key=lambda r: r.key, parent=self)
         self.history = QTableView(self)
@@ -129,9 +134,14 @@ class ImageDetail(QWidget):
             quiet_not_found=True, on_done=partial(self._show_analysis, image.id),
         )
 
+    def _tick_summary(self) -> None:
+        if self._summary_row is not None and self.isVisible():
+            self.update_summary(self._summary_row)
+
     def update_summary(self, row: ImageRow) -> None:
         """The line above the tabs; the page calls it again whenever the list reloads,
         so tags removed, containers started and "created … ago" stay as the row says."""
+        self._summary_row = row
         image = row.image
         tags = html.escape(", ".join(image.repo_tags) or "untagged")
         self.summary.setText(

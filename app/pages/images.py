@@ -52,7 +52,8 @@ IMAGE_COLUMNS = (
     Column("ID", lambda r: r.image.short_id, tooltip=lambda r: r.image.id),
     Column("Size", lambda r: human_size(r.image.size), sort_key=lambda r: r.image.size,
            align_right=True, tooltip=lambda r: f"{r.image.size:,} bytes"),
-    Column("Created", lambda r: relative_time(r.image.created), sort_key=_created_key),
+    Column("Created", lambda r: relative_time(r.image.created), sort_key=_created_key,
+           ticks=True),
     Column("Used by", lambda r: used_by_text(r.used_by), sort_key=lambda r: r.used_by),
 )
 
