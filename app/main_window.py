@@ -27,7 +27,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.notifications import Notifier
+from app.notifications import DesktopNotifications, Notifier
 from app.operations import start_build, start_pull
 from app.page_table import PAGES
 from app.pages.containers import ContainersPage
@@ -35,7 +35,7 @@ from app.pages.images import ImagesPage
 from app.pages.table_page import TablePage
 from app.pages.unavailable import UnavailablePage
 from app.session import ConnectionState, ConnectionStatus, EngineSession, MessageLevel
-from app.settings import THEME, Settings
+from app.settings import NOTIFY_FAILURES, THEME, Settings
 from app.theme import apply_theme
 from app.widgets.activity import Activity, ActivityPanel
 from app.widgets.build_sheet import BuildRequest, BuildSheet, choose_build_source
@@ -101,9 +101,12 @@ class MainWindow(QMainWindow):
         self.messages.float_over(self.pages)
         self.activity = ActivityPanel()
         column.addWidget(self.activity)
-        # A long pull or build that ends while the window is in the background says so.
-        self.notifier = Notifier(self)
+        # A long pull or build that ends, or a container that fails, while the window is
+        # in the background says so through the desktop's notifications.
+        self.notifier = Notifier(self, desktop=DesktopNotifications())
         self.activity.added.connect(self.notifier.watch)
+        self.notifier.watch_containers(session.eventReceived,
+                                       lambda: self.settings.get(NOTIFY_FAILURES))
         body.addLayout(column, 1)
         workspace = QWidget()
         workspace.setLayout(body)

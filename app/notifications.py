@@ -30,11 +30,12 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 
 from jeepney import DBusAddress, MatchRule, MessageType, new_method_call
 from jeepney.bus_messages import message_bus
 from jeepney.io.asyncio import DBusRouter, open_dbus_router
-from PySide6.QtCore import QObject, QTimer, Signal
+from PySide6.QtCore import QObject, QTimer, Signal, SignalInstance
 from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QSystemTrayIcon, QWidget
 
@@ -175,6 +176,23 @@ class Notifier(QObject):
 
         activity.finished.connect(finished)
 
+    def watch_containers(self, events: SignalInstance, enabled: Callable[[], bool]) -> None:
+        """Notify about the engine ``events`` that mean a container failed, while ``enabled``."""
+        alerts = ContainerAlerts()
+
+        def raise_alert(alert: Alert) -> None:
+            if alerts.still_standing(alert) and enabled():
+                self.notify(alert.title, alert.text, False)
+
+        def on_event(event: engine.Event) -> None:
+            # Fed every event, so that a kill seen while disabled still explains its die.
+            alert = alerts.alert(event)
+            if alert is not None:
+                QTimer.singleShot(round(alert.confirm_after * 1000), self,
+                                  partial(raise_alert, alert))
+
+        events.connect(on_event)
+
     def notify(self, title: str, text: str, succeeded: bool) -> bool:
         """Show ``title``/``text`` unless the window is active; returns whether it notified.
 
@@ -249,38 +267,74 @@ class Notifier(QObject):
 _ASKED_TO_END = frozenset({"kill", "stop"})
 
 
+@dataclass(frozen=True)
+class Alert:
+    container_id: str
+    title: str
+    text: str
+    #: When the event happened (the engine's clock, ns).
+    time_nano: int
+    #: Wait this long for a kill/stop that explains it (Podman sends those after the die).
+    confirm_after: float = 0.0
+
+
 class ContainerAlerts:
     """Which engine events mean a container failed on its own.
 
-    Docker and Podman send ``kill`` (and Docker ``stop``) before the ``die`` of a
-    container somebody stopped; a ``die`` with a non-zero ``exitCode`` and no such
-    event shortly before it is a crash.  An ``health_status: unhealthy`` event
-    is one too.
+    A ``die`` with a non-zero ``exitCode`` is a crash unless somebody asked the
+    container to end.  Docker sends ``kill`` (and ``stop``) around the die of a
+    container it was told to stop, so a die no kill/stop explains is an alert, to
+    confirm a moment later (:meth:`still_standing`).  Podman 4 sends neither: there,
+    only the exit code tells, so an exit by SIGINT, SIGKILL or SIGTERM (130, 137,
+    143: how a stop ends) raises no alert on any engine — unless an ``oom`` event
+    came first, which is its own alert.  ``health_status: unhealthy`` is an alert
+    at once.
     """
 
-    #: How long a kill/stop explains a die that follows.
-    ASKED_WINDOW_NS = 60 * 1_000_000_000
+    #: A kill/stop this close to a die (before or after it) explains the die.
+    ASKED_WINDOW_NS = 30 * 1_000_000_000
+    #: How long to wait for a kill/stop that comes after the die.
+    CONFIRM_SECONDS = 2.0
+
+    #: Exit codes of a process ended by SIGINT, SIGKILL or SIGTERM.
+    SIGNALLED = frozenset({"130", "137", "143"})
 
     def __init__(self) -> None:
         self._asked: dict[str, int] = {}
+        self._out_of_memory: set[str] = set()
 
-    def alert(self, event: engine.Event) -> tuple[str, str] | None:
-        """A (title, text) to notify about, or None."""
+    def alert(self, event: engine.Event) -> Alert | None:
+        """The alert this event may raise, or None."""
         if event.type != "container":
             return None
         name = event.attributes.get("name") or event.actor_id[:12]
         if event.action in _ASKED_TO_END:
             self._asked[event.actor_id] = event.time_nano
             return None
+        if event.action == "oom":
+            self._out_of_memory.add(event.actor_id)
+            return None
         if event.action == "die":
-            asked = self._asked.pop(event.actor_id, None)
             code = event.attributes.get("exitCode", "0")
-            if code in ("", "0") or (
-                    asked is not None and event.time_nano - asked < self.ASKED_WINDOW_NS):
+            if event.actor_id in self._out_of_memory:
+                self._out_of_memory.discard(event.actor_id)
+                return Alert(event.actor_id, f"{name} ran out of memory",
+                             f"The kernel stopped it (exit code {code}).", event.time_nano)
+            if (code in ("", "0") or code in self.SIGNALLED
+                    or self._explained(event.actor_id, event.time_nano)):
                 return None
-            return f"{name} stopped unexpectedly", f"It exited with code {code}."
+            return Alert(event.actor_id, f"{name} stopped unexpectedly",
+                         f"It exited with code {code}.", event.time_nano,
+                         self.CONFIRM_SECONDS)
         if event.action == "health_status" and event.detail == "unhealthy":
-            return f"{name} is unhealthy", "Its health check is failing."
-        if event.action == "destroy":
-            self._asked.pop(event.actor_id, None)
+            return Alert(event.actor_id, f"{name} is unhealthy",
+                         "Its health check is failing.", event.time_nano)
         return None
+
+    def still_standing(self, alert: Alert) -> bool:
+        """Whether no kill/stop has explained ``alert`` since it was raised."""
+        return not self._explained(alert.container_id, alert.time_nano)
+
+    def _explained(self, container_id: str, time_nano: int) -> bool:
+        asked = self._asked.get(container_id)
+        return asked is not None and abs(time_nano - asked) < self.ASKED_WINDOW_NS

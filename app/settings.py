@@ -25,6 +25,8 @@ class Setting(Generic[T]):
 THEME = Setting("appearance/theme", "system", "Theme")
 LOG_LINE_CAP = Setting("logs/line_cap", 100_000, "Log lines kept per container")
 CONFIRM_REMOVE = Setting("behaviour/confirm_remove", True, "Confirm before removing")
+NOTIFY_FAILURES = Setting("behaviour/notify_container_failures", True,
+                          "Notify when a container fails or turns unhealthy")
 
 THEMES = ("system", "light", "dark")
 

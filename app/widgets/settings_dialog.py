@@ -12,7 +12,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.settings import CONFIRM_REMOVE, LOG_LINE_CAP, THEME, THEMES, Settings
+from app.settings import CONFIRM_REMOVE, LOG_LINE_CAP, NOTIFY_FAILURES, THEME, THEMES, Settings
 
 
 class SettingsDialog(QDialog):
@@ -39,6 +39,10 @@ class SettingsDialog(QDialog):
         self.confirm.setObjectName("settings-confirm-remove")
         self.confirm.setAccessibleName(CONFIRM_REMOVE.label)
         self.confirm.setChecked(settings.get(CONFIRM_REMOVE))
+        self.notify_failures = QCheckBox(self)
+        self.notify_failures.setObjectName("settings-notify-failures")
+        self.notify_failures.setAccessibleName(NOTIFY_FAILURES.label)
+        self.notify_failures.setChecked(settings.get(NOTIFY_FAILURES))
         buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel, self)
         buttons.accepted.connect(self.accept)
@@ -47,6 +51,7 @@ class SettingsDialog(QDialog):
         form.addRow(THEME.label, self.theme)
         form.addRow(LOG_LINE_CAP.label, self.log_cap)
         form.addRow(CONFIRM_REMOVE.label, self.confirm)
+        form.addRow(NOTIFY_FAILURES.label, self.notify_failures)
         form.addRow(buttons)
         self.accepted.connect(self.save)
 
@@ -54,3 +59,4 @@ class SettingsDialog(QDialog):
         self.settings.set(THEME, str(self.theme.currentData()))
         self.settings.set(LOG_LINE_CAP, self.log_cap.value())
         self.settings.set(CONFIRM_REMOVE, self.confirm.isChecked())
+        self.settings.set(NOTIFY_FAILURES, self.notify_failures.isChecked())

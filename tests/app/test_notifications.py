@@ -15,9 +15,12 @@ from PySide6.QtWidgets import QSystemTrayIcon, QWidget
 from pytestqt.qtbot import QtBot
 
 import engine
-from app.notifications import ContainerAlerts, DesktopNotifications, Notification, Notifier
+from app.main_window import MainWindow
+from app.notifications import Alert, ContainerAlerts, DesktopNotifications, Notification, Notifier
+from app.settings import NOTIFY_FAILURES
 from app.widgets.activity import Activity
-from tests.app.conftest import await_in_qt
+from tests.app.conftest import await_in_qt, wait_connected
+from tests.conftest import EngineUnderTest
 from tests.waits import poll_until, seconds, wait_ms
 
 
@@ -236,18 +239,69 @@ def event(action: str, seconds: float, detail: str = "", **attributes: str) -> e
                         int(seconds * 1e9), detail)
 
 
+def said(alert: Alert | None) -> tuple[str, str] | None:
+    return None if alert is None else (alert.title, alert.text)
+
+
 def test_a_crash_alerts_and_a_stop_does_not() -> None:
     alerts = ContainerAlerts()
-    assert alerts.alert(event("die", 10, exitCode="3")) == (
-        "web-1 stopped unexpectedly", "It exited with code 3.")
+    crash = alerts.alert(event("die", 10, exitCode="3"))
+    assert said(crash) == ("web-1 stopped unexpectedly", "It exited with code 3.")
+    assert crash is not None and crash.confirm_after > 0 and alerts.still_standing(crash)
     assert alerts.alert(event("die", 20, exitCode="0")) is None  # finished its work
-    assert alerts.alert(event("kill", 30, signal="15")) is None
-    assert alerts.alert(event("die", 31, exitCode="143")) is None  # somebody stopped it
-    assert alerts.alert(event("stop", 40)) is None
-    assert alerts.alert(event("die", 200, exitCode="137")) == (  # a stop long ago explains
-        "web-1 stopped unexpectedly", "It exited with code 137.")  # nothing now
-    assert alerts.alert(event("health_status", 50, detail="unhealthy")) == (
-        "web-1 is unhealthy", "Its health check is failing.")
+    assert alerts.alert(event("kill", 30, signal="15")) is None  # Docker: kill, then die
+    assert alerts.alert(event("die", 31, exitCode="143")) is None
+    late = alerts.alert(event("die", 200, exitCode="2"))  # a stop long ago explains
+    assert said(late) == ("web-1 stopped unexpectedly", "It exited with code 2.")
+    assert late is not None and alerts.still_standing(late)
+    assert alerts.alert(event("stop", 200.5)) is None  # a stop just after: it explains
+    assert not alerts.still_standing(late)
+    # Podman 4 announces no stop: a SIGTERM/SIGKILL exit is how a stop ends, no alert…
+    assert alerts.alert(event("die", 300, exitCode="137")) is None
+    # …unless the kernel's OOM killer sent the SIGKILL.
+    assert alerts.alert(event("oom", 400)) is None
+    assert said(alerts.alert(event("die", 400.1, exitCode="137"))) == (
+        "web-1 ran out of memory", "The kernel stopped it (exit code 137).")
+    unhealthy = alerts.alert(event("health_status", 50, detail="unhealthy"))
+    assert said(unhealthy) == ("web-1 is unhealthy", "Its health check is failing.")
+    assert unhealthy is not None and unhealthy.confirm_after == 0
     assert alerts.alert(event("health_status", 51, detail="healthy")) is None
-    image = engine.Event("image", "delete", "sha256:1", {}, 0)
-    assert alerts.alert(image) is None
+    assert alerts.alert(engine.Event("image", "delete", "sha256:1", {}, 0)) is None
+
+
+# -- the window: a crashing container, seen from the engine's event stream ------------------
+
+
+def test_the_window_notifies_when_a_container_crashes_and_not_when_stopped(
+    qtbot: QtBot, make_session, any_engine: EngineUnderTest, elsewhere: QWidget,
+) -> None:
+    session = make_session(any_engine.url)
+    main = MainWindow(session)
+    qtbot.addWidget(main)
+    main.show()
+    qtbot.waitExposed(main)
+    activate(qtbot, elsewhere)
+    session.start()
+    wait_connected(qtbot, session)
+    seen: list[Notification] = []
+    main.notifier.notified.connect(seen.append)
+
+    _, stopped = any_engine.create(any_engine.image, "sleep", "300")
+    any_engine.cli("start", stopped)
+    any_engine.cli("stop", "-t", "1", stopped)  # asked to end: exit 137/143, no alert
+    _, crashing = any_engine.create(any_engine.image, "sh", "-c", "sleep 1; exit 3")
+    with qtbot.waitSignal(main.notifier.notified, timeout=wait_ms(30)):
+        any_engine.cli("start", crashing)
+    assert [(n.title, n.text, n.succeeded) for n in seen] == [
+        (f"{crashing} stopped unexpectedly", "It exited with code 3.", False)]
+
+    main.settings.set(NOTIFY_FAILURES, False)  # the setting turns them off
+    _, again = any_engine.create(any_engine.image, "sh", "-c", "exit 4")
+    any_engine.cli("start", again)
+    any_engine.cli("wait", again)
+    # Podman 4.3 names a container's removal "remove", Docker "destroy".
+    with qtbot.waitSignal(session.eventReceived, timeout=wait_ms(10),
+                          check_params_cb=lambda e: e.action in ("destroy", "remove")):
+        any_engine.cli("rm", again)
+    assert len(seen) == 1
+    main.settings.set(NOTIFY_FAILURES, True)
