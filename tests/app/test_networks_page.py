@@ -25,6 +25,7 @@ from app.session import EngineSession
 from tests.app.conftest import answer, wait_connected
 from tests.conftest import LABEL, LABEL_KEY, RUN_ID, EngineUnderTest, unique_name
 from tests.disk_helpers import OURS, disk_engine, free_subnet  # noqa: F401
+from tests.waits import wait_ms
 
 WAIT = 30_000
 
@@ -126,7 +127,7 @@ def test_create_checks_addresses_and_creates_what_was_asked(
     window = open_networks(qtbot, make_session, disk_engine)
     page = window.page(NetworksPage)
     dialog = page.open_create()
-    qtbot.waitExposed(dialog)
+    qtbot.waitExposed(dialog, timeout=wait_ms(10))
     assert dialog.problem() == "Give the network a name"
     name = unique_name("net")
     subnet, gateway, prefix = free_subnet()
@@ -172,7 +173,7 @@ def test_connect_and_disconnect_through_the_page_seen_by_docker_inspect(
     page.connect_button.click()
     dialog = page.findChild(ConnectDialog)
     assert dialog is not None
-    qtbot.waitExposed(dialog)
+    qtbot.waitExposed(dialog, timeout=wait_ms(10))
     dialog.container.setCurrentIndex(dialog.container.findData(
         next(c.id for c in page.session.items(CONTAINERS) if c.name == container)))
     dialog.aliases.setText("web, shop-web")

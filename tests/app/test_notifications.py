@@ -279,7 +279,7 @@ def test_the_window_notifies_when_a_container_crashes_and_not_when_stopped(
     main = MainWindow(session)
     qtbot.addWidget(main)
     main.show()
-    qtbot.waitExposed(main)
+    qtbot.waitExposed(main, timeout=wait_ms(10))
     activate(qtbot, elsewhere)
     session.start()
     wait_connected(qtbot, session)

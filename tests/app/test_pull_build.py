@@ -192,7 +192,7 @@ def test_build_button_picks_a_dockerfile_or_a_tar_and_remembers_the_folder(
     qtbot.waitUntil(lambda: sheet.listing is not None, timeout=wait_ms(10))
     assert sheet.buildargs.toPlainText() == "GREETING=hello"
     sheet.reject()
-    qtbot.waitUntil(lambda: window.findChild(BuildSheet) is None)
+    qtbot.waitUntil(lambda: window.findChild(BuildSheet) is None, timeout=wait_ms(10))
 
     picked.append(str(archive))
     window.images_page.build_button.click()

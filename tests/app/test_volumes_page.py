@@ -19,6 +19,7 @@ from app.session import EngineSession
 from tests.app.conftest import answer, wait_connected
 from tests.conftest import LABEL, LABEL_KEY, RUN_ID, EngineUnderTest, unique_name
 from tests.disk_helpers import OURS, disk_engine  # noqa: F401
+from tests.waits import wait_ms
 
 WAIT = 30_000
 
@@ -93,7 +94,7 @@ def test_create_checks_the_input_and_creates_with_options_and_labels(
     page.create_button.click()
     dialog = page.findChild(VolumeCreateDialog)
     assert dialog is not None
-    qtbot.waitExposed(dialog)
+    qtbot.waitExposed(dialog, timeout=wait_ms(10))
     dialog.name.setText("-bad name")
     assert "not a valid volume name" in dialog.problem()
     assert not dialog.accept_button.isEnabled()
@@ -120,7 +121,7 @@ def test_a_refused_create_keeps_the_dialog_with_the_engines_words(
     window = open_volumes(qtbot, make_session, disk_engine)
     page = window.page(VolumesPage)
     dialog = page.open_create()
-    qtbot.waitExposed(dialog)
+    qtbot.waitExposed(dialog, timeout=wait_ms(10))
     dialog.name.setText(unique_name("vol"))
     dialog.options.setPlainText("no-such-option=1")
     dialog.labels.setPlainText(LABEL)

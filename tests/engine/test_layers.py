@@ -780,7 +780,7 @@ def test_hard_links_keep_their_bytes_visible(docker_engine: EngineUnderTest,
     (context / "Dockerfile").write_text(HARDLINK_DOCKERFILE.format(
         base=docker_engine.image, label_key=LABEL_KEY, run_id=RUN_ID))
     tag = f"dockyard-test/hardlinks:{unique_name('t')[len('dockyard-test-'):]}"
-    docker_engine.cli("build", "-q", "-t", tag, str(context), timeout=600)
+    docker_engine.cli("build", "-q", "-t", tag, str(context), timeout=seconds(600))
     try:
         async def run() -> ImageAnalysis:
             async with await docker_engine.open() as client:
@@ -790,7 +790,8 @@ def test_hard_links_keep_their_bytes_visible(docker_engine: EngineUnderTest,
         assert DOCKER_CLI
         env = {"DOCKER_CONFIG": str(docker_engine.cli_config), "PATH": "/usr/bin:/bin"}
         saved = subprocess.run([DOCKER_CLI, "--host", docker_engine.url, "save", tag],
-                               capture_output=True, env=env, check=True, timeout=120).stdout
+                               capture_output=True, env=env, check=True,
+                               timeout=seconds(120)).stdout
         wasted, shown = saved_waste(saved)
         # By hand: only e and f lost every name; a (deleted) and c (copied up by chmod)
         # still reach their bytes through b and d, and h's deletion leaves g.
