@@ -33,7 +33,14 @@ from PySide6.QtCore import (
     QTimer,
     QUrl,
 )
-from PySide6.QtGui import QColor, QDesktopServices, QHideEvent, QResizeEvent, QShowEvent
+from PySide6.QtGui import (
+    QColor,
+    QDesktopServices,
+    QGuiApplication,
+    QHideEvent,
+    QResizeEvent,
+    QShowEvent,
+)
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
@@ -343,8 +350,12 @@ OPEN = ContainerAction("Open", "container-open",
                        enabled=lambda selected: len(selected) == 1
                        and bool(browser_urls(selected[0])),
                        triggers=lambda page: page.open_selected_port())
+COPY_RUN = ContainerAction("Copy run command", "container-copy-run",
+                           enabled=lambda selected: len(selected) == 1,
+                           triggers=lambda page: page.copy_run_command())
 #: In toolbar order.
-CONTAINER_ACTIONS = (START, STOP, RESTART, PAUSE, UNPAUSE, KILL, RENAME, REMOVE, OPEN)
+CONTAINER_ACTIONS = (START, STOP, RESTART, PAUSE, UNPAUSE, KILL, RENAME, REMOVE, OPEN,
+                     COPY_RUN)
 
 
 class ContainersPage(TablePage):
@@ -680,6 +691,21 @@ class ContainersPage(TablePage):
         urls = browser_urls(selected[0]) if len(selected) == 1 else []
         if urls:
             self.open_url(urls[0])
+
+    def copy_run_command(self) -> None:
+        """The ``docker run`` line that recreates the selected container, to the clipboard."""
+        selected = self.selected_items()
+        if len(selected) != 1:
+            return
+        name = selected[0].name
+
+        def copied(command: str) -> None:
+            QGuiApplication.clipboard().setText(command)
+            self.session.message.emit(
+                MessageLevel.INFO, f"Copied the docker run command that recreates {name}")
+
+        self.session.run(engine.container_run_command, selected[0].id,
+                         describe=f"read the settings of {name}", on_done=copied)
 
     def open_url(self, url: str) -> None:
         if not QDesktopServices.openUrl(QUrl(url)):

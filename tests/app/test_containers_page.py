@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 from PySide6.QtCore import QItemSelectionModel, Qt, QUrl
+from PySide6.QtGui import QGuiApplication
 from pytestqt.modeltest import ModelTester
 from pytestqt.qtbot import QtBot
 
@@ -556,3 +557,18 @@ def test_cpu_column_comes_back_after_the_engine_does(
     # No list change is needed: the streams start again once the engine is back.
     qtbot.waitUntil(lambda: usage_cells(page, container_id)[1] != "", timeout=wait_ms(20))
     await_in_qt(qtbot, relay.cut())
+
+
+def test_copy_run_command_puts_the_recreating_command_on_the_clipboard(
+    qtbot: QtBot, page: ContainersPage, any_engine: EngineUnderTest,
+    messages: list[tuple[MessageLevel, str]],
+) -> None:
+    container_id, name = any_engine.create("-e", "MODE=copy me", any_engine.image, "sleep", "5")
+    select(qtbot, page, container_id)
+    QGuiApplication.clipboard().clear()
+    page.action_buttons["container-copy-run"].click()
+    qtbot.waitUntil(lambda: QGuiApplication.clipboard().text() != "", timeout=wait_ms(10))
+    assert QGuiApplication.clipboard().text() == (
+        f"docker run --detach --name {name} --env 'MODE=copy me'"
+        f" {any_engine.qualified(any_engine.image)} sleep 5")
+    assert (MessageLevel.INFO, f"Copied the docker run command that recreates {name}") in messages
