@@ -11,7 +11,7 @@ from functools import partial
 from pathlib import Path
 from typing import TypeVar
 
-from PySide6.QtCore import QSize, Qt
+from PySide6.QtCore import QSize, Qt, SignalInstance
 from PySide6.QtGui import QAction, QCloseEvent, QIcon, QKeySequence
 from PySide6.QtWidgets import (
     QApplication,
@@ -80,6 +80,10 @@ class MainWindow(QMainWindow):
                 item.setIcon(QIcon.fromTheme(spec.icon))
             self.page_widgets.append(spec.factory(session, self.settings))
             self.pages.addWidget(self.page_widgets[-1])
+            # A page that links to others (Disk usage) asks by page key and item key.
+            if isinstance(link := getattr(self.page_widgets[-1], "open_requested", None),
+                          SignalInstance):
+                link.connect(self.open_item)
         self.containers_page = self.page(ContainersPage)
         self.images_page = self.page(ImagesPage)
         self.sidebar.currentRowChanged.connect(self.pages.setCurrentIndex)
@@ -168,6 +172,28 @@ class MainWindow(QMainWindow):
             if isinstance(page, kind):
                 return page
         raise LookupError(kind.__name__)
+
+    def open_item(self, page_key: str, item_key: str = "") -> bool:
+        """Show the page ``page_key`` of the page table and select ``item_key`` there.
+
+        A page this version does not have, or an item no longer listed, is said in
+        one message; nothing else happens.
+        """
+        row = next((i for i, spec in enumerate(PAGES) if spec.key == page_key), None)
+        if row is None:
+            self.messages.show_message(
+                MessageLevel.INFO, f"There is no {page_key.capitalize()} page in this version.")
+            return False
+        self.sidebar.setCurrentRow(row)
+        page = self.page_widgets[row]
+        if not item_key or not isinstance(page, TablePage):
+            return True
+        if not page.select_key(item_key):
+            self.messages.show_message(
+                MessageLevel.INFO, f"{item_key[:24]} is not on the {PAGES[row].title} page"
+                " (any more).")
+            return False
+        return True
 
     def current_page(self) -> TablePage | None:
         page = self.pages.currentWidget()

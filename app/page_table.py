@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from PySide6.QtWidgets import QWidget
 
 from app.pages.containers import ContainersPage
+from app.pages.disk import DiskPage
 from app.pages.engine import EnginePage
 from app.pages.images import ImagesPage
 from app.pages.networks import NetworksPage
@@ -38,6 +39,7 @@ PAGES = (
     PageSpec("volumes", "Volumes", "", "Ctrl+3", lambda session, _settings: VolumesPage(session)),
     PageSpec("networks", "Networks", "", "Ctrl+4",
              lambda session, _settings: NetworksPage(session)),
+    PageSpec("disk", "Disk usage", "", "Ctrl+5", lambda session, _settings: DiskPage(session)),
     # The design's order: the resource pages first, the engine's own page after them.
-    PageSpec("engine", "Engine", "", "Ctrl+5", EnginePage),
+    PageSpec("engine", "Engine", "", "Ctrl+6", EnginePage),
 )

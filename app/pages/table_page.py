@@ -5,7 +5,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QSortFilterProxyModel, Qt
+from PySide6.QtCore import (
+    QItemSelectionModel,
+    QModelIndex,
+    QPersistentModelIndex,
+    QSortFilterProxyModel,
+    Qt,
+)
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -140,6 +146,24 @@ class TablePage(QWidget):
     def selected_items(self) -> list[Any]:
         rows = self.table.selectionModel().selectedRows()
         return [index.data(ItemRole) for index in sorted(rows, key=lambda i: i.row())]
+
+    def select_key(self, key: str) -> bool:
+        """Select and show the row whose model key is ``key`` (another page links here);
+        False when the list has no such row."""
+        row = self.model.row_of(key)
+        if row is None:
+            return False
+        index = self.proxy.mapFromSource(self.model.index(row, 0))
+        if not index.isValid():  # hidden by the search: show everything
+            self.search.clear()
+            index = self.proxy.mapFromSource(self.model.index(row, 0))
+        if not index.isValid():
+            return False
+        self.table.selectionModel().setCurrentIndex(
+            index, QItemSelectionModel.SelectionFlag.ClearAndSelect
+            | QItemSelectionModel.SelectionFlag.Rows)
+        self.table.scrollTo(index)
+        return True
 
     def fit_columns(self, widths: dict[int, int]) -> None:
         for column, width in widths.items():
