@@ -34,9 +34,10 @@ from PySide6.QtWidgets import (
 )
 
 import engine
+from app.df_gate import read_disk_usage
 from app.models.cleanup import KIND_TITLES, CleanupModel, CleanupRow, size_text
 from app.presentation import human_size, relative_time
-from app.session import EngineSession
+from app.session import EngineSession, MessageLevel
 from app.widgets.ask import ask
 
 
@@ -79,7 +80,7 @@ async def read_plan(client: engine.Engine, all_volumes: bool, older_than: timede
                     filters: Mapping[str, list[str]] | None
                     ) -> tuple[engine.CleanupPlan, engine.DiskUsage]:
     """One df, and the plan computed from it."""
-    usage = await engine.disk_usage(client)
+    usage = await read_disk_usage(client)
     plan = await engine.cleanup_plan(client, all_volumes=all_volumes,
                                      cache_older_than=older_than,
                                      filters=dict(filters) if filters else None, usage=usage)
@@ -168,6 +169,15 @@ class CleanupSheet(QDialog):
         self.result_label.setWordWrap(True)
         self.result_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
 
+        self.errors: list[str] = []
+        self.error_label = QLabel("", self)
+        self.error_label.setObjectName("cleanup-errors")
+        self.error_label.setAccessibleName("Clean-up errors")
+        self.error_label.setWordWrap(True)
+        self.error_label.setStyleSheet("color: #dc2626;")
+        self.error_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.error_label.hide()
+
         self.refresh_button = QPushButton("Plan again", self)
         self.refresh_button.setObjectName("cleanup-refresh")
         self.refresh_button.setAccessibleName("Plan again")
@@ -192,6 +202,7 @@ class CleanupSheet(QDialog):
         layout.addWidget(self.tree, 1)
         layout.addWidget(self.status)
         layout.addWidget(self.result_label)
+        layout.addWidget(self.error_label)
         layout.addLayout(buttons)
         self.resize(820, 560)
 
@@ -200,6 +211,9 @@ class CleanupSheet(QDialog):
         self._replan.setSingleShot(True)
         self._replan.setInterval(400)
         self._replan.timeout.connect(self.plan)
+        # Failures reach the window's message bar; the sheet, which may cover it, says
+        # them too.
+        session.message.connect(self._on_message)
         self.label_box.textChanged.connect(lambda _t: self._replan.start())
         self.named_volumes.toggled.connect(lambda _on: self._replan.start())
         self.older_than.valueChanged.connect(lambda _v: self._replan.start())
@@ -219,6 +233,18 @@ class CleanupSheet(QDialog):
             on_done=self._show_plan)
         if task is None:
             self.status.setText("Not connected to an engine.")
+        else:
+            task.add_done_callback(self._plan_ended)
+
+    def _plan_ended(self, _task: object) -> None:
+        if self.status.text().startswith("Reading what"):
+            self.status.setText("Could not read what a clean-up would remove.")
+
+    def _on_message(self, level: MessageLevel, text: str) -> None:
+        if level is MessageLevel.ERROR:
+            self.errors.append(text)
+            self.error_label.setText("\n".join(self.errors[-5:]))
+            self.error_label.show()
 
     def _show_plan(self, result: tuple[engine.CleanupPlan, engine.DiskUsage]) -> None:
         plan, usage = result

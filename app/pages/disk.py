@@ -36,6 +36,7 @@ from PySide6.QtWidgets import (
 )
 
 import engine
+from app.df_gate import read_disk_usage
 from app.models.table import Column, ItemRole, KeyedTableModel
 from app.pages.cleanup_sheet import CleanupSheet
 from app.pages.table_page import FilterProxy
@@ -343,7 +344,7 @@ class DiskPage(QWidget):
         self._stale = False
         self.status_label.setText("Reading disk usage…")
         self._read_at = time.monotonic()
-        self._task = self.session.run(engine.disk_usage, describe="read the disk usage",
+        self._task = self.session.run(read_disk_usage, describe="read the disk usage",
                                       on_done=self.show_usage)
         if self._task is not None:
             self._task.add_done_callback(self._read_ended)
