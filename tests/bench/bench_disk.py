@@ -1,0 +1,160 @@
+"""The Disk usage page populated vs the raw ``GET /system/df``, with many volumes and images.
+
+Creates N labelled volumes (each with a few bytes, so the daemon measures
+something) and M labelled images (``POST /commit`` of one container, a label
+apiece: each is an image of its own), then measures in one run, alternating:
+
+- raw: ``GET /system/df`` read with httpx (the floor);
+- page: ``DiskPage.refresh()`` until its ``refreshed`` signal — the same df
+  through the session, decoded, summed, and the cards and tables filled —
+  on the qasync loop, offscreen, with a 5 ms timer recording event-loop stalls.
+
+Everything created is removed afterwards (label ``dockyard.bench=<run>``).
+
+    QT_QPA_PLATFORM=offscreen .venv/bin/python tests/bench/bench_disk.py --volumes 500 --images 500
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import time
+
+import httpx
+from _common import (
+    LABEL,
+    LABEL_KEY,
+    LABELS,
+    RUN,
+    StallMeter,
+    busybox_image,
+    docker,
+    load,
+    median,
+    ms,
+)
+from PySide6.QtWidgets import QApplication
+
+import engine
+from app.event_loop import make_event_loop
+from app.pages.disk import DiskPage
+from app.session import EngineSession
+
+
+async def populate(client: engine.Engine, image: str, volumes: int, images: int) -> None:
+    """Labelled volumes with data, and images committed from one labelled container."""
+    started = time.perf_counter()
+    gate = asyncio.Semaphore(8)
+
+    async def volume(i: int) -> None:
+        async with gate:
+            await engine.create_volume(client, f"dockyard-bench-{RUN}-{i}", labels=LABELS)
+
+    await asyncio.gather(*(volume(i) for i in range(volumes)))
+    # One container writes into the first 50 volumes, so sizes are not all zero.
+    mounts = [f"dockyard-bench-{RUN}-{i}:/v{i}" for i in range(min(volumes, 50))]
+    if mounts:
+        args = [a for m in mounts for a in ("-v", m)]
+        docker("run", "--rm", "--label", LABEL, *args, image, "sh", "-c",
+               "for d in /v*; do head -c 4096 /dev/zero > $d/data; done")
+    print(f"{volumes} volumes in {time.perf_counter() - started:.1f} s")
+    started = time.perf_counter()
+    base = docker("create", "--label", LABEL, image, "true")
+    try:
+        async def commit(i: int) -> None:
+            async with gate:
+                await client.request("POST", "/commit", params={
+                    "container": base, "repo": f"dockyard-bench/disk-{RUN}", "tag": str(i),
+                    "changes": f'LABEL {LABEL_KEY}="{RUN}" dockyard.bench.n="{i}"'},
+                    timeout=120.0)
+
+        await asyncio.gather(*(commit(i) for i in range(images)))
+    finally:
+        docker("rm", "-f", base)
+    print(f"{images} images in {time.perf_counter() - started:.1f} s")
+
+
+def clean_up(images: int) -> None:
+    tags = [f"dockyard-bench/disk-{RUN}:{i}" for i in range(images)]
+    for start in range(0, len(tags), 100):
+        try:
+            docker("rmi", *tags[start:start + 100])
+        except RuntimeError as exc:
+            print(f"(cleanup) {exc}")
+    names = docker("volume", "ls", "-q", "--filter", f"label={LABEL}").split()
+    for start in range(0, len(names), 100):
+        docker("volume", "rm", *names[start:start + 100])
+
+
+async def measure(args: argparse.Namespace, image: str) -> None:
+    client, _ = await engine.discover()
+    try:
+        await populate(client, image, args.volumes, args.images)
+        http = httpx.AsyncClient(transport=httpx.AsyncHTTPTransport(
+            uds=client.endpoint.socket_path), base_url="http://docker", timeout=600.0)
+        session = EngineSession()
+        page = DiskPage(session)
+        page.resize(1200, 800)
+        page.show()
+        done = asyncio.Event()
+        page.refreshed.connect(done.set)
+        session.start()
+        await asyncio.wait_for(done.wait(), 600)  # the first read (connect, show)
+        raw_samples, page_samples, stalls = [], [], []
+        counts = ""
+        for _ in range(args.repeats):
+            start = time.perf_counter()
+            response = await http.get(f"/v{client.api_version}/system/df")
+            response.read()
+            raw_samples.append(time.perf_counter() - start)
+            while page.reading:
+                await asyncio.sleep(0.01)
+            done.clear()
+            meter = StallMeter()
+            meter.start()
+            start = time.perf_counter()
+            page.refresh()
+            await asyncio.wait_for(done.wait(), 600)
+            page_samples.append(time.perf_counter() - start)
+            meter.stop()
+            stalls.append(meter)
+            usage = page.usage
+            assert usage is not None
+            counts = (f"{len(usage.images)} images, {len(usage.containers)} containers,"
+                      f" {len(usage.volumes)} volumes, {len(usage.build_cache)} cache records")
+        await http.aclose()
+        await session.aclose()
+        raw, ours = median(raw_samples), median(page_samples)
+        print(load())
+        print(f"df lists:                       {counts}")
+        print(f"raw GET /system/df read:        {raw * 1000:8.1f} ms   ({ms(raw_samples)})")
+        print(f"Disk page populated:            {ours * 1000:8.1f} ms   ({ms(page_samples)})")
+        print(f"page / raw:                     ratio {ours / raw:.2f}")
+        worst = max(stalls, key=lambda m: m.max)
+        print(f"event loop while filling (worst run): {worst.summary()}")
+    finally:
+        await client.aclose()
+        clean_up(args.images)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--volumes", type=int, default=500)
+    parser.add_argument("--images", type=int, default=500)
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--image", help="a local busybox image (default: build one)")
+    args = parser.parse_args()
+    image, built = busybox_image(args.image)
+    app = QApplication.instance() or QApplication([])
+    try:
+        loop = make_event_loop(app)  # type: ignore[arg-type]
+        with loop:
+            loop.run_until_complete(measure(args, image))
+    finally:
+        if built:
+            docker("rmi", "-f", image)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
