@@ -15,6 +15,7 @@ arrive while a read runs mark the page stale; one more read follows.
 from __future__ import annotations
 
 import asyncio
+import heapq
 import time
 from dataclasses import dataclass
 
@@ -90,25 +91,30 @@ def _image_detail(image: engine.ImageUsage) -> str:
 
 
 def biggest_items(usage: engine.DiskUsage, limit: int = BIGGEST) -> list[DiskItem]:
-    """The largest images, containers (writable layer) and volumes, largest first."""
-    items = [
-        DiskItem("Image", "sha256:" + i.id.removeprefix("sha256:"), "images", i.name, i.size,
-                 _image_detail(i), not i.containers)
-        for i in usage.images
-    ]
-    items += [
-        DiskItem("Container", c.id, "containers", c.name or c.short_id, c.size_rw,
-                 f"{c.state or 'unknown'} · {c.image}", not c.active)
-        for c in usage.containers
-    ]
-    items += [
-        DiskItem("Volume", v.name, "volumes", v.display_name, v.size or 0,
-                 (f"used by {v.ref_count}" if v.ref_count else "unused")
-                 + (" · anonymous" if v.anonymous else ""), not v.ref_count)
-        for v in usage.volumes
-    ]
+    """The largest images, containers (writable layer) and volumes, largest first.
+
+    Only the ``limit`` largest are described (the df may list thousands)."""
+    sized: list[tuple[int, int, int]] = [(i.size, 0, n) for n, i in enumerate(usage.images)]
+    sized += [(c.size_rw, 1, n) for n, c in enumerate(usage.containers)]
+    sized += [(v.size or 0, 2, n) for n, v in enumerate(usage.volumes)]
+    items = []
+    for _size, kind, n in heapq.nlargest(limit, sized):
+        if kind == 0:
+            i = usage.images[n]
+            items.append(DiskItem("Image", "sha256:" + i.id.removeprefix("sha256:"), "images",
+                                  i.name, i.size, _image_detail(i), not i.containers))
+        elif kind == 1:
+            c = usage.containers[n]
+            items.append(DiskItem("Container", c.id, "containers", c.name or c.short_id,
+                                  c.size_rw, f"{c.state or 'unknown'} · {c.image}",
+                                  not c.active))
+        else:
+            v = usage.volumes[n]
+            items.append(DiskItem("Volume", v.name, "volumes", v.display_name, v.size or 0,
+                                  (f"used by {v.ref_count}" if v.ref_count else "unused")
+                                  + (" · anonymous" if v.anonymous else ""), not v.ref_count))
     items.sort(key=lambda d: (-d.size, d.kind, d.name))
-    return items[:limit]
+    return items
 
 
 BIGGEST_COLUMNS = (
