@@ -46,6 +46,11 @@ def tick_key(item: engine.CleanupItem) -> tuple[str, str]:
     return ("image" if item.kind in _IMAGE_KINDS else item.kind, item.id)
 
 
+def short_image(image: str) -> str:
+    """A container's image as a user reads it: its name, or a 12-digit ID."""
+    return image.removeprefix("sha256:")[:12] if image.startswith("sha256:") else image
+
+
 def size_text(size: int | None) -> str:
     return "—" if size is None else human_size(size)
 

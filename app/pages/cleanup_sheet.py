@@ -35,7 +35,13 @@ from PySide6.QtWidgets import (
 
 import engine
 from app.df_gate import read_disk_usage
-from app.models.cleanup import KIND_TITLES, CleanupModel, CleanupRow, size_text
+from app.models.cleanup import (
+    KIND_TITLES,
+    CleanupModel,
+    CleanupRow,
+    short_image,
+    size_text,
+)
 from app.presentation import human_size, relative_time
 from app.session import EngineSession, MessageLevel
 from app.widgets.ask import ask
@@ -67,7 +73,7 @@ def plan_rows(plan: engine.CleanupPlan, usage: engine.DiskUsage) -> list[Cleanup
             detail = "dangling" if image.dangling else ", ".join(image.repo_tags[1:])
             detail = detail or f"created {relative_time(image.created)}"
         elif (container := containers.get(item.id)) is not None:
-            detail = f"{container.status or container.state} · {container.image}"
+            detail = f"{container.status or container.state} · {short_image(container.image)}"
         elif (record := cache.get(item.id)) is not None:
             detail = _cache_detail(record)
         elif item.kind == engine.UNUSED_VOLUMES:

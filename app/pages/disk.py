@@ -38,6 +38,7 @@ from PySide6.QtWidgets import (
 
 import engine
 from app.df_gate import read_disk_usage
+from app.models.cleanup import short_image
 from app.models.table import Column, ItemRole, KeyedTableModel
 from app.pages.cleanup_sheet import CleanupSheet
 from app.pages.table_page import FilterProxy
@@ -106,7 +107,7 @@ def biggest_items(usage: engine.DiskUsage, limit: int = BIGGEST) -> list[DiskIte
         elif kind == 1:
             c = usage.containers[n]
             items.append(DiskItem("Container", c.id, "containers", c.name or c.short_id,
-                                  c.size_rw, f"{c.state or 'unknown'} · {c.image}",
+                                  c.size_rw, f"{c.state or 'unknown'} · {short_image(c.image)}",
                                   not c.active))
         else:
             v = usage.volumes[n]
@@ -257,6 +258,8 @@ class DiskPage(QWidget):
                                              parent=self)
         self.biggest = self._table("disk-biggest", "Biggest items", self.biggest_model, 2)
         self.biggest.activated.connect(self._open_item)
+        for column, width in enumerate((90, 300, 90, 95)):
+            self.biggest.setColumnWidth(column, width)
         self.cache_model = KeyedTableModel(CACHE_COLUMNS, key=lambda r: r.id, parent=self)
         self.cache_table = self._table("disk-build-cache", "Build cache records",
                                        self.cache_model, 1)
@@ -264,6 +267,8 @@ class DiskPage(QWidget):
         self.cache_note.setObjectName("disk-build-cache-note")
         self.cache_note.setAccessibleName("Build cache note")
         self.cache_note.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        for column, width in enumerate((110, 90, 70, 70, 120, 95)):
+            self.cache_table.setColumnWidth(column, width)
         self.cache_stack = QStackedWidget(self)
         self.cache_stack.setObjectName("disk-build-cache-stack")
         self.cache_stack.addWidget(self.cache_table)
@@ -378,8 +383,8 @@ class DiskPage(QWidget):
         unique_used = sum(i.unique_size or 0 for i in usage.images if i.containers)
         unique_unused = sum(i.unique_size or 0 for i in usage.images if not i.containers)
         self.cards["images"].show_usage(images, "images", [
-            BarPart("unique, in use", unique_used, COLORS["images"]),
-            BarPart("unique, unused", unique_unused, COLORS["reclaimable"]),
+            BarPart("in use", unique_used, COLORS["images"]),
+            BarPart("unused", unique_unused, COLORS["reclaimable"]),
             BarPart("shared", max(images.size - unique_used - unique_unused, 0),
                     COLORS["shared"])])
         for key, kind, noun in (("containers", containers, "containers"),
