@@ -22,7 +22,9 @@ BUSY_RETRY_SECONDS = 0.5
 
 
 def _busy(exc: engine.APIError) -> bool:
-    return "already running" in str(exc)
+    """Another df runs (Docker), or an item went away while it was measured (Podman's
+    "no such container"): a moment later the same read succeeds."""
+    return "already running" in str(exc) or isinstance(exc, engine.NotFound)
 
 
 def _decode(body: bytes, build_cache_supported: bool) -> engine.DiskUsage:
