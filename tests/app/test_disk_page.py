@@ -137,6 +137,22 @@ def test_page_reads_again_after_an_event_one_read_at_a_time(
     task = page._task
     page.refresh()
     assert page._task is task
+    qtbot.waitUntil(lambda: not page.reading and not page._timer.isActive(), timeout=WAIT)
+
+    # Hidden, the page does not read; shown again, it reads what changed meanwhile.
+    page.hide()
+    hidden = unique_name("vol")
+    with qtbot.waitSignal(page.session.eventReceived, timeout=WAIT,
+                          # Podman names the volume in the attributes only.
+                          check_params_cb=lambda e: e.type == "volume"
+                          and hidden in (e.actor_id, e.attributes.get("name"))):
+        disk_engine.cli("volume", "create", "--label", LABEL, hidden)
+    assert not page.reading and not page._timer.isActive()
+    assert page.usage is not None and all(v.name != hidden for v in page.usage.volumes)
+    with qtbot.waitSignal(page.refreshed, timeout=WAIT):
+        page.show()
+    qtbot.waitUntil(lambda: page.usage is not None
+                    and any(v.name == hidden for v in page.usage.volumes), timeout=WAIT)
 
 
 def test_biggest_item_opens_its_page(
@@ -178,6 +194,7 @@ def _item_names(sheet: CleanupSheet, kind: str) -> set[str]:
 
 def test_cleanup_sheet_removes_exactly_what_is_ticked(
     qtbot: QtBot, make_session: Any, disk_engine: EngineUnderTest,  # noqa: F811
+    qtmodeltester: ModelTester,
 ) -> None:
     # A label of this test's own: the run's label is shared with the other tests.
     mine = f"{LABEL_KEY}.case={unique_name('case')}"
@@ -197,6 +214,7 @@ def test_cleanup_sheet_removes_exactly_what_is_ticked(
     assert _item_names(sheet, engine.UNUSED_VOLUMES) == set(volumes)
     assert sheet.model.ticked() == []
     assert not sheet.remove_button.isEnabled()
+    qtmodeltester.check(sheet.model)
     note = sheet.model.note(engine.BUILD_CACHE)
     assert note == ("Podman keeps no build cache records" if disk_engine.kind == "podman"
                     else "build cache records carry no labels")
