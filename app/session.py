@@ -90,8 +90,6 @@ class EngineSession(QObject):
     """Connection lifecycle, event-driven refreshes and error routing for the window."""
 
     statusChanged = Signal(object)  # ConnectionStatus
-    #: Every engine event, for what is not a live list (the Disk page's df).
-    eventReceived = Signal(object)  # engine.Event
     message = Signal(object, str)  # MessageLevel, text
     #: Every event of the engine's stream, as it arrives (the Engine page's log).
     eventReceived = Signal(object)  # engine.Event
