@@ -17,8 +17,8 @@ import engine
 
 _lock = asyncio.Lock()
 #: How often, and how far apart, a read refused as "already running" is asked again.
-BUSY_ATTEMPTS = 40
-BUSY_RETRY_SECONDS = 0.5
+BUSY_ATTEMPTS = 100
+BUSY_RETRY_SECONDS = 0.2
 
 
 def _busy(exc: engine.APIError) -> bool:
