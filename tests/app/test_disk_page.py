@@ -21,9 +21,11 @@ from app.df_cmd import cli_size, reclaimable_text
 from app.main_window import MainWindow
 from app.models.cleanup import CleanupModel, CleanupRow
 from app.models.table import SortRole
+from app.page_table import PAGES
 from app.pages.cleanup_sheet import CleanupSheet, label_filters, report
 from app.pages.containers import ContainersPage
 from app.pages.disk import DiskItem, DiskPage, biggest_items, df_stale
+from app.pages.table_page import TablePage
 from app.presentation import human_size
 from app.session import EngineSession
 from tests.app.conftest import answer, await_in_qt, wait_connected
@@ -183,6 +185,18 @@ def opens_its_page(qtbot: QtBot, make_session: Any, docker_engine: EngineUnderTe
         disk._open_item(disk.biggest.model().index(0, 0))
     assert window.pages.currentWidget() is containers
     assert [c.id for c in containers.selected_items()] == [container_id]
+    # A volume opens on the Volumes page (the page table's "volumes"), selected.
+    volume = unique_name("vol")
+    docker_engine.cli("volume", "create", "--label", LABEL, volume)
+    try:
+        volumes = window.page_widgets[[s.key for s in PAGES].index("volumes")]
+        assert isinstance(volumes, TablePage)
+        qtbot.waitUntil(lambda: volumes.model.row_of(volume) is not None, timeout=WAIT)
+        assert window.open_item("volumes", volume)
+        assert window.pages.currentWidget() is volumes
+        assert [v.name for v in volumes.selected_items()] == [volume]
+    finally:
+        docker_engine.cli("volume", "rm", volume, check=False)
     # A page this version does not have is said, not a failure.
     assert window.open_item("no-such-page", "x") is False
     assert "no-such-page" in window.messages.label.text().lower()
