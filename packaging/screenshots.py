@@ -2,7 +2,7 @@
 """Take the README's screenshots of the window, in the light and the dark theme.
 
     QT_QPA_PLATFORM=offscreen .venv/bin/python packaging/screenshots.py [OUT_DIR]
-        [--host URL] [--size 1100x680] [--pages containers,images] [--themes light,dark]
+        [--host URL] [--size 1100x680] [--pages containers,images,…] [--themes light,dark]
 
 writes OUT_DIR/<page>-<theme>.png (default OUT_DIR: docs/screenshots) from the real
 engine the window finds (or --host).  The window runs with private, throw-away
@@ -66,13 +66,17 @@ async def take(args: argparse.Namespace, app: QApplication) -> list[Path]:
     try:
         if not await _wait(lambda: session.status.state == ConnectionState.CONNECTED, 20):
             raise SystemExit(f"no engine: {session.status.error or session.status.state}")
-        pages = {"containers": window.containers_page, "images": window.images_page}
-        await _wait(lambda: all(p.table.model().rowCount() for p in pages.values()), 10)
+        from app.page_table import PAGES
+        pages = {spec.key: page for spec, page in zip(PAGES, window.page_widgets, strict=True)}
+        tables = [t for p in pages.values() if (t := getattr(p, "table", None)) is not None]
+        await _wait(lambda: all(t.model().rowCount() for t in tables), 10)
         for name in args.pages.split(","):
             page = pages[name]
             window.sidebar.setCurrentRow(window.pages.indexOf(page))
-            if page.table.model().rowCount():
-                page.table.selectRow(0)
+            await asyncio.sleep(SETTLE_SECONDS)
+            table = getattr(page, "table", None)
+            if table is not None and table.model().rowCount():
+                table.selectRow(0)
             for theme in args.themes.split(","):
                 settings.set(THEME, theme)
                 _repolish_style_sheets(app)
