@@ -20,6 +20,10 @@ def run_gui(host: str | None, argv: list[str]) -> int:
     from app.theme import apply_theme
 
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    # httpx logs every request at INFO: thousands of lines a minute with stats and
+    # lists live, which buried the lines that matter (#12.14).
+    for chatty in ("httpx", "httpcore", "asyncssh"):
+        logging.getLogger(chatty).setLevel(logging.WARNING)
     existing = QApplication.instance()
     app = existing if isinstance(existing, QApplication) else QApplication(argv)
     app.setApplicationName("Dockyard")
