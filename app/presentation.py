@@ -93,38 +93,54 @@ def container_image(container: Container) -> str:
 
 @dataclass(frozen=True, slots=True)
 class ImageRow:
-    """An image plus what the images table adds to it: how many containers use it."""
+    """One tag of an image (or an untagged image) plus how many containers use the image.
+
+    An image with two tags is two rows, so no name hides behind a "(+1)".
+    """
 
     image: Image
     used_by: int
+    tag: str | None = None
 
     @property
-    def id(self) -> str:
-        return self.image.id
+    def key(self) -> str:
+        """The tag, or the image ID for an untagged image: what the table keys rows by."""
+        return self.tag or self.image.id
+
+    @property
+    def name(self) -> str:
+        """What this row stands for, as the engine takes it: the tag, else the image's name."""
+        return self.tag or self.image.display_name
+
+    @property
+    def reference(self) -> str:
+        """What to send the engine for this row: the tag, else the image ID."""
+        return self.tag or self.image.id
 
 
 def image_rows(images: list[Image], containers: list[Container]) -> list[ImageRow]:
+    """One row per tag, one for an untagged image."""
     usage: dict[str, int] = {}
     for container in containers:
         usage[container.image_id] = usage.get(container.image_id, 0) + 1
-    return [ImageRow(image, usage.get(image.id, 0)) for image in images]
+    return [ImageRow(image, usage.get(image.id, 0), tag)
+            for image in images for tag in (image.repo_tags or [None])]
 
 
-def image_repository(image: Image) -> str:
-    name = image.display_name
+def _split_name(name: str) -> tuple[str, str]:
     repo, _, tag = name.rpartition(":")
-    if "/" in tag:  # a registry port, not a tag
-        return name
-    return repo or name
+    if not repo or "/" in tag:  # no tag, or a registry port
+        return name, "<none>"
+    return repo, tag
 
 
-def image_tag(image: Image) -> str:
-    """The first tag, and how many more the image has (all of them are in the tooltip)."""
-    name = image.display_name
-    repo, _, tag = name.rpartition(":")
-    tag = tag if repo and "/" not in tag else "<none>"
-    more = len(image.repo_tags) - 1
-    return f"{tag} (+{more})" if more > 0 else tag
+def image_repository(row: ImageRow) -> str:
+    return _split_name(row.name)[0]
+
+
+def image_tag(row: ImageRow) -> str:
+    """The row's own tag; the image's other tags are rows of their own."""
+    return _split_name(row.name)[1]
 
 
 def counted(count: int, noun: str, plural: str | None = None) -> str:

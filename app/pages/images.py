@@ -46,9 +46,9 @@ def _created_key(row: ImageRow) -> float:
 
 
 IMAGE_COLUMNS = (
-    Column("Repository", lambda r: image_repository(r.image),
+    Column("Repository", image_repository,
            tooltip=lambda r: "\n".join(r.image.repo_tags) or "untagged"),
-    Column("Tag", lambda r: image_tag(r.image)),
+    Column("Tag", image_tag),
     Column("ID", lambda r: r.image.short_id, tooltip=lambda r: r.image.id),
     Column("Size", lambda r: human_size(r.image.size), sort_key=lambda r: r.image.size,
            align_right=True, tooltip=lambda r: f"{r.image.size:,} bytes"),
@@ -59,7 +59,8 @@ IMAGE_COLUMNS = (
 
 
 def images_model(parent: QWidget | None = None) -> KeyedTableModel:
-    return KeyedTableModel(IMAGE_COLUMNS, key=lambda r: r.id, parent=parent)
+    """One row per tag (an untagged image: one row, keyed by its ID)."""
+    return KeyedTableModel(IMAGE_COLUMNS, key=lambda r: r.key, parent=parent)
 
 
 class ImagesPage(TablePage):
@@ -229,7 +230,8 @@ class ImagesPage(TablePage):
         for button in (self.run_button, self.run_options_button, self.tag_button):
             button.defaultAction().setEnabled(shown is not None)
         self.remove_button.defaultAction().setEnabled(bool(selected))
-        if (shown.id if shown else None) != self.detail.image_id:
+        # The pane follows the row's image: another tag of the same image keeps it.
+        if (shown.image.id if shown else None) != self.detail.image_id:
             self.detail.show_image(shown)
 
     def noun(self, count: int) -> str:
@@ -249,22 +251,31 @@ class ImagesPage(TablePage):
         rows: list[ImageRow] = self.selected_items()
         if not rows:
             return
-        names = ", ".join(r.image.display_name for r in rows[:5]) + ("…" if len(rows) > 5 else "")
-        ask(self, "Remove images", f"Remove {counted(len(rows), 'image')}: {names}?", "Remove",
+        names = ", ".join(r.name for r in rows[:5]) + ("…" if len(rows) > 5 else "")
+        # Every row one of several tags: only names go, the images stay.
+        untag_only = all(len(r.image.repo_tags) > 1 for r in rows)
+        what = counted(len(rows), "tag" if untag_only else "image")
+        ask(self, "Remove images", f"Remove {what}: {names}?", "Remove",
             partial(self._remove, rows, force=False), name="images-remove-confirm")
 
     def _remove(self, rows: list[ImageRow], *, force: bool) -> None:
+        """A tag row is removed by its tag: the engine untags it, and deletes the image only
+        with its last tag. A forced removal goes by ID, as the question said it would."""
         for row in rows:
-            self.session.run(partial(_remove_image, row.image.id, force),
-                             describe=f"remove {row.image.display_name}",
+            target = row.image.id if force else row.reference
+            self.session.run(partial(_remove_image, target, force),
+                             describe=f"remove {row.name}",
                              on_done=partial(self._removed, row))
 
     def _removed(self, row: ImageRow, outcome: list[str] | engine.Conflict) -> None:
         if not isinstance(outcome, engine.Conflict):
             self.session.refresh()
             deleted = sum(1 for line in outcome if line.startswith("Deleted"))
-            self.session.message.emit(
-                MessageLevel.INFO, f"Removed {row.image.display_name} ({deleted} layers deleted)")
+            if deleted == 0 and any(line.startswith("Untagged") for line in outcome):
+                text = f"Untagged {row.name}; the image keeps its other tags"
+            else:
+                text = f"Removed {row.name} ({deleted} layers deleted)"
+            self.session.message.emit(MessageLevel.INFO, text)
             return
         # Refused: say exactly what forcing would affect, and ask a second time.
         users = [c.name for c in self.session.items(CONTAINERS) if c.image_id == row.image.id]
@@ -275,7 +286,7 @@ class ImagesPage(TablePage):
         else:
             why = f"The engine refused: {outcome.message}"
         ask(self, "Force removal",
-            f"{row.image.display_name} cannot be removed as it is.\n{why}\n\n"
+            f"{row.name} cannot be removed as it is.\n{why}\n\n"
             "Force the removal? Containers keep running, but lose their image's name.",
             "Force removal", partial(self._remove, [row], force=True),
             name="images-force-confirm", icon=QMessageBox.Icon.Warning)
@@ -312,12 +323,11 @@ class ImagesPage(TablePage):
     # -- run ------------------------------------------------------------------------------
 
     def _selected_reference(self) -> str | None:
-        """The selected image as the engine knows it: its first tag, else its ID."""
+        """The selected row as the engine knows it: its tag, else the image ID."""
         selected: list[ImageRow] = self.selected_items()
         if len(selected) != 1:
             return None
-        image = selected[0].image
-        return image.repo_tags[0] if image.repo_tags else image.id
+        return selected[0].reference
 
     def run_selected(self) -> None:
         """One click: auto name, exposed ports on free 127.0.0.1 ports, detached."""
@@ -333,8 +343,15 @@ class ImagesPage(TablePage):
         self.model.set_items(image_rows(images, self.session.items(CONTAINERS)))
         self._apply_pending_selection()
         shown = self.detail.image_id
-        if shown is not None and (row := self.model.row_of(shown)) is not None:
+        if shown is not None and (row := self.row_of_image(shown)) is not None:
             self.detail.update_summary(self.model.item_at(row))
+
+    def row_of_image(self, image_id: str) -> int | None:
+        """The first row (of the model) showing this image, whichever of its tags."""
+        for row, item in enumerate(self.model.items()):
+            if item.image.id == image_id:
+                return row
+        return None
 
 
 async def _remove_image(image_id: str, force: bool,

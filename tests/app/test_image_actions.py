@@ -16,6 +16,7 @@ from pytestqt.qtbot import QtBot
 
 import engine
 from app.main_window import MainWindow
+from app.pages.images import ImagesPage
 from app.pages.tag_dialog import TagDialog
 from app.session import EngineSession, MessageLevel
 from tests.app.conftest import answer, shown_box, wait_connected
@@ -45,7 +46,7 @@ def make_image(target: EngineUnderTest, tmp_path: Path, name: str) -> str:
 
 def select(qtbot: QtBot, window: MainWindow, image_id: str) -> None:
     page = window.images_page
-    qtbot.waitUntil(lambda: page.model.row_of(image_id) is not None, timeout=wait_ms(10))
+    qtbot.waitUntil(lambda: page.row_of_image(image_id) is not None, timeout=wait_ms(10))
     page.search.setText(image_id.removeprefix("sha256:")[:12])
     assert page.proxy.rowCount() == 1
     page.table.selectRow(0)
@@ -75,12 +76,66 @@ def test_removing_an_image_in_use_asks_again_naming_the_container(
     assert f"It is used by 1 container: {user}." in asked
     # Podman under CI load once took over 20 s here; what the window said tells why.
     try:
-        qtbot.waitUntil(lambda: window.images_page.model.row_of(image_id) is None,
+        qtbot.waitUntil(lambda: window.images_page.row_of_image(image_id) is None,
                         timeout=wait_ms(60))
     except QtTimeoutError as exc:
         raise AssertionError(f"the row stayed; the window said {said}") from exc
     assert shown_box("images-force-confirm") is None  # asked once
     assert any_engine.cli("images", "-q", name) == ""
+
+
+def select_key(page: ImagesPage, key: str) -> None:
+    """Select the row keyed ``key`` (a tag) through the search box, as a user would."""
+    page.search.setText(key.rpartition(":")[0].rpartition("/")[2])
+    assert page.proxy.rowCount() == 1
+    page.table.selectRow(0)
+
+
+def test_each_tag_is_a_row_and_remove_untags_until_the_last(
+    qtbot: QtBot, make_session, any_engine: EngineUnderTest, tmp_path: Path,
+) -> None:
+    first = f"dockyard-test/{unique_name('pertag-a')}:1"
+    second = f"dockyard-test/{unique_name('pertag-b')}:local"
+    image_id = make_image(any_engine, tmp_path, first)
+    any_engine.cli("tag", first, second)
+    window = open_images(qtbot, make_session, any_engine)
+    page = window.images_page
+    said: list[str] = []
+    window.session.message.connect(lambda _level, text: said.append(text))
+    one, two = any_engine.qualified(first), any_engine.qualified(second)
+    try:
+        qtbot.waitUntil(lambda: page.model.row_of(one) is not None
+                        and page.model.row_of(two) is not None, timeout=wait_ms(10))
+        row = page.model.row_of(two)
+        assert row is not None
+        assert page.model.index(row, 1).data() == "local"  # its own tag, no "(+1)"
+        assert page.model.item_at(row).image.id == image_id
+
+        # The pane shows the row's image, whichever tag is selected.
+        select_key(page, two)
+        qtbot.waitUntil(lambda: page.detail.image_id == image_id, timeout=wait_ms(10))
+        page.remove_button.click()
+        asked = answer(qtbot, "images-remove-confirm", "Remove")
+        assert asked == f"Remove 1 tag: {two}?"
+        qtbot.waitUntil(lambda: page.model.row_of(two) is None, timeout=wait_ms(20))
+        assert page.model.row_of(one) is not None
+        assert any_engine.cli("image", "inspect", "--format", "{{.Id}}", first) != ""
+        assert any_engine.cli("images", "-q", second) == ""
+        qtbot.waitUntil(lambda: any(t.startswith(f"Untagged {two}") for t in said),
+                        timeout=wait_ms(10))
+        assert shown_box("images-force-confirm") is None
+
+        # The last tag takes the image with it.
+        select_key(page, one)
+        qtbot.waitUntil(lambda: page.detail.image_id == image_id, timeout=wait_ms(10))
+        page.remove_button.click()
+        assert answer(qtbot, "images-remove-confirm", "Remove") == f"Remove 1 image: {one}?"
+        qtbot.waitUntil(lambda: page.row_of_image(image_id) is None, timeout=wait_ms(20))
+        assert any_engine.cli("images", "-q", first) == ""
+        qtbot.waitUntil(lambda: any(t.startswith(f"Removed {one}") for t in said),
+                        timeout=wait_ms(10))
+    finally:
+        any_engine.cli("rmi", "-f", first, second, check=False)
 
 
 def test_tag_and_filters(qtbot: QtBot, make_session, any_engine: EngineUnderTest,
@@ -99,15 +154,16 @@ def test_tag_and_filters(qtbot: QtBot, make_session, any_engine: EngineUnderTest
         # Closed (and deleted) once the engine tagged it.
         with qtbot.waitSignals([dialog.tagged, dialog.finished], timeout=wait_ms(10)):
             qtbot.mouseClick(dialog.tag_button, Qt.MouseButton.LeftButton)
-        row = page.model.row_of(image_id)
-        qtbot.waitUntil(lambda: any_engine.qualified(new_name) in
-                        page.model.item_at(page.model.row_of(image_id) or 0).image.repo_tags,
+        # The new tag is a row of its own; the first tag's row stays as it was.
+        qtbot.waitUntil(lambda: page.model.row_of(any_engine.qualified(new_name)) is not None,
                         timeout=wait_ms(10))
-        assert row is not None
-        assert page.model.index(page.model.row_of(image_id) or 0, 1).data() in ("1 (+1)",
-                                                                                  "v2 (+1)")
+        new_row = page.model.row_of(any_engine.qualified(new_name))
+        old_row = page.model.row_of(any_engine.qualified(name))
+        assert new_row is not None and old_row is not None
+        assert page.model.index(new_row, 1).data() == "v2"
+        assert page.model.index(old_row, 1).data() == "1"
         page.unused_only.setChecked(True)
-        assert page.proxy.rowCount() == 1  # the search still narrows to our image, unused
+        assert page.proxy.rowCount() == 2  # the search still narrows to our image, unused
         any_engine.create(name, "true")
         qtbot.waitUntil(lambda: page.proxy.rowCount() == 0, timeout=wait_ms(10))
     finally:
@@ -143,7 +199,7 @@ def test_prune_removes_only_dangling_images(
         asked = answer(qtbot, "images-prune-confirm", "Prune")
         assert asked.startswith("Remove the ") and asked.endswith(" that no container uses?")
         qtbot.waitUntil(lambda: page.model.row_of(old_id) is None, timeout=wait_ms(20))
-        assert page.model.row_of(kept_id) is not None
+        assert page.row_of_image(kept_id) is not None
         # The row can go before the prune answers (Podman, under load): wait as long.
         qtbot.waitUntil(lambda: any(m.startswith("Removed ") for m in messages),
                         timeout=wait_ms(20))

@@ -121,11 +121,12 @@ def test_images_page_shows_size_and_usage(
     model = window.images_page.model
     image_id = "sha256:" + any_engine.cli(
         "image", "inspect", "--format", "{{.Id}}", any_engine.image).removeprefix("sha256:")
-    qtbot.waitUntil(lambda: model.row_of(image_id) is not None, timeout=wait_ms(10))
+    key = any_engine.qualified(any_engine.image)  # rows are keyed by tag
+    qtbot.waitUntil(lambda: model.row_of(key) is not None, timeout=wait_ms(10))
     any_engine.create(any_engine.image, "true")
-    qtbot.waitUntil(lambda: (row_cells(model, image_id) or {}).get("Used by") != "unused",
+    qtbot.waitUntil(lambda: (row_cells(model, key) or {}).get("Used by") != "unused",
                     timeout=wait_ms(10))
-    cells = row_cells(model, image_id)
+    cells = row_cells(model, key)
     assert cells is not None
     repository, tag = any_engine.qualified(any_engine.image).rsplit(":", 1)
     assert cells["Repository"] == repository
@@ -135,8 +136,9 @@ def test_images_page_shows_size_and_usage(
     size = int(any_engine.cli("image", "inspect", "--format", "{{.Size}}", any_engine.image))
     assert cells["Size"] == f"{size / 1e6:.1f} MB"
     qtmodeltester.check(model)
-    row = model.row_of(image_id)
+    row = model.row_of(key)
     assert row is not None
+    assert model.index(row, 0).data(ItemRole).image.id == image_id
     assert model.index(row, 0).data(ItemRole).image.size == size
 
 
@@ -147,7 +149,7 @@ def test_image_header_follows_tags_and_users(
     page = window.images_page
     image_id = "sha256:" + any_engine.cli(
         "image", "inspect", "--format", "{{.Id}}", any_engine.image).removeprefix("sha256:")
-    qtbot.waitUntil(lambda: page.model.row_of(image_id) is not None, timeout=wait_ms(10))
+    qtbot.waitUntil(lambda: page.row_of_image(image_id) is not None, timeout=wait_ms(10))
     page.select_image(image_id)
     qtbot.waitUntil(lambda: page.detail.image_id == image_id, timeout=wait_ms(10))
     summary = page.detail.summary
