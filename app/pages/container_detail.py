@@ -29,7 +29,7 @@ from datetime import datetime
 from functools import partial
 from typing import Any
 
-from PySide6.QtCore import Qt, QTimer
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QComboBox,
     QFileDialog,
@@ -333,8 +333,15 @@ async def _first_resize(running: ExecSession, rows: int, cols: int) -> None:
 
 
 class ContainerDetail(QWidget):
+    #: Emitted with the new container's ID once "Change settings…" recreated one: the
+    #: page selects it, so the pane goes on with the container the user is working on.
+    recreated = Signal(str)
+
     def __init__(self, session: EngineSession, parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        #: Containers being recreated (old ID → their name): their renaming aside and
+        #: removal are steps of the recreate, not something to show.
+        self._recreating: dict[str, str] = {}
         self.setObjectName("container-detail")
         self.setAccessibleName("Container details")
         self.session = session
@@ -435,6 +442,12 @@ class ContainerDetail(QWidget):
             self._update_stats()
             if previous is not None and previous.id not in {c.id for c in
                                                              self.session.items(CONTAINERS)}:
+                if previous.id in self._recreating:  # the new one is selected when made
+                    name = html.escape(self._recreating[previous.id])
+                    self.title.setText(f"<b>{name}</b> &nbsp; (recreating…)")
+                    self.logs.flush()
+                    self.stats.set_status(REMOVED)
+                    return
                 # Its row went away: keep what it wrote on screen, and say why it stopped.
                 self.title.setText(f"<b>{html.escape(previous.name)}</b> &nbsp; (removed)")
                 self.logs.flush()
@@ -445,8 +458,10 @@ class ContainerDetail(QWidget):
             self.logs.clear()
             self.stats.clear()
             return
-        self.title.setText(f"<b>{container.name}</b> &nbsp; {container.short_id} &nbsp; "
-                           f"{container.image}")
+        # While recreated, the old one is renamed aside: keep showing the name it had.
+        name = self._recreating.get(container.id, container.name)
+        self.title.setText(f"<b>{html.escape(name)}</b> &nbsp; {container.short_id} &nbsp; "
+                           f"{html.escape(container.image)}")
         if previous is None or previous.id != container.id:
             self.stats.clear()
             self._start_logs()
@@ -626,7 +641,8 @@ class ContainerDetail(QWidget):
         others = [c for c in self.session.items(CONTAINERS) if c.id != details.id]
         # Its own ports are held by itself until it is recreated: the daemon checks them.
         dialog = RunDialog(details.image, defaults=engine.spec_from_container(details),
-                           containers=others, check_host_ports=False, parent=self)
+                           containers=others, check_host_ports=False,
+                           accept_text="Recreate", parent=self)
         dialog.setWindowTitle(f"Change the settings of {details.name}")
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.specAccepted.connect(partial(self.confirm_recreate, details))
@@ -645,10 +661,19 @@ class ContainerDetail(QWidget):
             partial(self._recreate, details, spec), name="recreate-confirm")
 
     def _recreate(self, details: engine.ContainerDetails, spec: engine.RunSpec) -> None:
-        self.session.run(
+        self._recreating[details.id] = details.name
+        task = self.session.run(
             engine.recreate_container, details.id, spec, describe=f"recreate {details.name}",
-            on_done=lambda _id: self.session.message.emit(
-                MessageLevel.INFO, f"Recreated {details.name} with the new settings."))
+            on_done=partial(self._recreated, details))
+        if task is None:
+            self._recreating.pop(details.id, None)
+        else:  # failed or cancelled too: the old one has its name back then
+            task.add_done_callback(lambda _t: self._recreating.pop(details.id, None))
+
+    def _recreated(self, details: engine.ContainerDetails, new_id: str) -> None:
+        self.session.message.emit(MessageLevel.INFO,
+                                  f"Recreated {details.name} with the new settings.")
+        self.recreated.emit(new_id)
 
     # -- shells -----------------------------------------------------------------------
 

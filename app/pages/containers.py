@@ -405,6 +405,10 @@ class ContainersPage(TablePage):
         self.fit_columns({0: 190, 1: 110, 2: 170, 3: 120, 4: 65, 5: 75, 6: 110})
         self.detail = ContainerDetail(session, self)
         self.detail.logs.model.cap = self.settings.get(LOG_LINE_CAP)
+        self.detail.recreated.connect(self.select_when_listed)
+        #: A container to select as soon as its row is there (one just recreated).
+        self._pending_select: str | None = None
+        self.model.rowsInserted.connect(self._select_pending)
         self.settings.changed.connect(self._on_setting_changed)
         self.splitter = QSplitter(Qt.Orientation.Vertical, self)
         self.splitter.setObjectName("containers-splitter")
@@ -551,6 +555,15 @@ class ContainersPage(TablePage):
             elif isinstance(item, engine.Container):
                 chosen.setdefault(item.id, item)
         return list(chosen.values())
+
+    def select_when_listed(self, container_id: str) -> None:
+        """Select the container now, or as soon as the live list shows it."""
+        self._pending_select = container_id
+        self._select_pending()
+
+    def _select_pending(self, *_args: object) -> None:
+        if self._pending_select is not None and self.select_key(self._pending_select):
+            self._pending_select = None
 
     def selection_changed(self) -> None:
         selected = self.selected_items()

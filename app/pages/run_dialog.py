@@ -124,9 +124,12 @@ class RunDialog(QDialog):
         check_host_paths: bool | None = None,
         engine_name: str = "Docker",
         session: EngineSession | None = None,
+        accept_text: str = "Run",
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
+        #: The accept button's verb: "Recreate" when the dialog changes a container.
+        self._accept_text = accept_text
         self.setObjectName("run-dialog")
         self.setAccessibleName(f"Run {image}")
         self.setWindowTitle(f"Run {image}")
@@ -225,9 +228,10 @@ class RunDialog(QDialog):
         self.run_error.hide()
 
         self.buttons = QDialogButtonBox(self)
-        self.run_button = self.buttons.addButton("Run", QDialogButtonBox.ButtonRole.AcceptRole)
+        self.run_button = self.buttons.addButton(accept_text,
+                                                 QDialogButtonBox.ButtonRole.AcceptRole)
         self.run_button.setObjectName("run-accept")
-        self.run_button.setAccessibleName("Run")
+        self.run_button.setAccessibleName(accept_text)
         self.run_button.setDefault(True)
         cancel = self.buttons.addButton(QDialogButtonBox.StandardButton.Cancel)
         cancel.setObjectName("run-cancel")
@@ -490,7 +494,7 @@ class RunDialog(QDialog):
         self._busy = busy
         for widget in self._inputs():
             widget.setEnabled(not busy)
-        self.run_button.setText("Running…" if busy else "Run")
+        self.run_button.setText("Running…" if busy else self._accept_text)
         if busy:
             self.setCursor(Qt.CursorShape.BusyCursor)
         else:

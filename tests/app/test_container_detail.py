@@ -276,9 +276,10 @@ def test_changing_settings_says_what_recreating_keeps_and_loses(
     assert dialog is not None
     assert dialog.name.text() == name
     assert "MODE=one" in dialog.env.toPlainText()
+    assert dialog.run_button.text() == "Recreate"  # not "Run": it replaces this container
     dialog.env.setPlainText(dialog.env.toPlainText().replace("MODE=one", "MODE=two"))
     qtbot.waitUntil(lambda: dialog.spec() is not None, timeout=wait_ms(5))
-    dialog.accept()
+    qtbot.mouseClick(dialog.run_button, Qt.MouseButton.LeftButton)
     asked = [answer(qtbot, "recreate-confirm", "Recreate")]
     assert asked[0].startswith(f"These settings can only be changed by recreating {name}")
     assert "Lost:\n  • files written inside the container outside its volumes" in asked[0]
@@ -287,6 +288,14 @@ def test_changing_settings_says_what_recreating_keeps_and_loses(
                          name)
     assert "MODE=two" in env.splitlines()
     assert any_engine.cli("inspect", "--format", "{{.State.Status}}", name) == "running"
+    # The new container is selected and shown under its own name, not the one it had aside.
+    new_id = any_engine.cli("inspect", "--format", "{{.Id}}", name)
+    qtbot.waitUntil(lambda: [c.id for c in page.selected_items()] == [new_id],
+                    timeout=wait_ms(10))
+    assert page.detail.container is not None and page.detail.container.id == new_id
+    title = page.detail.title.text()
+    assert title.startswith(f"<b>{name}</b>") and "dockyard-previous" not in title
+    assert "(removed)" not in title
 
 
 def test_removing_the_followed_container_says_removed_not_an_error(
