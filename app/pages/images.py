@@ -346,6 +346,12 @@ class ImagesPage(TablePage):
         if shown is not None and (row := self.row_of_image(shown)) is not None:
             self.detail.update_summary(self.model.item_at(row))
 
+    def select_key(self, key: str) -> bool:
+        """A tag, or an image ID (the Disk page links by ID): then its first tag's row."""
+        if self.model.row_of(key) is None and (row := self.row_of_image(key)) is not None:
+            key = self.model.item_at(row).key
+        return super().select_key(key)
+
     def row_of_image(self, image_id: str) -> int | None:
         """The first row (of the model) showing this image, whichever of its tags."""
         for row, item in enumerate(self.model.items()):

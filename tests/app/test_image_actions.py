@@ -110,6 +110,9 @@ def test_each_tag_is_a_row_and_remove_untags_until_the_last(
         assert row is not None
         assert page.model.index(row, 1).data() == "local"  # its own tag, no "(+1)"
         assert page.model.item_at(row).image.id == image_id
+        # A link by image ID (the Disk page's) still finds it: one of its tags' rows.
+        assert window.open_item("images", image_id)
+        assert [r.image.id for r in page.selected_items()] == [image_id]
 
         # The pane shows the row's image, whichever tag is selected.
         select_key(page, two)
