@@ -11,10 +11,13 @@ Engine page and ``dockyard doctor`` share one reading of both documents.
 from __future__ import annotations
 
 import asyncio
+import functools
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+
+from engine._shapes import checked
 
 if TYPE_CHECKING:
     from engine._client import Engine
@@ -214,6 +217,8 @@ def _components_from_info(
 async def engine_overview(client: Engine) -> EngineOverview:
     """Read ``/version`` and ``/info`` together and describe the engine (two calls, at once)."""
     version, info = await asyncio.gather(client.get_json("/version"), client.get_json("/info"))
-    return EngineOverview.from_api(
-        version if isinstance(version, Mapping) else {}, info if isinstance(info, Mapping) else {}
-    )
+    # A field of the wrong type ("NCPU": "many") is a ProtocolError, as for every answer.
+    read = checked(functools.partial(
+        EngineOverview.from_api, version if isinstance(version, Mapping) else {}),
+        "a system report")
+    return read(info if isinstance(info, Mapping) else {})
