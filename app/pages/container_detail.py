@@ -65,6 +65,11 @@ LOGS_CUT = "The log stream was cut: reading it again…"
 SHELL_LOST = "The connection to the engine was lost, and the shell with it."
 
 
+#: Save…'s file types: plain text (what ``cat`` should show) unless colours are asked for.
+SAVE_PLAIN = "Plain text log (*.log *.txt)"
+SAVE_COLOURS = "Log with colours (*.ansi.log)"
+
+
 @dataclass(frozen=True, slots=True)
 class LogWindow:
     """How much of a log to load: the last lines, or what was written lately."""
@@ -618,11 +623,15 @@ class ContainerDetail(QWidget):
     def _save_logs(self) -> None:
         if self.container is None:
             return
-        path, _ = QFileDialog.getSaveFileName(self, "Save logs", f"{self.container.name}.log")
+        path, chosen = QFileDialog.getSaveFileName(
+            self, "Save logs", f"{self.container.name}.log",
+            f"{SAVE_PLAIN};;{SAVE_COLOURS}", SAVE_PLAIN)
         if path:
+            self.logs.flush()  # lines still queued for the next tick are saved too
+            colours = chosen == SAVE_COLOURS or path.endswith(".ansi.log")
             try:
                 with open(path, "wb") as out:
-                    out.write(self.logs.text())
+                    out.write(self.logs.text() if colours else self.logs.plain_bytes())
             except OSError as exc:
                 self.session.message.emit(MessageLevel.ERROR, f"Could not save the logs: {exc}")
             else:

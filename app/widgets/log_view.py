@@ -650,6 +650,15 @@ class LogView(QWidget):
         self._update_match_label()
 
     def text(self) -> bytes:
-        """Every line held, as the container wrote it, newline-separated (for Save)."""
+        """Every line held, as the container wrote it, newline-separated (Save with colours)."""
         lines = self.model.lines
         return b"\n".join(lines) + b"\n" if lines else b""
+
+    def plain_bytes(self) -> bytes:
+        """Every line held as the view shows it, UTF-8, escape sequences removed (Save).
+
+        What ``cat`` of a saved log should show: the same parser as the view strips
+        the ANSI codes, so no colour or cursor sequence reaches a terminal later.
+        """
+        texts = self.model.plain_texts()
+        return ("\n".join(texts) + "\n").encode("utf-8") if texts else b""

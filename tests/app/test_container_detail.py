@@ -10,7 +10,7 @@ from PySide6.QtCore import Qt
 from pytestqt.modeltest import ModelTester
 from pytestqt.qtbot import QtBot
 
-from app.pages import container_usage
+from app.pages import container_detail, container_usage
 from app.pages.container_detail import LogWindow, ShellTab
 from app.pages.containers import ContainersPage
 from app.resources import CONTAINERS
@@ -495,3 +495,32 @@ def test_stats_pause_quietly_while_the_engine_is_away(
     assert stats.status_text() == ""
     assert outage.detail_messages() == []
 
+
+
+def test_saved_logs_are_plain_text_unless_colours_are_asked_for(
+    qtbot: QtBot, make_session, any_engine: EngineUnderTest, tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Save… writes what ``cat`` should show; the colours filter keeps the escape codes."""
+    container_id, name = any_engine.create(
+        any_engine.image, "sh", "-c",
+        r'printf "\033[31mred\033[0m text\n\033[1;32mgreen\033[0m\nplain\n"')
+    any_engine.cli("start", "-a", name)
+    page = open_page(qtbot, make_session, any_engine)
+    select(qtbot, page, container_id, name)
+    logs = page.detail.logs
+    qtbot.waitUntil(lambda: logs.model.rowCount() == 3, timeout=wait_ms(10))
+    chosen: list[tuple[str, str]] = []
+    monkeypatch.setattr(container_detail.QFileDialog, "getSaveFileName",
+                        staticmethod(lambda *_a, **_k: chosen.pop()))
+
+    plain = tmp_path / "plain.log"
+    chosen.append((str(plain), container_detail.SAVE_PLAIN))
+    logs.save_button.click()
+    assert plain.read_bytes() == b"red text\ngreen\nplain\n"
+
+    coloured = tmp_path / "coloured.ansi.log"
+    chosen.append((str(coloured), container_detail.SAVE_COLOURS))
+    logs.save_button.click()
+    assert coloured.read_bytes() == (b"\x1b[31mred\x1b[0m text\n\x1b[1;32mgreen\x1b[0m\n"
+                                     b"plain\n")
