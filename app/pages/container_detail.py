@@ -715,6 +715,8 @@ class ContainerDetail(QWidget):
 #: How often a followed log is read again when the daemon ends it while the container
 #: still runs (Docker can end it a moment before it records the container's exit).
 _FOLLOW_AGAIN = 3
+#: How often a read that failed while the container runs is tried again (Podman).
+_READ_AGAIN = 5
 
 
 async def _stream_logs(view: LogView, cursor: LogCursor, container_id: str, follow: bool,
@@ -727,7 +729,7 @@ async def _stream_logs(view: LogView, cursor: LogCursor, container_id: str, foll
     container still runs (a wire cut between two messages looks just like that) is
     read again from ``cursor`` a few times before the outcome says it stopped.
     """
-    again = 0
+    again = failed = 0
     try:
         while True:
             read_from = cursor.last
@@ -754,7 +756,17 @@ async def _stream_logs(view: LogView, cursor: LogCursor, container_id: str, foll
                     return LogsOutcome.DONE
                 if details.state.status in ("removing", "dead"):
                     return LogsOutcome.DONE
-                raise
+                # Podman's tail of a log written without pause can read a half-written
+                # entry and fail ("… is not a valid container log line"; issue 20.9):
+                # the next read gets past it, so try again at once a few times.
+                if not details.state.running or failed >= _READ_AGAIN:
+                    raise
+                failed += 1
+                await asyncio.sleep(0.05 * failed)
+                if cursor.last is not None:
+                    cursor.resume()
+                    tail, since = None, cursor.since()
+                continue
             if not follow:
                 return LogsOutcome.DONE
             try:
