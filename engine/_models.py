@@ -12,18 +12,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from engine._shapes import parse_each, validated
+from engine._shapes import parse_each, str_map, validated
 
 _EXIT_CODE = re.compile(r"Exited \((-?\d+)\)")
 _NULL_TIME = "0001-01-01T00:00:00Z"
 
 COMPOSE_PROJECT_LABEL = "com.docker.compose.project"
-
-
-def _str_map(value: Any) -> Mapping[str, str]:
-    if not isinstance(value, Mapping):
-        return {}
-    return {str(k): str(v) for k, v in value.items()}
 
 
 def parse_timestamp(value: Any) -> datetime | None:
@@ -135,7 +129,7 @@ class Container:
             state=str(raw.get("State") or "").lower(),
             status=str(raw.get("Status") or ""),
             ports=tuple(Port.from_api(p) for p in raw.get("Ports") or []),
-            labels=_str_map(raw.get("Labels")),
+            labels=str_map(raw.get("Labels")),
             mounts=tuple(Mount.from_api(m) for m in raw.get("Mounts") or []),
         )
 
@@ -191,7 +185,7 @@ class Image:
             size=int(raw.get("Size") or 0),
             shared_size=int(raw.get("SharedSize", -1) if raw.get("SharedSize") is not None else -1),
             containers=int(raw.get("Containers", -1) if raw.get("Containers") is not None else -1),
-            labels=_str_map(raw.get("Labels")),
+            labels=str_map(raw.get("Labels")),
         )
 
     @property
@@ -279,7 +273,7 @@ class ContainerDetails:
             cmd=tuple(str(c) for c in config.get("Cmd") or []),
             entrypoint=tuple(str(c) for c in config.get("Entrypoint") or []),
             env=tuple(str(e) for e in config.get("Env") or []),
-            labels=_str_map(config.get("Labels")),
+            labels=str_map(config.get("Labels")),
             mounts=tuple(Mount.from_api(m) for m in raw.get("Mounts") or []),
             restart_policy=str(restart.get("Name") or "no"),
             raw=raw,
@@ -321,7 +315,7 @@ class ImageDetails:
             entrypoint=tuple(str(c) for c in config.get("Entrypoint") or []),
             env=tuple(str(e) for e in config.get("Env") or []),
             exposed_ports=tuple(sorted(str(p) for p in config.get("ExposedPorts") or {})),
-            labels=_str_map(config.get("Labels")),
+            labels=str_map(config.get("Labels")),
             raw=raw,
         )
 
@@ -442,7 +436,7 @@ class Event:
             type=str(raw.get("Type") or ""),
             action=action,
             actor_id=str(actor.get("ID") or raw.get("id") or ""),
-            attributes=_str_map(actor.get("Attributes")),
+            attributes=str_map(actor.get("Attributes")),
             time_nano=time_nano,
             detail=detail,
             scope=str(raw.get("scope") or "local"),

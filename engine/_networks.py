@@ -28,6 +28,7 @@ from engine._client import Engine, Filters
 from engine._errors import APIError, NotFound, ProtocolError
 from engine._models import COMPOSE_PROJECT_LABEL, parse_timestamp
 from engine._run import InvalidInput
+from engine._shapes import require_object, str_map
 from engine._volumes import PruneResult, filters_param
 
 #: How many inspects a list runs at once (one per network, one per attached container).
@@ -38,18 +39,6 @@ NETWORK_EVENT_ACTIONS = ("create", "destroy", "remove", "connect", "disconnect")
 
 #: Names the daemons create themselves; removing them is refused.
 BUILTIN_NETWORKS = frozenset({"bridge", "host", "none", "podman", "ingress", "docker_gwbridge"})
-
-
-def _str_map(value: Any) -> Mapping[str, str]:
-    if not isinstance(value, Mapping):
-        return {}
-    return {str(k): str(v) for k, v in value.items()}
-
-
-def _mapping(value: Any, what: str) -> Mapping[str, Any]:
-    if not isinstance(value, Mapping):
-        raise ProtocolError(f"the engine sent {what} that is not an object: {value!r:.80}")
-    return value
 
 
 def _address(text: Any) -> str | None:
@@ -68,7 +57,7 @@ class IPAMPool:
 
     @classmethod
     def from_api(cls, raw: Mapping[str, Any]) -> IPAMPool:
-        raw = _mapping(raw, "an IPAM config")
+        raw = require_object(raw, "an IPAM config")
         return cls(
             subnet=str(raw["Subnet"]) if raw.get("Subnet") else None,
             gateway=str(raw["Gateway"]) if raw.get("Gateway") else None,
@@ -89,7 +78,7 @@ class NetworkEndpoint:
 
     @classmethod
     def from_api(cls, container_id: str, raw: Mapping[str, Any]) -> NetworkEndpoint:
-        raw = _mapping(raw, "a network endpoint")
+        raw = require_object(raw, "a network endpoint")
         return cls(
             container_id=container_id,
             container_name=str(raw.get("Name") or "").lstrip("/"),
@@ -119,7 +108,7 @@ class Network:
 
     @classmethod
     def from_api(cls, raw: Mapping[str, Any]) -> Network:
-        raw = _mapping(raw, "a network")
+        raw = require_object(raw, "a network")
         if not raw.get("Id") or not raw.get("Name"):
             raise ProtocolError("the engine sent a network without an ID or a name")
         ipam = raw.get("IPAM")
@@ -137,8 +126,8 @@ class Network:
             ingress=bool(raw.get("Ingress")),
             ipv6=bool(raw.get("EnableIPv6")),
             ipam=tuple(IPAMPool.from_api(c) for c in configs),
-            labels=_str_map(raw.get("Labels")),
-            options=_str_map(raw.get("Options")),
+            labels=str_map(raw.get("Labels")),
+            options=str_map(raw.get("Options")),
             containers=tuple(NetworkEndpoint.from_api(str(k), v) for k, v in endpoints),
         )
 
@@ -170,7 +159,7 @@ async def _aliases(client: Engine, container_id: str) -> Mapping[str, tuple[str,
         raw = await client.get_json(f"/containers/{container_id}/json")
     except NotFound:
         return {}
-    settings = _mapping(raw, "a container").get("NetworkSettings")
+    settings = require_object(raw, "a container").get("NetworkSettings")
     networks = settings.get("Networks") if isinstance(settings, Mapping) else None
     if not isinstance(networks, Mapping):
         return {}
@@ -199,13 +188,13 @@ async def _with_aliases(client: Engine, found: Sequence[Network]) -> list[Networ
 
 async def container_networks(client: Engine, container: str) -> dict[str, NetworkEndpoint]:
     """A container's side: the networks it is on (by name), its addresses and aliases there."""
-    raw = _mapping(await client.get_json(f"/containers/{container}/json"), "a container")
+    raw = require_object(await client.get_json(f"/containers/{container}/json"), "a container")
     settings = raw.get("NetworkSettings")
     attached = settings.get("Networks") if isinstance(settings, Mapping) else None
     name = str(raw.get("Name") or "").lstrip("/")
     found: dict[str, NetworkEndpoint] = {}
     for network_name, value in (attached.items() if isinstance(attached, Mapping) else ()):
-        value = _mapping(value, "a container's network")
+        value = require_object(value, "a container's network")
         ipv6 = value.get("GlobalIPv6Address")
         found[str(network_name)] = NetworkEndpoint(
             container_id=str(raw.get("Id") or container),
@@ -285,7 +274,7 @@ async def create_network(
         body["IPAM"] = {"Driver": "default", "Config": [pool]}
     response = await client.request("POST", "/networks/create", json=body)
     try:
-        created = _mapping(response.json(), "a network creation answer")
+        created = require_object(response.json(), "a network creation answer")
     except ValueError as exc:
         raise ProtocolError(f"unreadable answer from /networks/create: {exc}") from exc
     return await network(client, str(created.get("Id") or name), aliases=False)
@@ -360,7 +349,7 @@ async def prune_networks(client: Engine, *, filters: Filters | None = None) -> P
     """``docker network prune``: unused networks (narrowed by ``filters``); their names."""
     response = await client.request("POST", "/networks/prune", params=filters_param(filters),
                                     timeout=300.0)
-    data = _mapping(response.json() or {}, "a prune answer")
+    data = require_object(response.json() or {}, "a prune answer")
     return PruneResult(tuple(str(n) for n in data.get("NetworksDeleted") or []), 0)
 
 

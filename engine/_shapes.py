@@ -62,6 +62,20 @@ def expect_object(value: Any, what: str) -> Mapping[str, Any]:
     return value
 
 
+def require_object(value: Any, what: str) -> Mapping[str, Any]:
+    """An item of a list as a JSON object, or a ProtocolError quoting what came instead."""
+    if not isinstance(value, Mapping):
+        raise ProtocolError(f"the engine sent {what} that is not an object: {value!r:.80}")
+    return value
+
+
+def str_map(value: Any) -> Mapping[str, str]:
+    """Labels, options and the like: a JSON object of strings, or empty for anything else."""
+    if not isinstance(value, Mapping):
+        return {}
+    return {str(k): str(v) for k, v in value.items()}
+
+
 def expect_list(value: Any, what: str) -> list[Any]:
     """``value`` as a JSON list (``what`` names the list, e.g. "the list of containers")."""
     if not isinstance(value, list):

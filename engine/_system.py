@@ -28,6 +28,7 @@ from engine._client import Engine, Filters
 from engine._errors import APIError, NotFound, ProtocolError
 from engine._models import parse_timestamp, strip_name
 from engine._networks import network_prune_plan, remove_networks
+from engine._shapes import require_object, str_map
 from engine._volumes import (
     PruneResult,
     Volume,
@@ -50,12 +51,6 @@ CLEANUP_KINDS = (STOPPED_CONTAINERS, DANGLING_IMAGES, UNUSED_IMAGES, UNUSED_NETW
 ACTIVE_STATES = ("running", "paused", "restarting")
 
 
-def _mapping(value: Any, what: str) -> Mapping[str, Any]:
-    if not isinstance(value, Mapping):
-        raise ProtocolError(f"the engine sent {what} that is not an object: {value!r:.80}")
-    return value
-
-
 def _int(value: Any, default: int = 0) -> int:
     if isinstance(value, bool) or not isinstance(value, int | float):
         return default
@@ -66,12 +61,6 @@ def _known(value: Any) -> int | None:
     """``-1`` (or missing) means "not computed"."""
     number = _int(value, -1)
     return number if number >= 0 else None
-
-
-def _str_map(value: Any) -> Mapping[str, str]:
-    if not isinstance(value, Mapping):
-        return {}
-    return {str(k): str(v) for k, v in value.items()}
 
 
 def _tags(value: Any) -> tuple[str, ...]:
@@ -95,7 +84,7 @@ class ImageUsage:
 
     @classmethod
     def from_api(cls, raw: Mapping[str, Any]) -> ImageUsage:
-        raw = _mapping(raw, "an image")
+        raw = require_object(raw, "an image")
         if not raw.get("Id"):
             raise ProtocolError("the engine sent an image without an ID")
         return cls(
@@ -105,7 +94,7 @@ class ImageUsage:
             size=_int(raw.get("Size")),
             shared_size=_known(raw.get("SharedSize")),
             containers=_known(raw.get("Containers")),
-            labels=_str_map(raw.get("Labels")),
+            labels=str_map(raw.get("Labels")),
         )
 
     @property
@@ -145,7 +134,7 @@ class ContainerUsage:
 
     @classmethod
     def from_api(cls, raw: Mapping[str, Any]) -> ContainerUsage:
-        raw = _mapping(raw, "a container")
+        raw = require_object(raw, "a container")
         if not raw.get("Id"):
             raise ProtocolError("the engine sent a container without an ID")
         names = [strip_name(str(n)) for n in raw.get("Names") or []]
@@ -159,7 +148,7 @@ class ContainerUsage:
             created=parse_timestamp(raw.get("Created")),
             size_rw=_int(raw.get("SizeRw")),
             size_root_fs=_known(raw.get("SizeRootFs")),
-            labels=_str_map(raw.get("Labels")),
+            labels=str_map(raw.get("Labels")),
             volumes=tuple(str(m["Name"]) for m in mounts
                           if isinstance(m, Mapping) and m.get("Type") == "volume"
                           and m.get("Name")),
@@ -191,7 +180,7 @@ class BuildCacheRecord:
 
     @classmethod
     def from_api(cls, raw: Mapping[str, Any]) -> BuildCacheRecord:
-        raw = _mapping(raw, "a build cache record")
+        raw = require_object(raw, "a build cache record")
         if not raw.get("ID"):
             raise ProtocolError("the engine sent a build cache record without an ID")
         parents = raw.get("Parents") or ([raw["Parent"]] if raw.get("Parent") else [])
@@ -235,7 +224,7 @@ class DiskUsage:
     @classmethod
     def from_api(cls, raw: Mapping[str, Any], *, build_cache_supported: bool = True
                  ) -> DiskUsage:
-        raw = _mapping(raw, "a disk usage answer")
+        raw = require_object(raw, "a disk usage answer")
 
         def items(key: str) -> list[Any]:
             value = raw.get(key) or []
@@ -437,7 +426,7 @@ async def cleanup_plan(
 
 
 def _prune_answer(response_json: Any, key: str) -> PruneResult:
-    data = _mapping(response_json or {}, "a prune answer")
+    data = require_object(response_json or {}, "a prune answer")
     deleted: list[str] = []
     for entry in data.get(key) or []:
         if isinstance(entry, Mapping):  # images: [{"Deleted": id} | {"Untagged": ref}]
@@ -545,7 +534,7 @@ async def _remove_each(client: Engine, kind: str, chosen: Sequence[CleanupItem])
 async def _untag_all(client: Engine, image_id: str, failed: dict[str, str]) -> bool:
     """An image with several tags is removed tag by tag (never with force)."""
     try:
-        raw = _mapping(await client.get_json(f"/images/{image_id}/json"), "an image")
+        raw = require_object(await client.get_json(f"/images/{image_id}/json"), "an image")
         for tag in _tags(raw.get("RepoTags")):
             await client.request("DELETE", f"/images/{tag}", params={"force": 0}, timeout=300.0)
     except NotFound:

@@ -29,6 +29,7 @@ from typing import Any
 from engine._client import Engine, Filters
 from engine._errors import APIError, Conflict, NotFound, ProtocolError
 from engine._models import COMPOSE_PROJECT_LABEL, Container, parse_timestamp
+from engine._shapes import require_object, str_map
 
 #: ``/events`` actions (type ``volume``) after which a volume list is stale.
 VOLUME_EVENT_ACTIONS = ("create", "destroy", "remove", "mount", "unmount", "prune")
@@ -36,18 +37,6 @@ VOLUME_EVENT_ACTIONS = ("create", "destroy", "remove", "mount", "unmount", "prun
 #: Docker (API 1.42+) labels the volumes it creates for an unnamed mount with this.
 ANONYMOUS_LABEL = "com.docker.volume.anonymous"
 _HEX_ID = re.compile(r"[0-9a-f]{64}")
-
-
-def _str_map(value: Any) -> Mapping[str, str]:
-    if not isinstance(value, Mapping):
-        return {}
-    return {str(k): str(v) for k, v in value.items()}
-
-
-def _mapping(value: Any, what: str) -> Mapping[str, Any]:
-    if not isinstance(value, Mapping):
-        raise ProtocolError(f"the engine sent {what} that is not an object: {value!r:.80}")
-    return value
 
 
 def _known_size(value: Any) -> int | None:
@@ -75,7 +64,7 @@ class Volume:
 
     @classmethod
     def from_api(cls, raw: Mapping[str, Any]) -> Volume:
-        raw = _mapping(raw, "a volume")
+        raw = require_object(raw, "a volume")
         if not raw.get("Name"):
             raise ProtocolError("the engine sent a volume without a name")
         usage = raw.get("UsageData")
@@ -86,8 +75,8 @@ class Volume:
             mountpoint=str(raw.get("Mountpoint") or ""),
             created=parse_timestamp(raw.get("CreatedAt")),
             scope=str(raw.get("Scope") or "local"),
-            labels=_str_map(raw.get("Labels")),
-            options=_str_map(raw.get("Options")),
+            labels=str_map(raw.get("Labels")),
+            options=str_map(raw.get("Options")),
             size=_known_size(usage.get("Size")),
             ref_count=_known_size(usage.get("RefCount")),
         )
@@ -118,7 +107,7 @@ async def _df_volumes(client: Engine) -> dict[str, Volume]:
     # 1.42 can measure volumes alone; older daemons (and Podman) measure everything.
     params = {"type": "volume"} if api_at_least(client, 1, 42) else None
     raw = await client.get_json("/system/df", params)
-    items = _mapping(raw, "a disk usage answer").get("Volumes") or []
+    items = require_object(raw, "a disk usage answer").get("Volumes") or []
     return {v.name: v for v in (Volume.from_api(item) for item in items)}
 
 
@@ -144,7 +133,7 @@ async def volumes(
     big volumes, so a live list can ask without and fill sizes in later.
     """
     raw = await client.get_json("/volumes", filters_param(filters))
-    items = _mapping(raw, "a volume list").get("Volumes") or []
+    items = require_object(raw, "a volume list").get("Volumes") or []
     listed = [Volume.from_api(item) for item in items]
     if not sizes:
         return listed
@@ -286,7 +275,7 @@ async def prune_volumes(
             merged["all"] = ["true"]
         response = await client.request("POST", "/volumes/prune",
                                         params=filters_param(merged), timeout=600.0)
-        data = _mapping(response.json() or {}, "a prune answer")
+        data = require_object(response.json() or {}, "a prune answer")
         return PruneResult(tuple(str(n) for n in data.get("VolumesDeleted") or []),
                            int(data.get("SpaceReclaimed") or 0))
     plan = plan or await volume_prune_plan(client, all=False, filters=filters)
