@@ -27,6 +27,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
+from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import Qt, QTimer, Signal
@@ -337,6 +338,10 @@ async def _first_resize(running: ExecSession, rows: int, cols: int) -> None:
         log.debug("first resize of a shell: %s", exc)
 
 
+#: What the pane says with nothing selected.
+NO_SELECTION = "Select a container to see its logs."
+
+
 class ContainerDetail(QWidget):
     #: Emitted with the new container's ID once "Change settings…" recreated one: the
     #: page selects it, so the pane goes on with the container the user is working on.
@@ -351,7 +356,7 @@ class ContainerDetail(QWidget):
         self.setAccessibleName("Container details")
         self.session = session
         self.container: engine.Container | None = None
-        self.title = QLabel("Select a container to see its logs.", self)
+        self.title = QLabel(NO_SELECTION, self)
         self.title.setObjectName("container-title")
         self.tail = QComboBox(self)
         self.tail.setObjectName("logs-tail")
@@ -432,12 +437,18 @@ class ContainerDetail(QWidget):
 
     # -- selection --------------------------------------------------------------------
 
-    def show_container(self, container: engine.Container | None) -> None:
+    def show_container(self, container: engine.Container | None, hint: str = "") -> None:
+        """Show ``container``'s logs, stats and shells; with none, ``hint`` says what the
+        selection offers instead (a Compose project, several containers)."""
         previous = self.container
         self.container = container
         self.shell_button.setEnabled(container is not None and container.running)
         self.edit_button.setEnabled(container is not None)
         if container is None and previous is None:
+            if hint:
+                self.title.setText(hint)
+            elif self.title.text() != NO_SELECTION and "(removed)" not in self.title.text():
+                self.title.setText(NO_SELECTION)
             return  # nothing shown, or a removed container's last words: keep them
         if container is None:
             self.session.cancel("logs")
@@ -459,7 +470,7 @@ class ContainerDetail(QWidget):
                 self.logs.show_status("Container removed.")
                 self.stats.set_status(REMOVED)
                 return
-            self.title.setText("Select a container to see its logs.")
+            self.title.setText(hint or NO_SELECTION)
             self.logs.clear()
             self.stats.clear()
             return
@@ -624,7 +635,7 @@ class ContainerDetail(QWidget):
         if self.container is None:
             return
         path, chosen = QFileDialog.getSaveFileName(
-            self, "Save logs", f"{self.container.name}.log",
+            self, "Save logs", str(Path.home() / f"{self.container.name}.log"),
             f"{SAVE_PLAIN};;{SAVE_COLOURS}", SAVE_PLAIN)
         if path:
             self.logs.flush()  # lines still queued for the next tick are saved too

@@ -17,6 +17,8 @@ or removing itself) and no-ops (304) stay silent.
 
 from __future__ import annotations
 
+import asyncio
+import html
 from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from functools import partial
@@ -135,6 +137,16 @@ GROUP_COLUMNS = (
 )
 #: Where the page puts the live CPU and Memory columns (see container_usage): after State.
 USAGE_FIRST_COLUMN = 4
+
+
+def names_phrase(names: Sequence[str]) -> str:
+    """How a message names the containers an action changed: "a", "a and b", "3 containers".
+
+    One message for the whole selection, not one per container (the last of
+    which hid the others; issue 12.14)."""
+    if len(names) <= 2:
+        return " and ".join(names)
+    return counted(len(names), "container")
 
 
 def containers_model(parent: QWidget | None = None) -> KeyedTableModel:
@@ -430,6 +442,7 @@ class ContainersPage(TablePage):
         self.usage.retry_due.connect(self._usage_timer.start)
         self._watched_window: QWidget | None = None
         self._update_count()
+        self.set_empty_hint("No containers yet — run one from the Images page (Run…).")
         self.selection_changed()
 
     # -- live CPU and memory -----------------------------------------------------------
@@ -575,7 +588,23 @@ class ContainersPage(TablePage):
         self.open_menu.clear()
         for url in urls:
             self.open_menu.addAction(url, partial(self.open_url, url))
-        self.detail.show_container(single)
+        self.detail.show_container(single, hint=self.selection_hint(selected))
+
+    def selection_hint(self, selected: Sequence[engine.Container]) -> str:
+        """What the detail pane says when no single container is selected: what the
+        selection offers instead of "Select a container" (issue 12.14)."""
+        if not selected:
+            return ""
+        groups = [index.data(ItemRole) for index in self.tree.selectionModel().selectedRows()
+                  if isinstance(index.data(ItemRole), ComposeGroup)]
+        offer = ("the actions above act on all of them; select one container for its logs,"
+                 " shells and stats.")
+        if len(groups) == 1 and len(selected) > 1:
+            return (f"Compose project <b>{html.escape(groups[0].project)}</b>: "
+                    f"{counted(len(selected), 'container')} — {offer}")
+        if len(selected) > 1:
+            return f"{counted(len(selected), 'container')} selected — {offer}"
+        return ""
 
     # -- running actions ----------------------------------------------------------------
 
@@ -584,7 +613,7 @@ class ContainersPage(TablePage):
         action: Callable[[engine.Engine, *Ts], Coroutine[Any, Any, object]], *args: *Ts,
         describe: str, busy: str, done: str | None = None,
         on_done: Callable[[Any], None] | None = None,
-    ) -> None:
+    ) -> asyncio.Task[Any] | None:
         """Run ``action(client, *args)`` with progress in the State cell, then the result
         or the error.
 
@@ -610,10 +639,39 @@ class ContainersPage(TablePage):
                                 on_done=finished)
         if task is None:
             self._clear_busy(container.id)
-            return
+            return None
         # A failure is reported by the session; the cell shows the real state again.
         task.add_done_callback(
             lambda _task: None if succeeded else self._clear_busy(container.id))
+        return task
+
+    def run_on_each(
+        self, containers: Sequence[engine.Container],
+        start: Callable[[engine.Container, Callable[[Any], None]], asyncio.Task[Any] | None],
+        done: str,
+    ) -> None:
+        """Start one task per container with ``start(container, on_done)``; when all have
+        ended, one message names those that changed ("Stopped a and b", "Stopped 3
+        containers").  No-ops and failures are left out (failures report themselves)."""
+        changed: list[str] = []
+        pending: set[str] = set()
+
+        def ended(container_id: str, _task: object) -> None:
+            pending.discard(container_id)
+            if not pending and changed:
+                names = [c.name for c in containers if c.name in changed]  # selection order
+                self.session.message.emit(MessageLevel.INFO, f"{done} {names_phrase(names)}")
+
+        for c in containers:
+            def on_done(result: Any, name: str = c.name) -> None:
+                if result is not False:
+                    changed.append(name)
+
+            task = start(c, on_done)
+            if task is not None:
+                pending.add(c.id)
+                # Added after the session's own callback, so it runs after ``on_done``.
+                task.add_done_callback(partial(ended, c.id))
 
     def _clear_busy(self, container_id: str) -> None:
         self._settling.pop(container_id, None)
@@ -631,20 +689,24 @@ class ContainersPage(TablePage):
     def perform(self, action: ContainerAction, containers: Sequence[engine.Container]) -> None:
         """Run an engine action on each of ``containers``, its progress in their State cells."""
         assert action.call is not None
-        for c in containers:
-            verb = action.label.lower()
-            call = action.call_if_paused if c.state == "paused" else None
-            self.run_action(c, call or action.call, c.id, describe=f"{verb} {c.name}",
-                            busy=action.busy,
-                            done=f"{action.done} {c.name}")
+        call = action.call
+        verb = action.label.lower()
+
+        def start(c: engine.Container, on_done: Callable[[Any], None]) -> asyncio.Task[Any] | None:
+            chosen = (action.call_if_paused if c.state == "paused" else None) or call
+            return self.run_action(c, chosen, c.id, describe=f"{verb} {c.name}",
+                                   busy=action.busy, on_done=on_done)
+
+        self.run_on_each(containers, start, action.done)
 
     def remove(self, containers: Sequence[engine.Container], *, volumes: bool = False) -> None:
-        for c in containers:
+        def start(c: engine.Container, on_done: Callable[[Any], None]) -> asyncio.Task[Any] | None:
             force = c.state in ("running", "paused")
-            self.run_action(c, partial(engine.remove_if_present, force=force, volumes=volumes),
-                            c.id,
-                            describe=f"remove {c.name}", busy="removing…",
-                            done=f"Removed {c.name}")
+            return self.run_action(
+                c, partial(engine.remove_if_present, force=force, volumes=volumes), c.id,
+                describe=f"remove {c.name}", busy="removing…", on_done=on_done)
+
+        self.run_on_each(containers, start, "Removed")
 
     def rename(self, container: engine.Container, name: str) -> None:
         self.run_action(container, engine.rename_container, container.id, name,

@@ -71,6 +71,7 @@ class ImagesPage(TablePage):
         super().__init__("images", images_model(), parent)
         self.model.setParent(self)
         self.session = session
+        self.set_empty_hint("No images yet — pull one with the box above, e.g. busybox.")
         self.dangling_only = QCheckBox("Dangling only", self)
         self.dangling_only.setObjectName("images-dangling-only")
         self.dangling_only.setAccessibleName("Show dangling images only")

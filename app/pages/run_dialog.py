@@ -40,6 +40,7 @@ import shlex
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from functools import partial
+from pathlib import Path
 from typing import Any, TypeVar
 
 from PySide6.QtCore import Qt, QTimer, Signal
@@ -535,7 +536,7 @@ class RunDialog(QDialog):
 
     def _choose_env_file(self) -> None:
         path, _filter = QFileDialog.getOpenFileName(
-            self, "Import environment variables", "",
+            self, "Import environment variables", str(Path.home()),
             "Environment files (*.env .env);;All files (*)")
         if path:
             self.import_env_file(path)
@@ -552,7 +553,8 @@ class RunDialog(QDialog):
         self.env.setPlainText("\n".join([current, *lines] if current else lines))
 
     def _choose_folder(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self, "Choose a folder to mount")
+        folder = QFileDialog.getExistingDirectory(self, "Choose a folder to mount",
+                                                  str(Path.home()))
         if folder:
             self.add_folder(folder)
 

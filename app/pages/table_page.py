@@ -76,6 +76,16 @@ class TablePage(QWidget):
         self.table.setModel(self.proxy)
         self.table.sortByColumn(0, Qt.SortOrder.AscendingOrder)
 
+        # An empty table says what to do next (a page sets the words with set_empty_hint).
+        self._empty_hint = f"No {name} yet."
+        self.empty_label = QLabel(self.table.viewport())
+        self.empty_label.setObjectName(f"{name}-empty")
+        self.empty_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.empty_label.setWordWrap(True)
+        self.empty_label.setStyleSheet("color: palette(placeholder-text); padding: 24px;")
+        empty_layout = QVBoxLayout(self.table.viewport())
+        empty_layout.addWidget(self.empty_label)
+
         self.page_actions: list[QAction] = []
         self.count_label = QLabel(self)
         self.count_label.setObjectName(f"{name}-count")
@@ -95,8 +105,28 @@ class TablePage(QWidget):
         for signal in (model.rowsInserted, model.rowsRemoved, self.proxy.layoutChanged,
                        self.proxy.rowsInserted, self.proxy.rowsRemoved):
             signal.connect(self._update_count)
+            signal.connect(self._update_empty)
+        for signal in (model.modelReset, self.proxy.modelReset):
+            signal.connect(self._update_empty)
+        self.search.textChanged.connect(self._update_empty)
         self.table.selectionModel().selectionChanged.connect(self._on_selection_changed)
         self._update_count()
+        self._update_empty()
+
+    def set_empty_hint(self, text: str) -> None:
+        """What the empty table says: the next step, e.g. where to run a container."""
+        self._empty_hint = text
+        self._update_empty()
+
+    def _update_empty(self, *_args: object) -> None:
+        if self.proxy.rowCount() > 0:
+            self.empty_label.hide()
+            return
+        if self.model.rowCount() > 0:
+            self.empty_label.setText("Nothing matches the search or the filter.")
+        else:
+            self.empty_label.setText(self._empty_hint)
+        self.empty_label.show()
 
     def make_proxy(self) -> FilterProxy:
         """The sorting, filtering model between ``self.model`` and the view (a hook)."""

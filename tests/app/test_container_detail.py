@@ -560,3 +560,27 @@ def test_a_flooding_container_shows_its_newest_lines_promptly(
         assert "flood" in {entry.plain for entry in logs.model.entries}
     finally:
         any_engine.cli("stop", "-t", "0", name, check=False)
+
+
+def test_save_logs_starts_in_the_home_folder(
+    qtbot: QtBot, make_session, any_engine: EngineUnderTest, monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    from PySide6.QtWidgets import QFileDialog
+
+    container_id, name = any_engine.create(any_engine.image, "echo", "saved line")
+    any_engine.cli("start", "-a", name)
+    page = open_page(qtbot, make_session, any_engine)
+    select(qtbot, page, container_id, name)
+    qtbot.waitUntil(lambda: page.detail.logs.model.rowCount() == 1, timeout=wait_ms(10))
+    offered: list[str] = []
+    target = tmp_path / "out.log"
+
+    def choose(_parent: object, _title: str, start: str, *_rest: object) -> tuple[str, str]:
+        offered.append(start)
+        return str(target), container_detail.SAVE_PLAIN
+
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", staticmethod(choose))
+    page.detail.logs.save_button.click()
+    assert offered == [str(Path.home() / f"{name}.log")]
+    assert b"saved line" in target.read_bytes()

@@ -572,3 +572,76 @@ def test_copy_run_command_puts_the_recreating_command_on_the_clipboard(
         f"docker run --detach --name {name} --env 'MODE=copy me'"
         f" {any_engine.qualified(any_engine.image)} sleep 5")
     assert (MessageLevel.INFO, f"Copied the docker run command that recreates {name}") in messages
+
+
+def test_names_phrase_names_two_and_counts_more() -> None:
+    assert containers_module.names_phrase(["a"]) == "a"
+    assert containers_module.names_phrase(["a", "b"]) == "a and b"
+    assert containers_module.names_phrase(["a", "b", "c"]) == "3 containers"
+
+
+def test_an_action_on_several_containers_names_them_all_in_one_message(
+    qtbot: QtBot, page: ContainersPage, any_engine: EngineUnderTest,
+    messages: list[tuple[MessageLevel, str]],
+) -> None:
+    made = [any_engine.create(any_engine.image, "sleep", "300") for _ in range(3)]
+    ids = [cid for cid, _ in made]
+    select(qtbot, page, *ids)
+    page.start_button.click()
+    qtbot.waitUntil(lambda: all(state_of(page, cid) == "running" for cid in ids),
+                    timeout=wait_ms(20))
+    qtbot.waitUntil(lambda: (MessageLevel.INFO, "Started 3 containers") in messages,
+                    timeout=wait_ms(10))
+    select(qtbot, page, ids[0], ids[1])
+    page.stop_button.click()
+    names = [c.name for c in page.selected_items()]
+    qtbot.waitUntil(
+        lambda: (MessageLevel.INFO, f"Stopped {names[0]} and {names[1]}") in messages,
+        timeout=wait_ms(30))
+    info = [text for level, text in messages if level == MessageLevel.INFO]
+    assert not any(text.startswith("Started ") and text != "Started 3 containers"
+                   for text in info)  # one message per action, not one per container
+    assert errors(messages) == []
+
+
+def test_a_selected_group_says_what_it_offers(
+    qtbot: QtBot, page: ContainersPage, any_engine: EngineUnderTest,
+) -> None:
+    project = f"dockyard-{RUN_ID}-offer"
+    for _ in range(2):
+        compose(any_engine, project, "sleep", "300")
+    qtbot.waitUntil(lambda: group_state(page, project) == "0 of 2 running", timeout=wait_ms(10))
+    row = next(r for r in range(page.proxy.rowCount())
+               if page.proxy.index(r, 0).data() == project)
+    page.table.selectRow(row)
+    title = page.detail.title.text()
+    assert "Select a container" not in title
+    assert project in title and "2 containers" in title and "act on all of them" in title
+    page.tree.selectionModel().clearSelection()
+    assert page.detail.title.text() == "Select a container to see its logs."
+
+
+def test_an_empty_table_says_what_to_do_next(
+    qtbot: QtBot, make_session: Callable[[str], EngineSession], any_engine: EngineUnderTest,
+) -> None:
+    session = make_session(any_engine.url)  # not started: nothing listed yet
+    page = ContainersPage(session)
+    qtbot.addWidget(page)
+    page.show()
+    assert page.empty_label.isVisible()
+    assert page.empty_label.text().startswith("No containers yet")
+    assert "Images page" in page.empty_label.text()
+
+
+def test_a_filter_that_hides_every_row_says_so(
+    qtbot: QtBot, page: ContainersPage, any_engine: EngineUnderTest,
+) -> None:
+    container_id, _ = any_engine.create(any_engine.image, "sleep", "300")
+    qtbot.waitUntil(lambda: page.model.row_of(container_id) is not None, timeout=wait_ms(10))
+    page.show()
+    assert not page.empty_label.isVisible()
+    page.search.setText("no-such-container-anywhere")
+    assert page.empty_label.isVisible()
+    assert page.empty_label.text() == "Nothing matches the search or the filter."
+    page.search.clear()
+    assert not page.empty_label.isVisible()
