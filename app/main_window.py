@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
     QListWidget,
     QListWidgetItem,
     QMainWindow,
+    QMessageBox,
     QSplitter,
     QStackedWidget,
     QVBoxLayout,
@@ -34,10 +35,12 @@ from app.pages.containers import ContainersPage
 from app.pages.images import ImagesPage
 from app.pages.table_page import TablePage
 from app.pages.unavailable import UnavailablePage
+from app.presentation import counted
 from app.session import ConnectionState, ConnectionStatus, EngineSession, MessageLevel
 from app.settings import NOTIFY_FAILURES, THEME, Settings
 from app.theme import apply_theme
 from app.widgets.activity import Activity, ActivityPanel
+from app.widgets.ask import ask
 from app.widgets.build_sheet import BuildRequest, BuildSheet, choose_build_source
 from app.widgets.command_palette import CommandPalette
 from app.widgets.drop_overlay import DropBuild
@@ -126,6 +129,8 @@ class MainWindow(QMainWindow):
         self.statusBar().addPermanentWidget(self.engine_label, 1)
 
         self.palette_dialog = CommandPalette(self)
+        self._quit_question: QMessageBox | None = None
+        self._quit_confirmed = False
         self.drop = DropBuild(self)
         self.drop.dropped.connect(self.open_build)
         self.images_page.pull_requested.connect(self.pull)
@@ -294,8 +299,28 @@ class MainWindow(QMainWindow):
         self.settings.sync()
 
     def closeEvent(self, event: QCloseEvent) -> None:
+        """Quitting ends every open shell: ask first (non-modal: the close is ignored
+        and repeated when the user says Quit)."""
+        shells = self.page(ContainersPage).detail.open_shell_count()
+        if shells and not self._quit_confirmed:
+            event.ignore()
+            if self._quit_question is None:
+                verb = "is" if shells == 1 else "are"
+                self._quit_question = ask(
+                    self, "Quit Dockyard", f"{counted(shells, 'shell')} {verb} open: Quit anyway?",
+                    "Quit", self._quit_anyway, name="quit-confirm",
+                    icon=QMessageBox.Icon.Warning)
+                self._quit_question.finished.connect(self._quit_question_closed)
+            return
         self.save_state()
         super().closeEvent(event)
+
+    def _quit_question_closed(self, _result: int) -> None:
+        self._quit_question = None
+
+    def _quit_anyway(self) -> None:
+        self._quit_confirmed = True
+        self.close()
 
     def show_status(self, status: ConnectionStatus) -> None:
         state = status.state

@@ -20,6 +20,7 @@ import asyncio
 import enum
 import html
 import logging
+import os
 import re
 import shlex
 import time
@@ -178,6 +179,9 @@ class LogsOutcome(enum.Enum):
 class ShellTab(QWidget):
     """One interactive exec in a terminal; says how it ended and offers to reopen."""
 
+    #: The command the shell runs is known ("/bin/ash"): the tab's name can say it.
+    shell_known = Signal(str)
+
     def __init__(self, session: EngineSession, container: engine.Container,
                  command: list[str] | None = None, user: str | None = None,
                  parent: QWidget | None = None) -> None:
@@ -209,6 +213,9 @@ class ShellTab(QWidget):
         layout.addWidget(self.terminal, 1)
         self.exit_code: int | None = None
         self.shell: str | None = None
+        #: Its number among its container's shells, and its tab's name ("sh #2").
+        self.number = 1
+        self.label = "shell"
         self.resizing: asyncio.Future[Any] | None = None
         self._first_size: asyncio.Future[None] | None = None
         self._exec: ExecSession | None = None
@@ -244,6 +251,11 @@ class ShellTab(QWidget):
         if self._task is not None:
             self._task.cancel()
 
+    @property
+    def running(self) -> bool:
+        """The exec is starting or running (closing the window would end it)."""
+        return self._task is not None and not self._task.done()
+
     async def _run(self, client: engine.Engine) -> tuple[int | None, str]:
         """Run the exec; (exit code, why it failed), or (None, what to tell the user)."""
         try:
@@ -266,6 +278,7 @@ class ShellTab(QWidget):
                               "Type another command to run:")
             command = [shell]
         self.shell = " ".join(command)
+        self.shell_known.emit(self.shell)
         rows, cols = self.terminal.rows, self.terminal.columns
         exec_id = await exec_create(client, self.container.id, command, tty=True, stdin=True,
                                     user=self.user,
@@ -413,6 +426,9 @@ class ContainerDetail(QWidget):
         self.shells.setObjectName("shell-tabs")
         self.shells.setTabsClosable(True)
         self.shells.tabCloseRequested.connect(self._close_shell)
+        #: Every open shell tab, of every container (only the selected one's are shown).
+        self._shell_tabs: list[ShellTab] = []
+        self._shell_numbers: dict[str, int] = {}
 
         self.tabs = QTabWidget(self)
         self.tabs.setObjectName("container-tabs")
@@ -442,6 +458,7 @@ class ContainerDetail(QWidget):
         selection offers instead (a Compose project, several containers)."""
         previous = self.container
         self.container = container
+        self._show_shells_of(container.id if container is not None else None)
         self.shell_button.setEnabled(container is not None and container.running)
         self.edit_button.setEnabled(container is not None)
         if container is None and previous is None:
@@ -707,17 +724,52 @@ class ContainerDetail(QWidget):
             self.session.message.emit(MessageLevel.ERROR, f"Could not read the command: {exc}")
             return None
         tab = ShellTab(self.session, container, command, self.shell_user.text().strip())
-        index = self.shells.addTab(tab, container.name)
+        number = self._shell_numbers.get(container.id, 0) + 1
+        self._shell_numbers[container.id] = number
+        tab.number = number
+        tab.shell_known.connect(partial(self._name_shell, tab))
+        self._shell_tabs.append(tab)
+        self._name_shell(tab, " ".join(command) if command else "shell")
+        index = self.shells.addTab(tab, tab.label)
         self.shells.setCurrentIndex(index)
         self.tabs.setCurrentWidget(self.shells)
         tab.terminal.setFocus(Qt.FocusReason.OtherFocusReason)
         tab.open()
         return tab
 
+    def _name_shell(self, tab: ShellTab, command: str) -> None:
+        """Name a tab by its program and its number in its container: "sh #1", "sh #2"."""
+        program = os.path.basename(command.split()[0]) if command.split() else "shell"
+        tab.label = f"{program} #{tab.number}"
+        index = self.shells.indexOf(tab)
+        if index >= 0:
+            self.shells.setTabText(index, tab.label)
+            self.shells.setTabToolTip(index, f"{command} in {tab.container.name}")
+
+    def _show_shells_of(self, container_id: str | None) -> None:
+        """Only the selected container's shells are tabs; the others keep running,
+        out of sight, and come back when their container is selected again."""
+        wanted = [t for t in self._shell_tabs if t.container.id == container_id]
+        shown = [self.shells.widget(i) for i in range(self.shells.count())]
+        if shown == wanted:
+            return
+        while self.shells.count():
+            self.shells.removeTab(0)
+        for tab in wanted:
+            self.shells.addTab(tab, tab.label)
+            self.shells.setTabToolTip(self.shells.count() - 1,
+                                      f"{tab.shell or 'shell'} in {tab.container.name}")
+
+    def open_shell_count(self) -> int:
+        """How many shells are still running, in any container (quitting ends them)."""
+        return sum(1 for tab in self._shell_tabs if tab.running)
+
     def _close_shell(self, index: int) -> None:
         tab = self.shells.widget(index)
         if isinstance(tab, ShellTab):
             tab.close_shell()
+            if tab in self._shell_tabs:
+                self._shell_tabs.remove(tab)
         self.shells.removeTab(index)
         if tab is not None:
             tab.deleteLater()

@@ -584,3 +584,43 @@ def test_save_logs_starts_in_the_home_folder(
     page.detail.logs.save_button.click()
     assert offered == [str(Path.home() / f"{name}.log")]
     assert b"saved line" in target.read_bytes()
+
+
+def test_shell_tabs_are_numbered_and_follow_the_selected_container(
+    qtbot: QtBot, make_session, any_engine: EngineUnderTest,
+) -> None:
+    import re
+
+    first_id, first = any_engine.create(any_engine.image, "sleep", "300")
+    second_id, second = any_engine.create(any_engine.image, "sleep", "300")
+    any_engine.cli("start", first, second)
+    page = open_page(qtbot, make_session, any_engine)
+    detail = page.detail
+    select(qtbot, page, first_id, first)
+    qtbot.waitUntil(lambda: detail.shell_button.isEnabled(), timeout=wait_ms(10))
+    one, two = detail.open_shell(), detail.open_shell()
+    assert one is not None and two is not None
+    for tab in (one, two):
+        qtbot.waitUntil(lambda tab=tab: screen_text(tab).rstrip().endswith("#"),
+                        timeout=wait_ms(15))
+    names = [detail.shells.tabText(i) for i in range(detail.shells.count())]
+    assert len(names) == 2 and names[0] != names[1]
+    assert re.fullmatch(r"(ash|sh) #1", names[0]) and re.fullmatch(r"(ash|sh) #2", names[1])
+
+    # Another container: only its own shells, numbered from 1.
+    select(qtbot, page, second_id, second)
+    assert detail.shells.count() == 0
+    qtbot.waitUntil(lambda: detail.shell_button.isEnabled(), timeout=wait_ms(10))
+    other = detail.open_shell()
+    assert other is not None
+    assert [detail.shells.widget(i) for i in range(detail.shells.count())] == [other]
+    assert re.fullmatch(r"(ash|sh|shell) #1", detail.shells.tabText(0))
+    assert detail.open_shell_count() == 3
+
+    # Back to the first: its two shells, still running.
+    select(qtbot, page, first_id, first)
+    assert [detail.shells.widget(i) for i in range(detail.shells.count())] == [one, two]
+    assert detail.shells.tabText(1) == names[1]
+    one.terminal.setFocus()
+    type_line(qtbot, one, "echo $((6 * 7))")
+    qtbot.waitUntil(lambda: "\n42\n" in screen_text(one), timeout=wait_ms(10))

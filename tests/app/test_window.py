@@ -246,3 +246,29 @@ def test_image_detail_lists_build_steps(
     assert steps[3] == 'CMD ["sh"]'
     assert any_engine.image.split(":")[1] in detail.summary.text()
     qtmodeltester.check(detail.history_model)
+
+
+def test_quitting_with_shells_open_asks_first(
+    qtbot: QtBot, make_session, any_engine: EngineUnderTest,
+) -> None:
+    from tests.app.conftest import answer
+
+    container_id, name = any_engine.create(any_engine.image, "sleep", "300")
+    any_engine.cli("start", name)
+    window = connected_window(qtbot, make_session, any_engine.url, show=True)
+    page = window.page(ContainersPage)
+    qtbot.waitUntil(lambda: page.model.row_of(container_id) is not None, timeout=wait_ms(10))
+    page.search.setText(name)
+    page.table.selectRow(0)
+    qtbot.waitUntil(lambda: page.detail.shell_button.isEnabled(), timeout=wait_ms(10))
+    tab = page.detail.open_shell()
+    assert tab is not None
+    qtbot.waitUntil(lambda: tab.running and tab.shell is not None, timeout=wait_ms(15))
+
+    window.close()  # Ctrl+Q's slot
+    assert window.isVisible()
+    assert answer(qtbot, "quit-confirm", "Cancel") == "1 shell is open: Quit anyway?"
+    assert window.isVisible()
+    window.close()
+    assert answer(qtbot, "quit-confirm", "Quit") == "1 shell is open: Quit anyway?"
+    qtbot.waitUntil(lambda: not window.isVisible(), timeout=wait_ms(5))
