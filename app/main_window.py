@@ -37,7 +37,7 @@ from app.pages.table_page import TablePage
 from app.pages.unavailable import UnavailablePage
 from app.presentation import counted
 from app.session import ConnectionState, ConnectionStatus, EngineSession, MessageLevel
-from app.settings import NOTIFY_FAILURES, THEME, Settings
+from app.settings import NOTIFY_FAILURES, THEME, THEMES, Settings
 from app.theme import apply_theme
 from app.widgets.activity import Activity, ActivityPanel
 from app.widgets.ask import ask
@@ -166,6 +166,9 @@ class MainWindow(QMainWindow):
             self._action("Pull an image…", "pull", "Ctrl+P", self.focus_pull),
             self._action("Quit", "quit", QKeySequence.StandardKey.Quit, self.close),
         ]
+        for theme in THEMES:
+            actions.append(self._action(f"Theme: {theme.capitalize()}", f"theme-{theme}", "",
+                                        partial(self.settings.set, THEME, theme)))
         for row, spec in enumerate(PAGES):
             actions.append(self._action(f"Go to {spec.title}", f"page-{row + 1}", spec.shortcut,
                                         partial(self.sidebar.setCurrentRow, row)))
@@ -213,7 +216,7 @@ class MainWindow(QMainWindow):
     def open_palette(self) -> CommandPalette:
         page = self.current_page()
         title = self.sidebar.currentItem().text() if self.sidebar.currentItem() else ""
-        entries = [(title, a) for a in (page.page_actions if page else [])]
+        entries = [(title, a) for a in (page.palette_commands() if page else [])]
         entries += [("Dockyard", a) for a in self.window_actions
                     if a.objectName() != "action-palette"]  # it is open already
         self.palette_dialog.open_with(entries)

@@ -24,7 +24,7 @@ import os
 import re
 import shlex
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtGui import QAction
 from PySide6.QtWidgets import (
     QComboBox,
     QFileDialog,
@@ -438,6 +439,15 @@ class ContainerDetail(QWidget):
         self.tabs.addTab(self.stats, "Stats")
         self.tabs.currentChanged.connect(lambda _i: self._load_inspect())
 
+        # The same things as commands, for the palette (Ctrl+K): "Containers: Shell".
+        self.palette_actions = [
+            self._command("Shell", "shell", self.open_shell),
+            self._command("Logs", "logs", partial(self.tabs.setCurrentWidget, self.logs)),
+            self._command("Inspect", "inspect", partial(self.tabs.setCurrentWidget, self.inspect)),
+            self._command("Stats", "stats", partial(self.tabs.setCurrentWidget, self.stats)),
+            self._command("Change settings…", "edit", self.edit_settings),
+        ]
+
         bar = QHBoxLayout()
         bar.addWidget(self.title, 1)
         bar.addWidget(self.tail)
@@ -451,6 +461,12 @@ class ContainerDetail(QWidget):
         layout.addWidget(self.tabs, 1)
         self.show_container(None)
 
+    def _command(self, text: str, name: str, slot: Callable[[], object]) -> QAction:
+        action = QAction(text, self)
+        action.setObjectName(f"action-container-{name}")
+        action.triggered.connect(lambda _checked=False: slot())
+        return action
+
     # -- selection --------------------------------------------------------------------
 
     def show_container(self, container: engine.Container | None, hint: str = "") -> None:
@@ -461,6 +477,9 @@ class ContainerDetail(QWidget):
         self._show_shells_of(container.id if container is not None else None)
         self.shell_button.setEnabled(container is not None and container.running)
         self.edit_button.setEnabled(container is not None)
+        for action in self.palette_actions:
+            action.setEnabled(container is not None)
+        self.palette_actions[0].setEnabled(self.shell_button.isEnabled())
         if container is None and previous is None:
             if hint:
                 self.title.setText(hint)

@@ -36,6 +36,7 @@ from PySide6.QtCore import (
     QUrl,
 )
 from PySide6.QtGui import (
+    QAction,
     QColor,
     QDesktopServices,
     QGuiApplication,
@@ -511,6 +512,10 @@ class ContainersPage(TablePage):
                 QEvent.Type.WindowStateChange, QEvent.Type.Hide, QEvent.Type.Show):
             self._usage_timer.start()
         return super().eventFilter(watched, event)
+
+    def palette_commands(self) -> list[QAction]:
+        """The toolbar's actions, then the selected container's Shell, Logs, Inspect…"""
+        return [*self.page_actions, *self.detail.palette_actions]
 
     def noun(self, count: int) -> str:
         return "container" if count == 1 else "containers"

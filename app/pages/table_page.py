@@ -173,6 +173,10 @@ class TablePage(QWidget):
         self.actions_bar.insertWidget(self.actions_bar.count() - 1, button)
         return button
 
+    def palette_commands(self) -> list[QAction]:
+        """What the command palette offers on this page (a hook: the toolbar's actions)."""
+        return list(self.page_actions)
+
     def selected_items(self) -> list[Any]:
         rows = self.table.selectionModel().selectedRows()
         return [index.data(ItemRole) for index in sorted(rows, key=lambda i: i.row())]

@@ -1,33 +1,128 @@
-"""Ctrl+K: every action of the current page and the window, found by typing."""
+"""Ctrl+K: every action of the current page and the window, found by typing.
+
+The palette is an overlay: a frame drawn over the top of the main window (a child
+widget, not a separate decorated window), closed by Escape, by running a command
+or by clicking elsewhere.  Typing matches fuzzily: each typed word must appear in
+a command as a subsequence ("img" finds "Images"), and commands whose matches
+fall on word starts and run together rank first (then shorter ones).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from PySide6.QtCore import QSortFilterProxyModel, Qt
+from PySide6.QtCore import (
+    QEvent,
+    QModelIndex,
+    QObject,
+    QPersistentModelIndex,
+    QSortFilterProxyModel,
+    Qt,
+)
 from PySide6.QtGui import QAction, QKeyEvent, QKeySequence, QStandardItem, QStandardItemModel
-from PySide6.QtWidgets import QDialog, QLineEdit, QListView, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QApplication, QFrame, QLineEdit, QListView, QVBoxLayout, QWidget
 
 #: The entry's label alone ("Containers: Stop"): what typing filters on and runs by.
 LabelRole = Qt.ItemDataRole.UserRole + 1
 
+AnyIndex = QModelIndex | QPersistentModelIndex
 
-class CommandPalette(QDialog):
+
+def _word_start(text: str, at: int) -> bool:
+    return at == 0 or not text[at - 1].isalnum() or (text[at].isupper()
+                                                     and text[at - 1].islower())
+
+
+def word_score(word: str, label: str) -> int | None:
+    """How well ``word`` matches ``label`` as a subsequence (case-insensitive), or None.
+
+    Each matched character scores 1, plus 8 on a word start and 4 right after the
+    previous match; each skipped character inside the match costs 1.  At each step
+    the next word start that holds the character is preferred to a nearer
+    mid-word one, so "gi" matches the G and I of "Go to Images"."""
+    lower = label.lower()
+    score = 0
+    at = 0
+    previous = -2
+    for ch in word.lower():
+        found = lower.find(ch, at)
+        if found < 0:
+            return None
+        start = next((i for i in range(found, len(lower))
+                      if lower[i] == ch and _word_start(label, i)), None)
+        # Keep a consecutive match over a jump to a word start.
+        if start is not None and found != previous + 1:
+            found = start
+        score += 1
+        if _word_start(label, found):
+            score += 8
+        if found == previous + 1:
+            score += 4
+        elif previous >= 0:
+            score -= min(found - previous - 1, 8)
+        previous = found
+        at = found + 1
+    return score
+
+
+def fuzzy_score(query: str, label: str) -> int | None:
+    """Every word of ``query`` must match (in any order): the sum of their scores."""
+    total = 0
+    for word in query.split():
+        score = word_score(word, label)
+        if score is None:
+            return None
+        total += score
+    return total
+
+
+class FuzzyProxy(QSortFilterProxyModel):
+    """Keeps the entries that match the query, best first (ties in their own order)."""
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.query = ""
+
+    def set_query(self, query: str) -> None:
+        self.beginFilterChange()
+        self.query = query
+        self.endFilterChange(QSortFilterProxyModel.Direction.Rows)
+        self.sort(0 if query.strip() else -1, Qt.SortOrder.AscendingOrder)
+
+    def _score(self, row: int) -> int | None:
+        label = str(self.sourceModel().index(row, 0).data(LabelRole))
+        return fuzzy_score(self.query, label)
+
+    def filterAcceptsRow(self, source_row: int, source_parent: AnyIndex) -> bool:
+        return self._score(source_row) is not None
+
+    def lessThan(self, left: AnyIndex, right: AnyIndex) -> bool:
+        left_score, right_score = self._score(left.row()) or 0, self._score(right.row()) or 0
+        if left_score != right_score:
+            return left_score > right_score  # best first in ascending order
+        # Then the shorter label: less left unmatched ("Images" before "Build an image…").
+        left_label, right_label = (str(i.data(LabelRole)) for i in (left, right))
+        if len(left_label) != len(right_label):
+            return len(left_label) < len(right_label)
+        return left.row() < right.row()
+
+
+class CommandPalette(QFrame):
+    """The overlay; ``open_with`` fills it and shows it over its parent's top."""
+
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("command-palette")
         self.setAccessibleName("Command palette")
-        self.setWindowTitle("Commands")
-        self.setModal(False)
+        self.setFrameShape(QFrame.Shape.StyledPanel)
+        self.setAutoFillBackground(True)
         self.query = QLineEdit(self)
         self.query.setObjectName("palette-query")
         self.query.setAccessibleName("Search commands")
         self.query.setPlaceholderText("Type a command…")
         self.model = QStandardItemModel(self)
-        self.proxy = QSortFilterProxyModel(self)
+        self.proxy = FuzzyProxy(self)
         self.proxy.setSourceModel(self.model)
-        self.proxy.setFilterRole(LabelRole)
-        self.proxy.setFilterCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
         self.list = QListView(self)
         self.list.setObjectName("palette-list")
         self.list.setAccessibleName("Commands")
@@ -40,8 +135,12 @@ class CommandPalette(QDialog):
         self.query.returnPressed.connect(self.run_current)
         self.list.activated.connect(lambda _index: self.run_current())
         self.query.installEventFilter(self)
+        self.list.installEventFilter(self)
         self._actions: dict[str, QAction] = {}
-        self.resize(480, 360)
+        app = QApplication.instance()
+        if isinstance(app, QApplication):
+            app.focusChanged.connect(self._focus_moved)
+        self.hide()
 
     def open_with(self, actions: Sequence[tuple[str, QAction]]) -> None:
         """Show the enabled actions, each labelled with where it belongs and its shortcut."""
@@ -57,15 +156,32 @@ class CommandPalette(QDialog):
             self.model.appendRow(item)
         self.query.clear()
         self._filter("")
+        self._place()
         self.show()
         self.raise_()
         self.query.setFocus()
 
+    def _place(self) -> None:
+        """Centred across the top of the window, as wide as it reasonably can be."""
+        parent = self.parentWidget()
+        if parent is None:
+            self.resize(480, 360)
+            return
+        width = min(560, max(240, parent.width() - 40))
+        height = min(380, max(160, parent.height() - 80))
+        self.setGeometry((parent.width() - width) // 2, 48, width, height)
+
+    def close_palette(self) -> None:
+        self.hide()
+
+    def _focus_moved(self, _old: QWidget | None, new: QWidget | None) -> None:
+        # A click elsewhere in the window closes the overlay, as a popup would.
+        if self.isVisible() and new is not None and new is not self \
+                and not self.isAncestorOf(new):
+            self.close_palette()
+
     def _filter(self, text: str) -> None:
-        # Every word must appear, in any order: "stop cont" finds "Containers: Stop".
-        words = [w for w in text.split() if w]
-        pattern = "".join(f"(?=.*{_escape(w)})" for w in words)
-        self.proxy.setFilterRegularExpression(pattern)
+        self.proxy.set_query(text)
         if self.proxy.rowCount():
             self.list.setCurrentIndex(self.proxy.index(0, 0))
 
@@ -77,21 +193,20 @@ class CommandPalette(QDialog):
         if not index.isValid():
             return
         action = self._actions.get(str(index.data(LabelRole)))
-        self.hide()
+        self.close_palette()
         if action is not None:
             action.trigger()
 
-    def eventFilter(self, watched: object, event: object) -> bool:
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if not isinstance(event, QKeyEvent) or event.type() != QEvent.Type.KeyPress:
+            return False
+        if event.key() == Qt.Key.Key_Escape:
+            self.close_palette()
+            return True
         # Up and Down in the query field move through the list.
-        if watched is self.query and isinstance(event, QKeyEvent) and \
-                event.type() == QKeyEvent.Type.KeyPress and \
-                event.key() in (Qt.Key.Key_Up, Qt.Key.Key_Down):
+        if watched is self.query and event.key() in (Qt.Key.Key_Up, Qt.Key.Key_Down):
             row = self.list.currentIndex().row() + (1 if event.key() == Qt.Key.Key_Down else -1)
             if 0 <= row < self.proxy.rowCount():
                 self.list.setCurrentIndex(self.proxy.index(row, 0))
             return True
         return False
-
-
-def _escape(word: str) -> str:
-    return "".join("\\" + ch if not ch.isalnum() else ch for ch in word)
