@@ -62,6 +62,7 @@ from engine._context import (
 )
 from engine._context import EntryKind as ContextEntryKind
 from engine._decoders import Frame, FrameDecoder, JSONStreamDecoder, LineSplitter, StreamKind
+from engine._df import read_system_df
 from engine._endpoint import Endpoint, Resolution, SSHOptions, TLSConfig, resolve
 from engine._errors import (
     APIError,
@@ -439,6 +440,7 @@ __all__ = [
     "read_env_file",
     "read_ignore_patterns",
     "read_image_archive",
+    "read_system_df",
     "recreate_container",
     "recreate_plan",
     "registry_auth",

@@ -27,9 +27,10 @@ from datetime import datetime
 from typing import Any
 
 from engine._client import Engine, Filters
+from engine._df import read_system_df
 from engine._errors import APIError, Conflict, NotFound, ProtocolError
 from engine._models import COMPOSE_PROJECT_LABEL, Container, parse_timestamp
-from engine._shapes import require_object, str_map
+from engine._shapes import decode_json, require_object, str_map
 
 #: ``/events`` actions (type ``volume``) after which a volume list is stale.
 VOLUME_EVENT_ACTIONS = ("create", "destroy", "remove", "mount", "unmount", "prune")
@@ -106,7 +107,7 @@ async def _df_volumes(client: Engine) -> dict[str, Volume]:
     """Volumes as ``/system/df`` reports them (with UsageData), by name."""
     # 1.42 can measure volumes alone; older daemons (and Podman) measure everything.
     params = {"type": "volume"} if api_at_least(client, 1, 42) else None
-    raw = await client.get_json("/system/df", params)
+    raw = decode_json((await read_system_df(client, params)).content, "/system/df")
     items = require_object(raw, "a disk usage answer").get("Volumes") or []
     return {v.name: v for v in (Volume.from_api(item) for item in items)}
 

@@ -45,10 +45,23 @@ def doctor_json(env: Mapping[str, str], *args: str) -> tuple[int, dict]:  # type
     return result.returncode, json.loads(result.stdout)
 
 
+def container_counts(target: EngineUnderTest) -> tuple[int, int]:
+    """Running and all containers, as ``docker ps`` counts them."""
+    return (len(target.cli("ps", "-q").split()), len(target.cli("ps", "-aq").split()))
+
+
 def test_default_socket(docker_engine: EngineUnderTest, tmp_path: Path) -> None:
     if docker_engine.url != "unix:///var/run/docker.sock":
         pytest.skip("the Docker engine under test is not on the default socket")
-    code, report = doctor_json(clean_env(tmp_path))
+    # Other programs may create or remove containers meanwhile: compare with counts the
+    # CLI read the same before and after doctor did.
+    for _ in range(10):
+        before = container_counts(docker_engine)
+        code, report = doctor_json(clean_env(tmp_path))
+        if container_counts(docker_engine) == before:
+            break
+    else:
+        pytest.fail("the engine's containers kept changing while doctor read them")
     assert code == 0, report
     assert report["endpoint"] == {"url": "unix:///var/run/docker.sock",
                                   "source": "default socket (rootful Docker)"}
@@ -58,8 +71,7 @@ def test_default_socket(docker_engine: EngineUnderTest, tmp_path: Path) -> None:
     assert info["server_api_version"] == docker_engine.cli(
         "version", "--format", "{{.Server.APIVersion}}")
     assert info["os"] == "linux"
-    running = len(docker_engine.cli("ps", "-q").split())
-    every = len(docker_engine.cli("ps", "-aq").split())
+    running, every = before
     assert report["counts"]["running"] == running
     assert report["counts"]["containers"] == every
     assert report["attempts"][-1]["connected"] is True

@@ -7,7 +7,6 @@ is narrowed by this run's label, so a test never removes what it did not make.
 
 from __future__ import annotations
 
-import asyncio
 import json
 from typing import Any
 
@@ -46,17 +45,7 @@ def cli_summary(target: EngineUnderTest) -> list[dict[str, Any]] | None:
 
 
 async def read_df(target: EngineUnderTest) -> engine.DiskUsage:
-    """``engine.disk_usage``, asked again while another program's df runs (Docker
-    refuses two at once)."""
     async with await target.open() as client:
-        for _ in range(100):
-            try:
-                return await engine.disk_usage(client)
-            except engine.APIError as exc:
-                # Docker: another df runs; Podman: a container went while it measured.
-                if "already running" not in str(exc) and not isinstance(exc, engine.NotFound):
-                    raise
-            await asyncio.sleep(0.2)
         return await engine.disk_usage(client)
 
 

@@ -3,6 +3,7 @@ compared with what the (label-filtered) prunes really removed."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -48,6 +49,16 @@ async def test_summary_agrees_with_the_cli(disk_engine: EngineUnderTest) -> None
         assert int(theirs["Active"]) == ours.active, ours.kind
         assert theirs["Size"] == cli_size(ours.size), ours.kind
         assert theirs["Reclaimable"] == reclaimable_text(ours), ours.kind
+
+
+async def test_reads_at_once_all_answer(disk_engine: EngineUnderTest) -> None:  # noqa: F811
+    """Docker 20.10 refuses a df while another runs ("a disk usage operation is already
+    running"), from this program or any other: every read is answered all the same."""
+    async with await disk_engine.open() as client:
+        usages = await asyncio.gather(*(engine.disk_usage(client) for _ in range(4)))
+    for usage in usages:
+        assert any(tag.endswith(disk_engine.image) for image in usage.images
+                   for tag in image.repo_tags), [i.repo_tags for i in usage.images]
 
 
 async def test_every_item_agrees_with_the_cli(disk_engine: EngineUnderTest) -> None:  # noqa: F811
