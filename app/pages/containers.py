@@ -80,6 +80,7 @@ from app.session import EngineSession, MessageLevel
 from app.settings import CONFIRM_REMOVE, LOG_LINE_CAP, Settings
 from app.theme import ERROR_TEXT, text_style
 from app.widgets.ask import ask
+from app.widgets.dialog_title import fit_title
 from engine import validate_name
 
 AnyIndex = QModelIndex | QPersistentModelIndex
@@ -268,8 +269,11 @@ class RenameDialog(QDialog):
         self.problem = QLabel(self)
         self.problem.setObjectName("rename-problem")
         self.problem.setStyleSheet(text_style(ERROR_TEXT, self.problem))
-        self.buttons = QDialogButtonBox(
-            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel, self)
+        self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Cancel, self)
+        self.rename_button = self.buttons.addButton("Rename",
+                                                    QDialogButtonBox.ButtonRole.AcceptRole)
+        self.rename_button.setObjectName("rename-accept")
+        self.rename_button.setDefault(True)
         self.buttons.accepted.connect(self.accept)
         self.buttons.rejected.connect(self.reject)
         layout = QVBoxLayout(self)
@@ -277,6 +281,7 @@ class RenameDialog(QDialog):
         layout.addWidget(self.name)
         layout.addWidget(self.problem)
         layout.addWidget(self.buttons)
+        fit_title(self)
         self.name.textChanged.connect(self._validate)
         self._validate(self.name.text())
 
@@ -291,8 +296,7 @@ class RenameDialog(QDialog):
                 problem = str(exc)
         self.problem.setText(problem)
         self.problem.setVisible(bool(problem))
-        ok = self.buttons.button(QDialogButtonBox.StandardButton.Ok)
-        ok.setEnabled(not problem and text.strip() != self.current)
+        self.rename_button.setEnabled(not problem and text.strip() != self.current)
 
     def new_name(self) -> str:
         return self.name.text().strip()

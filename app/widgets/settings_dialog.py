@@ -43,8 +43,11 @@ class SettingsDialog(QDialog):
         self.notify_failures.setObjectName("settings-notify-failures")
         self.notify_failures.setAccessibleName(NOTIFY_FAILURES.label)
         self.notify_failures.setChecked(settings.get(NOTIFY_FAILURES))
-        buttons = QDialogButtonBox(
-            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel, self)
+        # The button says what it does (issue 12.14): Save, not OK.
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Cancel, self)
+        self.save_button = buttons.addButton("Save", QDialogButtonBox.ButtonRole.AcceptRole)
+        self.save_button.setObjectName("settings-save")
+        self.save_button.setDefault(True)
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
         form = QFormLayout(self)

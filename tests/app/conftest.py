@@ -12,6 +12,7 @@ from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import (
     QApplication,
     QDialog,
+    QDialogButtonBox,
     QFileDialog,
     QInputDialog,
     QMenu,
@@ -137,6 +138,41 @@ def no_modal_dialog_inside_a_task(monkeypatch: pytest.MonkeyPatch) -> Iterator[l
             guard(f"{cls.__name__}.{name}", getattr(cls, name))))
     yield nested
     assert not nested, f"modal dialogs opened inside asyncio tasks: {nested}"
+
+
+#: Button words that do not say what pressing them does (issue 12.14): a question's
+#: affirmative names its verb ("Remove", "Rename", "Save"); Cancel and Close may stay.
+VAGUE_BUTTONS = frozenset({"Yes", "No", "OK", "Ok", "Yes to All", "No to All", "Apply"})
+
+
+def vague_buttons(dialog: QDialog) -> list[str]:
+    """The buttons of ``dialog`` (its button boxes') that read Yes, No or OK."""
+    return [text for box in dialog.findChildren(QDialogButtonBox) for button in box.buttons()
+            if (text := button.text().replace("&", "")) in VAGUE_BUTTONS]
+
+
+@pytest.fixture(autouse=True)
+def confirmations_name_their_verb(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
+    """Fail any test in which a dialog or question is shown with a Yes, No or OK button.
+
+    Every dialog the app opens goes through ``open()`` or ``show()``; the buttons are
+    there by then.  What is shown is recorded, not refused, so the app goes on as it
+    would, and the test fails at its end.
+    """
+    vague: list[str] = []
+
+    def check(real: Any) -> Any:
+        def checked(self: QDialog, *args: Any, **kwargs: Any) -> Any:
+            if found := vague_buttons(self):
+                vague.append(f"{self.objectName() or type(self).__name__}"
+                             f" ({self.windowTitle()!r}): {found}")
+            return real(self, *args, **kwargs)
+        return checked
+
+    for cls, name in ((QDialog, "open"), (QDialog, "show"), (QMessageBox, "open")):
+        monkeypatch.setattr(cls, name, check(getattr(cls, name)))
+    yield vague
+    assert not vague, f"dialogs with Yes/No/OK instead of their verb: {vague}"
 
 
 def shown_box(name: str) -> QMessageBox | None:

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 from PySide6.QtCore import QItemSelectionModel, Qt, QUrl
-from PySide6.QtGui import QGuiApplication
+from PySide6.QtGui import QFont, QFontMetrics, QGuiApplication
 from pytestqt.modeltest import ModelTester
 from pytestqt.qtbot import QtBot
 
@@ -316,9 +316,10 @@ def test_rename_through_the_dialog_and_to_a_taken_name(
         dialog = page.findChild(RenameDialog)
         assert dialog is not None and dialog.isVisible()
         assert dialog.name.text() == name
-        dialog.name.setText("bad name")  # marked inline, OK disabled
+        dialog.name.setText("bad name")  # marked inline, Rename disabled
         assert dialog.problem.text().startswith("A name may only use")
-        ok = dialog.buttons.button(dialog.buttons.StandardButton.Ok)
+        ok = dialog.rename_button
+        assert ok.text() == "Rename"
         assert not ok.isEnabled()
         dialog.name.setText(new)
         assert ok.isEnabled()
@@ -336,6 +337,27 @@ def test_rename_through_the_dialog_and_to_a_taken_name(
                     == new_name, timeout=wait_ms(10))
     assert (MessageLevel.INFO, f"Renamed {name} to {new_name}") in messages
     assert len(errors(messages)) == 1
+
+
+def test_the_rename_dialog_is_wide_enough_for_its_title(
+    qtbot: QtBot, page: ContainersPage, any_engine: EngineUnderTest,
+) -> None:
+    """"Rename <a long name>" was cut short by the window manager: the dialog was only
+    as wide as its field.  It is now at least as wide as the title and the frame's
+    icon and buttons beside it."""
+    container_id, name = any_engine.create(
+        any_engine.image, "true", name=unique_name("a-container-with-a-long-name-for-rename"))
+    select(qtbot, page, container_id)
+    page.rename_button.click()
+    dialog = page.findChild(RenameDialog)
+    assert dialog is not None and dialog.isVisible()
+    qtbot.waitExposed(dialog)
+    assert dialog.windowTitle() == f"Rename {name}"
+    bold = QFont(dialog.font())
+    bold.setBold(True)
+    needed = QFontMetrics(bold).horizontalAdvance(dialog.windowTitle())
+    assert dialog.width() >= needed + 120  # the title, and the frame's buttons beside it
+    dialog.reject()
 
 
 def test_no_op_start_and_stop_stay_silent(
