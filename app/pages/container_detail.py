@@ -40,6 +40,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QLineEdit,
     QPushButton,
+    QSizePolicy,
     QTabWidget,
     QVBoxLayout,
     QWidget,
@@ -372,6 +373,10 @@ class ContainerDetail(QWidget):
         self.container: engine.Container | None = None
         self.title = QLabel(NO_SELECTION, self)
         self.title.setObjectName("container-title")
+        # A long name or image must not widen the window past the screen (issue 12.14:
+        # the default window needed scrolling sideways): the title takes the room left
+        # beside the buttons and cuts its end there; the tooltip has all of it.
+        self.title.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.tail = QComboBox(self)
         self.tail.setObjectName("logs-tail")
         self.tail.setAccessibleName("How much of the log to load")
@@ -514,6 +519,8 @@ class ContainerDetail(QWidget):
         name = self._recreating.get(container.id, container.name)
         self.title.setText(f"<b>{html.escape(name)}</b> &nbsp; {container.short_id} &nbsp; "
                            f"{html.escape(container.image)}")
+        self.title.setToolTip(f"{html.escape(name)}<br>{container.id}<br>"
+                              f"{html.escape(container.image)}")
         if previous is None or previous.id != container.id:
             self.stats.clear()
             self._start_logs()

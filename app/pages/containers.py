@@ -419,7 +419,7 @@ class ContainersPage(TablePage):
         containers = session.live(CONTAINERS)
         containers.changed.connect(self.model.set_items)
         containers.changed.connect(self._settle)
-        self.fit_columns({0: 190, 1: 110, 2: 170, 3: 120, 4: 65, 5: 75, 6: 110})
+        self.fit_columns({0: 180, 1: 100, 2: 150, 3: 115, 4: 60, 5: 75, 6: 100, 7: 80})
         self.detail = ContainerDetail(session, self)
         self.detail.logs.model.cap = self.settings.get(LOG_LINE_CAP)
         self.detail.recreated.connect(self.select_when_listed)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import QItemSelectionModel, QPoint, Qt
+import pytest
+from PySide6.QtCore import QItemSelectionModel, QPoint, QSize, Qt
 from pytestqt.modeltest import ModelTester
 from pytestqt.qtbot import QtBot
 
@@ -272,3 +273,39 @@ def test_quitting_with_shells_open_asks_first(
     window.close()
     assert answer(qtbot, "quit-confirm", "Quit") == "1 shell is open: Quit anyway?"
     qtbot.waitUntil(lambda: not window.isVisible(), timeout=wait_ms(5))
+
+
+@pytest.mark.parametrize("size", [None, (1200, 720)], ids=["default-size", "1200x720"])
+def test_the_containers_page_fits_the_window_without_scrolling_sideways(
+    qtbot: QtBot, make_session, docker_engine: EngineUnderTest, size: tuple[int, int] | None,
+) -> None:
+    """Issue 12.14: at the default size the list needed scrolling sideways, and a long
+    name in the pane's title widened the window past the size it was given.
+
+    A long list is what users have: the vertical scroll bar is forced on, as 40
+    containers would, so the columns must fit beside it.
+    """
+    container_id, name = docker_engine.create(
+        "-p", "127.0.0.1::80", "-p", "127.0.0.1::443", docker_engine.image, "sleep", "300",
+        name=unique_name("a-long-container-name-as-compose-projects-make"))
+    docker_engine.cli("start", name)
+    window = connected_window(qtbot, make_session, docker_engine.url, show=True)
+    if size is not None:
+        window.resize(*size)
+    wanted = window.size() if size is None else QSize(*size)
+    page = window.containers_page
+    tree = page.tree
+    tree.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOn)
+    qtbot.waitUntil(lambda: page.model.row_of(container_id) is not None, timeout=wait_ms(10))
+    assert page.select_key(container_id)
+    qtbot.waitUntil(lambda: name in page.detail.title.text(), timeout=wait_ms(5))
+    qtbot.waitUntil(lambda: tree.viewport().width() < tree.width() - 10, timeout=wait_ms(5))
+
+    assert window.size() == wanted  # nothing on the page asks for more room
+    assert tree.horizontalScrollBar().maximum() == 0
+    # Nothing on the toolbar or the pane's header is squeezed below what it needs.
+    squeezed = [w.objectName() for w in (*page.action_buttons.values(), page.detail.tail,
+                                         page.detail.edit_button, page.detail.shell_command,
+                                         page.detail.shell_user, page.detail.shell_button)
+                if w.width() < min(w.sizeHint().width(), w.maximumWidth())]
+    assert squeezed == []
