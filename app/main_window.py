@@ -35,7 +35,7 @@ from app.pages.containers import ContainersPage
 from app.pages.images import ImagesPage
 from app.pages.table_page import TablePage
 from app.pages.unavailable import UnavailablePage
-from app.presentation import counted
+from app.presentation import counted, window_title
 from app.session import ConnectionState, ConnectionStatus, EngineSession, MessageLevel
 from app.settings import NOTIFY_FAILURES, THEME, THEMES, Settings
 from app.theme import apply_theme
@@ -327,6 +327,13 @@ class MainWindow(QMainWindow):
 
     def show_status(self, status: ConnectionStatus) -> None:
         state = status.state
+        if state == ConnectionState.CONNECTED:
+            self.setWindowTitle(window_title(status.product, status.version,
+                                             status.context or status.endpoint))
+        elif state == ConnectionState.LOST:
+            self.setWindowTitle(window_title(where=status.endpoint, reconnecting=True))
+        else:
+            self.setWindowTitle(window_title())
         if state == ConnectionState.CONNECTED:
             self.engine_label.setText(
                 f"Connected to {status.description} at {status.endpoint} ({status.source})"

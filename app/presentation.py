@@ -220,3 +220,22 @@ def endpoint_text(endpoint: NetworkEndpoint) -> str:
 def network_containers(network: Network) -> str:
     return "; ".join(endpoint_text(e) for e in sorted(
         network.containers, key=lambda e: e.container_name))
+
+
+def window_title(product: str = "", version: str = "", where: str = "", *,
+                 reconnecting: bool = False) -> str:
+    """What the window's title says about the engine it shows (issue 12.14): with two
+    windows, or Docker and Podman both running, the task bar tells them apart.
+
+    ``where`` is the CLI context's name when the engine was found through one (the
+    name users know it by), else its address.  ``"Dockyard — Docker 20.10 ·
+    unix:///var/run/docker.sock"``; ``"Dockyard — Podman 4.3 · podman-machine"``.
+    """
+    if reconnecting:
+        return f"Dockyard — reconnecting to {where}"
+    if not product:
+        return "Dockyard"
+    name = "Docker" if product == "Docker Engine" else product
+    release = ".".join(version.split("+")[0].split(".")[:2])  # 20.10.24+dfsg1 → 20.10
+    engine = f"{name} {release}" if release else name
+    return f"Dockyard — {engine} · {where}" if where else f"Dockyard — {engine}"

@@ -43,6 +43,11 @@ class ConnectionState(enum.Enum):
 class ConnectionStatus:
     state: ConnectionState
     description: str = ""
+    #: "Docker Engine" or "Podman", and its version ("20.10.24"): the window's title.
+    product: str = ""
+    version: str = ""
+    #: The docker CLI context the endpoint came from, if any.
+    context: str = ""
     endpoint: str = ""
     source: str = ""
     error: str = ""
@@ -232,6 +237,8 @@ class EngineSession(QObject):
             self._engine = client
             self._set_status(ConnectionStatus(
                 ConnectionState.CONNECTED, description=client.description,
+                product=client.version.product, version=client.version.version,
+                context=client.endpoint.context,
                 endpoint=client.endpoint.url, source=client.endpoint.source,
             ))
             try:

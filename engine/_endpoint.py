@@ -24,7 +24,7 @@ import os
 import posixpath
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -88,6 +88,8 @@ class Endpoint:
     tls: TLSConfig | None = None
     #: Only for ``ssh://``; ``None`` there means :class:`SSHOptions`'s defaults.
     ssh: SSHOptions | None = None
+    #: The docker CLI context it was read from ("" if none): the name users know it by.
+    context: str = ""
 
     @property
     def scheme(self) -> str:
@@ -324,7 +326,8 @@ def _current_context(config_file: Path) -> str | None:
 def _from_context(name: str, config_dir: Path, source: str,
                   ssh: SSHOptions | None) -> Resolution:
     host, tls = read_context(name, config_dir)
-    return Resolution([parse_host(host, source, tls, ssh)], explicit=True)
+    return Resolution([replace(parse_host(host, source, tls, ssh), context=name)],
+                      explicit=True)
 
 
 def default_sockets(env: Mapping[str, str], home: Path, uid: int) -> list[Endpoint]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -14,7 +16,7 @@ from app.models.table import ItemRole, KeyedTableModel
 from app.pages.containers import ContainersPage
 from app.session import ConnectionState, EngineSession, MessageLevel
 from tests.app.conftest import await_in_qt, wait_connected
-from tests.conftest import EngineUnderTest, unique_name
+from tests.conftest import DOCKER_CLI, EngineUnderTest, unique_name
 from tests.faults import SocketRelay
 from tests.waits import wait_ms
 
@@ -27,7 +29,7 @@ def row_cells(model: KeyedTableModel, key: str) -> dict[str, str] | None:
     return {h: model.index(row, c).data() for c, h in enumerate(headers)}
 
 
-def connected_window(qtbot: QtBot, make_session, url: str, *, show: bool = False
+def connected_window(qtbot: QtBot, make_session, url: str | None, *, show: bool = False
                      ) -> MainWindow:
     """A window on a session that has connected (the caller keeps it: qtbot holds it weakly)."""
     session: EngineSession = make_session(url)
@@ -309,3 +311,55 @@ def test_the_containers_page_fits_the_window_without_scrolling_sideways(
                                          page.detail.shell_user, page.detail.shell_button)
                 if w.width() < min(w.sizeHint().width(), w.maximumWidth())]
     assert squeezed == []
+
+
+def test_the_window_title_names_the_engine_and_follows_a_reconnect(
+    qtbot: QtBot, make_session, docker_engine: EngineUnderTest,
+    podman_engine: EngineUnderTest, tmp_path: Path,
+) -> None:
+    """Issue 12.14: the title said "Dockyard" whatever it showed.  It names the engine,
+    its release and address; while away it says so; back on another engine at the
+    same address, it names that one."""
+    relay = SocketRelay(docker_engine.endpoint.socket_path or "", tmp_path / "relay.sock")
+    await_in_qt(qtbot, relay.start())
+    session: EngineSession = make_session(relay.url)
+    window = MainWindow(session)
+    qtbot.addWidget(window)
+    window.show()
+    session.start()
+    wait_connected(qtbot, session)
+
+    def release(engine: EngineUnderTest) -> str:  # 20.10.24+dfsg1 → 20.10, as the CLI says
+        version = engine.cli("version", "--format", "{{.Server.Version}}")
+        return ".".join(version.split("+")[0].split(".")[:2])
+
+    assert window.windowTitle() == f"Dockyard — Docker {release(docker_engine)} · {relay.url}"
+    await_in_qt(qtbot, relay.cut())
+    qtbot.waitUntil(lambda: session.status.state == ConnectionState.LOST, timeout=wait_ms(10))
+    assert window.windowTitle() == f"Dockyard — reconnecting to {relay.url}"
+
+    relay.target = podman_engine.endpoint.socket_path or ""
+    await_in_qt(qtbot, relay.start())
+    session.retry_now()
+    wait_connected(qtbot, session)
+    assert window.windowTitle() == f"Dockyard — Podman {release(podman_engine)} · {relay.url}"
+    await_in_qt(qtbot, relay.cut())
+
+
+def test_the_window_title_names_the_cli_context_it_came_from(
+    qtbot: QtBot, make_session, docker_engine: EngineUnderTest, tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Found through a docker CLI context, the engine is named by the context's name."""
+    assert DOCKER_CLI
+    config = tmp_path / "docker-config"
+    context = unique_name("ctx")
+    subprocess.run([DOCKER_CLI, "context", "create", context, "--docker",
+                    f"host={docker_engine.url}"], check=True, capture_output=True,
+                   env={**os.environ, "DOCKER_CONFIG": str(config)})
+    monkeypatch.setenv("DOCKER_CONFIG", str(config))
+    monkeypatch.setenv("DOCKER_CONTEXT", context)
+    monkeypatch.delenv("DOCKER_HOST", raising=False)
+    window = connected_window(qtbot, make_session, None)  # found as the CLI finds it
+    assert window.windowTitle().startswith("Dockyard — Docker ")
+    assert window.windowTitle().endswith(f" · {context}")

@@ -372,6 +372,7 @@ def test_docker_host_beats_contexts(full_env: dict[str, str], home: Path) -> Non
     assert res.explicit is True
     assert urls(res) == ["unix:///from-env.sock"]
     assert res.endpoints[0].source == "DOCKER_HOST"
+    assert res.endpoints[0].context == ""
 
 
 def test_docker_context_beats_config_json(full_env: dict[str, str], home: Path) -> None:
@@ -380,6 +381,7 @@ def test_docker_context_beats_config_json(full_env: dict[str, str], home: Path) 
     assert res.explicit is True
     assert urls(res) == ["tcp://envctx-host:2375"]
     assert res.endpoints[0].source == "context 'envctx' (DOCKER_CONTEXT)"
+    assert res.endpoints[0].context == "envctx"  # the name a window title shows
 
 
 def test_config_json_current_context_beats_defaults(
@@ -393,6 +395,7 @@ def test_config_json_current_context_beats_defaults(
     assert res.endpoints[0].source == (
         f"context 'cfgctx' (current context in {cfg / 'config.json'})"
     )
+    assert res.endpoints[0].context == "cfgctx"
 
 
 def test_config_json_source_abbreviates_home(home: Path) -> None:
