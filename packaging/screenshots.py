@@ -3,6 +3,7 @@
 
     QT_QPA_PLATFORM=offscreen .venv/bin/python packaging/screenshots.py [OUT_DIR]
         [--host URL] [--size 1100x680] [--pages containers,images,…] [--themes light,dark]
+        [--palette QUERY]
 
 writes OUT_DIR/<page>-<theme>.png (default OUT_DIR: docs/screenshots) from the real
 engine the window finds (or --host).  The window runs with private, throw-away
@@ -87,6 +88,16 @@ async def take(args: argparse.Namespace, app: QApplication) -> list[Path]:
                     raise SystemExit(f"cannot write {out}")
                 written.append(out)
                 print(out)
+                if args.palette is not None:  # the Ctrl+K overlay over the same page
+                    palette = window.open_palette()
+                    palette.query.setText(args.palette)
+                    await asyncio.sleep(SETTLE_SECONDS)
+                    out = Path(args.out) / f"{name}-palette-{theme}.png"
+                    if not window.grab().save(str(out)):
+                        raise SystemExit(f"cannot write {out}")
+                    palette.close_palette()
+                    written.append(out)
+                    print(out)
     finally:
         window.close()
         await session.aclose()
@@ -100,6 +111,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--size", default="1100x680")
     parser.add_argument("--pages", default="containers,images")
     parser.add_argument("--themes", default="light,dark")
+    parser.add_argument("--palette", default=None, metavar="QUERY",
+                        help="also shoot each page with the command palette open on QUERY"
+                             " (writes <page>-palette-<theme>.png)")
     args = parser.parse_args(argv)
 
     from app.event_loop import make_event_loop

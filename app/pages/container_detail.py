@@ -40,7 +40,6 @@ from PySide6.QtWidgets import (
     QLabel,
     QLineEdit,
     QPushButton,
-    QSizePolicy,
     QTabWidget,
     QVBoxLayout,
     QWidget,
@@ -51,6 +50,7 @@ from app.pages.run_dialog import RunDialog
 from app.resources import CONTAINERS
 from app.session import EngineSession, MessageLevel
 from app.widgets.ask import ask
+from app.widgets.elided_label import ElidedLabel
 from app.widgets.inspect_view import InspectView
 from app.widgets.log_view import LogView
 from app.widgets.stats_view import NOT_RUNNING, PAUSED, REMOVED, StatsView, follow_stats
@@ -371,12 +371,11 @@ class ContainerDetail(QWidget):
         self.setAccessibleName("Container details")
         self.session = session
         self.container: engine.Container | None = None
-        self.title = QLabel(NO_SELECTION, self)
-        self.title.setObjectName("container-title")
         # A long name or image must not widen the window past the screen (issue 12.14:
         # the default window needed scrolling sideways): the title takes the room left
-        # beside the buttons and cuts its end there; the tooltip has all of it.
-        self.title.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        # beside the buttons and ends in "…" there; the tooltip has all of it.
+        self.title = ElidedLabel(NO_SELECTION, self)
+        self.title.setObjectName("container-title")
         self.tail = QComboBox(self)
         self.tail.setObjectName("logs-tail")
         self.tail.setAccessibleName("How much of the log to load")

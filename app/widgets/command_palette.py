@@ -22,6 +22,9 @@ from PySide6.QtCore import (
 from PySide6.QtGui import QAction, QKeyEvent, QKeySequence, QStandardItem, QStandardItemModel
 from PySide6.QtWidgets import QApplication, QFrame, QLineEdit, QListView, QVBoxLayout, QWidget
 
+#: The most commands shown at once; more scroll.
+MAX_ROWS = 12
+
 #: The entry's label alone ("Containers: Stop"): what typing filters on and runs by.
 LabelRole = Qt.ItemDataRole.UserRole + 1
 
@@ -128,7 +131,7 @@ class CommandPalette(QFrame):
         self.list.setAccessibleName("Commands")
         self.list.setModel(self.proxy)
         self.list.setEditTriggers(QListView.EditTrigger.NoEditTriggers)
-        layout = QVBoxLayout(self)
+        self._layout = layout = QVBoxLayout(self)
         layout.addWidget(self.query)
         layout.addWidget(self.list)
         self.query.textChanged.connect(self._filter)
@@ -162,13 +165,23 @@ class CommandPalette(QFrame):
         self.query.setFocus()
 
     def _place(self) -> None:
-        """Centred across the top of the window, as wide as it reasonably can be."""
+        """Centred across the top of the window, as wide as it reasonably can be, and
+        as tall as the commands it lists (up to :data:`MAX_ROWS`): no empty box below
+        the one command that matches."""
+        rows = max(1, min(self.proxy.rowCount(), MAX_ROWS))
+        row_height = (self.list.sizeHintForRow(0) if self.proxy.rowCount()
+                      else self.list.fontMetrics().height() + 4)
+        layout = self._layout
+        margins = layout.contentsMargins()
+        height = (margins.top() + margins.bottom() + layout.spacing()
+                  + self.query.sizeHint().height() + rows * row_height
+                  + 2 * self.list.frameWidth() + 2 * self.frameWidth())
         parent = self.parentWidget()
         if parent is None:
-            self.resize(480, 360)
+            self.resize(480, height)
             return
         width = min(560, max(240, parent.width() - 40))
-        height = min(380, max(160, parent.height() - 80))
+        height = min(height, max(120, parent.height() - 80))
         self.setGeometry((parent.width() - width) // 2, 48, width, height)
 
     def close_palette(self) -> None:
@@ -184,6 +197,8 @@ class CommandPalette(QFrame):
         self.proxy.set_query(text)
         if self.proxy.rowCount():
             self.list.setCurrentIndex(self.proxy.index(0, 0))
+        if self.isVisible():
+            self._place()
 
     def labels(self) -> list[str]:
         return [str(self.proxy.index(r, 0).data(LabelRole)) for r in range(self.proxy.rowCount())]

@@ -103,3 +103,18 @@ def test_the_palette_offers_the_selected_containers_views(
     qtbot.keyClick(palette.query, Qt.Key.Key_Return)
     qtbot.waitUntil(lambda: page.detail.shells.count() == 1, timeout=wait_ms(10))
     assert page.detail.tabs.currentWidget() is page.detail.shells
+
+
+def test_the_palette_is_as_tall_as_what_it_lists(
+    qtbot: QtBot, qloop: object, tmp_path: Path,
+) -> None:
+    """Three matches, three rows: no empty box below them (the overlay was always 380 px)."""
+    window = window_without_engine(qtbot, tmp_path)
+    palette = window.open_palette()
+    everything = palette.height()
+    qtbot.keyClicks(palette.query, "img")
+    assert len(palette.labels()) == 3  # Go to Images, Pull an image…, Build an image…
+    row = palette.list.sizeHintForRow(0)
+    assert 3 * row <= palette.list.viewport().height() < 4 * row  # the rows, no box below
+    assert palette.height() < everything
+    assert window.rect().contains(palette.geometry())
