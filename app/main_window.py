@@ -49,6 +49,10 @@ from app.widgets.settings_dialog import SettingsDialog
 
 P = TypeVar("P", bound=QWidget)
 
+#: The first window's size: fits a 1366x768 screen, and the Containers page fits it
+#: without scrolling sideways (tests/app/test_window.py).
+DEFAULT_SIZE = QSize(1100, 680)
+
 
 class MainWindow(QMainWindow):
     def __init__(
@@ -141,7 +145,7 @@ class MainWindow(QMainWindow):
         session.statusChanged.connect(self.show_status)
         self.sidebar.setCurrentRow(0)
         self.show_status(session.status)
-        self.resize(1100, 680)
+        self.resize(DEFAULT_SIZE)
         self.restore_state()
 
     # -- actions ----------------------------------------------------------------------

@@ -7,14 +7,15 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import QItemSelectionModel, QPoint, QSize, Qt
+from PySide6.QtCore import QItemSelectionModel, QPoint, QSettings, QSize, Qt
 from pytestqt.modeltest import ModelTester
 from pytestqt.qtbot import QtBot
 
-from app.main_window import MainWindow
+from app.main_window import DEFAULT_SIZE, MainWindow
 from app.models.table import ItemRole, KeyedTableModel
 from app.pages.containers import ContainersPage
 from app.session import ConnectionState, EngineSession, MessageLevel
+from app.settings import Settings
 from tests.app.conftest import await_in_qt, wait_connected
 from tests.conftest import DOCKER_CLI, EngineUnderTest, unique_name
 from tests.faults import SocketRelay
@@ -280,6 +281,7 @@ def test_quitting_with_shells_open_asks_first(
 @pytest.mark.parametrize("size", [None, (1200, 720)], ids=["default-size", "1200x720"])
 def test_the_containers_page_fits_the_window_without_scrolling_sideways(
     qtbot: QtBot, make_session, docker_engine: EngineUnderTest, size: tuple[int, int] | None,
+    tmp_path: Path,
 ) -> None:
     """Issue 12.14: at the default size the list needed scrolling sideways, and a long
     name in the pane's title widened the window past the size it was given.
@@ -291,10 +293,17 @@ def test_the_containers_page_fits_the_window_without_scrolling_sideways(
         "-p", "127.0.0.1::80", "-p", "127.0.0.1::443", docker_engine.image, "sleep", "300",
         name=unique_name("a-long-container-name-as-compose-projects-make"))
     docker_engine.cli("start", name)
-    window = connected_window(qtbot, make_session, docker_engine.url, show=True)
+    # Fresh settings: the defaults are under test, not a layout another test saved.
+    session: EngineSession = make_session(docker_engine.url)
+    window = MainWindow(session, Settings(QSettings(str(tmp_path / "fresh.ini"),
+                                                    QSettings.Format.IniFormat)))
+    qtbot.addWidget(window)
+    window.show()
+    session.start()
+    wait_connected(qtbot, session)
     if size is not None:
         window.resize(*size)
-    wanted = window.size() if size is None else QSize(*size)
+    wanted = DEFAULT_SIZE if size is None else QSize(*size)
     page = window.containers_page
     tree = page.tree
     tree.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOn)
@@ -304,7 +313,9 @@ def test_the_containers_page_fits_the_window_without_scrolling_sideways(
     qtbot.waitUntil(lambda: tree.viewport().width() < tree.width() - 10, timeout=wait_ms(5))
 
     assert window.size() == wanted  # nothing on the page asks for more room
-    assert tree.horizontalScrollBar().maximum() == 0
+    header = tree.header()
+    widths = [header.sectionSize(c) for c in range(header.count())]
+    assert tree.horizontalScrollBar().maximum() == 0, (widths, tree.viewport().width())
     # Nothing on the toolbar or the pane's header is squeezed below what it needs.
     squeezed = [w.objectName() for w in (*page.action_buttons.values(), page.detail.tail,
                                          page.detail.edit_button, page.detail.shell_command,
