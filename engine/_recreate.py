@@ -73,6 +73,10 @@ def spec_from_container(details: ContainerDetails) -> RunSpec:
         tty=details.tty,
         interactive=details.open_stdin,
         labels=dict(details.labels),
+        user=str(config.get("User") or "") or None,
+        working_dir=str(config.get("WorkingDir") or "") or None,
+        nano_cpus=int(host.get("NanoCpus") or 0) or None,
+        memory=int(host.get("Memory") or 0) or None,
     )
 
 

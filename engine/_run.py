@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from engine._errors import EngineError, NotFound
-from engine._models import Container
+from engine._models import Container, ContainerDetails
 from engine._shapes import created_id, expect_list
 
 if TYPE_CHECKING:
@@ -125,6 +125,14 @@ class RunSpec:
     tty: bool = False
     interactive: bool = False
     labels: Mapping[str, str] = field(default_factory=dict, hash=False)
+    #: ``--user``: a name or UID[:GID]; None is the image's user.
+    user: str | None = None
+    #: ``--workdir``: an absolute path in the container; None is the image's.
+    working_dir: str | None = None
+    #: ``--cpus`` in billionths of a CPU (the API's NanoCpus); None is no limit.
+    nano_cpus: int | None = None
+    #: ``--memory`` in bytes; None is no limit.
+    memory: int | None = None
 
     def create_body(self) -> dict[str, Any]:
         """The ``POST /containers/create`` body (Config with HostConfig inside)."""
@@ -144,6 +152,10 @@ class RunSpec:
         }
         if self.network:
             host_config["NetworkMode"] = self.network
+        if self.nano_cpus:
+            host_config["NanoCpus"] = self.nano_cpus
+        if self.memory:
+            host_config["Memory"] = self.memory
         body: dict[str, Any] = {
             "Image": self.image,
             "Env": list(self.env),
@@ -162,6 +174,10 @@ class RunSpec:
             body["Cmd"] = list(self.command)
         if self.entrypoint is not None:
             body["Entrypoint"] = list(self.entrypoint)
+        if self.user:
+            body["User"] = self.user
+        if self.working_dir:
+            body["WorkingDir"] = self.working_dir
         return body
 
 
@@ -397,6 +413,159 @@ def parse_command(text: str) -> tuple[str, ...] | None:
     except ValueError as exc:
         raise InvalidInput(f"{str(exc).capitalize()} in {text.strip()!r}") from None
     return tuple(words) if words else None
+
+
+def parse_labels(text: str) -> dict[str, str]:
+    """``KEY=VALUE`` per line (``KEY`` alone is an empty value), as ``--label`` takes them."""
+    labels: dict[str, str] = {}
+    errors: list[str] = []
+    for number, line in _lines(text):
+        key, _equals, value = line.partition("=")
+        key = key.strip()
+        if not key:
+            errors.append(f"line {number}: {line!r} has no label name")
+        elif any(c in key for c in _ENV_SPACE):
+            errors.append(f"line {number}: label name {key!r} contains whitespace")
+        else:
+            labels[key] = value
+    if errors:
+        raise InvalidInput(*errors)
+    return labels
+
+
+def parse_user(text: str) -> str | None:
+    """``--user``: ``name``, ``uid``, ``name:group`` or ``uid:gid``; blank is the image's user."""
+    user = text.strip()
+    if not user:
+        return None
+    if any(c.isspace() for c in user):
+        raise InvalidInput("A user cannot contain spaces")
+    name, colon, group = user.partition(":")
+    if not name or (colon and not group) or ":" in group:
+        raise InvalidInput(f"Expected USER or USER:GROUP, not {user!r}")
+    return user
+
+
+def parse_working_dir(text: str) -> str | None:
+    """``--workdir``: an absolute path in the container; blank is the image's."""
+    path = text.strip()
+    if not path:
+        return None
+    if not path.startswith("/"):
+        raise InvalidInput(f"The working directory must be an absolute path, not {path!r}")
+    return path
+
+
+_DECIMAL = re.compile(r"(\d+)(?:\.(\d*))?|\.(\d+)")
+
+
+def _decimal(text: str, what: str) -> tuple[int, str]:
+    """Whole and fraction digits of a plain decimal number (no sign, no exponent)."""
+    match = _DECIMAL.fullmatch(text) if text.isascii() else None
+    if match is None:
+        shown = text if len(text) <= 20 else text[:12] + "…"
+        raise InvalidInput(f"{what} must be a number such as 1.5, not {shown!r}")
+    whole, fraction, only_fraction = match.groups()
+    if only_fraction is not None:
+        return 0, only_fraction
+    if len(whole.lstrip("0")) > 12:
+        raise InvalidInput(f"{what} is far too large")
+    return int(whole), fraction or ""
+
+
+def parse_cpus(text: str) -> int | None:
+    """``--cpus`` (``1.5``) as NanoCpus; blank is no limit.  Exact: no float rounding."""
+    value = text.strip()
+    if not value:
+        return None
+    whole, fraction = _decimal(value, "CPUs")
+    if len(fraction.rstrip("0")) > 9:
+        raise InvalidInput("CPUs can have at most 9 decimal places")
+    nano = whole * 10**9 + int((fraction + "0" * 9)[:9])
+    if nano == 0:
+        raise InvalidInput("CPUs must be more than 0 (leave it blank for no limit)")
+    count = os.cpu_count() or 0
+    if count and nano > count * 10**9:
+        # The daemon refuses more CPUs than it has; say so before anything is sent.
+        raise InvalidInput(f"Only {count} CPUs are available, not {value}")
+    return nano
+
+
+_MEMORY_UNITS = {"": 1, "b": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
+_MEMORY = re.compile(r"([0-9.]+)\s*([bkmgt]?)b?", re.IGNORECASE)
+#: The daemons refuse a memory limit below 6 MiB.
+MIN_MEMORY = 6 << 20
+
+
+def parse_memory(text: str) -> int | None:
+    """``--memory``: ``512m``, ``1.5g``, ``1073741824`` (binary units, as docker reads them)."""
+    value = text.strip()
+    if not value:
+        return None
+    match = _MEMORY.fullmatch(value) if value.isascii() else None
+    if match is None:
+        shown = value if len(value) <= 20 else value[:12] + "…"
+        raise InvalidInput(f"Memory must be a size such as 512m or 1.5g, not {shown!r}")
+    whole, fraction = _decimal(match.group(1), "Memory")
+    unit = _MEMORY_UNITS[match.group(2).lower()]
+    size = whole * unit + (int(fraction) * unit // 10 ** len(fraction) if fraction else 0)
+    if size < MIN_MEMORY:
+        raise InvalidInput("Memory must be at least 6m (the engine refuses less)")
+    return size
+
+
+def format_cpus(nano: int) -> str:
+    """NanoCpus as ``--cpus`` takes it: ``1.5``, exactly."""
+    whole, fraction = divmod(nano, 10**9)
+    return f"{whole}.{fraction:09d}".rstrip("0").rstrip(".")
+
+
+def format_memory(size: int) -> str:
+    """Bytes as ``--memory`` takes them, in the largest unit that divides them."""
+    for suffix, unit in (("g", 1 << 30), ("m", 1 << 20), ("k", 1 << 10)):
+        if size % unit == 0:
+            return f"{size // unit}{suffix}"
+    return str(size)
+
+
+def ports_ignored(network: str | None) -> str | None:
+    """Why ports cannot be published on this network mode, or None when they can.
+
+    With ``host`` the container uses this computer's ports directly and with
+    ``none`` (or another container's network) it has none of its own: the
+    daemon accepts port bindings there and silently publishes nothing.
+    """
+    mode = (network or "").strip()
+    if mode == "host":
+        return ("With network host the container listens on this computer's ports"
+                " directly: nothing is published, so ports are ignored")
+    if mode == "none":
+        return "With network none the container has no network: ports are ignored"
+    if mode.startswith("container:"):
+        return (f"With network {mode} the container shares that container's ports:"
+                " ports are ignored")
+    return None
+
+
+def published_bindings(details: ContainerDetails) -> tuple[PortMapping, ...]:
+    """What the engine actually published (``NetworkSettings.Ports``), not what was asked."""
+    settings = details.raw.get("NetworkSettings") or {}
+    ports = settings.get("Ports") or {}
+    found: list[PortMapping] = []
+    if not isinstance(ports, Mapping):
+        return ()
+    for key, bindings in sorted(ports.items()):
+        number, _, proto = str(key).partition("/")
+        if not number.isdigit() or not isinstance(bindings, list):
+            continue
+        for binding in bindings:
+            if not isinstance(binding, Mapping):
+                continue
+            host_port = str(binding.get("HostPort") or "")
+            found.append(PortMapping(str(binding.get("HostIp") or ""),
+                                     int(host_port) if host_port.isdigit() else None,
+                                     int(number), proto or "tcp"))
+    return tuple(found)
 
 
 def check_spec(spec: RunSpec) -> dict[str, str]:

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 
 from engine._models import ContainerDetails, ImageDetails
 from engine._recreate import spec_from_container
+from engine._run import format_cpus, format_memory
 
 if TYPE_CHECKING:
     from engine._client import Engine
@@ -40,6 +41,9 @@ def run_command(
     image_labels = dict(image.labels) if image is not None else {}
     image_cmd = image.cmd if image is not None else ()
     image_entrypoint = image.entrypoint if image is not None else ()
+    image_config = (image.raw.get("Config") or {}) if image is not None else {}
+    image_user = str(image_config.get("User") or "")
+    image_workdir = str(image_config.get("WorkingDir") or "")
 
     words = ["docker", "run", "--detach"]
     if spec.name:
@@ -54,6 +58,15 @@ def run_command(
         words += ["--restart", str(spec.restart)]
     if spec.network:
         words += ["--network", spec.network]
+    if spec.user and spec.user != image_user:
+        words += ["--user", spec.user]
+    # Podman reports "/" for an image that sets none: that is where a process starts anyway.
+    if spec.working_dir and spec.working_dir != (image_workdir or "/"):
+        words += ["--workdir", spec.working_dir]
+    if spec.nano_cpus:
+        words += ["--cpus", format_cpus(spec.nano_cpus)]
+    if spec.memory:
+        words += ["--memory", format_memory(spec.memory)]
     if spec.publish_all:
         words.append("--publish-all")
     for port in spec.ports:

@@ -355,3 +355,65 @@ async def test_one_click_picks_a_unique_name_and_free_ports(
             tcp = next(p for p in spec.ports if p.proto == "tcp")
             assert any_engine.cli("port", container_id, "8080/tcp").splitlines()[0] == (
                 f"127.0.0.1:{tcp.host_port}")
+
+
+@pytest.mark.parametrize(("text", "nano"), [
+    ("1", 10**9), ("0.5", 500_000_000), (".25", 250_000_000), ("1.000000001", 10**9 + 1),
+    ("", None), ("  ", None),
+])
+def test_cpus_are_read_exactly(text: str, nano: int | None) -> None:
+    assert engine.parse_cpus(text) == nano
+    if nano is not None:
+        assert engine.parse_cpus(engine.format_cpus(nano)) == nano
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("0", "CPUs must be more than 0 (leave it blank for no limit)"),
+    ("-1", "CPUs must be a number such as 1.5, not '-1'"),
+    ("1e3", "CPUs must be a number such as 1.5, not '1e3'"),
+    ("0.0000000001", "CPUs can have at most 9 decimal places"),
+    ("100000", "Only"),
+])
+def test_cpus_say_what_is_wrong(text: str, message: str) -> None:
+    with pytest.raises(engine.InvalidInput) as caught:
+        engine.parse_cpus(text)
+    assert str(caught.value).startswith(message)
+
+
+@pytest.mark.parametrize(("text", "size"), [
+    ("512m", 512 << 20), ("1g", 1 << 30), ("1.5G", 3 << 29), ("64MB", 64 << 20),
+    ("8388608", 8 << 20), ("7000k", 7000 << 10), ("", None),
+])
+def test_memory_is_read_as_docker_reads_it(text: str, size: int | None) -> None:
+    assert engine.parse_memory(text) == size
+    if size is not None:
+        assert engine.parse_memory(engine.format_memory(size)) == size
+
+
+@pytest.mark.parametrize("text", ["lots", "1x", "5m", "1.2.3g", "-1g"])
+def test_memory_refuses_what_docker_would(text: str) -> None:
+    with pytest.raises(engine.InvalidInput):
+        engine.parse_memory(text)
+
+
+def test_labels_user_and_working_directory() -> None:
+    assert engine.parse_labels("a=1\n# note\nflag\nb = two=2") == {
+        "a": "1", "flag": "", "b": " two=2"}
+    with pytest.raises(engine.InvalidInput, match="line 1: '=x' has no label name"):
+        engine.parse_labels("=x")
+    assert engine.parse_user(" 1000:100 ") == "1000:100"
+    assert engine.parse_user("") is None
+    for bad in ("a b", ":1", "1:", "a:b:c"):
+        with pytest.raises(engine.InvalidInput):
+            engine.parse_user(bad)
+    assert engine.parse_working_dir("/srv") == "/srv"
+    with pytest.raises(engine.InvalidInput, match="absolute"):
+        engine.parse_working_dir("srv")
+
+
+@pytest.mark.parametrize(("network", "ignored"), [
+    (None, False), ("", False), ("bridge", False), ("mynet", False),
+    ("host", True), ("none", True), ("container:db", True),
+])
+def test_ports_are_ignored_on_host_and_none(network: str | None, ignored: bool) -> None:
+    assert (engine.ports_ignored(network) is not None) == ignored

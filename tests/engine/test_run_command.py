@@ -31,6 +31,9 @@ def settings(raw: dict[str, Any]) -> dict[str, Any]:
         "cmd": config.get("Cmd"),
         "entrypoint": config.get("Entrypoint"),
         "tty": config.get("Tty"),
+        "user": config.get("User"),
+        "workdir": config.get("WorkingDir"),
+        "limits": (host.get("NanoCpus"), host.get("Memory")),
         "stdin": config.get("OpenStdin"),
         "ports": {k: [(b.get("HostIp") or "", b["HostPort"]) for b in v]
                   for k, v in (host.get("PortBindings") or {}).items()},
@@ -61,6 +64,7 @@ async def test_the_command_recreates_the_container(
         "--label", "team=web tier", "-p", f"127.0.0.1:{port}:80",
         "-v", f"{volume}:/data", "-v", f"{folder}:/site:ro",
         "--restart", "on-failure:2", "-t", "-i",
+        "--user", "1234:5678", "--workdir", "/srv/app", "--cpus", "0.25", "--memory", "96m",
         "--entrypoint", "sh", any_engine.image, "-c", "echo started; sleep 300")
     async with await any_engine.open() as client:
         command = await engine.container_run_command(client, original_id)
@@ -70,6 +74,8 @@ async def test_the_command_recreates_the_container(
     assert words[:3] == ["docker", "run", "--detach"]
     assert "PATH=" not in command  # the image's own environment is left to the image
     assert words[words.index("--entrypoint") + 1] == "sh"
+    assert words[words.index("--cpus") + 1] == "0.25"
+    assert words[words.index("--memory") + 1] == "96m"
     assert words[-3:] == [any_engine.qualified(any_engine.image), "-c", "echo started; sleep 300"]
 
     # Run it under another name (the original is created, not started, so its port
