@@ -139,6 +139,7 @@ class MainWindow(QMainWindow):
         self.drop.dropped.connect(self.open_build)
         self.images_page.pull_requested.connect(self.pull)
         self.images_page.build_requested.connect(self.choose_build)
+        self.images_page.container_started.connect(self.show_container)
         self.window_actions = self._make_actions()
         self.settings.changed.connect(self._on_setting_changed)
 
@@ -206,6 +207,12 @@ class MainWindow(QMainWindow):
                 " (any more).")
             return False
         return True
+
+    def show_container(self, container_id: str) -> None:
+        """A container was just started: show it on the Containers page, selected (as
+        soon as the live list has it)."""
+        self.sidebar.setCurrentRow(self.page_widgets.index(self.containers_page))
+        self.containers_page.select_when_listed(container_id)
 
     def current_page(self) -> TablePage | None:
         page = self.pages.currentWidget()

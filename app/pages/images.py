@@ -66,6 +66,8 @@ def images_model(parent: QWidget | None = None) -> KeyedTableModel:
 class ImagesPage(TablePage):
     pull_requested = Signal(str)
     build_requested = Signal()
+    #: A container was started from an image here (its ID): the window selects it.
+    container_started = Signal(str)
 
     def __init__(self, session: EngineSession, parent: QWidget | None = None) -> None:
         super().__init__("images", images_model(), parent)
@@ -333,11 +335,12 @@ class ImagesPage(TablePage):
     def run_selected(self) -> None:
         """One click: auto name, exposed ports on free 127.0.0.1 ports, detached."""
         if (reference := self._selected_reference()) is not None:
-            run_one_click(self.session, reference)
+            run_one_click(self.session, reference, on_started=self.container_started.emit)
 
     def run_selected_with_options(self) -> None:
         if (reference := self._selected_reference()) is not None:
-            open_run_dialog(self.session, reference, parent=self)
+            open_run_dialog(self.session, reference, parent=self,
+                            on_started=self.container_started.emit)
 
     def _reload(self, *_args: object) -> None:
         images = self.session.items(IMAGES)

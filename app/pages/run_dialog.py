@@ -64,7 +64,7 @@ from PySide6.QtWidgets import (
 import engine
 from app.resources import CONTAINERS
 from app.session import EngineSession, MessageLevel
-from app.theme import ERROR_TEXT, text_style
+from app.theme import ERROR_TEXT, WARNING_TEXT, text_style
 from engine import (
     RESTART_POLICIES,
     InvalidInput,
@@ -72,13 +72,21 @@ from engine import (
     RunSpec,
     VolumeMapping,
     check_spec,
+    format_cpus,
+    format_memory,
     network_names,
     one_click_spec,
     parse_command,
+    parse_cpus,
     parse_env_lines,
+    parse_labels,
+    parse_memory,
     parse_ports,
     parse_restart,
+    parse_user,
     parse_volumes,
+    parse_working_dir,
+    ports_ignored,
     ports_in_use,
     read_env_file,
     run_container,
@@ -89,17 +97,27 @@ T = TypeVar("T")
 log = logging.getLogger(__name__)
 
 #: Fields in the order the form shows them; each has a "run-<field>-error" label.
-FIELDS = ("name", "command", "entrypoint", "ports", "env", "volumes", "restart", "network")
+FIELDS = ("name", "command", "entrypoint", "ports", "env", "volumes", "labels", "restart",
+          "network", "user", "workdir", "cpus", "memory")
 
 
-def _text_box(name: str, accessible: str, placeholder: str, parent: QWidget) -> QPlainTextEdit:
+def _text_box(name: str, accessible: str, placeholder: str, parent: QWidget,
+              lines: int = 4) -> QPlainTextEdit:
     box = QPlainTextEdit(parent)
     box.setObjectName(name)
     box.setAccessibleName(accessible)
     box.setPlaceholderText(placeholder)
     box.setTabChangesFocus(True)
-    box.setFixedHeight(box.fontMetrics().lineSpacing() * 4 + 12)
+    box.setFixedHeight(box.fontMetrics().lineSpacing() * lines + 12)
     return box
+
+
+def _line(name: str, accessible: str, placeholder: str, parent: QWidget) -> QLineEdit:
+    line = QLineEdit(parent)
+    line.setObjectName(name)
+    line.setAccessibleName(accessible)
+    line.setPlaceholderText(placeholder)
+    return line
 
 
 class RunDialog(QDialog):
@@ -199,6 +217,20 @@ class RunDialog(QDialog):
         line_edit = self.network.lineEdit()
         if line_edit is not None:
             line_edit.setPlaceholderText("The engine's default")
+        self.labels = _text_box("run-labels", "Labels", "key=value, one per line", self,
+                                lines=3)
+        self.user = _line("run-user", "User", "The image's user (name or UID[:GID])", self)
+        self.workdir = _line("run-workdir", "Working directory", "The image's working directory",
+                             self)
+        self.cpus = _line("run-cpus", "CPU limit", "No limit (e.g. 1.5)", self)
+        self.memory = _line("run-memory", "Memory limit", "No limit (e.g. 512m, 2g)", self)
+        # Shown while the network mode makes the ports meaningless (host, none).
+        self.ports_note = QLabel(self)
+        self.ports_note.setObjectName("run-ports-warning")
+        self.ports_note.setAccessibleName("Ports warning")
+        self.ports_note.setStyleSheet(text_style(WARNING_TEXT, self.ports_note))
+        self.ports_note.setWordWrap(True)
+        self.ports_note.hide()
         self.auto_remove = QCheckBox("Remove the container when it exits", self)
         self.auto_remove.setObjectName("run-auto-remove")
         self.auto_remove.setAccessibleName("Auto-remove")
@@ -250,14 +282,21 @@ class RunDialog(QDialog):
             ("Environment", self._stack(self.env, self.env_import), "env"),
             ("Volumes", self._stack(self.volumes, self.add_folder_button,
                                     self.create_missing), "volumes"),
+            ("Labels", self.labels, "labels"),
             ("Restart", self.restart, "restart"),
             ("Network", self.network, "network"),
+            ("User", self.user, "user"),
+            ("Working directory", self.workdir, "workdir"),
+            ("CPUs", self.cpus, "cpus"),
+            ("Memory", self.memory, "memory"),
             ("", self.auto_remove, None),
             ("", self.tty, None),
             ("", self.interactive, None),
         ]
         for text, widget, error_of in rows:
             form.addRow(text, widget)
+            if error_of == "ports":
+                form.addRow("", self.ports_note)
             if error_of is not None:
                 form.addRow("", self.error_labels[error_of])
         layout = QVBoxLayout(self)
@@ -271,9 +310,10 @@ class RunDialog(QDialog):
         self._conflict_timer.timeout.connect(self.check_conflicts)
 
         self._fill(self._defaults)
-        for line in (self.name, self.command, self.entrypoint):
+        for line in (self.name, self.command, self.entrypoint, self.user, self.workdir,
+                     self.cpus, self.memory):
             line.textChanged.connect(self._validate)
-        for box in (self.ports, self.env, self.volumes):
+        for box in (self.ports, self.env, self.volumes, self.labels):
             box.textChanged.connect(self._validate)
         self.env.textChanged.connect(self._clear_import_error)
         for combo in (self.restart, self.network):
@@ -304,7 +344,8 @@ class RunDialog(QDialog):
     def _inputs(self) -> tuple[QWidget, ...]:
         return (self.name, self.command, self.entrypoint, self.ports, self.publish_all,
                 self.env, self.env_import, self.volumes, self.add_folder_button,
-                self.create_missing, self.restart, self.network, self.auto_remove, self.tty,
+                self.create_missing, self.labels, self.restart, self.network, self.user,
+                self.workdir, self.cpus, self.memory, self.auto_remove, self.tty,
                 self.interactive)
 
     def _fill(self, spec: RunSpec) -> None:
@@ -317,6 +358,12 @@ class RunDialog(QDialog):
         self.volumes.setPlainText("\n".join(str(v) for v in spec.volumes))
         self.restart.setCurrentText(str(spec.restart))
         self.network.setCurrentText(spec.network or "")
+        self.labels.setPlainText("\n".join(f"{key}={value}"
+                                           for key, value in spec.labels.items()))
+        self.user.setText(spec.user or "")
+        self.workdir.setText(spec.working_dir or "")
+        self.cpus.setText(format_cpus(spec.nano_cpus) if spec.nano_cpus else "")
+        self.memory.setText(format_memory(spec.memory) if spec.memory else "")
         self.auto_remove.setChecked(spec.auto_remove)
         self.tty.setChecked(spec.tty)
         self.interactive.setChecked(spec.interactive)
@@ -372,7 +419,24 @@ class RunDialog(QDialog):
         network = self.network.currentText().strip()
         if any(c.isspace() for c in network):
             self._errors["network"] = "A network name cannot contain spaces"
-        if ports is not None and ports != self._conflicts_for:
+        labels = self._field("labels", parse_labels, self.labels.toPlainText())
+        user = self._field("user", parse_user, self.user.text())
+        workdir = self._field("workdir", parse_working_dir, self.workdir.text())
+        nano_cpus = self._field("cpus", parse_cpus, self.cpus.text())
+        memory = self._field("memory", parse_memory, self.memory.text())
+        # Host or none: the daemon would accept ports and publish nothing.  Say so, and
+        # send none (the typed ports stay, for when another network is chosen).
+        ignored = ports_ignored(network)
+        self.ports_note.setText(ignored or "")
+        self.ports_note.setVisible(ignored is not None)
+        for widget in (self.ports, self.publish_all):
+            widget.setEnabled(ignored is None and not self._busy)
+        if ignored is not None:
+            self._errors.pop("ports", None)
+            ports = ()
+        if ignored is not None:
+            pass  # nothing will be published: nothing can clash
+        elif ports is not None and ports != self._conflicts_for:
             self._conflict_timer.start()  # (re)started: probe once typing pauses
         elif ports is not None and self._conflicts:
             self._errors["ports"] = "\n".join(self._conflicts)
@@ -384,7 +448,7 @@ class RunDialog(QDialog):
                 command=command,
                 entrypoint=entrypoint,
                 ports=ports or (),
-                publish_all=self.publish_all.isChecked(),
+                publish_all=self.publish_all.isChecked() and ignored is None,
                 env=env or (),
                 volumes=volumes or (),
                 restart=restart or RestartPolicy(),
@@ -392,7 +456,11 @@ class RunDialog(QDialog):
                 auto_remove=self.auto_remove.isChecked(),
                 tty=self.tty.isChecked(),
                 interactive=self.interactive.isChecked(),
-                labels=dict(self._defaults.labels),
+                labels=labels or {},
+                user=user,
+                working_dir=workdir,
+                nano_cpus=nano_cpus,
+                memory=memory,
             )
             self._errors.update(check_spec(spec))
             if self._errors:
@@ -403,6 +471,24 @@ class RunDialog(QDialog):
             label.setText(message)
             label.setVisible(bool(message))
         self.run_button.setEnabled(spec is not None and not self._busy)
+        self._fit_messages()
+
+    def _fit_messages(self) -> None:
+        """Grow to what the shown messages need at this width, never squeeze the fields.
+
+        Wrapped messages need a height that depends on the width, which a layout's
+        minimum size leaves out: without this a long message (the daemon's words)
+        drew the fields over each other instead of growing the dialog.
+        """
+        layout = self.layout()
+        if layout is None:
+            return
+        layout.activate()
+        needed = (layout.totalHeightForWidth(self.width()) if layout.hasHeightForWidth()
+                  else layout.totalMinimumSize().height())
+        self.setMinimumHeight(needed)
+        if self.height() < needed:
+            self.resize(self.width(), needed)
 
     def _missing_message(self, path: str) -> str:
         if self._engine_name == "Podman":  # its compatible API creates it, as the service's user
@@ -471,7 +557,7 @@ class RunDialog(QDialog):
             self._set_busy(False)
             self._show_refusal("Not connected to an engine; nothing was sent.")
 
-    def _run_finished(self, spec: RunSpec, outcome: str | engine.EngineError) -> None:
+    def _run_finished(self, spec: RunSpec, outcome: Started | engine.EngineError) -> None:
         if isinstance(outcome, engine.EngineError):
             # run_container removed what the daemon refused: its name is free again, even
             # if the list has not caught up yet.
@@ -480,14 +566,17 @@ class RunDialog(QDialog):
             self._show_refusal(f"The engine refused to run it: {outcome}")
             return
         self._set_busy(False)
-        self.started.emit(spec, outcome)
+        container_id, bindings = outcome
+        self.started.emit(spec, container_id)
         if self._session is not None:
-            self._session.message.emit(MessageLevel.INFO, describe_started(spec, outcome))
+            self._session.message.emit(MessageLevel.INFO,
+                                       describe_started(spec, container_id, bindings))
         super().accept()
 
     def _show_refusal(self, text: str) -> None:
         self.run_error.setText(text)
         self.run_error.show()
+        self._fit_messages()
 
     def _set_busy(self, busy: bool) -> None:
         if busy:
@@ -598,30 +687,62 @@ def missing_folders(volumes: Sequence[VolumeMapping]) -> list[str]:
 # -- running through the session ---------------------------------------------------------
 
 
-def describe_started(spec: RunSpec, container_id: str) -> str:
-    """"Started web-1 (127.0.0.1:8080 → 80/tcp)": where to point a browser."""
+#: A started container: its ID and the ports the engine really published.
+Started = tuple[str, tuple[engine.PortMapping, ...]]
+
+
+def describe_started(spec: RunSpec, container_id: str,
+                     bindings: Sequence[engine.PortMapping] = ()) -> str:
+    """"Started web-1 (127.0.0.1:8080 → 80/tcp)": where to point a browser.
+
+    ``bindings`` are what the engine published (read back after the start), never
+    what was asked: on network host or none nothing is, whatever the form said.
+    The same port on IPv4 and IPv6 any-address is said once, as ``docker ps`` does.
+    """
     name = spec.name or container_id[:12]
-    published = [f"{p.host_ip or '0.0.0.0'}:{p.host_port} → {p.key}"
-                 for p in spec.ports if p.host_port is not None]
+    published: list[str] = []
+    for port in bindings:
+        if port.host_port is None:
+            continue
+        shown = f"{port.host_ip or '0.0.0.0'}:{port.host_port} → {port.key}"
+        if port.host_ip == "::" and f"0.0.0.0:{port.host_port} → {port.key}" in published:
+            continue
+        if ":" in port.host_ip:
+            shown = f"[{port.host_ip}]:{port.host_port} → {port.key}"
+        published.append(shown)
     return f"Started {name}" + (f" ({', '.join(published)})" if published else "")
 
 
-def _report_started(session: EngineSession, result: tuple[RunSpec, str]) -> None:
-    spec, container_id = result
-    session.message.emit(MessageLevel.INFO, describe_started(spec, container_id))
+async def _start(spec: RunSpec, client: engine.Engine) -> Started:
+    """Run ``spec`` and read back what the engine published."""
+    container_id = await run_container(client, spec)
+    try:
+        details = await client.container(container_id)
+    except engine.EngineError as exc:  # auto-removed (it already exited), or gone meanwhile
+        log.info("could not read back %s after starting it: %s", container_id[:12], exc)
+        return container_id, ()
+    return container_id, engine.published_bindings(details)
 
 
-async def _run_spec(spec: RunSpec, client: engine.Engine) -> tuple[RunSpec, str]:
-    return spec, await run_container(client, spec)
+def _report_started(session: EngineSession, on_started: Callable[[str], object] | None,
+                    result: tuple[RunSpec, Started]) -> None:
+    spec, (container_id, bindings) = result
+    session.message.emit(MessageLevel.INFO, describe_started(spec, container_id, bindings))
+    if on_started is not None:
+        on_started(container_id)
 
 
-async def _run_or_refusal(spec: RunSpec, client: engine.Engine) -> str | engine.EngineError:
+async def _run_spec(spec: RunSpec, client: engine.Engine) -> tuple[RunSpec, Started]:
+    return spec, await _start(spec, client)
+
+
+async def _run_or_refusal(spec: RunSpec, client: engine.Engine) -> Started | engine.EngineError:
     """Run ``spec``: the container ID, or the engine's refusal handed back to the dialog.
 
     Cancelling never cuts the create/start sequence in half: the run goes on
     shielded and whatever it made is removed, so a cancelled run leaves nothing.
     """
-    run = asyncio.ensure_future(run_container(client, spec))
+    run = asyncio.ensure_future(_start(spec, client))
     try:
         return await asyncio.shield(run)
     except asyncio.CancelledError:
@@ -631,9 +752,9 @@ async def _run_or_refusal(spec: RunSpec, client: engine.Engine) -> str | engine.
         return exc
 
 
-async def _undo_run(run: asyncio.Future[str], client: engine.Engine) -> None:
+async def _undo_run(run: asyncio.Future[Started], client: engine.Engine) -> None:
     try:
-        container_id = await run
+        container_id, _bindings = await run
     except engine.EngineError:
         return  # refused: run_container already removed what it created
     try:
@@ -645,24 +766,27 @@ async def _undo_run(run: asyncio.Future[str], client: engine.Engine) -> None:
 
 
 async def _one_click(image: str, labels: Mapping[str, str],
-                     client: engine.Engine) -> tuple[RunSpec, str]:
+                     client: engine.Engine) -> tuple[RunSpec, Started]:
     spec = await one_click_spec(client, image)
     if labels:
         spec = replace(spec, labels=dict(labels))
-    return spec, await run_container(client, spec)
+    return spec, await _start(spec, client)
 
 
-def run_spec(session: EngineSession, spec: RunSpec) -> None:
+def run_spec(session: EngineSession, spec: RunSpec,
+             on_started: Callable[[str], object] | None = None) -> None:
     """Start what the dialog accepted; the outcome goes to the message bar."""
     session.run(partial(_run_spec, spec), describe=f"run {spec.image}",
-                on_done=partial(_report_started, session))
+                on_done=partial(_report_started, session, on_started))
 
 
 def run_one_click(session: EngineSession, image: str,
-                  labels: Mapping[str, str] | None = None) -> None:
-    """The "Run" button: defaults from :func:`one_click_spec`, no questions asked."""
+                  labels: Mapping[str, str] | None = None,
+                  on_started: Callable[[str], object] | None = None) -> None:
+    """The "Run" button: defaults from :func:`one_click_spec`, no questions asked;
+    ``on_started`` gets the new container's ID (to select it)."""
     session.run(partial(_one_click, image, dict(labels or {})), describe=f"run {image}",
-                on_done=partial(_report_started, session))
+                on_done=partial(_report_started, session, on_started))
 
 
 def _engine_is_local(session: EngineSession) -> bool:
@@ -672,7 +796,8 @@ def _engine_is_local(session: EngineSession) -> bool:
 
 
 def open_run_dialog(session: EngineSession, image: str, parent: QWidget | None = None,
-                    labels: Mapping[str, str] | None = None) -> None:
+                    labels: Mapping[str, str] | None = None,
+                    on_started: Callable[[str], object] | None = None) -> None:
     """The "Run…" button: prefill the dialog with the one-click defaults; the dialog runs
     the spec itself and stays open, showing the engine's words, until it started."""
 
@@ -687,6 +812,8 @@ def open_run_dialog(session: EngineSession, image: str, parent: QWidget | None =
                            session=session, parent=parent)
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         session.live(CONTAINERS).changed.connect(dialog.set_containers)
+        if on_started is not None:
+            dialog.started.connect(lambda _spec, container_id: on_started(container_id))
         # Keyed, and cancelled when the dialog closes: never fill a deleted dialog.
         key = f"run-dialog-networks-{id(dialog)}"
         session.run(network_names, describe="list the engine's networks", key=key,

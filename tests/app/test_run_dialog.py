@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QPoint, Qt
 from PySide6.QtWidgets import QApplication, QLabel, QWidget
 from pytestqt.qtbot import QtBot
 
@@ -159,7 +159,7 @@ def test_good_input_gives_the_run_spec(qtbot: QtBot, tmp_path: Path) -> None:
     assert dialog.volumes.toPlainText() == f"cache:/cache:ro\n{tmp_path}:/mnt/{tmp_path.name}"
     assert dialog.volumes.textCursor().selectedText() == f"/mnt/{tmp_path.name}"
     dialog.restart.setCurrentText("on-failure:2")
-    dialog.network.setCurrentText("host")
+    dialog.network.setCurrentText("bridge")
     dialog.tty.setChecked(True)
     dialog.interactive.setChecked(True)
     assert [dialog.network.itemText(i) for i in range(dialog.network.count())] == [
@@ -179,7 +179,7 @@ def test_good_input_gives_the_run_spec(qtbot: QtBot, tmp_path: Path) -> None:
         volumes=(VolumeMapping("cache", "/cache", True),
                  VolumeMapping(str(tmp_path), f"/mnt/{tmp_path.name}", False)),
         restart=RestartPolicy("on-failure", 2),
-        network="host",
+        network="bridge",
         tty=True,
         interactive=True,
         labels=LABELS,
@@ -353,6 +353,8 @@ def test_a_refused_run_keeps_the_dialog_open_with_the_daemons_words(
     assert dialog.isVisible()
     assert not dialog.busy
     assert "/nope" in dialog.run_error.text()
+    # The daemon's words (a long line) grow the dialog: nothing is drawn over the fields.
+    qtbot.waitUntil(lambda: overlapping(dialog) == [], timeout=wait_ms(5))
     assert dialog.run_error.text().startswith("The engine refused to run it: ")
     assert (dialog.name.text(), dialog.command.text(), dialog.env.toPlainText()) == (
         name, "/nope --flag", "KEEP=me")
@@ -445,3 +447,164 @@ def test_a_missing_bind_folder_is_flagged_inline(qtbot: QtBot, tmp_path: Path) -
         qtbot.mouseClick(dialog.run_button, LEFT)
     assert accepted.args[0].volumes == (VolumeMapping(str(missing), "/data", True),)
     assert missing.is_dir()
+
+
+def open_dialog_on(qtbot: QtBot, session: EngineSession, image: str,
+                   started: list[str]) -> RunDialog:
+    """The Images page's Run…: the dialog filled from the engine, its new container noted."""
+    open_run_dialog(session, image, labels=LABELS, on_started=started.append)
+    qtbot.waitUntil(lambda: find_run_dialog() is not None, timeout=wait_ms(10))
+    dialog = find_run_dialog()
+    assert dialog is not None
+    qtbot.waitUntil(lambda: dialog.network.findText("none") >= 0, timeout=wait_ms(10))
+    return dialog
+
+
+def test_labels_user_workdir_limits_and_a_network_of_ones_own_reach_the_engine(
+    qtbot: QtBot, make_session: MakeSession, any_engine: EngineUnderTest
+) -> None:
+    """Every field the issue found missing, checked where docker inspect shows it."""
+    network = unique_name("net")
+    any_engine.cli("network", "create", "--label", LABEL, network)
+    try:
+        session: EngineSession = make_session(any_engine.url)
+        session.start()
+        wait_connected(qtbot, session)
+        started: list[str] = []
+        dialog = open_dialog_on(qtbot, session, any_engine.image, started)
+        # The engine's own networks are offered, not just the built-in modes.
+        qtbot.waitUntil(lambda: dialog.network.findText(network) >= 0, timeout=wait_ms(10))
+        name = unique_name("fields")
+        dialog.name.setText(name)
+        dialog.command.setText("sleep 300")
+        # The run's own label is there already (the caller's), and stays.
+        assert dialog.labels.toPlainText() == f"{LABEL_KEY}={RUN_ID}"
+        dialog.labels.setPlainText(f"{LABEL_KEY}={RUN_ID}\ntier=web\nflag")
+        qtbot.keyClicks(dialog.user, "1234:5678")
+        qtbot.keyClicks(dialog.workdir, "/srv/app")
+        qtbot.keyClicks(dialog.cpus, "0.5")
+        qtbot.keyClicks(dialog.memory, "64m")
+        dialog.network.setCurrentText(network)
+        assert shown_errors(dialog) == {}
+        with qtbot.waitSignal(dialog.finished, timeout=wait_ms(30)):
+            qtbot.mouseClick(dialog.run_button, LEFT)
+        inspected = json.loads(any_engine.cli("inspect", name))[0]
+        assert started == [inspected["Id"]]
+        assert inspected["State"]["Status"] == "running"
+        assert inspected["Config"]["User"] == "1234:5678"
+        assert inspected["Config"]["WorkingDir"] == "/srv/app"
+        labels = inspected["Config"]["Labels"]
+        assert (labels["tier"], labels["flag"], labels[LABEL_KEY]) == ("web", "", RUN_ID)
+        assert inspected["HostConfig"]["NanoCpus"] == 500_000_000
+        assert inspected["HostConfig"]["Memory"] == 64 * 1024 * 1024
+        # Docker names the network as the mode; Podman's compatible API says "bridge"
+        # for every network of that driver, and lists it under Networks as Docker does.
+        mode = inspected["HostConfig"]["NetworkMode"]
+        assert mode == (network if any_engine.kind == "docker" else "bridge")
+        assert list(inspected["NetworkSettings"]["Networks"]) == [network]
+    finally:
+        any_engine.remove_test_containers()
+        any_engine.cli("network", "rm", network, check=False)
+
+
+def test_limits_and_user_are_checked_as_typed(qtbot: QtBot) -> None:
+    dialog = make_dialog(qtbot)
+    dialog.cpus.setText("lots")
+    dialog.memory.setText("1k")
+    dialog.workdir.setText("srv")
+    dialog.user.setText("a b")
+    dialog.labels.setPlainText("ok=1\n=x")
+    assert shown_errors(dialog) == {
+        "cpus": "CPUs must be a number such as 1.5, not 'lots'",
+        "memory": "Memory must be at least 6m (the engine refuses less)",
+        "workdir": "The working directory must be an absolute path, not 'srv'",
+        "user": "A user cannot contain spaces",
+        "labels": "line 2: '=x' has no label name",
+    }
+    assert not dialog.run_button.isEnabled()
+
+
+@pytest.mark.parametrize("network", ["none", "host"])
+def test_ports_on_network_none_or_host_are_not_claimed(
+    qtbot: QtBot, make_session: MakeSession, any_engine: EngineUnderTest, network: str
+) -> None:
+    """Nothing is published on none or host: the dialog says so before, and the message
+    after the start reports what the engine published (nothing), not what was typed."""
+    session: EngineSession = make_session(any_engine.url)
+    session.start()
+    wait_connected(qtbot, session)
+    messages: list[str] = []
+    session.message.connect(lambda _level, text: messages.append(text))
+    started: list[str] = []
+    dialog = open_dialog_on(qtbot, session, any_engine.image, started)
+    name = unique_name("noports")
+    dialog.name.setText(name)
+    dialog.command.setText("sleep 300")
+    port = free_port()
+    dialog.ports.setPlainText(f"127.0.0.1:{port}:80")
+    warning = dialog.findChild(QLabel, "run-ports-warning")
+    assert warning is not None and not warning.isVisible()
+    dialog.network.setCurrentText(network)
+    assert warning.isVisible()
+    assert "ports are ignored" in warning.text()
+    assert not dialog.ports.isEnabled() and not dialog.publish_all.isEnabled()
+    assert dialog.ports.toPlainText() == f"127.0.0.1:{port}:80"  # kept for another network
+    spec = dialog.spec()
+    assert spec is not None and spec.ports == () and spec.network == network
+    with qtbot.waitSignal(dialog.finished, timeout=wait_ms(30)):
+        qtbot.mouseClick(dialog.run_button, LEFT)
+    assert f"Started {name}" in messages
+    assert not any("→" in text for text in messages)
+    inspected = json.loads(any_engine.cli("inspect", name))[0]
+    assert inspected["HostConfig"]["NetworkMode"] == network
+    assert not inspected["HostConfig"].get("PortBindings")
+    assert not inspected["NetworkSettings"].get("Ports")
+
+    # Back on a bridge the ports count again, and a port the engine picks is reported
+    # as the engine published it.
+    started.clear()
+    dialog = open_dialog_on(qtbot, session, any_engine.image, started)
+    other = unique_name("picked")
+    dialog.name.setText(other)
+    dialog.command.setText("sleep 300")
+    dialog.network.setCurrentText(network)
+    dialog.network.setCurrentText("")
+    dialog.ports.setPlainText("127.0.0.1::80")
+    assert dialog.ports.isEnabled()
+    assert not dialog.findChild(QLabel, "run-ports-warning").isVisible()
+    with qtbot.waitSignal(dialog.finished, timeout=wait_ms(30)):
+        qtbot.mouseClick(dialog.run_button, LEFT)
+    published = any_engine.cli("port", other, "80/tcp").splitlines()[0]
+    assert published.startswith("127.0.0.1:")
+    assert f"Started {other} ({published} → 80/tcp)" in messages
+
+
+def overlapping(dialog: RunDialog) -> list[tuple[str, str]]:
+    """Pairs of visible named widgets of the dialog drawn over each other."""
+    shown = [w for w in dialog.findChildren(QWidget)
+             if w.objectName().startswith("run-") and w.isVisible()
+             and w.objectName() != "run-dialog"]
+    boxes = [(w.objectName(), w.geometry().translated(w.parentWidget().mapTo(dialog, QPoint())))
+             for w in shown]
+    pairs = []
+    for i, (first, box) in enumerate(boxes):
+        if not dialog.rect().contains(box):
+            pairs.append((first, "outside the dialog"))
+        pairs += [(first, second) for second, other in boxes[i + 1:] if box.intersects(other)]
+    return pairs
+
+
+def test_messages_grow_the_dialog_instead_of_overlapping_the_fields(qtbot: QtBot) -> None:
+    dialog = make_dialog(qtbot)
+    assert overlapping(dialog) == []
+    height = dialog.height()
+    dialog.ports.setPlainText("\n".join(f"{n}:{n}:80/xyz" for n in range(1000, 1009)))
+    dialog.env.setPlainText("\n".join(f"=v{n}" for n in range(6)))
+    dialog.name.setText("ab " + "".join(chr(c) for c in range(0xa1, 0xbf)) + "!#$%&()*+,;<=>?@")
+    dialog.cpus.setText("many")
+    dialog.memory.setText("a lot")
+    dialog.labels.setPlainText("=a\n=b\n=c")
+    dialog.workdir.setText("relative/" * 30)
+    dialog.network.setCurrentText("host")
+    qtbot.waitUntil(lambda: dialog.height() > height, timeout=wait_ms(5))
+    qtbot.waitUntil(lambda: overlapping(dialog) == [], timeout=wait_ms(5))

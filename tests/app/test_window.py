@@ -374,3 +374,26 @@ def test_the_window_title_names_the_cli_context_it_came_from(
     window = connected_window(qtbot, make_session, None)  # found as the CLI finds it
     assert window.windowTitle().startswith("Dockyard — Docker ")
     assert window.windowTitle().endswith(f" · {context}")
+
+
+def test_run_shows_the_new_container_selected(
+    qtbot: QtBot, make_session, any_engine: EngineUnderTest
+) -> None:
+    """Run on the Images page: the window goes to Containers with the new one selected."""
+    window = connected_window(qtbot, make_session, any_engine.url)
+    images = window.images_page
+    window.sidebar.setCurrentRow(window.page_widgets.index(images))
+    images.select_reference(any_engine.image)
+    qtbot.waitUntil(lambda: len(images.selected_items()) == 1, timeout=wait_ms(10))
+    before = set(any_engine.cli("ps", "-aq", "--no-trunc").split())
+    images.run_selected()
+    page = window.containers_page
+
+    def new_selected() -> bool:
+        chosen = page.selected_items()
+        return (window.pages.currentWidget() is page and len(chosen) == 1
+                and chosen[0].id not in before)
+
+    qtbot.waitUntil(new_selected, timeout=wait_ms(30))
+    chosen = page.selected_items()[0]
+    assert any_engine.cli("inspect", "--format", "{{.State.Status}}", chosen.id) == "running"
