@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import html
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 
 from PySide6.QtWidgets import (
@@ -93,6 +93,7 @@ class ImageDetail(QWidget):
         self.progress.hide()
         reserve_space(self.progress)  # "Reading the layers…" comes and goes in place
         self.analysis: engine.ImageAnalysis | None = None
+        self._history_entries: list[engine.HistoryEntry] = []
 
         self.tabs = QTabWidget(self)
         self.tabs.setObjectName("image-tabs")
@@ -108,6 +109,7 @@ class ImageDetail(QWidget):
 
     def show_image(self, row: ImageRow | None) -> None:
         self.analysis = None
+        self._history_entries = []
         self.layer_view.show_analysis(None)
         self.efficiency.show_analysis(None)
         if row is None:
@@ -159,6 +161,7 @@ class ImageDetail(QWidget):
         self.analysis = analysis
         self.layer_view.show_analysis(analysis)
         self.efficiency.show_analysis(analysis)
+        self._fill_history()
         self.session.run(
             partial(shared_layers, analysis, list(self.session.items(IMAGES))),
             describe="compare layers with other images", key="image-shared",
@@ -173,10 +176,26 @@ class ImageDetail(QWidget):
         if image_id != self.image_id:
             return
         entries, outline = history
+        self._history_entries = entries
+        self._fill_history()
+        self.layer_view.show_outline(outline)
+
+    def _fill_history(self) -> None:
+        """The build steps; once the layers are read, sized as the layers are.
+
+        Podman's history sizes are layer tar lengths, not the file bytes the layer
+        view counts: with the analysis in, every step takes its layer's size, so a
+        step and its layer show one number (on Docker they already agree).
+        """
+        entries = self._history_entries
+        image_id = self.image_id
+        sizes = self.analysis.step_sizes() if self.analysis is not None else None
+        if sizes is not None and len(sizes) == len(entries):
+            entries = [replace(entry, size=size)
+                       for entry, size in zip(entries, reversed(sizes), strict=True)]
         count = len(entries)
         rows = [HistoryRow(f"{image_id}:{i}", count - i, e) for i, e in enumerate(entries)]
         self.history_model.set_items(rows[::-1])
-        self.layer_view.show_outline(outline)
 
 
 _History = tuple[list[engine.HistoryEntry], tuple[engine.LayerOutline, ...] | None]

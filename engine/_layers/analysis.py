@@ -113,6 +113,21 @@ class ImageAnalysis:
     def steps(self) -> tuple[HistoryStep, ...]:
         return tuple(step for layer in self.layers for step in layer.steps) + self.unpaired_steps
 
+    def step_sizes(self) -> tuple[int, ...] | None:
+        """Each history step's size, oldest first, counted as the layers are counted.
+
+        Docker's ``/images/{id}/history`` gives a step the sum of its layer's file
+        sizes, which is how :attr:`ImageLayer.size` counts; Podman's gives the layer
+        tar's length (headers and padding included: 104,960 for a 100,000-byte file),
+        so the same step showed two sizes.  These sizes agree with the layers on every
+        engine: the layer's size for the step that made it, 0 for metadata steps.
+        None when history and layers do not pair up (then nothing can be matched).
+        """
+        if not self.history_matches_layers:
+            return None
+        return tuple(0 if step.empty_layer else layer.size
+                     for layer in self.layers for step in layer.steps)
+
     def wasted_paths(self, limit: int | None = 10) -> tuple[WastedPath, ...]:
         """The ``limit`` largest wasted paths (all when None), largest first."""
         return self._stacked.waste.ranked(limit)

@@ -179,6 +179,34 @@ def test_layers_files_and_waste_of_a_real_image(
         any_engine.cli("rmi", "-f", tag, check=False)
 
 
+def test_build_steps_and_layers_give_one_size_per_step(
+    qtbot: QtBot, make_session, any_engine: EngineUnderTest, tmp_path: Path,
+) -> None:
+    """Podman's history sizes are layer tar lengths (headers, padding): once the layers
+    are read, a step shows its layer's size, on Docker and Podman alike (issue 12.11)."""
+    tag = build_image(any_engine, tmp_path)
+    try:
+        _window, page = open_image(qtbot, make_session, any_engine.url, tag)
+        detail = page.detail
+        qtbot.waitUntil(lambda: detail.analysis is not None, timeout=wait_ms(60))
+        analysis = detail.analysis
+        assert analysis is not None
+        history, view = detail.history_model, detail.layer_view
+        steps = {history.index(r, 1).data(): (history.index(r, 2).data(),
+                                              history.index(r, 2).data(Qt.ItemDataRole.ToolTipRole))
+                 for r in range(history.rowCount())}
+        for row, layer in enumerate(analysis.layers):
+            instruction = view.layers_model.item(row, 2).text()
+            shown = view.layers_model.item(row, 1).text()
+            assert steps[instruction] == (shown, f"{layer.size:,} bytes"), instruction
+        # The big file's step: its bytes, not its tar's (307,712 on Podman).
+        assert steps["RUN mkdir /app && dd if=/dev/zero of=/app/big bs=1024 count=300"][1] \
+            == "307,200 bytes"
+        assert steps["ENV MODE=test"][1] == "0 bytes"
+    finally:
+        any_engine.cli("rmi", "-f", tag, check=False)
+
+
 def test_layer_tree_shows_before_the_export_is_read(
     qtbot: QtBot, make_session, any_engine: EngineUnderTest, tmp_path: Path,
 ) -> None:
