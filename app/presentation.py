@@ -11,7 +11,16 @@ from datetime import UTC, datetime
 
 import humanize
 
-from engine import Container, Image, Network, NetworkEndpoint, Volume, format_ports
+from engine import (
+    Container,
+    Image,
+    InvalidReference,
+    Network,
+    NetworkEndpoint,
+    Volume,
+    format_ports,
+    parse_reference,
+)
 
 
 def human_size(size: int) -> str:
@@ -83,12 +92,26 @@ def container_ports(container: Container) -> str:
     return format_ports(container.ports)
 
 
+def short_reference(reference: str) -> str:
+    """A reference as the docker CLI shows it: ``busybox:latest``, not Podman's
+    ``docker.io/library/busybox:latest``; other registries keep their name.
+
+    Only for showing: actions send the engine the reference it gave.
+    """
+    if not reference.startswith(("docker.io/", "index.docker.io/")):
+        return reference
+    try:
+        return parse_reference(reference).familiar
+    except InvalidReference:
+        return reference
+
+
 def container_image(container: Container) -> str:
-    """Image name as the user gave it; a bare ID is shortened."""
+    """Image name as the docker CLI shows it; a bare ID is shortened."""
     image = container.image
     if image.startswith("sha256:"):
         return image.removeprefix("sha256:")[:12]
-    return image
+    return short_reference(image)
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,12 +158,14 @@ def _split_name(name: str) -> tuple[str, str]:
 
 
 def image_repository(row: ImageRow) -> str:
-    return _split_name(row.name)[0]
+    """``busybox`` for Podman's ``docker.io/library/busybox`` too (the full name is the
+    row's key and what actions send)."""
+    return _split_name(short_reference(row.name))[0]
 
 
 def image_tag(row: ImageRow) -> str:
     """The row's own tag; the image's other tags are rows of their own."""
-    return _split_name(row.name)[1]
+    return _split_name(short_reference(row.name))[1]
 
 
 def counted(count: int, noun: str, plural: str | None = None) -> str:

@@ -47,6 +47,7 @@ from PySide6.QtWidgets import (
 
 import engine
 from app.pages.run_dialog import RunDialog
+from app.presentation import container_image
 from app.resources import CONTAINERS
 from app.session import EngineSession, MessageLevel
 from app.widgets.ask import ask
@@ -517,7 +518,7 @@ class ContainerDetail(QWidget):
         # While recreated, the old one is renamed aside: keep showing the name it had.
         name = self._recreating.get(container.id, container.name)
         self.title.setText(f"<b>{html.escape(name)}</b> &nbsp; {container.short_id} &nbsp; "
-                           f"{html.escape(container.image)}")
+                           f"{html.escape(container_image(container))}")
         self.title.setToolTip(f"{html.escape(name)}<br>{container.id}<br>"
                               f"{html.escape(container.image)}")
         if previous is None or previous.id != container.id:

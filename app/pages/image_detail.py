@@ -28,7 +28,13 @@ import engine
 from app.models.table import Column, KeyedTableModel
 from app.models.ticking import relative_time_clock
 from app.pages.image_layers import EfficiencyView, LayerView, SharedWith, shared_layers
-from app.presentation import ImageRow, human_size, relative_time, used_by_text
+from app.presentation import (
+    ImageRow,
+    human_size,
+    relative_time,
+    short_reference,
+    used_by_text,
+)
 from app.resources import IMAGES
 from app.session import EngineSession
 from app.widgets.message_bar import reserve_space
@@ -145,7 +151,7 @@ class ImageDetail(QWidget):
         so tags removed, containers started and "created … ago" stay as the row says."""
         self._summary_row = row
         image = row.image
-        tags = html.escape(", ".join(image.repo_tags) or "untagged")
+        tags = html.escape(", ".join(short_reference(t) for t in image.repo_tags) or "untagged")
         self.summary.setText(
             f"<b>{tags}</b> &nbsp; {image.short_id} &nbsp; {human_size(image.size)}"
             f" &nbsp; created {relative_time(image.created)} &nbsp; {used_by_text(row.used_by)}"

@@ -14,6 +14,7 @@ from pytestqt.qtbot import QtBot
 from app.main_window import DEFAULT_SIZE, MainWindow
 from app.models.table import ItemRole, KeyedTableModel
 from app.pages.containers import ContainersPage
+from app.presentation import short_reference
 from app.session import ConnectionState, EngineSession, MessageLevel
 from app.settings import Settings
 from tests.app.conftest import await_in_qt, wait_connected
@@ -73,7 +74,8 @@ def test_containers_table_follows_the_cli(
     assert cells is not None
     assert cells["Name"] == name
     assert cells["State"] == "created"
-    assert cells["Image"] == any_engine.qualified(any_engine.image)
+    # As the docker CLI shows it: Podman's "docker.io/" prefix is not shown (issue 12.11).
+    assert cells["Image"] == any_engine.image
 
     any_engine.cli("start", name)
     qtbot.waitUntil(lambda: (row_cells(model, container_id) or {}).get("State") == "running",
@@ -132,7 +134,9 @@ def test_images_page_shows_size_and_usage(
                     timeout=wait_ms(10))
     cells = row_cells(model, key)
     assert cells is not None
-    repository, tag = any_engine.qualified(any_engine.image).rsplit(":", 1)
+    # Shown as the docker CLI shows it (Podman's "docker.io/" left out); the row keeps
+    # the full reference the engine gave, which is what actions send.
+    repository, tag = any_engine.image.rsplit(":", 1)
     assert cells["Repository"] == repository
     assert cells["Tag"] == tag
     # The image is this run's own: the container just created is its only user.
@@ -144,6 +148,7 @@ def test_images_page_shows_size_and_usage(
     assert row is not None
     assert model.index(row, 0).data(ItemRole).image.id == image_id
     assert model.index(row, 0).data(ItemRole).image.size == size
+    assert model.index(row, 0).data(ItemRole).reference == key
 
 
 def test_image_header_follows_tags_and_users(
@@ -161,12 +166,12 @@ def test_image_header_follows_tags_and_users(
     extra = f"dockyard-test/{unique_name('header')}:1"
     any_engine.cli("tag", any_engine.image, extra)
     try:
-        qtbot.waitUntil(lambda: any_engine.qualified(extra) in summary.text(), timeout=wait_ms(10))
+        qtbot.waitUntil(lambda: extra in summary.text(), timeout=wait_ms(10))
         any_engine.create(any_engine.image, "true")
         qtbot.waitUntil(lambda: "1 container" in summary.text(), timeout=wait_ms(10))
     finally:
         any_engine.cli("rmi", extra, check=False)
-    qtbot.waitUntil(lambda: any_engine.qualified(extra) not in summary.text(), timeout=wait_ms(10))
+    qtbot.waitUntil(lambda: extra not in summary.text(), timeout=wait_ms(10))
 
 
 def test_no_engine_shows_what_was_tried(qtbot: QtBot, make_session, tmp_path: Path) -> None:
@@ -397,3 +402,14 @@ def test_run_shows_the_new_container_selected(
     qtbot.waitUntil(new_selected, timeout=wait_ms(30))
     chosen = page.selected_items()[0]
     assert any_engine.cli("inspect", "--format", "{{.State.Status}}", chosen.id) == "running"
+
+
+def test_references_are_shown_as_the_docker_cli_shows_them() -> None:
+
+    digest = "sha256:" + "a" * 64
+    assert short_reference("docker.io/library/busybox:latest") == "busybox:latest"
+    assert short_reference("docker.io/team/app:1") == "team/app:1"
+    assert short_reference(f"docker.io/library/busybox@{digest}") == f"busybox@{digest}"
+    for kept in ("localhost/app:1", "ghcr.io/o/r:2", "127.0.0.1:5000/x:3", "busybox:1.36",
+                 "docker.io/Bad Name"):
+        assert short_reference(kept) == kept
