@@ -15,7 +15,7 @@ from engine._errors import APIError, EngineError
 
 if TYPE_CHECKING:
     from engine._client import Engine
-from engine._build.references import parse_reference
+from engine._build.references import InvalidReference, parse_reference
 
 
 class LayerState(enum.StrEnum):
@@ -96,6 +96,8 @@ class PullFailure(enum.StrEnum):
     NOT_FOUND = "not found"
     UNAUTHORIZED = "unauthorized"
     UNREACHABLE = "unreachable"
+    #: A registry that speaks plain HTTP, which the engine refuses unless told to allow it.
+    INSECURE = "insecure registry"
     RATE_LIMITED = "rate limited"
     DISK_FULL = "disk full"
     OTHER = "failed"
@@ -104,11 +106,12 @@ class PullFailure(enum.StrEnum):
 class PullFailed(EngineError):
     """A pull that failed, with ``reason`` for the UI and ``detail`` (the daemon's words)."""
 
-    def __init__(self, reference: str, reason: PullFailure, detail: str) -> None:
+    def __init__(self, reference: str, reason: PullFailure, detail: str, *,
+                 podman: bool = False) -> None:
         self.reference = reference
         self.reason = reason
         self.detail = detail
-        super().__init__(_pull_message(reference, reason, detail))
+        super().__init__(_pull_message(reference, reason, detail, podman=podman))
 
 
 _FAILURE_MARKERS: tuple[tuple[PullFailure, tuple[str, ...]], ...] = (
@@ -119,10 +122,10 @@ _FAILURE_MARKERS: tuple[tuple[PullFailure, tuple[str, ...]], ...] = (
                                 "no basic auth credentials")),
     (PullFailure.NOT_FOUND, ("manifest unknown", "not found", "does not exist",
                              "name unknown")),
+    (PullFailure.INSECURE, ("server gave http response to https client",)),
     (PullFailure.UNREACHABLE, ("connection refused", "no such host", "i/o timeout",
                                "network is unreachable", "tls handshake timeout",
                                "connection reset", "no route to host", "dial tcp",
-                               "server gave http response to https client",
                                "certificate")),
 )
 
@@ -139,7 +142,25 @@ def classify_pull_error(detail: str, status: int | None = None) -> PullFailure:
     return PullFailure.OTHER
 
 
-def _pull_message(reference: str, reason: PullFailure, detail: str) -> str:
+def insecure_registry_advice(registry: str, *, podman: bool) -> str:
+    """Why a plain-HTTP registry is refused and the one setting that allows it."""
+    if podman:
+        how = (f'add [[registry]] location = "{registry}" insecure = true to'
+               " /etc/containers/registries.conf (~/.config/containers/registries.conf"
+               " for rootless Podman)")
+    else:
+        how = (f'add "insecure-registries": ["{registry}"] to /etc/docker/daemon.json'
+               " and restart Docker")
+    engine = "Podman" if podman else "Docker"
+    return (f"{registry} is an insecure registry (plain HTTP, no TLS), which {engine}"
+            f" refuses by default; to allow it, {how}")
+
+
+def _pull_message(reference: str, reason: PullFailure, detail: str, *,
+                  podman: bool = False) -> str:
+    if reason is PullFailure.INSECURE:
+        registry = _registry_of(reference)
+        return f"cannot pull {reference}: {insecure_registry_advice(registry, podman=podman)}"
     plain = {
         PullFailure.NOT_FOUND: f"{reference} was not found in its registry",
         PullFailure.UNAUTHORIZED: f"the registry refused access to {reference}"
@@ -153,11 +174,23 @@ def _pull_message(reference: str, reason: PullFailure, detail: str) -> str:
     return f"{plain}: {detail}"
 
 
-class PullDecoder:
-    """Sans-IO: ``/images/create`` JSON messages in, :class:`PullProgress` out."""
+def _registry_of(reference: str) -> str:
+    try:
+        return parse_reference(reference).registry
+    except InvalidReference:
+        return reference.split("/", 1)[0]
 
-    def __init__(self, reference: str) -> None:
+
+class PullDecoder:
+    """Sans-IO: ``/images/create`` JSON messages in, :class:`PullProgress` out.
+
+    ``podman``: the engine is Podman (its settings differ when it must be told
+    something, such as allowing an insecure registry).
+    """
+
+    def __init__(self, reference: str, *, podman: bool = False) -> None:
         self.reference = reference
+        self.podman = podman
         self.layers: dict[str, LayerProgress] = {}
         self.digest: str | None = None
 
@@ -168,7 +201,8 @@ class PullDecoder:
                                                if message.get("error") else None)
         if error:
             detail = str(error.get("message") or error)
-            raise PullFailed(self.reference, classify_pull_error(detail), detail)
+            raise PullFailed(self.reference, classify_pull_error(detail), detail,
+                             podman=self.podman)
         status = str(message.get("status") or "")
         if status.startswith("Digest: "):
             self.digest = status.removeprefix("Digest: ").strip()
@@ -209,7 +243,7 @@ async def pull(
     if platform:
         params["platform"] = platform
     headers = {"X-Registry-Auth": auth} if auth else {}
-    decoder = PullDecoder(shown)
+    decoder = PullDecoder(shown, podman=client.version.is_podman)
     stream = JSONStreamDecoder()
     try:
         async with client.stream(
@@ -225,4 +259,4 @@ async def pull(
         reason = classify_pull_error(exc.message, exc.status)
         if reason is PullFailure.OTHER:
             raise
-        raise PullFailed(shown, reason, exc.message) from exc
+        raise PullFailed(shown, reason, exc.message, podman=client.version.is_podman) from exc

@@ -445,8 +445,8 @@ class Registry:
     image: str  # a pushed image only the registry has: address/dockyard/pulled:RUN_ID
 
 
-def _start_registry(root: Path, htpasswd: Path | None = None) -> tuple[subprocess.Popen[bytes],
-                                                                         str]:
+def _start_registry(root: Path, htpasswd: Path | None = None, host: str = "127.0.0.1"
+                    ) -> tuple[subprocess.Popen[bytes], str]:
     binary = shutil.which("docker-registry")
     if binary is None:
         pytest.skip("docker-registry is not installed (apt-get install docker-registry)")
@@ -458,14 +458,14 @@ def _start_registry(root: Path, htpasswd: Path | None = None) -> tuple[subproces
         "version: 0.1\n"
         "log:\n  level: error\n"
         f"storage:\n  filesystem:\n    rootdirectory: {root / 'data'}\n"
-        f"http:\n  addr: 127.0.0.1:{port}\n" + auth
+        f"http:\n  addr: {host}:{port}\n" + auth
     )
     log = (root / "registry.log").open("wb")
     process = subprocess.Popen([binary, "serve", str(config)], stdout=log, stderr=log)
 
     def answers() -> bool:
         try:
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/v2/", timeout=seconds(1))
+            urllib.request.urlopen(f"http://{host}:{port}/v2/", timeout=seconds(1))
         except urllib.error.HTTPError:
             return True  # 401 with auth: it is up
         except OSError:
@@ -479,7 +479,7 @@ def _start_registry(root: Path, htpasswd: Path | None = None) -> tuple[subproces
     except AssertionError as exc:
         process.kill()
         pytest.fail(f"{exc}: {(root / 'registry.log').read_text()}")
-    return process, f"127.0.0.1:{port}"
+    return process, f"{host}:{port}"
 
 
 def _stop(process: subprocess.Popen[bytes]) -> None:
@@ -563,6 +563,49 @@ async def test_pull_from_an_unreachable_registry(docker_engine: EngineUnderTest)
     assert failed.value.reason is PullFailure.UNREACHABLE
     assert str(failed.value).startswith(f"the registry of {reference} cannot be reached: ")
     assert "connection refused" in failed.value.detail
+
+
+def _outside_address() -> str:
+    """An address of this machine that is not loopback (engines trust 127.0.0.0/8 over
+    plain HTTP, and nothing else)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        try:
+            probe.connect(("192.0.2.123", 9))  # no packet is sent: only the route is chosen
+        except OSError:
+            pytest.skip("this machine has no address outside loopback")
+        address = str(probe.getsockname()[0])
+    if address.startswith("127."):
+        pytest.skip("this machine has no address outside loopback")
+    return address
+
+
+async def test_a_plain_http_registry_is_named_insecure_with_how_to_allow_it(
+    any_engine: EngineUnderTest, tmp_path: Path
+) -> None:
+    """Not "cannot be reached": the engine reached it and refused plain HTTP (12.11)."""
+    process, address = _start_registry(tmp_path, host=_outside_address())
+    reference = f"{address}/dockyard/nothing:{RUN_ID}"
+    try:
+        async with await any_engine.open() as client:
+            with pytest.raises(PullFailed) as failed:
+                await _drain(pull(client, reference))
+    finally:
+        _stop(process)
+    assert failed.value.reason is PullFailure.INSECURE
+    assert "server gave HTTP response to HTTPS client" in failed.value.detail
+    message = str(failed.value)
+    assert "\n" not in message
+    if any_engine.kind == "docker":
+        assert message == (
+            f"cannot pull {reference}: {address} is an insecure registry (plain HTTP, no TLS),"
+            f" which Docker refuses by default; to allow it, add \"insecure-registries\":"
+            f" [\"{address}\"] to /etc/docker/daemon.json and restart Docker")
+    else:
+        assert message == (
+            f"cannot pull {reference}: {address} is an insecure registry (plain HTTP, no TLS),"
+            f" which Podman refuses by default; to allow it, add [[registry]] location ="
+            f" \"{address}\" insecure = true to /etc/containers/registries.conf"
+            " (~/.config/containers/registries.conf for rootless Podman)")
 
 
 async def _drain(progress: AsyncIterator[PullProgress]) -> None:
