@@ -44,7 +44,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtGui import QTextCursor
+from PySide6.QtGui import QResizeEvent, QTextCursor
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -102,7 +102,7 @@ FIELDS = ("name", "command", "entrypoint", "ports", "env", "volumes", "labels", 
 
 
 def _text_box(name: str, accessible: str, placeholder: str, parent: QWidget,
-              lines: int = 4) -> QPlainTextEdit:
+              lines: int = 3) -> QPlainTextEdit:
     box = QPlainTextEdit(parent)
     box.setObjectName(name)
     box.setAccessibleName(accessible)
@@ -218,18 +218,22 @@ class RunDialog(QDialog):
         if line_edit is not None:
             line_edit.setPlaceholderText("The engine's default")
         self.labels = _text_box("run-labels", "Labels", "key=value, one per line", self,
-                                lines=3)
+                                lines=2)
         self.user = _line("run-user", "User", "The image's user (name or UID[:GID])", self)
         self.workdir = _line("run-workdir", "Working directory", "The image's working directory",
                              self)
-        self.cpus = _line("run-cpus", "CPU limit", "No limit (e.g. 1.5)", self)
-        self.memory = _line("run-memory", "Memory limit", "No limit (e.g. 512m, 2g)", self)
+        self.cpus = _line("run-cpus", "CPU limit", "No limit", self)
+        self.cpus.setToolTip("How many CPUs the container may use, e.g. 1.5 (--cpus)")
+        self.memory = _line("run-memory", "Memory limit", "No limit", self)
+        self.memory.setToolTip("How much memory the container may use, e.g. 512m or 2g"
+                               " (--memory; k, m, g are 1024-based)")
         # Shown while the network mode makes the ports meaningless (host, none).
         self.ports_note = QLabel(self)
         self.ports_note.setObjectName("run-ports-warning")
         self.ports_note.setAccessibleName("Ports warning")
         self.ports_note.setStyleSheet(text_style(WARNING_TEXT, self.ports_note))
         self.ports_note.setWordWrap(True)
+        self.ports_note.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
         self.ports_note.hide()
         self.auto_remove = QCheckBox("Remove the container when it exits", self)
         self.auto_remove.setObjectName("run-auto-remove")
@@ -248,6 +252,8 @@ class RunDialog(QDialog):
             label.setAccessibleName(f"{field.capitalize()} problem")
             label.setStyleSheet(text_style(ERROR_TEXT, label))
             label.setWordWrap(True)
+            # Top-aligned: a row a line taller than its wrapped text leaves no gap above.
+            label.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
             label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
             label.hide()
             self.error_labels[field] = label
@@ -287,8 +293,7 @@ class RunDialog(QDialog):
             ("Network", self.network, "network"),
             ("User", self.user, "user"),
             ("Working directory", self.workdir, "workdir"),
-            ("CPUs", self.cpus, "cpus"),
-            ("Memory", self.memory, "memory"),
+            ("Limits", self._limits_row(), "cpus"),
             ("", self.auto_remove, None),
             ("", self.tty, None),
             ("", self.interactive, None),
@@ -299,8 +304,11 @@ class RunDialog(QDialog):
                 form.addRow("", self.ports_note)
             if error_of is not None:
                 form.addRow("", self.error_labels[error_of])
+            if error_of == "cpus":  # CPUs and memory share the Limits row
+                form.addRow("", self.error_labels["memory"])
         layout = QVBoxLayout(self)
         layout.addLayout(form)
+        layout.addStretch(1)  # spare height goes here, not between a message's lines
         layout.addWidget(self.run_error)
         layout.addWidget(self.buttons)
 
@@ -328,6 +336,21 @@ class RunDialog(QDialog):
         self.set_networks(networks)
         self._validate()
         self.check_conflicts()
+
+    def _limits_row(self) -> QHBoxLayout:
+        """CPUs and memory side by side: one row for the two limits."""
+        row = QHBoxLayout()
+        row.setContentsMargins(0, 0, 0, 0)
+        cpus = QLabel("CPUs", self)
+        cpus.setBuddy(self.cpus)
+        memory = QLabel("Memory", self)
+        memory.setBuddy(self.memory)
+        row.addWidget(cpus)
+        row.addWidget(self.cpus, 1)
+        row.addSpacing(8)
+        row.addWidget(memory)
+        row.addWidget(self.memory, 1)
+        return row
 
     @staticmethod
     def _stack(main: QWidget, *extras: QWidget) -> QVBoxLayout:
@@ -474,21 +497,31 @@ class RunDialog(QDialog):
         self._fit_messages()
 
     def _fit_messages(self) -> None:
-        """Grow to what the shown messages need at this width, never squeeze the fields.
+        """Give every shown message the height its wrapped text needs at this width.
 
-        Wrapped messages need a height that depends on the width, which a layout's
-        minimum size leaves out: without this a long message (the daemon's words)
-        drew the fields over each other instead of growing the dialog.
+        A wrapped label's height depends on its width, which the form's minimum
+        size leaves out (and its height-for-width guesses lines too many): a long
+        message (the daemon's words) drew the fields over each other.  With each
+        message's height fixed from its real width, the layout's minimum is exact
+        and the dialog grows to it.
         """
         layout = self.layout()
         if layout is None:
             return
         layout.activate()
-        needed = (layout.totalHeightForWidth(self.width()) if layout.hasHeightForWidth()
-                  else layout.totalMinimumSize().height())
-        self.setMinimumHeight(needed)
-        if self.height() < needed:
-            self.resize(self.width(), needed)
+        field_width = self.name.width()
+        for label in (*self.error_labels.values(), self.ports_note):
+            if not label.isHidden():
+                label.setFixedHeight(label.heightForWidth(field_width))
+        if not self.run_error.isHidden():
+            self.run_error.setFixedHeight(
+                self.run_error.heightForWidth(layout.contentsRect().width()))
+        layout.invalidate()  # the new heights count now, not after a posted layout request
+        layout.activate()
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        self._fit_messages()  # wider or narrower: the messages wrap differently
 
     def _missing_message(self, path: str) -> str:
         if self._engine_name == "Podman":  # its compatible API creates it, as the service's user
