@@ -140,6 +140,11 @@ class ImageRow:
         """What to send the engine for this row: the tag, else the image ID."""
         return self.tag or self.image.id
 
+    @property
+    def shown(self) -> str:
+        """The name as the docker CLI shows it (``busybox:latest``), for messages."""
+        return short_reference(self.name)
+
 
 def image_rows(images: list[Image], containers: list[Container]) -> list[ImageRow]:
     """One row per tag, one for an untagged image."""

@@ -254,7 +254,7 @@ class ImagesPage(TablePage):
         rows: list[ImageRow] = self.selected_items()
         if not rows:
             return
-        names = ", ".join(r.name for r in rows[:5]) + ("…" if len(rows) > 5 else "")
+        names = ", ".join(r.shown for r in rows[:5]) + ("…" if len(rows) > 5 else "")
         # Every row one of several tags: only names go, the images stay.
         untag_only = all(len(r.image.repo_tags) > 1 for r in rows)
         what = counted(len(rows), "tag" if untag_only else "image")
@@ -267,7 +267,7 @@ class ImagesPage(TablePage):
         for row in rows:
             target = row.image.id if force else row.reference
             self.session.run(partial(_remove_image, target, force),
-                             describe=f"remove {row.name}",
+                             describe=f"remove {row.shown}",
                              on_done=partial(self._removed, row))
 
     def _removed(self, row: ImageRow, outcome: list[str] | engine.Conflict) -> None:
@@ -275,9 +275,9 @@ class ImagesPage(TablePage):
             self.session.refresh()
             deleted = sum(1 for line in outcome if line.startswith("Deleted"))
             if deleted == 0 and any(line.startswith("Untagged") for line in outcome):
-                text = f"Untagged {row.name}; the image keeps its other tags"
+                text = f"Untagged {row.shown}; the image keeps its other tags"
             else:
-                text = f"Removed {row.name} ({deleted} layers deleted)"
+                text = f"Removed {row.shown} ({deleted} layers deleted)"
             self.session.message.emit(MessageLevel.INFO, text)
             return
         # Refused: say exactly what forcing would affect, and ask a second time.
@@ -289,7 +289,7 @@ class ImagesPage(TablePage):
         else:
             why = f"The engine refused: {outcome.message}"
         ask(self, "Force removal",
-            f"{row.name} cannot be removed as it is.\n{why}\n\n"
+            f"{row.shown} cannot be removed as it is.\n{why}\n\n"
             "Force the removal? Containers keep running, but lose their image's name.",
             "Force removal", partial(self._remove, [row], force=True),
             name="images-force-confirm", icon=QMessageBox.Icon.Warning)

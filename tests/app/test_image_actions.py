@@ -119,12 +119,12 @@ def test_each_tag_is_a_row_and_remove_untags_until_the_last(
         qtbot.waitUntil(lambda: page.detail.image_id == image_id, timeout=wait_ms(10))
         page.remove_button.click()
         asked = answer(qtbot, "images-remove-confirm", "Remove")
-        assert asked == f"Remove 1 tag: {two}?"
+        assert asked == f"Remove 1 tag: {second}?"  # as the docker CLI names it
         qtbot.waitUntil(lambda: page.model.row_of(two) is None, timeout=wait_ms(20))
         assert page.model.row_of(one) is not None
         assert any_engine.cli("image", "inspect", "--format", "{{.Id}}", first) != ""
         assert any_engine.cli("images", "-q", second) == ""
-        qtbot.waitUntil(lambda: any(t.startswith(f"Untagged {two}") for t in said),
+        qtbot.waitUntil(lambda: any(t.startswith(f"Untagged {second}") for t in said),
                         timeout=wait_ms(10))
         assert shown_box("images-force-confirm") is None
 
@@ -132,10 +132,10 @@ def test_each_tag_is_a_row_and_remove_untags_until_the_last(
         select_key(page, one)
         qtbot.waitUntil(lambda: page.detail.image_id == image_id, timeout=wait_ms(10))
         page.remove_button.click()
-        assert answer(qtbot, "images-remove-confirm", "Remove") == f"Remove 1 image: {one}?"
+        assert answer(qtbot, "images-remove-confirm", "Remove") == f"Remove 1 image: {first}?"
         qtbot.waitUntil(lambda: page.row_of_image(image_id) is None, timeout=wait_ms(20))
         assert any_engine.cli("images", "-q", first) == ""
-        qtbot.waitUntil(lambda: any(t.startswith(f"Removed {one}") for t in said),
+        qtbot.waitUntil(lambda: any(t.startswith(f"Removed {first}") for t in said),
                         timeout=wait_ms(10))
     finally:
         any_engine.cli("rmi", "-f", first, second, check=False)
