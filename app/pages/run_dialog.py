@@ -44,7 +44,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtGui import QResizeEvent, QTextCursor
+from PySide6.QtGui import QResizeEvent, QShowEvent, QTextCursor
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -165,6 +165,9 @@ class RunDialog(QDialog):
         self._missing: list[str] = []
         self._folder_error = ""
         self._focus_before: QWidget | None = None
+        #: The height the dialog opened with, and the one it last fitted its messages to.
+        self._base_height: int | None = None
+        self._fitted_height = -1
         #: The task running the spec (with a session), for whoever wants to wait on it.
         self.run_task: asyncio.Task[Any] | None = None
         self._errors: dict[str, str] = {}
@@ -496,7 +499,7 @@ class RunDialog(QDialog):
         self.run_button.setEnabled(spec is not None and not self._busy)
         self._fit_messages()
 
-    def _fit_messages(self) -> None:
+    def _fit_messages(self, *, shrink: bool = True) -> None:
         """Give every shown message the height its wrapped text needs at this width.
 
         A wrapped label's height depends on its width, which the form's minimum
@@ -517,11 +520,23 @@ class RunDialog(QDialog):
             self.run_error.setFixedHeight(
                 self.run_error.heightForWidth(layout.contentsRect().width()))
         layout.invalidate()  # the new heights count now, not after a posted layout request
-        layout.activate()
+        layout.activate()  # grows the dialog to its new minimum if needed
+        # Messages gone: back to the height before them, unless the user chose one.
+        if shrink and self._fitted_height == self.height():
+            target = max(self.minimumHeight(), self._base_height or 0)
+            if target < self.height():
+                self.resize(self.width(), target)
+        self._fitted_height = self.height()
 
     def resizeEvent(self, event: QResizeEvent) -> None:
         super().resizeEvent(event)
-        self._fit_messages()  # wider or narrower: the messages wrap differently
+        self._fit_messages(shrink=False)  # wider or narrower: the messages wrap differently
+
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        if self._base_height is None:
+            self._base_height = self.height()
+            self._fitted_height = self.height()
 
     def _missing_message(self, path: str) -> str:
         if self._engine_name == "Podman":  # its compatible API creates it, as the service's user

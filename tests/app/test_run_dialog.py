@@ -606,5 +606,22 @@ def test_messages_grow_the_dialog_instead_of_overlapping_the_fields(qtbot: QtBot
     dialog.labels.setPlainText("=a\n=b\n=c")
     dialog.workdir.setText("relative/" * 30)
     dialog.network.setCurrentText("host")
-    qtbot.waitUntil(lambda: dialog.height() > height, timeout=wait_ms(5))
-    qtbot.waitUntil(lambda: overlapping(dialog) == [], timeout=wait_ms(5))
+    # At once, not after some later layout pass: nothing is ever drawn over a field.
+    assert dialog.height() > height
+    assert overlapping(dialog) == []
+    # Narrower: the messages wrap onto more lines and the dialog grows again.
+    taller = dialog.height()
+    dialog.resize(dialog.minimumWidth(), dialog.height())
+    qtbot.waitUntil(lambda: dialog.width() == dialog.minimumWidth(), timeout=wait_ms(5))
+    assert dialog.height() > taller
+    assert overlapping(dialog) == []
+    # The problems fixed: the dialog returns to the height it opened with.
+    dialog.resize(dialog.width(), dialog.minimumHeight())
+    for box in (dialog.ports, dialog.env, dialog.labels):
+        box.setPlainText("")
+    for line in (dialog.name, dialog.cpus, dialog.memory, dialog.workdir):
+        line.setText("")
+    dialog.network.setCurrentText("")
+    assert shown_errors(dialog) == {}
+    assert dialog.height() == height
+    assert overlapping(dialog) == []
