@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.icons import PAGE_ICONS, decorate, themed_icon
 from app.notifications import DesktopNotifications, Notifier
 from app.operations import start_build, start_pull
 from app.page_table import PAGES
@@ -85,6 +86,8 @@ class MainWindow(QMainWindow):
             item = QListWidgetItem(spec.title, self.sidebar)
             if spec.icon:
                 item.setIcon(QIcon.fromTheme(spec.icon))
+            elif spec.key in PAGE_ICONS:
+                item.setIcon(themed_icon(PAGE_ICONS[spec.key]))
             self.page_widgets.append(spec.factory(session, self.settings))
             self.pages.addWidget(self.page_widgets[-1])
             # A page that links to others (Disk usage) asks by page key and item key.
@@ -146,6 +149,7 @@ class MainWindow(QMainWindow):
         session.statusChanged.connect(self.show_status)
         self.sidebar.setCurrentRow(0)
         self.show_status(session.status)
+        decorate(self)  # every page's buttons get their icons (app/icons.py)
         self.resize(DEFAULT_SIZE)
         self.restore_state()
 

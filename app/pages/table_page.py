@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.icons import icon_for
 from app.models.table import ItemRole, KeyedTableModel, SortRole
 
 
@@ -158,6 +159,8 @@ class TablePage(QWidget):
         action = QAction(text, self)
         action.setIconText(text)  # a tool button would strip the "…" of "Run…"
         action.setObjectName(f"action-{name}")
+        if (icon := icon_for(name)) is not None:  # the same glyph on the menu and the palette
+            action.setIcon(icon)
         action.triggered.connect(slot)
         if shortcut:
             action.setShortcut(QKeySequence(shortcut))
@@ -168,8 +171,8 @@ class TablePage(QWidget):
         button.setObjectName(name)
         button.setAccessibleName(text)
         button.setDefaultAction(action)
-        button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
-        button.setMinimumWidth(72)
+        button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        button.setToolTip(text)
         self.actions_bar.insertWidget(self.actions_bar.count() - 1, button)
         return button
 
