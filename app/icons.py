@@ -24,9 +24,9 @@ from functools import cache
 # qtpy (qtawesome's Qt layer) would take PyQt5 first if it were installed beside PySide6.
 os.environ.setdefault("QT_API", "pyside6")
 
-import qtawesome  # noqa: E402
-from PySide6.QtCore import QPoint, QRect, QSize, Qt  # noqa: E402
-from PySide6.QtGui import (  # noqa: E402
+import qtawesome
+from PySide6.QtCore import QPoint, QRect, QSize, Qt
+from PySide6.QtGui import (
     QColor,
     QGuiApplication,
     QIcon,
@@ -35,7 +35,7 @@ from PySide6.QtGui import (  # noqa: E402
     QPalette,
     QPixmap,
 )
-from PySide6.QtWidgets import QAbstractButton, QWidget  # noqa: E402
+from PySide6.QtWidgets import QAbstractButton, QWidget
 
 #: objectName of a button (or the action behind it) → Material Design Icons glyph.
 ICONS: dict[str, str] = {

@@ -106,6 +106,53 @@ def short_reference(reference: str) -> str:
         return reference
 
 
+def browser_urls(container: Container) -> list[str]:
+    """Where a browser reaches each published TCP port: ``http://127.0.0.1:PORT``.
+
+    A port published on every address (0.0.0.0 / ::) is reached on loopback;
+    one bound to a specific address on that address.  Docker lists a port once
+    per address family; each URL appears once, in port order.
+    """
+    return [url for url, _text in port_links(container)]
+
+
+def port_links(container: Container) -> list[tuple[str, str]]:
+    """Each published TCP port as (URL a browser opens, words for the link):
+    ``("http://127.0.0.1:8080", "localhost:8080 → 80")``; see :func:`browser_urls`."""
+    links: list[tuple[str, str]] = []
+    seen: set[str] = set()
+    for port in sorted(container.ports, key=lambda p: (p.public or 0, p.ip or "")):
+        if port.public is None or port.type != "tcp":
+            continue
+        ip = port.ip or ""
+        if ip in ("", "0.0.0.0", "::"):
+            host, shown = "127.0.0.1", "localhost"
+        elif ":" in ip:
+            host = shown = f"[{ip}]"
+        else:
+            host = shown = ip
+        url = f"http://{host}:{port.public}"
+        if url not in seen:
+            seen.add(url)
+            links.append((url, f"{shown}:{port.public} → {port.private}"))
+    return links
+
+
+def uptime_text(state: str, started: datetime | None, finished: datetime | None,
+                created: datetime | None = None, now: datetime | None = None) -> str:
+    """How long a container has been up, or since when it is not: "Up 5 minutes",
+    "Exited 2 hours ago", "Created a minute ago" (recomputed as the clock ticks)."""
+    now = now or datetime.now(tz=UTC)
+    if state in ("running", "paused", "restarting") and started is not None:
+        up = f"Up {humanize.naturaldelta(now - started)}"
+        return f"{up}, paused" if state == "paused" else up
+    if state in ("exited", "dead") and finished is not None:
+        return f"{state.capitalize()} {relative_time(finished, now)}"
+    if created is not None:
+        return f"Created {relative_time(created, now)}"
+    return ""
+
+
 def container_image(container: Container) -> str:
     """Image name as the docker CLI shows it; a bare ID is shortened."""
     image = container.image

@@ -58,6 +58,30 @@ MESSAGE_COLOURS: dict[str, tuple[BarColours, BarColours]] = {
 }
 
 
+@dataclass(frozen=True, slots=True)
+class BadgeColours:
+    """A state badge's text and the pill behind it (the dot takes the text colour)."""
+
+    text: str
+    fill: str
+
+
+#: State badges by tone ("good" running, "busy" paused or changing, "bad" failed,
+#: "idle" stopped or created): light, dark.  Text on fill is checked for 4.5:1.
+BADGE_COLOURS: dict[str, tuple[BadgeColours, BadgeColours]] = {
+    "good": (BadgeColours("#0d5a22", "#d3f1da"), BadgeColours("#c8f7d3", "#1b5229")),
+    "busy": (BadgeColours("#6a4600", "#fcecbf"), BadgeColours("#ffe6a0", "#574200")),
+    "bad": (BadgeColours("#8e1b16", "#fbdcd9"), BadgeColours("#ffd8d4", "#6b1d19")),
+    "idle": (BadgeColours("#3b3b3b", "#e3e3e3"), BadgeColours("#dcdcdc", "#474747")),
+}
+
+
+def badge_colours(tone: str, palette: QPalette | None = None) -> BadgeColours:
+    """A badge's colours for ``tone`` on ``palette`` (unknown tones look idle)."""
+    light, dark = BADGE_COLOURS.get(tone, BADGE_COLOURS["idle"])
+    return dark if palette_is_dark(palette) else light
+
+
 def palette_is_dark(palette: QPalette | None = None) -> bool:
     """Whether ``palette`` (the application's when None) draws light text on dark."""
     palette = palette if palette is not None else QGuiApplication.palette()

@@ -26,6 +26,8 @@ AnyIndex = QModelIndex | QPersistentModelIndex
 ItemRole = Qt.ItemDataRole.UserRole + 1
 #: A value that sorts the way a user expects (bytes, not "1.2 MB").
 SortRole = Qt.ItemDataRole.UserRole + 2
+#: How a state looks ("good", "busy", "bad", "idle"): a badge delegate paints it.
+ToneRole = Qt.ItemDataRole.UserRole + 5
 
 
 @dataclass(frozen=True)
@@ -39,6 +41,8 @@ class Column:
     decoration: Callable[[Any], Any] | None = None
     #: The text says how long ago something was, so it changes as time passes.
     ticks: bool = False
+    #: The text is a state: its tone ("good", "busy", "bad", "idle") for a badge.
+    tone: Callable[[Any], str] | None = None
 
     def data(self, item: Any, role: int) -> Any:
         """What this column shows of ``item`` for a Qt role (every model here asks this)."""
@@ -48,6 +52,8 @@ class Column:
             return self.sort_key(item) if self.sort_key else self.text(item).lower()
         if role == ItemRole:
             return item
+        if role == ToneRole and self.tone:
+            return self.tone(item)
         if role == Qt.ItemDataRole.DecorationRole and self.decoration:
             return self.decoration(item)
         if role == Qt.ItemDataRole.ToolTipRole and self.tooltip:

@@ -46,12 +46,19 @@ from PySide6.QtWidgets import (
 )
 
 import engine
+from app.icons import themed_icon
 from app.pages.run_dialog import RunDialog
-from app.presentation import container_image
+from app.presentation import (
+    container_image,
+    container_state,
+    container_tone,
+    port_links,
+    uptime_text,
+)
 from app.resources import CONTAINERS
 from app.session import EngineSession, MessageLevel
 from app.widgets.ask import ask
-from app.widgets.elided_label import ElidedLabel
+from app.widgets.detail_header import DetailHeader
 from app.widgets.inspect_view import InspectView
 from app.widgets.log_view import LogView
 from app.widgets.stats_view import NOT_RUNNING, PAUSED, REMOVED, StatsView, follow_stats
@@ -372,11 +379,11 @@ class ContainerDetail(QWidget):
         self.setAccessibleName("Container details")
         self.session = session
         self.container: engine.Container | None = None
-        # A long name or image must not widen the window past the screen (issue 12.14:
-        # the default window needed scrolling sideways): the title takes the room left
-        # beside the buttons and ends in "…" there; the tooltip has all of it.
-        self.title = ElidedLabel(NO_SELECTION, self)
-        self.title.setObjectName("container-title")
+        self.header = DetailHeader("container", themed_icon("mdi6.cube-outline"), self)
+        self.header.show_nothing(NO_SELECTION)
+        self.title = self.header.title
+        #: The selected container's start and end (from inspect), for the header's uptime.
+        self._times: tuple[str, str, datetime | None, datetime | None] | None = None
         self.tail = QComboBox(self)
         self.tail.setObjectName("logs-tail")
         self.tail.setAccessibleName("How much of the log to load")
@@ -453,16 +460,22 @@ class ContainerDetail(QWidget):
             self._command("Change settings…", "edit", self.edit_settings),
         ]
 
-        bar = QHBoxLayout()
-        bar.addWidget(self.title, 1)
+        # The header has the pane's width; the controls sit in the tab bar's empty corner.
+        controls = QWidget(self)
+        controls.setObjectName("container-controls")
+        bar = QHBoxLayout(controls)
+        bar.setContentsMargins(0, 0, 0, 2)
+        bar.setSpacing(6)
         bar.addWidget(self.tail)
         bar.addWidget(self.edit_button)
         bar.addWidget(self.shell_command)
         bar.addWidget(self.shell_user)
         bar.addWidget(self.shell_button)
+        self.tabs.setCornerWidget(controls, Qt.Corner.TopRightCorner)
         layout = QVBoxLayout(self)
-        layout.setContentsMargins(0, 4, 0, 0)
-        layout.addLayout(bar)
+        layout.setContentsMargins(0, 6, 0, 0)
+        layout.setSpacing(6)
+        layout.addWidget(self.header)
         layout.addWidget(self.tabs, 1)
         self.show_container(None)
 
@@ -487,9 +500,9 @@ class ContainerDetail(QWidget):
         self.palette_actions[0].setEnabled(self.shell_button.isEnabled())
         if container is None and previous is None:
             if hint:
-                self.title.setText(hint)
+                self.header.show_nothing(hint)
             elif self.title.text() != NO_SELECTION and "(removed)" not in self.title.text():
-                self.title.setText(NO_SELECTION)
+                self.header.show_nothing(NO_SELECTION)
             return  # nothing shown, or a removed container's last words: keep them
         if container is None:
             self.session.cancel("logs")
@@ -501,26 +514,25 @@ class ContainerDetail(QWidget):
                                                              self.session.items(CONTAINERS)}:
                 if previous.id in self._recreating:  # the new one is selected when made
                     name = html.escape(self._recreating[previous.id])
-                    self.title.setText(f"<b>{name}</b> &nbsp; (recreating…)")
+                    self.header.show_item(f"<b>{name}</b> &nbsp; (recreating…)", "recreating…",
+                                          "busy", previous.image)
                     self.logs.flush()
                     self.stats.set_status(REMOVED)
                     return
                 # Its row went away: keep what it wrote on screen, and say why it stopped.
-                self.title.setText(f"<b>{html.escape(previous.name)}</b> &nbsp; (removed)")
+                self.header.show_item(f"<b>{html.escape(previous.name)}</b> &nbsp; (removed)",
+                                      "removed", "idle", previous.image)
                 self.logs.flush()
                 self.logs.show_status("Container removed.")
                 self.stats.set_status(REMOVED)
                 return
-            self.title.setText(hint or NO_SELECTION)
+            self.header.show_nothing(hint or NO_SELECTION)
             self.logs.clear()
             self.stats.clear()
             return
         # While recreated, the old one is renamed aside: keep showing the name it had.
         name = self._recreating.get(container.id, container.name)
-        self.title.setText(f"<b>{html.escape(name)}</b> &nbsp; {container.short_id} &nbsp; "
-                           f"{html.escape(container_image(container))}")
-        self.title.setToolTip(f"{html.escape(name)}<br>{container.id}<br>"
-                              f"{html.escape(container.image)}")
+        self._show_header(container, name)
         if previous is None or previous.id != container.id:
             self.stats.clear()
             self._start_logs()
@@ -528,6 +540,34 @@ class ContainerDetail(QWidget):
         elif previous.running != container.running and container.running:
             self._start_logs()  # started again: follow the new output
         self._update_stats()
+
+    def _show_header(self, container: engine.Container, name: str) -> None:
+        """Name, state badge, image and ID, port links and the uptime, in the header."""
+        times = self._times
+        if times is None or times[:2] != (container.id, container.state):
+            self._times = None
+            self.session.run(engine.Engine.container, container.id, key="header-times",
+                             quiet_not_found=True, describe=f"inspect {container.name}",
+                             on_done=self._got_times)
+
+        def uptime() -> str:
+            known = self._times
+            if known is None or known[0] != container.id:
+                return container.status  # the engine's own words until inspect answers
+            return uptime_text(container.state, known[2], known[3], container.created)
+
+        self.header.show_item(f"<b>{html.escape(name)}</b>", container_state(container),
+                              container_tone(container),
+                              f"{container_image(container)} · {container.short_id}",
+                              port_links(container), uptime)
+
+    def _got_times(self, details: engine.ContainerDetails) -> None:
+        container = self.container
+        if container is None or details.id != container.id:
+            return
+        self._times = (details.id, container.state, details.state.started_at,
+                       details.state.finished_at)
+        self.header.tick_now()
 
     # -- the connection going and coming back -----------------------------------------------
 

@@ -37,7 +37,6 @@ from PySide6.QtCore import (
 )
 from PySide6.QtGui import (
     QAction,
-    QColor,
     QDesktopServices,
     QGuiApplication,
     QHideEvent,
@@ -68,6 +67,7 @@ from app.pages.container_detail import ContainerDetail
 from app.pages.container_usage import UsageStreams, usage_columns
 from app.pages.table_page import FilterProxy, TablePage
 from app.presentation import (
+    browser_urls,
     container_image,
     container_ports,
     container_state,
@@ -81,16 +81,10 @@ from app.settings import CONFIRM_REMOVE, LOG_LINE_CAP, Settings
 from app.theme import ERROR_TEXT, text_style
 from app.widgets.ask import ask
 from app.widgets.dialog_title import fit_title
+from app.widgets.badges import StateBadgeDelegate
 from engine import validate_name
 
 AnyIndex = QModelIndex | QPersistentModelIndex
-
-TONE_COLOURS = {
-    "good": QColor("#2e9e44"),
-    "busy": QColor("#d9a400"),
-    "bad": QColor("#d0342c"),
-    "idle": QColor("#9a9a9a"),
-}
 
 #: How long an action's "stopping…" stays when no refresh shows a change (a no-op).
 SETTLE_MS = 3000
@@ -100,12 +94,12 @@ def _created_key(container: engine.Container) -> float:
     return container.created.timestamp() if container.created else 0.0
 
 
+STATE_COLUMN = Column("State", container_state, tooltip=lambda c: c.status, tone=container_tone)
 CONTAINER_COLUMNS = (
     Column("Name", lambda c: c.name),
     Column("ID", lambda c: c.short_id, tooltip=lambda c: c.id),
     Column("Image", container_image, tooltip=lambda c: c.image),
-    Column("State", container_state, tooltip=lambda c: c.status,
-           decoration=lambda c: TONE_COLOURS[container_tone(c)]),
+    STATE_COLUMN,
     Column("Created", lambda c: relative_time(c.created), sort_key=_created_key, ticks=True,
            tooltip=lambda c: c.created.isoformat() if c.created else ""),
     Column("Ports", container_ports),
@@ -133,7 +127,7 @@ GROUP_COLUMNS = (
     Column("Name", lambda g: g.project, tooltip=_group_tooltip),
     Column("ID", lambda g: ""),
     Column("Image", lambda g: ""),
-    Column("State", lambda g: g.summary, decoration=lambda g: TONE_COLOURS[group_tone(g)]),
+    Column("State", lambda g: g.summary, tone=group_tone),
     Column("Created", lambda g: ""),
     Column("Ports", lambda g: ""),
 )
@@ -153,30 +147,6 @@ def names_phrase(names: Sequence[str]) -> str:
 
 def containers_model(parent: QWidget | None = None) -> KeyedTableModel:
     return KeyedTableModel(CONTAINER_COLUMNS, key=lambda c: c.id, parent=parent)
-
-
-def browser_urls(container: engine.Container) -> list[str]:
-    """Where a browser reaches each published TCP port: ``http://127.0.0.1:PORT``.
-
-    A port published on every address (0.0.0.0 / ::) is reached on loopback;
-    one bound to a specific address on that address.  Docker lists a port once
-    per address family; each URL appears once, in port order.
-    """
-    urls: list[str] = []
-    for port in sorted(container.ports, key=lambda p: (p.public or 0, p.ip or "")):
-        if port.public is None or port.type != "tcp":
-            continue
-        ip = port.ip or ""
-        if ip in ("", "0.0.0.0", "::"):
-            host = "127.0.0.1"
-        elif ":" in ip:
-            host = f"[{ip}]"
-        else:
-            host = ip
-        url = f"http://{host}:{port.public}"
-        if url not in urls:
-            urls.append(url)
-    return urls
 
 
 class GroupedFilterProxy(FilterProxy):
@@ -237,6 +207,9 @@ class ContainerTreeView(QTreeView):
         self.setSortingEnabled(True)
         self.setAllColumnsShowFocus(True)
         self.setWordWrap(False)
+        # The State column is a badge ("running", "exited (1)"), not a coloured square.
+        self.setItemDelegateForColumn(CONTAINER_COLUMNS.index(STATE_COLUMN),
+                                      StateBadgeDelegate(self))
         header = self.header()
         header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         header.setStretchLastSection(True)
@@ -419,7 +392,7 @@ class ContainersPage(TablePage):
         containers = session.live(CONTAINERS)
         containers.changed.connect(self.model.set_items)
         containers.changed.connect(self._settle)
-        self.fit_columns({0: 180, 1: 100, 2: 150, 3: 115, 4: 60, 5: 75, 6: 100, 7: 80})
+        self.fit_columns({0: 165, 1: 95, 2: 145, 3: 140, 4: 60, 5: 75, 6: 100, 7: 80})
         self.detail = ContainerDetail(session, self)
         self.detail.logs.model.cap = self.settings.get(LOG_LINE_CAP)
         self.detail.recreated.connect(self.select_when_listed)

@@ -16,7 +16,6 @@ from functools import partial
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QHeaderView,
-    QLabel,
     QProgressBar,
     QTableView,
     QTabWidget,
@@ -25,6 +24,7 @@ from PySide6.QtWidgets import (
 )
 
 import engine
+from app.icons import themed_icon
 from app.models.table import Column, KeyedTableModel
 from app.models.ticking import relative_time_clock
 from app.pages.image_layers import EfficiencyView, LayerView, SharedWith, shared_layers
@@ -37,7 +37,11 @@ from app.presentation import (
 )
 from app.resources import IMAGES
 from app.session import EngineSession
+from app.widgets.detail_header import DetailHeader
 from app.widgets.message_bar import reserve_space
+
+#: What the header says while no image is selected.
+NOTHING_SELECTED = "Select an image to see what it is made of."
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,9 +72,10 @@ class ImageDetail(QWidget):
         self.setAccessibleName("Image details")
         self.session = session
         self.image_id: str | None = None
-        self.summary = QLabel("Select an image to see what it is made of.", self)
-        self.summary.setObjectName("image-summary")
-        self.summary.setWordWrap(True)
+        self.header = DetailHeader("image", themed_icon("mdi6.layers-outline"), self)
+        self.header.show_nothing(NOTHING_SELECTED)
+        #: The line of facts under the image's name (ID, size, created, used by).
+        self.summary = self.header.facts
         # "created a minute ago" ages with the clock, not with engine events.
         self._summary_row: ImageRow | None = None
         relative_time_clock().timeout.connect(self._tick_summary)
@@ -109,7 +114,7 @@ class ImageDetail(QWidget):
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 4, 0, 0)
-        layout.addWidget(self.summary)
+        layout.addWidget(self.header)
         layout.addWidget(self.progress)
         layout.addWidget(self.tabs, 1)
 
@@ -120,7 +125,8 @@ class ImageDetail(QWidget):
         self.efficiency.show_analysis(None)
         if row is None:
             self.image_id = None
-            self.summary.setText("Select an image to see what it is made of.")
+            self._summary_row = None
+            self.header.show_nothing(NOTHING_SELECTED)
             self.history_model.set_items([])
             self.progress.hide()
             self.session.cancel("image-analysis")
@@ -151,11 +157,15 @@ class ImageDetail(QWidget):
         so tags removed, containers started and "created … ago" stay as the row says."""
         self._summary_row = row
         image = row.image
-        tags = html.escape(", ".join(short_reference(t) for t in image.repo_tags) or "untagged")
-        self.summary.setText(
-            f"<b>{tags}</b> &nbsp; {image.short_id} &nbsp; {human_size(image.size)}"
-            f" &nbsp; created {relative_time(image.created)} &nbsp; {used_by_text(row.used_by)}"
-        )
+        tag = row.tag or (image.repo_tags[0] if image.repo_tags else "")
+        name = short_reference(tag) if tag else "untagged"
+        others = [short_reference(t) for t in image.repo_tags if t != tag]
+        also = f" · also {', '.join(others)}" if others else ""
+        self.header.show_item(
+            f"<b>{html.escape(name)}</b>", used_by_text(row.used_by),
+            "good" if row.used_by else "idle",
+            f"{image.short_id} · {human_size(image.size)} · "
+            f"created {relative_time(image.created)}{also}")
 
     def _on_progress(self, done: int, total: int) -> None:
         self.progress.setValue(int(done / total * 100) if total else 0)

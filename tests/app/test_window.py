@@ -161,17 +161,18 @@ def test_image_header_follows_tags_and_users(
     qtbot.waitUntil(lambda: page.row_of_image(image_id) is not None, timeout=wait_ms(10))
     page.select_image(image_id)
     qtbot.waitUntil(lambda: page.detail.image_id == image_id, timeout=wait_ms(10))
-    summary = page.detail.summary
-    assert "unused" in summary.text()
+    header = page.detail.header
+    assert "unused" in header.plain_text()
     extra = f"dockyard-test/{unique_name('header')}:1"
     any_engine.cli("tag", any_engine.image, extra)
     try:
-        qtbot.waitUntil(lambda: extra in summary.text(), timeout=wait_ms(10))
+        qtbot.waitUntil(lambda: extra in header.plain_text(), timeout=wait_ms(10))
         any_engine.create(any_engine.image, "true")
-        qtbot.waitUntil(lambda: "1 container" in summary.text(), timeout=wait_ms(10))
+        qtbot.waitUntil(lambda: "1 container" in header.plain_text(), timeout=wait_ms(10))
+        assert header.badge.text == "1 container" and header.badge.tone == "good"
     finally:
         any_engine.cli("rmi", extra, check=False)
-    qtbot.waitUntil(lambda: extra not in summary.text(), timeout=wait_ms(10))
+    qtbot.waitUntil(lambda: extra not in header.plain_text(), timeout=wait_ms(10))
 
 
 def test_no_engine_shows_what_was_tried(qtbot: QtBot, make_session, tmp_path: Path) -> None:
@@ -253,7 +254,7 @@ def test_image_detail_lists_build_steps(
                         if any_engine.kind == "podman" else "RUN /bin/busybox --install -s /bin")
     assert steps[2].startswith("LABEL dockyard.test=")
     assert steps[3] == 'CMD ["sh"]'
-    assert any_engine.image.split(":")[1] in detail.summary.text()
+    assert any_engine.image.split(":")[1] in detail.header.title.text()
     qtmodeltester.check(detail.history_model)
 
 
