@@ -118,8 +118,12 @@ def browser_urls(container: Container) -> list[str]:
 
 def port_links(container: Container) -> list[tuple[str, str]]:
     """Each published TCP port as (URL a browser opens, words for the link):
-    ``("http://127.0.0.1:8080", "localhost:8080 → 80")``; see :func:`browser_urls`."""
+    ``("http://127.0.0.1:8080", "localhost:8080 → 80")``; see :func:`browser_urls`.
+    None for a container that is not running: Podman still lists a stopped container's
+    ports, but nothing answers there."""
     links: list[tuple[str, str]] = []
+    if container.state != "running":
+        return links
     seen: set[str] = set()
     for port in sorted(container.ports, key=lambda p: (p.public or 0, p.ip or "")):
         if port.public is None or port.type != "tcp":
