@@ -4,6 +4,7 @@
     QT_QPA_PLATFORM=offscreen .venv/bin/python packaging/screenshots.py [OUT_DIR]
         [--host URL] [--size 1100x680] [--pages containers,images,…] [--themes light,dark]
         [--palette QUERY]
+        [--select containers=web-1,images=app:1]
 
 writes OUT_DIR/<page>-<theme>.png (default OUT_DIR: docs/screenshots) from the real
 engine the window finds (or --host).  The window runs with private, throw-away
@@ -48,6 +49,28 @@ def _repolish_style_sheets(app: QApplication) -> None:
             widget.setStyleSheet(widget.styleSheet())
 
 
+def _select_named(page: object, wanted: str | None) -> bool:
+    """Select the row whose item is called ``wanted`` (a container's name, an image's tag,
+    a volume's name); False when there is none."""
+    from PySide6.QtCore import QItemSelectionModel
+
+    from app.models.table import ItemRole
+
+    model, proxy, table = (getattr(page, a, None) for a in ("model", "proxy", "table"))
+    if not wanted or model is None or proxy is None or table is None:
+        return False
+    for row in range(model.rowCount()):
+        item = model.index(row, 0).data(ItemRole)
+        if wanted in (getattr(item, "name", None), getattr(item, "tag", None)):
+            index = proxy.mapFromSource(model.index(row, 0))
+            if index.isValid():
+                table.selectionModel().setCurrentIndex(
+                    index, QItemSelectionModel.SelectionFlag.ClearAndSelect
+                    | QItemSelectionModel.SelectionFlag.Rows)
+                return True
+    return False
+
+
 async def take(args: argparse.Namespace, app: QApplication) -> list[Path]:
     from app.desktop_entry import window_icon
     from app.main_window import MainWindow
@@ -76,7 +99,9 @@ async def take(args: argparse.Namespace, app: QApplication) -> list[Path]:
             window.sidebar.setCurrentRow(window.pages.indexOf(page))
             await asyncio.sleep(SETTLE_SECONDS)
             table = getattr(page, "table", None)
-            if table is not None and table.model().rowCount():
+            if table is not None and table.model().rowCount() and not _select_named(
+                    page, dict(pair.split("=", 1) for pair in args.select.split(",") if pair)
+                    .get(name)):
                 table.selectRow(0)
             for theme in args.themes.split(","):
                 settings.set(THEME, theme)
@@ -114,6 +139,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--palette", default=None, metavar="QUERY",
                         help="also shoot each page with the command palette open on QUERY"
                              " (writes <page>-palette-<theme>.png)")
+    parser.add_argument("--select", default="",
+                        help="rows to select, as page=name pairs: containers=web-1,images=app:1"
+                             " (default: each table's first row)")
     args = parser.parse_args(argv)
 
     from app.event_loop import make_event_loop
