@@ -123,7 +123,7 @@ def dark_palette() -> QPalette:
         (role.ToolTipText, text), (role.Text, text), (role.Button, QColor("#353535")),
         (role.ButtonText, text), (role.BrightText, QColor("#ff6b6b")),
         (role.Highlight, QColor("#2f6fb3")), (role.HighlightedText, QColor("#ffffff")),
-        (role.Link, QColor("#6cb4ff")), (role.PlaceholderText, QColor("#8c8c8c")),
+        (role.Link, QColor("#6cb4ff")), (role.PlaceholderText, QColor("#949494")),
         (role.Mid, QColor("#3f3f3f")), (role.Midlight, QColor("#454545")),
         (role.Dark, QColor("#1a1a1a")), (role.Shadow, QColor("#000000")),
     ):
@@ -141,6 +141,8 @@ def light_palette() -> QPalette:
     palette = (fusion or QApplication.style()).standardPalette()
     for group in (QPalette.ColorGroup.Active, QPalette.ColorGroup.Inactive):
         palette.setColor(group, QPalette.ColorRole.Highlight, QColor("#2f6fb3"))
+        # Fusion's grey placeholder (empty-table hints, search boxes) reads at < 4.5:1.
+        palette.setColor(group, QPalette.ColorRole.PlaceholderText, QColor("#6b6b6b"))
     return palette
 
 

@@ -46,7 +46,7 @@ from PySide6.QtWidgets import (
 )
 
 import engine
-from app.icons import themed_icon
+from app.icons import icon_for, themed_icon
 from app.pages.run_dialog import RunDialog
 from app.presentation import (
     container_image,
@@ -482,6 +482,8 @@ class ContainerDetail(QWidget):
     def _command(self, text: str, name: str, slot: Callable[[], object]) -> QAction:
         action = QAction(text, self)
         action.setObjectName(f"action-container-{name}")
+        if (icon := icon_for(f"container-{name}")) is not None:
+            action.setIcon(icon)
         action.triggered.connect(lambda _checked=False: slot())
         return action
 

@@ -25,8 +25,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.icons import icon_for
+from app.icons import PAGE_ICONS, icon_for, themed_icon
 from app.models.table import ItemRole, KeyedTableModel, SortRole
+from app.widgets.glyph import Glyph
 
 
 class FilterProxy(QSortFilterProxyModel):
@@ -83,9 +84,20 @@ class TablePage(QWidget):
         self.empty_label.setObjectName(f"{name}-empty")
         self.empty_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.empty_label.setWordWrap(True)
-        self.empty_label.setStyleSheet("color: palette(placeholder-text); padding: 24px;")
+        self.empty_label.setStyleSheet("color: palette(placeholder-text); padding: 0 24px;")
+        font = self.empty_label.font()
+        font.setPointSizeF(font.pointSizeF() * 1.15)
+        self.empty_label.setFont(font)
+        # Above the words, the page's own glyph, large and quiet (app/icons.py).
+        self.empty_icon = Glyph(themed_icon(PAGE_ICONS[name]) if name in PAGE_ICONS else None,
+                                56, quiet=True, parent=self.table.viewport())
+        self.empty_icon.setObjectName(f"{name}-empty-icon")
         empty_layout = QVBoxLayout(self.table.viewport())
+        empty_layout.setSpacing(12)
+        empty_layout.addStretch(1)
+        empty_layout.addWidget(self.empty_icon, 0, Qt.AlignmentFlag.AlignHCenter)
         empty_layout.addWidget(self.empty_label)
+        empty_layout.addStretch(1)
 
         self.page_actions: list[QAction] = []
         self.count_label = QLabel(self)
@@ -122,7 +134,9 @@ class TablePage(QWidget):
     def _update_empty(self, *_args: object) -> None:
         if self.proxy.rowCount() > 0:
             self.empty_label.hide()
+            self.empty_icon.hide()
             return
+        self.empty_icon.show()
         if self.model.rowCount() > 0:
             self.empty_label.setText("Nothing matches the search or the filter.")
         else:

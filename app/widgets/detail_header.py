@@ -15,32 +15,15 @@ from __future__ import annotations
 import html
 from collections.abc import Callable, Sequence
 
-from PySide6.QtCore import QSize, Qt, QUrl, Signal
-from PySide6.QtGui import QDesktopServices, QIcon, QPainter, QPaintEvent
+from PySide6.QtCore import Qt, QUrl, Signal
+from PySide6.QtGui import QDesktopServices, QIcon
 from PySide6.QtWidgets import QGridLayout, QHBoxLayout, QLabel, QWidget
 
 from app.models.ticking import relative_time_clock
 from app.widgets.badges import StateBadge
+from app.widgets.glyph import Glyph
 
 ICON_SIZE = 32
-
-
-class _Glyph(QWidget):
-    """An icon painted at paint time, so it takes the current theme's colours."""
-
-    def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.icon = QIcon()
-        self.setFixedSize(QSize(ICON_SIZE, ICON_SIZE))
-
-    def paintEvent(self, event: QPaintEvent) -> None:
-        if self.icon.isNull():
-            return
-        painter = QPainter(self)
-        try:
-            self.icon.paint(painter, self.rect())
-        finally:
-            painter.end()
 
 
 class DetailHeader(QWidget):
@@ -53,9 +36,7 @@ class DetailHeader(QWidget):
                  parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName(f"{name}-header")
-        self.glyph = _Glyph(self)
-        if icon is not None:
-            self.glyph.icon = icon
+        self.glyph = Glyph(icon, ICON_SIZE, parent=self)
         self.title = QLabel(self)
         self.title.setObjectName(f"{name}-title")
         self.title.setTextFormat(Qt.TextFormat.RichText)
@@ -108,6 +89,8 @@ class DetailHeader(QWidget):
     def show_nothing(self, hint: str) -> None:
         """Nothing selected: the hint (what to do) in place of a name."""
         self.title.setText(html.escape(hint))
+        self.glyph.quiet = True
+        self.glyph.update()
         self.badge.set_state("", "idle")
         self.facts.setText("")
         self.set_links([])
@@ -120,6 +103,8 @@ class DetailHeader(QWidget):
         plain ``facts``, port ``links`` as (URL, words) and ``uptime``, a function the
         header calls again on every tick of the clock."""
         self.title.setText(title_html)
+        self.glyph.quiet = False
+        self.glyph.update()
         self.badge.set_state(state, tone)
         self.facts.setText(facts)
         self.facts.setToolTip(facts)

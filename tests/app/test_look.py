@@ -250,3 +250,33 @@ def test_the_header_shows_the_real_container(
     assert header.badge.tone == "bad"  # killed: exit code 137
     qtbot.waitUntil(lambda: header.uptime.text().startswith("Exited "), timeout=wait_ms(10))
     assert not header.ports.isVisible()
+
+
+# -- empty states -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("which", ["light", "dark"])
+def test_placeholder_text_reads_on_every_ground(which: str) -> None:
+    """Empty-table hints and search boxes are drawn in the palette's placeholder colour."""
+    palette = PALETTES[which]()
+    hint = palette.color(QPalette.ColorRole.PlaceholderText)
+    for ground in (QPalette.ColorRole.Window, QPalette.ColorRole.Base,
+                   QPalette.ColorRole.AlternateBase):
+        assert theme.contrast(hint, palette.color(ground)) >= 4.5, (which, ground)
+
+
+def test_an_empty_table_shows_its_page_glyph_above_the_next_step(
+    qtbot: QtBot, offline_window: MainWindow, palette: QPalette
+) -> None:
+    page = offline_window.images_page
+    offline_window.resize(1100, 680)
+    offline_window.root.setCurrentIndex(0)  # the pages, as once connected to an empty engine
+    offline_window.show()
+    qtbot.waitExposed(offline_window, timeout=wait_ms(5))
+    offline_window.sidebar.setCurrentRow(offline_window.pages.indexOf(page))
+    qtbot.waitUntil(page.empty_icon.isVisible, timeout=wait_ms(5))
+    assert page.empty_label.isVisible() and "pull one" in page.empty_label.text()
+    assert page.empty_icon.geometry().bottom() < page.empty_label.geometry().top()
+    shot = page.empty_icon.grab().toImage()
+    quiet = palette.color(QPalette.ColorGroup.Disabled, QPalette.ColorRole.ButtonText).name()
+    assert quiet in {c.name() for c in inked(shot)}
