@@ -25,6 +25,8 @@ stop)
     "${podman[@]}" rm -af -t 0 >/dev/null 2>&1 || true
     "${podman[@]}" network rm -f shop >/dev/null 2>&1 || true  # its bridge on the host
     "${podman[@]}" rmi -af >/dev/null 2>&1 || true  # unmounts the layers, then delete all
+    # Podman mounts its overlay directory on itself (private propagation).
+    grep -o " $dir/[^ ]*" /proc/mounts | sort -r | xargs -r -n1 umount 2>/dev/null || true
     rm -rf "$dir"
     exit 0
     ;;

@@ -195,6 +195,27 @@ def test_port_links_only_for_a_running_container() -> None:
     assert port_links(fake("b", "exited", ports=ports)) == []
 
 
+def test_port_links_take_the_link_colour_of_the_theme(qtbot: QtBot, qapp: QApplication) -> None:
+    before = qapp.palette()
+    header = DetailHeader("test")
+    qtbot.addWidget(header)
+    header.show()
+    try:
+        for which in ("light", "dark", "light"):
+            theme.apply_theme(qapp, which)
+            if not header.links:
+                header.show_item("<b>web</b>", "running", "good", "img",
+                                 [("http://127.0.0.1:8080", "localhost:8080 → 80")])
+            link = PALETTES[which]().color(QPalette.ColorRole.Link).name()
+            # Qt delivers the palette change through the event loop.
+            qtbot.waitUntil(lambda link=link: f"color: {link}" in header.ports.text(),
+                            timeout=wait_ms(5))
+            assert theme.contrast(link, PALETTES[which]().color(QPalette.ColorRole.Window)) \
+                >= 4.5
+    finally:
+        qapp.setPalette(before)
+
+
 def test_the_header_uptime_ticks_with_the_clock(qtbot: QtBot) -> None:
     header = DetailHeader("test")
     qtbot.addWidget(header)
