@@ -67,7 +67,7 @@ printf 'FROM demo/web:1.4\nLABEL org.opencontainers.image.title=worker\nCMD ["sh
 "${b[@]}" build -q --layers=false -t demo/worker:2.0 "$dir/worker" >/dev/null
 "${b[@]}" volume create --label com.docker.compose.project=shop shop-data >/dev/null
 "${b[@]}" volume create --label com.docker.compose.project=shop shop-cache >/dev/null
-"${b[@]}" network create shop >/dev/null
+"${b[@]}" network create --label com.docker.compose.project=shop shop >/dev/null
 run() { "${b[@]}" run -d "$@" >/dev/null; }
 shop=(--label com.docker.compose.project=shop --network shop)
 run --name shop-web-1 "${shop[@]}" --label com.docker.compose.service=web -p 8080:80 demo/web:1.4
