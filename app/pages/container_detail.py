@@ -206,6 +206,8 @@ class ShellTab(QWidget):
         self.banner.setObjectName("shell-status")
         self.reopen = QPushButton("Reopen", self)
         self.reopen.setObjectName("shell-reopen")
+        if (icon := icon_for("shell-reopen")) is not None:  # made after the window's decorate()
+            self.reopen.setIcon(icon)
         self.reopen.setAccessibleName("Reopen the shell")
         self.reopen.clicked.connect(self.open)
         self.other = QLineEdit(self)

@@ -295,9 +295,13 @@ def test_an_empty_table_shows_its_page_glyph_above_the_next_step(
     offline_window.show()
     qtbot.waitExposed(offline_window, timeout=wait_ms(5))
     offline_window.sidebar.setCurrentRow(offline_window.pages.indexOf(page))
-    qtbot.waitUntil(page.empty_icon.isVisible, timeout=wait_ms(5))
-    assert page.empty_label.isVisible() and "pull one" in page.empty_label.text()
-    assert page.empty_icon.geometry().bottom() < page.empty_label.geometry().top()
-    shot = page.empty_icon.grab().toImage()
-    quiet = palette.color(QPalette.ColorGroup.Disabled, QPalette.ColorRole.ButtonText).name()
-    assert quiet in {c.name() for c in inked(shot)}
+    try:
+        qtbot.waitUntil(page.empty_icon.isVisible, timeout=wait_ms(5))
+        assert page.empty_label.isVisible() and "pull one" in page.empty_label.text()
+        assert page.empty_icon.geometry().bottom() < page.empty_label.geometry().top()
+        shot = page.empty_icon.grab().toImage()
+        quiet = palette.color(QPalette.ColorGroup.Disabled, QPalette.ColorRole.ButtonText)
+        assert quiet.name() in {c.name() for c in inked(shot)}
+    finally:
+        # The window saves its page on closing; later windows must open on Containers.
+        offline_window.sidebar.setCurrentRow(0)
