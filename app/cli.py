@@ -150,6 +150,11 @@ def _smoke_test(host: str | None) -> int:
                 asyncio.get_event_loop().call_soon(watched.close)
             return False
 
+    from app.icons import glyphs_drawn
+
+    if not glyphs_drawn():
+        print("smoke test: the icon font is missing (app/icons.py)", file=sys.stderr)
+        return 1
     closer = CloseOnFirstPaint(app)
     app.installEventFilter(closer)
     code = run_gui(host, sys.argv[:1])

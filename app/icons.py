@@ -166,3 +166,13 @@ def decorate(root: QWidget) -> int:
             button.setIcon(icon)
             given += 1
     return given
+
+
+def glyphs_drawn() -> bool:
+    """Whether a glyph actually paints (its font was found): the bundle's smoke test asks,
+    since a missing font shows up only as blank buttons."""
+    try:
+        image = themed_icon("mdi6.play").pixmap(QSize(16, 16)).toImage()
+    except Exception:  # qtawesome raises when its font or charmap is missing
+        return False
+    return any(image.pixelColor(x, y).alpha() for y in range(16) for x in range(16))
