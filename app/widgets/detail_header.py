@@ -50,10 +50,12 @@ class DetailHeader(QWidget):
         self.badge.hide()
         self.facts = QLabel(self)
         self.facts.setObjectName(f"{name}-facts")
+        self.facts.setTextFormat(Qt.TextFormat.PlainText)  # names and tags are not markup
         self.facts.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.facts.setMinimumWidth(1)
         self.uptime = QLabel(self)
         self.uptime.setObjectName(f"{name}-uptime")
+        self.uptime.setTextFormat(Qt.TextFormat.PlainText)
         self.ports = QLabel(self)
         self.ports.setObjectName(f"{name}-ports")
         self.ports.setAccessibleName("Published ports")
