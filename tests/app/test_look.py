@@ -305,3 +305,24 @@ def test_an_empty_table_shows_its_page_glyph_above_the_next_step(
     finally:
         # The window saves its page on closing; later windows must open on Containers.
         offline_window.sidebar.setCurrentRow(0)
+
+
+def test_the_header_shows_names_as_words_not_markup(qtbot: QtBot) -> None:
+    """A tag or an image name with markup characters is shown as typed, and the name in the
+    title is escaped."""
+    import html as html_module
+
+    header = DetailHeader("test")
+    qtbot.addWidget(header)
+    name = "<i>web</i>"
+    header.show_item(f"<b>{html_module.escape(name)}</b>", "running", "good",
+                     "<b>evil</b>/image:1 · 123")
+    assert header.facts.textFormat() == Qt.TextFormat.PlainText
+    assert header.uptime.textFormat() == Qt.TextFormat.PlainText
+    assert "<b>evil</b>" in header.plain_text()
+    # The title is rich text: what it displays is the name itself.
+    from PySide6.QtGui import QTextDocument
+
+    document = QTextDocument()
+    document.setHtml(header.title.text())
+    assert document.toPlainText() == name
