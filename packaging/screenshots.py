@@ -4,7 +4,7 @@
     QT_QPA_PLATFORM=offscreen .venv/bin/python packaging/screenshots.py [OUT_DIR]
         [--host URL] [--size 1100x680] [--pages containers,images,…] [--themes light,dark]
         [--palette QUERY]
-        [--select containers=web-1,images=app:1]
+        [--select containers=web-1,images=app:1] [--tab "images=Layers and files"]
 
 writes OUT_DIR/<page>-<theme>.png (default OUT_DIR: docs/screenshots) from the real
 engine the window finds (or --host).  The window runs with private, throw-away
@@ -71,6 +71,20 @@ def _select_named(page: object, wanted: str | None) -> bool:
     return False
 
 
+async def _show_tab(page: object, title: str, timeout: float = 20) -> None:
+    """Bring the detail tab called ``title`` forward; wait until a progress bar of the
+    page (the layer analysis) is done."""
+    from PySide6.QtWidgets import QProgressBar, QTabWidget
+
+    for tabs in page.findChildren(QTabWidget):  # type: ignore[attr-defined]
+        for index in range(tabs.count()):
+            if tabs.tabText(index) == title:
+                tabs.setCurrentIndex(index)
+    bars = page.findChildren(QProgressBar)  # type: ignore[attr-defined]
+    await _wait(lambda: not any(bar.isVisible() for bar in bars), timeout)
+    await asyncio.sleep(SETTLE_SECONDS)
+
+
 async def take(args: argparse.Namespace, app: QApplication) -> list[Path]:
     from app.desktop_entry import window_icon
     from app.main_window import MainWindow
@@ -103,6 +117,9 @@ async def take(args: argparse.Namespace, app: QApplication) -> list[Path]:
                     page, dict(pair.split("=", 1) for pair in args.select.split(",") if pair)
                     .get(name)):
                 table.selectRow(0)
+            tab = dict(pair.split("=", 1) for pair in args.tab.split(",") if pair).get(name)
+            if tab:
+                await _show_tab(page, tab)
             for theme in args.themes.split(","):
                 settings.set(THEME, theme)
                 _repolish_style_sheets(app)
@@ -139,6 +156,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--palette", default=None, metavar="QUERY",
                         help="also shoot each page with the command palette open on QUERY"
                              " (writes <page>-palette-<theme>.png)")
+    parser.add_argument("--tab", default="",
+                        help="detail tabs to show, as page=title pairs: images=Layers and files")
     parser.add_argument("--select", default="",
                         help="rows to select, as page=name pairs: containers=web-1,images=app:1"
                              " (default: each table's first row)")
