@@ -80,8 +80,8 @@ from app.session import EngineSession, MessageLevel
 from app.settings import CONFIRM_REMOVE, LOG_LINE_CAP, Settings
 from app.theme import ERROR_TEXT, text_style
 from app.widgets.ask import ask
-from app.widgets.dialog_title import fit_title
 from app.widgets.badges import StateBadgeDelegate
+from app.widgets.dialog_title import fit_title
 from engine import validate_name
 
 AnyIndex = QModelIndex | QPersistentModelIndex
