@@ -25,7 +25,7 @@ from datetime import datetime
 from typing import Any
 
 from engine._client import Engine, Filters
-from engine._errors import APIError, NotFound, ProtocolError
+from engine._errors import APIError, NotFound, ProtocolError, error_for_status
 from engine._models import COMPOSE_PROJECT_LABEL, parse_timestamp
 from engine._run import InvalidInput
 from engine._shapes import require_object, str_map
@@ -281,8 +281,31 @@ async def create_network(
 
 
 async def remove_network(client: Engine, name_or_id: str) -> None:
-    """Remove a network; the daemon refuses built-in ones and ones with containers on them."""
+    """Remove a network; the daemon refuses built-in ones and ones with containers on them.
+
+    Docker refuses (403 "has active endpoints") while a running container is
+    attached.  Podman's compatible API instead disconnects them silently and
+    removes the network, so on Podman the running containers are looked at
+    first and the same refusal, in Docker's words, is raised here.
+    """
+    if client.version.is_podman:
+        await _refuse_if_active(client, name_or_id)
     await client.request("DELETE", f"/networks/{name_or_id}", timeout=60.0)
+
+
+async def _refuse_if_active(client: Engine, name_or_id: str) -> None:
+    """Docker's 403 when a running container is on the network (Podman would detach it)."""
+    raw = require_object(await client.get_json(f"/networks/{name_or_id}"), "a network")
+    name, network_id = str(raw.get("Name") or name_or_id), str(raw.get("Id") or raw.get("ID") or "")
+    for item in await client.get_json("/containers/json") or []:  # running ones only
+        settings = item.get("NetworkSettings") if isinstance(item, Mapping) else None
+        nets = settings.get("Networks") if isinstance(settings, Mapping) else None
+        if isinstance(nets, Mapping) and (name in nets or any(
+                isinstance(v, Mapping) and v.get("NetworkID") == network_id and network_id
+                for v in nets.values())):
+            raise error_for_status(
+                403, f"error while removing network: network {name} id {network_id}"
+                     " has active endpoints")
 
 
 async def connect_network(

@@ -96,3 +96,32 @@ async def test_prune_preview_is_what_the_prune_removes(
         await engine.remove_network(client, busy.name)
         with pytest.raises(engine.NotFound):
             await engine.network(client, busy.name)
+
+
+async def test_remove_refuses_while_a_running_container_is_attached(
+    disk_engine: EngineUnderTest,  # noqa: F811
+) -> None:
+    """Docker refuses; Podman's compat API would detach the container and remove the
+    network: the bindings refuse there too, in Docker's words."""
+    async with await disk_engine.open() as client:
+        network = await engine.create_network(client, unique_name("net"), labels=LABELS)
+        _, container = disk_engine.create("--network", network.name, disk_engine.image,
+                                         "sleep", "300")
+        disk_engine.cli("start", container)
+        try:
+            with pytest.raises(engine.APIError) as refused:
+                await engine.remove_network(client, network.name)
+            assert refused.value.status == 403
+            assert refused.value.message == (
+                f"error while removing network: network {network.name} id {network.id}"
+                " has active endpoints")
+            # Still there, and the container still on it.
+            assert network.name in cli_networks(disk_engine, container)
+            result = await engine.remove_networks(client, [network.name])
+            assert result.deleted == () and network.name in result.failed
+            assert network.name in cli_networks(disk_engine, container)
+        finally:
+            disk_engine.cli("rm", "-f", container)
+        await engine.remove_network(client, network.name)
+        with pytest.raises(engine.NotFound):
+            await engine.network(client, network.name)
