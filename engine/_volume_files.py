@@ -1,0 +1,591 @@
+"""A volume's files: browse (read-only), save out, back up, restore and clone.
+
+The Engine API has no call that reads a volume.  What it has is the archive API
+of a container: ``HEAD /containers/{id}/archive?path=`` (a stat, base64 JSON in
+the ``X-Docker-Container-Path-Stat`` header), ``GET`` (a tar of the path) and
+``PUT`` (extract a tar there).  It works on a container that was only
+*created*, never started.  So every operation here makes a short-lived helper
+container from an image the engine already has (no pull), mounting the volume at
+:data:`MOUNT` (read-only unless restoring), uses the archive API, and removes the
+helper on every path out: done, failed, cancelled, or the engine gone (then
+:func:`remove_helpers` sweeps what is left once it is back).  The helper is
+never started: no shell, no process, no network.
+
+Helpers carry :data:`HELPER_LABEL` = :data:`HELPER_KIND` and
+:data:`HELPER_OWNER_LABEL` = :data:`HELPER_OWNER` (one value per process), so a
+sweep removes only this process's own helpers.
+
+A tree is read from a ``GET`` of a directory's tar (headers only; the data is
+skipped as it streams past): one read gives the whole subtree, with each
+directory's size the sum of the files under it (``du --apparent-size``).  A UI
+reads a directory when it is opened and keeps the subtree.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import contextlib
+import enum
+import gzip
+import json
+import os
+import posixpath
+import shutil
+import tarfile
+import tempfile
+import uuid
+from collections.abc import AsyncIterator, Callable, Mapping
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Protocol
+
+from engine._client import Engine
+from engine._errors import APIError, Conflict, EngineError, NotFound, ProtocolError
+from engine._layers.tar import TarMember, TarParser
+from engine._models import parse_timestamp
+from engine._volumes import Volume, create_volume, volume
+
+#: Every helper container Dockyard makes carries this label, valued by what it is for.
+HELPER_LABEL = "dockyard.helper"
+HELPER_KIND = "volume-files"
+#: Which process made the helper: a sweep removes its own only.
+HELPER_OWNER_LABEL = "dockyard.helper.owner"
+HELPER_OWNER = uuid.uuid4().hex
+#: Where the helper mounts the volume.
+MOUNT = "/volume"
+#: Bytes handed to a worker thread at a time (gzip, file writes).
+CHUNK = 1 << 20
+#: ``progress(done, total)``: bytes so far, and the total when known.
+Progress = Callable[[int, int | None], None]
+
+
+
+class _Writer(Protocol):
+    def write(self, data: bytes, /) -> int: ...
+
+
+class _Reader(Protocol):
+    def read(self, size: int = ..., /) -> bytes: ...
+
+
+# Go's os.FileMode bits, as the stat header carries them.
+_MODE_DIR = 1 << 31
+_MODE_SYMLINK = 1 << 27
+_MODE_PERM = 0o7777
+
+
+class EntryKind(enum.StrEnum):
+    FILE = "file"
+    DIRECTORY = "directory"
+    SYMLINK = "symlink"
+    OTHER = "other"  # hard link, device, FIFO
+
+
+@dataclass(frozen=True, slots=True)
+class PathStat:
+    """What ``HEAD …/archive`` says about one path."""
+
+    name: str
+    size: int
+    #: Permission bits (0o755), without the type.
+    mode: int
+    kind: EntryKind
+    mtime: datetime | None = None
+    link_target: str = ""
+
+    @classmethod
+    def from_header(cls, value: str) -> PathStat:
+        try:
+            raw = json.loads(base64.b64decode(value))
+        except (ValueError, binascii.Error) as exc:
+            raise ProtocolError(f"an unreadable path stat from the engine: {exc}") from exc
+        if not isinstance(raw, Mapping):
+            raise ProtocolError("an unreadable path stat from the engine")
+        mode = int(raw.get("mode") or 0)
+        kind = (EntryKind.DIRECTORY if mode & _MODE_DIR else EntryKind.SYMLINK
+                if mode & _MODE_SYMLINK else EntryKind.FILE if not mode >> 16 else EntryKind.OTHER)
+        return cls(str(raw.get("name") or ""), int(raw.get("size") or 0), mode & _MODE_PERM,
+                   kind, parse_timestamp(raw.get("mtime")), str(raw.get("linkTarget") or ""))
+
+
+@dataclass(frozen=True, slots=True)
+class VolumeEntry:
+    """One file or folder of a volume; ``path`` is relative to the volume's root ("" is it)."""
+
+    path: str
+    kind: EntryKind
+    #: A file's bytes; a folder's: the sum of the files under it; links and others 0.
+    size: int = 0
+    link_target: str = ""
+
+    @property
+    def name(self) -> str:
+        return posixpath.basename(self.path) or "/"
+
+    @property
+    def parent(self) -> str:
+        return posixpath.dirname(self.path)
+
+    @property
+    def is_dir(self) -> bool:
+        return self.kind is EntryKind.DIRECTORY
+
+
+@dataclass(frozen=True, slots=True)
+class VolumeTree:
+    """A directory of a volume and everything under it, as one read found it."""
+
+    root: str
+    entries: Mapping[str, VolumeEntry]
+    _children: Mapping[str, tuple[str, ...]] = field(repr=False, default_factory=dict)
+
+    def children(self, path: str) -> list[VolumeEntry]:
+        """The entries directly in ``path``: folders first, then by name."""
+        found = [self.entries[p] for p in self._children.get(path, ())]
+        return sorted(found, key=lambda e: (not e.is_dir, e.name))
+
+    @property
+    def size(self) -> int:
+        entry = self.entries.get(self.root)
+        return entry.size if entry else 0
+
+
+_TAR_KINDS = {"0": EntryKind.FILE, "7": EntryKind.FILE, "5": EntryKind.DIRECTORY,
+              "2": EntryKind.SYMLINK}
+
+
+class _TreeBuilder:
+    """Collects member headers of a directory's tar into a :class:`VolumeTree`."""
+
+    def __init__(self, root: str) -> None:
+        self.root = root
+        self.members: list[TarMember] = []
+
+    def on_member(self, member: TarMember) -> None:
+        self.members.append(member)
+        return None  # data skipped
+
+    def tree(self) -> VolumeTree:
+        # The contents of a folder: "./", "./x" (Docker) or "x" (Podman), relative to it.
+        sizes: dict[str, int] = {}
+        kinds: dict[str, tuple[EntryKind, int, str]] = {}
+        for member in self.members:
+            rest = _relative(member.name)
+            path = posixpath.join(self.root, rest).strip("/") if rest else self.root
+            kind = _TAR_KINDS.get(member.type, EntryKind.OTHER)
+            size = member.size if kind is EntryKind.FILE else 0
+            kinds[path] = (kind, size, member.linkname)
+        kinds.setdefault(self.root, (EntryKind.DIRECTORY, 0, ""))
+        children: dict[str, list[str]] = {}
+        for path, (_kind, size, _link) in kinds.items():
+            if path != self.root:
+                children.setdefault(posixpath.dirname(path), []).append(path)
+            # Each file's bytes count in every folder above it, up to the root.
+            if size:
+                up = path
+                while up != self.root:
+                    up = posixpath.dirname(up)
+                    sizes[up] = sizes.get(up, 0) + size
+        entries = {
+            path: VolumeEntry(path, kind, sizes.get(path, 0) if kind is EntryKind.DIRECTORY
+                              else size, link)
+            for path, (kind, size, link) in kinds.items()
+        }
+        return VolumeTree(self.root, entries, {k: tuple(v) for k, v in children.items()})
+
+
+def _relative(name: str) -> str:
+    """A member name of a folder's contents tar, relative to the folder ("" for itself)."""
+    name = name.strip("/")
+    while name == "." or name.startswith("./"):
+        name = name[2:].lstrip("/")
+    return name
+
+
+def _clean(path: str) -> str:
+    """A path inside the volume, normalised; refuses to leave it."""
+    norm = posixpath.normpath("/" + path.strip()).lstrip("/")
+    return "" if norm == "." else norm
+
+
+class VolumeHelper:
+    """A created (never started) container with one volume mounted at :data:`MOUNT`."""
+
+    def __init__(self, client: Engine, container_id: str, volume: str, read_only: bool) -> None:
+        self.client = client
+        self.id = container_id
+        self.volume = volume
+        self.read_only = read_only
+
+    def _archive_path(self, path: str, contents: bool = False) -> str:
+        """``"a/b"`` → ``/volume/a/b``; with ``contents``, ``/volume/a/b/.``.
+
+        A folder's *contents* are named alike on both daemons (``./x`` on Docker,
+        ``x`` on Podman), while the folder itself is not: Podman names the
+        mount point's own tar ``/``, ``/x``.  So folders are always read as
+        contents.
+        """
+        inner = _clean(path)
+        where = f"{MOUNT}/{inner}" if inner else MOUNT
+        return f"{where}/." if contents else where
+
+    async def stat(self, path: str = "") -> PathStat:
+        """``HEAD …/archive``: one path's name, size, mode, kind."""
+        response = await self.client.request(
+            "HEAD", f"/containers/{self.id}/archive", params={"path": self._archive_path(path)})
+        header = response.headers.get("x-docker-container-path-stat")
+        if not header:
+            raise ProtocolError("the engine sent no path stat for an archive HEAD")
+        return PathStat.from_header(header)
+
+    @asynccontextmanager
+    async def tar(self, path: str, contents: bool = False
+                  ) -> AsyncIterator[AsyncIterator[bytes]]:
+        """``GET …/archive``: the tar of ``path`` (of what is in it, with ``contents``)."""
+        # Docker gzips this answer when the client accepts gzip; read the plain tar.
+        async with self.client.stream(
+                "GET", f"/containers/{self.id}/archive",
+                params={"path": self._archive_path(path, contents)},
+                headers={"Accept-Encoding": "identity"}) as response:
+            yield response.aiter_bytes()
+
+    async def tree(self, path: str = "", progress: Progress | None = None) -> VolumeTree:
+        """``path`` (a folder) and everything under it, with sizes; file data is skipped."""
+        root = _clean(path)
+        builder = _TreeBuilder(root)
+        parser = TarParser(builder.on_member)
+        done = 0
+        async with self.tar(root, contents=True) as chunks:
+            async for chunk in chunks:
+                parser.feed(chunk)
+                done += len(chunk)
+                if progress is not None:
+                    progress(done, None)
+                if parser.ended:
+                    break
+        parser.close()
+        return builder.tree()
+
+    async def is_empty(self) -> bool:
+        """Whether the volume holds nothing; stops reading at the second member."""
+        seen = 0
+
+        def count(member: TarMember) -> None:
+            nonlocal seen
+            seen += bool(_relative(member.name))  # Docker sends "./" itself first
+
+        parser = TarParser(count)
+        async with self.tar("", contents=True) as chunks:
+            async for chunk in chunks:
+                parser.feed(chunk)
+                if seen or parser.ended:
+                    break
+        return not seen
+
+    async def save_tar(self, path: str, out: _Writer, progress: Progress | None = None,
+                       total: int | None = None, *, contents: bool = False,
+                       first: bytes = b"") -> int:
+        """Write the tar of ``path`` to ``out`` (writes in a worker thread); returns bytes.
+
+        ``first``: bytes written before the engine's (a header it leaves out).
+        """
+        done = 0
+        pending: list[bytes] = [first] if first else []
+        size = len(first)
+        async with self.tar(path, contents) as chunks:
+            async for chunk in chunks:
+                pending.append(chunk)
+                size += len(chunk)
+                if size >= CHUNK:
+                    await asyncio.to_thread(out.write, b"".join(pending))
+                    done += size
+                    pending, size = [], 0
+                    if progress is not None:
+                        progress(done, total)
+        if pending:
+            await asyncio.to_thread(out.write, b"".join(pending))
+            done += size
+        if progress is not None:
+            progress(done, total)
+        return done
+
+    async def put_tar(self, chunks: AsyncIterator[bytes], path: str = "") -> None:
+        """``PUT …/archive``: extract a plain tar at ``path`` in the volume.
+
+        Refused on a read-only helper here: Podman's archive API writes through a
+        read-only mount (Docker refuses).
+        """
+        if self.read_only:
+            raise APIError(403, f"the helper mounts volume {self.volume} read-only")
+        async with self.client.stream(
+                "PUT", f"/containers/{self.id}/archive",
+                params={"path": self._archive_path(path), "noOverwriteDirNonDir": "true"},
+                headers={"Content-Type": "application/x-tar"}, content=chunks) as response:
+            await response.read()
+
+
+async def pick_helper_image(client: Engine) -> str:
+    """An image the engine already has, for a helper that never runs: the smallest.
+
+    Any image does (the helper is only created); none present is said plainly.
+    """
+    images = await client.images()
+    if not images:
+        raise NotFound(404, "the engine has no image to make a helper container from;"
+                            " pull any small image (busybox, alpine) first")
+    return min(images, key=lambda i: (i.size, i.id)).id
+
+
+async def _create_helper(client: Engine, volume_name: str, read_only: bool, image: str | None,
+                         labels: Mapping[str, str] | None) -> str:
+    image = image or await pick_helper_image(client)
+    return await client.create_container(
+        image,
+        name=f"dockyard-volume-helper-{uuid.uuid4().hex[:12]}",
+        # Never run: a command is only needed for images that have none.
+        command=["/dockyard-helper-never-started"],
+        labels={**(labels or {}), HELPER_LABEL: HELPER_KIND, HELPER_OWNER_LABEL: HELPER_OWNER},
+        host_config={
+            "Mounts": [{"Type": "volume", "Source": volume_name, "Target": MOUNT,
+                        "ReadOnly": read_only}],
+            "NetworkMode": "none",
+        },
+    )
+
+
+async def _remove_helper(client: Engine, container_id: str) -> None:
+    """Remove a helper, quietly: gone already is fine; an engine that is gone leaves it for
+    :func:`remove_helpers`."""
+    with contextlib.suppress(NotFound, EngineError):
+        await client.remove_container(container_id, force=True)
+
+
+@asynccontextmanager
+async def volume_helper(
+    client: Engine, volume_name: str, *, read_only: bool = True, image: str | None = None,
+    labels: Mapping[str, str] | None = None,
+) -> AsyncIterator[VolumeHelper]:
+    """A helper mounting ``volume_name`` for the block; removed on every way out.
+
+    The volume must exist (a helper would otherwise create it).  ``image``: the
+    image to create it from (default: :func:`pick_helper_image`).
+    """
+    await volume(client, volume_name)  # NotFound, rather than a new empty volume
+    container_id = await _create_helper(client, volume_name, read_only, image, labels)
+    try:
+        yield VolumeHelper(client, container_id, volume_name, read_only)
+    finally:
+        # Shielded: a second cancel (the window closing) must not skip the removal.
+        await asyncio.shield(_remove_helper(client, container_id))
+
+
+async def helpers(client: Engine, *, owner: str | None = HELPER_OWNER) -> list[str]:
+    """IDs of the volume helpers on the engine (this process's, unless ``owner`` None)."""
+    wanted = [f"{HELPER_LABEL}={HELPER_KIND}"]
+    if owner is not None:
+        wanted.append(f"{HELPER_OWNER_LABEL}={owner}")
+    return [c.id for c in await client.containers(all=True, filters={"label": wanted})]
+
+
+async def remove_helpers(client: Engine, *, owner: str | None = HELPER_OWNER) -> list[str]:
+    """Remove helpers left behind when the engine went away mid-operation; their IDs."""
+    found = await helpers(client, owner=owner)
+    for container_id in found:
+        await _remove_helper(client, container_id)
+    return found
+
+
+# -- save out ------------------------------------------------------------------------
+
+
+async def export_path(
+    client: Engine, volume_name: str, path: str, destination: Path, *,
+    progress: Progress | None = None, image: str | None = None,
+    labels: Mapping[str, str] | None = None,
+) -> Path:
+    """Save a file or folder of a volume to ``destination`` (a file's new name, or the
+    folder to create); returns it.  Nothing is left half-written on failure or cancel.
+
+    Extraction uses tarfile's ``data`` filter: no absolute paths, no links out,
+    no device files, no set-uid bits.
+    """
+    destination = Path(destination)
+    async with volume_helper(client, volume_name, image=image, labels=labels) as helper:
+        stat = await helper.stat(path)
+        folder = stat.kind is EntryKind.DIRECTORY
+        total = None if folder else stat.size
+        with tempfile.TemporaryDirectory(prefix=".dockyard-save-",
+                                         dir=destination.parent) as work:
+            spool = Path(work) / "archive.tar"
+            with spool.open("wb") as out:
+                await helper.save_tar(path, out, progress, total, contents=folder)
+            await asyncio.to_thread(_extract, spool, Path(work) / "out", folder, destination)
+    return destination
+
+
+def _extract(spool: Path, work: Path, folder: bool, destination: Path) -> None:
+    """Unpack the spooled tar and move the result to ``destination`` (replacing it)."""
+    work.mkdir()
+    with tarfile.open(spool) as archive:
+        archive.extractall(work, filter="data")
+    made = work if folder else next(iter(work.iterdir()), None)
+    if made is None:
+        raise ProtocolError("the engine sent an empty archive for a file")
+    if destination.is_dir() and not destination.is_symlink():
+        shutil.rmtree(destination)
+    elif destination.exists() or destination.is_symlink():
+        destination.unlink()
+    os.replace(made, destination)
+
+
+# -- back up, restore, clone --------------------------------------------------------
+
+
+async def backup_volume(
+    client: Engine, volume_name: str, destination: Path, *,
+    progress: Progress | None = None, image: str | None = None,
+    labels: Mapping[str, str] | None = None,
+) -> int:
+    """Write the volume's contents to ``destination`` as a ``.tar.gz``; returns tar bytes.
+
+    The archive holds ``./`` and everything under it (as ``tar czf - -C vol .``
+    would), so it restores into any volume.  Written beside the destination and
+    renamed at the end: a cancel or a failure leaves no partial file.
+    Progress counts uncompressed bytes against the size ``/system/df`` measured.
+    """
+    destination = Path(destination)
+    measured = await volume(client, volume_name, size=True)
+    total = measured.size
+    async with volume_helper(client, volume_name, image=image, labels=labels) as helper:
+        first = b""
+        if client.version.is_podman:  # Podman leaves out "./": its mode would be lost
+            first = _root_header(await helper.stat(""))
+        handle, temp_name = tempfile.mkstemp(prefix=f".{destination.name}.",
+                                             dir=destination.parent)
+        temp = Path(temp_name)
+        try:
+            with os.fdopen(handle, "wb") as raw, gzip.GzipFile(
+                    filename="", mode="wb", fileobj=raw, compresslevel=6, mtime=0) as gz:
+                written = await helper.save_tar("", gz, progress, total, contents=True,
+                                                first=first)
+            os.replace(temp, destination)
+        except BaseException:
+            temp.unlink(missing_ok=True)
+            raise
+    return written
+
+
+def _root_header(stat: PathStat) -> bytes:
+    """The tar header of ``./`` (the volume's root folder), as Docker writes it."""
+    info = tarfile.TarInfo(".")
+    info.type = tarfile.DIRTYPE
+    info.mode = stat.mode
+    info.mtime = int(stat.mtime.timestamp()) if stat.mtime else 0
+    info.uname = info.gname = "root"
+    return info.tobuf(tarfile.GNU_FORMAT)
+
+
+async def _gunzip_chunks(source: Path, progress: Progress | None) -> AsyncIterator[bytes]:
+    """The plain tar inside a ``.tar.gz`` (or a plain ``.tar``), decompressed in a worker
+    thread; progress counts compressed bytes read."""
+    total = source.stat().st_size
+    raw = source.open("rb")
+    try:
+        magic = raw.read(2)
+        raw.seek(0)
+        stream: _Reader = gzip.GzipFile(fileobj=raw, mode="rb") if magic == b"\x1f\x8b" \
+            else raw
+        while True:
+            try:
+                chunk = await asyncio.to_thread(stream.read, CHUNK)
+            except (OSError, EOFError, gzip.BadGzipFile) as exc:
+                raise BadArchive(f"{source.name} is not a readable .tar.gz: {exc}") from exc
+            if not chunk:
+                break
+            if progress is not None:
+                progress(raw.tell(), total)
+            yield chunk
+    finally:
+        raw.close()
+
+
+class BadArchive(EngineError):
+    """The file to restore is not a (gzipped) tar archive."""
+
+
+def _check_tar(source: Path) -> None:
+    """Fail early, before any helper exists, on a file that is no tar at all."""
+    try:
+        with tarfile.open(source, "r:*") as archive:
+            archive.next()
+    except (tarfile.TarError, OSError, EOFError) as exc:
+        raise BadArchive(f"{source.name} is not a .tar.gz archive ({exc})") from exc
+
+
+async def restore_volume(
+    client: Engine, volume_name: str, source: Path, *, progress: Progress | None = None,
+    image: str | None = None, labels: Mapping[str, str] | None = None,
+) -> None:
+    """Extract a ``.tar.gz`` (or ``.tar``) into the volume, through ``PUT …/archive``.
+
+    Files already there with the same names are replaced; the caller asks first
+    when the volume is not empty (:func:`volume_is_empty`).
+    """
+    source = Path(source)
+    await asyncio.to_thread(_check_tar, source)
+    async with volume_helper(client, volume_name, read_only=False, image=image,
+                             labels=labels) as helper:
+        try:
+            await helper.put_tar(_gunzip_chunks(source, progress))
+        except APIError as exc:
+            raise APIError(exc.status, f"the engine refused the archive: {exc.message}",
+                           exc.details) from exc
+
+
+async def volume_is_empty(client: Engine, volume_name: str, *, image: str | None = None,
+                          labels: Mapping[str, str] | None = None) -> bool:
+    """Whether the volume holds no file at all (a restore then needs no question)."""
+    async with volume_helper(client, volume_name, image=image, labels=labels) as helper:
+        return await helper.is_empty()
+
+
+async def clone_volume(
+    client: Engine, source: str, target: str, *, progress: Progress | None = None,
+    image: str | None = None, labels: Mapping[str, str] | None = None,
+) -> Volume:
+    """A new volume ``target`` with the contents of ``source`` (modes and times kept).
+
+    The tar streams from one helper straight into the other.  ``labels`` are
+    the new volume's (and the helpers').  A target that exists is refused; a
+    clone that fails or is cancelled removes the half-made target.
+    """
+    with contextlib.suppress(NotFound):
+        await volume(client, target)
+        raise Conflict(409, f"a volume named {target} exists already")
+    measured = await volume(client, source, size=True)
+    created = await create_volume(client, target, labels=labels)
+    try:
+        async with volume_helper(client, source, image=image, labels=labels) as reader, \
+                volume_helper(client, target, read_only=False, image=image,
+                              labels=labels) as writer, \
+                reader.tar("", contents=True) as chunks:
+            await writer.put_tar(_counted(chunks, progress, measured.size))
+    except BaseException:
+        with contextlib.suppress(EngineError):
+            await asyncio.shield(client.request("DELETE", f"/volumes/{target}"))
+        raise
+    return created
+
+
+async def _counted(chunks: AsyncIterator[bytes], progress: Progress | None,
+                   total: int | None) -> AsyncIterator[bytes]:
+    done = 0
+    async for chunk in chunks:
+        done += len(chunk)
+        if progress is not None:
+            progress(done, total)
+        yield chunk
