@@ -121,6 +121,10 @@ class FileTreeModel(QAbstractItemModel):
     def total_size(self) -> int:
         return self._dir_sizes.get("", 0)
 
+    def info(self, index: AnyIndex) -> PathInfo | None:
+        """The path a row shows (None for no row)."""
+        return self._node(index).info if index.isValid() else None
+
     def is_folder(self, path: str) -> bool:
         return path in self._by_parent or path in self._dir_sizes
 

@@ -10,12 +10,16 @@ on every engine (see :func:`engine.prune_volumes`).
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import re
 from collections.abc import Mapping, Sequence
 from functools import partial
+from pathlib import Path
+from typing import Any
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QComboBox, QLineEdit, QPlainTextEdit, QWidget
+from PySide6.QtWidgets import QComboBox, QFileDialog, QLineEdit, QPlainTextEdit, QWidget
 
 import engine
 from app.models.table import Column, KeyedTableModel
@@ -29,6 +33,13 @@ from app.pages.resource_forms import (
     parse_pairs,
 )
 from app.pages.table_page import TablePage
+from app.pages.volume_files import (
+    Progress,
+    VolumeFilesDialog,
+    VolumeTransferDialog,
+    message_level,
+    open_transfer,
+)
 from app.presentation import (
     VolumeRow,
     counted,
@@ -84,7 +95,18 @@ class VolumesPage(TablePage):
         self.remove_button = self.add_button("Remove", "volume-remove", self.remove_selected,
                                              shortcut="Delete")
         self.prune_button = self.add_button("Prune…", "volumes-prune", self.open_prune)
+        self.browse_button = self.add_button("Browse files…", "volume-browse", self.browse_selected)
+        self.backup_button = self.add_button("Back up…", "volume-backup", self.backup_selected)
+        self.restore_button = self.add_button("Restore…", "volume-restore",
+                                              self.restore_selected)
+        self.clone_button = self.add_button("Clone", "volume-clone", self.clone_selected)
+        #: The image and extra labels of helper containers (None: any image the engine
+        #: has; tests give their own image and label).
+        self.helper_image: str | None = None
+        self.helper_labels: dict[str, str] | None = None
         self.remove_button.defaultAction().setEnabled(False)
+        for button in (self.browse_button, self.backup_button, self.clone_button):
+            button.defaultAction().setEnabled(False)
         # Containers first: each refresh of volumes is shown with what uses them.
         session.live(CONTAINERS).changed.connect(self._reload)
         session.live(VOLUMES).changed.connect(self._reload)
@@ -98,7 +120,100 @@ class VolumesPage(TablePage):
                                          self.session.items(CONTAINERS)))
 
     def selection_changed(self) -> None:
-        self.remove_button.defaultAction().setEnabled(bool(self.selected_items()))
+        rows = self.selected_items()
+        self.remove_button.defaultAction().setEnabled(bool(rows))
+        for button in (self.browse_button, self.backup_button, self.clone_button):
+            button.defaultAction().setEnabled(len(rows) == 1)
+
+    def _one_selected(self) -> engine.Volume | None:
+        rows: list[VolumeRow] = self.selected_items()
+        return rows[0].volume if len(rows) == 1 else None
+
+    def _helper_options(self) -> dict[str, object]:
+        return {"image": self.helper_image, "labels": self.helper_labels}
+
+    # -- files, back up, restore, clone --------------------------------------------
+
+    def browse_selected(self) -> VolumeFilesDialog | None:
+        volume = self._one_selected()
+        if volume is None:
+            return None
+        dialog = VolumeFilesDialog(self.session, volume, self, image=self.helper_image,
+                                   labels=self.helper_labels)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.open()
+        dialog.reload()
+        return dialog
+
+    def backup_selected(self) -> None:
+        volume = self._one_selected()
+        if volume is None:
+            return
+        path, _ = QFileDialog.getSaveFileName(self, f"Back up volume {volume.display_name}",
+                                              f"{volume.name}.tar.gz",
+                                              "Gzipped tar (*.tar.gz *.tgz)")
+        if path:
+            self.backup_to(volume.name, Path(path))
+
+    def backup_to(self, name: str, destination: Path) -> VolumeTransferDialog:
+        return open_transfer(self.session, self, f"Back up volume {name[:24]}", "Backing up",
+                             partial(_backup, name, destination, self._helper_options()),
+                             self._report)
+
+    def restore_selected(self) -> None:
+        """Into the selected volume (asked first when it holds files), or a new one."""
+        path, _ = QFileDialog.getOpenFileName(self, "Restore a volume from",
+                                              filter="Tar archives (*.tar.gz *.tgz *.tar)")
+        if path:
+            volume = self._one_selected()
+            self.restore_from(Path(path), volume.name if volume else None)
+
+    def restore_from(self, source: Path, target: str | None) -> None:
+        """Restore ``source`` into ``target``; None: a new volume named after the file."""
+        if target is None:
+            stem = source.name.removesuffix(".gz").removesuffix(".tgz").removesuffix(".tar")
+            new = self._free_name(re.sub(r"[^A-Za-z0-9_.-]", "-", stem) or "restored")
+            self._start_restore(source, new, True)
+            return
+        self.session.run(partial(engine.volume_is_empty, **self._helper_options()),  # type: ignore[arg-type]
+                         target, describe=f"look into volume {target[:24]}",
+                         on_done=partial(self._restore_if_empty, source, target))
+
+    def _restore_if_empty(self, source: Path, target: str, empty: bool) -> None:
+        if empty:
+            self._start_restore(source, target, False)
+            return
+        ask(self, "Restore into a volume that holds files",
+            f"Volume {target} is not empty. Files in {source.name} replace the files of the"
+            " same names; the others stay. Restore into it anyway?",
+            "Restore", partial(self._start_restore, source, target, False),
+            name="volume-restore-confirm")
+
+    def _start_restore(self, source: Path, target: str, new: bool) -> VolumeTransferDialog:
+        return open_transfer(self.session, self, f"Restore {source.name} into {target[:24]}",
+                             "Restoring",
+                             partial(_restore, source, target, new, self._helper_options()),
+                             self._report)
+
+    def clone_selected(self) -> VolumeTransferDialog | None:
+        volume = self._one_selected()
+        if volume is None:
+            return None
+        target = self._free_name(f"{volume.name}-copy")
+        return open_transfer(self.session, self, f"Clone {volume.display_name} as {target}",
+                             "Copying",
+                             partial(_clone, volume.name, target, self._helper_options()),
+                             self._report)
+
+    def _free_name(self, wanted: str) -> str:
+        taken = {v.name for v in self.session.items(VOLUMES)}
+        name, n = wanted, 2
+        while name in taken:
+            name, n = f"{wanted}-{n}", n + 1
+        return name
+
+    def _report(self, text: str) -> None:
+        self.session.message.emit(message_level(text), text)
 
     # -- create ----------------------------------------------------------------------
 
@@ -165,6 +280,33 @@ class VolumesPage(TablePage):
             text += " Kept: " + "; ".join(f"{n[:12]}: {why}" for n, why in result.failed.items())
         self.session.message.emit(
             MessageLevel.WARNING if result.failed else MessageLevel.INFO, text)
+
+
+async def _backup(name: str, destination: Path, options: dict[str, Any],
+                  client: engine.Engine, progress: Progress) -> str:
+    written = await engine.backup_volume(client, name, destination, progress=progress,
+                                         **options)
+    return f"Backed up volume {name} ({human_size(written)}) to {destination}"
+
+
+async def _restore(source: Path, target: str, new: bool, options: dict[str, Any],
+                   client: engine.Engine, progress: Progress) -> str:
+    if new:
+        await engine.create_volume(client, target, labels=options.get("labels"))
+    try:
+        await engine.restore_volume(client, target, source, progress=progress, **options)
+    except BaseException:
+        if new:  # a half-restored new volume is not left behind
+            with contextlib.suppress(engine.EngineError):
+                await asyncio.shield(engine.remove_volume(client, target))
+        raise
+    return f"Restored {source.name} into volume {target}"
+
+
+async def _clone(source: str, target: str, options: dict[str, Any],
+                 client: engine.Engine, progress: Progress) -> str:
+    await engine.clone_volume(client, source, target, progress=progress, **options)
+    return f"Cloned volume {source} as {target}"
 
 
 async def _plan(all_unused: bool, filters: Mapping[str, Sequence[str]],
