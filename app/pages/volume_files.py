@@ -23,7 +23,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QModelIndex, Qt, Signal
+from PySide6.QtCore import QModelIndex, Qt, QTimer, Signal
 from PySide6.QtGui import QCloseEvent
 from PySide6.QtWidgets import (
     QDialog,
@@ -90,10 +90,43 @@ class _ProgressBox(QWidget):
         self.status.setText(text)
 
 
+class Cancelled(Exception):
+    """Raised from a progress report after Cancel was pressed.
+
+    Cancel stops an operation at its next progress report instead of cancelling
+    its task while it waits on a socket: under qasync, a socket wait cancelled
+    mid-read left the loop's notifier for that descriptor broken
+    ("InvalidStateError" in ``__notifier_cb_wrapper``), and the next connection
+    given the same descriptor — the helper's removal — then waited for an answer
+    that had arrived.  Unwinding from a progress call closes everything in order.
+    """
+
+
+#: Seconds after Cancel before the task itself is cancelled (a stalled engine).
+HARD_CANCEL_SECONDS = 15.0
+
+
+class _Stopper:
+    """Wraps a progress callback so that it raises :class:`Cancelled` once asked to."""
+
+    def __init__(self, show: Progress) -> None:
+        self.show = show
+        self.requested = False
+        self.done = 0
+
+    def __call__(self, done: int, total: int | None) -> None:
+        if self.requested:
+            raise Cancelled
+        self.done = done
+        self.show(done, total)
+
+
 async def _guarded(client: engine.Engine, transfer: Transfer, progress: Progress) -> str:
     """The transfer's own words, or a failure in one line (never a traceback)."""
     try:
         return await transfer(client, progress)
+    except Cancelled:
+        return "Cancelled."
     except engine.EngineError as exc:
         return f"Failed: {exc}"
     except OSError as exc:
@@ -116,7 +149,10 @@ class VolumeTransferDialog(QDialog):
         self.session = session
         self.verb = verb
         self.task: asyncio.Task[Any] | None = None
+        self.stopper = _Stopper(lambda _done, _total: None)
         self.result_text = ""
+        #: Bytes done so far, as the last progress report said.
+        self.done_bytes = 0
         self.box = _ProgressBox("volume-transfer", self)
         self.cancel_button = QPushButton("Cancel", self)
         self.cancel_button.setObjectName("volume-transfer-cancel")
@@ -136,20 +172,26 @@ class VolumeTransferDialog(QDialog):
 
     def start(self, transfer: Transfer) -> None:
         self.box.show_progress(self.verb, 0, None)
-        self.task = self.session.run(_guarded, transfer, self._progress,
+        self.stopper = _Stopper(self._progress)
+        self.task = self.session.run(_guarded, transfer, self.stopper,
                                      describe=self.windowTitle().lower(),
                                      on_done=self._finish)
         if self.task is None:
             self._finish("Failed: not connected to an engine")
 
     def _progress(self, done: int, total: int | None) -> None:
+        self.done_bytes = done
         self.box.show_progress(self.verb, done, total)
 
     def _finish(self, text: str) -> None:
+        if self.result_text:
+            return
         self.result_text = text
         self.box.done(text)
+        self.cancel_button.setEnabled(True)
         self.cancel_button.setText("Close")
         self.ended.emit(text)
+        _delete_if_closed(self)
 
     def cancel_or_close(self) -> None:
         if self.running:
@@ -158,17 +200,26 @@ class VolumeTransferDialog(QDialog):
             self.close()
 
     def cancel(self) -> None:
+        """Stop at the next progress report (see :class:`Cancelled`)."""
+        if self.running and not self.stopper.requested:
+            self.stopper.requested = True
+            self.box.status.setText("Cancelling…")
+            self.cancel_button.setEnabled(False)
+            QTimer.singleShot(int(HARD_CANCEL_SECONDS * 1000), self, self._hard_cancel)
+
+    def _hard_cancel(self) -> None:
         if self.task is not None and not self.task.done():
             self.task.cancel()
             self._finish("Cancelled.")
 
     def closeEvent(self, event: QCloseEvent) -> None:
-        self.cancel()  # closing the window stops the work (and removes its helper)
+        if _hide_while_stopping(self, event):
+            return
         super().closeEvent(event)
 
     def reject(self) -> None:
-        self.cancel()
-        super().reject()
+        if not _hide_while_stopping(self, None):
+            super().reject()
 
 
 class VolumeFilesDialog(QDialog):
@@ -194,6 +245,7 @@ class VolumeFilesDialog(QDialog):
         self.image = image
         self.labels = labels
         self.task: asyncio.Task[Any] | None = None
+        self.stopper = _Stopper(lambda _done, _total: None)
         self.tree: engine.VolumeTree | None = None
         self.model = FileTreeModel(self)
         self.model.COLUMNS = ("Name", "Size", "Link to")
@@ -258,6 +310,7 @@ class VolumeFilesDialog(QDialog):
         self.box.done(text)
         self._update_buttons()
         self.ended.emit(text)
+        _delete_if_closed(self)
 
     # -- reading the tree -----------------------------------------------------------
 
@@ -265,8 +318,8 @@ class VolumeFilesDialog(QDialog):
         if self.running:
             return
         self.box.show_progress("Reading", 0, None)
-        self._run(_read_tree, self.volume.name, self.image, self.labels,
-                  partial(self.box.show_progress, "Reading"),
+        self.stopper = _Stopper(partial(self.box.show_progress, "Reading"))
+        self._run(_read_tree, self.volume.name, self.image, self.labels, self.stopper,
                   describe=f"read volume {self.volume.display_name}", on_done=self._show)
 
     def _show(self, outcome: engine.VolumeTree | str) -> None:
@@ -318,21 +371,28 @@ class VolumeFilesDialog(QDialog):
 
     def save_to(self, path: str, destination: Path) -> None:
         self.box.show_progress("Saving", 0, None)
+        self.stopper = _Stopper(partial(self.box.show_progress, "Saving"))
         self._run(_export, self.volume.name, path, destination, self.image, self.labels,
-                  partial(self.box.show_progress, "Saving"),
+                  self.stopper,
                   describe=f"save /{path} of volume {self.volume.display_name}",
                   on_done=self._end)
 
     # -- cancel, close, engine gone ---------------------------------------------------
 
     def cancel(self) -> None:
-        if self.running and self.task is not None:
+        """Stop at the next progress report (see :class:`Cancelled`)."""
+        if self.running and not self.stopper.requested:
+            self.stopper.requested = True
+            self.box.status.setText("Cancelling…")
+            QTimer.singleShot(int(HARD_CANCEL_SECONDS * 1000), self, self._hard_cancel)
+
+    def _hard_cancel(self) -> None:
+        if self.task is not None and not self.task.done():
             self.task.cancel()
             self._end("Cancelled.")
 
     def _engine_gone(self) -> None:
-        if self.running and self.task is not None:
-            self.task.cancel()
+        self.stopper.requested = True  # its calls fail by themselves; no new report shown
         self._end("The engine went away; the files are read again when it is back.")
 
     def _engine_back(self) -> None:
@@ -340,12 +400,31 @@ class VolumeFilesDialog(QDialog):
         self.reload()
 
     def closeEvent(self, event: QCloseEvent) -> None:
-        self.cancel()
+        if _hide_while_stopping(self, event):
+            return
         super().closeEvent(event)
 
     def reject(self) -> None:
-        self.cancel()
-        super().reject()
+        if not _hide_while_stopping(self, None):
+            super().reject()
+
+
+def _hide_while_stopping(dialog: VolumeFilesDialog | VolumeTransferDialog,
+                        event: QCloseEvent | None) -> bool:
+    """Closing while an operation runs: stop it, hide now, and go once it has ended
+    (its last report still finds the widgets; its helper is removed first)."""
+    if not dialog.running:
+        return False
+    dialog.cancel()
+    dialog.hide()
+    if event is not None:
+        event.ignore()
+    return True
+
+
+def _delete_if_closed(dialog: QDialog) -> None:
+    if dialog.isHidden() and dialog.testAttribute(Qt.WidgetAttribute.WA_DeleteOnClose):
+        dialog.deleteLater()
 
 
 async def _read_tree(client: engine.Engine, volume: str, image: str | None,
@@ -354,6 +433,8 @@ async def _read_tree(client: engine.Engine, volume: str, image: str | None,
     try:
         async with engine.volume_helper(client, volume, image=image, labels=labels) as helper:
             return await helper.tree("", progress)
+    except Cancelled:
+        return "Cancelled."
     except engine.EngineError as exc:
         return f"Could not read the volume: {exc}"
 
@@ -363,6 +444,8 @@ async def _export(client: engine.Engine, volume: str, path: str, destination: Pa
     try:
         await engine.export_path(client, volume, path, destination, progress=progress,
                                  image=image, labels=labels)
+    except Cancelled:
+        return "Cancelled."
     except engine.EngineError as exc:
         return f"Could not save /{path}: {exc}"
     except OSError as exc:
