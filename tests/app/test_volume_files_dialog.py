@@ -21,8 +21,9 @@ from tests.app.test_volumes_page import open_volumes, select
 from tests.conftest import LABEL, EngineUnderTest, unique_name
 from tests.disk_helpers import LABELS, disk_engine  # noqa: F401
 from tests.engine.test_volume_files import cli_tar, fill, our_helpers
+from tests.waits import wait_ms
 
-WAIT = 60_000
+WAIT = wait_ms(30)
 
 
 def make_volume(target: EngineUnderTest, script: str | None = None) -> str:
