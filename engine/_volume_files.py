@@ -333,7 +333,16 @@ async def pick_helper_image(client: Engine) -> str:
 
     Any image does (the helper is only created); none present is said plainly.
     """
-    images = await client.images()
+    for attempt in range(3):
+        try:
+            images = await client.images()
+            break
+        except NotFound:
+            # Podman counts each image's containers and fails with "no such container"
+            # when one (a helper just removed) goes meanwhile: ask again.
+            if not client.version.is_podman or attempt == 2:
+                raise
+            await asyncio.sleep(0.1 * (attempt + 1))
     if not images:
         raise NotFound(404, "the engine has no image to make a helper container from;"
                             " pull any small image (busybox, alpine) first")
