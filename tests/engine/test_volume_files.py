@@ -17,8 +17,10 @@ from pathlib import Path
 import pytest
 
 import engine
+from engine._endpoint import parse_host
 from tests.conftest import LABEL, EngineUnderTest, unique_name
 from tests.disk_helpers import LABELS, disk_engine  # noqa: F401
+from tests.fault_proxy import FaultProxy, raw_body
 
 pytestmark = pytest.mark.anyio
 
@@ -276,3 +278,33 @@ def _tar_of(files: dict[str, bytes]) -> bytes:
 
 async def _one_chunk(data: bytes) -> AsyncIterator[bytes]:
     yield data
+
+
+async def test_engine_lost_mid_backup_then_swept_when_back(
+        disk_engine: EngineUnderTest, tmp_path: Path) -> None:  # noqa: F811
+    """The engine goes mid-backup: a one-line error, no file; the helper its removal could
+    not reach is swept by remove_helpers once the engine answers again."""
+    big = unique_name("vol")
+    disk_engine.cli("volume", "create", "--label", LABEL, big)
+    fill(disk_engine, big, "head -c 30000000 /dev/urandom > /v/big")
+    archive = tmp_path / "out" / "big.tar.gz"
+    archive.parent.mkdir()
+    with FaultProxy(disk_engine.endpoint.socket_path or "", tmp_path / "proxy.sock") as relay:
+        async with await engine.Engine.open(parse_host(relay.url, "proxy")) as client:
+            def progress(_done: int, _total: int | None) -> None:
+                if relay.fault is None:  # gone: the transfer cut, nothing else gets through
+                    relay.fault = raw_body(".*", b'{"message": "engine gone"}', 503)
+                    relay.cut("/archive")
+
+            with pytest.raises(engine.EngineUnreachable) as lost:
+                await engine.backup_volume(client, big, archive, image=disk_engine.image,
+                                           labels=LABELS, progress=progress)
+            assert "\n" not in str(lost.value)
+            assert list(archive.parent.iterdir()) == []
+            [left] = our_helpers(disk_engine)  # its removal could not reach the engine
+
+            relay.fault = None  # back
+            swept = await engine.remove_helpers(client)
+            assert [s[:12] for s in swept] == [left[:12]]
+            assert our_helpers(disk_engine) == []
+            assert await engine.remove_helpers(client) == []
