@@ -18,8 +18,15 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QComboBox, QFileDialog, QLineEdit, QPlainTextEdit, QWidget
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDialog,
+    QFileDialog,
+    QLineEdit,
+    QPlainTextEdit,
+    QWidget,
+)
 
 import engine
 from app.models.table import Column, KeyedTableModel
@@ -99,7 +106,7 @@ class VolumesPage(TablePage):
         self.backup_button = self.add_button("Back up…", "volume-backup", self.backup_selected)
         self.restore_button = self.add_button("Restore…", "volume-restore",
                                               self.restore_selected)
-        self.clone_button = self.add_button("Clone", "volume-clone", self.clone_selected)
+        self.clone_button = self.add_button("Clone…", "volume-clone", self.open_clone)
         #: The image and extra labels of helper containers (None: any image the engine
         #: has; tests give their own image and label).
         self.helper_image: str | None = None
@@ -195,11 +202,19 @@ class VolumesPage(TablePage):
                              partial(_restore, source, target, new, self._helper_options()),
                              self._report)
 
-    def clone_selected(self) -> VolumeTransferDialog | None:
+    def open_clone(self) -> VolumeCloneDialog | None:
+        """Ask the new volume's name (a free one offered), then clone."""
         volume = self._one_selected()
         if volume is None:
             return None
-        target = self._free_name(f"{volume.name}-copy")
+        dialog = VolumeCloneDialog(self.session, volume, self._free_name(f"{volume.name}-copy"),
+                                   {v.name for v in self.session.items(VOLUMES)}, self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.chosen.connect(partial(self.clone_to, volume))
+        dialog.open()
+        return dialog
+
+    def clone_to(self, volume: engine.Volume, target: str) -> VolumeTransferDialog:
         return open_transfer(self.session, self, f"Clone {volume.display_name} as {target}",
                              "Copying",
                              partial(_clone, volume.name, target, self._helper_options()),
@@ -331,6 +346,36 @@ async def _plan(all_unused: bool, filters: Mapping[str, Sequence[str]],
 async def _prune(plan: engine.VolumePrunePlan, filters: Mapping[str, Sequence[str]],
                  client: engine.Engine) -> engine.PruneResult:
     return await engine.prune_volumes(client, all=plan.all, filters=filters or None, plan=plan)
+
+
+class VolumeCloneDialog(FormDialog):
+    """The new volume's name; the copy itself runs in a transfer dialog (progress, Cancel)."""
+
+    chosen = Signal(str)
+
+    def __init__(self, session: EngineSession, volume: engine.Volume, offered: str,
+                 taken: set[str], parent: QWidget | None = None) -> None:
+        super().__init__(session, "volume-clone-dialog", f"Clone {volume.display_name}",
+                         "Clone", parent)
+        self.taken = taken
+        self.name = QLineEdit(offered, self)
+        self.add_row("&New volume:", self.name, "volume-clone-name", "New volume name")
+        self.watch(self.name.textChanged)
+        self.validate()
+
+    def check(self) -> str:
+        name = self.name.text().strip()
+        if not VOLUME_NAME.fullmatch(name):
+            return (f"{name!r} is not a valid volume name: use letters, digits, '_', '.', '-'"
+                    " (two or more, starting with a letter or digit)")
+        if name in self.taken:
+            return f"A volume named {name} exists already"
+        return ""
+
+    def accept(self) -> None:
+        if self.validate():
+            self.chosen.emit(self.name.text().strip())
+            QDialog.accept(self)
 
 
 class VolumeCreateDialog(FormDialog):

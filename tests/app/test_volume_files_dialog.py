@@ -72,6 +72,15 @@ def transfer(page: VolumesPage, qtbot: QtBot) -> VolumeTransferDialog:
     return dialog
 
 
+def transfer_running(page: VolumesPage, qtbot: QtBot) -> VolumeTransferDialog:
+    qtbot.waitUntil(lambda: any(d.isVisible() and not d.result_text
+                                for d in page.findChildren(VolumeTransferDialog)),
+                    timeout=WAIT)
+    [dialog] = [d for d in page.findChildren(VolumeTransferDialog)
+                if d.isVisible() and not d.result_text]
+    return dialog
+
+
 def test_browse_the_tree_with_sizes_and_save_out(
     qtbot: QtBot, make_session, disk_engine: EngineUnderTest, tmp_path: Path,  # noqa: F811
 ) -> None:
@@ -183,8 +192,15 @@ def test_backup_restore_and_clone_from_the_page(
     done.close()
 
     select(page, name)
-    clone = page.clone_selected()
-    assert clone is not None
+    asked = page.open_clone()
+    assert asked is not None
+    assert asked.name.text() == f"{name}-copy"
+    asked.name.setText(busy)  # taken: said, and Clone is off
+    assert asked.problem() == f"A volume named {busy} exists already"
+    assert not asked.accept_button.isEnabled()
+    asked.name.setText(f"{name}-copy")
+    asked.accept_button.click()
+    clone = transfer_running(page, qtbot)
     with qtbot.waitSignal(clone.ended, timeout=WAIT) as cloned:
         pass
     assert cloned.args[0] == f"Cloned volume {name} as {name}-copy"
