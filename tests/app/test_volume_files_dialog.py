@@ -151,6 +151,21 @@ def test_cancel_and_close_leave_no_helper(
     qtbot.waitUntil(lambda: not page.findChildren(VolumeTransferDialog), timeout=WAIT)
     assert list(tmp_path.iterdir()) == []
 
+    # The browser: Cancel while it reads, then closed while it reads again.
+    browser = page.browse_selected()
+    assert browser is not None
+    qtbot.waitUntil(lambda: browser.stopper.done > 0, timeout=WAIT)
+    with qtbot.waitSignal(browser.ended, timeout=WAIT) as ended:
+        browser.cancel_button.click()
+    assert ended.args == ["Cancelled."] and browser.tree is None
+    qtbot.waitUntil(lambda: our_helpers(disk_engine) == [], timeout=WAIT)
+    browser.reload_button.click()
+    qtbot.waitUntil(lambda: browser.stopper.done > 0, timeout=WAIT)
+    with qtbot.waitSignal(browser.ended, timeout=WAIT):
+        browser.close()
+    qtbot.waitUntil(lambda: not page.findChildren(VolumeFilesDialog), timeout=WAIT)
+    qtbot.waitUntil(lambda: our_helpers(disk_engine) == [], timeout=WAIT)
+
 
 def test_backup_restore_and_clone_from_the_page(
     qtbot: QtBot, make_session, disk_engine: EngineUnderTest, tmp_path: Path,  # noqa: F811
