@@ -481,11 +481,18 @@ async def backup_volume(
                     filename="", mode="wb", fileobj=raw, compresslevel=6, mtime=0) as gz:
                 written = await helper.save_tar("", gz, progress, total, contents=True,
                                                 first=first)
+            os.chmod(temp, 0o666 & ~_umask())  # as any new file, not mkstemp's 0600
             os.replace(temp, destination)
         except BaseException:
             temp.unlink(missing_ok=True)
             raise
     return written
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def _root_header(stat: PathStat) -> bytes:

@@ -10,6 +10,7 @@ import asyncio
 import base64
 import gzip
 import io
+import os
 import tarfile
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -171,6 +172,7 @@ async def test_backup_restore_round_trip_byte_for_byte(
                                              labels=LABELS,
                                              progress=lambda d, t: seen.append((d, t)))
         assert written > 73024 and seen[-1][0] == written
+        assert archive.stat().st_mode & 0o777 == 0o666 & ~_umask()
         backed_up = members(gzip.decompress(archive.read_bytes()))
         assert backed_up == original
 
@@ -264,6 +266,12 @@ async def test_helper_image_is_one_the_engine_has(any_engine: EngineUnderTest) -
     async with await any_engine.open() as client:
         picked = await engine.pick_helper_image(client)
         assert picked in {i.id for i in await client.images()}
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def _tar_of(files: dict[str, bytes]) -> bytes:
