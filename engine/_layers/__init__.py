@@ -22,7 +22,7 @@ parser), :mod:`.archive` (the export's layouts), :mod:`.stacking` (whiteouts,
 opaque directories, each layer's changes, wasted bytes: pure functions over
 :class:`LayerFiles`, testable without an engine), :mod:`.analysis` (history
 paired to layers, efficiency), :mod:`.outline` (the tree before the export is
-read) and :mod:`.export` (the engine call).
+read), :mod:`.export` (the engine call) and :mod:`.diff` (two images compared).
 
 Sizes follow ``docker history``: a regular file counts its content bytes, a
 symlink the length of its target (what ``lstat`` reports), directories, hard
@@ -37,6 +37,17 @@ is visible at the end, and a visible link shows the size of those bytes.
 
 from engine._layers.analysis import ImageAnalysis, analyze_layers, pair_history
 from engine._layers.archive import ImageArchiveReader, SavedImage, read_image_archive
+from engine._layers.diff import (
+    ConfigChange,
+    DiffLayer,
+    DirectoryDelta,
+    FileDiff,
+    FileState,
+    ImageDiff,
+    ImageSide,
+    compare_images,
+    diff_images,
+)
 from engine._layers.export import ProgressCallback, analyze_image, no_cyclic_gc
 from engine._layers.model import (
     Change,
@@ -58,12 +69,19 @@ from engine._layers.tar import TarMember, TarParser
 __all__ = [
     "Change",
     "ChangeKind",
+    "ConfigChange",
+    "DiffLayer",
+    "DirectoryDelta",
     "EntryKind",
+    "FileDiff",
     "FileEntry",
+    "FileState",
     "HistoryStep",
     "ImageAnalysis",
     "ImageArchiveReader",
+    "ImageDiff",
     "ImageLayer",
+    "ImageSide",
     "LayerFiles",
     "LayerOutline",
     "LayerSteps",
@@ -77,6 +95,8 @@ __all__ = [
     "analyze_image",
     "analyze_layers",
     "clean_instruction",
+    "compare_images",
+    "diff_images",
     "find_waste",
     "layer_changes",
     "no_cyclic_gc",

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import posixpath
 import zlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,13 +35,19 @@ def _normalise(name: str) -> str:
 
 
 class _LayerIndexer:
-    """Parses one layer tar as it streams past, keeping only its headers."""
+    """Parses one layer tar as it streams past, keeping only its headers.
+
+    Subclasses (the image diff's) may set ``details`` for modes and owners and
+    return a sink from :meth:`_on_member` to see a member's data.
+    """
+
+    details = False
 
     def __init__(self) -> None:
         self.entries: list[FileEntry] = []
         self.whiteouts: list[str] = []
         self.opaque_dirs: list[str] = []
-        self._parser = TarParser(self._on_member)
+        self._parser = TarParser(self._on_member, details=self.details)
 
     def write(self, data: memoryview) -> None:
         self._parser.feed(data)
@@ -52,10 +58,10 @@ class _LayerIndexer:
     def result(self) -> LayerFiles:
         return LayerFiles(tuple(self.entries), tuple(self.whiteouts), tuple(self.opaque_dirs))
 
-    def _on_member(self, member: TarMember) -> None:
+    def _on_member(self, member: TarMember) -> MemberSink | None:
         path = _normalise(member.name)
         if not path:
-            return
+            return None
         if _WHITEOUT in path:
             directory, _, base = path.rpartition("/")
             if base.startswith(_WHITEOUT):
@@ -64,7 +70,7 @@ class _LayerIndexer:
                 elif not base.startswith(_OPAQUE[:8]):  # other .wh..wh.* are the storage's own
                     hidden = base[len(_WHITEOUT):]
                     self.whiteouts.append(f"{directory}/{hidden}" if directory else hidden)
-                return
+                return None
         kind = _KINDS.get(member.type, EntryKind.OTHER)
         if kind is EntryKind.FILE:
             self.entries.append(FileEntry(path, member.size, kind))
@@ -76,13 +82,17 @@ class _LayerIndexer:
             self.entries.append(FileEntry(path, 0, kind, _normalise(member.linkname)))
         else:
             self.entries.append(FileEntry(path, 0, kind))
+        return None
+
+
+LayerIndexerFactory = Callable[[], _LayerIndexer]
 
 
 class _GzipLayer:
     """A gzip-compressed layer blob (containerd image store), inflated in bounded steps."""
 
-    def __init__(self) -> None:
-        self.indexer = _LayerIndexer()
+    def __init__(self, indexer: _LayerIndexer) -> None:
+        self.indexer = indexer
         self._inflater = zlib.decompressobj(wbits=31)
 
     def write(self, data: memoryview) -> None:
@@ -145,14 +155,14 @@ class _Sniffer:
         head = bytes(self._head[:BLOCK])
         archive, path = self._archive, self._path
         if head.startswith(_GZIP_MAGIC):
-            gzip_layer = _GzipLayer()
+            gzip_layer = _GzipLayer(archive.new_indexer())
             archive.layers[path] = gzip_layer.indexer
             self._target = gzip_layer
         elif head.startswith(_ZSTD_MAGIC):
             archive.unsupported[path] = "zstd"
             self._target = _Discard()
         elif len(head) == BLOCK and (head == ZERO_BLOCK or checksum_ok(head)):
-            indexer = _LayerIndexer()
+            indexer = archive.new_indexer()
             archive.layers[path] = indexer
             self._target = indexer
         elif self._size <= _JSON_LIMIT and ("/" not in path or path.startswith("blobs/")):
@@ -188,6 +198,8 @@ class SavedImage:
     layers: tuple[LayerFiles, ...]
     config: Mapping[str, Any]
     repo_tags: tuple[str, ...] = ()
+    #: Where the config is in the export (``<hex>.json``, ``blobs/sha256/<hex>``).
+    config_path: str = ""
 
     @property
     def diff_ids(self) -> tuple[str, ...]:
@@ -203,10 +215,14 @@ class SavedImage:
 class ImageArchiveReader:
     """Sans-IO reader of an image export (``docker save`` / ``GET /images/{name}/get``).
 
-    Feed it the bytes in any chunking, then :meth:`close` for the :class:`SavedImage`.
+    Feed it the bytes in any chunking, then :meth:`close` for the :class:`SavedImage`
+    (or :meth:`close_all` for every image of a multi-image export: layers they
+    share are stored, and parsed, once).  ``indexer`` makes the parser of each
+    layer tar.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, indexer: LayerIndexerFactory = _LayerIndexer) -> None:
+        self.new_indexer = indexer
         self.layers: dict[str, _LayerIndexer] = {}
         self.documents: dict[str, bytes] = {}
         self.unsupported: dict[str, str] = {}
@@ -230,26 +246,41 @@ class ImageArchiveReader:
         return None
 
     def close(self) -> SavedImage:
+        return self.close_all()[0]
+
+    def close_all(self) -> list[SavedImage]:
+        """Every image the export holds, in the manifest's order (at least one)."""
         self._parser.close()
         if not self._parser.ended and not self.bytes_read:
             raise ProtocolError("the engine sent an empty image export")
+        images: list[tuple[str, list[str], tuple[str, ...]]] = []
         if "manifest.json" in self.documents:
             manifest = self._json("manifest.json")
-            if not isinstance(manifest, list) or not manifest or not isinstance(manifest[0], dict):
+            if not isinstance(manifest, list) or not manifest or \
+                    not all(isinstance(entry, dict) for entry in manifest):
                 raise ProtocolError("the image export's manifest.json lists no image")
-            entry = manifest[0]
-            config_path = str(entry.get("Config") or "")
-            layer_paths = [str(p) for p in entry.get("Layers") or []]
-            repo_tags = tuple(str(t) for t in entry.get("RepoTags") or [])
+            images = [(str(entry.get("Config") or ""),
+                       [str(p) for p in entry.get("Layers") or []],
+                       tuple(str(t) for t in entry.get("RepoTags") or []))
+                      for entry in manifest]
         elif "index.json" in self.documents:
             config_path, layer_paths = self._from_oci_index()
-            repo_tags = ()
+            images = [(config_path, layer_paths, ())]
         else:
             raise ProtocolError("the image export has neither manifest.json nor index.json")
-        config = self._json(config_path)
-        if not isinstance(config, dict):
-            raise ProtocolError(f"the image config {config_path} is not a JSON object")
-        return SavedImage(tuple(self._layer(p) for p in layer_paths), config, repo_tags)
+        layers: dict[str, LayerFiles] = {}  # a layer two images share: one LayerFiles
+        saved = []
+        for config_path, layer_paths, repo_tags in images:
+            config = self._json(config_path)
+            if not isinstance(config, dict):
+                raise ProtocolError(f"the image config {config_path} is not a JSON object")
+            files = []
+            for path in layer_paths:
+                if path not in layers:
+                    layers[path] = self._layer(path)
+                files.append(layers[path])
+            saved.append(SavedImage(tuple(files), config, repo_tags, config_path))
+        return saved
 
     def _resolve(self, path: str) -> str:
         path = _normalise(path)
@@ -294,7 +325,7 @@ class ImageArchiveReader:
             data = self.documents[resolved]
             if not data.strip(b"\0"):
                 return LayerFiles()
-            indexer = _LayerIndexer()
+            indexer = self.new_indexer()
             indexer.write(memoryview(data))
             indexer.close()
             return indexer.result()

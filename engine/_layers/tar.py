@@ -32,6 +32,11 @@ class TarMember(NamedTuple):
     size: int
     type: str  # the typeflag: "0" file, "1" hard link, "2" symlink, "5" directory, …
     linkname: str
+    #: Permission bits and owner: only filled in by a parser made with ``details=True``
+    #: (the image diff compares them; the layer analysis does not pay for them).
+    mode: int = 0
+    uid: int = 0
+    gid: int = 0
 
 
 class MemberSink(Protocol):
@@ -102,11 +107,15 @@ class TarParser:
 
     ``on_member`` returns a :class:`MemberSink` for the member's data, or None to
     skip it (skipping costs no copy).  Handles ustar prefixes, GNU long names
-    (``L``/``K``), PAX (``x``/``g``: path, linkpath, size) and base-256 sizes.
+    (``L``/``K``), PAX (``x``/``g``: path, linkpath, size, and with ``details``
+    uid, gid) and base-256 sizes.  With ``details`` each member also carries its
+    mode bits and owner ids.
     """
 
-    def __init__(self, on_member: Callable[[TarMember], MemberSink | None]) -> None:
+    def __init__(self, on_member: Callable[[TarMember], MemberSink | None], *,
+                 details: bool = False) -> None:
         self._on_member = on_member
+        self._details = details
         self._header = bytearray()
         self._remaining = 0
         self._padding = 0
@@ -121,6 +130,7 @@ class TarParser:
         self._long_link: str | None = None
         self._pax: dict[str, str] = {}
         self._global_pax: dict[str, str] = {}
+        self._owner_pax: dict[str, str] = {}
         self._seen_header = False
         self.ended = False
 
@@ -198,16 +208,36 @@ class TarParser:
             name, linkname, size = self._extended(name, linkname, size)
         if type_flag == 0x30 and name.endswith("/"):
             type_flag = 0x35  # pre-POSIX archives mark directories with a slash only
-        sink = self._on_member(TarMember(name, size, chr(type_flag), linkname))
+        if self._details:
+            member = TarMember(name, size, chr(type_flag), linkname,
+                               _number(block[100:108]) & 0o7777, *self._owner(block))
+        else:
+            member = TarMember(name, size, chr(type_flag), linkname)
+        sink = self._on_member(member)
         if type_flag in _NO_DATA_TYPES or not size:
             if sink is not None:  # nothing to stream: done at once
                 sink.close()
         else:
             self._start_data(size, sink)
 
+    def _owner(self, block: bytes) -> tuple[int, int]:
+        """uid and gid from the header, or from the PAX records read with this member."""
+        uid, gid = _number(block[108:116]), _number(block[116:124])
+        pax = self._owner_pax
+        if pax:
+            self._owner_pax = {}
+            try:
+                uid = int(pax.get("uid", uid))
+                gid = int(pax.get("gid", gid))
+            except ValueError:
+                raise ProtocolError("a tar archive has an unreadable PAX uid or gid") from None
+        return uid, gid
+
     def _extended(self, name: str, linkname: str, size: int) -> tuple[str, str, int]:
         """Apply the GNU long name/link and PAX records that came before this header."""
         pax = {**self._global_pax, **self._pax} if self._global_pax else self._pax
+        if self._details and ("uid" in pax or "gid" in pax):
+            self._owner_pax = pax
         if self._long_name is not None:
             name = self._long_name
         if self._long_link is not None:
