@@ -47,6 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
     from app.analyze import add_arguments as add_analyze_arguments
     from app.context_cmd import add_arguments as add_context_arguments
     from app.df_cmd import add_arguments as add_df_arguments
+    from app.diff_cmd import add_arguments as add_diff_arguments
 
     analyze = commands.add_parser(
         "analyze", help="show an image's layers, wasted bytes and efficiency, without a window"
@@ -63,6 +64,11 @@ def build_parser() -> argparse.ArgumentParser:
         "df", help="show disk usage per kind (images, containers, volumes, build cache)"
     )
     add_df_arguments(df)
+
+    diff = commands.add_parser(
+        "diff", help="show how two images differ: layers, history, config and files"
+    )
+    add_diff_arguments(diff)
     return parser
 
 
@@ -110,6 +116,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         from app.df_cmd import run_df
 
         return run_df(args.df_host or args.host, verbose=args.verbose, as_json=args.json)
+    if args.command == "diff":
+        from app.diff_cmd import run_diff
+
+        return run_diff(args.first, args.second, args.diff_host or args.host,
+                        as_json=args.json)
     from app.gui import run_gui
 
     return run_gui(args.host, sys.argv[:1])
