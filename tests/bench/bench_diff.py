@@ -1,0 +1,126 @@
+"""Image diff of two big images that differ in one layer vs ``docker save`` of both.
+
+Builds (classic builder) a base of busybox plus a copy of this machine's
+/usr/share (about 700 MB, 47k files), then two images over it that differ in
+their top layer only: A writes /version; B writes another /version, deletes
+/usr/share/man, rewrites a few files and adds a 16 MiB file.  Then, alternating,
+median of ``--repeats``:
+
+- save: ``docker save A > /dev/null; docker save B > /dev/null`` (the floor the
+  issue names), and ``docker save A B > /dev/null`` (one export: the shared
+  layers once, which is what the diff reads);
+- ours: ``dockyard diff A B --json > /dev/null`` as a user runs it (a fresh
+  process: start-up, one export streamed, every file hashed, stacked, compared,
+  printed); its peak RSS from ``wait4``.
+
+    .venv/bin/python tests/bench/bench_diff.py [--repeats 3] [--keep]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+from tests.bench._common import CLASSIC, LABEL, RUN, busybox_image, docker, load
+
+BASE = f"dockyard-bench/diff-base:{RUN}"
+FIRST = f"dockyard-bench/diff-a:{RUN}"
+SECOND = f"dockyard-bench/diff-b:{RUN}"
+REPO = Path(__file__).resolve().parents[2]
+
+
+def build(workdir: Path, busybox: str) -> None:
+    context = workdir / "context"
+    context.mkdir()
+    # Hard links: no data copied, and the CLI still sends every byte.
+    subprocess.run(["cp", "-al", "/usr/share", str(context / "share")], check=True)
+    (context / "Dockerfile").write_text(
+        f"FROM {busybox}\nCOPY share /usr/share\nLABEL {LABEL}\n")
+    start = time.perf_counter()
+    docker("build", "-q", "-t", BASE, str(context), env=CLASSIC)
+    for tag, run in (
+        (FIRST, "echo one > /version"),
+        (SECOND, "echo two > /version && rm -rf /usr/share/man"
+                 " && for f in $(find /usr/share/doc -type f | head -200); do"
+                 " echo changed >> $f; done"
+                 " && dd if=/dev/zero of=/usr/share/blob bs=1048576 count=16 2>/dev/null"),
+    ):
+        top = workdir / tag.rsplit("/", 1)[1].replace(":", "-")
+        top.mkdir()
+        (top / "Dockerfile").write_text(f"FROM {BASE}\nRUN {run}\n")
+        docker("build", "-q", "-t", tag, str(top), env=CLASSIC)
+    print(f"built {BASE}, {FIRST}, {SECOND} in {time.perf_counter() - start:.0f} s")
+
+
+def timed(argv: list[str]) -> tuple[float, float, float]:
+    """Wall seconds, CPU seconds and peak RSS (MiB) of one command, stdout to /dev/null."""
+    start = time.perf_counter()
+    with open(os.devnull, "wb") as devnull:
+        process = subprocess.Popen(argv, stdout=devnull, cwd=REPO)
+        _, status, usage = os.wait4(process.pid, 0)
+    process.returncode = os.waitstatus_to_exitcode(status)
+    if process.returncode != 0:
+        raise SystemExit(f"{' '.join(argv)} exited {process.returncode}")
+    return (time.perf_counter() - start, usage.ru_utime + usage.ru_stime,
+            usage.ru_maxrss / 1024)
+
+
+def measure(repeats: int) -> None:
+    print(f"before: {load()}")
+    summary = subprocess.run(
+        [sys.executable, "-m", "app.diff_cmd", FIRST, SECOND], capture_output=True, text=True,
+        cwd=REPO, check=True).stdout
+    print("\n".join(line for line in summary.splitlines()
+                    if line.startswith(("Layers:", "Files:"))))
+    saves, both, ours, cpus, rss = [], [], [], [], []
+    for _ in range(repeats):
+        saves.append(timed(["docker", "save", FIRST])[0] + timed(["docker", "save", SECOND])[0])
+        both.append(timed(["docker", "save", FIRST, SECOND])[0])
+        wall, cpu, peak = timed([sys.executable, "-m", "app.diff_cmd", FIRST, SECOND, "--json"])
+        ours.append(wall)
+        cpus.append(cpu)
+        rss.append(peak)
+    save, one, own = (statistics.median(s) for s in (saves, both, ours))
+    print(f"after: {load()}")
+    print(f"docker save A; docker save B : {save * 1000:7.0f} ms  (samples"
+          f" {', '.join(f'{s * 1000:.0f}' for s in saves)})")
+    print(f"docker save A B (one export) : {one * 1000:7.0f} ms")
+    print(f"dockyard diff A B --json     : {own * 1000:7.0f} ms, CPU {statistics.median(cpus):.1f}"
+          f" s  (samples {', '.join(f'{s * 1000:.0f}' for s in ours)})")
+    paired = [o / s for o, s in zip(ours, saves, strict=True)]
+    print(f"ratio diff / (save A + save B) = {own / save:.2f}   (goal <= 1.3); per round"
+          f" {', '.join(f'{r:.2f}' for r in paired)}")
+    print(f"ratio diff / save A B          = {own / one:.2f}")
+    print(f"peak RSS of dockyard diff      = {max(rss):.0f} MiB   (goal < 300)")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--keep", action="store_true", help="keep the built images afterwards")
+    args = parser.parse_args()
+    busybox, built = busybox_image(None)
+    workdir = Path(tempfile.mkdtemp(prefix="dockyard-bench-"))
+    try:
+        build(workdir, busybox)
+        shutil.rmtree(workdir, ignore_errors=True)
+        measure(args.repeats)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+        if not args.keep:
+            subprocess.run(["docker", "rmi", SECOND, FIRST, BASE, *([busybox] if built else [])],
+                           stdout=subprocess.DEVNULL, check=False)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
