@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
 import engine
 from app.models.table import Column, KeyedTableModel
 from app.pages.image_detail import ImageDetail
+from app.pages.image_diff import open_compare_picker
 from app.pages.run_dialog import open_run_dialog, run_one_click
 from app.pages.table_page import TablePage
 from app.pages.tag_dialog import TagDialog
@@ -88,12 +89,14 @@ class ImagesPage(TablePage):
         self.run_options_button = self.add_button("Run…", "image-run-options",
                                                   self.run_selected_with_options)
         self.tag_button = self.add_button("Tag…", "image-tag", self.tag_selected)
+        self.compare_button = self.add_button("Compare with…", "image-compare",
+                                              self.compare_selected)
         self.remove_button = self.add_button("Remove", "image-remove", self.remove_selected,
                                              shortcut="Delete")
         self.prune_button = self.add_button("Prune dangling", "images-prune",
                                             self.prune_dangling)
         for button in (self.run_button, self.run_options_button, self.tag_button,
-                       self.remove_button):
+                       self.compare_button, self.remove_button):
             button.defaultAction().setEnabled(False)
         # Containers first: each refresh of images is shown with what uses them.
         session.live(CONTAINERS).changed.connect(self._reload)
@@ -230,7 +233,8 @@ class ImagesPage(TablePage):
     def selection_changed(self) -> None:
         selected: list[ImageRow] = self.selected_items()
         shown = selected[0] if len(selected) == 1 else None
-        for button in (self.run_button, self.run_options_button, self.tag_button):
+        for button in (self.run_button, self.run_options_button, self.tag_button,
+                       self.compare_button):
             button.defaultAction().setEnabled(shown is not None)
         self.remove_button.defaultAction().setEnabled(bool(selected))
         # The pane follows the row's image: another tag of the same image keeps it.
@@ -331,6 +335,15 @@ class ImagesPage(TablePage):
         if len(selected) != 1:
             return None
         return selected[0].reference
+
+    def compare_selected(self) -> None:
+        """Ask which image to compare the selected one with, then open the diff window."""
+        reference = self._selected_reference()
+        if reference is None:
+            return
+        others = list(dict.fromkeys(row.reference for row in self.model.items()
+                                    if row.reference != reference))
+        open_compare_picker(self.session, reference, others, parent=self)
 
     def run_selected(self) -> None:
         """One click: auto name, exposed ports on free 127.0.0.1 ports, detached."""
