@@ -53,6 +53,8 @@ def _state_document(state: FileState | None) -> dict[str, Any] | None:
 
 def _config_text(change: ConfigChange) -> str:
     what = f"{change.field} {change.key}" if change.key else change.field
+    if change.field == "port":
+        return f"{what}: {'no longer exposed' if change.after is None else 'exposed'}"
     if change.before is None:
         return f"{what}: added {change.after}"
     if change.after is None:

@@ -5,6 +5,7 @@
         [--host URL] [--size 1100x680] [--pages containers,images,…] [--themes light,dark]
         [--palette QUERY]
         [--select containers=web-1,images=app:1] [--tab "images=Layers and files"]
+        [--compare IMAGE1,IMAGE2]
 
 writes OUT_DIR/<page>-<theme>.png (default OUT_DIR: docs/screenshots) from the real
 engine the window finds (or --host).  The window runs with private, throw-away
@@ -12,6 +13,8 @@ settings, so the user's theme, geometry and layouts neither leak in nor change.
 The theme is switched through the Settings object, the same path the Settings
 dialog takes, so the pictures show exactly what a user gets with either choice.
 For AppStream and the README, 1100x680 keeps text legible when scaled down.
+With ``--compare`` the Images page's diff window of those two images is taken
+too, as OUT_DIR/image-diff-<theme>.png.
 """
 
 from __future__ import annotations
@@ -140,9 +143,37 @@ async def take(args: argparse.Namespace, app: QApplication) -> list[Path]:
                     palette.close_palette()
                     written.append(out)
                     print(out)
+        if args.compare:
+            written += await _take_diff(args, app, session, window, settings)
     finally:
         window.close()
         await session.aclose()
+    return written
+
+
+async def _take_diff(args: argparse.Namespace, app: QApplication, session: object,
+                     window: object, settings: object) -> list[Path]:
+    from app.pages.image_diff import open_image_diff
+    from app.settings import THEME
+
+    first, second = args.compare.split(",", 1)
+    width, height = (int(v) for v in args.size.split("x"))
+    view = open_image_diff(session, first, second, window)  # type: ignore[arg-type]
+    view.resize(width, height)
+    if not await _wait(lambda: view.diff is not None, 300):
+        raise SystemExit(f"the diff of {first} and {second} did not finish")
+    written = []
+    for theme in args.themes.split(","):
+        settings.set(THEME, theme)  # type: ignore[attr-defined]
+        _repolish_style_sheets(app)
+        await asyncio.sleep(SETTLE_SECONDS)
+        out = Path(args.out) / f"image-diff-{theme}.png"
+        out.parent.mkdir(parents=True, exist_ok=True)
+        if not view.grab().save(str(out)):
+            raise SystemExit(f"cannot write {out}")
+        written.append(out)
+        print(out)
+    view.close()
     return written
 
 
@@ -161,6 +192,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--select", default="",
                         help="rows to select, as page=name pairs: containers=web-1,images=app:1"
                              " (default: each table's first row)")
+    parser.add_argument("--compare", metavar="IMAGE1,IMAGE2", default="",
+                        help="also take the diff window of these two images")
     args = parser.parse_args(argv)
 
     from app.event_loop import make_event_loop

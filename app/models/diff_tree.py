@@ -37,15 +37,62 @@ def diff_index(diff: engine.ImageDiff) -> FileIndex:
     return FileIndex(index.by_parent, deltas, index.count)
 
 
+def change_details(diff: engine.ImageDiff) -> dict[str, str]:
+    """What made each modified path modified: ``mode 0644 → 0600``, ``content``…"""
+    details: dict[str, str] = {}
+    for change in diff.files:
+        before, after = change.before, change.after
+        if before is None or after is None:
+            continue
+        parts = []
+        for difference in change.differences:
+            if difference == "mode":
+                parts.append(f"mode {before.mode:04o} → {after.mode:04o}")
+            elif difference == "owner":
+                parts.append(f"owner {before.uid}:{before.gid} → {after.uid}:{after.gid}")
+            elif difference == "link":
+                parts.append(f"→ {after.link} (was {before.link})")
+            elif difference == "kind":
+                parts.append(f"{before.kind} → {after.kind}")
+            elif difference != "size":
+                parts.append(difference)
+        details[change.path] = ", ".join(parts)
+    return details
+
+
 class DiffTreeModel(FileTreeModel):
+    """Sorting by the Delta column orders by the size of the change, either way."""
+
     COLUMNS = ("Name", "Delta", "Change")
 
+    def __init__(self, parent: Any = None) -> None:
+        super().__init__(parent)
+        self._details: dict[str, str] = {}
+
+    def set_diff(self, index: FileIndex, details: dict[str, str]) -> None:
+        self._details = details
+        self.set_index(index)
+
+    def _order(self, children: list[Any]) -> None:
+        column, order = self._sort
+        if column != 1:
+            super()._order(children)
+            return
+        children.sort(key=lambda n: (abs(self._size(n.info)), n.name.lower()),
+                      reverse=order == Qt.SortOrder.DescendingOrder)
+        for row, child in enumerate(children):
+            child.row = row
+
     def data(self, index: AnyIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if index.isValid() and index.column() == 1 and role in (
-                Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.ToolTipRole):
-            info = self._node(index).info
+        if not index.isValid() or role not in (Qt.ItemDataRole.DisplayRole,
+                                               Qt.ItemDataRole.ToolTipRole):
+            return super().data(index, role)
+        info = self._node(index).info
+        if index.column() == 1:
             delta = self._size(info)
             if role == Qt.ItemDataRole.DisplayRole:
                 return signed_size(delta)
             return f"/{info.path}  ({delta:+,} bytes)"
+        if index.column() == 2 and (detail := self._details.get(info.path)):
+            return f"{info.mark}: {detail}"
         return super().data(index, role)

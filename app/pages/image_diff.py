@@ -33,7 +33,7 @@ from PySide6.QtWidgets import (
 )
 
 import engine
-from app.models.diff_tree import DiffTreeModel, diff_index, signed_size
+from app.models.diff_tree import DiffTreeModel, change_details, diff_index, signed_size
 from app.models.file_tree import FileIndex
 from app.models.table import Column, KeyedTableModel
 from app.presentation import human_size
@@ -162,6 +162,7 @@ class ImageDiffWindow(QWidget):
         self.tree.setSortingEnabled(True)
         self.tree.setUniformRowHeights(True)
         self.tree.header().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        self.tree.header().setSectionResizeMode(2, QHeaderView.ResizeMode.ResizeToContents)
         self.tree.header().setStretchLastSection(False)
         self.facts_model = KeyedTableModel(FACT_COLUMNS, key=lambda f: f.key, parent=self)
         self.facts = QTableView(splitter)
@@ -194,8 +195,8 @@ class ImageDiffWindow(QWidget):
         self.diff = diff
         self.progress.hide()
         self.summary.setText(summary_text(diff))
-        self.tree_model.set_index(index)
-        self.tree.sortByColumn(1, Qt.SortOrder.AscendingOrder)
+        self.tree_model.set_diff(index, change_details(diff))
+        self.tree.sortByColumn(1, Qt.SortOrder.DescendingOrder)  # biggest change first
         self.tree.expandToDepth(1)
         self.facts_model.set_items(diff_facts(diff))
         self.facts.resizeColumnsToContents()

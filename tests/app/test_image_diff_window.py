@@ -63,10 +63,13 @@ def test_compare_with_shows_the_changes_as_a_tree_and_the_config_beside(
         "added.txt": ("added.txt", "+10 Bytes", "added"),
         "a-only.txt": ("a-only.txt", "-9 Bytes", "removed"),
         "removed.txt": ("removed.txt", "-4 Bytes", "removed"),
-        "same.txt": ("same.txt", "0 Bytes", "modified"),
-        "mode.sh": ("mode.sh", "0 Bytes", "modified"),
-        "link": ("link", "0 Bytes", "modified"),
+        "same.txt": ("same.txt", "0 Bytes", "modified: content"),
+        "mode.sh": ("mode.sh", "0 Bytes", "modified: mode 0644 → 0755"),
+        "link": ("link", "0 Bytes", "modified: → kept.txt (was same.txt)"),
     }
+    # Biggest change first, whichever way.
+    assert [model.data(model.index(r, 0, data)) for r in range(3)] == [
+        "added.txt", "a-only.txt", "removed.txt"]
     facts = view.facts_model
     table = [tuple(facts.data(facts.index(r, c)) for c in range(4))
              for r in range(facts.rowCount())]
