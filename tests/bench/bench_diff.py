@@ -13,7 +13,7 @@ median of ``--repeats``:
   process: start-up, one export streamed, every file hashed, stacked, compared,
   printed); its peak RSS from ``wait4``.
 
-    .venv/bin/python tests/bench/bench_diff.py [--repeats 3] [--keep]
+    .venv/bin/python tests/bench/bench_diff.py [--repeats 3] [--keep] [--images A,B]
 """
 
 from __future__ import annotations
@@ -107,7 +107,14 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--keep", action="store_true", help="keep the built images afterwards")
+    parser.add_argument("--images", metavar="A,B", help="measure these two existing images"
+                        " instead of building them (they are not removed)")
     args = parser.parse_args()
+    global FIRST, SECOND
+    if args.images:
+        FIRST, SECOND = args.images.split(",", 1)
+        measure(args.repeats)
+        return 0
     busybox, built = busybox_image(None)
     workdir = Path(tempfile.mkdtemp(prefix="dockyard-bench-"))
     try:
