@@ -40,6 +40,7 @@ from engine._layers.export import ProgressCallback, no_cyclic_gc
 from engine._layers.model import ChangeKind, EntryKind, FileEntry, HistoryStep
 from engine._layers.stacking import stack_layers
 from engine._layers.tar import MemberSink, TarMember
+from engine._models import ImageDetails
 
 _EMPTY_DIGEST = hashlib.sha256().digest()
 
@@ -453,18 +454,28 @@ def compare_images(first: SavedImage, second: SavedImage, *, first_name: str = "
 # ---------------------------------------------------------------- the engine call
 
 
-def _pick(saved: Sequence[SavedImage], image_id: str, diff_ids: Sequence[str]) -> SavedImage:
-    """The export's image for ``image_id``: by config name, else by its layers."""
-    hex_id = image_id.partition(":")[2] or image_id
+def _pick(saved: Sequence[SavedImage], details: ImageDetails) -> SavedImage:
+    """The export's image for ``details``: by config name (the image ID, as Docker's
+    graph-driver store and Podman name it), else by its layers and config values
+    (the containerd store's image ID is a manifest digest)."""
+    hex_id = details.id.partition(":")[2] or details.id
     for image in saved:
         if image.config_path.rpartition("/")[2].removesuffix(".json") == hex_id:
             return image
-    matching = [image for image in saved if list(image.diff_ids) == list(diff_ids)]
-    if len(matching) == 1 or (matching and len(saved) == 1):
+    matching = [image for image in saved if list(image.diff_ids) == list(details.layers)]
+    if len(matching) > 1:
+        def same_config(image: SavedImage) -> bool:
+            config = image.config.get("config") or {}
+            return (tuple(str(e) for e in config.get("Env") or ()) == details.env
+                    and tuple(str(c) for c in config.get("Cmd") or ()) == details.cmd
+                    and {str(k): str(v) for k, v in (config.get("Labels") or {}).items()}
+                    == dict(details.labels))
+        matching = [image for image in matching if same_config(image)]
+    if len(matching) == 1:
         return matching[0]
     if len(saved) == 1:
         return saved[0]
-    raise ProtocolError(f"the image export does not say which of its images is {image_id}")
+    raise ProtocolError(f"the image export does not say which of its images is {details.id}")
 
 
 async def diff_images(client: Engine, first: str, second: str, *,
@@ -493,7 +504,7 @@ async def diff_images(client: Engine, first: str, second: str, *,
     def compare() -> ImageDiff:
         with no_cyclic_gc():
             saved = reader.close_all()
-        return compare_images(_pick(saved, a.id, a.layers), _pick(saved, b.id, b.layers),
+        return compare_images(_pick(saved, a), _pick(saved, b),
                               first_name=first, second_name=second,
                               first_id=a.id, second_id=b.id)
 

@@ -14,10 +14,12 @@ from dataclasses import dataclass
 
 import pytest
 
+from engine._errors import ProtocolError
 from engine._layers.archive import ImageArchiveReader
-from engine._layers.diff import ImageDiff, _DiffIndexer, compare_images
+from engine._layers.diff import ImageDiff, _DiffIndexer, _pick, compare_images
 from engine._layers.model import ChangeKind
 from engine._layers.tar import TarMember, TarParser
+from engine._models import ImageDetails
 
 
 @dataclass
@@ -172,3 +174,25 @@ def test_the_same_image_twice_shows_nothing() -> None:
     assert diff.first.size == diff.second.size == 4
     assert diff.config_changes == ()
     assert diff.of_kind(ChangeKind.ADDED) == ()
+
+
+def test_images_of_one_export_are_told_apart_when_the_config_is_not_named_by_the_id() -> None:
+    """The containerd store's image ID is a manifest digest, not the config's: two images
+    on the same layers are then told apart by their config values."""
+    base = layer_tar([M("f", b"data")])
+    data = export([("c1", ["base"], config(["sha256:base"], Labels={"v": "1"})),
+                   ("c2", ["base"], config(["sha256:base"], Labels={"v": "2"}))],
+                  {"base": base})
+    reader = ImageArchiveReader(_DiffIndexer)
+    reader.feed(data)
+    saved = reader.close_all()
+
+    def details(image_id: str, label: str) -> ImageDetails:
+        return ImageDetails.from_api({"Id": image_id, "RootFS": {"Layers": ["sha256:base"]},
+                                      "Config": {"Labels": {"v": label}}})
+
+    assert _pick(saved, details("sha256:m2", "2")) is saved[1]
+    assert _pick(saved, details("sha256:m1", "1")) is saved[0]
+    assert _pick(saved, details("sha256:c2", "1")) is saved[1]  # the config's name wins
+    with pytest.raises(ProtocolError):
+        _pick(saved, details("sha256:m3", "3"))
