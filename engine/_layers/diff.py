@@ -23,7 +23,7 @@ import hashlib
 import json
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any
 
 from engine._client import Engine
@@ -60,6 +60,31 @@ class DiffEntry(FileEntry):
     digest: bytes = b""
 
 
+_ENTRY_FIELDS = ("path", "size", "kind", "link", "mode", "uid", "gid", "digest")
+_SETTERS = tuple((DiffEntry.__dict__.get(name) or FileEntry.__dict__[name]).__set__
+                 for name in _ENTRY_FIELDS)
+if tuple(f.name for f in fields(DiffEntry)) != _ENTRY_FIELDS:
+    raise AssertionError("_entry() sets DiffEntry's fields by name: update it")
+_new = object.__new__
+
+
+def _entry(path: str, size: int, kind: EntryKind, link: str, mode: int, uid: int, gid: int,
+           digest: bytes = b"") -> DiffEntry:
+    """``DiffEntry(...)`` without the frozen ``__init__``'s ``object.__setattr__`` per field:
+    one is made per file of both images (as :func:`make_change` does for changes)."""
+    entry = _new(DiffEntry)
+    set_path, set_size, set_kind, set_link, set_mode, set_uid, set_gid, set_digest = _SETTERS
+    set_path(entry, path)
+    set_size(entry, size)
+    set_kind(entry, kind)
+    set_link(entry, link)
+    set_mode(entry, mode)
+    set_uid(entry, uid)
+    set_gid(entry, gid)
+    set_digest(entry, digest)
+    return entry
+
+
 class _Hasher:
     """Hashes one member's data as it streams past, then records the entry."""
 
@@ -76,8 +101,8 @@ class _Hasher:
 
     def close(self) -> None:
         member = self._member
-        self._indexer.add(DiffEntry(self._path, member.size, EntryKind.FILE, "", member.mode,
-                                    member.uid, member.gid, self._hash.digest()))
+        self._indexer.add(_entry(self._path, member.size, EntryKind.FILE, "", member.mode,
+                                 member.uid, member.gid, self._hash.digest()))
 
 
 class _DiffIndexer(_LayerIndexer):
@@ -100,8 +125,8 @@ class _DiffIndexer(_LayerIndexer):
             super()._on_member(member)  # whiteouts, directories, symlinks, devices
             if len(self.entries) > before:
                 plain = self.entries[-1]
-                entry = DiffEntry(plain.path, plain.size, plain.kind, plain.link, member.mode,
-                                  member.uid, member.gid)
+                entry = _entry(plain.path, plain.size, plain.kind, plain.link, member.mode,
+                               member.uid, member.gid)
                 self.entries[-1] = entry
                 self._own[entry.path] = entry
             return None
@@ -113,15 +138,15 @@ class _DiffIndexer(_LayerIndexer):
             data = self._own.get(target)
             if data is not None and data.kind is EntryKind.FILE:
                 # ``link`` remembers it was a hard link: its bytes count once in the layer.
-                self.add(DiffEntry(path, data.size, EntryKind.FILE, target, data.mode, data.uid,
-                                   data.gid, data.digest))
+                self.add(_entry(path, data.size, EntryKind.FILE, target, data.mode, data.uid,
+                                data.gid, data.digest))
             else:  # a link to nothing this layer holds: compared by its target's name
-                self.add(DiffEntry(path, 0, EntryKind.HARDLINK, target, member.mode,
-                                   member.uid, member.gid))
+                self.add(_entry(path, 0, EntryKind.HARDLINK, target, member.mode,
+                                member.uid, member.gid))
             return None
         if not member.size:
-            self.add(DiffEntry(path, 0, EntryKind.FILE, "", member.mode, member.uid,
-                               member.gid, _EMPTY_DIGEST))
+            self.add(_entry(path, 0, EntryKind.FILE, "", member.mode, member.uid,
+                            member.gid, _EMPTY_DIGEST))
             return None
         return _Hasher(self, path, member)
 

@@ -209,8 +209,15 @@ class TarParser:
         if type_flag == 0x30 and name.endswith("/"):
             type_flag = 0x35  # pre-POSIX archives mark directories with a slash only
         if self._details:
-            member = TarMember(name, size, chr(type_flag), linkname,
-                               _number(block[100:108]) & 0o7777, *self._owner(block))
+            try:  # the usual octal fields, at once; anything else through the careful path
+                mode, uid, gid = (int(block[100:107], 8), int(block[108:115], 8),
+                                  int(block[116:123], 8))
+            except ValueError:
+                mode, uid, gid = _number(block[100:108]), _number(block[108:116]), \
+                    _number(block[116:124])
+            if self._owner_pax:
+                uid, gid = self._owner(uid, gid)
+            member = TarMember(name, size, chr(type_flag), linkname, mode & 0o7777, uid, gid)
         else:
             member = TarMember(name, size, chr(type_flag), linkname)
         sink = self._on_member(member)
@@ -220,18 +227,13 @@ class TarParser:
         else:
             self._start_data(size, sink)
 
-    def _owner(self, block: bytes) -> tuple[int, int]:
-        """uid and gid from the header, or from the PAX records read with this member."""
-        uid, gid = _number(block[108:116]), _number(block[116:124])
-        pax = self._owner_pax
-        if pax:
-            self._owner_pax = {}
-            try:
-                uid = int(pax.get("uid", uid))
-                gid = int(pax.get("gid", gid))
-            except ValueError:
-                raise ProtocolError("a tar archive has an unreadable PAX uid or gid") from None
-        return uid, gid
+    def _owner(self, uid: int, gid: int) -> tuple[int, int]:
+        """uid and gid from the PAX records read with this member, over the header's."""
+        pax, self._owner_pax = self._owner_pax, {}
+        try:
+            return int(pax.get("uid", uid)), int(pax.get("gid", gid))
+        except ValueError:
+            raise ProtocolError("a tar archive has an unreadable PAX uid or gid") from None
 
     def _extended(self, name: str, linkname: str, size: int) -> tuple[str, str, int]:
         """Apply the GNU long name/link and PAX records that came before this header."""
