@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import QModelIndex, Qt
 from PySide6.QtWidgets import QApplication
+from pytestqt.modeltest import ModelTester
 from pytestqt.qtbot import QtBot
 
 from app.main_window import MainWindow
@@ -21,7 +22,8 @@ def _row(model: object, index: QModelIndex) -> tuple[str, str, str]:
 
 
 def test_compare_with_shows_the_changes_as_a_tree_and_the_config_beside(
-    qtbot: QtBot, make_session, any_engine: EngineUnderTest, pair: tuple[str, str],  # noqa: F811
+    qtbot: QtBot, qtmodeltester: ModelTester, make_session, any_engine: EngineUnderTest,
+    pair: tuple[str, str],  # noqa: F811
 ) -> None:
     first, second = pair
     session = make_session(any_engine.url)
@@ -80,5 +82,7 @@ def test_compare_with_shows_the_changes_as_a_tree_and_the_config_beside(
     assert table[-2:] == [("Config", "env APP_MODE", "one", "two"),
                           ("Config", "label dockyard.diff", "one", "two")]
     assert view.tree.isSortingEnabled()
+    qtmodeltester.check(model)
+    qtmodeltester.check(facts)
     assert Qt.WindowType.Window & view.windowFlags()
     view.close()
