@@ -63,6 +63,7 @@ ICONS: dict[str, str] = {
     "image-run-options": "mdi6.play-box-outline",
     "image-tag": "mdi6.tag-outline",
     "image-remove": "mdi6.delete-outline",
+    "image-compare": "mdi6.compare-horizontal",
     "images-prune": "mdi6.broom",
     "images-pull-button": "mdi6.download",
     "images-registry-search": "mdi6.magnify",
@@ -70,6 +71,10 @@ ICONS: dict[str, str] = {
     # Volumes and networks.
     "volume-create": "mdi6.plus",
     "volume-remove": "mdi6.delete-outline",
+    "volume-browse": "mdi6.folder-open-outline",
+    "volume-backup": "mdi6.archive-arrow-down-outline",
+    "volume-restore": "mdi6.archive-arrow-up-outline",
+    "volume-clone": "mdi6.content-duplicate",
     "volumes-prune": "mdi6.broom",
     "network-create": "mdi6.plus",
     "network-connect": "mdi6.lan-connect",
