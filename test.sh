@@ -24,7 +24,8 @@ BASE_PACKAGES=(python3-venv openssl dbus-daemon dunst xvfb
                desktop-file-utils appstream)
 # What the full run adds: the engines, the test image's busybox, a registry, sshd for
 # engines over ssh, X for the bundle.
-ENGINE_PACKAGES=(docker.io busybox-static podman xvfb docker-registry openssh-server)
+ENGINE_PACKAGES=(docker.io busybox-static podman xvfb docker-registry openssh-server
+                 docker-compose podman-compose)
 DEB_PACKAGES=("${BASE_PACKAGES[@]}")
 [ $FAST -eq 1 ] || DEB_PACKAGES+=("${ENGINE_PACKAGES[@]}")
 STATE_DIR="${TMPDIR:-/tmp}/dockyard-test-run"
