@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from PySide6.QtWidgets import QWidget
 
+from app.pages.apps import AppsPage
 from app.pages.containers import ContainersPage
 from app.pages.disk import DiskPage
 from app.pages.engine import EnginePage
@@ -40,6 +41,7 @@ PAGES = (
     PageSpec("networks", "Networks", "", "Ctrl+4",
              lambda session, _settings: NetworksPage(session)),
     PageSpec("disk", "Disk usage", "", "Ctrl+5", lambda session, _settings: DiskPage(session)),
+    PageSpec("apps", "Apps", "", "Ctrl+7", lambda session, _settings: AppsPage(session)),
     # The design's order: the resource pages first, the engine's own page after them.
     PageSpec("engine", "Engine", "", "Ctrl+6", EnginePage),
 )

@@ -125,3 +125,17 @@ NETWORKS: ResourceKind[engine.Network] = ResourceKind(
     # is listed under a placeholder "ep-…" key instead of the container's ID.
     settle_on=lambda e: e.type == "network" and e.action in ("connect", "disconnect"),
 )
+
+
+async def _compose_projects(client: engine.Engine) -> list[engine.ComposeProject]:
+    return await engine.compose_projects(client)
+
+
+COMPOSE_PROJECTS: ResourceKind[engine.ComposeProject] = ResourceKind(
+    "compose-projects", _compose_projects,
+    # Fed by container events (a project is its labelled containers); a project's volumes
+    # and networks come and go with "create"/"destroy" of their own.
+    lambda e: _container_changed(e)
+    or (e.type in ("volume", "network") and e.action in ("create", "destroy")),
+    settle_on=lambda e: _container_changed(e) and e.action in SETTLING_CONTAINER_ACTIONS,
+)
