@@ -67,6 +67,7 @@ from engine._compose import (
     project_removal_plan,
     remove_project,
 )
+from engine._compose_logs import ProjectLogBatch, project_logs
 from engine._context import (
     BuildArg,
     ContextEntry,
@@ -428,6 +429,7 @@ __all__ = [
     "PortMapping",
     "ProbeResult",
     "ProjectActionResult",
+    "ProjectLogBatch",
     "ProjectRemovalPlan",
     "ProjectRemovalResult",
     "ProtocolError",
@@ -544,6 +546,7 @@ __all__ = [
     "ports_in_use",
     "probe_engines",
     "project_action",
+    "project_logs",
     "project_removal_plan",
     "prune_build_cache",
     "prune_containers",

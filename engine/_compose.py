@@ -32,7 +32,7 @@ import contextlib
 import posixpath
 import re
 from collections import Counter
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from engine._client import Engine
@@ -90,6 +90,11 @@ class ComposeService:
 
     name: str
     containers: tuple[Container, ...]
+    #: Container ID -> health, where the list's status does not say it (Podman).
+    health_of: Mapping[str, str] = field(default_factory=dict)
+
+    def container_health(self, container: Container) -> str | None:
+        return container_health(container) or self.health_of.get(container.id)
 
     @property
     def replicas(self) -> tuple[Container, ...]:
@@ -117,7 +122,7 @@ class ComposeService:
     @property
     def health(self) -> str:
         """"healthy", "2 healthy, 1 starting"…; "" when no replica has a healthcheck."""
-        counts = Counter(h for c in self.replicas if (h := container_health(c)))
+        counts = Counter(h for c in self.replicas if (h := self.container_health(c)))
         if not counts:
             return ""
         if len(counts) == 1 and sum(counts.values()) == len(self.replicas):
@@ -191,6 +196,7 @@ def group_projects(
     containers: Iterable[Container],
     project_volumes: Iterable[Volume] = (),
     project_networks: Iterable[Network] = (),
+    health_of: Mapping[str, str] | None = None,
 ) -> list[ComposeProject]:
     """The projects these containers belong to, sorted by name (pure: no engine call).
 
@@ -198,7 +204,8 @@ def group_projects(
     (an ``up`` from a moved directory relabels what it recreates).  Volumes and
     networks are matched to projects by their own project label; a project with
     only volumes or networks left (its containers removed) is not listed, as
-    ``docker compose ls`` does not list it.
+    ``docker compose ls`` does not list it.  ``health_of`` gives the health of
+    containers whose list status does not carry it (Podman's).
     """
     by_project: dict[str, list[Container]] = {}
     for container in containers:
@@ -224,7 +231,9 @@ def group_projects(
         found.append(ComposeProject(
             name=name,
             containers=tuple(members),
-            services=tuple(ComposeService(s, tuple(cs)) for s, cs in sorted(services.items())),
+            services=tuple(ComposeService(s, tuple(cs), {
+                c.id: health_of[c.id] for c in cs if health_of and c.id in health_of})
+                for s, cs in sorted(services.items())),
             config_files=_split_files(newest.labels.get(COMPOSE_FILES_LABEL, "")),
             working_dir=newest.labels.get(COMPOSE_WORKDIR_LABEL, ""),
             volumes=tuple(sorted(vols.get(name, ()), key=lambda v: v.name)),
@@ -244,13 +253,33 @@ async def compose_projects(client: Engine, *, resources: bool = True) -> list[Co
     unrelated containers costs little more than one without.
     """
     found = await client.containers(all=True, filters=_project_filter())
-    if not resources or not found:
-        return group_projects(found)
+    if not found:
+        return []
+    health = await _podman_health(client, found)
+    if not resources:
+        return group_projects(found, health_of=health)
     vols, nets = await asyncio.gather(
         volumes(client, filters=_project_filter(), sizes=False),
         networks(client, filters=_project_filter(), aliases=False),
     )
-    return group_projects(found, vols, nets)
+    return group_projects(found, vols, nets, health)
+
+
+async def _podman_health(client: Engine, found: Sequence[Container]) -> dict[str, str]:
+    """Podman's list status never says the health ("Up 3 minutes"): inspect the running
+    containers for it.  Docker's does ("Up 3 minutes (healthy)"), so nothing is asked."""
+    if not client.version.is_podman:
+        return {}
+
+    async def one(container: Container) -> tuple[str, str | None]:
+        try:
+            state = (await client.container(container.id)).state
+        except NotFound:
+            return container.id, None
+        return container.id, state.health
+
+    pairs = await asyncio.gather(*(one(c) for c in found if c.running))
+    return {cid: h for cid, h in pairs if h}
 
 
 async def compose_project(client: Engine, name: str) -> ComposeProject:
@@ -260,7 +289,7 @@ async def compose_project(client: Engine, name: str) -> ComposeProject:
         volumes(client, filters=_project_filter(name), sizes=False),
         networks(client, filters=_project_filter(name), aliases=False),
     )
-    projects = group_projects(found, vols, nets)
+    projects = group_projects(found, vols, nets, await _podman_health(client, found))
     if not projects:
         raise NotFound(404, f"no Compose project named {name!r} has a container on this engine")
     return projects[0]

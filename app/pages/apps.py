@@ -134,7 +134,9 @@ class AppsPage(TablePage):
         self.services_view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.services_view.setShowGrid(False)
         self.services_view.setAlternatingRowColors(True)
+        self.services_view.setWordWrap(False)
         self.services_view.verticalHeader().hide()
+        self.services_view.verticalHeader().setDefaultSectionSize(26)
         self.services_view.horizontalHeader().setSectionResizeMode(
             QHeaderView.ResizeMode.Interactive)
         self.services_view.horizontalHeader().setStretchLastSection(True)

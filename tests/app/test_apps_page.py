@@ -70,7 +70,9 @@ def test_a_project_from_a_terminal_appears_live_and_acts_as_one(
     assert page.services.rowCount() == 3
     assert cell(page.services, "web", "Replicas") == "1 of 1 running"
     assert cell(page.services, "web", "Image").endswith(project.target.image)
-    qtbot.waitUntil(lambda: cell(page.services, "web", "Health") == "healthy", timeout=WAIT)
+    # Podman without systemd never runs the check (see tests/engine/test_compose.py).
+    healthy = "healthy" if project.target.kind == "docker" else "starting"
+    qtbot.waitUntil(lambda: cell(page.services, "web", "Health") == healthy, timeout=WAIT)
     assert cell(page.services, "cache", "Health") == "—"
     assert str(project.directory) in page.detail_title.text()
     assert f"{name}_data" in page.resources_label.text()
