@@ -77,6 +77,27 @@ def test_a_project_from_a_terminal_appears_live_and_acts_as_one(
     assert str(project.directory) in page.detail_title.text()
     assert f"{name}_data" in page.resources_label.text()
 
+    # Merged logs: both services' lines, each marked with its service, in time order.
+    page.tabs.setCurrentWidget(page.logs)
+
+    def marks() -> list[str]:
+        return [e.plain.split(" |")[0].strip() for e in page.logs.model.entries]
+
+    qtbot.waitUntil(lambda: marks().count("web") >= 5 and marks().count("worker") >= 5,
+                    timeout=WAIT)
+    entries = list(page.logs.model.entries)
+    assert all(e.plain.split("| ", 1)[1].split()[0] == e.plain.split(" |")[0].strip()
+               for e in entries)
+    keys = [engine.log_since(e.stamp) for e in entries]
+    assert keys == sorted(keys)
+    web = [e for e in entries if e.plain.startswith("web")]
+    worker = [e for e in entries if e.plain.startswith("worker")]
+    # Each service's mark keeps its own colour (the ANSI code before the mark).
+    assert len({e.raw.split(b"m", 1)[0] for e in web}) == 1
+    assert web[0].raw.split(b"m", 1)[0] != worker[0].raw.split(b"m", 1)[0]
+    seen = len(entries)
+    qtbot.waitUntil(lambda: len(page.logs.model.entries) > seen + 4, timeout=WAIT)  # follows
+
     page.actions_by_verb["stop"].trigger()
     assert "3 containers" in answer(qtbot, "app-stop-confirm", "Stop")
     qtbot.waitUntil(lambda: cell(page.model, name, "State") == "0 of 3 running", timeout=WAIT)
