@@ -164,11 +164,12 @@ class ComposeProject:
 
     @property
     def state_text(self) -> str:
-        """What a user reads first: "2 of 3 running", plus the paused ones."""
+        """What a user reads first: "2 of 3 running", plus those on their way or paused
+        ("1 paused", "3 stopping" — Podman says "stopping" until a stop is done)."""
         text = f"{self.running} of {self.total} running"
-        if paused := self.state_counts.get("paused", 0):
-            text += f", {paused} paused"
-        return text
+        others = [f"{n} {state}" for state, n in self.state_counts.items()
+                  if state not in ("running", "exited", "created")]
+        return ", ".join([text, *others])
 
     @property
     def state(self) -> str:

@@ -44,9 +44,10 @@ from app.session import EngineSession, MessageLevel
 from app.widgets.ask import ask
 from app.widgets.log_view import LogView
 
-#: The colours ``docker compose logs`` gives services (ANSI: cyan, yellow, green,
-#: magenta, blue, then their bright variants); a service's own is fixed by its name.
-MARK_COLOURS = (36, 33, 32, 35, 34, 96, 93, 92, 95, 94)
+#: The colours ``docker compose logs`` gives services (ANSI cyan, green, magenta, blue,
+#: then their bright variants), less its yellows, unreadable on a light background; a
+#: service's own is fixed by its name.
+MARK_COLOURS = (36, 32, 35, 34, 96, 92, 95, 94)
 #: Lines of each container read before following (the log view keeps the last 100k).
 LOG_TAIL = 2000
 
