@@ -7,7 +7,9 @@ when following, lines are passed on as each container's stream delivers them.
 Each line says which service (and replica: ``web-2`` when a service has more
 than one container) wrote it.  The follow streams start at the newest line the
 history showed for each container, and lines already shown are skipped, so
-nothing repeats and nothing written between the two reads is lost.
+nothing repeats and nothing written between the two reads is lost.  Podman
+(4.3, k8s-file logs) stamps lines to the second only: within one second its
+services' lines are merged in container order, not by time.
 """
 
 from __future__ import annotations
@@ -97,6 +99,10 @@ async def project_logs(
     if not follow:
         return
     last = {c.id: (h[-1][0] if h else None) for c, h in zip(containers, histories, strict=True)}
+    # How many lines shown carry the newest time: Podman's stamps are whole seconds, so
+    # several lines share one, and a follow from that time sends them all again.
+    skip = {c.id: sum(1 for item in h if item[0] == last[c.id])
+            for c, h in zip(containers, histories, strict=True)}
     queue: asyncio.Queue[ProjectLogBatch | BaseException | None] = asyncio.Queue()
 
     async def pump(container: Container) -> None:
@@ -105,10 +111,18 @@ async def project_logs(
         try:
             async for batch in log_batches(client, container.id, follow=True, timestamps=True,
                                            since=newest):
-                keep = [(s, line, stamp) for s, line, stamp
-                        in zip(batch.streams, batch.lines, batch.stamps, strict=True)
-                        if newest is None or stamp is None
-                        or (log_since(stamp) or Decimal(0)) > newest]
+                keep = []
+                for stream, line, stamp in zip(batch.streams, batch.lines, batch.stamps,
+                                               strict=True):
+                    key = (log_since(stamp) if stamp else None)
+                    if newest is not None and key is not None:
+                        if key < newest:
+                            continue
+                        # Lines of the newest shown time come again: skip those shown.
+                        if key == newest and skip[container.id] > 0:
+                            skip[container.id] -= 1
+                            continue
+                    keep.append((stream, line, stamp))
                 if keep:
                     await queue.put(ProjectLogBatch(
                         (source,) * len(keep), bytes(k[0] for k in keep),

@@ -114,8 +114,10 @@ def test_a_project_from_a_terminal_appears_live_and_acts_as_one(
     assert "3 containers" in text and f"{name}_data" in text
     qtbot.waitUntil(lambda: page.model.row_of(name) is None, timeout=WAIT)
     assert project.ps() == {}
+    # The volume goes after the containers (the row leaves with them).
     label = f"label=com.docker.compose.project={name}"
-    assert project.target.cli("volume", "ls", "-q", "--filter", label) == ""
+    qtbot.waitUntil(lambda: project.target.cli("volume", "ls", "-q", "--filter", label) == "",
+                    timeout=WAIT)
 
 
 def _container(name: str, project: str, service: str, state: str, status: str = ""
