@@ -41,7 +41,7 @@ PAGES = (
     PageSpec("networks", "Networks", "", "Ctrl+4",
              lambda session, _settings: NetworksPage(session)),
     PageSpec("disk", "Disk usage", "", "Ctrl+5", lambda session, _settings: DiskPage(session)),
-    PageSpec("apps", "Apps", "", "Ctrl+7", lambda session, _settings: AppsPage(session)),
+    PageSpec("apps", "Apps", "", "Ctrl+6", lambda session, _settings: AppsPage(session)),
     # The design's order: the resource pages first, the engine's own page after them.
-    PageSpec("engine", "Engine", "", "Ctrl+6", EnginePage),
+    PageSpec("engine", "Engine", "", "Ctrl+7", EnginePage),
 )

@@ -36,12 +36,12 @@ from PySide6.QtWidgets import (
 
 import engine
 from app.models.table import Column, ItemRole, KeyedTableModel
-from app.pages.containers import TONE_COLOURS
 from app.pages.table_page import TablePage
 from app.presentation import container_tone, counted
 from app.resources import COMPOSE_PROJECTS
 from app.session import EngineSession, MessageLevel
 from app.widgets.ask import ask
+from app.widgets.badges import StateBadgeDelegate
 from app.widgets.log_view import LogView
 
 #: The colours ``docker compose logs`` gives services (ANSI cyan, green, magenta, blue,
@@ -100,7 +100,7 @@ def _files_tooltip(project: engine.ComposeProject) -> str:
 PROJECT_COLUMNS = (
     Column("Name", lambda p: p.name),
     Column("State", lambda p: p.state_text, sort_key=lambda p: (p.running, p.total),
-           tooltip=lambda p: p.status, decoration=lambda p: TONE_COLOURS[project_tone(p)]),
+           tooltip=lambda p: p.status, tone=project_tone),
     Column("Services", lambda p: ", ".join(s.name for s in p.services),
            sort_key=lambda p: len(p.services)),
     Column("Config files", lambda p: ", ".join(p.config_files), tooltip=_files_tooltip),
@@ -123,7 +123,7 @@ SERVICE_COLUMNS = (
     Column("Service", lambda s: s.name),
     Column("Image", lambda s: s.image, tooltip=lambda s: s.image),
     Column("Replicas", _replicas_text, sort_key=lambda s: (s.running, len(s.replicas)),
-           decoration=lambda s: TONE_COLOURS[service_tone(s)]),
+           tone=service_tone),
     Column("Ports", lambda s: engine.format_ports(s.ports)),
     Column("Health", lambda s: s.health or "—",
            tooltip=lambda s: "" if s.health else "No healthcheck"),
@@ -148,6 +148,8 @@ class AppsPage(TablePage):
         super().__init__("apps", projects_model(), parent)
         self.model.setParent(self)
         self.setAccessibleName("Apps page")
+        # States as badges, as on the Containers page ("2 of 3 running").
+        self.table.setItemDelegateForColumn(1, StateBadgeDelegate(self.table))
         self.session = session
         self.actions_by_verb: dict[str, QAction] = {}
         for verb, text in (("start", "Start"), ("stop", "Stop"), ("restart", "Restart"),
@@ -163,6 +165,7 @@ class AppsPage(TablePage):
         self.services_view.setObjectName("app-services-table")
         self.services_view.setAccessibleName("Services of the selected app")
         self.services_view.setModel(self.services)
+        self.services_view.setItemDelegateForColumn(2, StateBadgeDelegate(self.services_view))
         self.services_view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.services_view.setShowGrid(False)
         self.services_view.setAlternatingRowColors(True)
