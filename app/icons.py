@@ -82,6 +82,12 @@ ICONS: dict[str, str] = {
     "network-remove": "mdi6.delete-outline",
     "networks-prune": "mdi6.broom",
     # Disk usage and the engine's page.
+    "app-start": "mdi6.play",
+    "app-stop": "mdi6.stop",
+    "app-restart": "mdi6.restart",
+    "app-pause": "mdi6.pause",
+    "app-unpause": "mdi6.play-pause",
+    "app-remove": "mdi6.delete-outline",
     "disk-refresh": "mdi6.refresh",
     "disk-cleanup": "mdi6.broom",
     "engine-events-pause": "mdi6.pause",
@@ -95,6 +101,7 @@ PAGE_ICONS: dict[str, str] = {
     "volumes": "mdi6.database-outline",
     "networks": "mdi6.lan",
     "disk": "mdi6.harddisk",
+    "apps": "mdi6.application-brackets-outline",
     "engine": "mdi6.engine-outline",
 }
 
