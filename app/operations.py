@@ -70,18 +70,20 @@ def _offer_again(activity: Activity, panel: ActivityPanel, text: str,
 
 def _log_in_and_retry(session: EngineSession, panel: ActivityPanel, ref: engine.ImageReference,
                       on_done: Callable[[str], None] | None, activity: Activity) -> LoginDialog:
-    dialog = LoginDialog(ref.registry, activity.status.text(), panel.window())
+    try:  # config.json only: small, read at once (the helper itself runs when saving)
+        where = str(engine.login_store(ref.registry))
+    except engine.EngineError:
+        where = ""
+    dialog = LoginDialog(ref.registry, activity.status.text(), panel.window(), save_where=where)
     dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
 
     def accepted() -> None:
         username, password = dialog.username.text().strip(), dialog.password.text()
         if dialog.save.isChecked():
-            try:
-                where = engine.save_login(ref.registry, username, password)
-            except engine.EngineError as exc:
-                session.message.emit(MessageLevel.ERROR, f"Could not save the login: {exc}")
-            else:
-                session.message.emit(MessageLevel.INFO, f"Saved the login in {where}")
+            session.run(_save_login, ref.registry, username, password,
+                        describe="save the login",
+                        on_done=lambda store: session.message.emit(
+                            MessageLevel.INFO, f"Saved the login in {store}"))
         panel.dismiss(activity)
         start_pull(session, panel, ref.familiar, on_done,
                    auth=engine.login_auth(ref.registry, username, password))
@@ -89,6 +91,13 @@ def _log_in_and_retry(session: EngineSession, panel: ActivityPanel, ref: engine.
     dialog.accepted.connect(accepted)
     dialog.open()
     return dialog
+
+
+async def _save_login(_client: engine.Engine, registry: str, username: str,
+                      password: str) -> engine.LoginStore:
+    """Save where ``docker login`` would: a credential helper is a program that may take a
+    while (a keyring prompt), so it runs off the GUI thread."""
+    return await asyncio.to_thread(engine.save_login, registry, username, password)
 
 
 async def _pull(activity: Activity, ref: engine.ImageReference, login: str | None,

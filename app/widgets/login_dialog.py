@@ -14,7 +14,11 @@ from PySide6.QtWidgets import (
 
 
 class LoginDialog(QDialog):
-    def __init__(self, registry: str, reason: str, parent: QWidget | None = None) -> None:
+    """User name and password for one registry; "Save" is off unless the user ticks it."""
+
+    def __init__(self, registry: str, reason: str, parent: QWidget | None = None, *,
+                 save_where: str = "") -> None:
+        """``save_where`` says where "Save" puts the login (a credential helper or a file)."""
         super().__init__(parent)
         self.setObjectName("login-dialog")
         self.setWindowTitle(f"Log in to {registry}")
@@ -28,7 +32,8 @@ class LoginDialog(QDialog):
         self.password.setObjectName("login-password")
         self.password.setAccessibleName("Password or access token")
         self.password.setEchoMode(QLineEdit.EchoMode.Password)
-        self.save = QCheckBox("Save in the docker CLI's config.json (as docker login does)", self)
+        where = f" (in {save_where})" if save_where else ""
+        self.save = QCheckBox(f"Save as docker login does{where}", self)
         self.save.setObjectName("login-save")
         self.save.setChecked(False)
         self.buttons = QDialogButtonBox(

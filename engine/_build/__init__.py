@@ -20,7 +20,16 @@ One module per role: :mod:`.events`, :mod:`.buildkit` and :mod:`.building` (buil
 
 from engine._build.building import BuildDecoder, build
 from engine._build.buildkit import decode_buildkit_status
-from engine._build.credentials import login_auth, registry_auth, save_login
+from engine._build.credentials import (
+    Credentials,
+    LoginStore,
+    login_auth,
+    login_store,
+    registry_auth,
+    remove_login,
+    save_login,
+    saved_credentials,
+)
 from engine._build.events import (
     BuildCacheUse,
     BuildComplete,
@@ -54,10 +63,12 @@ __all__ = [
     "BuildStep",
     "BuildVertex",
     "BuildVertexProgress",
+    "Credentials",
     "ImageReference",
     "InvalidReference",
     "LayerProgress",
     "LayerState",
+    "LoginStore",
     "PullDecoder",
     "PullFailed",
     "PullFailure",
@@ -68,9 +79,12 @@ __all__ = [
     "decode_buildkit_status",
     "encode_auth",
     "login_auth",
+    "login_store",
     "parse_reference",
     "pull",
     "registry_auth",
+    "remove_login",
     "save_login",
+    "saved_credentials",
     "search_images",
 ]

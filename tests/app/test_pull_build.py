@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import tarfile
 from itertools import pairwise
 from pathlib import Path
@@ -21,6 +22,7 @@ from app.widgets.build_sheet import LAST_BUILD_FOLDER, BuildSheet
 from app.widgets.login_dialog import LoginDialog
 from tests.app.conftest import wait_connected
 from tests.conftest import LABEL_KEY, RUN_ID, EngineUnderTest, unique_name
+from tests.credential_helper import install_helper
 from tests.engine.test_build import (  # noqa: F401  (registry is a fixture)
     Registry,
     _htpasswd,
@@ -331,10 +333,12 @@ def test_a_rebuild_marks_its_cached_steps_and_says_where_the_cache_ended(
         " (line 3: COPY data.txt /data.txt)."
 
 
+@pytest.mark.parametrize("with_helper", [False, True], ids=["config.json", "credsStore"])
 def test_unauthorized_pull_offers_a_login_and_saves_it_only_when_asked(
     qtbot: QtBot, make_session, docker_engine: EngineUnderTest, tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
+    monkeypatch: pytest.MonkeyPatch, with_helper: bool,
 ) -> None:
+    """Saved where docker login would: with a credential store, in it and not in config.json."""
     root = tmp_path / "authreg"
     root.mkdir()
     password = "pw-" + RUN_ID
@@ -349,6 +353,10 @@ def test_unauthorized_pull_offers_a_login_and_saves_it_only_when_asked(
     user_config = tmp_path / "user-docker-config"  # the app's DOCKER_CONFIG: no logins yet
     user_config.mkdir()
     monkeypatch.setenv("DOCKER_CONFIG", str(user_config))
+    helper = install_helper(tmp_path / "bin", "dyapp")
+    if with_helper:
+        monkeypatch.setenv("PATH", f"{tmp_path / 'bin'}:{os.environ['PATH']}")
+        (user_config / "config.json").write_text(json.dumps({"credsStore": "dyapp"}))
     try:
         pusher.cli("tag", docker_engine.image, image)
         pusher.cli("push", image)
@@ -365,6 +373,11 @@ def test_unauthorized_pull_offers_a_login_and_saves_it_only_when_asked(
         login.click()
         dialog = window.findChild(LoginDialog)
         assert dialog is not None and dialog.isVisible()
+        assert dialog.save.text() == "Save as docker login does (in " + (
+            "the credential helper docker-credential-dyapp)" if with_helper
+            else f"{user_config / 'config.json'})")
+        messages: list[str] = []
+        window.session.message.connect(lambda _level, text: messages.append(text))
         dialog.username.setText("dockyard")
         dialog.password.setText(password)
         dialog.save.setChecked(True)
@@ -374,9 +387,18 @@ def test_unauthorized_pull_offers_a_login_and_saves_it_only_when_asked(
         [second] = window.activity.activities()
         qtbot.waitUntil(lambda: second.done, timeout=wait_ms(60))
         assert second.succeeded, second.status.text()
+        qtbot.waitUntil(lambda: bool(messages), timeout=wait_ms(10))
         saved = json.loads((user_config / "config.json").read_text())
-        assert base64.b64decode(saved["auths"][address]["auth"]).decode() == \
-            f"dockyard:{password}"
+        if with_helper:
+            assert messages == ["Saved the login in the credential helper"
+                                " docker-credential-dyapp"]
+            assert saved["auths"] == {address: {}}
+            assert helper.logins() == {address: {"Username": "dockyard", "Secret": password}}
+            assert password not in (user_config / "config.json").read_text()
+        else:
+            assert messages == [f"Saved the login in {user_config / 'config.json'}"]
+            assert base64.b64decode(saved["auths"][address]["auth"]).decode() == \
+                f"dockyard:{password}"
     finally:
         docker_engine.cli("rmi", "-f", image, check=False)
         _stop(process)
