@@ -8,11 +8,15 @@
     │       ├── UnknownHostKey   no key on record for the host: show the fingerprint, ask
     │       └── HostKeyChanged   a different key on record: refuse
     ├── ProtocolError            the daemon answered with something we cannot read
-    └── APIError                 the daemon answered with an error status and a message
-        ├── BadRequest           400
-        ├── NotFound             404
-        ├── Conflict             409
-        └── ServerError          500 and above
+    ├── APIError                 the daemon answered with an error status and a message
+    │   ├── BadRequest           400
+    │   ├── NotFound             404
+    │   ├── Conflict             409
+    │   └── ServerError          500 and above
+    └── RegistryError            a registry browsed directly (not through the engine) failed
+        ├── RegistryUnreachable  nothing answers there, or not over TLS when it must
+        ├── RegistryUnauthorized no login, or a wrong user name or password
+        └── RegistryNotFound     no such repository, tag or manifest
 
 Callers catch ``EngineError`` to handle everything from the engine, or a leaf to
 handle one case.  ``APIError.message`` is the daemon's own words, kept verbatim
@@ -114,6 +118,27 @@ class Conflict(APIError):
 
 class ServerError(APIError):
     """500 and above: the daemon failed to do what was asked."""
+
+
+class RegistryError(EngineError):
+    """A registry spoken to directly (the distribution API) failed; ``registry`` names it."""
+
+    def __init__(self, message: str, registry: str = "", status: int = 0) -> None:
+        super().__init__(message)
+        self.registry = registry
+        self.status = status
+
+
+class RegistryUnreachable(RegistryError):
+    """No answer from the registry: refused, timed out, no such host, TLS failed."""
+
+
+class RegistryUnauthorized(RegistryError):
+    """401/403: the registry wants a login, or refused the one given."""
+
+
+class RegistryNotFound(RegistryError):
+    """404: no such repository, tag or manifest."""
 
 
 #: Podman answers 500 where Docker answers 409; callers should not need to know.

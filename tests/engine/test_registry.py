@@ -1,0 +1,376 @@
+"""Browsing a registry over the distribution API, against Debian's real ``docker-registry``.
+
+Images are pushed with the engine (``docker push``); what the registry client
+reads back is checked against what the push and ``docker inspect`` say (digest,
+RepoDigests, created time, platform) and against the blobs the registry stored
+on disk (sizes).  A second registry checks logins with htpasswd basic auth.  A
+multi-platform index is assembled with the registry API itself (blob uploads and
+``PUT`` of manifests), since the test engine cannot build for other platforms.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+import httpx
+import pytest
+
+import engine
+from engine import (
+    Credentials,
+    RegistryClient,
+    RegistryNotFound,
+    RegistryUnauthorized,
+    RegistryUnreachable,
+    open_registry,
+    parse_challenge,
+    save_login,
+)
+from tests.conftest import LABEL, RUN_ID, EngineUnderTest
+from tests.credential_helper import install_helper
+from tests.engine.test_build import _free_port, _htpasswd, _start_registry, _stop
+from tests.waits import seconds
+
+pytestmark = pytest.mark.anyio
+
+
+@dataclass
+class Pushed:
+    reference: str  # address/repository:tag
+    repository: str
+    tag: str
+    digest: str  # as `docker push` printed it
+    repo_digest: str  # from docker inspect RepoDigests
+    created: datetime
+    platform: str
+
+
+@dataclass
+class LoopbackRegistry:
+    address: str
+    root: Path
+    pushed: list[Pushed] = field(default_factory=list)
+
+    def blob_size(self, digest: str) -> int:
+        algorithm, hexa = digest.split(":")
+        path = (self.root / "data/docker/registry/v2/blobs" / algorithm / hexa[:2] / hexa
+                / "data")
+        return path.stat().st_size
+
+
+def _push(target: EngineUnderTest, root: Path, reference: str, content: str) -> Pushed:
+    build = root / f"build-{hashlib.sha256(reference.encode()).hexdigest()[:8]}"
+    build.mkdir()
+    (build / "file.txt").write_text(content)
+    (build / "Dockerfile").write_text(f"FROM {target.image}\nCOPY file.txt /file.txt\n")
+    target.cli("build", "-q", "--label", LABEL, "-t", reference, str(build))
+    output = target.cli("push", reference)
+    match = re.search(r"digest: (sha256:[0-9a-f]{64}) size:", output)
+    assert match, output
+    inspected = json.loads(target.cli("image", "inspect", reference))[0]
+    [repo_digest] = inspected["RepoDigests"]
+    _, _, rest = reference.partition("/")
+    repository, _, tag = rest.rpartition(":")
+    return Pushed(reference, repository, tag, match.group(1), repo_digest,
+                  datetime.fromisoformat(inspected["Created"][:26].rstrip("Z") + "+00:00"),
+                  f"{inspected['Os']}/{inspected['Architecture']}")
+
+
+@pytest.fixture(scope="module")
+def loopback(docker_engine: EngineUnderTest, tmp_path_factory: pytest.TempPathFactory
+             ) -> Iterator[LoopbackRegistry]:
+    """A registry on 127.0.0.1 without auth, holding three tags in two repositories."""
+    root = tmp_path_factory.mktemp("browse-registry")
+    process, address = _start_registry(root)
+    registry = LoopbackRegistry(address, root)
+    try:
+        for name, content in (("dockyard/alpha:v1", "one"), ("dockyard/alpha:v2", "two"),
+                              ("dockyard/beta:latest", "three" * 1000)):
+            registry.pushed.append(_push(docker_engine, root, f"{address}/{name}",
+                                         f"{content} {RUN_ID}"))
+        yield registry
+    finally:
+        docker_engine.cli("rmi", "-f", *(p.reference for p in registry.pushed), check=False)
+        _stop(process)
+
+
+async def test_catalog_and_tags_of_pushed_images(docker_engine: EngineUnderTest,
+                                                 loopback: LoopbackRegistry) -> None:
+    async with await docker_engine.open() as client:
+        registry = await open_registry(loopback.address, client)
+    async with registry:
+        assert registry.insecure  # 127.0.0.0/8 is in the engine's insecure CIDRs
+        assert await registry.repositories() == ["dockyard/alpha", "dockyard/beta"]
+        assert registry.scheme == "http"
+        assert sorted(await registry.tags("dockyard/alpha")) == ["v1", "v2"]
+        assert await registry.tags("dockyard/beta") == ["latest"]
+        with pytest.raises(RegistryNotFound) as missing:
+            await registry.tags("dockyard/nothing")
+        assert str(missing.value) == (f"the repository dockyard/nothing is not in"
+                                      f" {loopback.address} (repository name not known to"
+                                      " registry)")
+
+
+async def test_each_tag_s_digest_size_platform_and_created_time(
+    loopback: LoopbackRegistry,
+) -> None:
+    async with await open_registry(loopback.address) as registry:
+        for pushed in loopback.pushed:
+            info = await registry.tag_info(pushed.repository, pushed.tag)
+            assert info.digest == pushed.digest
+            assert pushed.repo_digest == f"{loopback.address}/{pushed.repository}@{info.digest}"
+            assert info.platforms == (pushed.platform,)
+            assert info.created == pushed.created
+            assert not info.is_index
+            manifest = await registry.manifest(pushed.repository, pushed.digest)
+            assert manifest.config is not None
+            blobs = [manifest.config.digest, *(layer.digest for layer in manifest.layers)]
+            assert info.size == sum(loopback.blob_size(digest) for digest in blobs)
+        infos = await registry.tag_infos("dockyard/alpha")
+        assert sorted(i.tag for i in infos) == ["v1", "v2"]
+        with pytest.raises(RegistryNotFound) as missing:
+            await registry.tag_info("dockyard/alpha", "v9")
+        assert str(missing.value) == (f"dockyard/alpha:v9 is not in {loopback.address}"
+                                      " (manifest unknown)")
+
+
+async def test_catalog_pages_are_followed(loopback: LoopbackRegistry,
+                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """One repository per page: the registry's ``Link: rel="next"`` is followed to the end."""
+    seen: list[str] = []
+
+    async def record(request: httpx.Request) -> None:
+        seen.append(str(request.url))
+
+    async with await open_registry(loopback.address, credentials=None) as registry:
+        whole = await registry.repositories()
+        registry._http.event_hooks["request"].append(record)
+        monkeypatch.setattr("engine._registry.client._PAGE", "1")
+        assert await registry.repositories() == whole
+    assert {"dockyard/alpha", "dockyard/beta"} <= set(whole)
+    pages = [url for url in seen if "/v2/_catalog" in url]
+    assert len(pages) >= len(whole)
+    assert pages[0].endswith("/v2/_catalog?n=1")
+    assert all("last=" in url for url in pages[1:])
+
+
+# -- a multi-platform index, assembled with the registry API ------------------------------------
+
+
+async def _upload_blob(http: httpx.AsyncClient, base: str, repository: str, data: bytes) -> str:
+    digest = "sha256:" + hashlib.sha256(data).hexdigest()
+    started = await http.post(f"{base}/v2/{repository}/blobs/uploads/")
+    assert started.status_code == 202, started.text
+    location = started.headers["location"]
+    if location.startswith("/"):
+        location = base + location
+    # The location carries the upload's state in its query: the digest is added to it.
+    url = httpx.URL(location).copy_merge_params({"digest": digest})
+    done = await http.put(url, content=data,
+                          headers={"Content-Type": "application/octet-stream"})
+    assert done.status_code == 201, done.text
+    return digest
+
+
+async def _put_manifest(http: httpx.AsyncClient, base: str, repository: str, reference: str,
+                        body: bytes, media_type: str) -> str:
+    answer = await http.put(f"{base}/v2/{repository}/manifests/{reference}", content=body,
+                            headers={"Content-Type": media_type})
+    assert answer.status_code == 201, answer.text
+    return str(answer.headers["docker-content-digest"])
+
+
+async def test_a_multi_platform_index(loopback: LoopbackRegistry) -> None:
+    """An OCI index of linux/amd64 (the pushed image) and linux/arm64/v8 (a config made here,
+    same layers), plus an attestation entry, which is not a platform."""
+    amd = loopback.pushed[0]
+    base = f"http://{loopback.address}"
+    repository = "dockyard/multi"
+    async with httpx.AsyncClient(timeout=seconds(30)) as http:
+        got = await http.get(f"{base}/v2/{amd.repository}/manifests/{amd.digest}",
+                             headers={"Accept": engine.MANIFEST_ACCEPT})
+        amd_manifest = got.json()
+        amd_config = (await http.get(
+            f"{base}/v2/{amd.repository}/blobs/{amd_manifest['config']['digest']}")).content
+        # Cross-repository: the blobs are uploaded again under the new name.
+        for layer in amd_manifest["layers"]:
+            data = (await http.get(f"{base}/v2/{amd.repository}/blobs/{layer['digest']}")
+                    ).content
+            assert await _upload_blob(http, base, repository, data) == layer["digest"]
+        assert await _upload_blob(http, base, repository, amd_config) == \
+            amd_manifest["config"]["digest"]
+        amd_digest = await _put_manifest(http, base, repository, amd.digest, got.content,
+                                         got.headers["content-type"])
+        assert amd_digest == amd.digest
+        arm = {**json.loads(amd_config), "architecture": "arm64", "variant": "v8",
+               "created": "2030-01-02T03:04:05.123456789Z"}
+        arm_config = json.dumps(arm).encode()
+        arm_manifest = {**amd_manifest, "config": {
+            **amd_manifest["config"], "size": len(arm_config),
+            "digest": await _upload_blob(http, base, repository, arm_config)}}
+        arm_body = json.dumps(arm_manifest).encode()
+        arm_digest = await _put_manifest(http, base, repository, "arm", arm_body,
+                                         amd_manifest["mediaType"])
+        entry_type = amd_manifest["mediaType"]
+        index = json.dumps({
+            "schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json",
+            "manifests": [
+                {"mediaType": entry_type, "digest": amd_digest, "size": len(got.content),
+                 "platform": {"os": "linux", "architecture": "amd64"}},
+                {"mediaType": entry_type, "digest": arm_digest, "size": len(arm_body),
+                 "platform": {"os": "linux", "architecture": "arm64", "variant": "v8"}},
+                {"mediaType": entry_type, "digest": amd_digest, "size": len(got.content),
+                 "platform": {"os": "unknown", "architecture": "unknown"},
+                 "annotations": {"vnd.docker.reference.type": "attestation-manifest",
+                                 "vnd.docker.reference.digest": amd_digest}},
+            ]}).encode()
+        index_digest = await _put_manifest(http, base, repository, "multi", index,
+                                           "application/vnd.oci.image.index.v1+json")
+    assert index_digest == "sha256:" + hashlib.sha256(index).hexdigest()
+    async with await open_registry(loopback.address) as registry:
+        info = await registry.tag_info(repository, "multi")
+        assert "dockyard/multi" in await registry.repositories()
+    assert info.is_index
+    assert info.digest == index_digest
+    assert info.media_type == "application/vnd.oci.image.index.v1+json"
+    assert info.platforms == ("linux/amd64", "linux/arm64/v8")
+    assert [i.digest for i in info.images] == [amd_digest, arm_digest]
+    assert info.created == datetime.fromisoformat("2030-01-02T03:04:05.123456+00:00")
+    layers = sum(layer["size"] for layer in amd_manifest["layers"])
+    assert info.size == layers + len(amd_config) + len(arm_config)  # shared layers once
+    assert [i.size for i in info.images] == [layers + len(amd_config),
+                                             layers + len(arm_config)]
+
+
+# -- logins ---------------------------------------------------------------------------------------
+
+
+PASSWORD = f"pw-{RUN_ID}-sëcret"
+
+
+@pytest.fixture(scope="module")
+def basic_registry(docker_engine: EngineUnderTest, tmp_path_factory: pytest.TempPathFactory
+                   ) -> Iterator[str]:
+    """A registry with htpasswd basic auth holding dockyard/private:RUN_ID."""
+    root = tmp_path_factory.mktemp("basic-registry")
+    _htpasswd(root / "htpasswd", "ann", PASSWORD)
+    process, address = _start_registry(root, root / "htpasswd")
+    config = root / "pusher"
+    config.mkdir()
+    import base64
+
+    (config / "config.json").write_text(json.dumps({"auths": {address: {
+        "auth": base64.b64encode(f"ann:{PASSWORD}".encode()).decode()}}}))
+    pusher = EngineUnderTest("docker", docker_engine.url, config, docker_engine.image)
+    image = f"{address}/dockyard/private:{RUN_ID}"
+    try:
+        pusher.cli("tag", docker_engine.image, image)
+        pusher.cli("push", image)
+        yield address
+    finally:
+        pusher.cli("rmi", image, check=False)
+        _stop(process)
+
+
+@pytest.fixture
+def docker_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """HOME and DOCKER_CONFIG in tmp, a credential store helper on PATH."""
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    config_dir = tmp_path / "home" / ".docker"
+    config_dir.mkdir(parents=True)
+    monkeypatch.setenv("DOCKER_CONFIG", str(config_dir))
+    monkeypatch.setenv("PATH", f"{tmp_path / 'bin'}:{os.environ['PATH']}")
+    install_helper(tmp_path / "bin", "dyreg")
+    (config_dir / "config.json").write_text(json.dumps({"credsStore": "dyreg"}))
+    return config_dir
+
+
+def _no_secret_logged(caplog: pytest.LogCaptureFixture, *secrets: str) -> None:
+    import base64
+
+    encoded = [base64.b64encode(f"ann:{s}".encode()).decode() for s in secrets]
+    for record in caplog.records:
+        text = record.getMessage()
+        for secret in (*secrets, *encoded):
+            assert secret not in text, f"a secret in a log line: {record.name}"
+
+
+async def test_a_saved_login_from_the_credential_store_is_used(
+    basic_registry: str, docker_home: Path, caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    async with await open_registry(basic_registry, credentials=None) as anonymous:
+        with pytest.raises(RegistryUnauthorized) as refused:
+            await anonymous.repositories()
+    assert str(refused.value) == f"{basic_registry} needs a login (docker login {basic_registry})"
+    save_login(basic_registry, "ann", PASSWORD)
+    assert PASSWORD not in (docker_home / "config.json").read_text()
+    async with await open_registry(basic_registry) as registry:
+        assert await registry.repositories() == ["dockyard/private"]
+        info = await registry.tag_info("dockyard/private", RUN_ID)
+        assert info.digest.startswith("sha256:")
+    assert caplog.records  # httpx did log the requests: none of them with the secret
+    _no_secret_logged(caplog, PASSWORD)
+
+
+async def test_a_wrong_password_is_said_plainly(basic_registry: str,
+                                                caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+    wrong = Credentials(username="ann", password="not-" + PASSWORD)
+    async with await open_registry(basic_registry, credentials=wrong) as registry:
+        with pytest.raises(RegistryUnauthorized) as refused:
+            await registry.tags("dockyard/private")
+    assert str(refused.value) == \
+        f"{basic_registry} refused the login as ann: wrong user name or password?"
+    assert wrong.password not in repr(wrong)
+    _no_secret_logged(caplog, PASSWORD, wrong.password)
+
+
+async def test_an_unreachable_registry_is_said_plainly() -> None:
+    address = f"127.0.0.1:{_free_port()}"
+    async with await open_registry(address, credentials=None) as registry:
+        with pytest.raises(RegistryUnreachable) as failed:
+            await registry.repositories()
+    assert str(failed.value) == f"cannot reach {address}: connection refused"
+    async with RegistryClient("no-such-registry.invalid", timeout=seconds(10)) as registry:
+        with pytest.raises(RegistryUnreachable,
+                           match=r"^cannot reach no-such-registry\.invalid: no such host \("):
+            await registry.repositories()
+
+
+async def test_a_plain_http_registry_is_not_spoken_to_unless_insecure(
+    loopback: LoopbackRegistry,
+) -> None:
+    """Not in the engine's insecure list (here: told so), so https only, and it says why."""
+    async with RegistryClient(loopback.address, insecure=False) as registry:
+        with pytest.raises(RegistryUnreachable) as failed:
+            await registry.repositories()
+    assert str(failed.value) == (f"{loopback.address} does not answer over https; a plain-http"
+                                 " registry must be among the engine's insecure registries")
+
+
+def test_challenges_are_read_with_quoted_commas() -> None:
+    challenge = parse_challenge(
+        'Bearer realm="https://auth.example/token",service="registry.example",'
+        'scope="repository:a/b:pull,push",error="insufficient_scope"')
+    assert challenge is not None
+    assert challenge.scheme == "bearer"
+    assert challenge.params == {"realm": "https://auth.example/token",
+                                "service": "registry.example",
+                                "scope": "repository:a/b:pull,push",
+                                "error": "insufficient_scope"}
+    basic = parse_challenge('Basic realm="Registry Realm"')
+    assert basic is not None and basic.params == {"realm": "Registry Realm"}
+    assert parse_challenge("") is None
+    assert engine.next_link('</v2/_catalog?last=b&n=1>; rel="next"') == "/v2/_catalog?last=b&n=1"
+    assert engine.next_link("") is None
+
+
