@@ -49,6 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
     from app.context_cmd import add_arguments as add_context_arguments
     from app.df_cmd import add_arguments as add_df_arguments
     from app.diff_cmd import add_arguments as add_diff_arguments
+    from app.registry_cmd import add_arguments as add_registry_arguments
 
     analyze = commands.add_parser(
         "analyze", help="show an image's layers, wasted bytes and efficiency, without a window"
@@ -74,6 +75,10 @@ def build_parser() -> argparse.ArgumentParser:
         "compose", help="list Compose projects from their labels (compose ls [--json])",
     )
     add_compose_arguments(compose)
+    registry = commands.add_parser(
+        "registry", help="list a registry's repositories, or a repository's tags with digest,"
+                         " size, platforms and created time")
+    add_registry_arguments(registry)
     return parser
 
 
@@ -137,6 +142,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from app.compose_cmd import run as run_compose
 
         return run_compose(args, args.host)
+    if args.command == "registry":
+        from app.registry_cmd import run_registry
+
+        return run_registry(args.target, args.registry_host or args.host, as_json=args.json)
     from app.gui import run_gui
 
     return run_gui(args.host, sys.argv[:1])
