@@ -445,14 +445,15 @@ class Registry:
     image: str  # a pushed image only the registry has: address/dockyard/pulled:RUN_ID
 
 
-def _start_registry(root: Path, htpasswd: Path | None = None, host: str = "127.0.0.1"
-                    ) -> tuple[subprocess.Popen[bytes], str]:
+def _start_registry(root: Path, htpasswd: Path | None = None, host: str = "127.0.0.1",
+                    *, auth_config: str = "") -> tuple[subprocess.Popen[bytes], str]:
+    """``auth_config``: a YAML ``auth:`` block of its own (e.g. token auth)."""
     binary = shutil.which("docker-registry")
     if binary is None:
         pytest.skip("docker-registry is not installed (apt-get install docker-registry)")
     port = _free_port()
     auth = (f"auth:\n  htpasswd:\n    realm: dockyard\n    path: {htpasswd}\n"
-            if htpasswd else "")
+            if htpasswd else auth_config)
     config = root / "config.yml"
     config.write_text(
         "version: 0.1\n"

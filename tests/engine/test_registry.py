@@ -10,11 +10,16 @@ multi-platform index is assembled with the registry API itself (blob uploads and
 
 from __future__ import annotations
 
+import asyncio
+import base64
+import gzip
 import hashlib
+import io
 import json
 import logging
 import os
 import re
+import tarfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -37,6 +42,7 @@ from engine import (
 from tests.conftest import LABEL, RUN_ID, EngineUnderTest
 from tests.credential_helper import install_helper
 from tests.engine.test_build import _free_port, _htpasswd, _start_registry, _stop
+from tests.token_server import TokenServer
 from tests.waits import seconds
 
 pytestmark = pytest.mark.anyio
@@ -265,8 +271,6 @@ def basic_registry(docker_engine: EngineUnderTest, tmp_path_factory: pytest.Temp
     process, address = _start_registry(root, root / "htpasswd")
     config = root / "pusher"
     config.mkdir()
-    import base64
-
     (config / "config.json").write_text(json.dumps({"auths": {address: {
         "auth": base64.b64encode(f"ann:{PASSWORD}".encode()).decode()}}}))
     pusher = EngineUnderTest("docker", docker_engine.url, config, docker_engine.image)
@@ -294,8 +298,6 @@ def docker_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def _no_secret_logged(caplog: pytest.LogCaptureFixture, *secrets: str) -> None:
-    import base64
-
     encoded = [base64.b64encode(f"ann:{s}".encode()).decode() for s in secrets]
     for record in caplog.records:
         text = record.getMessage()
@@ -374,3 +376,111 @@ def test_challenges_are_read_with_quoted_commas() -> None:
     assert engine.next_link("") is None
 
 
+
+
+# -- the bearer-token flow, against a registry behind a token server ---------------------------
+
+
+@dataclass
+class TokenRegistry:
+    address: str
+    server: TokenServer
+    digest: str  # of dockyard/tok:v1
+
+
+def _tar_gz(name: str, content: bytes) -> bytes:
+    raw = io.BytesIO()
+    with tarfile.open(fileobj=raw, mode="w") as tar:
+        info = tarfile.TarInfo(name)
+        info.size = len(content)
+        tar.addfile(info, io.BytesIO(content))
+    return gzip.compress(raw.getvalue(), mtime=0)
+
+
+@pytest.fixture(scope="module")
+def token_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TokenRegistry]:
+    """docker-registry with ``auth: token``, and dockyard/tok:v1 uploaded through it."""
+    root = tmp_path_factory.mktemp("token-registry")
+    server = TokenServer("dockyard-registry", {"ann": PASSWORD}, {"idt-" + RUN_ID: "ann"})
+    server.start()
+    process, address = _start_registry(
+        root, auth_config=server.registry_auth(server.write_cert(root / "issuer.pem")))
+
+    async def upload() -> str:
+        base, repository = f"http://{address}", "dockyard/tok"
+        token = server.token([f"repository:{repository}:pull,push"], "ann")
+        async with httpx.AsyncClient(timeout=seconds(30), headers={
+                "Authorization": f"Bearer {token}"}) as http:
+            layer = _tar_gz("hello.txt", f"hello {RUN_ID}\n".encode())
+            config = json.dumps({
+                "architecture": "amd64", "os": "linux", "created": "2025-06-07T08:09:10Z",
+                "rootfs": {"type": "layers", "diff_ids": [
+                    "sha256:" + hashlib.sha256(gzip.decompress(layer)).hexdigest()]},
+                "config": {}}).encode()
+            manifest = json.dumps({
+                "schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
+                           "digest": await _upload_blob(http, base, repository, config),
+                           "size": len(config)},
+                "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip",
+                            "digest": await _upload_blob(http, base, repository, layer),
+                            "size": len(layer)}]}).encode()
+            return await _put_manifest(http, base, repository, "v1", manifest,
+                                       "application/vnd.oci.image.manifest.v1+json")
+
+    try:
+        digest = asyncio.run(upload())
+        server.issued.clear()
+        yield TokenRegistry(address, server, digest)
+    finally:
+        _stop(process)
+        server.stop()
+
+
+async def test_bearer_tokens_are_fetched_once_per_scope_and_never_logged(
+    token_registry: TokenRegistry, caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    issued = token_registry.server.issued
+    issued.clear()
+    creds = Credentials(username="ann", password=PASSWORD)
+    async with await open_registry(token_registry.address, credentials=creds) as registry:
+        assert await registry.repositories() == ["dockyard/tok"]
+        assert await registry.tags("dockyard/tok") == ["v1"]
+        info = await registry.tag_info("dockyard/tok", "v1")
+        await registry.tag_info("dockyard/tok", "v1")
+    assert info.digest == token_registry.digest
+    assert info.platforms == ("linux/amd64",)
+    assert info.created == datetime.fromisoformat("2025-06-07T08:09:10+00:00")
+    assert [(i.scopes, i.user) for i in issued] == [
+        (["registry:catalog:*"], "ann"), (["repository:dockyard/tok:pull"], "ann")]
+    secrets = [PASSWORD, *(i.token for i in issued)]
+    assert caplog.records
+    for record in caplog.records:
+        assert not any(secret in record.getMessage() for secret in secrets), record.name
+
+
+async def test_bearer_without_a_login_or_with_a_wrong_one(token_registry: TokenRegistry) -> None:
+    async with await open_registry(token_registry.address, credentials=None) as anonymous:
+        with pytest.raises(RegistryUnauthorized) as refused:
+            await anonymous.tags("dockyard/tok")
+    assert str(refused.value) == (f"{token_registry.address} needs a login"
+                                  f" (docker login {token_registry.address})")
+    wrong = Credentials(username="ann", password="nope")
+    async with await open_registry(token_registry.address, credentials=wrong) as registry:
+        with pytest.raises(RegistryUnauthorized) as refused:
+            await registry.tags("dockyard/tok")
+    assert str(refused.value) == (f"{token_registry.address} refused the login as ann:"
+                                  " wrong user name or password?")
+
+
+async def test_an_identity_token_is_exchanged_for_an_access_token(
+    token_registry: TokenRegistry,
+) -> None:
+    """What ``docker login`` saves as ``identitytoken`` (OAuth refresh token) works too."""
+    issued = token_registry.server.issued
+    issued.clear()
+    creds = Credentials(identitytoken="idt-" + RUN_ID)
+    async with await open_registry(token_registry.address, credentials=creds) as registry:
+        assert await registry.tags("dockyard/tok") == ["v1"]
+    assert [(i.user, i.granted) for i in issued] == [("ann", True)]
