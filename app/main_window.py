@@ -34,6 +34,7 @@ from app.operations import start_build, start_pull
 from app.page_table import PAGES
 from app.pages.containers import ContainersPage
 from app.pages.images import ImagesPage
+from app.pages.registries import RegistriesPage
 from app.pages.table_page import TablePage
 from app.pages.unavailable import UnavailablePage
 from app.presentation import counted, window_title
@@ -96,6 +97,7 @@ class MainWindow(QMainWindow):
                 link.connect(self.open_item)
         self.containers_page = self.page(ContainersPage)
         self.images_page = self.page(ImagesPage)
+        self.registries_page = self.page(RegistriesPage)
         self.sidebar.currentRowChanged.connect(self.pages.setCurrentIndex)
 
         self.banner = MessageBar("connection-banner")
@@ -141,6 +143,7 @@ class MainWindow(QMainWindow):
         self.drop = DropBuild(self)
         self.drop.dropped.connect(self.open_build)
         self.images_page.pull_requested.connect(self.pull)
+        self.registries_page.pull_requested.connect(self.pull)
         self.images_page.build_requested.connect(self.choose_build)
         self.images_page.container_started.connect(self.show_container)
         self.window_actions = self._make_actions()

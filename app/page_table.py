@@ -18,6 +18,7 @@ from app.pages.disk import DiskPage
 from app.pages.engine import EnginePage
 from app.pages.images import ImagesPage
 from app.pages.networks import NetworksPage
+from app.pages.registries import RegistriesPage
 from app.pages.volumes import VolumesPage
 from app.session import EngineSession
 from app.settings import Settings
@@ -42,6 +43,8 @@ PAGES = (
              lambda session, _settings: NetworksPage(session)),
     PageSpec("disk", "Disk usage", "", "Ctrl+5", lambda session, _settings: DiskPage(session)),
     PageSpec("apps", "Apps", "", "Ctrl+6", lambda session, _settings: AppsPage(session)),
+    PageSpec("registries", "Registries", "", "Ctrl+7",
+             lambda session, _settings: RegistriesPage(session)),
     # The design's order: the resource pages first, the engine's own page after them.
     PageSpec("engine", "Engine", "", "Ctrl+7", EnginePage),
 )

@@ -1,0 +1,292 @@
+"""The Registries page: browse any registry that speaks the distribution API.
+
+Type a registry (``127.0.0.1:5000``, ``registry.example``; ``host/repository``
+opens that repository at once) and Browse: its catalog fills the list on the
+left; choosing a repository lists its tags on the right, first by name, then
+with each tag's digest, size, platforms and created time as their manifests
+arrive.  Pull fetches the chosen tag through the engine with the usual progress.
+
+The requests go directly to the registry (:func:`engine.open_registry`), with
+the engine's insecure-registry rule and the docker CLI's saved login; a
+failure (unreachable, login refused) is shown on the page in one line and in the
+message area.  Work for a registry or repository the user has left is
+cancelled (keyed tasks), so a slow registry never overwrites a newer choice.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QSplitter,
+    QTableView,
+    QVBoxLayout,
+    QWidget,
+)
+
+import engine
+from app.models.table import Column, ItemRole, KeyedTableModel
+from app.pages.table_page import FilterProxy
+from app.presentation import human_size, relative_time
+from app.registry_cmd import BadTarget, Target, parse_target
+from app.session import EngineSession, MessageLevel
+
+
+@dataclass(frozen=True)
+class Repository:
+    name: str
+
+
+@dataclass(frozen=True)
+class TagRow:
+    """A tag, before (``info`` None) and after its manifest was read."""
+
+    tag: str
+    info: engine.TagInfo | None = None
+
+
+def _info_text(row: TagRow, text: str) -> str:
+    return text if row.info is not None else "…"
+
+
+TAG_COLUMNS = (
+    Column("Tag", lambda r: r.tag),
+    Column("Digest", lambda r: _info_text(r, r.info.digest.split(":", 1)[-1][:12]
+                                          if r.info else ""),
+           tooltip=lambda r: r.info.digest if r.info else ""),
+    Column("Size", lambda r: _info_text(r, human_size(r.info.size) if r.info else ""),
+           sort_key=lambda r: r.info.size if r.info else -1, align_right=True),
+    Column("Platforms", lambda r: _info_text(r, ", ".join(r.info.platforms) or "-"
+                                             if r.info else "")),
+    Column("Created", lambda r: _info_text(r, relative_time(r.info.created) if r.info else ""),
+           sort_key=lambda r: r.info.created.timestamp() if r.info and r.info.created
+           else 0.0, tooltip=lambda r: r.info.created.isoformat()
+           if r.info and r.info.created else "", ticks=True),
+)
+REPOSITORY_COLUMNS = (Column("Repository", lambda r: r.name),)
+
+
+def _table(parent: QWidget, name: str, label: str, model: KeyedTableModel) -> QTableView:
+    proxy = FilterProxy(parent)
+    proxy.setSourceModel(model)
+    table = QTableView(parent)
+    table.setObjectName(name)
+    table.setAccessibleName(label)
+    table.setModel(proxy)
+    table.setSortingEnabled(True)
+    table.sortByColumn(0, Qt.SortOrder.AscendingOrder)
+    table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+    table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+    table.setAlternatingRowColors(True)
+    table.setShowGrid(False)
+    table.setWordWrap(False)
+    table.verticalHeader().hide()
+    table.verticalHeader().setDefaultSectionSize(26)
+    header = table.horizontalHeader()
+    header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+    header.setStretchLastSection(True)
+    return table
+
+
+class RegistriesPage(QWidget):
+    #: A reference to pull ("127.0.0.1:5000/team/app:v1"); the window runs the pull.
+    pull_requested = Signal(str)
+    #: The registry answered (repositories listed, or tags read): for tests and screenshots.
+    loaded = Signal(str)
+
+    def __init__(self, session: EngineSession, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.session = session
+        self.setObjectName("registries-page")
+        self.setAccessibleName("Registries page")
+        self.registry = ""  # the registry being browsed
+
+        self.address = QLineEdit(self)
+        self.address.setObjectName("registry-address")
+        self.address.setAccessibleName("Registry address")
+        self.address.setPlaceholderText("Registry, e.g. 127.0.0.1:5000 or"
+                                        " registry.example/team/app")
+        self.address.setClearButtonEnabled(True)
+        self.address.returnPressed.connect(self.browse)
+        self.browse_button = QPushButton("Browse", self)
+        self.browse_button.setObjectName("registry-browse")
+        self.browse_button.setAccessibleName("Browse the registry")
+        self.browse_button.clicked.connect(self.browse)
+        top = QHBoxLayout()
+        top.addWidget(self.address, 1)
+        top.addWidget(self.browse_button)
+
+        self.repositories = KeyedTableModel(REPOSITORY_COLUMNS, key=lambda r: r.name, parent=self)
+        self.repository_table = _table(self, "registry-repositories", "Repositories",
+                                       self.repositories)
+        self.tags = KeyedTableModel(TAG_COLUMNS, key=lambda r: r.tag, parent=self)
+        self.tags_table = _table(self, "registry-tags", "Tags", self.tags)
+        self.tags_table.setColumnWidth(0, 140)
+        self.tags_table.setColumnWidth(1, 120)
+        self.tags_table.setColumnWidth(2, 90)
+        self.tags_table.setColumnWidth(3, 220)
+        self.repository_table.selectionModel().selectionChanged.connect(self._repository_chosen)
+        self.tags_table.selectionModel().selectionChanged.connect(self._update_actions)
+        self.tags_table.doubleClicked.connect(lambda _index: self.pull_selected())
+
+        self.pull_button = QPushButton("Pull", self)
+        self.pull_button.setObjectName("registry-pull")
+        self.pull_button.setAccessibleName("Pull the chosen tag")
+        self.pull_button.clicked.connect(self.pull_selected)
+        self.status = QLabel("Type a registry's address and press Browse.", self)
+        self.status.setObjectName("registry-status")
+        self.status.setWordWrap(True)
+        self.status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        bottom = QHBoxLayout()
+        bottom.addWidget(self.status, 1)
+        bottom.addWidget(self.pull_button)
+
+        splitter = QSplitter(Qt.Orientation.Horizontal, self)
+        splitter.setObjectName("registries-splitter")
+        splitter.addWidget(self.repository_table)
+        splitter.addWidget(self.tags_table)
+        splitter.setSizes([260, 700])
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(8, 8, 8, 8)
+        layout.addLayout(top)
+        layout.addWidget(splitter, 1)
+        layout.addLayout(bottom)
+        self._update_actions()
+
+    # -- browsing -------------------------------------------------------------------------
+
+    def browse(self) -> None:
+        """List the typed registry's repositories (and open a typed repository)."""
+        try:
+            target = parse_target(self.address.text())
+        except BadTarget as exc:
+            self._say(str(exc)[:1].upper() + str(exc)[1:] + ".")
+            return
+        self.registry = target.registry
+        self.repositories.set_items([])
+        self.tags.set_items([])
+        self.session.cancel("registry-tags")
+        self.session.cancel("registry-tag-infos")
+        self._say(f"Reading the catalog of {target.registry}…")
+        self.session.run(self._read_repositories, target.registry,
+                         describe=f"browse {target.registry}", key="registry-catalog",
+                         on_done=lambda names: self._show_repositories(target, names))
+
+    async def _read_repositories(self, client: engine.Engine, registry: str
+                                 ) -> list[str] | str:
+        """The catalog, or the one-line reason it could not be read (shown on the page)."""
+        try:
+            async with await engine.open_registry(registry, client) as browser:
+                return await browser.repositories()
+        except engine.RegistryError as exc:
+            return str(exc)
+
+    def _show_repositories(self, target: Target, names: list[str] | str) -> None:
+        if isinstance(names, str):
+            self._failed(f"browse {target.registry}", names)
+            if target.repository:  # a catalog may be closed while its repositories are not
+                self._open_repository(target.repository)
+            return
+        self.repositories.set_items([Repository(n) for n in names])
+        self._say(f"{len(names)} repositor{'y' if len(names) == 1 else 'ies'} in"
+                  f" {target.registry}.")
+        self.loaded.emit(target.registry)
+        if target.repository:
+            self._open_repository(target.repository)
+
+    def _open_repository(self, name: str) -> None:
+        row = self.repositories.row_of(name)
+        if row is None:
+            self.repositories.set_items([*self.repositories.items(), Repository(name)])
+            row = self.repositories.row_of(name)
+        assert row is not None
+        proxy = self.repository_table.model()
+        assert isinstance(proxy, FilterProxy)
+        self.repository_table.selectRow(proxy.mapFromSource(self.repositories.index(row, 0))
+                                        .row())
+
+    def _repository_chosen(self, *_args: object) -> None:
+        repository = self.chosen_repository()
+        self.tags.set_items([])
+        self.session.cancel("registry-tag-infos")
+        if repository is None:
+            return
+        self._say(f"Reading the tags of {repository}…")
+        self.session.run(self._read_tags, self.registry, repository,
+                         describe=f"list the tags of {repository}", key="registry-tags",
+                         on_done=lambda tags: self._show_tags(repository, tags))
+
+    async def _read_tags(self, client: engine.Engine, registry: str, repository: str
+                         ) -> list[str] | str:
+        try:
+            async with await engine.open_registry(registry, client) as browser:
+                return await browser.tags(repository)
+        except engine.RegistryError as exc:
+            return str(exc)
+
+    def _show_tags(self, repository: str, tags: list[str] | str) -> None:
+        if repository != self.chosen_repository():
+            return
+        if isinstance(tags, str):
+            self._failed(f"list the tags of {repository}", tags)
+            return
+        self.tags.set_items([TagRow(t) for t in tags])
+        self._say(f"{len(tags)} tag{'' if len(tags) == 1 else 's'} in {repository};"
+                  " reading their manifests…")
+        self.session.run(self._read_tag_infos, self.registry, repository, tags,
+                         describe=f"read the tags of {repository}", key="registry-tag-infos",
+                         on_done=lambda infos: self._show_tag_infos(repository, infos))
+
+    async def _read_tag_infos(self, client: engine.Engine, registry: str, repository: str,
+                              tags: list[str]) -> list[engine.TagInfo] | str:
+        try:
+            async with await engine.open_registry(registry, client) as browser:
+                return await browser.tag_infos(repository, tags)
+        except engine.RegistryError as exc:
+            return str(exc)
+
+    def _show_tag_infos(self, repository: str, infos: list[engine.TagInfo] | str) -> None:
+        if repository != self.chosen_repository():
+            return
+        if isinstance(infos, str):
+            self._failed(f"read the tags of {repository}", infos)
+            return
+        self.tags.set_items([TagRow(i.tag, i) for i in infos])
+        total = len(infos)
+        self._say(f"{total} tag{'' if total == 1 else 's'} in {repository}.")
+        self.loaded.emit(f"{self.registry}/{repository}")
+        self._update_actions()
+
+    # -- actions --------------------------------------------------------------------------
+
+    def chosen_repository(self) -> str | None:
+        rows = self.repository_table.selectionModel().selectedRows()
+        return rows[0].data(ItemRole).name if rows else None
+
+    def chosen_tag(self) -> TagRow | None:
+        rows = self.tags_table.selectionModel().selectedRows()
+        return rows[0].data(ItemRole) if rows else None
+
+    def pull_selected(self) -> None:
+        repository, row = self.chosen_repository(), self.chosen_tag()
+        if repository is None or row is None:
+            return
+        self.pull_requested.emit(f"{self.registry}/{repository}:{row.tag}")
+
+    def _update_actions(self, *_args: object) -> None:
+        self.pull_button.setEnabled(self.chosen_tag() is not None)
+
+    def _say(self, text: str) -> None:
+        self.status.setText(text)
+
+    def _failed(self, describe: str, reason: str) -> None:
+        """One line on the page, and the same in the message area, as other failures."""
+        self._say(reason[:1].upper() + reason[1:] + ".")
+        self.session.message.emit(MessageLevel.ERROR, f"Could not {describe}: {reason}")
