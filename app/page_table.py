@@ -46,5 +46,5 @@ PAGES = (
     PageSpec("registries", "Registries", "", "Ctrl+7",
              lambda session, _settings: RegistriesPage(session)),
     # The design's order: the resource pages first, the engine's own page after them.
-    PageSpec("engine", "Engine", "", "Ctrl+7", EnginePage),
+    PageSpec("engine", "Engine", "", "Ctrl+8", EnginePage),
 )

@@ -6,6 +6,7 @@
         [--palette QUERY]
         [--select containers=web-1,images=app:1] [--tab "images=Layers and files"]
         [--compare IMAGE1,IMAGE2]
+        [--registry 127.0.0.1:5000/team/app]
 
 writes OUT_DIR/<page>-<theme>.png (default OUT_DIR: docs/screenshots) from the real
 engine the window finds (or --host).  The window runs with private, throw-away
@@ -42,6 +43,21 @@ async def _wait(condition: object, timeout: float) -> bool:
             return True
         await asyncio.sleep(0.05)
     return False
+
+
+async def _browse(page: object, address: str) -> None:
+    """Open ``address`` (registry/repository) on the Registries page and pick its first tag."""
+    from app.pages.registries import RegistriesPage
+
+    assert isinstance(page, RegistriesPage)
+    seen: list[str] = []
+    page.loaded.connect(seen.append)
+    page.address.setText(address)
+    page.browse()
+    if "/" in address and not await _wait(lambda: any("/" in s for s in seen), 30):
+        raise SystemExit(f"the registry {address} did not answer: {page.status.text()}")
+    if page.tags_table.model().rowCount():
+        page.tags_table.selectRow(0)
 
 
 def _repolish_style_sheets(app: QApplication) -> None:
@@ -114,6 +130,8 @@ async def take(args: argparse.Namespace, app: QApplication) -> list[Path]:
         for name in args.pages.split(","):
             page = pages[name]
             window.sidebar.setCurrentRow(window.pages.indexOf(page))
+            if name == "registries" and args.registry:
+                await _browse(page, args.registry)
             await asyncio.sleep(SETTLE_SECONDS)
             table = getattr(page, "table", None)
             if table is not None and table.model().rowCount() and not _select_named(
@@ -194,6 +212,8 @@ def main(argv: list[str] | None = None) -> int:
                              " (default: each table's first row)")
     parser.add_argument("--compare", metavar="IMAGE1,IMAGE2", default="",
                         help="also take the diff window of these two images")
+    parser.add_argument("--registry", default="",
+                        help="REGISTRY/REPOSITORY the Registries page browses before its shot")
     args = parser.parse_args(argv)
 
     from app.event_loop import make_event_loop

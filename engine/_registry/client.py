@@ -151,9 +151,13 @@ class RegistryClient:
                                  "the catalog")
 
     async def tags(self, repository: str) -> list[str]:
-        """The tags of ``repository`` (``/v2/NAME/tags/list``, all pages), as listed."""
-        return await self._paged(f"/v2/{repository}/tags/list", "tags",
-                                 _pull_scope(repository), f"the repository {repository}")
+        """The tags of ``repository`` (``/v2/NAME/tags/list``, all pages), sorted.
+
+        The specification asks for lexical order, but registries differ (Debian's
+        distribution 2.8 lists its storage directory as it comes): sorted here.
+        """
+        return sorted(await self._paged(f"/v2/{repository}/tags/list", "tags",
+                                        _pull_scope(repository), f"the repository {repository}"))
 
     async def manifest(self, repository: str, reference: str) -> Manifest:
         """The manifest of a tag or digest, index or image, with its digest."""
