@@ -484,3 +484,29 @@ async def test_an_identity_token_is_exchanged_for_an_access_token(
     async with await open_registry(token_registry.address, credentials=creds) as registry:
         assert await registry.tags("dockyard/tok") == ["v1"]
     assert [(i.user, i.granted) for i in issued] == [("ann", True)]
+
+
+async def test_each_engine_s_insecure_registries_are_honoured(
+    any_engine: EngineUnderTest, loopback: LoopbackRegistry,
+) -> None:
+    """What each engine's /info says decides plain http for the loopback registry.
+
+    Docker answers ``InsecureRegistryCIDRs: [127.0.0.0/8]``: http.  Podman answers
+    from registries.conf (no CIDRs; ``IndexConfigs`` only for registries marked
+    ``insecure = true``), so with a stock registries.conf it is https only, and the
+    message says why — as Podman's own pull from that registry would fail.
+    """
+    async with await any_engine.open() as client:
+        info = await client.get_json("/info")
+        security = engine.RegistrySecurity.from_info(info)
+        registry = await open_registry(loopback.address, client)
+    async with registry:
+        assert registry.insecure is await security.is_insecure(loopback.address)
+        if registry.insecure:
+            assert "dockyard/alpha" in await registry.repositories()
+            assert registry.scheme == "http"
+        else:
+            with pytest.raises(RegistryUnreachable, match="does not answer over https"):
+                await registry.repositories()
+    if any_engine.kind == "docker":
+        assert registry.insecure
