@@ -15,7 +15,9 @@ cancelled (keyed tasks), so a slow registry never overwrites a newer choice.
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
+from typing import Any
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
@@ -37,6 +39,7 @@ from app.pages.table_page import FilterProxy
 from app.presentation import human_size, relative_time
 from app.registry_cmd import BadTarget, Target, parse_target
 from app.session import EngineSession, MessageLevel
+from app.widgets.login_dialog import LoginDialog
 
 
 @dataclass(frozen=True)
@@ -107,6 +110,9 @@ class RegistriesPage(QWidget):
         self.setObjectName("registries-page")
         self.setAccessibleName("Registries page")
         self.registry = ""  # the registry being browsed
+        #: Logins typed on this page and not saved: kept in memory for this window only.
+        self._logins: dict[str, engine.Credentials] = {}
+        self.login_dialog: LoginDialog | None = None
 
         self.address = QLineEdit(self)
         self.address.setObjectName("registry-address")
@@ -144,8 +150,21 @@ class RegistriesPage(QWidget):
         self.status.setObjectName("registry-status")
         self.status.setWordWrap(True)
         self.status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.login_button = QPushButton("Log in…", self)
+        self.login_button.setObjectName("registry-login")
+        self.login_button.setAccessibleName("Log in to the registry")
+        self.login_button.clicked.connect(self.log_in)
+        self.login_button.hide()
+        self.logout_button = QPushButton("Log out", self)
+        self.logout_button.setObjectName("registry-logout")
+        self.logout_button.setAccessibleName("Remove the saved login for this registry")
+        self.logout_button.setToolTip("Remove the login saved for this registry, as docker"
+                                      " logout does")
+        self.logout_button.clicked.connect(self.log_out)
         bottom = QHBoxLayout()
         bottom.addWidget(self.status, 1)
+        bottom.addWidget(self.login_button)
+        bottom.addWidget(self.logout_button)
         bottom.addWidget(self.pull_button)
 
         splitter = QSplitter(Qt.Orientation.Horizontal, self)
@@ -170,6 +189,7 @@ class RegistriesPage(QWidget):
             self._say(str(exc)[:1].upper() + str(exc)[1:] + ".")
             return
         self.registry = target.registry
+        self.login_button.hide()
         self.repositories.set_items([])
         self.tags.set_items([])
         self.session.cancel("registry-tags")
@@ -179,17 +199,23 @@ class RegistriesPage(QWidget):
                          describe=f"browse {target.registry}", key="registry-catalog",
                          on_done=lambda names: self._show_repositories(target, names))
 
+    async def _open(self, client: engine.Engine, registry: str) -> engine.RegistryClient:
+        """The registry with a login typed here, else the one the docker CLI would use."""
+        login: Any = self._logins.get(registry, engine.SAVED_LOGIN)
+        return await engine.open_registry(registry, client, credentials=login)
+
     async def _read_repositories(self, client: engine.Engine, registry: str
-                                 ) -> list[str] | str:
-        """The catalog, or the one-line reason it could not be read (shown on the page)."""
+                                 ) -> list[str] | engine.RegistryError:
+        """The catalog, or why it could not be read (shown on the page, not raised)."""
         try:
-            async with await engine.open_registry(registry, client) as browser:
+            async with await self._open(client, registry) as browser:
                 return await browser.repositories()
         except engine.RegistryError as exc:
-            return str(exc)
+            return exc
 
-    def _show_repositories(self, target: Target, names: list[str] | str) -> None:
-        if isinstance(names, str):
+    def _show_repositories(self, target: Target,
+                           names: list[str] | engine.RegistryError) -> None:
+        if isinstance(names, engine.RegistryError):
             self._failed(f"browse {target.registry}", names)
             if target.repository:  # a catalog may be closed while its repositories are not
                 self._open_repository(target.repository)
@@ -224,17 +250,17 @@ class RegistriesPage(QWidget):
                          on_done=lambda tags: self._show_tags(repository, tags))
 
     async def _read_tags(self, client: engine.Engine, registry: str, repository: str
-                         ) -> list[str] | str:
+                         ) -> list[str] | engine.RegistryError:
         try:
-            async with await engine.open_registry(registry, client) as browser:
+            async with await self._open(client, registry) as browser:
                 return await browser.tags(repository)
         except engine.RegistryError as exc:
-            return str(exc)
+            return exc
 
-    def _show_tags(self, repository: str, tags: list[str] | str) -> None:
+    def _show_tags(self, repository: str, tags: list[str] | engine.RegistryError) -> None:
         if repository != self.chosen_repository():
             return
-        if isinstance(tags, str):
+        if isinstance(tags, engine.RegistryError):
             self._failed(f"list the tags of {repository}", tags)
             return
         self.tags.set_items([TagRow(t) for t in tags])
@@ -245,17 +271,18 @@ class RegistriesPage(QWidget):
                          on_done=lambda infos: self._show_tag_infos(repository, infos))
 
     async def _read_tag_infos(self, client: engine.Engine, registry: str, repository: str,
-                              tags: list[str]) -> list[engine.TagInfo] | str:
+                              tags: list[str]) -> list[engine.TagInfo] | engine.RegistryError:
         try:
-            async with await engine.open_registry(registry, client) as browser:
+            async with await self._open(client, registry) as browser:
                 return await browser.tag_infos(repository, tags)
         except engine.RegistryError as exc:
-            return str(exc)
+            return exc
 
-    def _show_tag_infos(self, repository: str, infos: list[engine.TagInfo] | str) -> None:
+    def _show_tag_infos(self, repository: str,
+                        infos: list[engine.TagInfo] | engine.RegistryError) -> None:
         if repository != self.chosen_repository():
             return
-        if isinstance(infos, str):
+        if isinstance(infos, engine.RegistryError):
             self._failed(f"read the tags of {repository}", infos)
             return
         self.tags.set_items([TagRow(i.tag, i) for i in infos])
@@ -286,7 +313,67 @@ class RegistriesPage(QWidget):
     def _say(self, text: str) -> None:
         self.status.setText(text)
 
-    def _failed(self, describe: str, reason: str) -> None:
-        """One line on the page, and the same in the message area, as other failures."""
+    def _failed(self, describe: str, error: engine.RegistryError) -> None:
+        """One line on the page, and the same in the message area, as other failures;
+        a registry that wants a login offers "Log in…"."""
+        reason = str(error)
         self._say(reason[:1].upper() + reason[1:] + ".")
+        self.login_button.setVisible(isinstance(error, engine.RegistryUnauthorized))
         self.session.message.emit(MessageLevel.ERROR, f"Could not {describe}: {reason}")
+
+    # -- logins ---------------------------------------------------------------------------
+
+    def log_in(self) -> LoginDialog:
+        """Ask for a login (non-modal); Browse again with it, and save it only if asked."""
+        registry = self.registry
+        try:  # config.json only: small, read at once (the helper runs when saving)
+            where = str(engine.login_store(registry))
+        except engine.EngineError:
+            where = ""
+        dialog = LoginDialog(registry, self.status.text(), self, save_where=where,
+                             ok_text="Log in")
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+
+        def accepted() -> None:
+            username, password = dialog.username.text().strip(), dialog.password.text()
+            self._logins[registry] = engine.Credentials(username=username, password=password)
+            if dialog.save.isChecked():
+                self.session.run(_save_login, registry, username, password,
+                                 describe="save the login",
+                                 on_done=lambda store: self.session.message.emit(
+                                     MessageLevel.INFO, f"Saved the login in {store}"))
+            self.login_button.hide()
+            self.browse()
+
+        dialog.accepted.connect(accepted)
+        self.login_dialog = dialog
+        dialog.open()
+        return dialog
+
+    def log_out(self) -> None:
+        """Forget this registry's login: the one typed here, and the saved one (docker logout)."""
+        registry = self.registry or self._typed_registry()
+        if not registry:
+            return
+        self._logins.pop(registry, None)
+        self.session.run(_remove_login, registry, describe=f"log out of {registry}",
+                         on_done=lambda store: self.session.message.emit(
+                             MessageLevel.INFO,
+                             f"Removed the login for {registry} from {store}" if store
+                             else f"No login for {registry} was saved"))
+
+    def _typed_registry(self) -> str:
+        try:
+            return parse_target(self.address.text()).registry
+        except BadTarget:
+            return ""
+
+
+async def _save_login(_client: engine.Engine, registry: str, username: str,
+                      password: str) -> engine.LoginStore:
+    """A credential helper is a program that may take a while: off the GUI thread."""
+    return await asyncio.to_thread(engine.save_login, registry, username, password)
+
+
+async def _remove_login(_client: engine.Engine, registry: str) -> engine.LoginStore | None:
+    return await asyncio.to_thread(engine.remove_login, registry)

@@ -17,7 +17,7 @@ class LoginDialog(QDialog):
     """User name and password for one registry; "Save" is off unless the user ticks it."""
 
     def __init__(self, registry: str, reason: str, parent: QWidget | None = None, *,
-                 save_where: str = "") -> None:
+                 save_where: str = "", ok_text: str = "Log in and pull") -> None:
         """``save_where`` says where "Save" puts the login (a credential helper or a file)."""
         super().__init__(parent)
         self.setObjectName("login-dialog")
@@ -38,7 +38,7 @@ class LoginDialog(QDialog):
         self.save.setChecked(False)
         self.buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel, self)
-        self.buttons.button(QDialogButtonBox.StandardButton.Ok).setText("Log in and pull")
+        self.buttons.button(QDialogButtonBox.StandardButton.Ok).setText(ok_text)
         self.buttons.accepted.connect(self.accept)
         self.buttons.rejected.connect(self.reject)
         form = QFormLayout(self)
