@@ -446,8 +446,10 @@ class Registry:
 
 
 def _start_registry(root: Path, htpasswd: Path | None = None, host: str = "127.0.0.1",
-                    *, auth_config: str = "") -> tuple[subprocess.Popen[bytes], str]:
-    """``auth_config``: a YAML ``auth:`` block of its own (e.g. token auth)."""
+                    *, auth_config: str = "", tls: tuple[Path, Path] | None = None
+                    ) -> tuple[subprocess.Popen[bytes], str]:
+    """``auth_config``: a YAML ``auth:`` block of its own (e.g. token auth);
+    ``tls``: (certificate, key) to serve https instead of http."""
     binary = shutil.which("docker-registry")
     if binary is None:
         pytest.skip("docker-registry is not installed (apt-get install docker-registry)")
@@ -459,7 +461,8 @@ def _start_registry(root: Path, htpasswd: Path | None = None, host: str = "127.0
         "version: 0.1\n"
         "log:\n  level: error\n"
         f"storage:\n  filesystem:\n    rootdirectory: {root / 'data'}\n"
-        f"http:\n  addr: {host}:{port}\n" + auth
+        f"http:\n  addr: {host}:{port}\n"
+        + (f"  tls:\n    certificate: {tls[0]}\n    key: {tls[1]}\n" if tls else "") + auth
     )
     log = (root / "registry.log").open("wb")
     process = subprocess.Popen([binary, "serve", str(config)], stdout=log, stderr=log)

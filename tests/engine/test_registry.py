@@ -510,3 +510,51 @@ async def test_each_engine_s_insecure_registries_are_honoured(
                 await registry.repositories()
     if any_engine.kind == "docker":
         assert registry.insecure
+
+
+# -- TLS ------------------------------------------------------------------------------------------
+
+
+def _self_signed(root: Path) -> tuple[Path, Path]:
+    import datetime as dt
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "dockyard test registry")])
+    now = dt.datetime.now(dt.UTC)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
+            .public_key(key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(now - dt.timedelta(hours=1))
+            .not_valid_after(now + dt.timedelta(days=1))
+            .add_extension(x509.SubjectAlternativeName(
+                [x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
+            .sign(key, hashes.SHA256()))
+    (root / "cert.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    (root / "key.pem").write_bytes(key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption()))
+    return root / "cert.pem", root / "key.pem"
+
+
+async def test_tls_is_verified_unless_the_engine_counts_the_registry_insecure(
+    tmp_path: Path,
+) -> None:
+    """A registry over https with a self-signed certificate: refused with the reason when
+    it must be verified; spoken to (over https, not http) when insecure, as Docker does."""
+    process, address = _start_registry(tmp_path, tls=_self_signed(tmp_path))
+    try:
+        async with RegistryClient(address, insecure=False) as strict:
+            with pytest.raises(RegistryUnreachable) as failed:
+                await strict.repositories()
+        assert str(failed.value).startswith(f"the certificate of {address} is not trusted (")
+        async with await open_registry(address, credentials=None) as lenient:
+            assert lenient.insecure
+            assert await lenient.repositories() == []
+            assert lenient.scheme == "https"
+    finally:
+        _stop(process)
