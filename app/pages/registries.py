@@ -55,6 +55,14 @@ class TagRow:
     info: engine.TagInfo | None = None
 
 
+def _platforms_tooltip(info: engine.TagInfo) -> str:
+    """Each platform's own image of a multi-platform tag: digest and size."""
+    if not info.is_index:
+        return ""
+    return "\n".join(f"{i.platform or '?'}: {i.digest.split(':', 1)[-1][:12]},"
+                     f" {human_size(i.size)}" for i in info.images)
+
+
 def _info_text(row: TagRow, text: str) -> str:
     return text if row.info is not None else "…"
 
@@ -67,7 +75,8 @@ TAG_COLUMNS = (
     Column("Size", lambda r: _info_text(r, human_size(r.info.size) if r.info else ""),
            sort_key=lambda r: r.info.size if r.info else -1, align_right=True),
     Column("Platforms", lambda r: _info_text(r, ", ".join(r.info.platforms) or "-"
-                                             if r.info else "")),
+                                             if r.info else ""),
+           tooltip=lambda r: _platforms_tooltip(r.info) if r.info else ""),
     Column("Created", lambda r: _info_text(r, relative_time(r.info.created) if r.info else ""),
            sort_key=lambda r: r.info.created.timestamp() if r.info and r.info.created
            else 0.0, tooltip=lambda r: r.info.created.isoformat()
