@@ -156,12 +156,14 @@ class RegistryClient:
         The specification asks for lexical order, but registries differ (Debian's
         distribution 2.8 lists its storage directory as it comes): sorted here.
         """
+        repository = api_repository(self.registry, repository)
         return sorted(await self._paged(f"/v2/{repository}/tags/list", "tags",
                                         _pull_scope(repository), f"the repository {repository}"))
 
     async def manifest(self, repository: str, reference: str) -> Manifest:
         """The manifest of a tag or digest, index or image, with its digest."""
         what = f"{repository}@{reference}" if ":" in reference else f"{repository}:{reference}"
+        repository = api_repository(self.registry, repository)
         response = await self._get(f"/v2/{repository}/manifests/{reference}",
                                    _pull_scope(repository), what,
                                    headers={"Accept": MANIFEST_ACCEPT})
@@ -179,6 +181,7 @@ class RegistryClient:
     async def blob(self, repository: str, digest: str, limit: int = MAX_CONFIG_BYTES) -> bytes:
         """A small blob (an image config), checked against its digest."""
         what = f"the blob {digest[:19]} of {repository}"
+        repository = api_repository(self.registry, repository)
         response = await self._get(f"/v2/{repository}/blobs/{digest}",
                                    _pull_scope(repository), what)
         if len(response.content) > limit:
@@ -405,6 +408,13 @@ class RegistryClient:
             return RegistryUnreachable(f"the certificate of {who} is not trusted ({detail})",
                                        self.registry)
         return RegistryUnreachable(f"cannot reach {who}: {reason}", self.registry)
+
+
+def api_repository(registry: str, repository: str) -> str:
+    """The name the API wants: Docker Hub's official images live under ``library/``."""
+    if registry in DOCKER_HUB_NAMES and "/" not in repository:
+        return f"library/{repository}"
+    return repository
 
 
 def _pull_scope(repository: str) -> str:

@@ -76,3 +76,11 @@ def test_any_quoted_parameters_read_back(params: dict[str, str]) -> None:
 @given(st.text(max_size=200))
 def test_any_header_is_read_without_an_exception(header: str) -> None:
     parse_challenge(header)
+
+
+def test_docker_hub_official_images_live_under_library() -> None:
+    from engine._registry.client import api_repository
+
+    assert api_repository("docker.io", "busybox") == "library/busybox"
+    assert api_repository("docker.io", "team/app") == "team/app"
+    assert api_repository("127.0.0.1:5000", "busybox") == "busybox"
