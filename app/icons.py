@@ -88,6 +88,10 @@ ICONS: dict[str, str] = {
     "app-pause": "mdi6.pause",
     "app-unpause": "mdi6.play-pause",
     "app-remove": "mdi6.delete-outline",
+    "registry-browse": "mdi6.magnify",
+    "registry-pull": "mdi6.download",
+    "registry-login": "mdi6.login",
+    "registry-logout": "mdi6.logout",
     "disk-refresh": "mdi6.refresh",
     "disk-cleanup": "mdi6.broom",
     "engine-events-pause": "mdi6.pause",
@@ -102,6 +106,7 @@ PAGE_ICONS: dict[str, str] = {
     "networks": "mdi6.lan",
     "disk": "mdi6.harddisk",
     "apps": "mdi6.application-brackets-outline",
+    "registries": "mdi6.server-network",
     "engine": "mdi6.engine-outline",
 }
 
