@@ -351,7 +351,7 @@ def test_the_rename_dialog_is_wide_enough_for_its_title(
     page.rename_button.click()
     dialog = page.findChild(RenameDialog)
     assert dialog is not None and dialog.isVisible()
-    qtbot.waitExposed(dialog)
+    qtbot.waitExposed(dialog, timeout=wait_ms(5))
     assert dialog.windowTitle() == f"Rename {name}"
     bold = QFont(dialog.font())
     bold.setBold(True)

@@ -178,7 +178,7 @@ def test_compose_ls_agrees_with_the_labels(project: ComposeUnderTest) -> None:
 @pytest.mark.parametrize("argv", [["compose"], ["compose", "rm"], ["compose", "ls", "--bogus"]])
 def test_compose_bad_input_is_one_line_and_exit_2(argv: list[str]) -> None:
     result = subprocess.run([sys.executable, "-m", "app.cli", *argv], capture_output=True,
-                            text=True, check=False, timeout=60)
+                            text=True, check=False, timeout=seconds(60))
     assert result.returncode == 2
     assert len(result.stderr.strip().splitlines()) == 1, result.stderr
     assert "Traceback" not in result.stderr
@@ -188,7 +188,7 @@ def test_compose_ls_without_an_engine_is_one_line(tmp_path: Path) -> None:
     result = subprocess.run(
         [sys.executable, "-m", "app.cli", "compose", "ls", "-H",
          f"unix://{tmp_path}/nothing.sock"], capture_output=True, text=True, check=False,
-        timeout=60)
+        timeout=seconds(60))
     assert result.returncode == 2
     assert len(result.stderr.strip().splitlines()) == 1, result.stderr
     assert result.stderr.startswith("dockyard compose ls: ")
