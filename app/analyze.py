@@ -14,13 +14,12 @@ fraction (0.9 = 90 %).
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
-import sys
 from collections.abc import Sequence
 from typing import Any
 
 import engine
+from app.headless import CommandFailed, ProgressLine, run_engine_work
 from app.presentation import human_size
 from engine import ImageAnalysis, ImageLayer, analyze_image
 
@@ -147,26 +146,7 @@ def format_checks(checks: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
-class _ProgressLine:
-    """A self-overwriting progress line on a terminal's stderr; silent when redirected."""
-
-    def __init__(self) -> None:
-        self.enabled = sys.stderr.isatty()
-        self._shown = -1
-
-    def __call__(self, read: int, total: int) -> None:
-        percent = read * 100 // total if total else 100
-        if self.enabled and percent != self._shown:
-            self._shown = percent
-            print(f"\rreading the image export: {percent:3d} % of {human_size(total)}",
-                  end="", file=sys.stderr, flush=True)
-
-    def clear(self) -> None:
-        if self.enabled and self._shown >= 0:
-            print("\r\033[K", end="", file=sys.stderr, flush=True)
-
-
-async def _analyze(image: str, host: str | None, progress: _ProgressLine
+async def _analyze(image: str, host: str | None, progress: ProgressLine
                    ) -> tuple[ImageAnalysis, str]:
     client, _ = await engine.discover(host)
     async with client:
@@ -182,24 +162,13 @@ def run_analyze(
     lowest_efficiency: float | None,
     highest_wasted_bytes: int | None,
 ) -> int:
-    progress = _ProgressLine()
+    progress = ProgressLine("reading the image export")
     try:
-        analysis, description = asyncio.run(_analyze(image, host, progress))
-    except engine.NotFound:
-        # Docker 20.10 says "no such image: x: No such image: x"; one plain line is enough.
-        progress.clear()
-        print(f"dockyard analyze: no such image: {image}", file=sys.stderr)
-        return 2
-    except engine.EngineError as exc:
-        progress.clear()
-        message = " ".join(str(exc).split()) or type(exc).__name__
-        print(f"dockyard analyze: {message}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        progress.clear()
-        print("dockyard analyze: interrupted", file=sys.stderr)
-        return 130
-    progress.clear()
+        analysis, description = run_engine_work(_analyze(image, host, progress),
+                                                progress=progress,
+                                                not_found=f"no such image: {image}")
+    except CommandFailed as failed:
+        return failed.exit("analyze")
     checks = ci_checks(analysis, lowest_efficiency, highest_wasted_bytes) if ci else []
     passed = all(check["passed"] for check in checks)
     if as_json:

@@ -13,7 +13,6 @@ Exit 2 on any error (no engine, bad address, bad arguments), with one line on st
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import sys
 from collections.abc import Sequence
@@ -21,6 +20,7 @@ from functools import partial
 from typing import Any
 
 import engine
+from app.headless import CommandFailed, run_engine_work
 from engine import ComposeProject
 
 
@@ -64,14 +64,9 @@ async def _read(host: str | None) -> list[ComposeProject]:
 
 def run_compose_ls(host: str | None, *, as_json: bool, running_only: bool = False) -> int:
     try:
-        projects = asyncio.run(_read(host))
-    except engine.EngineError as exc:
-        message = " ".join(str(exc).split()) or type(exc).__name__
-        print(f"dockyard compose ls: {message}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("dockyard compose ls: interrupted", file=sys.stderr)
-        return 130
+        projects = run_engine_work(_read(host))
+    except CommandFailed as failed:
+        return failed.exit("compose ls")
     if running_only:
         projects = [p for p in projects if p.running]
     if as_json:

@@ -12,14 +12,13 @@ Exit 2 on any error (no engine, bad address), with one line on stderr.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
-import sys
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
 import engine
+from app.headless import CommandFailed, run_engine_work
 from engine import DiskUsage, KindUsage
 
 _UNITS = ("B", "kB", "MB", "GB", "TB", "PB", "EB", "ZB", "YB")
@@ -129,14 +128,9 @@ async def _read(host: str | None) -> tuple[DiskUsage, str]:
 
 def run_df(host: str | None, *, verbose: bool, as_json: bool) -> int:
     try:
-        usage, description = asyncio.run(_read(host))
-    except engine.EngineError as exc:
-        message = " ".join(str(exc).split()) or type(exc).__name__
-        print(f"dockyard df: {message}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("dockyard df: interrupted", file=sys.stderr)
-        return 130
+        usage, description = run_engine_work(_read(host))
+    except CommandFailed as failed:
+        return failed.exit("df")
     if as_json:
         print(json.dumps(df_document(usage, description, verbose=verbose), indent=2))
     else:

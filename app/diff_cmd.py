@@ -11,13 +11,13 @@ new mtime.  Changes read from IMAGE1 to IMAGE2.  Exit 0 with the differences
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import sys
 from collections.abc import Sequence
 from typing import Any
 
 import engine
+from app.headless import CommandFailed, ProgressLine, run_engine_work
 from app.presentation import human_size
 from engine import ChangeKind, ConfigChange, FileDiff, FileState, ImageDiff, diff_images
 
@@ -170,26 +170,7 @@ def format_diff(diff: ImageDiff, engine_description: str) -> str:
     return "\n".join(lines)
 
 
-class _ProgressLine:
-    """A self-overwriting progress line on a terminal's stderr; silent when redirected."""
-
-    def __init__(self) -> None:
-        self.enabled = sys.stderr.isatty()
-        self._shown = -1
-
-    def __call__(self, read: int, total: int) -> None:
-        percent = read * 100 // total if total else 100
-        if self.enabled and percent != self._shown:
-            self._shown = percent
-            print(f"\rreading both images: {percent:3d} % of {human_size(total)}",
-                  end="", file=sys.stderr, flush=True)
-
-    def clear(self) -> None:
-        if self.enabled and self._shown >= 0:
-            print("\r\033[K", end="", file=sys.stderr, flush=True)
-
-
-async def _diff(first: str, second: str, host: str | None, progress: _ProgressLine
+async def _diff(first: str, second: str, host: str | None, progress: ProgressLine
                 ) -> tuple[ImageDiff, str]:
     client, _ = await engine.discover(host)
     async with client:
@@ -197,40 +178,23 @@ async def _diff(first: str, second: str, host: str | None, progress: _ProgressLi
             try:
                 await client.image(name)
             except engine.NotFound:
-                raise _UnknownImage(name) from None
+                raise CommandFailed(f"no such image: {name}") from None
         return await diff_images(client, first, second, progress=progress), client.description
 
 
-class _UnknownImage(Exception):
-    pass
-
-
 def run_diff(first: str, second: str, host: str | None, *, as_json: bool) -> int:
-    progress = _ProgressLine()
+    progress = ProgressLine("reading both images")
     for name in (first, second):
         if not name.strip():
             print("dockyard diff: an image name is empty", file=sys.stderr)
             return 2
     try:
-        diff, description = asyncio.run(_diff(first, second, host, progress))
-    except _UnknownImage as exc:
-        progress.clear()
-        print(f"dockyard diff: no such image: {exc}", file=sys.stderr)
-        return 2
-    except engine.NotFound:  # removed between the check and the export
-        progress.clear()
-        print(f"dockyard diff: no such image: {first} or {second}", file=sys.stderr)
-        return 2
-    except engine.EngineError as exc:
-        progress.clear()
-        message = " ".join(str(exc).split()) or type(exc).__name__
-        print(f"dockyard diff: {message}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        progress.clear()
-        print("dockyard diff: interrupted", file=sys.stderr)
-        return 130
-    progress.clear()
+        # NotFound: removed between the check and the export.
+        diff, description = run_engine_work(_diff(first, second, host, progress),
+                                            progress=progress,
+                                            not_found=f"no such image: {first} or {second}")
+    except CommandFailed as failed:
+        return failed.exit("diff")
     if as_json:
         print(json.dumps(diff_document(diff, description), indent=2))
     else:

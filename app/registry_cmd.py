@@ -14,10 +14,8 @@ Exit 2 with one line on bad input, an unreachable registry or a refused login.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import re
-import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -25,6 +23,7 @@ from typing import Any
 
 import engine
 from app.df_cmd import cli_size
+from app.headless import CommandFailed, run_engine_work
 
 _HOST = re.compile(r"^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?)"
                    r"(?::[0-9]{1,5})?$")
@@ -123,17 +122,11 @@ async def _read(target: Target, host: str | None) -> dict[str, Any]:
 def run_registry(text: str, host: str | None, *, as_json: bool) -> int:
     try:
         target = parse_target(text)
-        document = asyncio.run(_read(target, host))
+        document = run_engine_work(_read(target, host))
     except BadTarget as exc:
-        print(f"dockyard registry: {exc}", file=sys.stderr)
-        return 2
-    except engine.EngineError as exc:
-        message = " ".join(str(exc).split()) or type(exc).__name__
-        print(f"dockyard registry: {message}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("dockyard registry: interrupted", file=sys.stderr)
-        return 130
+        return CommandFailed(str(exc)).exit("registry")
+    except CommandFailed as failed:
+        return failed.exit("registry")
     infos = document.pop("_infos", None)
     if as_json:
         print(json.dumps(document, indent=2))
