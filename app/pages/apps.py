@@ -42,6 +42,7 @@ from app.resources import COMPOSE_PROJECTS
 from app.session import EngineSession, MessageLevel
 from app.widgets.ask import ask
 from app.widgets.badges import StateBadgeDelegate
+from app.widgets.link_label import LinkLabel
 from app.widgets.log_view import LogView
 
 #: The colours ``docker compose logs`` gives services (ANSI cyan, green, magenta, blue,
@@ -183,7 +184,7 @@ class AppsPage(TablePage):
         self.detail_title.setObjectName("app-detail")
         self.detail_title.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.detail_title.setWordWrap(True)
-        self.resources_label = QLabel(self)
+        self.resources_label = LinkLabel(self)
         self.resources_label.setObjectName("app-resources")
         self.resources_label.setAccessibleName("Volumes and networks of the selected app")
         self.resources_label.setWordWrap(True)
@@ -240,7 +241,7 @@ class AppsPage(TablePage):
         self._update_logs()
         if project is None:
             self.detail_title.setText("Select an app to see its services.")
-            self.resources_label.setText("")
+            self.resources_label.set_html("")
             return
         files = ", ".join(html.escape(f) for f in project.config_paths) or "no file recorded"
         self.detail_title.setText(
@@ -251,7 +252,7 @@ class AppsPage(TablePage):
                  for v in project.volumes]
         nets = [f'<a href="networks:{html.escape(n.id)}">{html.escape(n.name)}</a>'
                 for n in project.networks]
-        self.resources_label.setText(
+        self.resources_label.set_html(
             f"Volumes: {', '.join(links) or 'none'}<br>Networks: {', '.join(nets) or 'none'}")
 
     def _update_logs(self) -> None:

@@ -15,13 +15,14 @@ from __future__ import annotations
 import html
 from collections.abc import Callable, Sequence
 
-from PySide6.QtCore import QEvent, Qt, QUrl, Signal
-from PySide6.QtGui import QDesktopServices, QIcon, QPalette
+from PySide6.QtCore import Qt, QUrl, Signal
+from PySide6.QtGui import QDesktopServices, QIcon
 from PySide6.QtWidgets import QGridLayout, QHBoxLayout, QLabel, QWidget
 
 from app.models.ticking import relative_time_clock
 from app.widgets.badges import StateBadge
 from app.widgets.glyph import Glyph
+from app.widgets.link_label import LinkLabel
 
 ICON_SIZE = 32
 
@@ -56,10 +57,9 @@ class DetailHeader(QWidget):
         self.uptime = QLabel(self)
         self.uptime.setObjectName(f"{name}-uptime")
         self.uptime.setTextFormat(Qt.TextFormat.PlainText)
-        self.ports = QLabel(self)
+        self.ports = LinkLabel(self)
         self.ports.setObjectName(f"{name}-ports")
         self.ports.setAccessibleName("Published ports")
-        self.ports.setTextFormat(Qt.TextFormat.RichText)
         self.ports.setTextInteractionFlags(Qt.TextInteractionFlag.LinksAccessibleByMouse
                                            | Qt.TextInteractionFlag.LinksAccessibleByKeyboard)
         self.ports.linkActivated.connect(self.open_link)
@@ -115,12 +115,8 @@ class DetailHeader(QWidget):
 
     def set_links(self, links: Sequence[tuple[str, str]]) -> None:
         self.links = list(links)
-        # The link colour is written into the text: a QLabel keeps the colour its rich text
-        # was laid out with, so after a theme switch the links are written again.
-        colour = self.palette().color(QPalette.ColorRole.Link).name()
-        self.ports.setText(" &nbsp; ".join(
-            f'<a href="{html.escape(url)}" style="color: {colour}">{html.escape(text)}</a>'
-            for url, text in links))
+        self.ports.set_html(" &nbsp; ".join(
+            f'<a href="{html.escape(url)}">{html.escape(text)}</a>' for url, text in links))
         self.ports.setToolTip("\n".join(f"Open {url} in the browser" for url, _ in links))
         self.ports.setVisible(bool(links))
 
@@ -128,11 +124,6 @@ class DetailHeader(QWidget):
         self._uptime = uptime
         self.uptime.setText(uptime() if uptime is not None else "")
         self.uptime.setVisible(bool(self.uptime.text()))
-
-    def changeEvent(self, event: QEvent) -> None:
-        super().changeEvent(event)
-        if event.type() == QEvent.Type.PaletteChange and self.links:
-            self.set_links(self.links)
 
     def tick_now(self) -> None:
         """Recompute the uptime at once (its inputs changed), shown or not."""

@@ -23,6 +23,7 @@ from app.presentation import port_links, uptime_text
 from app.session import EngineSession
 from app.widgets.badges import StateBadge
 from app.widgets.detail_header import DetailHeader
+from app.widgets.link_label import LinkLabel
 from tests.app.test_container_detail import open_page, select
 from tests.conftest import EngineUnderTest
 from tests.waits import wait_ms
@@ -193,6 +194,28 @@ def test_port_links_only_for_a_running_container() -> None:
         ("http://127.0.0.1:32768", "localhost:32768 → 80")]
     # Podman lists a stopped container's ports; nothing answers there.
     assert port_links(fake("b", "exited", ports=ports)) == []
+
+
+def test_links_written_before_a_theme_switch_take_the_new_link_colour(
+    qtbot: QtBot, qapp: QApplication
+) -> None:
+    """The Apps page's volume and network links were dark blue on dark grey after a
+    switch to dark: a QLabel keeps the colour its text was laid out with."""
+    before = qapp.palette()
+    label = LinkLabel()
+    qtbot.addWidget(label)
+    label.show()
+    try:
+        theme.apply_theme(qapp, "light")
+        label.set_html('Volumes: <a href="volumes:data">data</a>')
+        for which in ("dark", "light"):
+            theme.apply_theme(qapp, which)
+            link = PALETTES[which]().color(QPalette.ColorRole.Link).name()
+            qtbot.waitUntil(lambda link=link: f"color: {link}" in label.text(),
+                            timeout=wait_ms(5))
+            assert label.html() == 'Volumes: <a href="volumes:data">data</a>'
+    finally:
+        qapp.setPalette(before)
 
 
 def test_port_links_take_the_link_colour_of_the_theme(qtbot: QtBot, qapp: QApplication) -> None:
