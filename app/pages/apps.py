@@ -219,7 +219,7 @@ class AppsPage(TablePage):
 
         session.live(COMPOSE_PROJECTS).changed.connect(self._reload)
         self.model.dataChanged.connect(self.selection_changed)
-        self.fit_columns({0: 170, 1: 130, 2: 160, 3: 150, 4: 220, 5: 140})
+        self.fit_columns({0: 150, 1: 130, 2: 150, 3: 140, 4: 180, 5: 120})
         self.selection_changed()
 
     def noun(self, count: int) -> str:
