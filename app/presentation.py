@@ -254,6 +254,8 @@ class VolumeRow:
 
     volume: Volume
     users: tuple[str, ...]
+    #: The users' container IDs, in the order of :attr:`users`.
+    user_ids: tuple[str, ...] = ()
 
     @property
     def name(self) -> str:
@@ -261,12 +263,17 @@ class VolumeRow:
 
 
 def volume_rows(volumes: list[Volume], containers: list[Container]) -> list[VolumeRow]:
-    users: dict[str, list[str]] = {}
+    users: dict[str, list[tuple[str, str]]] = {}
     for container in containers:
         for mount in container.mounts:
             if mount.type == "volume" and mount.name:
-                users.setdefault(mount.name, []).append(container.name or container.short_id)
-    return [VolumeRow(v, tuple(sorted(users.get(v.name, ())))) for v in volumes]
+                users.setdefault(mount.name, []).append(
+                    (container.name or container.short_id, container.id))
+    rows = []
+    for volume in volumes:
+        named = sorted(users.get(volume.name, ()))
+        rows.append(VolumeRow(volume, tuple(n for n, _ in named), tuple(i for _, i in named)))
+    return rows
 
 
 def volume_name(volume: Volume) -> str:

@@ -20,7 +20,7 @@ import zlib
 from dataclasses import replace
 from functools import partial
 
-from PySide6.QtCore import QModelIndex, Qt, Signal
+from PySide6.QtCore import QModelIndex, Qt
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -142,9 +142,6 @@ def services_model(parent: QWidget | None = None) -> KeyedTableModel:
 
 
 class AppsPage(TablePage):
-    #: Show another page's item: (page key, item key) — a volume, a network, a container.
-    open_requested = Signal(str, str)
-
     def __init__(self, session: EngineSession, parent: QWidget | None = None) -> None:
         super().__init__("apps", projects_model(), parent)
         self.model.setParent(self)

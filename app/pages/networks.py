@@ -82,6 +82,9 @@ class NetworksPage(TablePage):
         self.remove_button = self.add_button("Remove", "network-remove", self.remove_selected,
                                              shortcut="Delete")
         self.prune_button = self.add_button("Prune…", "networks-prune", self.open_prune)
+        self.show_container_button = self.add_container_links(
+            "network-show-container",
+            lambda n: [(e.container_id, e.container_name) for e in n.containers])
         for button in (self.connect_button, self.disconnect_button, self.remove_button):
             button.defaultAction().setEnabled(False)
         session.live(NETWORKS).changed.connect(self.model.set_items)

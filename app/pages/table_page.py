@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from PySide6.QtCore import (
@@ -11,6 +11,7 @@ from PySide6.QtCore import (
     QPersistentModelIndex,
     QSortFilterProxyModel,
     Qt,
+    Signal,
 )
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
@@ -19,6 +20,7 @@ from PySide6.QtWidgets import (
     QHeaderView,
     QLabel,
     QLineEdit,
+    QMenu,
     QTableView,
     QToolButton,
     QVBoxLayout,
@@ -55,11 +57,19 @@ class FilterProxy(QSortFilterProxyModel):
         return super().filterAcceptsRow(source_row, source_parent)
 
 
+#: What a row names as its containers: (container ID, name) pairs.
+ContainersOf = Callable[[Any], Sequence[tuple[str, str]]]
+
+
 class TablePage(QWidget):
     """A page whose body is one live table; subclasses add their actions to ``toolbar``."""
 
+    #: Show another page's item: (page key, item key); the window connects it.
+    open_requested = Signal(str, str)
+
     def __init__(self, name: str, model: KeyedTableModel, parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        self._container_links: tuple[QToolButton, ContainersOf] | None = None
         self.setObjectName(f"{name}-page")
         self.setAccessibleName(f"{name.capitalize()} page")
         self.model = model
@@ -229,7 +239,43 @@ class TablePage(QWidget):
     def noun(self, count: int) -> str:
         return "items"
 
+    def add_container_links(self, name: str, containers_of: ContainersOf) -> QToolButton:
+        """A "Show container" button for the one selected row's containers (a volume's
+        users, a network's endpoints): one is shown on the Containers page at once,
+        several are offered in a menu under the button."""
+        button = self.add_button("Show container", name, lambda: self.show_containers(button))
+        button.defaultAction().setEnabled(False)
+        self._container_links = (button, containers_of)
+        return button
+
+    def containers_of_selection(self) -> Sequence[tuple[str, str]]:
+        selected = self.selected_items()
+        links = self._container_links
+        if links is None or len(selected) != 1:
+            return ()
+        return links[1](selected[0])
+
+    def show_containers(self, button: QToolButton) -> QMenu | None:
+        """Show the selected row's container, or offer its containers in a menu (returned)."""
+        containers = self.containers_of_selection()
+        if len(containers) == 1:
+            self.open_requested.emit("containers", containers[0][0])
+            return None
+        if not containers:
+            return None
+        menu = QMenu(button)
+        menu.setObjectName(f"{button.objectName()}-menu")
+        menu.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        for container_id, name in containers:
+            menu.addAction(name).triggered.connect(
+                lambda _checked=False, key=container_id: self.open_requested.emit(
+                    "containers", key))
+        menu.popup(button.mapToGlobal(button.rect().bottomLeft()))
+        return menu
+
     def _on_selection_changed(self, *_args: object) -> None:
+        if (links := self._container_links) is not None:
+            links[0].defaultAction().setEnabled(bool(self.containers_of_selection()))
         self.selection_changed()
 
     def selection_changed(self) -> None:

@@ -107,6 +107,8 @@ class VolumesPage(TablePage):
         self.restore_button = self.add_button("Restore…", "volume-restore",
                                               self.restore_selected)
         self.clone_button = self.add_button("Clone…", "volume-clone", self.open_clone)
+        self.show_container_button = self.add_container_links(
+            "volume-show-container", lambda r: list(zip(r.user_ids, r.users, strict=True)))
         #: The image and extra labels of helper containers (None: any image the engine
         #: has; tests give their own image and label).
         self.helper_image: str | None = None

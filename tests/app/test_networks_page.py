@@ -93,12 +93,20 @@ def test_the_list_follows_networks_the_cli_creates_and_attaches(
     assert cell(page, name, "Compose project") == "shop"
     assert cell(page, name, "Labels") == LABEL
 
-    _, container = disk_engine.create("--network", name, "--network-alias", "shop-db",
+    container_id, container = disk_engine.create("--network", name, "--network-alias", "shop-db",
                                       "--ip", f"{prefix}.77", disk_engine.image, "sleep", "300")
     disk_engine.cli("start", container)
     qtbot.waitUntil(lambda: container in cell(page, name, "Containers"), timeout=WAIT)
     shown = cell(page, name, "Containers")
     assert f"{prefix}.77" in shown and "shop-db" in shown
+    # Its one container is a click away, on the Containers page.
+    select(page, name)
+    containers = window.containers_page
+    qtbot.waitUntil(lambda: containers.model.row_of(container_id) is not None, timeout=WAIT)
+    assert page.show_container_button.isEnabled()
+    page.show_container_button.click()
+    assert window.pages.currentWidget() is containers
+    assert [c.id for c in containers.selected_items()] == [container_id]
 
     disk_engine.cli("rm", "-f", container)
     disk_engine.cli("network", "rm", name)

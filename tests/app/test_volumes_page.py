@@ -86,6 +86,42 @@ def test_the_list_follows_volumes_the_cli_creates_uses_and_removes(
     assert page.model.row_of(anonymous) is not None
 
 
+def test_a_volumes_containers_are_a_click_away(
+    qtbot: QtBot, make_session, disk_engine: EngineUnderTest,  # noqa: F811
+) -> None:
+    """Issue 13: "which containers use it (links that select them on the Containers
+    page)".  One user is shown at once; several are offered in a menu."""
+    window = open_volumes(qtbot, make_session, disk_engine)
+    page = window.page(VolumesPage)
+    name = unique_name("vol")
+    disk_engine.cli("volume", "create", "--label", LABEL, name)
+    users = sorted((disk_engine.create("-v", f"{name}:/data", disk_engine.image, "true")
+                    for _ in range(2)), key=lambda user: user[1])  # by name, as listed
+    # Creating a container sends no volume event; the next volume event shows the users.
+    disk_engine.cli("volume", "rm", disk_engine.cli("volume", "create", "--label", LABEL))
+    qtbot.waitUntil(lambda: cell(page, name, "Used by") == ", ".join(n for _, n in users),
+                    timeout=WAIT)
+    containers = window.containers_page
+    qtbot.waitUntil(lambda: all(containers.model.row_of(i) is not None for i, _ in users),
+                    timeout=WAIT)
+    select(page, name)
+    assert page.show_container_button.isEnabled()
+    menu = page.show_containers(page.show_container_button)
+    assert menu is not None
+    assert [a.text() for a in menu.actions()] == [n for _, n in users]
+    menu.actions()[1].trigger()
+    assert window.pages.currentWidget() is containers
+    assert [c.id for c in containers.selected_items()] == [users[1][0]]
+    menu.close()
+    # A volume nobody uses offers nothing.
+    unused = unique_name("vol")
+    disk_engine.cli("volume", "create", "--label", LABEL, unused)
+    window.sidebar.setCurrentRow(window.pages.indexOf(page))
+    qtbot.waitUntil(lambda: page.model.row_of(unused) is not None, timeout=WAIT)
+    select(page, unused)
+    assert not page.show_container_button.isEnabled()
+
+
 def test_create_checks_the_input_and_creates_with_options_and_labels(
     qtbot: QtBot, make_session, disk_engine: EngineUnderTest,  # noqa: F811
 ) -> None:
