@@ -28,11 +28,11 @@ import base64
 import binascii
 import contextlib
 import enum
+import errno
 import gzip
 import json
 import os
 import posixpath
-import shutil
 import tarfile
 import tempfile
 import uuid
@@ -437,18 +437,41 @@ async def export_path(
 
 
 def _extract(spool: Path, work: Path, folder: bool, destination: Path) -> None:
-    """Unpack the spooled tar and move the result to ``destination`` (replacing it)."""
+    """Unpack the spooled tar and move the result to ``destination``.
+
+    A file replaces a file there (the save dialog asked); a folder is never
+    replaced: an existing ``destination`` folder is refused, not removed.
+    """
+    if destination.is_dir() and not destination.is_symlink():
+        raise FileExistsError(errno.EEXIST, "a folder of that name exists already",
+                              str(destination))
     work.mkdir()
-    with tarfile.open(spool) as archive:
-        archive.extractall(work, filter="data")
+    try:
+        with tarfile.open(spool) as archive:
+            archive.extractall(work, filter=_keep_links_skip_devices)
+    except tarfile.TarError as exc:
+        raise ProtocolError(f"cannot unpack what the engine sent: {exc}") from None
     made = work if folder else next(iter(work.iterdir()), None)
     if made is None:
         raise ProtocolError("the engine sent an empty archive for a file")
-    if destination.is_dir() and not destination.is_symlink():
-        shutil.rmtree(destination)
-    elif destination.exists() or destination.is_symlink():
+    if destination.exists() or destination.is_symlink():
         destination.unlink()
     os.replace(made, destination)
+
+
+def _keep_links_skip_devices(member: tarfile.TarInfo, path: str) -> tarfile.TarInfo | None:
+    """tarfile's "data" filter, except that a symlink to an absolute path (common in
+    volumes: ``current -> /srv/app/v2``) is saved as the link it is, and device files
+    and FIFOs are left out rather than failing the save.  Nothing is ever written
+    through a link to outside the folder: both filters refuse that."""
+    if member.ischr() or member.isblk() or member.isfifo():
+        return None
+    if member.issym():
+        try:
+            return tarfile.data_filter(member, path)
+        except tarfile.FilterError:
+            return tarfile.tar_filter(member, path)
+    return tarfile.data_filter(member, path)
 
 
 # -- back up, restore, clone --------------------------------------------------------
@@ -569,6 +592,16 @@ async def volume_is_empty(client: Engine, volume_name: str, *, image: str | None
         return await helper.is_empty()
 
 
+async def create_new_volume(client: Engine, name: str, *,
+                            labels: Mapping[str, str] | None = None) -> Volume:
+    """Create a volume that does not exist yet: Docker answers a create of an existing
+    name with that volume, which a clone or a restore that fails must then not remove."""
+    with contextlib.suppress(NotFound):
+        await volume(client, name)
+        raise Conflict(409, f"a volume named {name} exists already")
+    return await create_volume(client, name, labels=labels)
+
+
 async def clone_volume(
     client: Engine, source: str, target: str, *, progress: Progress | None = None,
     image: str | None = None, labels: Mapping[str, str] | None = None,
@@ -579,11 +612,8 @@ async def clone_volume(
     the new volume's (and the helpers').  A target that exists is refused; a
     clone that fails or is cancelled removes the half-made target.
     """
-    with contextlib.suppress(NotFound):
-        await volume(client, target)
-        raise Conflict(409, f"a volume named {target} exists already")
     measured = await volume(client, source, size=True)
-    created = await create_volume(client, target, labels=labels)
+    created = await create_new_volume(client, target, labels=labels)
     try:
         async with volume_helper(client, source, image=image, labels=labels) as reader, \
                 volume_helper(client, target, read_only=False, image=image,

@@ -363,7 +363,7 @@ class VolumeFilesDialog(QDialog):
             folder = QFileDialog.getExistingDirectory(self, f"Save the folder {name} into")
             if not folder:
                 return
-            self.save_to(info.path, Path(folder) / name)
+            self.save_to(info.path, free_path(Path(folder) / name))
         else:
             path, _ = QFileDialog.getSaveFileName(self, f"Save {name}", name)
             if path:
@@ -437,6 +437,16 @@ async def _read_tree(client: engine.Engine, volume: str, image: str | None,
         return "Cancelled."
     except engine.EngineError as exc:
         return f"Could not read the volume: {exc}"
+
+
+def free_path(path: Path) -> Path:
+    """``path``, or ``name (2)``, ``name (3)``… beside it: a saved folder never replaces
+    one of the user's (the folder chooser asks nothing about what is inside)."""
+    candidate, number = path, 1
+    while candidate.exists() or candidate.is_symlink():
+        number += 1
+        candidate = path.with_name(f"{path.name} ({number})")
+    return candidate
 
 
 async def _export(client: engine.Engine, volume: str, path: str, destination: Path,

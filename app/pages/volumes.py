@@ -309,7 +309,7 @@ async def _backup(name: str, destination: Path, options: dict[str, Any],
 async def _restore(source: Path, target: str, new: bool, options: dict[str, Any],
                    client: engine.Engine, progress: Progress) -> str:
     if new:
-        await engine.create_volume(client, target, labels=options.get("labels"))
+        await engine.create_new_volume(client, target, labels=options.get("labels"))
     try:
         await engine.restore_volume(client, target, source, progress=progress, **options)
     except BaseException:

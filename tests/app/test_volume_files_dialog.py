@@ -13,7 +13,7 @@ from PySide6.QtCore import QModelIndex
 from pytestqt.modeltest import ModelTester
 from pytestqt.qtbot import QtBot
 
-from app.pages.volume_files import VolumeFilesDialog, VolumeTransferDialog
+from app.pages.volume_files import VolumeFilesDialog, VolumeTransferDialog, free_path
 from app.pages.volumes import VolumesPage
 from app.presentation import human_size
 from tests.app.conftest import answer
@@ -236,3 +236,10 @@ def test_buttons_follow_the_selection(
     for button in (page.browse_button, page.backup_button, page.clone_button):
         assert not button.defaultAction().isEnabled()
     assert page.restore_button.defaultAction().isEnabled()
+
+
+def test_a_saved_folder_gets_a_free_name_beside_the_users_own(tmp_path: Path) -> None:
+    assert free_path(tmp_path / "data") == tmp_path / "data"
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data (2)").write_text("a file of the user's")
+    assert free_path(tmp_path / "data") == tmp_path / "data (3)"

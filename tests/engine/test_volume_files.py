@@ -162,6 +162,37 @@ async def test_save_a_file_and_a_folder_out(disk_engine: EngineUnderTest,  # noq
     assert our_helpers(disk_engine) == []
 
 
+async def test_saving_a_folder_keeps_links_skips_fifos_and_never_replaces_a_folder(
+        disk_engine: EngineUnderTest, tmp_path: Path) -> None:  # noqa: F811
+    """Review of #13: an absolute symlink (common in volumes) failed the save with a
+    traceback, and saving over an existing folder removed the user's folder."""
+    name = unique_name("vol")
+    disk_engine.cli("volume", "create", "--label", LABEL, name)
+    try:
+        disk_engine.cli("run", "--rm", "--label", LABEL, "-v", f"{name}:/v", disk_engine.image,
+                        "sh", "-c", "mkdir /v/app && echo hi > /v/app/f"
+                        " && ln -s /srv/app/v2 /v/app/current && ln -s f /v/app/alias"
+                        " && mkfifo /v/app/pipe")
+        async with await disk_engine.open() as client:
+            saved = await engine.export_path(client, name, "app", tmp_path / "app",
+                                             image=disk_engine.image, labels=LABELS)
+            assert (saved / "f").read_bytes() == b"hi\n"
+            assert os.readlink(saved / "current") == "/srv/app/v2"
+            assert (saved / "alias").read_bytes() == b"hi\n"
+            assert sorted(os.listdir(saved)) == ["alias", "current", "f"]  # no FIFO
+            mine = tmp_path / "mine"
+            mine.mkdir()
+            (mine / "keep.txt").write_text("mine")
+            with pytest.raises(FileExistsError):
+                await engine.export_path(client, name, "app", mine,
+                                         image=disk_engine.image, labels=LABELS)
+            assert sorted(os.listdir(mine)) == ["keep.txt"]
+            assert (mine / "keep.txt").read_text() == "mine"
+        assert our_helpers(disk_engine) == []
+    finally:
+        disk_engine.cli("volume", "rm", name, check=False)
+
+
 async def test_backup_restore_round_trip_byte_for_byte(
         disk_engine: EngineUnderTest, volume: str, tmp_path: Path) -> None:  # noqa: F811
     original = cli_tar(disk_engine, volume)
