@@ -33,6 +33,16 @@ def private_settings(tmp_path_factory: pytest.TempPathFactory) -> None:
                       str(tmp_path_factory.mktemp("settings")))
 
 
+@pytest.fixture(autouse=True)
+def fresh_window_state() -> None:
+    """Each test's window opens as a new user's would: the page, geometry, splitters and
+    column widths another test's window saved are not restored (a window left on the
+    Apps page gave the next test's palette no container commands)."""
+    store = QSettings()
+    store.remove("state")
+    store.sync()
+
+
 @pytest.fixture(scope="session")
 def qloop_session(qapp: QApplication) -> Iterator[asyncio.AbstractEventLoop]:
     """One asyncio loop on Qt's, driven by whatever Qt loop spins (qtbot's waits included).
