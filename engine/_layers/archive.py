@@ -19,7 +19,7 @@ from engine._layers.tar import BLOCK, ZERO_BLOCK, MemberSink, TarMember, TarPars
 
 _WHITEOUT = ".wh."
 _OPAQUE = ".wh..wh..opq"
-_KINDS = {"0": EntryKind.FILE, "7": EntryKind.FILE, "1": EntryKind.HARDLINK,
+TAR_KINDS = {"0": EntryKind.FILE, "7": EntryKind.FILE, "1": EntryKind.HARDLINK,
           "2": EntryKind.SYMLINK, "5": EntryKind.DIR}
 #: JSON documents (config, manifests) kept whole; a real one is a few kB.
 _JSON_LIMIT = 16 << 20
@@ -27,18 +27,18 @@ _GZIP_MAGIC = b"\x1f\x8b"
 _ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 
 
-def _normalise(name: str) -> str:
+def normalise_path(name: str) -> str:
     """``./usr//bin/`` → ``usr/bin``; the root itself is ``""``."""
     if not name.startswith((".", "/")) and "/." not in name and "//" not in name:
         return name.rstrip("/")  # the usual case, without normpath's cost
     return posixpath.normpath("/" + name).lstrip("/")
 
 
-class _LayerIndexer:
+class LayerIndexer:
     """Parses one layer tar as it streams past, keeping only its headers.
 
     Subclasses (the image diff's) may set ``details`` for modes and owners and
-    return a sink from :meth:`_on_member` to see a member's data.
+    return a sink from :meth:`on_member` to see a member's data.
     """
 
     details = False
@@ -47,7 +47,7 @@ class _LayerIndexer:
         self.entries: list[FileEntry] = []
         self.whiteouts: list[str] = []
         self.opaque_dirs: list[str] = []
-        self._parser = TarParser(self._on_member, details=self.details)
+        self._parser = TarParser(self.on_member, details=self.details)
 
     def write(self, data: memoryview) -> None:
         self._parser.feed(data)
@@ -58,8 +58,8 @@ class _LayerIndexer:
     def result(self) -> LayerFiles:
         return LayerFiles(tuple(self.entries), tuple(self.whiteouts), tuple(self.opaque_dirs))
 
-    def _on_member(self, member: TarMember) -> MemberSink | None:
-        path = _normalise(member.name)
+    def on_member(self, member: TarMember) -> MemberSink | None:
+        path = normalise_path(member.name)
         if not path:
             return None
         if _WHITEOUT in path:
@@ -71,7 +71,7 @@ class _LayerIndexer:
                     hidden = base[len(_WHITEOUT):]
                     self.whiteouts.append(f"{directory}/{hidden}" if directory else hidden)
                 return None
-        kind = _KINDS.get(member.type, EntryKind.OTHER)
+        kind = TAR_KINDS.get(member.type, EntryKind.OTHER)
         if kind is EntryKind.FILE:
             self.entries.append(FileEntry(path, member.size, kind))
         elif kind is EntryKind.SYMLINK:
@@ -79,19 +79,19 @@ class _LayerIndexer:
             self.entries.append(FileEntry(path, len(link.encode("utf-8", "surrogateescape")),
                                           kind, link))
         elif kind is EntryKind.HARDLINK:
-            self.entries.append(FileEntry(path, 0, kind, _normalise(member.linkname)))
+            self.entries.append(FileEntry(path, 0, kind, normalise_path(member.linkname)))
         else:
             self.entries.append(FileEntry(path, 0, kind))
         return None
 
 
-LayerIndexerFactory = Callable[[], _LayerIndexer]
+LayerIndexerFactory = Callable[[], LayerIndexer]
 
 
 class _GzipLayer:
     """A gzip-compressed layer blob (containerd image store), inflated in bounded steps."""
 
-    def __init__(self, indexer: _LayerIndexer) -> None:
+    def __init__(self, indexer: LayerIndexer) -> None:
         self.indexer = indexer
         self._inflater = zlib.decompressobj(wbits=31)
 
@@ -221,9 +221,9 @@ class ImageArchiveReader:
     layer tar.
     """
 
-    def __init__(self, indexer: LayerIndexerFactory = _LayerIndexer) -> None:
+    def __init__(self, indexer: LayerIndexerFactory = LayerIndexer) -> None:
         self.new_indexer = indexer
-        self.layers: dict[str, _LayerIndexer] = {}
+        self.layers: dict[str, LayerIndexer] = {}
         self.documents: dict[str, bytes] = {}
         self.unsupported: dict[str, str] = {}
         self._links: dict[str, str] = {}
@@ -235,12 +235,12 @@ class ImageArchiveReader:
         self._parser.feed(data)
 
     def _on_member(self, member: TarMember) -> MemberSink | None:
-        path = _normalise(member.name)
+        path = normalise_path(member.name)
         if member.type == "2":  # Podman and legacy exports symlink layer.tar to the real one
-            self._links[path] = _normalise(posixpath.join(posixpath.dirname(path),
+            self._links[path] = normalise_path(posixpath.join(posixpath.dirname(path),
                                                           member.linkname))
         elif member.type == "1":
-            self._links[path] = _normalise(member.linkname)
+            self._links[path] = normalise_path(member.linkname)
         elif member.type in ("0", "7"):
             return _Sniffer(self, path, member.size)
         return None
@@ -283,7 +283,7 @@ class ImageArchiveReader:
         return saved
 
     def _resolve(self, path: str) -> str:
-        path = _normalise(path)
+        path = normalise_path(path)
         for _ in range(16):
             if path not in self._links:
                 return path

@@ -30,11 +30,11 @@ from engine._client import Engine
 from engine._errors import ProtocolError
 from engine._layers.analysis import pair_history
 from engine._layers.archive import (
-    _KINDS,
+    TAR_KINDS,
     ImageArchiveReader,
+    LayerIndexer,
     SavedImage,
-    _LayerIndexer,
-    _normalise,
+    normalise_path,
 )
 from engine._layers.export import ProgressCallback, no_cyclic_gc
 from engine._layers.model import ChangeKind, EntryKind, FileEntry, HistoryStep
@@ -105,7 +105,7 @@ class _Hasher:
                                  member.uid, member.gid, self._hash.digest()))
 
 
-class _DiffIndexer(_LayerIndexer):
+class _DiffIndexer(LayerIndexer):
     """A layer's entries with modes, owners and content digests."""
 
     details = True
@@ -118,11 +118,11 @@ class _DiffIndexer(_LayerIndexer):
         self.entries.append(entry)
         self._own[entry.path] = entry
 
-    def _on_member(self, member: TarMember) -> MemberSink | None:
-        kind = _KINDS.get(member.type, EntryKind.OTHER)
+    def on_member(self, member: TarMember) -> MemberSink | None:
+        kind = TAR_KINDS.get(member.type, EntryKind.OTHER)
         if kind is not EntryKind.FILE and kind is not EntryKind.HARDLINK:
             before = len(self.entries)
-            super()._on_member(member)  # whiteouts, directories, symlinks, devices
+            super().on_member(member)  # whiteouts, directories, symlinks, devices
             if len(self.entries) > before:
                 plain = self.entries[-1]
                 entry = _entry(plain.path, plain.size, plain.kind, plain.link, member.mode,
@@ -130,11 +130,11 @@ class _DiffIndexer(_LayerIndexer):
                 self.entries[-1] = entry
                 self._own[entry.path] = entry
             return None
-        path = _normalise(member.name)
+        path = normalise_path(member.name)
         if not path or path.rpartition("/")[2].startswith(".wh."):
-            return super()._on_member(member)
+            return super().on_member(member)
         if kind is EntryKind.HARDLINK:
-            target = _normalise(member.linkname)
+            target = normalise_path(member.linkname)
             data = self._own.get(target)
             if data is not None and data.kind is EntryKind.FILE:
                 # ``link`` remembers it was a hard link: its bytes count once in the layer.
