@@ -473,8 +473,11 @@ def _decimal(text: str, what: str) -> tuple[int, str]:
     return int(whole), fraction or ""
 
 
-def parse_cpus(text: str) -> int | None:
-    """``--cpus`` (``1.5``) as NanoCpus; blank is no limit.  Exact: no float rounding."""
+def parse_cpus(text: str, available: int = 0) -> int | None:
+    """``--cpus`` (``1.5``) as NanoCpus; blank is no limit.  Exact: no float rounding.
+
+    ``available`` is the engine's CPU count (``/info`` NCPU; 0 when not known yet): the
+    engine may be another machine, so this computer's count says nothing about it."""
     value = text.strip()
     if not value:
         return None
@@ -484,10 +487,9 @@ def parse_cpus(text: str) -> int | None:
     nano = whole * 10**9 + int((fraction + "0" * 9)[:9])
     if nano == 0:
         raise InvalidInput("CPUs must be more than 0 (leave it blank for no limit)")
-    count = os.cpu_count() or 0
-    if count and nano > count * 10**9:
+    if available and nano > available * 10**9:
         # The daemon refuses more CPUs than it has; say so before anything is sent.
-        raise InvalidInput(f"Only {count} CPUs are available, not {value}")
+        raise InvalidInput(f"The engine has only {available} CPUs, not {value}")
     return nano
 
 

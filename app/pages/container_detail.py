@@ -47,7 +47,7 @@ from PySide6.QtWidgets import (
 
 import engine
 from app.icons import icon_for, themed_icon
-from app.pages.run_dialog import RunDialog
+from app.pages.run_dialog import RunDialog, ask_engine_cpus
 from app.presentation import (
     container_image,
     container_state,
@@ -753,6 +753,7 @@ class ContainerDetail(QWidget):
         dialog.setWindowTitle(f"Change the settings of {details.name}")
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.specAccepted.connect(partial(self.confirm_recreate, details))
+        ask_engine_cpus(self.session, dialog)
         dialog.open()
         self.settings_dialog = dialog
 

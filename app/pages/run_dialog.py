@@ -171,6 +171,8 @@ class RunDialog(QDialog):
         #: The task running the spec (with a session), for whoever wants to wait on it.
         self.run_task: asyncio.Task[Any] | None = None
         self._errors: dict[str, str] = {}
+        #: The engine's CPU count once /info answered (0: not known, no upper check).
+        self._engine_cpus = 0
         self._import_error = ""
         self._spec: RunSpec | None = None
         self._conflicts: list[str] = []
@@ -405,6 +407,11 @@ class RunDialog(QDialog):
         self.network.setCurrentText(current)
         self.network.blockSignals(False)
 
+    def set_engine_cpus(self, info: engine.SystemInfo) -> None:
+        """The engine's CPU count bounds the CPUs box (the engine may be another machine)."""
+        self._engine_cpus = info.cpus
+        self._validate()
+
     def set_containers(self, containers: Sequence[engine.Container]) -> None:
         """The engine's containers changed: names and published ports may now clash."""
         self._containers = tuple(containers)
@@ -448,7 +455,8 @@ class RunDialog(QDialog):
         labels = self._field("labels", parse_labels, self.labels.toPlainText())
         user = self._field("user", parse_user, self.user.text())
         workdir = self._field("workdir", parse_working_dir, self.workdir.text())
-        nano_cpus = self._field("cpus", parse_cpus, self.cpus.text())
+        nano_cpus = self._field("cpus", partial(parse_cpus, available=self._engine_cpus),
+                                self.cpus.text())
         memory = self._field("memory", parse_memory, self.memory.text())
         # Host or none: the daemon would accept ports and publish nothing.  Say so, and
         # send none (the typed ports stay, for when another network is chosen).
@@ -843,6 +851,14 @@ def _engine_is_local(session: EngineSession) -> bool:
     return client is not None and client.endpoint.scheme == "unix"
 
 
+def ask_engine_cpus(session: EngineSession, dialog: RunDialog) -> None:
+    """Fill in the engine's CPU count; cancelled with the dialog, never filling a deleted one."""
+    key = f"run-dialog-cpus-{id(dialog)}"
+    session.run(engine.Engine.info, describe="read the engine's CPU count", key=key,
+                on_done=dialog.set_engine_cpus)
+    dialog.finished.connect(lambda _result: session.cancel(key))
+
+
 def open_run_dialog(session: EngineSession, image: str, parent: QWidget | None = None,
                     labels: Mapping[str, str] | None = None,
                     on_started: Callable[[str], object] | None = None) -> None:
@@ -866,6 +882,7 @@ def open_run_dialog(session: EngineSession, image: str, parent: QWidget | None =
         key = f"run-dialog-networks-{id(dialog)}"
         session.run(network_names, describe="list the engine's networks", key=key,
                     on_done=dialog.set_networks)
+        ask_engine_cpus(session, dialog)
         dialog.finished.connect(lambda _result: session.cancel(key))
         dialog.open()
 

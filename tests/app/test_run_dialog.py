@@ -482,6 +482,13 @@ def test_labels_user_workdir_limits_and_a_network_of_ones_own_reach_the_engine(
         dialog.labels.setPlainText(f"{LABEL_KEY}={RUN_ID}\ntier=web\nflag")
         qtbot.keyClicks(dialog.user, "1234:5678")
         qtbot.keyClicks(dialog.workdir, "/srv/app")
+        # More CPUs than the engine has (its /info, not this computer's count) is refused.
+        engine_cpus = int(any_engine.cli("info", "--format", "{{.NCPU}}").strip())
+        dialog.cpus.setText(str(engine_cpus + 1))
+        qtbot.waitUntil(lambda: shown_errors(dialog).get("cpus") == (
+            f"The engine has only {engine_cpus} CPUs, not {engine_cpus + 1}"),
+            timeout=wait_ms(10))
+        dialog.cpus.clear()
         qtbot.keyClicks(dialog.cpus, "0.5")
         qtbot.keyClicks(dialog.memory, "64m")
         dialog.network.setCurrentText(network)

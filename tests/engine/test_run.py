@@ -372,12 +372,18 @@ def test_cpus_are_read_exactly(text: str, nano: int | None) -> None:
     ("-1", "CPUs must be a number such as 1.5, not '-1'"),
     ("1e3", "CPUs must be a number such as 1.5, not '1e3'"),
     ("0.0000000001", "CPUs can have at most 9 decimal places"),
-    ("100000", "Only"),
+    ("4.5", "The engine has only 4 CPUs, not 4.5"),
 ])
 def test_cpus_say_what_is_wrong(text: str, message: str) -> None:
     with pytest.raises(engine.InvalidInput) as caught:
-        engine.parse_cpus(text)
+        engine.parse_cpus(text, available=4)
     assert str(caught.value).startswith(message)
+
+
+def test_cpus_beyond_this_computer_are_fine_until_the_engine_says_otherwise() -> None:
+    """A remote engine may have more CPUs than this computer: no local bound."""
+    assert engine.parse_cpus("100000") == 100000 * 10**9
+    assert engine.parse_cpus("4", available=4) == 4 * 10**9
 
 
 @pytest.mark.parametrize(("text", "size"), [
