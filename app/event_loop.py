@@ -6,19 +6,57 @@ httpx response iterator left by an exception) is finalised synchronously by the
 garbage collector, outside any task: its cleanup fails with "async generator
 ignored GeneratorExit" and the connection is not returned cleanly.  With the
 hooks installed, finalisation is scheduled on the loop as asyncio intends.
+
+qasync's ``run_until_complete`` also delivers Qt's pending events once more after the
+loop stopped, with no running loop set: a request still in flight when the window
+closed then stepped outside the loop and died with "no running event loop" (a
+traceback on stderr at every quit).  :class:`_EventLoop` delivers them as the
+running loop.
 """
 
 from __future__ import annotations
 
 import asyncio
 import sys
+from typing import Any
 
 import qasync
+from PySide6.QtCore import QEventLoop
 from PySide6.QtWidgets import QApplication
 
 
+class _EventLoop(qasync.QEventLoop):  # type: ignore[misc]
+    def __init__(self, app: QApplication, *, already_running: bool = False) -> None:
+        super().__init__(app, already_running=already_running)
+        self._qt_app = app
+
+    def run_until_complete(self, future: Any) -> Any:
+        if self.is_running():
+            raise RuntimeError("Event loop already running")
+        task = asyncio.ensure_future(future, loop=self)
+
+        def stop(_done: object) -> None:
+            self.stop()
+
+        task.add_done_callback(stop)
+        try:
+            self.run_forever()
+        finally:
+            task.remove_done_callback(stop)
+        # What Qt still holds (task steps, closing connections) runs as on the loop.
+        asyncio.events._set_running_loop(self)
+        try:
+            self._qt_app.eventDispatcher().processEvents(
+                QEventLoop.ProcessEventsFlag.AllEvents)
+        finally:
+            asyncio.events._set_running_loop(None)
+        if not task.done():
+            raise RuntimeError("Event loop stopped before Future completed.")
+        return task.result()
+
+
 def make_event_loop(app: QApplication, *, already_running: bool = False) -> qasync.QEventLoop:
-    loop = qasync.QEventLoop(app, already_running=already_running)
+    loop = _EventLoop(app, already_running=already_running)
     asyncio.set_event_loop(loop)
     base = asyncio.BaseEventLoop
     sys.set_asyncgen_hooks(

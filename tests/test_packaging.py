@@ -213,6 +213,21 @@ def test_cli_install_failure_is_one_line(tmp_path: Path) -> None:
 # -- the bundle --------------------------------------------------------------------------
 
 
+@pytest.mark.engine
+@pytest.mark.parametrize("reachable", [True, False], ids=["engine", "no-engine"])
+def test_window_closes_without_a_traceback(
+    docker_engine: EngineUnderTest, tmp_path: Path, reachable: bool,
+) -> None:
+    """Closing while the first requests are in flight used to print qasync's "no
+    running event loop" tracebacks: a quit must leave stderr free of them."""
+    host = docker_engine.url if reachable else f"unix://{tmp_path}/nothing-here.sock"
+    env = clean_env(tmp_path, QT_QPA_PLATFORM="offscreen")
+    result = cli("--smoke-test", "--host", host, env=env, timeout=seconds(60))
+    assert result.returncode == 0, result.stderr
+    assert "the window opened and closed" in result.stdout
+    assert "Traceback" not in result.stderr, result.stderr
+
+
 @pytest.fixture(scope="module")
 def bundle(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     out = tmp_path_factory.mktemp("bundle")
