@@ -10,7 +10,7 @@ declaration here plus its page; nothing inside the session changes.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from functools import partial
 from typing import Any, Generic, TypeVar
@@ -24,6 +24,14 @@ def _never(_event: engine.Event) -> bool:
     return False
 
 
+def _no_item(_event: engine.Event) -> str:
+    return ""
+
+
+def _no_id(_item: object) -> str:
+    return ""
+
+
 @dataclass(frozen=True)
 class ResourceKind(Generic[T]):
     """One live resource list: its name, how to read it, which events make it stale."""
@@ -35,6 +43,29 @@ class ResourceKind(Generic[T]):
     stale_on: Callable[[engine.Event], bool]
     #: Whether the engine may store the new state only after this event: read again later.
     settle_on: Callable[[engine.Event], bool] = _never
+    #: Reads only the items with these IDs (one small call).  With it, an event naming
+    #: its item (:attr:`item_of`) costs a read of that item, not of the whole list: on a
+    #: busy engine (a CI host, a thousand containers) a re-read per burst was the cost.
+    read_some: Callable[[engine.Engine, Sequence[str]], Coroutine[Any, Any, list[T]]] | None = None
+    #: The ID of the item an event is about ("": the whole list may have changed).
+    item_of: Callable[[engine.Event], str] = _no_item
+    #: An item's ID, as :attr:`item_of` names it.
+    item_id: Callable[[T], str] = _no_id
+
+
+def merge_items(items: list[T], fresh: list[T], ids: set[str],
+                item_id: Callable[[T], str]) -> list[T]:
+    """``items`` with those named by ``ids`` replaced by their ``fresh`` reading: gone when
+    the engine no longer lists them, new ones first (the engines list newest first)."""
+    by_id = {item_id(item): item for item in fresh}
+    kept: list[T] = []
+    for item in items:
+        key = item_id(item)
+        if key not in ids:
+            kept.append(item)
+        elif (new := by_id.pop(key, None)) is not None:
+            kept.append(new)
+    return [*by_id.values(), *kept]
 
 
 #: Container events that change nothing a list shows; refreshing for them would only cost.
@@ -59,15 +90,21 @@ async def _images(client: engine.Engine) -> list[engine.Image]:
     return await client.images()
 
 
+async def _some_containers(client: engine.Engine, ids: Sequence[str]) -> list[engine.Container]:
+    # The "id" filter matches a prefix; full IDs name exactly their container.
+    return await client.containers(all=True, filters={"id": list(ids)})
+
+
 CONTAINERS: ResourceKind[engine.Container] = ResourceKind(
     "containers", _all_containers, _container_changed,
     settle_on=lambda e: _container_changed(e) and e.action in SETTLING_CONTAINER_ACTIONS,
+    read_some=_some_containers,
+    item_of=lambda e: e.actor_id if e.type == "container" else "",
+    item_id=lambda c: c.id,
 )
-IMAGES: ResourceKind[engine.Image] = ResourceKind(
-    "images", _images,
-    # Creating or removing a container changes which images are in use.
-    lambda e: e.type == "image" or (e.type == "container" and e.action in ("create", "destroy")),
-)
+#: Which images are in use is counted from the containers list (presentation.image_rows),
+#: so a container's create or destroy does not re-read every image.
+IMAGES: ResourceKind[engine.Image] = ResourceKind("images", _images, lambda e: e.type == "image")
 
 
 #: Docker measures disk usage once at a time; a second ``/system/df`` meanwhile is refused.

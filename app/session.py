@@ -22,7 +22,7 @@ from PySide6.QtCore import QObject, Signal
 
 import engine
 from app.messages import MessageLevel
-from app.resources import ResourceKind
+from app.resources import ResourceKind, merge_items
 
 __all__ = ["ConnectionState", "ConnectionStatus", "ConnectionWatch", "EngineSession", "LiveList",
            "MessageLevel"]
@@ -106,6 +106,8 @@ class EngineSession(QObject):
     #: A list that fails is read again this many times in all, this far apart.
     REFRESH_ATTEMPTS = 4
     REFRESH_RETRY_SECONDS = 0.25
+    #: Up to this many items named by events are read by themselves; more: the whole list.
+    MOST_ITEMS_READ_ALONE = 20
     RETRY_DELAYS = (0.5, 1.0, 2.0, 4.0, 8.0)
     #: Seconds the handshake and each call may take in all (None: the engine's defaults).
     DEADLINE: float | None = None
@@ -120,7 +122,9 @@ class EngineSession(QObject):
         self._dirty: set[str] = set()
         self._keyed: dict[str, asyncio.Task[Any]] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
-        self._settle_timers: dict[str, asyncio.TimerHandle] = {}
+        #: Items to read again by themselves, per list not wholly dirty (ResourceKind.read_some).
+        self._dirty_items: dict[str, set[str]] = {}
+        self._settle_timers: dict[tuple[str, str], asyncio.TimerHandle] = {}
         self._closed = False
         self._wake = asyncio.Event()
         self.status = ConnectionStatus(ConnectionState.CONNECTING)
@@ -272,16 +276,22 @@ class EngineSession(QObject):
 
     def _on_event(self, event: engine.Event) -> None:
         self.eventReceived.emit(event)
-        stale = [name for name, live in self._lists.items() if live.kind.stale_on(event)]
-        if stale:
-            self._request_refresh(*stale)
-        for name, live in self._lists.items():
-            if live.kind.settle_on(event):
-                # One look after the last of a burst is enough.
-                if (timer := self._settle_timers.pop(name, None)) is not None:
+        for name, live in list(self._lists.items()):
+            kind = live.kind
+            item = kind.item_of(event) if kind.read_some is not None else ""
+            if kind.stale_on(event):
+                self._request_item_refresh(name, item)
+            if kind.settle_on(event):
+                # One look after the last of a burst (of this item's events) is enough.
+                key = (name, item)
+                if (timer := self._settle_timers.pop(key, None)) is not None:
                     timer.cancel()
-                self._settle_timers[name] = asyncio.get_running_loop().call_later(
-                    self.SETTLE_SECONDS, self._request_refresh, name)
+                self._settle_timers[key] = asyncio.get_running_loop().call_later(
+                    self.SETTLE_SECONDS, self._settled, key)
+
+    def _settled(self, key: tuple[str, str]) -> None:
+        self._settle_timers.pop(key, None)
+        self._request_item_refresh(*key)
 
     # -- coalesced refreshes ------------------------------------------------------------
 
@@ -293,6 +303,28 @@ class EngineSession(QObject):
         if self._closed:
             return
         self._dirty.update(kinds)
+        for name in kinds:
+            self._dirty_items.pop(name, None)
+        self._start_refresher(delay)
+
+    def _request_item_refresh(self, name: str, item: str) -> None:
+        """Read one item of a list again, or the whole list when no item is named (or
+        so many are that one listing is cheaper)."""
+        if self._closed:
+            return
+        if not item:
+            self._request_refresh(name)
+            return
+        if name in self._dirty:
+            return  # the whole list is read anyway
+        items = self._dirty_items.setdefault(name, set())
+        items.add(item)
+        if len(items) > self.MOST_ITEMS_READ_ALONE:
+            self._request_refresh(name)
+            return
+        self._start_refresher(None)
+
+    def _start_refresher(self, delay: float | None) -> None:
         if self._refresher is None or self._refresher.done():
             wait = self.COALESCE_SECONDS if delay is None else delay
             self._refresher = asyncio.ensure_future(self._refresh_dirty(wait))
@@ -300,14 +332,25 @@ class EngineSession(QObject):
     async def _refresh_dirty(self, delay: float) -> None:
         await asyncio.sleep(delay)
         failures = 0
-        while self._dirty and self._engine is not None:
+        while (self._dirty or self._dirty_items) and self._engine is not None:
             kinds, self._dirty = self._dirty, set()
+            some, self._dirty_items = self._dirty_items, {}
             client = self._engine
             try:
                 # In subscription order: a page reading two lists gets them in the
                 # order it subscribed (images are shown with the containers using them).
-                for live in [live for name, live in self._lists.items() if name in kinds]:
-                    live.items = await live.kind.read(client)
+                for name, live in list(self._lists.items()):
+                    kind = live.kind
+                    if name in kinds:
+                        live.items = await kind.read(client)
+                    elif name in some and kind.read_some is not None:
+                        ids = some[name]
+                        fresh = await kind.read_some(client, sorted(ids))
+                        live.items = merge_items(live.items, fresh, ids, kind.item_id)
+                    else:
+                        continue
+                    kinds.discard(name)
+                    some.pop(name, None)
                     live.changed.emit(live.items)
             except engine.EngineUnreachable as exc:
                 log.info("refresh failed, the supervisor will reconnect: %s", exc)
@@ -321,6 +364,9 @@ class EngineSession(QObject):
                 if failures < self.REFRESH_ATTEMPTS:
                     log.info("refresh failed, trying again: %s", exc)
                     self._dirty.update(kinds)
+                    for name, ids in some.items():
+                        if name not in self._dirty:
+                            self._dirty_items.setdefault(name, set()).update(ids)
                     await asyncio.sleep(self.REFRESH_RETRY_SECONDS)
                     continue
                 self.message.emit(MessageLevel.ERROR, f"Could not refresh the lists: {exc}")

@@ -114,6 +114,8 @@ class FaultProxy:
         self._server: asyncio.AbstractServer | None = None
         self._writers: set[asyncio.StreamWriter] = set()
         self._targets: dict[asyncio.StreamWriter, str] = {}  # open connection -> its request
+        #: Every request's method and target, in arrival order (what a test counts).
+        self.requests: list[str] = []
 
     @property
     def url(self) -> str:
@@ -171,6 +173,7 @@ class FaultProxy:
             request_line = head.split(b"\r\n", 1)[0].decode("latin-1")
             target = request_line.split(" ")[1] if " " in request_line else ""
             self._targets[writer] = target
+            self.requests.append(" ".join(request_line.split(" ")[:2]))
             fault = self.fault
             if fault is not None and fault.matches(target):
                 self.hits += 1
