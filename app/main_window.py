@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from PySide6.QtCore import QSize, Qt, SignalInstance
 from PySide6.QtGui import QAction, QCloseEvent, QIcon, QKeySequence
@@ -34,7 +34,6 @@ from app.operations import start_build, start_pull
 from app.page_table import PAGES
 from app.pages.containers import ContainersPage
 from app.pages.images import ImagesPage
-from app.pages.registries import RegistriesPage
 from app.pages.table_page import TablePage
 from app.pages.unavailable import UnavailablePage
 from app.presentation import counted, window_title
@@ -48,6 +47,9 @@ from app.widgets.command_palette import CommandPalette
 from app.widgets.drop_overlay import DropBuild
 from app.widgets.message_bar import MessageBar
 from app.widgets.settings_dialog import SettingsDialog
+
+if TYPE_CHECKING:
+    from app.pages.registries import RegistriesPage
 
 P = TypeVar("P", bound=QWidget)
 
@@ -82,23 +84,20 @@ class MainWindow(QMainWindow):
         self.sidebar.setIconSize(QSize(18, 18))
         self.pages = QStackedWidget()
         self.pages.setObjectName("pages")
-        self.page_widgets: list[QWidget] = []
+        #: Each page once built; until then a blank stands in its place (page_at builds).
+        self._built: list[QWidget | None] = []
         for spec in PAGES:
             item = QListWidgetItem(spec.title, self.sidebar)
             if spec.icon:
                 item.setIcon(QIcon.fromTheme(spec.icon))
             elif spec.key in PAGE_ICONS:
                 item.setIcon(themed_icon(PAGE_ICONS[spec.key]))
-            self.page_widgets.append(spec.factory(session, self.settings))
-            self.pages.addWidget(self.page_widgets[-1])
-            # A page that links to others (Disk usage) asks by page key and item key.
-            if isinstance(link := getattr(self.page_widgets[-1], "open_requested", None),
-                          SignalInstance):
-                link.connect(self.open_item)
+            self._built.append(None)
+            self.pages.addWidget(QWidget())
+        # Pull, build and "show the new container" need these two from the start.
         self.containers_page = self.page(ContainersPage)
         self.images_page = self.page(ImagesPage)
-        self.registries_page = self.page(RegistriesPage)
-        self.sidebar.currentRowChanged.connect(self.pages.setCurrentIndex)
+        self.sidebar.currentRowChanged.connect(self._show_page)
 
         self.banner = MessageBar("connection-banner")
         self.messages = MessageBar("message-bar")
@@ -143,7 +142,6 @@ class MainWindow(QMainWindow):
         self.drop = DropBuild(self)
         self.drop.dropped.connect(self.open_build)
         self.images_page.pull_requested.connect(self.pull)
-        self.registries_page.pull_requested.connect(self.pull)
         self.images_page.build_requested.connect(self.choose_build)
         self.images_page.container_started.connect(self.show_container)
         self.window_actions = self._make_actions()
@@ -187,11 +185,53 @@ class MainWindow(QMainWindow):
         return actions
 
     def page(self, kind: type[P]) -> P:
-        """The page of this class (pages are built from :data:`PAGES`)."""
-        for page in self.page_widgets:
-            if isinstance(page, kind):
-                return page
+        """The page of this class (built now if it was not yet)."""
+        for row, spec in enumerate(PAGES):
+            if spec.class_name == kind.__name__:
+                page = self.page_at(row)
+                if isinstance(page, kind):
+                    return page
         raise LookupError(kind.__name__)
+
+    def page_at(self, row: int) -> QWidget:
+        """The page of the sidebar's ``row``, built (and its saved layout restored) the
+        first time it is asked for."""
+        if (page := self._built[row]) is not None:
+            return page
+        spec = PAGES[row]
+        page = self._built[row] = spec.factory(self.session, self.settings)
+        blank = self.pages.widget(row)
+        current = self.pages.currentIndex()
+        self.pages.insertWidget(row, page)
+        if blank is not None:
+            self.pages.removeWidget(blank)
+            blank.deleteLater()
+        self.pages.setCurrentIndex(current)
+        # A page that links to others (Disk usage) asks by page key and item key.
+        if isinstance(link := getattr(page, "open_requested", None), SignalInstance):
+            link.connect(self.open_item)
+        if isinstance(pull := getattr(page, "pull_requested", None), SignalInstance) \
+                and spec.class_name != "ImagesPage":
+            pull.connect(self.pull)  # the Registries page pulls through the window's sheet
+        decorate(page)
+        self._restore_page_state(spec.key, page)
+        return page
+
+    @property
+    def registries_page(self) -> RegistriesPage:
+        from app.pages.registries import RegistriesPage
+
+        return self.page(RegistriesPage)
+
+    @property
+    def page_widgets(self) -> list[QWidget]:
+        """Every page, built (for whoever walks them all: screenshots, tests)."""
+        return [self.page_at(row) for row in range(len(PAGES))]
+
+    def _show_page(self, row: int) -> None:
+        if 0 <= row < len(PAGES):
+            self.page_at(row)
+            self.pages.setCurrentIndex(row)
 
     def open_item(self, page_key: str, item_key: str = "") -> bool:
         """Show the page ``page_key`` of the page table and select ``item_key`` there.
@@ -205,7 +245,7 @@ class MainWindow(QMainWindow):
                 MessageLevel.INFO, f"There is no {page_key.capitalize()} page in this version.")
             return False
         self.sidebar.setCurrentRow(row)
-        page = self.page_widgets[row]
+        page = self.page_at(row)
         if not item_key or not isinstance(page, TablePage):
             return True
         if not page.select_key(item_key):
@@ -218,7 +258,7 @@ class MainWindow(QMainWindow):
     def show_container(self, container_id: str) -> None:
         """A container was just started: show it on the Containers page, selected (as
         soon as the live list has it)."""
-        self.sidebar.setCurrentRow(self.page_widgets.index(self.containers_page))
+        self.sidebar.setCurrentRow(self.pages.indexOf(self.containers_page))
         self.containers_page.select_when_listed(container_id)
 
     def current_page(self) -> TablePage | None:
@@ -279,43 +319,40 @@ class MainWindow(QMainWindow):
 
     # -- state ------------------------------------------------------------------------
 
-    def _splitters(self) -> dict[str, QSplitter]:
-        splitters = {}
-        for spec, page in zip(PAGES, self.page_widgets, strict=True):
-            key = f"{spec.key}-splitter"
-            if (splitter := page.findChild(QSplitter, key)) is not None:
-                splitters[key] = splitter
-        return splitters
+    @staticmethod
+    def _layouts(key: str, page: QWidget) -> dict[str, QSplitter | QHeaderView]:
+        """A page's splitter and column layout by saved name; columns keyed by their
+        count too: a layout saved before a version added columns would put them in odd
+        places (Qt restores it blindly)."""
+        layouts: dict[str, QSplitter | QHeaderView] = {}
+        if (splitter := page.findChild(QSplitter, f"{key}-splitter")) is not None:
+            layouts[f"{key}-splitter"] = splitter
+        if isinstance(page, TablePage):
+            header = page.table.horizontalHeader()
+            layouts[f"{key}-columns-{header.count()}"] = header
+        return layouts
 
-    def _headers(self) -> dict[str, QHeaderView]:
-        """Column layouts, keyed by their column count too: a layout saved before a
-        version added columns would put them in odd places (Qt restores it blindly)."""
-        headers = {}
-        for spec, page in zip(PAGES, self.page_widgets, strict=True):
-            if isinstance(page, TablePage):
-                header = page.table.horizontalHeader()
-                headers[f"{spec.key}-columns-{header.count()}"] = header
-        return headers
+    def _restore_page_state(self, key: str, page: QWidget) -> None:
+        for name, widget in self._layouts(key, page).items():
+            if (state := self.settings.state(name)) is not None:
+                widget.restoreState(state)
 
     def restore_state(self) -> None:
         if (geometry := self.settings.state("geometry")) is not None:
             self.restoreGeometry(geometry)
-        for key, splitter in self._splitters().items():
-            if (state := self.settings.state(key)) is not None:
-                splitter.restoreState(state)
-        for key, header in self._headers().items():
-            if (state := self.settings.state(key)) is not None:
-                header.restoreState(state)
-        page = self.settings.number("page", 0)
-        if 0 <= page < self.sidebar.count():
-            self.sidebar.setCurrentRow(page)
+        for spec, built in zip(PAGES, self._built, strict=True):
+            if built is not None:
+                self._restore_page_state(spec.key, built)
+        row = self.settings.number("page", 0)
+        if 0 <= row < self.sidebar.count():
+            self.sidebar.setCurrentRow(row)
 
     def save_state(self) -> None:
         self.settings.set_state("geometry", self.saveGeometry())
-        for key, splitter in self._splitters().items():
-            self.settings.set_state(key, splitter.saveState())
-        for key, header in self._headers().items():
-            self.settings.set_state(key, header.saveState())
+        for spec, page in zip(PAGES, self._built, strict=True):
+            if page is not None:  # a page never built keeps the layout saved before
+                for name, widget in self._layouts(spec.key, page).items():
+                    self.settings.set_state(name, widget.saveState())
         self.settings.set_number("page", self.sidebar.currentRow())
         self.settings.sync()
 

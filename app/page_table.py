@@ -9,19 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from PySide6.QtWidgets import QWidget
 
-from app.pages.apps import AppsPage
-from app.pages.containers import ContainersPage
-from app.pages.disk import DiskPage
-from app.pages.engine import EnginePage
-from app.pages.images import ImagesPage
-from app.pages.networks import NetworksPage
-from app.pages.registries import RegistriesPage
-from app.pages.volumes import VolumesPage
-from app.session import EngineSession
-from app.settings import Settings
+if TYPE_CHECKING:
+    from app.session import EngineSession
+    from app.settings import Settings
 
 
 @dataclass(frozen=True)
@@ -32,19 +26,63 @@ class PageSpec:
     #: A freedesktop icon name for the sidebar; "" for none.
     icon: str
     shortcut: str
+    #: The page's class, by name (``MainWindow.page(kind)`` finds it without building
+    #: every page).
+    class_name: str
+    #: Builds the page.  Pages are built (and their modules imported) the first time
+    #: they are shown: start-up pays for the first page only, and a page never shown
+    #: keeps no live list (each re-read on the engine's events).
     factory: Callable[[EngineSession, Settings], QWidget]
 
 
+def _containers(session: EngineSession, settings: Settings) -> QWidget:
+    from app.pages.containers import ContainersPage
+    return ContainersPage(session, settings)
+
+
+def _images(session: EngineSession, _settings: Settings) -> QWidget:
+    from app.pages.images import ImagesPage
+    return ImagesPage(session)
+
+
+def _volumes(session: EngineSession, _settings: Settings) -> QWidget:
+    from app.pages.volumes import VolumesPage
+    return VolumesPage(session)
+
+
+def _networks(session: EngineSession, _settings: Settings) -> QWidget:
+    from app.pages.networks import NetworksPage
+    return NetworksPage(session)
+
+
+def _disk(session: EngineSession, _settings: Settings) -> QWidget:
+    from app.pages.disk import DiskPage
+    return DiskPage(session)
+
+
+def _apps(session: EngineSession, _settings: Settings) -> QWidget:
+    from app.pages.apps import AppsPage
+    return AppsPage(session)
+
+
+def _registries(session: EngineSession, _settings: Settings) -> QWidget:
+    from app.pages.registries import RegistriesPage
+    return RegistriesPage(session)
+
+
+def _engine(session: EngineSession, settings: Settings) -> QWidget:
+    from app.pages.engine import EnginePage
+    return EnginePage(session, settings)
+
+
 PAGES = (
-    PageSpec("containers", "Containers", "", "Ctrl+1", ContainersPage),
-    PageSpec("images", "Images", "", "Ctrl+2", lambda session, _settings: ImagesPage(session)),
-    PageSpec("volumes", "Volumes", "", "Ctrl+3", lambda session, _settings: VolumesPage(session)),
-    PageSpec("networks", "Networks", "", "Ctrl+4",
-             lambda session, _settings: NetworksPage(session)),
-    PageSpec("disk", "Disk usage", "", "Ctrl+5", lambda session, _settings: DiskPage(session)),
-    PageSpec("apps", "Apps", "", "Ctrl+6", lambda session, _settings: AppsPage(session)),
-    PageSpec("registries", "Registries", "", "Ctrl+7",
-             lambda session, _settings: RegistriesPage(session)),
+    PageSpec("containers", "Containers", "", "Ctrl+1", "ContainersPage", _containers),
+    PageSpec("images", "Images", "", "Ctrl+2", "ImagesPage", _images),
+    PageSpec("volumes", "Volumes", "", "Ctrl+3", "VolumesPage", _volumes),
+    PageSpec("networks", "Networks", "", "Ctrl+4", "NetworksPage", _networks),
+    PageSpec("disk", "Disk usage", "", "Ctrl+5", "DiskPage", _disk),
+    PageSpec("apps", "Apps", "", "Ctrl+6", "AppsPage", _apps),
+    PageSpec("registries", "Registries", "", "Ctrl+7", "RegistriesPage", _registries),
     # The design's order: the resource pages first, the engine's own page after them.
-    PageSpec("engine", "Engine", "", "Ctrl+8", EnginePage),
+    PageSpec("engine", "Engine", "", "Ctrl+8", "EnginePage", _engine),
 )

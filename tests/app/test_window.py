@@ -18,7 +18,7 @@ from app.presentation import short_reference
 from app.session import ConnectionState, EngineSession, MessageLevel
 from app.settings import Settings
 from tests.app.conftest import await_in_qt, wait_connected
-from tests.conftest import DOCKER_CLI, EngineUnderTest, unique_name
+from tests.conftest import DOCKER_CLI, LABEL, EngineUnderTest, unique_name
 from tests.faults import SocketRelay
 from tests.waits import wait_ms
 
@@ -414,3 +414,37 @@ def test_references_are_shown_as_the_docker_cli_shows_them() -> None:
     for kept in ("localhost/app:1", "ghcr.io/o/r:2", "127.0.0.1:5000/x:3", "busybox:1.36",
                  "docker.io/Bad Name"):
         assert short_reference(kept) == kept
+
+
+def test_pages_are_built_when_first_shown_and_read_nothing_before(
+    qtbot: QtBot, make_session, docker_engine: EngineUnderTest, tmp_path: Path,
+) -> None:
+    """A page never shown costs nothing: no import at start-up, and no list re-read on
+    every engine event (#18). Shown, it fills as before, with its saved layout."""
+    from tests.fault_proxy import FaultProxy
+
+    volume = unique_name("lazy")
+    docker_engine.cli("volume", "create", "--label", LABEL, volume)
+    try:
+        with FaultProxy(docker_engine.endpoint.socket_path or "", tmp_path / "p.sock") as proxy:
+            window = connected_window(qtbot, make_session, proxy.url, show=True)
+            page = window.containers_page
+            qtbot.waitUntil(lambda: page.model.rowCount() > 0 or bool(proxy.requests),
+                            timeout=wait_ms(10))
+            container_id, _ = docker_engine.create(docker_engine.image, "true")
+            qtbot.waitUntil(lambda: page.model.row_of(container_id) is not None,
+                            timeout=wait_ms(10))
+            paths = {r.split(" ", 1)[1].split("?")[0] for r in proxy.requests}
+            unshown = ("/volumes", "/system/df", "/networks")
+            assert not [p for p in paths if p.endswith(unshown)], paths
+            assert window.sidebar.currentRow() == 0
+            qtbot.keyClick(window, Qt.Key.Key_3, Qt.KeyboardModifier.ControlModifier)
+            from app.pages.volumes import VolumesPage
+
+            volumes = window.page(VolumesPage)
+            assert window.pages.currentWidget() is volumes
+            qtbot.waitUntil(lambda: volumes.model.row_of(volume) is not None,
+                            timeout=wait_ms(20))
+    finally:
+        docker_engine.remove_test_containers()
+        docker_engine.cli("volume", "rm", volume, check=False)
