@@ -6,6 +6,10 @@ checked, like ``dive --ci``: exit 1 when one fails, 0 when all pass (no
 threshold given: nothing to fail).  Thresholds are only checked with ``--ci``.
 Exit 2 on any error (unknown image, no engine), with one line on stderr.
 
+The file index of an analysed image is remembered in the layer cache
+(``$XDG_CACHE_HOME/dockyard/layers``, shared with the window): analysing the
+same image again reads no export.  ``--no-cache`` neither reads nor stores it.
+
 Efficiency is ``1 - wasted / total`` over the layers' file bytes (see
 :class:`engine._layers.ImageAnalysis`); ``--lowest-efficiency`` takes a
 fraction (0.9 = 90 %).
@@ -146,11 +150,13 @@ def format_checks(checks: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
-async def _analyze(image: str, host: str | None, progress: ProgressLine
+async def _analyze(image: str, host: str | None, progress: ProgressLine, use_cache: bool
                    ) -> tuple[ImageAnalysis, str]:
     client, _ = await engine.discover(host)
+    cache = engine.LayerCache() if use_cache else None
     async with client:
-        return await analyze_image(client, image, progress=progress), client.description
+        return (await analyze_image(client, image, progress=progress, cache=cache),
+                client.description)
 
 
 def run_analyze(
@@ -161,10 +167,11 @@ def run_analyze(
     ci: bool,
     lowest_efficiency: float | None,
     highest_wasted_bytes: int | None,
+    use_cache: bool = True,
 ) -> int:
     progress = ProgressLine("reading the image export")
     try:
-        analysis, description = run_engine_work(_analyze(image, host, progress),
+        analysis, description = run_engine_work(_analyze(image, host, progress, use_cache),
                                                 progress=progress,
                                                 not_found=f"no such image: {image}")
     except CommandFailed as failed:
@@ -208,6 +215,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="with --ci: fail below this efficiency (a fraction, e.g. 0.9)")
     parser.add_argument("--highest-wasted-bytes", type=_byte_count, metavar="N",
                         help="with --ci: fail above this many wasted bytes")
+    parser.add_argument("--no-cache", action="store_true",
+                        help="read the image export even when the layer cache has the image"
+                             " (and do not store it there)")
     parser.add_argument("-H", "--host", metavar="URL", dest="analyze_host",
                         help="engine address (unix:///path or tcp://host:port)")
 
@@ -222,6 +232,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     return run_analyze(
         args.image, args.analyze_host, as_json=args.json, ci=args.ci,
         lowest_efficiency=args.lowest_efficiency, highest_wasted_bytes=args.highest_wasted_bytes,
+        use_cache=not args.no_cache,
     )
 
 

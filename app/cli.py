@@ -122,6 +122,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         return run_analyze(
             args.image, args.analyze_host or args.host, as_json=args.json, ci=args.ci,
+            use_cache=not args.no_cache,
             lowest_efficiency=args.lowest_efficiency,
             highest_wasted_bytes=args.highest_wasted_bytes,
         )

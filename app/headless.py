@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
+import time
 from collections.abc import Coroutine
 from typing import Any, TypeVar
 
@@ -38,8 +39,21 @@ class ProgressLine:
         self.what = what
         self.enabled = sys.stderr.isatty()
         self._shown = -1
+        self._started = time.monotonic()
+        self._waited = -1
 
     def __call__(self, read: int, total: int) -> None:
+        if read == 0 and total:  # nothing yet: the engine is preparing what it will send
+            waited = int(time.monotonic() - self._started)
+            if self.enabled and waited != self._waited:
+                self._waited = waited
+                print(f"\r{self.what}: engine preparing the export… {waited} s",
+                      end="", file=sys.stderr, flush=True)
+            return
+        if self._waited >= 0:  # the next line is shorter: clear the waiting words
+            self._waited, self._shown = -1, -1
+            if self.enabled:
+                print("\r\033[K", end="", file=sys.stderr, flush=True)
         percent = read * 100 // total if total else 100
         if self.enabled and percent != self._shown:
             self._shown = percent
@@ -47,7 +61,7 @@ class ProgressLine:
                   end="", file=sys.stderr, flush=True)
 
     def clear(self) -> None:
-        if self.enabled and self._shown >= 0:
+        if self.enabled and (self._shown >= 0 or self._waited >= 0):
             print("\r\033[K", end="", file=sys.stderr, flush=True)
 
 

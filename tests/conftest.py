@@ -93,6 +93,16 @@ def _refuse_in_fast_tier(request: pytest.FixtureRequest) -> None:
                     pytrace=False)
 
 
+@pytest.fixture(autouse=True)
+def private_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+                  ) -> Path:
+    """Each test its own empty XDG cache: the layer cache (window and ``dockyard analyze``)
+    never reads or writes the user's, and no test is served what another one analysed."""
+    cache = tmp_path_factory.mktemp("xdg-cache")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(cache))
+    return cache
+
+
 RUN_ID = uuid.uuid4().hex[:10]
 LABEL_KEY = "dockyard.test"
 LABEL = f"{LABEL_KEY}={RUN_ID}"

@@ -2,13 +2,18 @@
 
 The build steps come from ``/images/{id}/history`` and show at once, with the
 layer tree they imply; the file analysis of the layers streams the image export
-and fills in (and confirms the tree) when it is done.
+and fills in (and confirms the tree) when it is done.  An image analysed before
+is read back from the layer cache (:class:`engine.LayerCache`, per image ID, in
+the XDG cache directory): no export at all.  The cache forgets an image on its
+delete event, and, once per engine connection, every image the engine no longer
+lists.
 """
 
 from __future__ import annotations
 
 import asyncio
 import html
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from functools import partial
@@ -40,6 +45,9 @@ from app.session import EngineSession
 from app.widgets.detail_header import DetailHeader
 from app.widgets.message_bar import reserve_space
 
+#: The progress bar's words while the export streams, and before its first byte.
+READING = "Reading the layers… %p%"
+PREPARING = "Engine preparing the export"
 #: What the header says while no image is selected.
 NOTHING_SELECTED = "Select an image to see what it is made of."
 
@@ -100,11 +108,18 @@ class ImageDetail(QWidget):
         self.progress.setObjectName("image-analysis-progress")
         self.progress.setAccessibleName("Layer analysis progress")
         self.progress.setMaximumHeight(16)
-        self.progress.setFormat("Reading the layers… %p%")
+        self.progress.setFormat(READING)
         self.progress.hide()
         reserve_space(self.progress)  # "Reading the layers…" comes and goes in place
         self.analysis: engine.ImageAnalysis | None = None
         self._history_entries: list[engine.HistoryEntry] = []
+        #: When the analysis of the shown image started (for "preparing… N s").
+        self._asked_at = 0.0
+        self.layer_cache = engine.LayerCache()
+        #: Engine endpoints whose vanished images the cache has forgotten this run.
+        self._pruned: set[str] = set()
+        session.eventReceived.connect(self._on_event)
+        session.live(IMAGES).changed.connect(self._prune_cache)
 
         self.tabs = QTabWidget(self)
         self.tabs.setObjectName("image-tabs")
@@ -141,9 +156,11 @@ class ImageDetail(QWidget):
         )
         # The export streams in the background; the steps above show meanwhile.
         self.progress.setValue(0)
+        self.progress.setFormat(READING)
         self.progress.show()
+        self._asked_at = time.monotonic()
         self.session.run(
-            partial(_analyse, image.id, self._on_progress),
+            partial(_analyse, image.id, self._on_progress, self.layer_cache),
             describe=f"read the layers of {image.display_name}", key="image-analysis",
             quiet_not_found=True, on_done=partial(self._show_analysis, image.id),
         )
@@ -168,7 +185,33 @@ class ImageDetail(QWidget):
             f"created {relative_time(image.created)}{also}")
 
     def _on_progress(self, done: int, total: int) -> None:
+        """Bytes read; before the first one, how long the engine has been preparing the
+        export (it may take seconds, and a bar at 0 % looked stuck)."""
+        if done == 0:
+            waited = int(time.monotonic() - self._asked_at)
+            self.progress.setFormat(f"{PREPARING}… {waited} s")
+            self.progress.setValue(0)
+            return
+        if self.progress.format() != READING:
+            self.progress.setFormat(READING)
         self.progress.setValue(int(done / total * 100) if total else 0)
+
+    # -- the layer cache ---------------------------------------------------------------
+
+    def _on_event(self, event: engine.Event) -> None:
+        """An image deleted: its remembered file index goes with it."""
+        if event.type == "image" and event.action in ("delete", "remove") and event.actor_id:
+            self.session.run(partial(_forget_image, self.layer_cache, event.actor_id),
+                             describe="forget a removed image's layer files")
+
+    def _prune_cache(self, images: list[engine.Image]) -> None:
+        """Once per engine per run: forget the images this engine no longer has."""
+        client = self.session.client
+        if client is None or client.endpoint.url in self._pruned:
+            return
+        self._pruned.add(client.endpoint.url)
+        self.session.run(partial(_prune_cache, self.layer_cache, [i.id for i in images]),
+                         describe="forget the layer files of removed images")
 
     def _show_analysis(self, image_id: str, analysis: engine.ImageAnalysis) -> None:
         if image_id != self.image_id:
@@ -225,5 +268,14 @@ async def _history(image_id: str, client: engine.Engine) -> _History:
 
 
 async def _analyse(image_id: str, progress: Callable[[int, int], None],
-                   client: engine.Engine) -> engine.ImageAnalysis:
-    return await engine.analyze_image(client, image_id, progress=progress)
+                   cache: engine.LayerCache, client: engine.Engine) -> engine.ImageAnalysis:
+    return await engine.analyze_image(client, image_id, progress=progress, cache=cache)
+
+
+async def _forget_image(cache: engine.LayerCache, image_id: str, client: engine.Engine) -> None:
+    await asyncio.to_thread(cache.remove, engine.layer_cache_scope(client.endpoint.url), image_id)
+
+
+async def _prune_cache(cache: engine.LayerCache, present: list[str],
+                       client: engine.Engine) -> None:
+    await asyncio.to_thread(cache.prune, engine.layer_cache_scope(client.endpoint.url), present)

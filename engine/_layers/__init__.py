@@ -22,7 +22,8 @@ parser), :mod:`.archive` (the export's layouts), :mod:`.stacking` (whiteouts,
 opaque directories, each layer's changes, wasted bytes: pure functions over
 :class:`LayerFiles`, testable without an engine), :mod:`.analysis` (history
 paired to layers, efficiency), :mod:`.outline` (the tree before the export is
-read), :mod:`.export` (the engine call) and :mod:`.diff` (two images compared).
+read), :mod:`.export` (the engine call), :mod:`.cache` (analysed exports remembered
+on disk) and :mod:`.diff` (two images compared).
 
 Sizes follow ``docker history``: a regular file counts its content bytes, a
 symlink the length of its target (what ``lstat`` reports), directories, hard
@@ -37,6 +38,8 @@ is visible at the end, and a visible link shows the size of those bytes.
 
 from engine._layers.analysis import ImageAnalysis, analyze_layers, pair_history
 from engine._layers.archive import ImageArchiveReader, SavedImage, read_image_archive
+from engine._layers.cache import LayerCache
+from engine._layers.cache import scope_of as layer_cache_scope
 from engine._layers.diff import (
     ConfigChange,
     DiffLayer,
@@ -82,6 +85,7 @@ __all__ = [
     "ImageDiff",
     "ImageLayer",
     "ImageSide",
+    "LayerCache",
     "LayerFiles",
     "LayerOutline",
     "LayerSteps",
@@ -98,6 +102,7 @@ __all__ = [
     "compare_images",
     "diff_images",
     "find_waste",
+    "layer_cache_scope",
     "layer_changes",
     "no_cyclic_gc",
     "outline_layers",
