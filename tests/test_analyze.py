@@ -145,3 +145,33 @@ def test_analyze_never_imports_qt() -> None:
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                             cwd=REPO, timeout=seconds(60), check=True)
     assert result.stdout.strip() == "False"
+
+
+def test_a_second_analyze_reads_the_layer_cache_and_no_cache_skips_it(
+        docker_engine: EngineUnderTest, known_tag: str) -> None:
+    """#18: the entry the first run stores is what the second run reports from (proved
+    by doctoring it: one more 1 MB file); ``--no-cache`` reads the export instead
+    and leaves the cache alone."""
+    from dataclasses import replace
+
+    from engine import LayerCache, layer_cache_scope
+    from engine._layers.cache import decode, encode
+    from engine._layers.model import EntryKind, FileEntry
+
+    real = document(docker_engine, known_tag)
+    cache = LayerCache()
+    entry = cache.path(layer_cache_scope(docker_engine.endpoint.url), real["id"])
+    assert entry.is_file()
+    saved = decode(real["id"], entry.read_bytes())
+    top = saved.layers[-1]
+    extra = FileEntry("doctored", 1_000_000, EntryKind.FILE)
+    doctored = replace(saved, layers=(*saved.layers[:-1],
+                                      replace(top, entries=(*top.entries, extra))))
+    entry.write_bytes(encode(real["id"], doctored))
+
+    from_cache = document(docker_engine, known_tag)
+    assert from_cache["total_size"] == real["total_size"] + 1_000_000
+    result = analyze(docker_engine, known_tag, "--json", "--no-cache")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["total_size"] == real["total_size"]
+    assert decode(real["id"], entry.read_bytes()) == doctored  # not rewritten

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from pathlib import Path
 
@@ -11,6 +12,7 @@ from PySide6.QtWidgets import QTreeView
 from pytestqt.modeltest import ModelTester
 from pytestqt.qtbot import QtBot
 
+import engine
 from app.main_window import MainWindow
 from app.models.file_tree import FileTreeModel, PathInfo
 from app.pages.image_layers import LAYER_COLOURS, LayerView, SizeBar, layer_colour
@@ -286,3 +288,75 @@ def test_a_narrow_block_shortens_the_name_and_keeps_the_size(qtbot: QtBot) -> No
     assert short.startswith("fon") and short.endswith("…  12.3 MB"), short
     assert bar.block_text(0, metrics.horizontalAdvance("12.3 MB") + 2) == "12.3 MB"
     assert bar.block_text(0, 5) == ""
+
+
+def test_the_export_wait_is_told_and_a_second_open_needs_no_export(
+    qtbot: QtBot, make_session, any_engine: EngineUnderTest, tmp_path: Path,
+) -> None:
+    """#18: while the engine prepares the export the bar says so (time waited), not 0 %;
+    an image analysed once opens again from the layer cache with the export held back
+    (no export is asked for), and the cache forgets the image once it is removed."""
+    tag = build_image(any_engine, tmp_path)
+    relay = SocketRelay(any_engine.endpoint.socket_path or "", tmp_path / "relay.sock")
+    await_in_qt(qtbot, relay.start())
+    relay.hold(b"/get ")
+    removed = False
+    try:
+        _window, page = open_image(qtbot, make_session, relay.url, tag)
+        detail, view = page.detail, page.detail.layer_view
+        qtbot.waitUntil(lambda: detail.progress.format() == "Engine preparing the export… 1 s",
+                        timeout=wait_ms(10))
+        assert detail.progress.value() == 0 and not detail.progress.isHidden()
+        relay.release()
+        qtbot.waitUntil(lambda: detail.analysis is not None, timeout=wait_ms(60))
+        first = detail.analysis
+        assert first is not None and detail.progress.isHidden()
+        client = page.session.client
+        assert client is not None
+        entry = detail.layer_cache.path(engine.layer_cache_scope(client.endpoint.url),
+                                        first.image_id)
+        assert entry.is_file()
+
+        relay.hold(b"/get ")  # from here on, an export would never arrive
+        page.table.clearSelection()
+        qtbot.waitUntil(lambda: detail.analysis is None, timeout=wait_ms(5))
+        page.table.selectRow(0)
+        qtbot.waitUntil(lambda: view.files_title.text().startswith(
+            "Changes in layer 4 of 4 (step "), timeout=wait_ms(5))
+        again = detail.analysis
+        assert again is not None and again is not first
+        assert again.layers == first.layers
+        assert again.wasted_paths(None) == first.wasted_paths(None)
+        assert view.files_model.find("app/small").isValid()
+
+        # The image goes: its delete event takes the cache entry with it.
+        any_engine.cli("rmi", "-f", tag)
+        removed = True
+        qtbot.waitUntil(lambda: not entry.exists(), timeout=wait_ms(10))
+    finally:
+        relay.release()
+        await_in_qt(qtbot, relay.cut())
+        if not removed:
+            any_engine.cli("rmi", "-f", tag, check=False)
+
+
+def test_entries_of_images_gone_while_the_window_was_closed_are_forgotten_at_start(
+    qtbot: QtBot, make_session, any_engine: EngineUnderTest, tmp_path: Path,
+) -> None:
+    cache = engine.LayerCache()
+    scope = engine.layer_cache_scope(any_engine.endpoint.url)
+    gone = cache.path(scope, "sha256:" + "0" * 64)  # no engine has this image
+    present_id = json.loads(any_engine.cli("image", "inspect", any_engine.image))[0]["Id"]
+    present = cache.path(scope, present_id)
+    elsewhere = cache.path("another-engine", "sha256:" + "0" * 64)
+    for path in (gone, present, elsewhere):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"an entry")
+    session = make_session(any_engine.url)
+    window = MainWindow(session)
+    qtbot.addWidget(window)
+    session.start()
+    wait_connected(qtbot, session)
+    qtbot.waitUntil(lambda: not gone.exists(), timeout=wait_ms(10))
+    assert present.exists()  # the engine still has it
+    assert elsewhere.exists()  # another engine's: not this one's to judge
