@@ -503,12 +503,29 @@ def _pick(saved: Sequence[SavedImage], details: ImageDetails) -> SavedImage:
     raise ProtocolError(f"the image export does not say which of its images is {details.id}")
 
 
+#: Bytes of the export handed to the worker thread at a time.
+_FEED_BATCH = 1 << 20
+
+
+def _feed(reader: ImageArchiveReader, batch: bytearray) -> None:
+    """In a worker thread: parse a batch of the export and hash its files' contents.
+
+    SHA-256 of a multi-GB image on the event loop stalled a window for seconds
+    (qasync runs the loop on the GUI thread); here hashlib releases the GIL
+    while it hashes, and the tar parsing yields it every switch interval.
+    """
+    with no_cyclic_gc():
+        reader.feed(memoryview(batch))
+
+
 async def diff_images(client: Engine, first: str, second: str, *,
                       progress: ProgressCallback | None = None) -> ImageDiff:
     """Stream one export of both images and compare them; nothing is written to disk.
 
     Raises :class:`NotFound` (before any streaming) when either image is
-    unknown.  ``progress(read, total)`` as for :func:`analyze_image`.
+    unknown.  ``progress(read, total)`` as for :func:`analyze_image`.  The export
+    is read on the event loop and parsed and hashed in a worker thread, a batch
+    at a time, while the next batch is read.
     """
     a = await client.image(first)
     b = await client.image(second)
@@ -517,13 +534,32 @@ async def diff_images(client: Engine, first: str, second: str, *,
     total = a.size + (b.size if b.id != a.id else 0)
     report: Callable[[int, int], None] = progress or (lambda read, total: None)
     reported = -(1 << 20)
-    async with client.open_body("GET", "/images/get",
-                                params=[("names", name) for name in names]) as body:
-        async for chunk in body:
-            reader.feed(chunk)
-            if reader.bytes_read - reported >= 1 << 20:
-                reported = reader.bytes_read
-                report(reported, max(total, reported))
+    received = 0
+    batch = bytearray()
+    feeding: asyncio.Future[None] | None = None
+    try:
+        async with client.open_body("GET", "/images/get",
+                                    params=[("names", name) for name in names]) as body:
+            async for chunk in body:
+                batch += chunk  # a copy: the view is only valid until the next read
+                received += len(chunk)
+                if len(batch) < _FEED_BATCH:
+                    continue
+                if feeding is not None:
+                    await feeding  # one batch in flight: memory stays bounded
+                feeding = asyncio.ensure_future(asyncio.to_thread(_feed, reader, batch))
+                batch = bytearray()
+                if received - reported >= 1 << 20:
+                    reported = received
+                    report(reported, max(total, reported))
+        if feeding is not None:
+            await feeding
+            feeding = None
+        if batch:
+            await asyncio.to_thread(_feed, reader, batch)
+    finally:
+        if feeding is not None:  # cancelled or failed: let the worker finish its batch
+            feeding.cancel()
     report(reader.bytes_read, reader.bytes_read)
 
     def compare() -> ImageDiff:
