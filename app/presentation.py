@@ -224,6 +224,21 @@ def image_tag(row: ImageRow) -> str:
     return _split_name(short_reference(row.name))[1]
 
 
+def repository_of(reference: str) -> str | None:
+    """``registry:5000/app`` for ``registry:5000/app:v2``; None for an image ID or digest."""
+    if reference.startswith("sha256:") or "@" in reference:
+        return None
+    return _split_name(reference)[0]
+
+
+def same_repository_first(reference: str, others: list[str]) -> tuple[list[str], int]:
+    """``others`` with the tags of ``reference``'s repository first (in their order), and
+    how many those are: comparing v1 with v2 of one image is the usual question."""
+    repository = repository_of(reference)
+    same = [o for o in others if repository is not None and repository_of(o) == repository]
+    return same + [o for o in others if o not in same], len(same)
+
+
 def counted(count: int, noun: str, plural: str | None = None) -> str:
     """ "1 file", "2 files", "20,415 paths": no "(s)" left for the reader to sort out."""
     return f"{count:,} {noun if count == 1 else plural or noun + 's'}"

@@ -1,12 +1,14 @@
 """Compare two images: pick the second, then a window with the file changes and the rest.
 
 "Compare with…" on the Images page opens :class:`ComparePicker` (non-modal,
-``open()``), which names the other image; :func:`open_image_diff` then opens an
-:class:`ImageDiffWindow` that streams one export of both images through
-:func:`engine.diff_images` in the background.  The window shows the file
-changes as a tree with net size deltas per folder (biggest first), and beside it
-the layers the images share and where they part, the history steps that differ
-and the config changes.  Closing the window cancels the work.
+``open()``), which names the other image (the other tags of the same repository
+listed first, the first of them preselected: v1 against v2 is two clicks);
+:func:`open_image_diff` then opens an :class:`ImageDiffWindow` that streams one
+export of both images through :func:`engine.diff_images` in the background.  The
+window shows the file changes as a tree with net size deltas per folder (biggest
+first), and beside it the layers the images share and where they part, the
+history steps that differ and the config changes.  Closing the window cancels
+the work.
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ import engine
 from app.models.diff_tree import DiffTreeModel, change_details, diff_index, signed_size
 from app.models.file_tree import FileIndex
 from app.models.table import Column, KeyedTableModel
-from app.presentation import human_size
+from app.presentation import human_size, repository_of
 from app.session import EngineSession
 
 
@@ -102,19 +104,28 @@ class ComparePicker(QDialog):
 
     chosen = Signal(str, str)
 
-    def __init__(self, first: str, others: list[str], parent: QWidget | None = None) -> None:
+    def __init__(self, first: str, others: list[str], parent: QWidget | None = None, *,
+                 same_repository: int = 0) -> None:
+        """``others[:same_repository]`` are tags of ``first``'s own repository: listed
+        first, above a separator, and the first of them is preselected."""
         super().__init__(parent)
         self.setObjectName("image-compare-picker")
         self.setAccessibleName("Choose the image to compare with")
         self.setWindowTitle("Compare images")
         self.first = first
         layout = QVBoxLayout(self)
-        layout.addWidget(QLabel(f"Compare {first} with:", self))
+        repository = repository_of(first) if same_repository else None
+        layout.addWidget(QLabel(
+            f"Compare {first} with:" + (f"  (the other tags of {repository} first)"
+                                         if repository else ""), self))
         self.combo = QComboBox(self)
         self.combo.setObjectName("image-compare-with")
         self.combo.setAccessibleName("Image to compare with")
         self.combo.setEditable(True)  # a reference typed by hand works too
         self.combo.addItems(others)
+        if 0 < same_repository < len(others):
+            self.combo.insertSeparator(same_repository)
+        self.combo.setCurrentIndex(0)
         layout.addWidget(self.combo)
         buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel, self)
@@ -219,9 +230,10 @@ def open_image_diff(session: EngineSession, first: str, second: str,
 
 
 def open_compare_picker(session: EngineSession, first: str, others: list[str],
-                        parent: QWidget | None = None) -> ComparePicker:
+                        parent: QWidget | None = None, *, same_repository: int = 0
+                        ) -> ComparePicker:
     """Ask for the second image without blocking (``open()``), then open the diff."""
-    picker = ComparePicker(first, others, parent)
+    picker = ComparePicker(first, others, parent, same_repository=same_repository)
     picker.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
     picker.chosen.connect(partial(_open_from_picker, session, parent))
     picker.open()

@@ -33,6 +33,7 @@ from app.presentation import (
     image_rows,
     image_tag,
     relative_time,
+    same_repository_first,
     used_by_text,
 )
 from app.resources import CONTAINERS, IMAGES
@@ -343,7 +344,9 @@ class ImagesPage(TablePage):
             return
         others = list(dict.fromkeys(row.reference for row in self.model.items()
                                     if row.reference != reference))
-        open_compare_picker(self.session, reference, others, parent=self)
+        # The other tags of the same repository first, the nearest preselected: v1 → v2.
+        others, same = same_repository_first(reference, others)
+        open_compare_picker(self.session, reference, others, parent=self, same_repository=same)
 
     def run_selected(self) -> None:
         """One click: auto name, exposed ports on free 127.0.0.1 ports, detached."""

@@ -4,12 +4,13 @@ hand-computed answer of tests/test_diff.py (the same two images)."""
 from __future__ import annotations
 
 from PySide6.QtCore import QModelIndex, Qt
-from PySide6.QtWidgets import QApplication
+from PySide6.QtWidgets import QApplication, QLabel
 from pytestqt.modeltest import ModelTester
 from pytestqt.qtbot import QtBot
 
 from app.main_window import MainWindow
 from app.pages.image_diff import ComparePicker, ImageDiffWindow
+from app.presentation import same_repository_first
 from tests.app.conftest import wait_connected
 from tests.conftest import EngineUnderTest
 from tests.test_diff import pair  # noqa: F401  (the fixture)
@@ -47,6 +48,19 @@ def test_compare_with_shows_the_changes_as_a_tree_and_the_config_beside(
     qtbot.waitExposed(picker, timeout=wait_ms(5))
     assert picker.combo.findText(any_engine.qualified(second)) >= 0
     assert picker.combo.findText(reference) < 0  # not with itself
+    # The other tags of the same repository come first (the pair's parent and B), above a
+    # separator, and the first is preselected: comparing two tags is a click away.
+    repository = reference.rsplit(":", 1)[0]
+    items = [picker.combo.itemText(i) for i in range(picker.combo.count())]
+    same = [i for i in items if i.rsplit(":", 1)[0] == repository]
+    assert any_engine.qualified(second) in same and len(same) >= 2
+    assert items[:len(same)] == same
+    if len(items) > len(same):  # then the other images, after a separator
+        assert items[len(same)] == "" and items[len(same) + 1:] and not any(
+            i.rsplit(":", 1)[0] == repository for i in items[len(same) + 1:])
+    assert picker.combo.currentText() == same[0]
+    assert f"(the other tags of {repository} first)" in " ".join(
+        label.text() for label in picker.findChildren(QLabel))
     picker.combo.setCurrentText(any_engine.qualified(second))
     picker.accept()
 
@@ -86,3 +100,13 @@ def test_compare_with_shows_the_changes_as_a_tree_and_the_config_beside(
     qtmodeltester.check(facts)
     assert Qt.WindowType.Window & view.windowFlags()
     view.close()
+
+
+def test_the_tags_of_the_same_repository_come_first() -> None:
+    others = ["busybox:latest", "registry:5000/app:v1", "sha256:" + "a" * 64,
+              "registry:5000/app:v3", "registry:5000/app-tools:v1", "app:v2"]
+    assert same_repository_first("registry:5000/app:v2", others) == (
+        ["registry:5000/app:v1", "registry:5000/app:v3", "busybox:latest",
+         "sha256:" + "a" * 64, "registry:5000/app-tools:v1", "app:v2"], 2)
+    # An untagged image (its ID) has no repository: nothing is put first.
+    assert same_repository_first("sha256:" + "b" * 64, others) == (others, 0)
