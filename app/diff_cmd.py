@@ -18,8 +18,8 @@ from typing import Any
 
 import engine
 from app.headless import CommandFailed, ProgressLine, run_engine_work
-from app.presentation import human_size
-from engine import ChangeKind, ConfigChange, FileDiff, FileState, ImageDiff, diff_images
+from app.presentation import change_detail, human_size, printable, signed_size
+from engine import ChangeKind, ConfigChange, FileState, ImageDiff, diff_images
 
 #: How many directories the text report lists (the JSON lists them all).
 TOP_DIRECTORIES = 20
@@ -27,20 +27,8 @@ INSTRUCTION_WIDTH = 96
 _MARKS = {ChangeKind.ADDED: "A", ChangeKind.REMOVED: "D", ChangeKind.MODIFIED: "M"}
 
 
-def _printable(text: str) -> str:
-    """Tar names may hold bytes that are not UTF-8; never let printing them fail."""
-    return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
-
-
 def _cut(text: str, width: int = INSTRUCTION_WIDTH) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
-
-
-def signed_size(delta: int) -> str:
-    """``+1.2 kB``, ``-300 Bytes``, ``0 Bytes``: the sign says which way it went."""
-    if not delta:
-        return human_size(0)
-    return ("+" if delta > 0 else "-") + human_size(abs(delta))
 
 
 def _state_document(state: FileState | None) -> dict[str, Any] | None:
@@ -60,28 +48,6 @@ def _config_text(change: ConfigChange) -> str:
     if change.after is None:
         return f"{what}: removed (was {change.before})"
     return f"{what}: {change.before} → {change.after}"
-
-
-def _detail(change: FileDiff) -> str:
-    """What made a modified path modified, e.g. ``mode 0644 → 0755``."""
-    before, after = change.before, change.after
-    if before is None or after is None:
-        return ""
-    parts = []
-    for difference in change.differences:
-        if difference == "mode":
-            parts.append(f"mode {before.mode:04o} → {after.mode:04o}")
-        elif difference == "owner":
-            parts.append(f"owner {before.uid}:{before.gid} → {after.uid}:{after.gid}")
-        elif difference == "link":
-            parts.append(f"link {_printable(before.link)} → {_printable(after.link)}")
-        elif difference == "kind":
-            parts.append(f"{before.kind} → {after.kind}")
-        elif difference == "size":
-            parts.append(f"size {before.size:,} → {after.size:,}")
-        else:
-            parts.append(difference)
-    return ", ".join(parts)
 
 
 def diff_document(diff: ImageDiff, engine_description: str) -> dict[str, Any]:
@@ -135,13 +101,13 @@ def format_diff(diff: ImageDiff, engine_description: str) -> str:
                          ("+", second.layers[shared:])):
         for layer in layers:
             lines.append(f"  {mark} {layer.index + 1:>3}  {human_size(layer.size):>10}  "
-                         f"{_cut(_printable(layer.instruction or '<no history>'))}")
+                         f"{_cut(printable(layer.instruction or '<no history>'))}")
     if diff.first_steps or diff.second_steps:
         lines += ["", f"History: {diff.shared_steps} steps shared, then:"]
-        lines += [f"  - {_cut(_printable(s.instruction))}" for s in diff.first_steps]
-        lines += [f"  + {_cut(_printable(s.instruction))}" for s in diff.second_steps]
+        lines += [f"  - {_cut(printable(s.instruction))}" for s in diff.first_steps]
+        lines += [f"  + {_cut(printable(s.instruction))}" for s in diff.second_steps]
     lines += ["", "Config changes:" if diff.config_changes else "Config changes: none"]
-    lines += [f"  {_printable(_config_text(c))}" for c in diff.config_changes]
+    lines += [f"  {printable(_config_text(c))}" for c in diff.config_changes]
     counts = {kind: len(diff.of_kind(kind)) for kind in ChangeKind}
     lines += ["", f"Files: {counts[ChangeKind.ADDED]} added, {counts[ChangeKind.REMOVED]} removed,"
                   f" {counts[ChangeKind.MODIFIED]} modified; {signed_size(diff.size_delta)}"
@@ -153,19 +119,19 @@ def format_diff(diff: ImageDiff, engine_description: str) -> str:
             lines.append(f"  {signed_size(directory.delta):>12}  "
                          f"{human_size(directory.added_bytes):>10}  "
                          f"{human_size(directory.removed_bytes):>10}  {directory.changes:>6}  "
-                         f"/{_printable(directory.path)}/")
+                         f"/{printable(directory.path)}/")
         if len(diff.directories) > TOP_DIRECTORIES:
             lines.append(f"  … and {len(diff.directories) - TOP_DIRECTORIES} more (--json lists"
                          " all)")
     if diff.files:
         lines += ["", "Changes (biggest first):"]
         for change in diff.files:
-            detail = _detail(change) if change.kind is ChangeKind.MODIFIED else ""
+            detail = change_detail(change) if change.kind is ChangeKind.MODIFIED else ""
             link = ""
             if change.after is not None and change.after.link and change.kind is ChangeKind.ADDED:
-                link = f" -> {_printable(change.after.link)}"
+                link = f" -> {printable(change.after.link)}"
             lines.append(f"  {_MARKS[change.kind]} {signed_size(change.delta):>12}  "
-                         f"/{_printable(change.path)}{link}"
+                         f"/{printable(change.path)}{link}"
                          + (f"  ({detail})" if detail else ""))
     return "\n".join(lines)
 

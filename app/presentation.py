@@ -13,6 +13,7 @@ import humanize
 
 from engine import (
     Container,
+    FileDiff,
     Image,
     InvalidReference,
     Network,
@@ -222,6 +223,45 @@ def image_repository(row: ImageRow) -> str:
 def image_tag(row: ImageRow) -> str:
     """The row's own tag; the image's other tags are rows of their own."""
     return _split_name(short_reference(row.name))[1]
+
+
+# -- image diff ---------------------------------------------------------------------------
+
+
+def printable(text: str) -> str:
+    """Tar names may hold bytes that are not UTF-8; never let showing them fail."""
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+
+
+def signed_size(delta: int) -> str:
+    """``+1.2 kB``, ``-300 Bytes``, ``0 Bytes``: the sign says which way it went."""
+    if not delta:
+        return human_size(0)
+    return ("+" if delta > 0 else "-") + human_size(abs(delta))
+
+
+def change_detail(change: FileDiff) -> str:
+    """What made a modified path modified, in the words of ``dockyard diff`` and the
+    diff window alike: ``content``, ``mode 0644 → 0755``, ``link a → b``, ``size 5 → 9``…
+    ("" for an added or removed path)."""
+    before, after = change.before, change.after
+    if before is None or after is None:
+        return ""
+    parts = []
+    for difference in change.differences:
+        if difference == "mode":
+            parts.append(f"mode {before.mode:04o} → {after.mode:04o}")
+        elif difference == "owner":
+            parts.append(f"owner {before.uid}:{before.gid} → {after.uid}:{after.gid}")
+        elif difference == "link":
+            parts.append(f"link {printable(before.link)} → {printable(after.link)}")
+        elif difference == "kind":
+            parts.append(f"{before.kind} → {after.kind}")
+        elif difference == "size":
+            parts.append(f"size {before.size:,} → {after.size:,}")
+        else:
+            parts.append(difference)
+    return ", ".join(parts)
 
 
 def repository_of(reference: str) -> str | None:

@@ -14,14 +14,7 @@ from PySide6.QtCore import Qt
 
 import engine
 from app.models.file_tree import AnyIndex, FileIndex, FileTreeModel, PathInfo, index_paths
-from app.presentation import human_size
-
-
-def signed_size(delta: int) -> str:
-    """``+1.2 kB``, ``-300 Bytes``, ``0 Bytes``."""
-    if not delta:
-        return human_size(0)
-    return ("+" if delta > 0 else "-") + human_size(abs(delta))
+from app.presentation import change_detail, signed_size
 
 
 def diff_index(diff: engine.ImageDiff) -> FileIndex:
@@ -38,26 +31,9 @@ def diff_index(diff: engine.ImageDiff) -> FileIndex:
 
 
 def change_details(diff: engine.ImageDiff) -> dict[str, str]:
-    """What made each modified path modified: ``mode 0644 → 0600``, ``content``…"""
-    details: dict[str, str] = {}
-    for change in diff.files:
-        before, after = change.before, change.after
-        if before is None or after is None:
-            continue
-        parts = []
-        for difference in change.differences:
-            if difference == "mode":
-                parts.append(f"mode {before.mode:04o} → {after.mode:04o}")
-            elif difference == "owner":
-                parts.append(f"owner {before.uid}:{before.gid} → {after.uid}:{after.gid}")
-            elif difference == "link":
-                parts.append(f"→ {after.link} (was {before.link})")
-            elif difference == "kind":
-                parts.append(f"{before.kind} → {after.kind}")
-            elif difference != "size":
-                parts.append(difference)
-        details[change.path] = ", ".join(parts)
-    return details
+    """What made each modified path modified (:func:`app.presentation.change_detail`)."""
+    return {change.path: change_detail(change) for change in diff.files
+            if change.kind is engine.ChangeKind.MODIFIED}
 
 
 class DiffTreeModel(FileTreeModel):

@@ -35,10 +35,10 @@ from PySide6.QtWidgets import (
 )
 
 import engine
-from app.models.diff_tree import DiffTreeModel, change_details, diff_index, signed_size
+from app.models.diff_tree import DiffTreeModel, change_details, diff_index
 from app.models.file_tree import FileIndex
 from app.models.table import Column, KeyedTableModel
-from app.presentation import human_size, repository_of
+from app.presentation import human_size, repository_of, signed_size
 from app.session import EngineSession
 
 

@@ -81,7 +81,7 @@ def test_compare_with_shows_the_changes_as_a_tree_and_the_config_beside(
         "removed.txt": ("removed.txt", "-4 Bytes", "removed"),
         "same.txt": ("same.txt", "0 Bytes", "modified: content"),
         "mode.sh": ("mode.sh", "0 Bytes", "modified: mode 0644 → 0755"),
-        "link": ("link", "0 Bytes", "modified: → kept.txt (was same.txt)"),
+        "link": ("link", "0 Bytes", "modified: link same.txt → kept.txt"),
     }
     # Biggest change first, whichever way.
     assert [model.data(model.index(r, 0, data)) for r in range(3)] == [
