@@ -13,12 +13,21 @@ median of ``--repeats``:
   process: start-up, one export streamed, every file hashed, stacked, compared,
   printed); its peak RSS from ``wait4``.
 
+Then the event-loop stall probe (#17 review: the diff hashed every file on the
+event loop, which a window runs on its GUI thread): :func:`engine.diff_images`
+in this process while a probe coroutine sleeps 5 ms in a loop and records how
+late it wakes; once as shipped (export parsed and hashed in a worker thread)
+and once with that work forced back onto the loop, for contrast.  Goal: no
+stall > 50 ms.
+
     .venv/bin/python tests/bench/bench_diff.py [--repeats 3] [--keep] [--images A,B]
+    .venv/bin/python tests/bench/bench_diff.py --stalls-only --images A,B
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import os
 import shutil
 import statistics
@@ -26,12 +35,15 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from tests.bench._common import CLASSIC, LABEL, RUN, busybox_image, docker, load
 
+T = TypeVar("T")
 BASE = f"dockyard-bench/diff-base:{RUN}"
 FIRST = f"dockyard-bench/diff-a:{RUN}"
 SECOND = f"dockyard-bench/diff-b:{RUN}"
@@ -103,24 +115,113 @@ def measure(repeats: int) -> None:
     print(f"peak RSS of dockyard diff      = {max(rss):.0f} MiB   (goal < 300)")
 
 
+async def _probe(lags: list[tuple[float, float]], stop: asyncio.Event) -> None:
+    """How late a 5 ms sleep wakes, again and again: the loop's stalls, as a window feels
+    them; each with the time it ended."""
+    while not stop.is_set():
+        start = time.perf_counter()
+        await asyncio.sleep(0.005)
+        now = time.perf_counter()
+        lags.append((now - start - 0.005, now))
+
+
+class _FeedOnTheLoop:
+    """``asyncio`` as the diff module sees it, with the export's batches parsed and hashed
+    on the loop (collector on) as before the worker thread; the comparison at the end
+    still goes to a thread, as it did then."""
+
+    def __init__(self, feed: Callable[..., None]) -> None:
+        self._feed = feed
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(asyncio, name)
+
+    async def to_thread(self, function: Callable[..., T], *args: object) -> T:
+        if function is self._feed:
+            reader, batch = args
+            reader.feed(memoryview(batch))  # type: ignore[attr-defined, arg-type]
+            return None  # type: ignore[return-value]
+        return await asyncio.to_thread(function, *args)
+
+
+async def _diff_with_probe(on_loop: bool) -> tuple[float, float, list[tuple[float, float]]]:
+    """Seconds of the diff, when its export ended (from its start), and the probe's lags."""
+    import engine
+    from engine._layers import diff as diff_module
+
+    client, _ = await engine.discover()
+    lags: list[tuple[float, float]] = []
+    stop = asyncio.Event()
+    names = vars(diff_module)
+    saved = names["asyncio"]
+    if on_loop:
+        names["asyncio"] = _FeedOnTheLoop(diff_module._feed)
+    streamed = [0.0]
+
+    def progress(read: int, total: int) -> None:
+        streamed[0] = time.perf_counter()
+
+    try:
+        async with client:
+            probe = asyncio.ensure_future(_probe(lags, stop))
+            start = time.perf_counter()
+            await engine.diff_images(client, FIRST, SECOND, progress=progress)
+            took = time.perf_counter() - start
+            stop.set()
+            await probe
+    finally:
+        names["asyncio"] = saved
+    return took, streamed[0] - start, [(lag, at - start) for lag, at in lags]
+
+
+def _figures(lags: list[float]) -> str:
+    if not lags:
+        return "no wakes"
+    lags = sorted(lags)
+    over = sum(1 for lag in lags if lag > 0.050)
+    return (f"worst {lags[-1] * 1000:5.0f} ms, p99 {lags[int(len(lags) * 0.99)] * 1000:4.0f} ms,"
+            f" {over} over 50 ms of {len(lags)}")
+
+
+def stalls() -> None:
+    """The probe's figures while the export streams and while the comparison runs."""
+    print(f"stall probe, load: {load()}")
+    for on_loop in (False, True):
+        took, streamed, lags = asyncio.run(_diff_with_probe(on_loop))
+        what = "fed on the event loop (before)" if on_loop else "fed in a worker thread"
+        print(f"  {what}: diff {took:5.1f} s, the export read in {streamed:5.1f} s")
+        print(f"    loop stalls while the export streams: "
+              f"{_figures([lag for lag, at in lags if at <= streamed])}")
+        print(f"    loop stalls while comparing         : "
+              f"{_figures([lag for lag, at in lags if at > streamed])}")
+    print("  (goal: no stall over 50 ms; the machine's load and nice level count in every"
+          " figure)")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--keep", action="store_true", help="keep the built images afterwards")
     parser.add_argument("--images", metavar="A,B", help="measure these two existing images"
                         " instead of building them (they are not removed)")
+    parser.add_argument("--stalls-only", action="store_true",
+                        help="only the event-loop stall probe (with --images: no build)")
     args = parser.parse_args()
     global FIRST, SECOND
     if args.images:
         FIRST, SECOND = args.images.split(",", 1)
-        measure(args.repeats)
+        if not args.stalls_only:
+            measure(args.repeats)
+        stalls()
         return 0
     busybox, built = busybox_image(None)
     workdir = Path(tempfile.mkdtemp(prefix="dockyard-bench-"))
     try:
         build(workdir, busybox)
         shutil.rmtree(workdir, ignore_errors=True)
-        measure(args.repeats)
+        if not args.stalls_only:
+            measure(args.repeats)
+        stalls()
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
         if not args.keep:
