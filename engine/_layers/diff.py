@@ -537,29 +537,33 @@ async def diff_images(client: Engine, first: str, second: str, *,
     received = 0
     batch = bytearray()
     feeding: asyncio.Future[None] | None = None
-    try:
-        async with client.open_body("GET", "/images/get",
-                                    params=[("names", name) for name in names]) as body:
-            async for chunk in body:
-                batch += chunk  # a copy: the view is only valid until the next read
-                received += len(chunk)
-                if len(batch) < _FEED_BATCH:
-                    continue
-                if feeding is not None:
-                    await feeding  # one batch in flight: memory stays bounded
-                feeding = asyncio.ensure_future(asyncio.to_thread(_feed, reader, batch))
-                batch = bytearray()
-                if received - reported >= 1 << 20:
-                    reported = received
-                    report(reported, max(total, reported))
-        if feeding is not None:
-            await feeding
-            feeding = None
-        if batch:
-            await asyncio.to_thread(_feed, reader, batch)
-    finally:
-        if feeding is not None:  # cancelled or failed: let the worker finish its batch
-            feeding.cancel()
+    # The collector off for the whole read, awaits included (not per batch): the entries
+    # pile up to 10^5 and more, and a full collection over them, set off by whichever
+    # thread allocated between two batches, held the GIL for 100+ ms: a stalled window.
+    with no_cyclic_gc():
+        try:
+            async with client.open_body("GET", "/images/get",
+                                        params=[("names", name) for name in names]) as body:
+                async for chunk in body:
+                    batch += chunk  # a copy: the view is only valid until the next read
+                    received += len(chunk)
+                    if len(batch) < _FEED_BATCH:
+                        continue
+                    if feeding is not None:
+                        await feeding  # one batch in flight: memory stays bounded
+                    feeding = asyncio.ensure_future(asyncio.to_thread(_feed, reader, batch))
+                    batch = bytearray()
+                    if received - reported >= 1 << 20:
+                        reported = received
+                        report(reported, max(total, reported))
+            if feeding is not None:
+                await feeding
+                feeding = None
+            if batch:
+                await asyncio.to_thread(_feed, reader, batch)
+        finally:
+            if feeding is not None:  # cancelled or failed: let the worker finish its batch
+                feeding.cancel()
     report(reader.bytes_read, reader.bytes_read)
 
     def compare() -> ImageDiff:

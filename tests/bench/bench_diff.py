@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import os
 import shutil
 import statistics
@@ -115,14 +116,15 @@ def measure(repeats: int) -> None:
     print(f"peak RSS of dockyard diff      = {max(rss):.0f} MiB   (goal < 300)")
 
 
-async def _probe(lags: list[tuple[float, float]], stop: asyncio.Event) -> None:
+async def _probe(lags: list[tuple[float, float, float]], stop: asyncio.Event) -> None:
     """How late a 5 ms sleep wakes, again and again: the loop's stalls, as a window feels
-    them; each with the time it ended."""
+    them (machine load included), each with the CPU time the loop's own thread spent
+    in that interval (the work done on the loop: load-independent) and when it ended."""
     while not stop.is_set():
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.thread_time()
         await asyncio.sleep(0.005)
         now = time.perf_counter()
-        lags.append((now - start - 0.005, now))
+        lags.append((now - start - 0.005, time.thread_time() - cpu, now))
 
 
 class _FeedOnTheLoop:
@@ -139,18 +141,33 @@ class _FeedOnTheLoop:
     async def to_thread(self, function: Callable[..., T], *args: object) -> T:
         if function is self._feed:
             reader, batch = args
-            reader.feed(memoryview(batch))  # type: ignore[attr-defined, arg-type]
+            was = gc.isenabled()
+            gc.enable()  # as it was: the collector on while the loop fed the reader
+            try:
+                reader.feed(memoryview(batch))  # type: ignore[attr-defined, arg-type]
+            finally:
+                if not was:
+                    gc.disable()
             return None  # type: ignore[return-value]
         return await asyncio.to_thread(function, *args)
 
 
-async def _diff_with_probe(on_loop: bool) -> tuple[float, float, list[tuple[float, float]]]:
+async def _diff_with_probe(on_loop: bool | None
+                           ) -> tuple[float, float, list[tuple[float, float, float]]]:
     """Seconds of the diff, when its export ended (from its start), and the probe's lags."""
     import engine
     from engine._layers import diff as diff_module
 
     client, _ = await engine.discover()
-    lags: list[tuple[float, float]] = []
+    lags: list[tuple[float, float, float]] = []
+    if on_loop is None:  # the probe alone for 10 s: the machine's own noise
+        stop = asyncio.Event()
+        probe = asyncio.ensure_future(_probe(lags, stop))
+        await asyncio.sleep(10)
+        stop.set()
+        await probe
+        await client.aclose()
+        return 10.0, 10.0, lags
     stop = asyncio.Event()
     names = vars(diff_module)
     saved = names["asyncio"]
@@ -171,7 +188,7 @@ async def _diff_with_probe(on_loop: bool) -> tuple[float, float, list[tuple[floa
             await probe
     finally:
         names["asyncio"] = saved
-    return took, streamed[0] - start, [(lag, at - start) for lag, at in lags]
+    return took, streamed[0] - start, [(lag, cpu, at - start) for lag, cpu, at in lags]
 
 
 def _figures(lags: list[float]) -> str:
@@ -186,16 +203,19 @@ def _figures(lags: list[float]) -> str:
 def stalls() -> None:
     """The probe's figures while the export streams and while the comparison runs."""
     print(f"stall probe, load: {load()}")
+    print("  wall: how late the probe woke (load included); loop CPU: the loop thread's own"
+          " work in that interval")
+    _, _, idle = asyncio.run(_diff_with_probe(None))
+    print(f"  the probe alone, 10 s: wall {_figures([lag for lag, _, _ in idle])}")
     for on_loop in (False, True):
         took, streamed, lags = asyncio.run(_diff_with_probe(on_loop))
         what = "fed on the event loop (before)" if on_loop else "fed in a worker thread"
         print(f"  {what}: diff {took:5.1f} s, the export read in {streamed:5.1f} s")
-        print(f"    loop stalls while the export streams: "
-              f"{_figures([lag for lag, at in lags if at <= streamed])}")
-        print(f"    loop stalls while comparing         : "
-              f"{_figures([lag for lag, at in lags if at > streamed])}")
-    print("  (goal: no stall over 50 ms; the machine's load and nice level count in every"
-          " figure)")
+        for phase, streaming in (("the export streams", True), ("comparing", False)):
+            part = [(w, c) for w, c, at in lags if (at <= streamed) == streaming]
+            print(f"    while {phase:<18}: wall {_figures([w for w, _ in part])}")
+            print(f"    {'':<24}  loop CPU {_figures([c for _, c in part])}")
+    print(f"  load after: {load()}.  Goal: no stall over 50 ms")
 
 
 def main() -> int:
