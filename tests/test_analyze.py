@@ -175,3 +175,20 @@ def test_a_second_analyze_reads_the_layer_cache_and_no_cache_skips_it(
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["total_size"] == real["total_size"]
     assert decode(real["id"], entry.read_bytes()) == doctored  # not rewritten
+
+
+def test_the_progress_line_tells_the_wait_for_the_export_then_the_bytes(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """#18: before the export's first byte the line says the engine is preparing it (and
+    for how long), not "0 %"; then it moves with the bytes read."""
+    from app.headless import ProgressLine
+
+    line = ProgressLine("reading the image export")
+    line.enabled = True  # as on a terminal
+    line(0, 2_000_000)
+    line(0, 2_000_000)  # the same second: not printed again
+    line(1_000_000, 2_000_000)
+    line.clear()
+    assert capsys.readouterr().err == (
+        "\rreading the image export: engine preparing the export… 0 s"
+        "\r\033[K\rreading the image export:  50 % of 2.0 MB\r\033[K")
