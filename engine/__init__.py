@@ -72,7 +72,7 @@ from engine._compose import (
     project_removal_plan,
     remove_project,
 )
-from engine._compose_logs import ProjectLogBatch, project_logs
+from engine._compose_logs import ProjectLogBatch, ProjectLogCursor, project_logs
 from engine._context import (
     BuildArg,
     ContextEntry,
@@ -472,6 +472,7 @@ __all__ = [
     "ProbeResult",
     "ProjectActionResult",
     "ProjectLogBatch",
+    "ProjectLogCursor",
     "ProjectRemovalPlan",
     "ProjectRemovalResult",
     "ProtocolError",

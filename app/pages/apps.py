@@ -16,7 +16,6 @@ is asked with :func:`app.widgets.ask.ask` (non-blocking), never from a modal loo
 from __future__ import annotations
 
 import html
-import zlib
 from dataclasses import replace
 from functools import partial
 
@@ -36,6 +35,7 @@ from PySide6.QtWidgets import (
 
 import engine
 from app.models.table import Column, ItemRole, KeyedTableModel
+from app.pages.app_logs import ProjectLogs, ProjectLogView
 from app.pages.table_page import TablePage
 from app.presentation import container_tone, counted
 from app.resources import COMPOSE_PROJECTS
@@ -43,36 +43,6 @@ from app.session import EngineSession, MessageLevel
 from app.widgets.ask import ask
 from app.widgets.badges import StateBadgeDelegate
 from app.widgets.link_label import LinkLabel
-from app.widgets.log_view import LogView
-
-#: The colours ``docker compose logs`` gives services (ANSI cyan, green, magenta, blue,
-#: then their bright variants), less its yellows, unreadable on a light background; a
-#: service's own is fixed by its name.
-MARK_COLOURS = (36, 32, 35, 34, 96, 92, 95, 94)
-#: Lines of each container read before following (the log view keeps the last 100k).
-LOG_TAIL = 2000
-
-
-def mark_colour(source: str) -> int:
-    """The ANSI colour of a service's mark: the same in every session and project."""
-    return MARK_COLOURS[zlib.crc32(source.split("-")[0].encode()) % len(MARK_COLOURS)]
-
-
-def marked(source: str, width: int, line: bytes) -> bytes:
-    """``web    | line``, the mark in the service's colour, as docker compose logs does."""
-    return f"\x1b[{mark_colour(source)}m{source.ljust(width)} |\x1b[0m ".encode() + line
-
-
-async def stream_project_logs(view: LogView, project: engine.ComposeProject,
-                              client: engine.Engine) -> None:
-    """The merged log of ``project`` into ``view``, following it while anything runs."""
-    width = max((len(s.name) + (3 if len(s.containers) > 1 else 0)
-                 for s in project.services), default=0)
-    async for batch in engine.project_logs(client, project, tail=LOG_TAIL,
-                                           follow=project.running > 0):
-        view.add_lines(batch.streams, [marked(source, width, line) for source, line
-                                       in zip(batch.sources, batch.lines, strict=True)],
-                       batch.stamps)
 
 
 def project_tone(project: engine.ComposeProject) -> str:
@@ -191,16 +161,15 @@ class AppsPage(TablePage):
         detail_layout = QVBoxLayout(detail)
         detail_layout.setContentsMargins(0, 4, 0, 0)
         detail_layout.addWidget(self.detail_title)
-        self.logs = LogView(self)
+        self.logs = ProjectLogView(self)
         self.logs.setObjectName("app-logs")
         self.logs.setAccessibleName("Merged logs of the selected app")
         self.tabs = QTabWidget(self)
         self.tabs.setObjectName("app-tabs")
         self.tabs.addTab(self.services_view, "Services")
         self.tabs.addTab(self.logs, "Logs")
-        self.tabs.currentChanged.connect(lambda _i: self._update_logs())
-        #: Whose log the view shows: the project and the containers running when it began.
-        self._logs_of: tuple[str, frozenset[str]] | None = None
+        #: The selected project's merged log, read only while the Logs tab shows.
+        self.project_logs = ProjectLogs(session, self.logs)
         detail_layout.addWidget(self.tabs, 1)
         detail_layout.addWidget(self.resources_label)
         # The project table above, the selected project below, in one splitter.
@@ -253,23 +222,7 @@ class AppsPage(TablePage):
             f"Volumes: {', '.join(links) or 'none'}<br>Networks: {', '.join(nets) or 'none'}")
 
     def _update_logs(self) -> None:
-        """Read the selected project's merged log while the Logs tab shows, afresh when
-        another project is selected or its running containers change (a restart)."""
-        project = self.selected_project()
-        if project is None or self.tabs.currentWidget() is not self.logs:
-            if project is None and self._logs_of is not None:
-                self.session.cancel("app-logs")
-                self.logs.clear()
-                self._logs_of = None
-            return
-        wanted = (project.name, frozenset(c.id for c in project.containers if c.running))
-        if wanted == self._logs_of:
-            return
-        self._logs_of = wanted
-        self.logs.clear()
-        self.session.run(partial(stream_project_logs, self.logs, project),
-                         describe=f"read the logs of app {project.name}", key="app-logs",
-                         quiet_not_found=True)
+        self.project_logs.show_project(self.selected_project())
 
     @staticmethod
     def _can(project: engine.ComposeProject, verb: str) -> bool:

@@ -13,6 +13,7 @@ heights, so only the visible rows are measured or painted.
 from __future__ import annotations
 
 import re
+import zlib
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
 from typing import Any, overload
@@ -28,7 +29,7 @@ from PySide6.QtCore import (
     QTimer,
     Signal,
 )
-from PySide6.QtGui import QColor, QFont, QFontDatabase, QFontMetrics, QPainter
+from PySide6.QtGui import QColor, QFont, QFontDatabase, QFontMetrics, QIcon, QPainter, QPixmap
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
@@ -41,11 +42,13 @@ from PySide6.QtWidgets import (
     QStyledItemDelegate,
     QStyleOptionViewItem,
     QTableView,
+    QToolButton,
     QVBoxLayout,
     QWidget,
 )
 
-from app.theme import MUTED_TEXT, SEARCH_HIT
+from app.models.log_levels import LEVELS, line_levels
+from app.theme import MUTED_TEXT, SEARCH_HIT, Tone
 from app.widgets.ansi import PLAIN, Run, ansi_runs, strip_ansi
 from engine import log_timestamp
 
@@ -57,6 +60,24 @@ DEFAULT_CAP = 100_000
 STDERR_MARK = QColor("#d0342c")
 #: Decoded rows kept for painting; more than a screenful or two is never needed.
 DECODED_ROWS = 2048
+#: The colours of a merged log's ``service |`` marks, each readable on a light and a
+#: dark palette (xterm's cyan and green, which ``docker compose logs`` uses, are not
+#: on white); a source's own is fixed by its name, so it is the same in every session.
+MARK_TONES = (
+    Tone("#0b7285", "#66d9e8"), Tone("#2b8a3e", "#8ce99a"), Tone("#862e9c", "#e599f7"),
+    Tone("#1864ab", "#74c0fc"), Tone("#c2255c", "#faa2c1"), Tone("#5f3dc4", "#b197fc"),
+    Tone("#d9480f", "#ffa94d"), Tone("#087f5b", "#63e6be"),
+)
+#: The level filter's buttons: what they say and which levels they show.
+LEVEL_BUTTONS = (("Error", "error"), ("Warn", "warn"), ("Info", "info"), ("Debug", "debug"),
+                 ("Other", "other"))
+
+
+def mark_tone(source: str) -> Tone:
+    """The colour of a source's mark; a replica ("web-2") has its service's."""
+    service, _, number = source.rpartition("-")
+    key = service if service and number.isdigit() else source
+    return MARK_TONES[zlib.crc32(key.encode()) % len(MARK_TONES)]
 
 
 def plain_text(raw: bytes) -> str:
@@ -68,10 +89,13 @@ def plain_text(raw: bytes) -> str:
 class LogEntry:
     """One line: the bytes as the container wrote them; text made on first use."""
 
-    __slots__ = ("_parsed", "_plain", "_runs", "_text", "_timestamp", "raw", "stamp", "stream")
+    __slots__ = ("_parsed", "_plain", "_runs", "_text", "_timestamp", "raw", "source", "stamp",
+                 "stream")
 
-    def __init__(self, stream: int, raw: bytes, stamp: bytes | None = None) -> None:
+    def __init__(self, stream: int, raw: bytes, stamp: bytes | None = None,
+                 source: int = 0) -> None:
         self.stream = stream
+        self.source = source  # which of the view's sources wrote it (a merged log's service)
         self.raw = raw
         self.stamp = stamp  # the RFC 3339 text of the daemon's timestamp prefix
         self._text: str | None = None
@@ -141,7 +165,13 @@ class _Entries(Sequence[LogEntry]):
 
 
 class LogModel(QAbstractListModel):
-    """The last ``cap`` lines, as parallel lists of raw bytes, streams and stamps."""
+    """The last ``cap`` lines, as parallel lists of raw bytes, streams, stamps and sources.
+
+    ``sources`` says which source wrote each line (a merged log's services; 0 for a
+    container's own log).  ``levels`` holds each line's level (:mod:`app.models.log_levels`)
+    only while :attr:`track_levels` is on (a level filter shows): reading them costs
+    a search of every line, which nothing else needs.
+    """
 
     dropped_changed = Signal(int)
 
@@ -151,6 +181,9 @@ class LogModel(QAbstractListModel):
         self.streams = bytearray()
         self.lines: list[bytes] = []
         self.stamps: list[bytes | None] = []
+        self.sources = bytearray()
+        self.levels = bytearray()
+        self._track_levels = False
         self.dropped = 0
         # Decoded rows by line number (row + lines ever removed from the front), so a
         # trim does not have to renumber them.
@@ -182,7 +215,8 @@ class LogModel(QAbstractListModel):
         if entry is None:
             if len(self._decoded) >= DECODED_ROWS:
                 self._decoded.clear()
-            entry = LogEntry(self.streams[row], self.lines[row], self.stamps[row])
+            entry = LogEntry(self.streams[row], self.lines[row], self.stamps[row],
+                             self.sources[row])
             self._decoded[key] = entry
         return entry
 
@@ -207,24 +241,46 @@ class LogModel(QAbstractListModel):
         self.append_lines(bytes(e.stream for e in entries), [e.raw for e in entries],
                           [e.stamp for e in entries])
 
+    @property
+    def track_levels(self) -> bool:
+        return self._track_levels
+
+    @track_levels.setter
+    def track_levels(self, on: bool) -> None:
+        """Keep :attr:`levels` (read for every line held now, then for each batch)."""
+        if on and not self._track_levels:
+            self.levels = line_levels(self.lines, self.sources)
+        elif not on:
+            self.levels = bytearray()
+        self._track_levels = on
+
     def append_lines(self, streams: bytes | bytearray, lines: Sequence[bytes],
-                     stamps: Sequence[bytes | None], *, dropped: int = 0) -> None:
+                     stamps: Sequence[bytes | None], *, dropped: int = 0,
+                     sources: bytes | bytearray | None = None) -> None:
         """Add a batch with one remove and one insert, whatever its size: O(batch).
 
-        ``dropped`` counts lines of the batch the caller already had to leave out.
+        ``dropped`` counts lines of the batch the caller already had to leave out;
+        ``sources`` says which source wrote each line (all 0 when None).
         """
         if not lines:
             return
+        if sources is None:
+            sources = bytes(len(lines))
         # A batch larger than the cap is cut first; those lines count as dropped too.
         cut = max(len(lines) - self.cap, 0)
         if cut:
             streams, lines, stamps = streams[cut:], lines[cut:], stamps[cut:]
+            sources = sources[cut:]
+        levels = line_levels(lines, sources, (self.sources, self.levels)) \
+            if self._track_levels else b""
         overflow = max(len(self.lines) + len(lines) - self.cap, 0)
         if overflow:
             self.beginRemoveRows(QModelIndex(), 0, overflow - 1)
             del self.streams[:overflow]
             del self.lines[:overflow]
             del self.stamps[:overflow]
+            del self.sources[:overflow]
+            del self.levels[:overflow]
             self.removed += overflow
             self.endRemoveRows()
         if overflow or cut or dropped:
@@ -235,6 +291,8 @@ class LogModel(QAbstractListModel):
         self.streams += streams
         self.lines += lines
         self.stamps += stamps
+        self.sources += sources
+        self.levels += levels
         self.endInsertRows()
 
     def clear(self) -> None:
@@ -243,6 +301,8 @@ class LogModel(QAbstractListModel):
         self.streams.clear()
         self.lines.clear()
         self.stamps.clear()
+        self.sources.clear()
+        self.levels.clear()
         self._decoded.clear()
         self.dropped = 0
         self.endResetModel()
@@ -250,14 +310,15 @@ class LogModel(QAbstractListModel):
 
 
 class MatchFilter(QSortFilterProxyModel):
-    """"Only matches" with the view's own search instead of Qt's regex filter.
+    """"Only matches", chosen sources and levels, with the view's own search.
 
     Qt's filter would ask for every row's text through a Python ``data()`` call
     and match it with a QRegularExpression (not quite Python's ``re``, which the
     match count uses); here the rows the search found are a set of line numbers,
-    and only lines added after that search are matched as they arrive.  It is
-    attached to the model only while it filters: a proxy in between costs every
-    inserted row a mapping update and a Python call.
+    and only lines added after that search are matched as they arrive.  Sources
+    and levels are a byte a line in the model.  It is attached to the model only
+    while it filters: a proxy in between costs every inserted row a mapping update
+    and a Python call.
     """
 
     def __init__(self, model: LogModel, parent: QWidget) -> None:
@@ -266,14 +327,30 @@ class MatchFilter(QSortFilterProxyModel):
         self._pattern: re.Pattern[str] | None = None
         self._found: set[int] = set()
         self._searched = 0  # line numbers below this were searched: _found has their matches
+        self._sources: frozenset[int] | None = None
+        self._levels: frozenset[int] | None = None
+
+    @property
+    def active(self) -> bool:
+        return (self._pattern is not None or self._sources is not None
+                or self._levels is not None)
 
     def set_matches(self, pattern: re.Pattern[str] | None, rows: Iterable[int]) -> None:
-        """Show only ``rows`` (and later lines ``pattern`` finds); detach for None."""
+        """Show only ``rows`` (and later lines ``pattern`` finds); None: every line."""
         removed = self._model.removed
         self._pattern = pattern
         self._found = {row + removed for row in rows} if pattern is not None else set()
         self._searched = len(self._model.lines) + removed
-        if pattern is None:
+        self._refilter()
+
+    def set_lines(self, sources: Iterable[int] | None, levels: Iterable[int] | None) -> None:
+        """Show only lines of these sources and levels (None: any)."""
+        self._sources = frozenset(sources) if sources is not None else None
+        self._levels = frozenset(levels) if levels is not None else None
+        self._refilter()
+
+    def _refilter(self) -> None:
+        if not self.active:
             self.setSourceModel(None)  # type: ignore[arg-type]
         elif self.sourceModel() is None:
             self.setSourceModel(self._model)
@@ -282,13 +359,18 @@ class MatchFilter(QSortFilterProxyModel):
             self.endFilterChange(QSortFilterProxyModel.Direction.Rows)
 
     def filterAcceptsRow(self, source_row: int, source_parent: AnyIndex) -> bool:
+        model = self._model
+        if self._sources is not None and model.sources[source_row] not in self._sources:
+            return False
+        if self._levels is not None and model.levels[source_row] not in self._levels:
+            return False
         pattern = self._pattern
         if pattern is None:
             return True
-        line = source_row + self._model.removed
+        line = source_row + model.removed
         if line < self._searched:
             return line in self._found
-        return pattern.search(plain_text(self._model.lines[source_row])) is not None
+        return pattern.search(plain_text(model.lines[source_row])) is not None
 
 
 class LogDelegate(QStyledItemDelegate):
@@ -323,10 +405,11 @@ class LogDelegate(QStyledItemDelegate):
         x = rect.left() + 8
         default = palette.highlightedText().color() if selected else palette.text().color()
         prefix = self.view.prefix(entry)
+        mark = self.view.mark(entry)
         if self.view.wrap.isChecked():
             painter.setPen(default)
             painter.drawText(rect.adjusted(8, 0, 0, 0), Qt.TextFlag.TextWrapAnywhere,
-                             prefix + entry.plain)
+                             prefix + (mark[0] if mark else "") + entry.plain)
             painter.restore()
             return
         metrics = self.view.metrics
@@ -335,6 +418,10 @@ class LogDelegate(QStyledItemDelegate):
             painter.setPen(QColor(MUTED_TEXT.on(palette)))
             painter.drawText(x, baseline, prefix)
             x += metrics.horizontalAdvance(prefix)
+        if mark:
+            painter.setPen(default if selected else QColor(mark[1].on(palette)))
+            painter.drawText(x, baseline, mark[0])
+            x += metrics.horizontalAdvance(mark[0])
         pattern = self.view.search_pattern
         base_font = painter.font()
         # The font is fixed-pitch: what lies beyond the right edge is never shaped.
@@ -392,9 +479,15 @@ class LogView(QWidget):
         self._pending_streams = bytearray()
         self._pending_lines: list[bytes] = []
         self._pending_stamps: list[bytes | None] = []
+        self._pending_sources = bytearray()
         self._pending_dropped = 0
         self._matches: list[int] = []
         self._current = -1
+        #: A merged log's sources (marks and the source filter); none for one container.
+        self.source_names: list[str] = []
+        self._marks: list[tuple[str, Tone]] = []
+        self.source_buttons: dict[str, QToolButton] = {}
+        self.level_buttons: dict[str, QToolButton] = {}
 
         self.follow = self._check("Follow", "logs-follow", True)
         self.timestamps = self._check("Timestamps", "logs-timestamps", False)
@@ -446,9 +539,32 @@ class LogView(QWidget):
                                self.next_button, self.save_button]
         for item in tail:
             bar.addWidget(item)
+        # The filters of a merged log (services, levels): shown once it has some.
+        self.filters = QWidget(self)
+        self.filters.setObjectName("logs-filters")
+        self._filter_bar = QHBoxLayout(self.filters)
+        self._filter_bar.setContentsMargins(0, 0, 0, 0)
+        self._filter_bar.setSpacing(4)
+        self._sources_label = QLabel("Services:", self.filters)
+        self._filter_bar.addWidget(self._sources_label)
+        self._sources_end = QLabel("", self.filters)  # the source buttons go before it
+        self._filter_bar.addWidget(self._sources_end)
+        self._filter_bar.addSpacing(12)
+        self._levels_label = QLabel("Levels:", self.filters)
+        self._filter_bar.addWidget(self._levels_label)
+        for text, level in LEVEL_BUTTONS:
+            button = self._chip(text, f"logs-level-{level}",
+                                f"Show {text.lower()} lines" if level != "other"
+                                else "Show lines without a level")
+            button.toggled.connect(self._apply_line_filter)
+            self._filter_bar.addWidget(button)
+            self.level_buttons[level] = button
+        self._filter_bar.addStretch(1)
+        self.filters.hide()
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addLayout(bar)
+        layout.addWidget(self.filters)
         layout.addWidget(self.status)
         layout.addWidget(self.list, 1)
         self.status.hide()
@@ -479,6 +595,32 @@ class LogView(QWidget):
         box.setChecked(checked)
         return box
 
+    def _chip(self, text: str, name: str, accessible: str) -> QToolButton:
+        button = QToolButton(self.filters)
+        button.setText(text)
+        button.setObjectName(name)
+        button.setAccessibleName(accessible)
+        button.setToolTip(f"{accessible} (right-click: only these)")
+        button.setCheckable(True)
+        button.setChecked(True)
+        button.setAutoRaise(True)
+        button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        button.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        button.customContextMenuRequested.connect(lambda _pos: self._only(button))
+        return button
+
+    def _only(self, chosen: QToolButton) -> None:
+        """Right-click on a filter button: show only its lines (again: show all)."""
+        group = self.level_buttons if chosen in self.level_buttons.values() \
+            else self.source_buttons
+        alone = chosen.isChecked() and all(not b.isChecked() for b in group.values()
+                                           if b is not chosen)
+        for button in group.values():
+            button.blockSignals(True)
+            button.setChecked(alone or button is chosen)
+            button.blockSignals(False)
+        self._apply_line_filter()
+
     def _button(self, text: str, name: str, accessible: str) -> QPushButton:
         button = QPushButton(text, self)
         button.setObjectName(name)
@@ -492,17 +634,22 @@ class LogView(QWidget):
         self.add_lines(bytes((entry.stream,)), [entry.raw], [entry.stamp])
 
     def add_lines(self, streams: bytes | bytearray, lines: Sequence[bytes],
-                  stamps: Sequence[bytes | None]) -> None:
-        """Queue a batch (``engine.LogBatch``'s fields); it reaches the model on the tick."""
+                  stamps: Sequence[bytes | None], sources: bytes | None = None) -> None:
+        """Queue a batch (``engine.LogBatch``'s fields); it reaches the model on the tick.
+
+        ``sources``: which of :meth:`set_sources`' names wrote each line (all the first).
+        """
         self._pending_streams += streams
         self._pending_lines += lines
         self._pending_stamps += stamps
+        self._pending_sources += sources if sources is not None else bytes(len(lines))
         excess = len(self._pending_lines) - self.model.cap
         if excess > 0:
             # More than the cap before a tick came: the oldest could never be shown.
             del self._pending_streams[:excess]
             del self._pending_lines[:excess]
             del self._pending_stamps[:excess]
+            del self._pending_sources[:excess]
             self._pending_dropped += excess
         if not self._flush_timer.isActive():
             self._flush_timer.start()
@@ -511,11 +658,12 @@ class LogView(QWidget):
         if not self._pending_lines:
             self._flush_timer.stop()
             return
-        streams, lines, stamps = (self._pending_streams, self._pending_lines,
-                                  self._pending_stamps)
+        streams, lines, stamps, sources = (self._pending_streams, self._pending_lines,
+                                           self._pending_stamps, self._pending_sources)
         self._pending_streams, self._pending_lines, self._pending_stamps = bytearray(), [], []
+        self._pending_sources = bytearray()
         dropped, self._pending_dropped = self._pending_dropped, 0
-        self.model.append_lines(streams, lines, stamps, dropped=dropped)
+        self.model.append_lines(streams, lines, stamps, dropped=dropped, sources=sources)
         if self.search_pattern is not None:
             self._count_matches(max(len(self.model.lines) - len(lines), 0))
         if self.follow.isChecked():
@@ -525,6 +673,7 @@ class LogView(QWidget):
         self._pending_streams.clear()
         self._pending_lines.clear()
         self._pending_stamps.clear()
+        self._pending_sources.clear()
         self._pending_dropped = 0
         self.model.clear()
         self._matches = []
@@ -537,7 +686,100 @@ class LogView(QWidget):
         self.status.setVisible(bool(text))
 
     def line_text(self, entry: LogEntry | None) -> str:
-        return "" if entry is None else self.prefix(entry) + entry.plain
+        if entry is None:
+            return ""
+        mark = self.mark(entry)
+        return self.prefix(entry) + (mark[0] if mark else "") + entry.plain
+
+    def mark(self, entry: LogEntry) -> tuple[str, Tone] | None:
+        """``web    | `` and its colour, for a line of a merged log."""
+        marks = self._marks
+        return marks[entry.source] if entry.source < len(marks) else None
+
+    # -- sources and levels ---------------------------------------------------------------
+
+    def set_sources(self, names: Sequence[str]) -> None:
+        """Name the sources of a merged log (``sources`` of :meth:`add_lines` index them):
+        each line is marked with its source in the source's colour, as
+        ``docker compose logs`` does, and a button per source filters by it.  Names
+        keep their numbers while lines of them are held; a new source is shown."""
+        if list(names) == self.source_names:
+            return
+        self.source_names = list(names)
+        for name in [n for n in self.source_buttons if n not in names]:
+            self.source_buttons.pop(name).deleteLater()
+        width = max((len(n) for n in names), default=0)
+        self._marks = [(f"{n.ljust(width)} | ", mark_tone(n)) for n in names]
+        for name in names:
+            if name in self.source_buttons:
+                continue
+            button = self._chip(name, f"logs-source-{name}", f"Show the lines of {name}")
+            button.setIcon(self._dot(mark_tone(name)))
+            button.toggled.connect(self._apply_line_filter)
+            self._filter_bar.insertWidget(self._filter_bar.indexOf(self._sources_end), button)
+            self.source_buttons[name] = button
+        if names:
+            self.filters.show()
+        self._apply_line_filter()
+
+    def _dot(self, tone: Tone) -> QIcon:
+        size = self.metrics.height() // 2 + 2
+        pixmap = QPixmap(size, size)
+        pixmap.fill(Qt.GlobalColor.transparent)
+        painter = QPainter(pixmap)
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        painter.setPen(Qt.PenStyle.NoPen)
+        painter.setBrush(QColor(tone.on(self.palette())))
+        painter.drawEllipse(0, 0, size - 1, size - 1)
+        painter.end()
+        return QIcon(pixmap)
+
+    def shown_sources(self) -> set[int] | None:
+        """The sources whose lines show (by number), or None for all."""
+        chosen = {i for i, n in enumerate(self.source_names)
+                  if self.source_buttons[n].isChecked()}
+        return None if len(chosen) == len(self.source_names) else chosen
+
+    def shown_levels(self) -> set[str] | None:
+        """The levels whose lines show (``other``: none found), or None for all."""
+        chosen = {level for level, b in self.level_buttons.items() if b.isChecked()}
+        return None if len(chosen) == len(self.level_buttons) else chosen
+
+    def set_shown_sources(self, sources: set[int] | None) -> None:
+        """Show the lines of these sources only (by number; None: all)."""
+        for number, name in enumerate(self.source_names):
+            button = self.source_buttons[name]
+            button.blockSignals(True)
+            button.setChecked(sources is None or number in sources)
+            button.blockSignals(False)
+        self._apply_line_filter()
+
+    def set_levels(self, levels: set[str] | None) -> None:
+        """Show lines of these levels only (``error``, ``warn``, ``info``, ``debug``,
+        ``other``; None: all)."""
+        for level, button in self.level_buttons.items():
+            button.blockSignals(True)
+            button.setChecked(levels is None or level in levels)
+            button.blockSignals(False)
+        self._apply_line_filter()
+
+    def _apply_line_filter(self) -> None:
+        levels = self.shown_levels()
+        self.model.track_levels = levels is not None
+        self.proxy.set_lines(self.shown_sources(),
+                             None if levels is None else {LEVELS[name] for name in levels})
+        self._show_filtered()
+
+    def _show_filtered(self) -> None:
+        """The list shows the proxy while anything filters, else the model itself."""
+        shown = self.proxy if self.proxy.active else self.model
+        if self.list.model() is not shown:
+            old_selection = self.list.selectionModel()
+            self.list.setModel(shown)
+            old_selection.deleteLater()
+        if self.follow.isChecked():
+            self.list.scrollToBottom()
+        self.list.viewport().update()
 
     def prefix(self, entry: LogEntry) -> str:
         if self.timestamps.isChecked() and entry.timestamp is not None:
@@ -600,14 +842,7 @@ class LogView(QWidget):
         only = self.search_pattern if self.filter.isChecked() else None
         if only is not None or self.proxy.sourceModel() is not None:
             self.proxy.set_matches(only, self._matches)
-        shown = self.model if only is None else self.proxy
-        if self.list.model() is not shown:
-            old_selection = self.list.selectionModel()
-            self.list.setModel(shown)
-            old_selection.deleteLater()
-            if self.follow.isChecked():
-                self.list.scrollToBottom()
-        self.list.viewport().update()
+        self._show_filtered()
 
     def _count_matches(self, start: int) -> None:
         pattern = self.search_pattern
