@@ -33,6 +33,7 @@ def open_apps(qtbot: QtBot, make_session, target: EngineUnderTest) -> AppsPage:
     session: EngineSession = make_session(target.url)
     window = MainWindow(session)
     qtbot.addWidget(window)
+    window.show()  # the Logs tab reads only while it is on screen
     session.start()
     wait_connected(qtbot, session)
     page = window.page(AppsPage)
@@ -81,20 +82,19 @@ def test_a_project_from_a_terminal_appears_live_and_acts_as_one(
     page.tabs.setCurrentWidget(page.logs)
 
     def marks() -> list[str]:
-        return [e.plain.split(" |")[0].strip() for e in page.logs.model.entries]
+        return [page.logs.source_names[e.source] for e in page.logs.model.entries]
 
     qtbot.waitUntil(lambda: marks().count("web") >= 5 and marks().count("worker") >= 5,
                     timeout=WAIT)
     entries = list(page.logs.model.entries)
-    assert all(e.plain.split("| ", 1)[1].split()[0] == e.plain.split(" |")[0].strip()
-               for e in entries)
+    assert all(e.plain.split()[0] == page.logs.source_names[e.source] for e in entries)
     keys = [engine.log_since(e.stamp) for e in entries]
     assert keys == sorted(keys)
-    web = [e for e in entries if e.plain.startswith("web")]
-    worker = [e for e in entries if e.plain.startswith("worker")]
-    # Each service's mark keeps its own colour (the ANSI code before the mark).
-    assert len({e.raw.split(b"m", 1)[0] for e in web}) == 1
-    assert web[0].raw.split(b"m", 1)[0] != worker[0].raw.split(b"m", 1)[0]
+    web = next(e for e in entries if e.plain.startswith("web"))
+    worker = next(e for e in entries if e.plain.startswith("worker"))
+    # Each line shows "service | " in its service's own colour.
+    assert page.logs.line_text(web).startswith("web    | web ")
+    assert page.logs.mark(web) != page.logs.mark(worker)
     seen = len(entries)
     qtbot.waitUntil(lambda: len(page.logs.model.entries) > seen + 4, timeout=WAIT)  # follows
 
