@@ -16,13 +16,14 @@ from __future__ import annotations
 
 import asyncio
 from functools import partial
+from pathlib import Path
 
 from PySide6.QtCore import Signal
 from PySide6.QtGui import QHideEvent, QShowEvent
-from PySide6.QtWidgets import QWidget
+from PySide6.QtWidgets import QFileDialog, QWidget
 
 import engine
-from app.session import EngineSession
+from app.session import EngineSession, MessageLevel
 from app.widgets.log_view import DEFAULT_CAP, LogView
 
 #: Lines of each container read before following (the log view keeps the last 100k).
@@ -72,6 +73,7 @@ class ProjectLogs:
         #: Reads started, for tests and the bench: a hidden view starts none.
         self.reads = 0
         view.shown_changed.connect(lambda _shown: self.update())
+        view.save_button.clicked.connect(self.save)
 
     def show_project(self, project: engine.ComposeProject | None) -> None:
         """Show ``project``'s log (None: none); another project starts afresh."""
@@ -99,6 +101,23 @@ class ProjectLogs:
             partial(stream_project_logs, self.view, project, cursor=self.cursor),
             describe=f"read the logs of app {project.name}", key="app-logs",
             quiet_not_found=True)
+
+    def save(self) -> None:
+        """Save the lines held, each with its ``service |`` mark, as plain text."""
+        if self.project is None:
+            return
+        path, _ = QFileDialog.getSaveFileName(
+            self.view, "Save logs", str(Path.home() / f"{self.project.name}.log"),
+            "Plain text log (*.log *.txt)")
+        if not path:
+            return
+        self.view.flush()  # lines still queued for the next tick are saved too
+        try:
+            Path(path).write_bytes(self.view.plain_bytes())
+        except OSError as exc:
+            self.session.message.emit(MessageLevel.ERROR, f"Could not save the logs: {exc}")
+        else:
+            self.session.message.emit(MessageLevel.INFO, f"Saved the logs to {path}")
 
     def _stop(self) -> None:
         if self.task is not None:

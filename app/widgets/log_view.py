@@ -13,7 +13,6 @@ heights, so only the visible rows are measured or painted.
 from __future__ import annotations
 
 import re
-import zlib
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
 from typing import Any, overload
@@ -62,22 +61,21 @@ STDERR_MARK = QColor("#d0342c")
 DECODED_ROWS = 2048
 #: The colours of a merged log's ``service |`` marks, each readable on a light and a
 #: dark palette (xterm's cyan and green, which ``docker compose logs`` uses, are not
-#: on white); a source's own is fixed by its name, so it is the same in every session.
+#: on white).  As there, a source's colour is its place in the project's order, so
+#: eight services never share one and a project looks the same in every session.
 MARK_TONES = (
-    Tone("#0b7285", "#66d9e8"), Tone("#2b8a3e", "#8ce99a"), Tone("#862e9c", "#e599f7"),
-    Tone("#1864ab", "#74c0fc"), Tone("#c2255c", "#faa2c1"), Tone("#5f3dc4", "#b197fc"),
-    Tone("#d9480f", "#ffa94d"), Tone("#087f5b", "#63e6be"),
+    Tone("#0b7285", "#66d9e8"), Tone("#c2255c", "#faa2c1"), Tone("#2b8a3e", "#8ce99a"),
+    Tone("#5f3dc4", "#b197fc"), Tone("#d9480f", "#ffa94d"), Tone("#1864ab", "#74c0fc"),
+    Tone("#862e9c", "#e599f7"), Tone("#087f5b", "#63e6be"),
 )
 #: The level filter's buttons: what they say and which levels they show.
 LEVEL_BUTTONS = (("Error", "error"), ("Warn", "warn"), ("Info", "info"), ("Debug", "debug"),
                  ("Other", "other"))
 
 
-def mark_tone(source: str) -> Tone:
-    """The colour of a source's mark; a replica ("web-2") has its service's."""
-    service, _, number = source.rpartition("-")
-    key = service if service and number.isdigit() else source
-    return MARK_TONES[zlib.crc32(key.encode()) % len(MARK_TONES)]
+def mark_tone(number: int) -> Tone:
+    """The colour of source ``number``'s mark."""
+    return MARK_TONES[number % len(MARK_TONES)]
 
 
 def plain_text(raw: bytes) -> str:
@@ -709,12 +707,12 @@ class LogView(QWidget):
         for name in [n for n in self.source_buttons if n not in names]:
             self.source_buttons.pop(name).deleteLater()
         width = max((len(n) for n in names), default=0)
-        self._marks = [(f"{n.ljust(width)} | ", mark_tone(n)) for n in names]
-        for name in names:
+        self._marks = [(f"{n.ljust(width)} | ", mark_tone(i)) for i, n in enumerate(names)]
+        for number, name in enumerate(names):
             if name in self.source_buttons:
                 continue
             button = self._chip(name, f"logs-source-{name}", f"Show the lines of {name}")
-            button.setIcon(self._dot(mark_tone(name)))
+            button.setIcon(self._dot(mark_tone(number)))
             button.toggled.connect(self._apply_line_filter)
             self._filter_bar.insertWidget(self._filter_bar.indexOf(self._sources_end), button)
             self.source_buttons[name] = button
@@ -896,4 +894,8 @@ class LogView(QWidget):
         the ANSI codes, so no colour or cursor sequence reaches a terminal later.
         """
         texts = self.model.plain_texts()
+        if self._marks:  # a merged log: each line with its "service | " mark
+            marks = [mark for mark, _tone in self._marks]
+            texts = [marks[s] + t if s < len(marks) else t
+                     for s, t in zip(self.model.sources, texts, strict=True)]
         return ("\n".join(texts) + "\n").encode("utf-8") if texts else b""
