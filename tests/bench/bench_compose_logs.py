@@ -8,6 +8,8 @@ lines (~60 bytes) and exit; then, alternating, median of ``--repeats``:
 
 - raw:  the five ``GET /containers/{id}/logs?stdout=1&stderr=1`` read to the end
   with httpx, all at once (the floor the issue names), and with ``timestamps=1``;
+- bulk: the same ``timestamps=1`` bodies through the engine's own reader (de-chunked
+  in bulk, ``Engine.open_body_bytes``), thrown away: the floor of how the app reads;
 - ours: what the Logs tab does (``app.pages.app_logs.stream_project_logs`` with every
   line, not the page's tail): the five logs read, merged by time, marked by
   service and shown in the ``LogView`` (offscreen, qasync loop), until the model
@@ -37,6 +39,7 @@ from PySide6.QtWidgets import QApplication
 import engine
 from app.event_loop import make_event_loop
 from app.pages.app_logs import ProjectLogView, stream_project_logs
+from engine._io.container_logs import _PIECE
 
 SERVICES = ("web", "worker", "cache", "db", "proxy")
 # ~60 bytes a line, with a level word in every tenth (as a real service would).
@@ -88,6 +91,21 @@ async def raw_reads(client: engine.Engine, ids: list[str], timestamps: bool
         return time.perf_counter() - start, sum(sizes)
 
 
+async def bulk_reads(client: engine.Engine, ids: list[str]) -> float:
+    """The five ``timestamps=1`` bodies through the engine's own reader, thrown away:
+    the floor of the way the app reads (one connection each, de-chunked in bulk)."""
+    async def one(container_id: str) -> None:
+        params = {"stdout": 1, "stderr": 1, "timestamps": 1, "follow": 0, "tail": "all"}
+        async with client.open_body_bytes("GET", f"/containers/{container_id}/logs",
+                                          params=params, piece=_PIECE) as body:
+            async for _blob in body:
+                pass
+
+    start = time.perf_counter()
+    await asyncio.gather(*(one(i) for i in ids))
+    return time.perf_counter() - start
+
+
 async def into_view(client: engine.Engine, project: engine.ComposeProject, total: int,
                     cap: int, meter: CPUStallMeter) -> tuple[float, ProjectLogView]:
     view = ProjectLogView(cap=cap)
@@ -115,7 +133,7 @@ async def history(args: argparse.Namespace, image: str) -> None:
         print(f"{len(ids)} services printed {args.lines} lines each in"
               f" {time.perf_counter() - started:.1f} s")
         total = args.lines * len(ids)
-        raws, raws_ts, ours, stalls = [], [], [], []
+        raws, raws_ts, bulks, ours, stalls = [], [], [], [], []
         size = size_ts = 0
         view: ProjectLogView | None = None
         for _ in range(args.repeats):
@@ -123,6 +141,7 @@ async def history(args: argparse.Namespace, image: str) -> None:
             raws.append(elapsed)
             elapsed, size_ts = await raw_reads(client, ids, True)
             raws_ts.append(elapsed)
+            bulks.append(await bulk_reads(client, ids))
             if view is not None:
                 view.deleteLater()
             meter = CPUStallMeter()
@@ -143,16 +162,20 @@ async def history(args: argparse.Namespace, image: str) -> None:
         for container_id in ids:
             await client.remove_container(container_id, force=True)
 
-    raw, raw_ts, own = median(raws), median(raws_ts), median(ours)
+    raw, raw_ts, own, bulk = median(raws), median(raws_ts), median(ours), median(bulks)
     print(load())
     print(f"project: {len(ids)} services x {args.lines} lines = {total} lines,"
           f" {size / 1e6:.1f} MB framed ({size_ts / 1e6:.1f} MB with timestamps), cap {args.cap}")
     print(f"raw GET /logs x5 (at once)           : {raw * 1000:7.0f} ms   (samples {ms(raws)})")
     print(f"raw GET /logs?timestamps=1 x5        : {raw_ts * 1000:7.0f} ms   (samples"
           f" {ms(raws_ts)})")
+    print(f"bulk reader, timestamps=1 x5         : {bulk * 1000:7.0f} ms   (samples"
+          f" {ms(bulks)})")
     print(f"merged -> ProjectLogView (all in)    : {own * 1000:7.0f} ms   (samples {ms(ours)})")
     print(f"ratio merged view / raw GET /logs x5            = {own / raw:.2f}   (goal <= 1.3)")
     print(f"ratio merged view / raw GET /logs?timestamps x5 = {own / raw_ts:.2f}")
+    print(f"ratio merged view / bulk reader x5              = {own / bulk:.2f}   (decoding,"
+          " merge and view on top of the read)")
     print(f"event loop while loading (last run): {stalls[-1].summary()}")
     print(f"                                     {stalls[-1].cpu_summary()}")
     print(f"level filter 'warn' on {total} lines: {level_time * 1000:.0f} ms,"
