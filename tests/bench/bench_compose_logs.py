@@ -205,9 +205,7 @@ async def follow(args: argparse.Namespace, image: str) -> None:
             lines = a[1]
             assert isinstance(lines, (list, tuple))
             received += len(lines)
-            for line in lines[-3:]:
-                if isinstance(line, bytes) and line.startswith(b"TOTAL "):
-                    totals.append(int(line.split()[1]))
+            totals.extend(int(line.split()[1]) for line in lines if line[:6] == b"TOTAL ")
             original_add(*a, **k)  # type: ignore[arg-type]
 
         view.add_lines = counting  # type: ignore[method-assign]
