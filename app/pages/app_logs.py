@@ -9,12 +9,14 @@ The log is followed only while the tab is on screen (not behind the Services
 tab, not on another page): hiding it cancels the read, and showing it again
 resumes from an :class:`engine.ProjectLogCursor`, so the lines written meanwhile
 arrive merged by time, none twice and none missing.  A restart of the project's
-containers resumes the same way instead of reading the log again from the top.
+containers, or the engine coming back after the connection was lost, resumes the
+same way instead of reading the log again from the top.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 from functools import partial
 from pathlib import Path
 
@@ -25,6 +27,8 @@ from PySide6.QtWidgets import QFileDialog, QWidget
 import engine
 from app.session import EngineSession, MessageLevel
 from app.widgets.log_view import DEFAULT_CAP, LogView
+
+log = logging.getLogger(__name__)
 
 #: Lines of each container read before following (the log view keeps the last 100k).
 LOG_TAIL = 2000
@@ -51,12 +55,19 @@ class ProjectLogView(LogView):
 async def stream_project_logs(view: LogView, project: engine.ComposeProject,
                               client: engine.Engine, *, tail: int | None = LOG_TAIL,
                               cursor: engine.ProjectLogCursor | None = None) -> None:
-    """The merged log of ``project`` into ``view``, following it while anything runs."""
-    async for batch in engine.project_logs(client, project, tail=tail,
-                                           follow=project.running > 0, cursor=cursor):
-        if len(batch.names) != len(view.source_names):
-            view.set_sources(batch.names)
-        view.add_lines(batch.streams, batch.lines, batch.stamps, batch.source_ids)
+    """The merged log of ``project`` into ``view``, following it while anything runs.
+
+    A lost connection ends it quietly: the window's banner says so, and the read
+    resumes from ``cursor`` once the engine is back (:class:`ProjectLogs`).
+    """
+    try:
+        async for batch in engine.project_logs(client, project, tail=tail,
+                                               follow=project.running > 0, cursor=cursor):
+            if len(batch.names) != len(view.source_names):
+                view.set_sources(batch.names)
+            view.add_lines(batch.streams, batch.lines, batch.stamps, batch.source_ids)
+    except engine.EngineUnreachable as exc:
+        log.info("the log of app %s stopped with the connection: %s", project.name, exc)
 
 
 class ProjectLogs:
@@ -74,6 +85,11 @@ class ProjectLogs:
         self.reads = 0
         view.shown_changed.connect(lambda _shown: self.update())
         view.save_button.clicked.connect(self.save)
+        session.watch_connection(view, resume=self._connection_back, pause=self._stop)
+
+    def _connection_back(self) -> None:
+        self._read_for = None  # read again, from the cursor
+        self.update()
 
     def show_project(self, project: engine.ComposeProject | None) -> None:
         """Show ``project``'s log (None: none); another project starts afresh."""
