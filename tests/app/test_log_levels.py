@@ -71,3 +71,26 @@ def test_the_view_filters_by_source_and_level(qtbot: QtBot, qtmodeltester: Model
     assert view.line_text(view.model.entry(0)) == "web | web 2 WARN again"
     view.set_levels(None)
     assert view.list.model() is view.model
+
+
+def test_the_search_filter_and_the_source_filter_combine(qtbot: QtBot) -> None:
+    view = LogView()
+    qtbot.addWidget(view)
+    view.set_sources(["web", "db"])
+    lines = [b"web GET /a", b"db GET-like query", b"web POST /b", b"db idle"]
+    view.add_lines(b"\x01" * 4, lines, [None] * 4, bytes([0, 1, 0, 1]))
+    view.flush()
+    view.search.setText("GET")
+    view.filter.setChecked(True)
+    view._run_search()
+    model = view.list.model()
+    assert [model.index(r, 0).data() for r in range(model.rowCount())] == [
+        "web GET /a", "db GET-like query"]
+    view.source_buttons["db"].click()
+    assert [model.index(r, 0).data() for r in range(model.rowCount())] == ["web GET /a"]
+    # A line that comes later is searched as it arrives.
+    view.add_lines(b"\x01\x01", [b"web GET /c", b"db GET x"], [None, None], b"\x00\x01")
+    view.flush()
+    assert [model.index(r, 0).data() for r in range(model.rowCount())] == [
+        "web GET /a", "web GET /c"]
+    assert view.match_count() == 4
