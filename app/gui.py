@@ -13,6 +13,7 @@ from PySide6.QtWidgets import QApplication
 
 def run_gui(host: str | None, argv: list[str]) -> int:
     from app import error_dialog
+    from app.engine_switch import startup_target
     from app.event_loop import make_event_loop
     from app.main_window import MainWindow
     from app.session import EngineSession
@@ -40,7 +41,9 @@ def run_gui(host: str | None, argv: list[str]) -> int:
     apply_theme(app, settings.get(THEME))
     app.styleHints().colorSchemeChanged.connect(
         lambda _scheme: apply_theme(app, settings.get(THEME)))
-    session = EngineSession(host)
+    # The engine chosen last in the window, unless --host, DOCKER_HOST or DOCKER_CONTEXT
+    # names one (they win, as for the docker CLI).
+    session = EngineSession(host, target=startup_target(host, settings))
     window = MainWindow(session, settings)
     window.show()
     # Qt, PySide and the window are long-lived: keep the collector from walking them
@@ -49,6 +52,7 @@ def run_gui(host: str | None, argv: list[str]) -> int:
     session.start()
     with loop:
         code: int = loop.run_until_complete(_run_until_quit(app))
+        loop.run_until_complete(window.engine_switch.aclose())
         loop.run_until_complete(session.aclose())
         loop.run_until_complete(loop.shutdown_asyncgens())
     return code

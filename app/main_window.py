@@ -28,11 +28,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.engine_switch import EngineSwitch
 from app.icons import PAGE_ICONS, decorate, themed_icon
 from app.notifications import DesktopNotifications, Notifier
 from app.operations import start_build, start_pull
 from app.page_table import PAGES
 from app.pages.containers import ContainersPage
+from app.pages.engine import EnginePage
 from app.pages.images import ImagesPage
 from app.pages.table_page import TablePage
 from app.pages.unavailable import UnavailablePage
@@ -45,6 +47,7 @@ from app.widgets.ask import ask
 from app.widgets.build_sheet import BuildRequest, BuildSheet, choose_build_source
 from app.widgets.command_palette import CommandPalette
 from app.widgets.drop_overlay import DropBuild
+from app.widgets.engine_switcher import EngineSwitcher
 from app.widgets.message_bar import MessageBar
 from app.widgets.settings_dialog import SettingsDialog
 
@@ -135,6 +138,15 @@ class MainWindow(QMainWindow):
         self.engine_label.setObjectName("engine-status")
         self.engine_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.statusBar().addPermanentWidget(self.engine_label, 1)
+        # Every engine of this user, one pick away: in the status bar (seen on every page,
+        # and on the "no engine" page too) and on the Engine page.
+        self.engine_switch = EngineSwitch(
+            session, self.settings, self.activity,
+            self.page(ContainersPage).detail.open_shell_count, self)
+        self.engine_switcher = EngineSwitcher("engine-switcher")
+        self.statusBar().addPermanentWidget(self.engine_switcher)
+        self.engine_switch.bind(self.engine_switcher)
+        self.engine_switch.bind(self.page(EnginePage).switcher)
 
         self.palette_dialog = CommandPalette(self)
         self._quit_question: QMessageBox | None = None
@@ -395,6 +407,12 @@ class MainWindow(QMainWindow):
             )
             self.banner.hide()
             self.pages.setEnabled(True)
+            self.root.setCurrentIndex(0)
+        elif state == ConnectionState.SWITCHING:
+            # The old engine's lists are emptied; the new one's fill them in a moment.
+            self.pages.setEnabled(False)
+            self.engine_label.setText(f"Switching to {status.context or status.endpoint}…")
+            self.banner.hide()
             self.root.setCurrentIndex(0)
         elif state == ConnectionState.LOST:
             # The lists stay visible but inert: they show the last known state.

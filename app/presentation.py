@@ -382,3 +382,15 @@ def window_title(product: str = "", version: str = "", where: str = "", *,
     release = ".".join(version.split("+")[0].split(".")[:2])  # 20.10.24+dfsg1 → 20.10
     engine = f"{name} {release}" if release else name
     return f"Dockyard — {engine} · {where}" if where else f"Dockyard — {engine}"
+
+
+def engine_entry_text(name: str, state: str, product: str = "", version: str = "", *,
+                      current_context: bool = False) -> str:
+    """One line of the engine switcher: ``"default — Docker 20.10.24"``, or the state
+    when nothing answered there (``"tcp://lab:2376 — unreachable"``)."""
+    if state == "reachable" and product:
+        what = f"{'Docker' if product == 'Docker Engine' else product} {version.split('+')[0]}"
+    else:
+        what = state
+    mark = " (current context)" if current_context else ""
+    return f"{name}{mark} — {what.strip()}"

@@ -37,6 +37,8 @@ class ConnectionState(enum.Enum):
     CONNECTED = "connected"
     UNREACHABLE = "unreachable"  # never connected yet: show the "no engine" page
     LOST = "lost"  # was connected, the daemon went away: banner + reconnect
+    #: Leaving one engine for another the user chose: streams end, the lists empty.
+    SWITCHING = "switching"
 
 
 @dataclass(frozen=True)
@@ -98,6 +100,9 @@ class EngineSession(QObject):
     message = Signal(object, str)  # MessageLevel, text
     #: Every event of the engine's stream, as it arrives (the Engine page's log).
     eventReceived = Signal(object)  # engine.Event
+    #: The user switched to another engine (its endpoint): whatever a subscriber still
+    #: shows of the old one (a removed container's last log lines, shells, events) goes.
+    switched = Signal(object)  # engine.Endpoint
 
     #: Events arriving within this window are folded into one refresh.
     COALESCE_SECONDS = 0.03
@@ -112,9 +117,14 @@ class EngineSession(QObject):
     #: Seconds the handshake and each call may take in all (None: the engine's defaults).
     DEADLINE: float | None = None
 
-    def __init__(self, host: str | None = None, parent: QObject | None = None) -> None:
+    def __init__(self, host: str | None = None, parent: QObject | None = None, *,
+                 target: engine.Endpoint | None = None) -> None:
+        """``host`` is ``--host`` (None: found as the docker CLI finds it); ``target`` an
+        engine chosen in the window, used instead of discovery (and after a switch)."""
         super().__init__(parent)
         self._host = host
+        self._target = target
+        self._switching: asyncio.Task[None] | None = None
         self._engine: engine.Engine | None = None
         self._supervisor: asyncio.Task[None] | None = None
         self._refresher: asyncio.Task[None] | None = None
@@ -160,9 +170,59 @@ class EngineSession(QObject):
 
     # -- lifecycle ------------------------------------------------------------------
 
+    @property
+    def target(self) -> engine.Endpoint | None:
+        """The engine chosen in the window (None: the one discovery finds)."""
+        return self._target
+
     def start(self) -> None:
         if self._supervisor is None or self._supervisor.done():
             self._supervisor = asyncio.ensure_future(self._supervise())
+
+    def switch_to(self, client: engine.Engine) -> asyncio.Task[None]:
+        """Leave the current engine for ``client`` (opened already, so it answers).
+
+        Every stream and action of the old engine is cancelled and awaited (logs,
+        stats, shells, pulls: the caller asked the user first), the lists are
+        emptied, and the session carries on with ``client`` as its engine, also
+        when it reconnects later.  The task ends once the old engine is closed.
+        """
+        if self._switching is not None and not self._switching.done():
+            self._switching.cancel()
+        self._switching = asyncio.ensure_future(self._switch(client))
+        return self._switching
+
+    async def _switch(self, client: engine.Engine) -> None:
+        adopted = False
+        try:
+            # Subscribers pause first (ConnectionWatch), so their own tasks end as
+            # when the connection goes, quietly.
+            self._set_status(ConnectionStatus(
+                ConnectionState.SWITCHING, description=client.description,
+                endpoint=client.endpoint.url, context=client.endpoint.context))
+            for timer in self._settle_timers.values():
+                timer.cancel()
+            self._settle_timers.clear()
+            tasks = [t for t in (self._supervisor, self._refresher, *self._tasks)
+                     if t is not None and t is not asyncio.current_task()]
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            self._keyed.clear()
+            self._dirty.clear()
+            if self._engine is not None:  # the supervisor closes it; this is belt and braces
+                old, self._engine = self._engine, None
+                await old.aclose()
+            self._target = client.endpoint
+            self.switched.emit(client.endpoint)
+            for live in self._lists.values():
+                live.items = []
+                live.changed.emit(live.items)
+            adopted = True
+            self._supervisor = asyncio.ensure_future(self._supervise(client))
+        finally:
+            if not adopted:
+                await client.aclose()
 
     def retry_now(self) -> None:
         """Skip the rest of the backoff wait (the user pressed Retry)."""
@@ -174,7 +234,8 @@ class EngineSession(QObject):
         self._closed = True
         for timer in self._settle_timers.values():
             timer.cancel()
-        tasks = [t for t in (self._supervisor, self._refresher, *self._tasks) if t is not None]
+        tasks = [t for t in (self._switching, self._supervisor, self._refresher, *self._tasks)
+                 if t is not None]
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
@@ -186,7 +247,7 @@ class EngineSession(QObject):
         self.status = status
         self.statusChanged.emit(status)
 
-    async def _supervise(self) -> None:
+    async def _supervise(self, first: engine.Engine | None = None) -> None:
         """Keep connecting for as long as the session lives.
 
         An attempt that fails in a way nobody foresaw (a bug, or an answer no
@@ -197,7 +258,7 @@ class EngineSession(QObject):
         was_connected = False
         while True:
             try:
-                await self._connect_and_follow(was_connected)
+                await self._connect_and_follow(was_connected, first)
             except Exception as exc:
                 log.exception("a connection attempt failed unexpectedly")
                 delay = self.RETRY_DELAYS[min(failures, len(self.RETRY_DELAYS) - 1)]
@@ -210,16 +271,29 @@ class EngineSession(QObject):
                     endpoint=self.status.endpoint, retry_in=delay,
                 ))
                 await self._backoff(delay)
+            first = None
 
-    async def _connect_and_follow(self, was_connected: bool) -> None:
-        """Connect, follow the engine until it goes, reconnect with backoff: forever."""
+    async def _open(self) -> engine.Engine:
+        """The chosen engine, else the one the docker CLI would use (``--host`` first)."""
+        if self._target is not None:
+            return await engine.Engine.open(self._target, deadline=self.DEADLINE)
+        client, _attempts = await engine.discover(self._host, deadline=self.DEADLINE)
+        return client
+
+    async def _connect_and_follow(self, was_connected: bool,
+                                  first: engine.Engine | None = None) -> None:
+        """Connect, follow the engine until it goes, reconnect with backoff: forever.
+
+        ``first`` is an engine opened already (the one switched to): used as is.
+        """
         failures = 0
         last_endpoint = ""
         while True:
-            if not was_connected:
+            if not was_connected and first is None:
                 self._set_status(ConnectionStatus(ConnectionState.CONNECTING))
             try:
-                client, _attempts = await engine.discover(self._host, deadline=self.DEADLINE)
+                client = first if first is not None else await self._open()
+                first = None
             except engine.EngineUnreachable as exc:
                 delay = self.RETRY_DELAYS[min(failures, len(self.RETRY_DELAYS) - 1)]
                 failures += 1

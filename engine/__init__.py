@@ -92,7 +92,7 @@ from engine._context import (
 from engine._context import EntryKind as ContextEntryKind
 from engine._decoders import Frame, FrameDecoder, JSONStreamDecoder, LineSplitter, StreamKind
 from engine._df import read_system_df
-from engine._endpoint import Endpoint, Resolution, SSHOptions, TLSConfig, resolve
+from engine._endpoint import Endpoint, Resolution, SSHOptions, TLSConfig, endpoint_for, resolve
 from engine._errors import (
     APIError,
     BadRequest,
@@ -542,6 +542,7 @@ __all__ = [
     "discover",
     "disk_usage",
     "encode_auth",
+    "endpoint_for",
     "engine_overview",
     "ensure_restarted",
     "ensure_started",

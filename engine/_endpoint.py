@@ -37,6 +37,7 @@ __all__ = [
     "TLSConfig",
     "default_sockets",
     "docker_config_dir",
+    "endpoint_for",
     "parse_host",
     "read_context",
     "resolve",
@@ -218,6 +219,31 @@ def parse_host(url: str, source: str, tls: TLSConfig | None = None,
     if not rest.strip("/"):
         raise EndpointError(f"{url!r} has no pipe name; use npipe:////./pipe/docker_engine")
     return Endpoint("npipe://" + rest, source)
+
+
+def endpoint_for(
+    url: str, source: str, *, ca_cert: Path | None = None, client_cert: Path | None = None,
+    client_key: Path | None = None, env: Mapping[str, str] | None = None,
+) -> Endpoint:
+    """An engine the user names in the window: a URL and, for ``tcp://``, TLS files.
+
+    Any TLS file given means TLS with verification (against ``ca_cert``, else the
+    system's CAs), as ``--tlsverify`` does; none means plain tcp.  An ``ssh://``
+    address gets the same ssh options as everywhere else (``DOCKYARD_SSH_*``).
+    Raises :class:`EndpointError` for an address or file that cannot work.
+    """
+    files = {"CA certificate": ca_cert, "client certificate": client_cert,
+             "client key": client_key}
+    for what, path in files.items():
+        if path is not None and not path.is_file():
+            raise EndpointError(f"the {what} {str(path)!r} is not a readable file")
+    if (client_cert is None) != (client_key is None):
+        raise EndpointError("a client certificate needs its key, and a key its certificate")
+    tls = TLSConfig(True, ca_cert, client_cert, client_key) \
+        if any(files.values()) else None
+    if tls is not None and not url.strip().lower().startswith("tcp://"):
+        raise EndpointError("TLS files only apply to a tcp:// address")
+    return parse_host(url, source, tls, ssh_from_env(os.environ if env is None else env))
 
 
 def docker_config_dir(env: Mapping[str, str], home: Path) -> Path:

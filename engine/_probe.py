@@ -20,7 +20,7 @@ import json
 import os
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -105,7 +105,7 @@ def _contexts(env: Mapping[str, str], home: Path,
     for name in sorted(names):
         try:
             host, tls = read_context(name, config_dir)
-            endpoint: Endpoint | str = parse_host(host, "", tls, ssh)
+            endpoint: Endpoint | str = replace(parse_host(host, "", tls, ssh), context=name)
         except EndpointError as exc:
             endpoint = str(exc)
         out.append((endpoint, f"context {name!r}", name == current))

@@ -77,3 +77,10 @@ class EventLogModel(QAbstractTableModel):
         self._rows.extend(
             (e, (event_time(e), e.type, event_action(e), event_actor(e))) for e in events)
         self.endInsertRows()
+
+    def clear(self) -> None:
+        """Forget every row (another engine's events do not belong in this one's log)."""
+        if self._rows:
+            self.beginRemoveRows(QModelIndex(), 0, len(self._rows) - 1)
+            self._rows.clear()
+            self.endRemoveRows()

@@ -437,6 +437,7 @@ class ContainerDetail(QWidget):
         self.logs.follow.toggled.connect(self._on_follow_toggled)
         session.watch_connection(self, resume=self._connection_back,
                                  pause=self._connection_lost)
+        session.switched.connect(self.forget_engine)
         self.shells = QTabWidget(self)
         self.shells.setObjectName("shell-tabs")
         self.shells.setTabsClosable(True)
@@ -830,6 +831,31 @@ class ContainerDetail(QWidget):
             self.shells.addTab(tab, tab.label)
             self.shells.setTabToolTip(self.shells.count() - 1,
                                       f"{tab.shell or 'shell'} in {tab.container.name}")
+
+    def forget_engine(self, _endpoint: object = None) -> None:
+        """The window switched engines: nothing of the old one stays on screen.
+
+        Its shells are closed (their tasks were cancelled with the old engine's),
+        its log and stats cleared, and no container is selected any more.
+        """
+        for tab in list(self._shell_tabs):
+            tab.close_shell()
+            tab.deleteLater()
+        self._shell_tabs.clear()
+        self._shell_numbers.clear()
+        while self.shells.count():
+            self.shells.removeTab(0)
+        self._recreating.clear()
+        self._times = None
+        self.container = None
+        self._logs_task = None
+        self._logs_lost = False
+        self._logs_retry.stop()
+        self._stats_for = None
+        self.show_container(None)
+        self.header.show_nothing(NO_SELECTION)
+        self.logs.clear()
+        self.stats.clear()
 
     def open_shell_count(self) -> int:
         """How many shells are still running, in any container (quitting ends them)."""

@@ -40,6 +40,7 @@ from app.session import EngineSession
 from app.settings import Settings
 from app.theme import MUTED_TEXT, WARNING_TEXT, text_style
 from app.widgets.engine_chain import EngineChain
+from app.widgets.engine_switcher import EngineSwitcher
 
 ALL_TYPES = "All types"
 #: Offered before any event of the kind arrived; others are added as they show up.
@@ -76,6 +77,8 @@ class EnginePage(QWidget):
         self.where.setObjectName("engine-where")
         self.where.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.chain = EngineChain(self)
+        #: Which engine this is, and every other one a pick away (the window binds it).
+        self.switcher = EngineSwitcher("engine-page-switcher", self)
 
         overview = QWidget(self)
         columns = QHBoxLayout(overview)
@@ -130,11 +133,13 @@ class EnginePage(QWidget):
         heading = QHBoxLayout()
         heading.addWidget(self.title)
         heading.addWidget(self.where, 1)
+        heading.addWidget(self.switcher)
         layout.addLayout(heading)
         layout.addWidget(self.chain)
         layout.addWidget(self.splitter, 1)
 
         session.eventReceived.connect(self.add_event)
+        session.switched.connect(self._switched)
         session.watch_connection(self, resume=self.reload, pause=self._engine_away)
         if session.connected:
             self.reload()
@@ -172,6 +177,12 @@ class EnginePage(QWidget):
         rows = max(view.model().rowCount(), 3)
         view.setFixedHeight(view.horizontalHeader().sizeHint().height() + 4
                             + rows * view.verticalHeader().defaultSectionSize())
+
+    def _switched(self, _endpoint: engine.Endpoint) -> None:
+        """Another engine: the old one's events and held arrivals go."""
+        self.events.clear()
+        self.held.clear()
+        self.held_label.clear()
 
     def _engine_away(self) -> None:
         if self.overview is not None:
