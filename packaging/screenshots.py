@@ -163,6 +163,8 @@ async def take(args: argparse.Namespace, app: QApplication) -> list[Path]:
                     print(out)
         if args.compare:
             written += await _take_diff(args, app, session, window, settings)
+        if args.switcher:
+            written += await _take_switcher(args, app, window, settings)
     finally:
         window.close()
         await session.aclose()
@@ -195,6 +197,55 @@ async def _take_diff(args: argparse.Namespace, app: QApplication, session: objec
     return written
 
 
+async def _take_switcher(args: argparse.Namespace, app: QApplication, window: object,
+                         settings: object) -> list[Path]:
+    """The Engine page with its engine switcher open, once every engine was probed.
+
+    The open list is a popup (a window of its own), so it is painted onto the
+    window's picture where it shows on screen.
+    """
+    from PySide6.QtCore import QPoint
+    from PySide6.QtGui import QPainter
+
+    from app.main_window import MainWindow
+    from app.pages.engine import EnginePage
+    from app.settings import THEME
+    from app.widgets.engine_switcher import CONNECTING, LOOKING
+
+    assert isinstance(window, MainWindow)
+    switch = window.engine_switch
+    if not await _wait(lambda: switch.entries and all(
+            e.state not in (LOOKING, CONNECTING) for e in switch.entries) and len(
+            switch.entries) > 1, 30):
+        raise SystemExit("the engines were not all probed in time")
+    page = window.page(EnginePage)
+    window.sidebar.setCurrentRow(window.pages.indexOf(page))
+    written = []
+    for theme in args.themes.split(","):
+        settings.set(THEME, theme)  # type: ignore[attr-defined]
+        _repolish_style_sheets(app)
+        await asyncio.sleep(SETTLE_SECONDS)
+        combo = page.switcher.combo
+        combo.showPopup()
+        await asyncio.sleep(SETTLE_SECONDS)
+        shot = window.grab()
+        popup = combo.view().window()
+        painter = QPainter(shot)
+        # Under the combo, as on a real screen (offscreen, Qt clamps it to a small screen).
+        at = combo.mapTo(window, QPoint(0, combo.height()))
+        at.setX(max(0, min(at.x(), window.width() - popup.width())))
+        painter.drawPixmap(at, popup.grab())
+        painter.end()
+        combo.hidePopup()
+        out = Path(args.out) / f"engine-switcher-{theme}.png"
+        out.parent.mkdir(parents=True, exist_ok=True)
+        if not shot.save(str(out)):
+            raise SystemExit(f"cannot write {out}")
+        written.append(out)
+        print(out)
+    return written
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("out", nargs="?", default=str(ROOT / "docs" / "screenshots"))
@@ -214,6 +265,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="also take the diff window of these two images")
     parser.add_argument("--registry", default="",
                         help="REGISTRY/REPOSITORY the Registries page browses before its shot")
+    parser.add_argument("--switcher", action="store_true",
+                        help="also take the Engine page with its engine switcher open, once"
+                             " every engine was probed (writes engine-switcher-<theme>.png)")
     args = parser.parse_args(argv)
 
     from app.event_loop import make_event_loop
