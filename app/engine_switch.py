@@ -21,6 +21,7 @@ import logging
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import replace
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -180,6 +181,8 @@ class EngineSwitch(QObject):
         self.question: QMessageBox | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self._surveyed = False
+        self.host_question: QMessageBox | None = None
+        self._asked_keys: set[str] = set()
         session.statusChanged.connect(self._on_status)
 
     # -- the lists ----------------------------------------------------------------------
@@ -208,6 +211,11 @@ class EngineSwitch(QObject):
         self.entriesChanged.emit()
 
     def _on_status(self, status: ConnectionStatus) -> None:
+        if isinstance(status.host_key, engine.UnknownHostKey) \
+                and status.host_key.fingerprint not in self._asked_keys:
+            # The session's own engine (--host, or the one remembered) is an ssh host not
+            # on record: ask once per key; trusting it connects at once.
+            self.ask_host_key(status.host_key, self.session.retry_now)
         if status.state is ConnectionState.CONNECTED:
             entry = self.entry(status.endpoint)
             if entry is None:  # --host, DOCKER_HOST, or found before any survey
@@ -232,7 +240,7 @@ class EngineSwitch(QObject):
     def survey(self) -> asyncio.Task[None]:
         """Find every engine and probe them all, off the GUI thread."""
         for entry in self.entries:
-            if entry.url != self.connected_url:
+            if entry.url != self.connected_url and entry.state != CONNECTING:
                 entry.state = LOOKING
         self._show()
         return self._spawn(self._survey())
@@ -252,6 +260,13 @@ class EngineSwitch(QObject):
                 entry.state, entry.product, entry.version = (
                     REACHABLE, connected.product, connected.version)
                 entry.error = ""
+        # An engine added, or being connected to, while the survey ran stays, as it is.
+        urls = {e.url for e in found}
+        for old in self.entries:
+            if old.url not in urls and (old.added or old.state == CONNECTING):
+                found.append(old)
+            elif old.state == CONNECTING:
+                found = [old if e.url == old.url else e for e in found]
         self.entries = found
         self._show()
 
@@ -295,6 +310,11 @@ class EngineSwitch(QObject):
         try:
             client = await asyncio.wait_for(
                 engine.Engine.open(entry.endpoint, deadline=PROBE_SECONDS), PROBE_SECONDS + 1)
+        except engine.UnknownHostKey as exc:
+            entry.state, entry.error = "unreachable", str(exc)
+            self._show()
+            self.ask_host_key(exc, partial(self._open_and_switch, entry))
+            return
         except (engine.EngineError, OSError, TimeoutError) as exc:
             error = str(exc) or f"no answer within {PROBE_SECONDS:g} s"
             entry.state, entry.error = _state_of(exc), error
@@ -309,6 +329,43 @@ class EngineSwitch(QObject):
             REACHABLE, version.product, version.version, "")
         remember(self.settings, entry.endpoint)
         await self.session.switch_to(client)
+
+    # -- ssh host keys --------------------------------------------------------------------
+
+    def ask_host_key(self, error: engine.UnknownHostKey, then: Callable[[], object]) -> None:
+        """Show the unknown key's fingerprint and ask whether to trust it (non-modal).
+
+        Trusting appends its line to the known_hosts file consulted, then ``then``
+        connects again.  A changed key never gets here: it is refused, plainly.
+        """
+        # Once per key for the session's own retries; a pick in the switcher asks again.
+        self._asked_keys.add(error.fingerprint)
+        if self.host_question is not None:
+            self.host_question.close()
+        host_question = ask(
+            self.window, "Unknown ssh host",
+            f"The ssh host {error.host} is not known yet. It presents this"
+            f" {error.key_type} key:\n\n{error.fingerprint}\n\nCompare it with the server's"
+            " own (ssh-keygen -lf /etc/ssh/ssh_host_*_key.pub on it) before trusting it."
+            f" Trusting adds it to {error.known_hosts}.",
+            "Trust and connect", partial(self._trust, error, then), name="host-key-confirm",
+            icon=QMessageBox.Icon.Warning)
+        host_question.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        host_question.finished.connect(self._host_question_closed)
+        self.host_question = host_question
+
+    def _host_question_closed(self, _result: int) -> None:
+        self.host_question = None
+
+    def _trust(self, error: engine.UnknownHostKey, then: Callable[[], object]) -> None:
+        try:
+            where = engine.trust_host_key(error)
+        except engine.EngineError as exc:
+            self.session.message.emit(MessageLevel.ERROR, f"Could not trust the key: {exc}")
+            return
+        self.session.message.emit(
+            MessageLevel.INFO, f"Trusted the host key of {error.host} (added to {where}).")
+        then()
 
     # -- adding -------------------------------------------------------------------------
 

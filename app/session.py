@@ -56,6 +56,8 @@ class ConnectionStatus:
     permission_denied: bool = False
     attempts: tuple[engine.Attempt, ...] = ()
     retry_in: float = 0.0
+    #: An ssh host key that stopped the connection (unknown: the window may ask to trust it).
+    host_key: engine.HostKeyError | None = None
 
 
 class LiveList(QObject):
@@ -302,6 +304,7 @@ class EngineSession(QObject):
                     state, error=str(exc), endpoint=exc.endpoint or last_endpoint,
                     attempts=exc.attempts,
                     permission_denied=isinstance(exc, engine.PermissionDenied), retry_in=delay,
+                    host_key=exc if isinstance(exc, engine.HostKeyError) else None,
                 ))
                 await self._backoff(delay)
                 continue

@@ -92,7 +92,15 @@ from engine._context import (
 from engine._context import EntryKind as ContextEntryKind
 from engine._decoders import Frame, FrameDecoder, JSONStreamDecoder, LineSplitter, StreamKind
 from engine._df import read_system_df
-from engine._endpoint import Endpoint, Resolution, SSHOptions, TLSConfig, endpoint_for, resolve
+from engine._endpoint import (
+    Endpoint,
+    Resolution,
+    SSHOptions,
+    TLSConfig,
+    endpoint_for,
+    resolve,
+    trust_host_key,
+)
 from engine._errors import (
     APIError,
     BadRequest,
@@ -645,6 +653,7 @@ __all__ = [
     "stack_layers",
     "stats",
     "step_kind",
+    "trust_host_key",
     "unpause_container",
     "validate_name",
     "volume",

@@ -28,7 +28,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from engine._errors import EndpointError
+from engine._errors import EndpointError, HostKeyChanged, HostKeyError
 
 __all__ = [
     "Endpoint",
@@ -43,6 +43,7 @@ __all__ = [
     "resolve",
     "ssh_from_env",
     "tls_from_env",
+    "trust_host_key",
 ]
 
 _SCHEMES = ("unix", "tcp", "ssh", "npipe")
@@ -244,6 +245,27 @@ def endpoint_for(
     if tls is not None and not url.strip().lower().startswith("tcp://"):
         raise EndpointError("TLS files only apply to a tcp:// address")
     return parse_host(url, source, tls, ssh_from_env(os.environ if env is None else env))
+
+
+def trust_host_key(error: HostKeyError) -> Path:
+    """Trust the key an :class:`UnknownHostKey` carries: append its line to the
+    ``known_hosts`` file that was consulted (made, private, if there was none), as
+    ``ssh`` does when the user answers "yes".  A changed key is never overridden
+    here: that raises :class:`EndpointError`.  Returns the file written.
+    """
+    if isinstance(error, HostKeyChanged) or not error.known_hosts_line or not error.known_hosts:
+        raise EndpointError(f"this host key cannot be trusted from here: {error}")
+    path = Path(error.known_hosts)
+    try:
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        text = path.read_text(encoding="utf-8") if path.exists() else ""
+        with path.open("a", encoding="utf-8") as out:
+            if text and not text.endswith("\n"):
+                out.write("\n")
+            out.write(error.known_hosts_line + "\n")
+    except OSError as exc:
+        raise EndpointError(f"cannot write {path}: {exc.strerror or exc}") from exc
+    return path
 
 
 def docker_config_dir(env: Mapping[str, str], home: Path) -> Path:

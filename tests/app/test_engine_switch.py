@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import subprocess
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,8 +22,9 @@ from app.pages.engine import EnginePage
 from app.session import ConnectionState, EngineSession
 from app.settings import Settings
 from app.widgets.engine_switcher import REACHABLE
-from tests.app.conftest import answer, wait_connected
-from tests.conftest import EngineUnderTest
+from tests.app.conftest import answer, shown_box, wait_connected
+from tests.conftest import IN_CI, EngineUnderTest
+from tests.sshd import SSHServer, keygen, require_sshd, start_sshd
 from tests.waits import wait_ms
 
 
@@ -274,3 +276,82 @@ def test_endpoint_for_checks_what_the_user_typed(tmp_path: Path) -> None:
     assert tls is not None and tls.verify and tls.ca_cert == tmp_path / "ca.pem"
     assert engine.endpoint_for("tcp://127.0.0.1:2375", "x").tls is None
 
+
+
+@pytest.fixture
+def sshd(docker_engine: EngineUnderTest, tmp_path: Path) -> Iterator[SSHServer]:
+    """A real sshd on 127.0.0.1 in front of the test Docker (tests/sshd.py)."""
+    require_sshd(IN_CI)
+    if docker_engine.url != "unix:///var/run/docker.sock":
+        pytest.skip("the sshd forwards to /var/run/docker.sock; the test Docker is elsewhere")
+    server = start_sshd(tmp_path / "sshd")
+    yield server
+    server.stop()
+
+
+def use_sshd_files(monkeypatch: pytest.MonkeyPatch, server: SSHServer, known_hosts: Path
+                   ) -> None:
+    for name, value in server.env().items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("DOCKYARD_SSH_KNOWN_HOSTS", str(known_hosts))
+
+
+def fingerprint(public_line: str, tmp_path: Path) -> str:
+    path = tmp_path / "host.pub"
+    path.write_text(public_line + "\n")
+    out = subprocess.run(["ssh-keygen", "-l", "-E", "sha256", "-f", str(path)],
+                         capture_output=True, text=True, check=True).stdout
+    return out.split()[1]
+
+
+def test_an_unknown_ssh_host_key_is_shown_and_trusting_it_connects(
+    qtbot: QtBot, make_session, sshd: SSHServer, tmp_path: Path,
+    private_settings_file: Settings, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    known_hosts = tmp_path / "ssh" / "known_hosts"  # not there yet: made when trusting
+    use_sshd_files(monkeypatch, sshd, known_hosts)
+    monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path / "docker-config"))
+    session: EngineSession = make_session(sshd.url)  # as with --host ssh://…
+    window = MainWindow(session, private_settings_file)
+    qtbot.addWidget(window)
+    window.show()
+    session.start()
+
+    text = answer(qtbot, "host-key-confirm", "Trust and connect")
+    assert fingerprint(sshd.host_public, tmp_path) in text
+    assert f"[127.0.0.1]:{sshd.port}" in text
+    wait_on(qtbot, window, sshd.url)
+    assert window.windowTitle().startswith("Dockyard — Docker ")
+    assert window.windowTitle().endswith(f" · {sshd.url}")
+    assert known_hosts.read_text() == f"[127.0.0.1]:{sshd.port} {sshd.host_public}\n"
+
+
+def test_a_changed_ssh_host_key_is_refused_plainly_and_the_window_stays(
+    qtbot: QtBot, make_session, docker_engine: EngineUnderTest, sshd: SSHServer,
+    tmp_path: Path, private_settings_file: Settings, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    impostor = keygen(tmp_path / "impostor", "the key on record")
+    known_hosts = tmp_path / "known_hosts"
+    on_record = f"[127.0.0.1]:{sshd.port} {' '.join(impostor.split()[:2])}\n"
+    known_hosts.write_text(on_record)
+    use_sshd_files(monkeypatch, sshd, known_hosts)
+    monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path / "docker-config"))
+    window = open_window(qtbot, make_session, docker_engine.url, private_settings_file)
+
+    window.engine_switch.add(engine.endpoint_for(sshd.url, "added in Dockyard"))
+    qtbot.waitUntil(lambda: listed(window, sshd.url, "unreachable"), timeout=wait_ms(20))
+    assert "CHANGED" in window.messages.text() and "refusing" in window.messages.text()
+    assert shown_box("host-key-confirm") is None  # never offered to override
+    assert window.session.status.endpoint == docker_engine.url
+    assert known_hosts.read_text() == on_record
+
+    # With no key on record, picking it asks; Cancel leaves the window where it is.
+    known_hosts.write_text("")
+    window.engine_switcher.pick(sshd.url)
+    text = answer(qtbot, "host-key-confirm", "Cancel")
+    assert fingerprint(sshd.host_public, tmp_path) in text
+    assert window.session.status.endpoint == docker_engine.url
+    assert known_hosts.read_text() == ""
+    window.engine_switcher.pick(sshd.url)
+    answer(qtbot, "host-key-confirm", "Trust and connect")
+    wait_on(qtbot, window, sshd.url)
