@@ -160,6 +160,7 @@ class MainWindow(QMainWindow):
         self.settings.changed.connect(self._on_setting_changed)
 
         session.statusChanged.connect(self.show_status)
+        session.switched.connect(self._engine_switched)
         self.sidebar.setCurrentRow(0)
         self.show_status(session.status)
         decorate(self)  # every page's buttons get their icons (app/icons.py)
@@ -391,6 +392,13 @@ class MainWindow(QMainWindow):
     def _quit_anyway(self) -> None:
         self._quit_confirmed = True
         self.close()
+
+    def _engine_switched(self, _endpoint: object) -> None:
+        """Another engine: no row of the old one stays selected (its detail would say
+        "removed" when the lists empty)."""
+        for page in self.page_widgets:
+            if isinstance(page, TablePage):
+                page.table.clearSelection()
 
     def show_status(self, status: ConnectionStatus) -> None:
         state = status.state

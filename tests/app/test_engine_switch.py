@@ -17,6 +17,7 @@ from pytestqt.qtbot import QtBot
 import engine
 from app.engine_switch import remember, remembered, startup_target
 from app.main_window import MainWindow
+from app.pages.container_detail import ShellTab
 from app.pages.containers import ContainersPage
 from app.pages.engine import EnginePage
 from app.session import ConnectionState, EngineSession
@@ -76,7 +77,8 @@ def test_switching_between_docker_and_podman_shows_each_ones_own_containers(
     caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     podman = podman_connection
-    _docker_id, docker_name = docker_engine.create(docker_engine.image, "sleep", "300")
+    _docker_id, docker_name = docker_engine.create(
+        docker_engine.image, "sh", "-c", "echo hello-from-docker; sleep 300")
     docker_engine.cli("start", docker_name)
     _podman_id, podman_name = podman.create(podman.image, "sleep", "300")
     window = open_window(qtbot, make_session, docker_engine.url, private_settings_file)
@@ -99,6 +101,7 @@ def test_switching_between_docker_and_podman_shows_each_ones_own_containers(
     page.select_key(_docker_id)
     detail = page.detail
     qtbot.waitUntil(lambda: detail.container is not None, timeout=wait_ms(10))
+    qtbot.waitUntil(lambda: detail.logs.model.rowCount() > 0, timeout=wait_ms(10))
     detail.open_shell()
     qtbot.waitUntil(lambda: detail.open_shell_count() == 1, timeout=wait_ms(10))
     old_client = window.session.client
@@ -128,8 +131,11 @@ def test_switching_between_docker_and_podman_shows_each_ones_own_containers(
     assert all(task.done() for task in old_tasks)
     assert closed
     assert detail.shells.count() == 0 and detail.open_shell_count() == 0
-    assert detail.container is None
+    assert detail.container is None and docker_name not in detail.title.text()
+    assert not detail.findChildren(ShellTab)
     assert detail.logs.model.rowCount() == 0
+    events = window.page(EnginePage).events
+    assert all(docker_name not in events.row_text(row) for row in range(events.rowCount()))
     assert all(e.url != "" for e in window.engine_switch.entries)
     assert window.engine_switcher.combo.currentData() == podman.url
 
