@@ -226,9 +226,11 @@ class EngineSwitch(QObject):
                 self.entries.insert(0, entry)
             entry.state, entry.product, entry.version, entry.error = (
                 REACHABLE, status.product, status.version, "")
-            if not self._surveyed:
-                self._surveyed = True
-                self.survey()
+        # The first answer, or the first failure: then the user needs the others most.
+        if not self._surveyed and status.state in (ConnectionState.CONNECTED,
+                                                   ConnectionState.UNREACHABLE):
+            self._surveyed = True
+            self.survey()
         self._show()
 
     def _spawn(self, coro: Any) -> asyncio.Task[Any]:

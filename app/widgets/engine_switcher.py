@@ -92,6 +92,7 @@ class EngineSwitcher(QWidget):
         self.combo.setToolTip("The engine this window shows: pick another to switch to it")
         self.combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
         self.combo.setMinimumContentsLength(24)
+        self.combo.setPlaceholderText("No engine: choose one")
         self.combo.activated.connect(self._activated)
         layout = QHBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -117,7 +118,7 @@ class EngineSwitcher(QWidget):
         combo.insertSeparator(combo.count())
         combo.addItem("Add an engine…", ADD)
         combo.addItem("Look for engines again", RESCAN)
-        combo.setCurrentIndex(max(0, self.row_of(connected)))
+        combo.setCurrentIndex(self.row_of(connected))  # -1: the placeholder
         combo.blockSignals(False)
 
     def row_of(self, url: str) -> int:
@@ -137,7 +138,7 @@ class EngineSwitcher(QWidget):
     def _activated(self, row: int) -> None:
         data = self.combo.itemData(row)
         # The combo keeps showing the engine the window shows until a switch is done.
-        self.combo.setCurrentIndex(max(0, self.row_of(self.connected)))
+        self.combo.setCurrentIndex(self.row_of(self.connected))
         if data == ADD:
             self.addRequested.emit()
         elif data == RESCAN:

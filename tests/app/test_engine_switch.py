@@ -361,3 +361,26 @@ def test_a_changed_ssh_host_key_is_refused_plainly_and_the_window_stays(
     window.engine_switcher.pick(sshd.url)
     answer(qtbot, "host-key-confirm", "Trust and connect")
     wait_on(qtbot, window, sshd.url)
+
+
+def test_with_no_engine_at_start_the_switcher_offers_the_others(
+    qtbot: QtBot, make_session, docker_engine: EngineUnderTest, tmp_path: Path,
+    private_settings_file: Settings, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path / "docker-config"))
+    monkeypatch.setenv("CONTAINER_HOST", docker_engine.url)
+    session: EngineSession = make_session(f"unix://{tmp_path}/nobody.sock")
+    window = MainWindow(session, private_settings_file)
+    qtbot.addWidget(window)
+    window.show()
+    session.start()
+    qtbot.waitUntil(lambda: session.status.state is ConnectionState.UNREACHABLE,
+                    timeout=wait_ms(10))
+    qtbot.waitUntil(lambda: listed(window, docker_engine.url), timeout=wait_ms(20))
+    combo = window.engine_switcher.combo
+    assert combo.currentIndex() == -1 and combo.placeholderText() == "No engine: choose one"
+
+    window.engine_switcher.pick(docker_engine.url)
+    wait_on(qtbot, window, docker_engine.url)
+    assert window.root.currentIndex() == 0  # the pages, no longer the "no engine" page
+    assert combo.currentData() == docker_engine.url
