@@ -396,7 +396,7 @@ class MainWindow(QMainWindow):
     def _engine_switched(self, _endpoint: object) -> None:
         """Another engine: no row of the old one stays selected (its detail would say
         "removed" when the lists empty)."""
-        for page in self.page_widgets:
+        for page in self._built:  # a page not built yet has nothing selected
             if isinstance(page, TablePage):
                 page.table.clearSelection()
 
