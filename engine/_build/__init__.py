@@ -50,6 +50,7 @@ from engine._build.pulling import (
     encode_auth,
     pull,
 )
+from engine._build.pushing import LayerPush, PushDecoder, PushFailed, PushProgress, PushState, push
 from engine._build.references import ImageReference, InvalidReference, parse_reference
 from engine._build.search import SearchFailed, SearchResult, search_images
 
@@ -67,12 +68,17 @@ __all__ = [
     "ImageReference",
     "InvalidReference",
     "LayerProgress",
+    "LayerPush",
     "LayerState",
     "LoginStore",
     "PullDecoder",
     "PullFailed",
     "PullFailure",
     "PullProgress",
+    "PushDecoder",
+    "PushFailed",
+    "PushProgress",
+    "PushState",
     "SearchFailed",
     "SearchResult",
     "build",
@@ -82,6 +88,7 @@ __all__ = [
     "login_store",
     "parse_reference",
     "pull",
+    "push",
     "registry_auth",
     "remove_login",
     "save_login",
