@@ -139,9 +139,10 @@ async def save_images(client: Engine, names: Sequence[str], destination: Path, *
     for name in names:
         total += (await client.image(name)).size  # also: a missing image fails here, plainly
     params = [("names", name) for name in names]
-    async for progress in _write_body(client, "/images/get", params, destination, total or None,
-                                      compress):
-        yield progress
+    async with contextlib.aclosing(_write_body(client, "/images/get", params, destination,
+                                               total or None, compress)) as transfers:
+        async for progress in transfers:
+            yield progress
 
 
 async def export_container(client: Engine, container: str, destination: Path, *,
@@ -150,17 +151,29 @@ async def export_container(client: Engine, container: str, destination: Path, *,
     if compress is None:
         compress = destination.name.endswith((".gz", ".tgz"))
     await client.container(container)  # a missing container fails here, plainly
-    async for progress in _write_body(client, f"/containers/{container}/export", None,
-                                      destination, None, compress):
-        yield progress
+    async with contextlib.aclosing(_write_body(client, f"/containers/{container}/export", None,
+                                               destination, None, compress)) as transfers:
+        async for progress in transfers:
+            yield progress
 
 
-async def _read_file(path: Path, sent: list[int]) -> AsyncIterator[bytes]:
-    """The file in big chunks, read off the event loop; ``sent[0]`` counts what went."""
+async def _read_file(path: Path, sent: list[int], gunzip: bool = False
+                     ) -> AsyncIterator[bytes]:
+    """The file in big chunks, read off the event loop; ``sent[0]`` counts what was read.
+
+    ``gunzip``: un-gzip it on the way (for an engine that only takes a plain tar).
+    """
+    inflate = zlib.decompressobj(16 + zlib.MAX_WBITS) if gunzip else None
     with path.open("rb") as file:
         while chunk := await asyncio.to_thread(file.read, UPLOAD_CHUNK):
-            yield chunk
             sent[0] += len(chunk)
+            if inflate is not None:
+                chunk = await asyncio.to_thread(inflate.decompress, chunk)
+                if not chunk:
+                    continue
+            yield chunk
+        if inflate is not None and (tail := inflate.flush()):
+            yield tail
 
 
 _LOADED = re.compile(r"^Loaded image(?: ID)?: (\S+)", re.MULTILINE)
@@ -175,7 +188,7 @@ def _stream_error(message: Mapping[str, Any]) -> str | None:
 
 
 async def _upload(client: Engine, path: str, params: Any, source: Path, what: str,
-                  ) -> AsyncGenerator[tuple[Transfer, list[Any]], None]:
+                  gunzip: bool = False) -> AsyncGenerator[tuple[Transfer, list[Any]], None]:
     """Upload ``source`` as the body; yields progress with the JSON messages read so far."""
     try:
         total = source.stat().st_size
@@ -185,7 +198,8 @@ async def _upload(client: Engine, path: str, params: Any, source: Path, what: st
     decoder = JSONStreamDecoder()
     last = -1
     try:
-        async with client.stream("POST", path, params=params, content=_read_file(source, sent),
+        body = _read_file(source, sent, gunzip)
+        async with client.stream("POST", path, params=params, content=body,
                                  headers={"Content-Type": "application/x-tar"}) as response:
             async for chunk in response.aiter_bytes():
                 messages = decoder.feed(chunk)
@@ -197,13 +211,18 @@ async def _upload(client: Engine, path: str, params: Any, source: Path, what: st
         raise ArchiveError(f"{what} {source.name} failed: {_plain(exc.message)}") from exc
     except OSError as exc:
         raise ArchiveError(f"cannot read {source}: {exc.strerror}") from exc
+    except zlib.error as exc:
+        raise ArchiveError(f"{what} {source.name} failed: it is not valid gzip ({exc})") from exc
+
+
+_NOT_AN_ARCHIVE = ("supported image formats", "repositories: no such file", "manifest.json",
+                   "does not contain", "invalid tar header", "unexpected EOF")
 
 
 def _plain(message: str) -> str:
-    """The daemon's words for a tar that is not an image archive, said plainly."""
-    if "repositories: no such file" in message or "manifest.json" in message \
-            or "does not contain" in message or "invalid tar header" in message \
-            or "unexpected EOF" in message:
+    """The daemon's words for a tar that is not an image archive, said plainly (one line)."""
+    message = " ".join(message.split()).rstrip(":")
+    if any(marker in message for marker in _NOT_AN_ARCHIVE):
         return f"it is not an image archive as docker save writes ({message})"
     return message
 
@@ -213,19 +232,28 @@ async def load_images(client: Engine, source: Path) -> AsyncGenerator[Transfer, 
 
     Progress is the upload's (the daemon reads as it receives).  The names are
     those the daemon reports ("Loaded image: …"), else the IDs ("Loaded image ID:").
+    Docker un-gzips a ``.tar.gz`` itself; Podman's compat service does not, so for
+    it the file is un-gzipped here on the way.
     """
     loaded: list[str] = []
     progress = Transfer(0)
-    async for progress, messages in _upload(client, "/images/load", {"quiet": "1"}, source,
-                                            "loading"):
-        for message in messages:
-            if not isinstance(message, Mapping):
-                continue
-            if (error := _stream_error(message)) is not None:
-                raise ArchiveError(f"loading {source.name} failed: {_plain(error)}")
-            text = str(message.get("stream") or message.get("status") or "")
-            loaded += [name for name in _LOADED.findall(text) if name not in loaded]
-        yield progress
+    try:
+        gunzip = client.version.is_podman and is_gzip(source)
+    except OSError as exc:
+        raise ArchiveError(f"cannot read {source}: {exc.strerror}") from exc
+    uploads = _upload(client, "/images/load", {"quiet": "1"}, source, "loading", gunzip)
+    async with contextlib.aclosing(uploads):
+        async for progress, messages in uploads:
+            for message in messages:
+                if not isinstance(message, Mapping):
+                    continue
+                if (error := _stream_error(message)) is not None:
+                    raise ArchiveError(f"loading {source.name} failed: {_plain(error)}")
+                text = str(message.get("stream") or message.get("status") or "")
+                # Podman names several images on one line, joined by commas.
+                names = [name for found in _LOADED.findall(text) for name in found.split(",")]
+                loaded += [name for name in names if name and name not in loaded]
+            yield progress
     if not loaded:
         raise ArchiveError(f"{source.name} held no image (is it a docker save archive?)")
     yield Transfer(progress.total or progress.done, progress.total, tuple(loaded))
@@ -243,24 +271,27 @@ async def import_image(client: Engine, source: Path, repository: str = "", tag: 
     item carries the new image's ID.
     """
     params: list[tuple[str, str]] = [("fromSrc", "-")]
-    if repository:
+    if repository and client.version.is_podman:  # Podman's compat service ignores ``tag``
+        params.append(("repo", f"{repository}:{tag or 'latest'}"))
+    elif repository:
         params += [("repo", repository), ("tag", tag or "latest")]
     params += [("changes", change) for change in changes]
     if message:
         params.append(("message", message))
     image_id: str | None = None
     progress = Transfer(0)
-    async for progress, messages in _upload(client, "/images/create", params, source,
-                                            "importing"):
-        for item in messages:
-            if not isinstance(item, Mapping):
-                continue
-            if (error := _stream_error(item)) is not None:
-                raise ArchiveError(f"importing {source.name} failed: {error}")
-            for text in (item.get("status"), item.get("id"), item.get("stream")):
-                if isinstance(text, str) and (found := _ID.search(text)):
-                    image_id = found.group(1)
-        yield progress
+    uploads = _upload(client, "/images/create", params, source, "importing")
+    async with contextlib.aclosing(uploads):
+        async for progress, messages in uploads:
+            for item in messages:
+                if not isinstance(item, Mapping):
+                    continue
+                if (error := _stream_error(item)) is not None:
+                    raise ArchiveError(f"importing {source.name} failed: {error}")
+                for text in (item.get("status"), item.get("id"), item.get("stream")):
+                    if isinstance(text, str) and (found := _ID.search(text)):
+                        image_id = found.group(1)
+            yield progress
     if image_id is None:
         raise ArchiveError(f"importing {source.name}: the engine did not say the new image's ID")
     yield Transfer(progress.total or progress.done, progress.total, (image_id,))

@@ -173,7 +173,6 @@ async def test_podman_push_to_a_plain_http_registry(podman_engine: EngineUnderTe
             try:
                 pushed = await _push_all(client, reference)
             except engine.PushFailed as exc:
-                print("PODMAN:", exc)
                 assert exc.reason is engine.PullFailure.INSECURE, str(exc)
                 assert "registries.conf" in str(exc)
             else:  # a Podman configured to allow it: then the digest must be right
