@@ -42,6 +42,7 @@ from app.presentation import counted, window_title
 from app.session import ConnectionState, ConnectionStatus, EngineSession, MessageLevel
 from app.settings import NOTIFY_FAILURES, THEME, THEMES, Settings
 from app.theme import apply_theme
+from app.transfers import connect_transfers
 from app.widgets.activity import Activity, ActivityPanel
 from app.widgets.ask import ask
 from app.widgets.build_sheet import BuildRequest, BuildSheet, choose_build_source
@@ -156,6 +157,8 @@ class MainWindow(QMainWindow):
         self.images_page.pull_requested.connect(self.pull)
         self.images_page.build_requested.connect(self.choose_build)
         self.images_page.container_started.connect(self.show_container)
+        connect_transfers(session, self.activity, self.images_page, self.containers_page,
+                          self.drop)
         self.window_actions = self._make_actions()
         self.settings.changed.connect(self._on_setting_changed)
 

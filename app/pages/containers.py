@@ -22,6 +22,7 @@ import html
 from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from functools import partial
+from pathlib import Path
 from typing import Any, TypeVarTuple
 
 from PySide6.QtCore import (
@@ -34,6 +35,7 @@ from PySide6.QtCore import (
     Qt,
     QTimer,
     QUrl,
+    Signal,
 )
 from PySide6.QtGui import (
     QAction,
@@ -48,6 +50,7 @@ from PySide6.QtWidgets import (
     QCheckBox,
     QDialog,
     QDialogButtonBox,
+    QFileDialog,
     QHeaderView,
     QLabel,
     QLineEdit,
@@ -349,6 +352,9 @@ CONTAINER_ACTIONS = (START, STOP, RESTART, PAUSE, UNPAUSE, KILL, RENAME, REMOVE,
 
 
 class ContainersPage(TablePage):
+    #: Export this container's filesystem (id, name) into this file (a Path).
+    export_requested = Signal(str, str, object)
+
     def __init__(self, session: EngineSession, settings: Settings | None = None,
                  parent: QWidget | None = None) -> None:
         self.session = session  # the hooks below need it during TablePage's __init__
@@ -385,6 +391,13 @@ class ContainersPage(TablePage):
         self.open_menu.setObjectName("container-open-menu")
         self.open_button.setMenu(self.open_menu)
         self.open_button.setPopupMode(QToolButton.ToolButtonPopupMode.MenuButtonPopup)
+        # Export is on the right-click menu and the palette, not the (full) toolbar.
+        self.export_action = QAction("Export filesystem…", self)
+        self.export_action.setObjectName("action-container-export")
+        self.export_action.triggered.connect(self.export_selected)
+        self.export_action.setEnabled(False)
+        self.addAction(self.export_action)
+        self.page_actions.append(self.export_action)
         # Every action on the right-click menu too.
         self.tree.setContextMenuPolicy(Qt.ContextMenuPolicy.ActionsContextMenu)
         self.tree.addActions(self.page_actions)
@@ -566,6 +579,7 @@ class ContainersPage(TablePage):
             self.action_buttons[action.name].defaultAction().setEnabled(
                 action.enabled_for(selected))
         single = selected[0] if len(selected) == 1 else None
+        self.export_action.setEnabled(single is not None)
         urls = browser_urls(single) if single is not None else []
         self.open_menu.clear()
         for url in urls:
@@ -748,6 +762,19 @@ class ContainersPage(TablePage):
         urls = browser_urls(selected[0]) if len(selected) == 1 else []
         if urls:
             self.open_url(urls[0])
+
+    def export_selected(self) -> None:
+        """The selected container's whole filesystem into a tar (``docker export``)."""
+        selected = self.selected_items()
+        if len(selected) != 1:
+            return
+        container = selected[0]
+        path, _ = QFileDialog.getSaveFileName(
+            self, f"Export the filesystem of {container.name}",
+            str(Path.home() / f"{container.name}.tar"),
+            "Tar archive (*.tar);;Gzipped tar archive (*.tar.gz)")
+        if path:
+            self.export_requested.emit(container.id, container.name, Path(path))
 
     def copy_run_command(self) -> None:
         """The ``docker run`` line that recreates the selected container, to the clipboard."""

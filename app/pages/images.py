@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from functools import partial
+from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
+    QFileDialog,
     QHBoxLayout,
     QLabel,
     QLineEdit,
@@ -15,6 +18,7 @@ from PySide6.QtWidgets import (
     QMessageBox,
     QPushButton,
     QSplitter,
+    QToolButton,
     QWidget,
 )
 
@@ -22,6 +26,7 @@ import engine
 from app.models.table import Column, KeyedTableModel
 from app.pages.image_detail import ImageDetail
 from app.pages.image_diff import open_compare_picker
+from app.pages.push_dialog import PushDialog
 from app.pages.run_dialog import open_run_dialog, run_one_click
 from app.pages.table_page import TablePage
 from app.pages.tag_dialog import TagDialog
@@ -70,6 +75,17 @@ class ImagesPage(TablePage):
     build_requested = Signal()
     #: A container was started from an image here (its ID): the window selects it.
     container_started = Signal(str)
+    #: The push sheet was accepted: (source, target, user name, password, save login).
+    push_chosen = Signal(str, str, str, str, bool)
+    #: Save these images (references) into this file.
+    save_requested = Signal(list, object)
+    #: Load this archive (a Path).
+    load_requested = Signal(object)
+    #: Import this root filesystem tarball (Path) as repository, tag.
+    import_requested = Signal(object, str, str)
+
+    #: What the file dialogs offer.
+    ARCHIVES = "Image archives (*.tar *.tar.gz *.tgz);;All files (*)"
 
     def __init__(self, session: EngineSession, parent: QWidget | None = None) -> None:
         super().__init__("images", images_model(), parent)
@@ -96,8 +112,13 @@ class ImagesPage(TablePage):
                                              shortcut="Delete")
         self.prune_button = self.add_button("Prune dangling", "images-prune",
                                             self.prune_dangling)
+        self.push_button = self.add_button("Push…", "image-push", self.push_selected)
+        self.save_button = self.add_button("Save…", "images-save", self.save_selected)
+        self.load_button = self.add_button("Load…", "images-load", self.choose_archive)
+        self.import_action = self._add_import_action()
         for button in (self.run_button, self.run_options_button, self.tag_button,
-                       self.compare_button, self.remove_button):
+                       self.compare_button, self.remove_button, self.push_button,
+                       self.save_button):
             button.defaultAction().setEnabled(False)
         # Containers first: each refresh of images is shown with what uses them.
         session.live(CONTAINERS).changed.connect(self._reload)
@@ -111,6 +132,7 @@ class ImagesPage(TablePage):
         self.splitter.addWidget(self.detail)
         self.splitter.setSizes([220, 420])
         self._pending_selection: Callable[[ImageRow], bool] | None = None
+        self._pending_many: Callable[[ImageRow], bool] | None = None
         self._add_pull_box()
 
     # -- pull box ---------------------------------------------------------------------
@@ -238,6 +260,8 @@ class ImagesPage(TablePage):
                        self.compare_button):
             button.defaultAction().setEnabled(shown is not None)
         self.remove_button.defaultAction().setEnabled(bool(selected))
+        self.push_button.defaultAction().setEnabled(shown is not None)
+        self.save_button.defaultAction().setEnabled(bool(selected))
         # The pane follows the row's image: another tag of the same image keeps it.
         if (shown.image.id if shown else None) != self.detail.image_id:
             self.detail.show_image(shown)
@@ -328,6 +352,98 @@ class ImagesPage(TablePage):
             MessageLevel.INFO,
             f"Removed {counted(len(deleted), 'dangling image')}, freeing {human_size(freed)}.")
 
+    # -- push, save, load, import ---------------------------------------------------------
+
+    def _add_import_action(self) -> object:
+        """Import sits in the Load button's menu (and the palette), not on the toolbar."""
+        menu = QMenu(self)
+        menu.setObjectName("images-load-menu")
+        load = menu.addAction("Load an image archive (docker save)…")
+        load.triggered.connect(self.choose_archive)
+        action = menu.addAction("Import a root filesystem tarball as an image…")
+        action.setObjectName("action-images-import")
+        action.triggered.connect(self.choose_rootfs)
+        self.page_actions.append(action)
+        self.load_button.setMenu(menu)
+        self.load_button.setPopupMode(QToolButton.ToolButtonPopupMode.MenuButtonPopup)
+        return action
+
+    def push_selected(self) -> PushDialog | None:
+        """The push sheet for the selected image: name it for a registry, log in, push."""
+        reference = self._selected_reference()
+        if reference is None:
+            return None
+        dialog = PushDialog(reference, self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.chosen.connect(self.push_chosen)
+        dialog.open()
+        return dialog
+
+    def save_selected(self) -> None:
+        """Every selected image (each row's tag, or ID) into one archive; ``.gz``: gzipped."""
+        rows: list[ImageRow] = self.selected_items()
+        names = list(dict.fromkeys(row.reference for row in rows))
+        if not names:
+            return
+        stem = re.sub(r"[^A-Za-z0-9_.-]+", "-", names[0]).strip("-") if len(names) == 1 \
+            else "images"
+        path, _ = QFileDialog.getSaveFileName(
+            self, f"Save {counted(len(names), 'image')} to", str(Path.home() / f"{stem}.tar"),
+            "Tar archive (*.tar);;Gzipped tar archive (*.tar.gz)")
+        if path:
+            self.save_requested.emit(names, Path(path))
+
+    def choose_archive(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Load images from an archive",
+                                              str(Path.home()), self.ARCHIVES)
+        if path:
+            self.load_requested.emit(Path(path))
+
+    def choose_rootfs(self) -> None:
+        """A root filesystem tarball, imported as ``imported/<file name>:latest``
+        (Tag… renames it afterwards)."""
+        path, _ = QFileDialog.getOpenFileName(
+            self, "Import a root filesystem tarball as an image", str(Path.home()),
+            "Tar archives (*.tar *.tar.gz *.tgz *.tar.xz);;All files (*)")
+        if path:
+            stem = re.sub(r"\.(tar(\.[a-z0-9]+)?|tgz)$", "", Path(path).name.lower())
+            name = re.sub(r"[^a-z0-9._-]+", "-", stem).strip("-._") or "rootfs"
+            self.import_requested.emit(Path(path), f"imported/{name}", "latest")
+
+    def select_loaded(self, names: tuple[str, ...]) -> None:
+        """Select every image a load brought (by name, or ``sha256:`` ID): all of them."""
+        wanted = set(names)
+        for name in names:
+            try:
+                ref = engine.parse_reference(name)
+            except engine.InvalidReference:
+                continue
+            wanted |= {ref.familiar, ref.normalized, f"localhost/{ref.familiar}"}
+
+        def loaded(row: ImageRow) -> bool:
+            return row.image.id in wanted or bool(wanted & set(row.image.repo_tags))
+
+        self._pending_many = loaded
+        self.session.refresh()
+        self._apply_pending_many()
+
+    def _apply_pending_many(self) -> None:
+        predicate = self._pending_many
+        if predicate is None:
+            return
+        rows = [row for row, item in enumerate(self.model.items()) if predicate(item)]
+        if not rows:
+            return
+        self._pending_many = None
+        self.search.clear()
+        selection = self.table.selectionModel()
+        selection.clearSelection()
+        for row in rows:
+            index = self.proxy.mapFromSource(self.model.index(row, 0))
+            selection.select(index, selection.SelectionFlag.Select
+                             | selection.SelectionFlag.Rows)
+        self.table.scrollTo(self.proxy.mapFromSource(self.model.index(rows[0], 0)))
+
     # -- run ------------------------------------------------------------------------------
 
     def _selected_reference(self) -> str | None:
@@ -362,6 +478,7 @@ class ImagesPage(TablePage):
         images = self.session.items(IMAGES)
         self.model.set_items(image_rows(images, self.session.items(CONTAINERS)))
         self._apply_pending_selection()
+        self._apply_pending_many()
         shown = self.detail.image_id
         if shown is not None and (row := self.row_of_image(shown)) is not None:
             self.detail.update_summary(self.model.item_at(row))

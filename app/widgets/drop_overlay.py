@@ -1,11 +1,16 @@
-"""Drop a Dockerfile, a folder or a tar anywhere on the window to build it.
+"""Drop a Dockerfile, a folder or a tar anywhere on the window to build it — or an
+image archive (``docker save``'s ``.tar`` / ``.tar.gz``) to load it.
 
 While something droppable is dragged over the window an overlay says what will
-happen; dropping emits :attr:`DropBuild.dropped` with the path.
+happen; dropping emits :attr:`DropBuild.dropped` (build) or
+:attr:`DropBuild.load_dropped` (an image archive) with the path.  Which one a tar
+is comes from its first entries (:func:`is_image_archive`): a few kB read.
 """
 
 from __future__ import annotations
 
+import re
+import tarfile
 from pathlib import Path
 
 from PySide6.QtCore import QEvent, QObject, Qt, Signal
@@ -24,7 +29,32 @@ def droppable_path(event: QDropEvent) -> Path | None:
     return path if path.exists() else None
 
 
+#: The first entries of a docker-archive (Docker ≤ 24: layer folders, the config JSON,
+#: manifest.json; Podman: ``<diffid>.tar``) or an OCI layout (Docker 25+).
+_ARCHIVE_ENTRY = re.compile(
+    r"^(?:\./)?(?:manifest\.json|repositories|index\.json|oci-layout|blobs(?:/|$)"
+    r"|[0-9a-f]{64}(?:/|\.json$|\.tar$))")
+
+
+def is_image_archive(path: Path) -> bool:
+    """True for an image archive as ``docker save`` / ``podman save`` write (gzipped too)."""
+    if not path.is_file():
+        return False
+    try:
+        with tarfile.open(path, "r|*") as archive:
+            for count, member in enumerate(archive):
+                if _ARCHIVE_ENTRY.match(member.name):
+                    return True
+                if count >= 2:
+                    return False
+    except (OSError, tarfile.TarError, EOFError):
+        return False
+    return False
+
+
 def describe_drop(path: Path) -> str:
+    if is_image_archive(path):
+        return f"Drop to load the images in {path.name}"
     if path.is_dir():
         return f"Drop to build the folder {path.name}/ (its Dockerfile)"
     if is_tar(path):
@@ -48,6 +78,7 @@ def accept_as_copy(event: QDropEvent) -> bool:
 
 class DropBuild(QObject):
     dropped = Signal(Path)
+    load_dropped = Signal(Path)
 
     def __init__(self, window: QWidget) -> None:
         super().__init__(window)
@@ -92,6 +123,6 @@ class DropBuild(QObject):
             path = droppable_path(event)
             if path is None or not accept_as_copy(event):
                 return False
-            self.dropped.emit(path)
+            (self.load_dropped if is_image_archive(path) else self.dropped).emit(path)
             return True
         return False

@@ -72,9 +72,9 @@ async def test_save_several_gzipped_and_load_them_back(any_engine: EngineUnderTe
         async with await any_engine.open() as client:
             await _drain(engine.save_images(client, tags, target))
             assert engine.is_gzip(target)
-            with gzip.open(target) as unzipped:
-                assert tarfile.open(fileobj=io.BytesIO(unzipped.read())).getmember(
-                    "manifest.json")
+            with gzip.open(target) as unzipped, \
+                    tarfile.open(fileobj=io.BytesIO(unzipped.read())) as inner:
+                assert inner.getmember("manifest.json")
             for tag in tags:
                 any_engine.cli("rmi", tag)
             loaded = await _drain(engine.load_images(client, target))
@@ -118,7 +118,7 @@ async def test_save_of_a_missing_image_and_to_a_folder_that_is_not_there(
         with pytest.raises(engine.NotFound):
             await _drain(engine.save_images(client, [unique_name("nothing")],
                                             tmp_path / "x.tar"))
-        with pytest.raises(engine.ArchiveError, match="^cannot write"):
+        with pytest.raises(engine.ArchiveError, match=r"^cannot write"):
             await _drain(engine.save_images(client, [docker_engine.image],
                                             tmp_path / "no" / "x.tar"))
 

@@ -160,7 +160,7 @@ async def test_pushing_an_image_that_is_not_here(docker_engine: EngineUnderTest,
                                                  push_registry: str) -> None:
     reference = f"{push_registry}/dockyard/{unique_name('absent')}:v1"
     async with await docker_engine.open() as client:
-        with pytest.raises(engine.PushFailed, match="^there is no local image .* to push"):
+        with pytest.raises(engine.PushFailed, match=r"^there is no local image .* to push"):
             await _push_all(client, reference)
 
 
