@@ -421,7 +421,8 @@ class ImagesPage(TablePage):
             wanted |= {ref.familiar, ref.normalized, f"localhost/{ref.familiar}"}
 
         def loaded(row: ImageRow) -> bool:
-            return row.image.id in wanted or bool(wanted & set(row.image.repo_tags))
+            # A row is one tag: the loaded tags' rows, not every tag of the same image.
+            return row.reference in wanted or row.image.id in wanted
 
         self._pending_many = loaded
         self.session.refresh()
