@@ -83,16 +83,22 @@ class PushProgress:
 
     @property
     def fraction(self) -> float:
-        """0..1 over the layers: a finished one counts whole, one uploading by its bytes."""
+        """0..1 by bytes: a finished layer counts whole, one uploading by its bytes.
+
+        A layer is weighed by its size (the daemon's estimate, or the bytes sent if
+        more), so a small layer finishing does not jump the bar ahead of a big one
+        still going; layers not sized yet weigh nothing until they are.
+        """
         if not self.layers:
             return 0.0
-        score = 0.0
+        if all(layer.finished for layer in self.layers):
+            return 1.0
+        sent = whole = 0
         for layer in self.layers:
-            if layer.finished:
-                score += 1
-            elif layer.state is PushState.PUSHING and layer.total:
-                score += min(layer.current / layer.total, 0.99)
-        return score / len(self.layers)
+            weight = max(layer.total, layer.current)
+            whole += weight
+            sent += weight if layer.finished else layer.current
+        return min(sent / whole, 0.99) if whole else 0.0
 
 
 class PushFailed(EngineError):

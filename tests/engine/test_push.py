@@ -191,3 +191,22 @@ def test_push_decoder_reads_podman_s_digest_line_and_errors() -> None:
                                                  " 127.0.0.1:5000: connect: connection refused"}})
     assert json.dumps(progress.status)  # a plain string
     _ = Path  # (typing import kept for fixtures above)
+
+
+def test_push_fraction_is_weighed_by_bytes() -> None:
+    """A small layer finishing does not move the bar past a big one still uploading."""
+    decoder = engine.PushDecoder("127.0.0.1:5000/a:v1")
+    for message in (
+        {"status": "Preparing", "id": "big"},
+        {"status": "Preparing", "id": "small"},
+        {"status": "Pushing", "id": "small", "progressDetail": {"current": 10, "total": 10}},
+        {"status": "Pushed", "id": "small"},
+    ):
+        progress = decoder.feed(message)
+    progress = decoder.feed({"status": "Pushing", "id": "big",
+                             "progressDetail": {"current": 90, "total": 990}})
+    assert progress is not None
+    assert progress.fraction == pytest.approx(100 / 1000)
+    assert progress.layers_done == 1 and progress.sent == 100
+    done = decoder.feed({"status": "Pushed", "id": "big"})
+    assert done is not None and done.fraction == 1.0
