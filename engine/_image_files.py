@@ -35,6 +35,8 @@ if TYPE_CHECKING:
 #: Upload chunk: big, so the HTTP layer's per-chunk cost is paid a few hundred times
 #: for a big image, not tens of thousands.
 UPLOAD_CHUNK = 4 << 20
+#: Bytes gathered before one write to the file (the body comes in ~32 kB chunks).
+WRITE_SIZE = 1 << 20
 #: gzip level of a saved ``.tar.gz``: fast, as ``gzip -1``; layers are mostly binaries.
 GZIP_LEVEL = 1
 
@@ -76,8 +78,20 @@ class _Output:
             raise ArchiveError(f"cannot write {destination}: {exc.strerror}") from exc
         self._gzip = (zlib.compressobj(GZIP_LEVEL, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
                       if compress else None)
+        self._pending = bytearray()
 
-    def write(self, data: memoryview | bytes) -> None:
+    def add(self, chunk: memoryview) -> bool:
+        """Keep a copy of ``chunk`` (valid only until the next read); True once a
+        :meth:`flush` is due: one write per ``WRITE_SIZE``, not one per 32 kB chunk."""
+        self._pending += chunk
+        return len(self._pending) >= WRITE_SIZE
+
+    def flush(self) -> None:
+        if self._pending:
+            self.write(self._pending)
+            self._pending = bytearray()
+
+    def write(self, data: memoryview | bytes | bytearray) -> None:
         if self._gzip is not None:
             data = self._gzip.compress(data)
         view = memoryview(data)
@@ -88,6 +102,7 @@ class _Output:
             raise ArchiveError(f"cannot write {self.destination}: {exc.strerror}") from exc
 
     def finish(self) -> None:
+        self.flush()
         if self._gzip is not None:
             tail = self._gzip.flush()
             self._gzip = None
@@ -111,12 +126,13 @@ async def _write_body(client: Engine, path: str, params: Any, destination: Path,
     try:
         async with client.open_body("GET", path, params=params) as body:
             async for chunk in body:
-                if compress:  # CPU-bound: off the event loop
-                    await asyncio.to_thread(output.write, chunk)
-                else:
-                    output.write(chunk)
                 done += len(chunk)
-                yield Transfer(done, total)
+                if output.add(chunk):
+                    if compress:  # CPU-bound: off the event loop
+                        await asyncio.to_thread(output.flush)
+                    else:
+                        output.flush()
+                    yield Transfer(done, total)
         await asyncio.to_thread(output.finish)
     except BaseException:
         output.abandon()
