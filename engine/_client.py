@@ -14,10 +14,10 @@ import asyncio
 import json
 import logging
 import os
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from pathlib import Path
-from typing import Any, Self
+from typing import Any, BinaryIO, Self
 
 from engine._decoders import JSONStreamDecoder
 from engine._endpoint import Endpoint, resolve
@@ -257,6 +257,16 @@ class Engine:
         """A big body of small chunks (logs) as ``bytes``; see :meth:`Transport.open_body_bytes`."""
         return self.transport.open_body_bytes(method, self.api_path(path), params=params,
                                               headers=headers, piece=piece)
+
+    def upload_file(
+        self, method: str, path: str, *, source: BinaryIO, length: int,
+        params: Params | None = None, headers: Mapping[str, str] | None = None,
+        sent: Callable[[int], None] | None = None,
+    ) -> AbstractAsyncContextManager[AsyncIterator[bytes]]:
+        """A big file as the body (an archive to load); see :meth:`Transport.upload_file`."""
+        return self.transport.upload_file(method, self.api_path(path), source=source,
+                                          length=length, params=params, headers=headers,
+                                          sent=sent)
 
     async def upgrade(
         self, method: str, path: str, *, json: Any = None,

@@ -212,23 +212,72 @@ async def _upload(client: Engine, path: str, params: Any, source: Path, what: st
         raise ArchiveError(f"cannot read {source}: {exc.strerror}") from exc
     sent = [0]
     decoder = JSONStreamDecoder()
-    last = -1
     try:
-        body = _read_file(source, sent, gunzip)
-        async with client.stream("POST", path, params=params, content=body,
-                                 headers={"Content-Type": "application/x-tar"}) as response:
-            async for chunk in response.aiter_bytes():
-                messages = decoder.feed(chunk)
-                if messages or sent[0] != last:
-                    last = sent[0]
-                    yield Transfer(sent[0], total), messages
-            decoder.close()
+        if gunzip:
+            last = -1
+            body = _read_file(source, sent, gunzip)
+            async with client.stream("POST", path, params=params, content=body,
+                                     headers={"Content-Type": "application/x-tar"}
+                                     ) as response:
+                async for chunk in response.aiter_bytes():
+                    messages = decoder.feed(chunk)
+                    if messages or sent[0] != last:
+                        last = sent[0]
+                        yield Transfer(sent[0], total), messages
+        else:
+            async with contextlib.aclosing(_send_file(client, path, params, source, total)
+                                           ) as items:
+                async for done, chunk in items:
+                    yield Transfer(done, total), decoder.feed(chunk) if chunk else []
+        decoder.close()
     except APIError as exc:
         raise ArchiveError(f"{what} {source.name} failed: {_plain(exc.message)}") from exc
     except OSError as exc:
         raise ArchiveError(f"cannot read {source}: {exc.strerror}") from exc
     except zlib.error as exc:
         raise ArchiveError(f"{what} {source.name} failed: it is not valid gzip ({exc})") from exc
+
+
+_END = object()
+
+
+async def _send_file(client: Engine, path: str, params: Any, source: Path, total: int
+                     ) -> AsyncGenerator[tuple[int, bytes], None]:
+    """The file sent as the body (``sendfile`` where the transport can): (bytes sent, a
+    piece of the answer or b"") as each comes.
+
+    The upload runs in a task of its own so that its progress reaches the caller while
+    the body is still going out (the answer only starts once it is all sent).
+    """
+    queue: asyncio.Queue[Any] = asyncio.Queue()
+    sent = 0
+
+    def progress(done: int) -> None:
+        queue.put_nowait((done, b""))
+
+    async def run() -> None:
+        with source.open("rb") as file:
+            async with client.upload_file("POST", path, source=file, length=total,
+                                          params=params, sent=progress,
+                                          headers={"Content-Type": "application/x-tar"}
+                                          ) as body:
+                async for chunk in body:
+                    queue.put_nowait((total, chunk))
+        queue.put_nowait(_END)
+
+    task = asyncio.ensure_future(run())
+    task.add_done_callback(lambda t: queue.put_nowait(_END) if not t.cancelled()
+                           and t.exception() is not None else None)
+    try:
+        while (item := await queue.get()) is not _END:
+            sent, chunk = item
+            yield sent, chunk
+        await task  # raises what failed the upload
+    finally:
+        if not task.done():
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
 
 
 _NOT_AN_ARCHIVE = ("supported image formats", "repositories: no such file", "manifest.json",

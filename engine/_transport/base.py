@@ -11,7 +11,10 @@ exactly:
   GET read with whole reads (image exports, full logs).  The default here reads
   through :meth:`stream`; a transport with a socket of its own does better;
 - :meth:`Transport.upgrade`: a request answered ``101`` whose connection becomes a
-  two-way byte stream (exec and attach).
+  two-way byte stream (exec and attach);
+- :meth:`Transport.upload_file`: a big file as a request's body (an image archive
+  to load); the default sends it through :meth:`stream`, a transport with a socket
+  of its own with ``sendfile``.
 
 Connect failures, timeouts and dropped connections raise the engine's own
 exceptions (:class:`~engine.EngineUnreachable` & co.), never a library's.  A new
@@ -21,14 +24,15 @@ kind of endpoint (ssh://) is one more module with one more subclass, chosen in
 
 from __future__ import annotations
 
+import asyncio
 import errno
 import json
 import ssl
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterable, AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, BinaryIO
 
 from engine._endpoint import Endpoint
 from engine._errors import APIError, EngineUnreachable, PermissionDenied, error_for_status
@@ -37,6 +41,9 @@ from engine._errors import APIError, EngineUnreachable, PermissionDenied, error_
 CONNECT_TIMEOUT = 5.0
 #: Ordinary calls; long ones (stop, remove, df) pass their own.
 DEFAULT_TIMEOUT = 30.0
+
+#: The read size of an upload sent through :meth:`Transport.stream`.
+UPLOAD_CHUNK = 4 << 20
 
 #: Query parameters: a mapping (``None`` values dropped) or pairs (repeated keys kept).
 Params = Mapping[str, Any] | Sequence[tuple[str, Any]]
@@ -240,6 +247,39 @@ class Transport(ABC):
         ``piece`` bounds how much one item decodes (a hint; the default ignores it).
         """
         async with self._checked_stream(method, path, params, headers) as response:
+            yield response.aiter_bytes()
+
+    @asynccontextmanager
+    async def upload_file(
+        self, method: str, path: str, *, source: BinaryIO, length: int,
+        params: Params | None = None, headers: Mapping[str, str] | None = None,
+        sent: Callable[[int], None] | None = None,
+    ) -> AsyncIterator[AsyncIterator[bytes]]:
+        """Send ``length`` bytes of an open file as the body; yields the answer's body.
+
+        For big uploads (an image archive to load): ``sent`` is told the bytes sent
+        so far.  An error status raises the engine's exception before anything is
+        yielded.  This default reads the file in big chunks through :meth:`stream`;
+        a transport with a socket of its own sends it with ``sendfile``.
+        """
+
+        async def chunks() -> AsyncIterator[bytes]:
+            done = 0
+            while done < length:
+                chunk = await asyncio.to_thread(source.read, min(UPLOAD_CHUNK, length - done))
+                if not chunk:
+                    break
+                done += len(chunk)
+                yield chunk
+                if sent is not None:
+                    sent(done)
+
+        fields = {**(headers or {}), "Content-Length": str(length)}
+        async with self.stream(method, path, params=params, content=chunks(),
+                               headers=fields) as response:
+            if response.status >= 400:
+                body = await response.read()
+                raise status_error(response.status, response.reason, response.headers, body)
             yield response.aiter_bytes()
 
     @asynccontextmanager

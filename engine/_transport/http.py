@@ -12,9 +12,9 @@ import asyncio
 import contextlib
 import socket
 from abc import abstractmethod
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from contextlib import asynccontextmanager, contextmanager
-from typing import Any
+from typing import Any, BinaryIO
 
 import httpcore
 import httpx
@@ -202,6 +202,17 @@ class HTTPTransport(Transport):
     ) -> AsyncIterator[AsyncIterator[bytes]]:
         async with rawhttp.open_body_bytes(self.open_connection, self.endpoint, method, path,
                                            params=params, headers=headers, piece=piece) as body:
+            yield body
+
+    @asynccontextmanager
+    async def upload_file(
+        self, method: str, path: str, *, source: BinaryIO, length: int,
+        params: Params | None = None, headers: Mapping[str, str] | None = None,
+        sent: Callable[[int], None] | None = None,
+    ) -> AsyncIterator[AsyncIterator[bytes]]:
+        async with rawhttp.upload_file(self.open_connection, self.endpoint, method, path,
+                                       source=source, length=length, params=params,
+                                       headers=headers, sent=sent) as body:
             yield body
 
     async def aclose(self) -> None:
