@@ -68,6 +68,11 @@ ICONS: dict[str, str] = {
     "images-pull-button": "mdi6.download",
     "images-registry-search": "mdi6.magnify",
     "images-build-button": "mdi6.hammer",
+    "image-push": "mdi6.upload",
+    "images-save": "mdi6.content-save-outline",
+    "images-load": "mdi6.package-up",
+    "images-import": "mdi6.import",
+    "container-export": "mdi6.export",
     # Volumes and networks.
     "volume-create": "mdi6.plus",
     "volume-remove": "mdi6.delete-outline",

@@ -64,6 +64,7 @@ from PySide6.QtWidgets import (
 )
 
 import engine
+from app.icons import icon_for
 from app.models.container_tree import ComposeGroup, ContainerTreeModel, IsGroupRole
 from app.models.table import Column, ItemRole, KeyedTableModel
 from app.pages.container_detail import ContainerDetail
@@ -394,6 +395,8 @@ class ContainersPage(TablePage):
         # Export is on the right-click menu and the palette, not the (full) toolbar.
         self.export_action = QAction("Export filesystem…", self)
         self.export_action.setObjectName("action-container-export")
+        if (icon := icon_for("container-export")) is not None:
+            self.export_action.setIcon(icon)
         self.export_action.triggered.connect(self.export_selected)
         self.export_action.setEnabled(False)
         self.addAction(self.export_action)

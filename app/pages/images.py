@@ -8,6 +8,7 @@ from functools import partial
 from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QAction
 from PySide6.QtWidgets import (
     QCheckBox,
     QFileDialog,
@@ -23,6 +24,7 @@ from PySide6.QtWidgets import (
 )
 
 import engine
+from app.icons import icon_for
 from app.models.table import Column, KeyedTableModel
 from app.pages.image_detail import ImageDetail
 from app.pages.image_diff import open_compare_picker
@@ -132,7 +134,7 @@ class ImagesPage(TablePage):
         self.splitter.addWidget(self.detail)
         self.splitter.setSizes([220, 420])
         self._pending_selection: Callable[[ImageRow], bool] | None = None
-        self._pending_many: Callable[[ImageRow], bool] | None = None
+        self._pending_many: list[set[str]] | None = None
         self._add_pull_box()
 
     # -- pull box ---------------------------------------------------------------------
@@ -354,7 +356,7 @@ class ImagesPage(TablePage):
 
     # -- push, save, load, import ---------------------------------------------------------
 
-    def _add_import_action(self) -> object:
+    def _add_import_action(self) -> QAction:
         """Import sits in the Load button's menu (and the palette), not on the toolbar."""
         menu = QMenu(self)
         menu.setObjectName("images-load-menu")
@@ -362,6 +364,8 @@ class ImagesPage(TablePage):
         load.triggered.connect(self.choose_archive)
         action = menu.addAction("Import a root filesystem tarball as an image…")
         action.setObjectName("action-images-import")
+        if (icon := icon_for("images-import")) is not None:
+            action.setIcon(icon)
         action.triggered.connect(self.choose_rootfs)
         self.page_actions.append(action)
         self.load_button.setMenu(menu)
@@ -411,34 +415,36 @@ class ImagesPage(TablePage):
             self.import_requested.emit(Path(path), f"imported/{name}", "latest")
 
     def select_loaded(self, names: tuple[str, ...]) -> None:
-        """Select every image a load brought (by name, or ``sha256:`` ID): all of them."""
-        wanted = set(names)
+        """Select every image a load brought (by name, or ``sha256:`` ID), once the list
+        shows them all (they arrive through events one by one)."""
+        wanted: list[set[str]] = []
         for name in names:
+            forms = {name}
             try:
                 ref = engine.parse_reference(name)
             except engine.InvalidReference:
-                continue
-            wanted |= {ref.familiar, ref.normalized, f"localhost/{ref.familiar}"}
-
-        def loaded(row: ImageRow) -> bool:
-            # A row is one tag: the loaded tags' rows, not every tag of the same image.
-            return row.reference in wanted or row.image.id in wanted
-
-        self._pending_many = loaded
+                pass
+            else:
+                forms |= {ref.familiar, ref.normalized, f"localhost/{ref.familiar}"}
+            wanted.append(forms)
+        self._pending_many = wanted
         self.session.refresh()
         self._apply_pending_many()
 
     def _apply_pending_many(self) -> None:
-        predicate = self._pending_many
-        if predicate is None:
+        wanted = self._pending_many
+        if not wanted:
             return
-        rows = [row for row, item in enumerate(self.model.items()) if predicate(item)]
-        if not rows:
-            return
+        # A row is one tag: the loaded tags' rows, not every tag of the same image.
+        matches = [[row for row, item in enumerate(self.model.items())
+                    if item.reference in forms or item.image.id in forms] for forms in wanted]
+        if not all(matches):
+            return  # not all listed yet
         self._pending_many = None
         self.search.clear()
         selection = self.table.selectionModel()
         selection.clearSelection()
+        rows = sorted({row for found in matches for row in found})
         for row in rows:
             index = self.proxy.mapFromSource(self.model.index(row, 0))
             selection.select(index, selection.SelectionFlag.Select
