@@ -430,6 +430,20 @@ class BodyReader(_Body):
             self._pending.extend(self._feed(data))
         return self._pending.popleft()
 
+    async def read_views(self) -> list[memoryview]:
+        """All the body one socket read brought, as views (valid until the next call);
+        ``[]`` at the end.  For writing a big body out with one ``writev`` per read."""
+        if self._pending:
+            views = list(self._pending)
+            self._pending.clear()
+            return views
+        while True:
+            data = await self._read()
+            if data is None:
+                return []
+            if views := self._feed(data):
+                return views
+
     async def read_all(self, limit: int) -> bytes:
         """The rest of the body as bytes, up to ``limit`` (for error messages)."""
         parts = bytearray()

@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import resource
 import shutil
 import subprocess
 import tempfile
@@ -30,12 +31,31 @@ from bench_pull import start_registry
 
 import engine
 
+#: CPU seconds (user + system) each side spent, by what was measured: the client's
+#: own cost (the daemon's work is the same for both and is not counted).
+CPU: dict[str, list[float]] = {}
+
+
+def _cpu(who: int) -> float:
+    usage = resource.getrusage(who)
+    return usage.ru_utime + usage.ru_stime
+
 
 def timed(command: list[str]) -> float:
+    before = _cpu(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     with open(os.devnull, "wb") as devnull:
         subprocess.run(command, stdout=devnull, check=True)
-    return time.perf_counter() - start
+    elapsed = time.perf_counter() - start
+    CPU.setdefault(" ".join(command[:2]), []).append(_cpu(resource.RUSAGE_CHILDREN) - before)
+    return elapsed
+
+
+def ours(what: str, run: Callable[[], float]) -> float:
+    before = _cpu(resource.RUSAGE_SELF)
+    elapsed = run()
+    CPU.setdefault(what, []).append(_cpu(resource.RUSAGE_SELF) - before)
+    return elapsed
 
 
 async def _our_push(reference: str) -> tuple[float, str]:
@@ -82,8 +102,12 @@ def alternate(repeats: int, cli: Callable[[], float], ours: Callable[[], float]
 
 def report(what: str, floor: str, clis: list[float], owns: list[float]) -> None:
     cli, own = median(clis), median(owns)
-    print(f"{floor:<22}: {cli * 1000:7.0f} ms   (samples {ms(clis)})")
-    print(f"{what:<22}: {own * 1000:7.0f} ms   (samples {ms(owns)})")
+    cpu_cli = median(CPU.get(" ".join(floor.split()[:2]), [0.0]))
+    cpu_own = median(CPU.get(what, [0.0]))
+    print(f"{floor:<22}: {cli * 1000:7.0f} ms   (samples {ms(clis)}); client CPU"
+          f" {cpu_cli * 1000:.0f} ms")
+    print(f"{what:<22}: {own * 1000:7.0f} ms   (samples {ms(owns)}); client CPU"
+          f" {cpu_own * 1000:.0f} ms")
     print(f"ratio {what} / {floor} = {own / cli:.3f}   (goal <= 1.05)")
 
 
@@ -92,7 +116,10 @@ def main() -> int:
     parser.add_argument("--mb", type=int, default=100, help="size of the random layer")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--image", help="a local busybox image to build on (not removed)")
+    parser.add_argument("--only", default="push,save,load",
+                        help="which to measure (load needs save)")
     args = parser.parse_args()
+    only = set(args.only.split(","))
     root = Path(tempfile.mkdtemp(prefix="dockyard-bench-transfer-"))
     base, built = busybox_image(args.image)
     image = f"dockyard-bench/transfer:{LABEL.split('=')[1]}"
@@ -130,20 +157,29 @@ def main() -> int:
         def our_push() -> float:
             process, reference = fresh_target()
             try:
-                elapsed, digest = asyncio.run(_our_push(reference))
+                result: list[str] = []
+
+                def run() -> float:
+                    elapsed, digest = asyncio.run(_our_push(reference))
+                    result.append(digest)
+                    return elapsed
+
+                elapsed = ours("engine.push", run)
+                digest = result[0]
                 digests.append(digest)
                 return elapsed
             finally:
                 stop(process)
 
-        report("engine.push", "docker push", *alternate(args.repeats, cli_push, our_push))
-        print(f"  (pushed digest {digests[-1][:19]}…)")
+        if "push" in only:
+            report("engine.push", "docker push", *alternate(args.repeats, cli_push, our_push))
+            print(f"  (pushed digest {digests[-1][:19]}…)")
 
         cli_file, our_file = root / "cli.tar", root / "ours.tar"
         report("engine.save_images", "docker save -o", *alternate(
             args.repeats,
             lambda: timed(["docker", "save", "-o", str(cli_file), image]),
-            lambda: asyncio.run(_our_save(image, our_file))))
+            lambda: ours("engine.save_images", lambda: asyncio.run(_our_save(image, our_file)))))
         print(f"  (file sizes: cli {cli_file.stat().st_size:,} B,"
               f" ours {our_file.stat().st_size:,} B)")
 
@@ -153,10 +189,11 @@ def main() -> int:
 
         def our_load() -> float:
             docker("rmi", image)
-            return asyncio.run(_our_load(cli_file))
+            return ours("engine.load_images", lambda: asyncio.run(_our_load(cli_file)))
 
-        report("engine.load_images", "docker load -i", *alternate(args.repeats, cli_load,
-                                                                   our_load))
+        if "load" in only:
+            report("engine.load_images", "docker load -i", *alternate(args.repeats, cli_load,
+                                                                       our_load))
     finally:
         for reference in pushed:
             subprocess.run(["docker", "rmi", reference], capture_output=True, check=False)
