@@ -34,7 +34,6 @@ from app.notifications import DesktopNotifications, Notifier
 from app.operations import start_build, start_pull
 from app.page_table import PAGES
 from app.pages.containers import ContainersPage
-from app.pages.engine import EnginePage
 from app.pages.images import ImagesPage
 from app.pages.table_page import TablePage
 from app.pages.unavailable import UnavailablePage
@@ -147,7 +146,6 @@ class MainWindow(QMainWindow):
         self.engine_switcher = EngineSwitcher("engine-switcher")
         self.statusBar().addPermanentWidget(self.engine_switcher)
         self.engine_switch.bind(self.engine_switcher)
-        self.engine_switch.bind(self.page(EnginePage).switcher)
 
         self.palette_dialog = CommandPalette(self)
         self._quit_question: QMessageBox | None = None
@@ -229,6 +227,9 @@ class MainWindow(QMainWindow):
         if isinstance(pull := getattr(page, "pull_requested", None), SignalInstance) \
                 and spec.class_name != "ImagesPage":
             pull.connect(self.pull)  # the Registries page pulls through the window's sheet
+        # The Engine page has a switcher of its own, bound once the page is built.
+        if isinstance(switcher := getattr(page, "switcher", None), EngineSwitcher):
+            self.engine_switch.bind(switcher)
         decorate(page)
         self._restore_page_state(spec.key, page)
         return page

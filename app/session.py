@@ -212,6 +212,7 @@ class EngineSession(QObject):
             await asyncio.gather(*tasks, return_exceptions=True)
             self._keyed.clear()
             self._dirty.clear()
+            self._dirty_items.clear()
             if self._engine is not None:  # the supervisor closes it; this is belt and braces
                 old, self._engine = self._engine, None
                 await old.aclose()
