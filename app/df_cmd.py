@@ -19,18 +19,8 @@ from typing import Any
 
 import engine
 from app.headless import CommandFailed, run_engine_work
+from app.presentation import cli_size
 from engine import DiskUsage, KindUsage
-
-_UNITS = ("B", "kB", "MB", "GB", "TB", "PB", "EB", "ZB", "YB")
-
-
-def cli_size(size: float, precision: int = 4) -> str:
-    """A size as the docker CLI prints it (go-units ``HumanSizeWithPrecision``)."""
-    index = 0
-    while size >= 1000.0 and index < len(_UNITS) - 1:
-        size /= 1000.0
-        index += 1
-    return f"{size:.{precision}g}{_UNITS[index]}"
 
 
 def reclaimable_text(row: KindUsage) -> str:

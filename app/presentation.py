@@ -5,6 +5,7 @@ No Qt here: the table models call these, and tests can check them directly.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -394,3 +395,57 @@ def engine_entry_text(name: str, state: str, product: str = "", version: str = "
         what = state
     mark = " (current context)" if current_context else ""
     return f"{name}{mark} — {what.strip()}"
+
+
+# -- sizes as the docker CLI prints them, registry addresses (shared with headless commands) --
+
+_CLI_UNITS = ("B", "kB", "MB", "GB", "TB", "PB", "EB", "ZB", "YB")
+
+
+def cli_size(size: float, precision: int = 4) -> str:
+    """A size as the docker CLI prints it (go-units ``HumanSizeWithPrecision``)."""
+    index = 0
+    while size >= 1000.0 and index < len(_CLI_UNITS) - 1:
+        size /= 1000.0
+        index += 1
+    return f"{size:.{precision}g}{_CLI_UNITS[index]}"
+
+
+_HOST = re.compile(r"^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?)"
+                   r"(?::[0-9]{1,5})?$")
+_COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
+_REPOSITORY = re.compile(rf"^{_COMPONENT}(?:/{_COMPONENT})*$")
+_TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
+
+
+class BadTarget(ValueError):
+    """What was typed is not REGISTRY[/REPOSITORY[:TAG]]; the message says why."""
+
+
+@dataclass(frozen=True)
+class Target:
+    registry: str
+    repository: str = ""
+    tag: str = ""
+
+
+def parse_target(text: str) -> Target:
+    """``127.0.0.1:5000/team/app:v1`` → Target("127.0.0.1:5000", "team/app", "v1")."""
+    text = text.strip()
+    if "://" in text:
+        raise BadTarget(f"give a registry address without a scheme: {text!r}")
+    registry, _, rest = text.partition("/")
+    if not _HOST.match(registry):
+        raise BadTarget(f"not a registry address (host[:port]): {registry!r}")
+    repository, tag = rest, ""
+    last = rest.rsplit("/", 1)[-1]
+    if ":" in last:
+        repository, _, tag = rest.rpartition(":")
+        if not _TAG.match(tag):
+            raise BadTarget(f"not a tag: {tag!r}")
+    repository = repository.rstrip("/")
+    if repository and not _REPOSITORY.match(repository):
+        raise BadTarget(f"not a repository name (lower case, '/'-separated): {repository!r}")
+    if tag and not repository:
+        raise BadTarget(f"a tag needs a repository: {text!r}")
+    return Target(registry, repository, tag)

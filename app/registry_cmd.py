@@ -15,54 +15,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import engine
-from app.df_cmd import cli_size
 from app.headless import CommandFailed, run_engine_work
-
-_HOST = re.compile(r"^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?)"
-                   r"(?::[0-9]{1,5})?$")
-_COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
-_REPOSITORY = re.compile(rf"^{_COMPONENT}(?:/{_COMPONENT})*$")
-_TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
-
-
-class BadTarget(ValueError):
-    """What was typed is not REGISTRY[/REPOSITORY[:TAG]]; the message says why."""
-
-
-@dataclass(frozen=True)
-class Target:
-    registry: str
-    repository: str = ""
-    tag: str = ""
-
-
-def parse_target(text: str) -> Target:
-    """``127.0.0.1:5000/team/app:v1`` → Target("127.0.0.1:5000", "team/app", "v1")."""
-    text = text.strip()
-    if "://" in text:
-        raise BadTarget(f"give a registry address without a scheme: {text!r}")
-    registry, _, rest = text.partition("/")
-    if not _HOST.match(registry):
-        raise BadTarget(f"not a registry address (host[:port]): {registry!r}")
-    repository, tag = rest, ""
-    last = rest.rsplit("/", 1)[-1]
-    if ":" in last:
-        repository, _, tag = rest.rpartition(":")
-        if not _TAG.match(tag):
-            raise BadTarget(f"not a tag: {tag!r}")
-    repository = repository.rstrip("/")
-    if repository and not _REPOSITORY.match(repository):
-        raise BadTarget(f"not a repository name (lower case, '/'-separated): {repository!r}")
-    if tag and not repository:
-        raise BadTarget(f"a tag needs a repository: {text!r}")
-    return Target(registry, repository, tag)
+from app.presentation import BadTarget, Target, cli_size, parse_target
 
 
 def _when(moment: datetime | None) -> str | None:

@@ -10,7 +10,8 @@ from typing import Any
 
 import pytest
 
-from app.df_cmd import cli_size, reclaimable_text
+from app.df_cmd import reclaimable_text
+from app.presentation import cli_size
 from engine import KindUsage
 from tests.conftest import LABEL, EngineUnderTest, unique_name
 from tests.disk_helpers import disk_engine  # noqa: F401

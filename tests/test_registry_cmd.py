@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from app.registry_cmd import BadTarget, Target, parse_target
+from app.presentation import BadTarget, Target, parse_target
 from tests.conftest import RUN_ID, EngineUnderTest
 from tests.engine.test_build import _free_port
 from tests.engine.test_registry import (  # noqa: F401  (fixtures)

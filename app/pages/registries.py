@@ -36,8 +36,7 @@ from PySide6.QtWidgets import (
 import engine
 from app.models.table import Column, ItemRole, KeyedTableModel
 from app.pages.table_page import FilterProxy
-from app.presentation import human_size, relative_time
-from app.registry_cmd import BadTarget, Target, parse_target
+from app.presentation import BadTarget, Target, human_size, parse_target, relative_time
 from app.session import EngineSession, MessageLevel
 from app.widgets.login_dialog import LoginDialog
 

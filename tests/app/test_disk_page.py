@@ -16,7 +16,7 @@ from pytestqt.modeltest import ModelTester
 from pytestqt.qtbot import QtBot
 
 import engine
-from app.df_cmd import cli_size, reclaimable_text
+from app.df_cmd import reclaimable_text
 from app.main_window import MainWindow
 from app.models.cleanup import CleanupModel, CleanupRow
 from app.models.table import SortRole
@@ -25,7 +25,7 @@ from app.pages.cleanup_sheet import CleanupSheet, label_filters, report
 from app.pages.containers import ContainersPage
 from app.pages.disk import DiskItem, DiskPage, biggest_items, df_stale
 from app.pages.table_page import TablePage
-from app.presentation import human_size
+from app.presentation import cli_size, human_size
 from app.session import EngineSession
 from tests.app.conftest import answer, await_in_qt, wait_connected
 from tests.conftest import LABEL, LABEL_KEY, EngineUnderTest, unique_name

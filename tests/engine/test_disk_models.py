@@ -12,7 +12,8 @@ from typing import Any
 import pytest
 
 import engine
-from app.df_cmd import cli_size, reclaimable_text
+from app.df_cmd import reclaimable_text
+from app.presentation import cli_size
 
 
 def test_volume_sizes_unknown_and_anonymous() -> None:

@@ -12,7 +12,8 @@ from typing import Any
 import pytest
 
 import engine
-from app.df_cmd import cli_size, reclaimable_text
+from app.df_cmd import reclaimable_text
+from app.presentation import cli_size
 from engine import BuildComplete, build, walk_context
 from tests.conftest import LABEL, LABEL_KEY, RUN_ID, EngineUnderTest, unique_name
 from tests.disk_helpers import LABELS, OURS, disk_engine  # noqa: F401
