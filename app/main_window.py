@@ -52,7 +52,7 @@ from app.widgets.message_bar import MessageBar
 from app.widgets.settings_dialog import SettingsDialog
 
 if TYPE_CHECKING:
-    from app.pages.registries import RegistriesPage
+    from app.pages.registries import PullChoice, RegistriesPage
 
 P = TypeVar("P", bound=QWidget)
 
@@ -226,7 +226,9 @@ class MainWindow(QMainWindow):
             link.connect(self.open_item)
         if isinstance(pull := getattr(page, "pull_requested", None), SignalInstance) \
                 and spec.class_name != "ImagesPage":
-            pull.connect(self.pull)  # the Registries page pulls through the window's sheet
+            # the Registries page pulls through the window's activity panel, with the
+            # platform and login chosen there
+            pull.connect(self.pull_choice)
         # The Engine page has a switcher of its own, bound once the page is built.
         if isinstance(switcher := getattr(page, "switcher", None), EngineSwitcher):
             self.engine_switch.bind(switcher)
@@ -306,6 +308,15 @@ class MainWindow(QMainWindow):
     def pull(self, reference: str) -> Activity | None:
         return start_pull(self.session, self.activity, reference,
                           on_done=self.images_page.select_reference)
+
+    def pull_choice(self, choice: PullChoice | str) -> Activity | None:
+        """A pull from a page other than Images: a reference, or the Registries page's
+        :class:`PullChoice` (a platform, a login typed there)."""
+        if isinstance(choice, str):
+            return self.pull(choice)
+        return start_pull(self.session, self.activity, choice.reference,
+                          on_done=self.images_page.select_reference, auth=choice.auth,
+                          platform=choice.platform)
 
     def choose_build(self) -> None:
         if (path := choose_build_source(self, self.settings)) is not None:

@@ -27,26 +27,28 @@ READ_CHUNK = 1 << 20
 
 def start_pull(session: EngineSession, panel: ActivityPanel, reference: str,
                on_done: Callable[[str], None] | None = None,
-               auth: str | None = None) -> Activity | None:
+               auth: str | None = None, platform: str = "") -> Activity | None:
     """Pull ``reference``; ``on_done`` gets the familiar name once the image exists.
 
     ``auth`` is a login typed just now; otherwise the docker CLI's saved
     credentials are used.  An "unauthorized" answer offers a login dialog.
+    ``platform`` (``os/arch[/variant]``) picks one image of a multi-platform tag;
+    "" lets the engine pick its own.
     """
     try:
         ref = engine.parse_reference(reference)
     except engine.InvalidReference as exc:
         session.message.emit(MessageLevel.ERROR, str(exc))
         return None
-    activity = panel.add(f"Pull {ref.familiar}")
-    retry = partial(_log_in_and_retry, session, panel, ref, on_done, activity)
+    activity = panel.add(f"Pull {ref.familiar}" + (f" ({platform})" if platform else ""))
+    retry = partial(_log_in_and_retry, session, panel, ref, on_done, activity, platform)
     activity.task = session.run(
-        partial(_pull, activity, ref, auth, retry), describe=f"pull {ref.familiar}",
+        partial(_pull, activity, ref, auth, platform, retry), describe=f"pull {ref.familiar}",
         on_done=lambda name: on_done(name) if on_done and name else None,
     )
     _finish_on_failure(activity)
     _offer_again(activity, panel, "Pull again",
-                 partial(start_pull, session, panel, reference, on_done, auth))
+                 partial(start_pull, session, panel, reference, on_done, auth, platform))
     return activity
 
 
@@ -69,7 +71,8 @@ def _offer_again(activity: Activity, panel: ActivityPanel, text: str,
 
 
 def _log_in_and_retry(session: EngineSession, panel: ActivityPanel, ref: engine.ImageReference,
-                      on_done: Callable[[str], None] | None, activity: Activity) -> LoginDialog:
+                      on_done: Callable[[str], None] | None, activity: Activity,
+                      platform: str = "") -> LoginDialog:
     try:  # config.json only: small, read at once (the helper itself runs when saving)
         where = str(engine.login_store(ref.registry))
     except engine.EngineError:
@@ -86,7 +89,7 @@ def _log_in_and_retry(session: EngineSession, panel: ActivityPanel, ref: engine.
                             MessageLevel.INFO, f"Saved the login in {store}"))
         panel.dismiss(activity)
         start_pull(session, panel, ref.familiar, on_done,
-                   auth=engine.login_auth(ref.registry, username, password))
+                   auth=engine.login_auth(ref.registry, username, password), platform=platform)
 
     dialog.accepted.connect(accepted)
     dialog.open()
@@ -101,11 +104,13 @@ async def _save_login(_client: engine.Engine, registry: str, username: str,
 
 
 async def _pull(activity: Activity, ref: engine.ImageReference, login: str | None,
-                retry: Callable[[], object], client: engine.Engine) -> str | None:
+                platform: str, retry: Callable[[], object], client: engine.Engine
+                ) -> str | None:
     auth = login or await asyncio.to_thread(engine.registry_auth, ref.registry)
     layers: dict[str, str] = {}
     try:
-        async for progress in engine.pull(client, ref.familiar, auth=auth):
+        async for progress in engine.pull(client, ref.familiar, auth=auth,
+                                          platform=platform or None):
             if progress.layer is not None:
                 layer = progress.layer
                 state = str(layer.state)
