@@ -1,4 +1,12 @@
 """``GET /images/search``: registry search through the engine, offline said as such.
+
+Docker searches Docker Hub (``index.docker.io``) and answers names without a
+registry (``busybox``, ``team/app``).  Podman searches the registries in
+``unqualified-search-registries`` of its ``registries.conf`` for a plain term, or
+the registry a term names (``quay.io/app``), and answers full names
+(``docker.io/library/busybox``); with no such registries configured it answers a
+plain term with 404 "image not known", said here as what to do instead.  Its
+failures come as a multi-line "1 error occurred: * …" list, made one line here.
 """
 
 from __future__ import annotations
@@ -40,6 +48,14 @@ _OFFLINE_MARKERS = ("no such host", "dial tcp", "network is unreachable", "i/o t
                     "connection refused", "tls handshake timeout")
 
 
+def _one_line(detail: str) -> str:
+    """Podman's "1 error occurred:\\n\\t* couldn't search …\\n\\n" as one line."""
+    lines = [line.strip().lstrip("*").strip() for line in detail.splitlines()]
+    lines = [line for line in lines if line and not line.endswith("error occurred:")
+             and not line.endswith("errors occurred:")]
+    return "; ".join(lines) or detail.strip()
+
+
 async def search_images(client: Engine, term: str, *, limit: int = 25) -> list[SearchResult]:
     """Search Docker Hub (Podman: its configured registries) through the engine.
 
@@ -53,7 +69,12 @@ async def search_images(client: Engine, term: str, *, limit: int = 25) -> list[S
                                          params={"term": term.strip(), "limit": limit},
                                          timeout=60.0)
     except APIError as exc:
-        detail = exc.message
+        detail = _one_line(exc.message)
+        if client.version.is_podman and exc.status == 404 and "/" not in term:
+            raise SearchFailed(
+                f"Podman has no registries to search for a name without one"
+                f" (unqualified-search-registries in registries.conf): search for"
+                f" docker.io/{term.strip()} or quay.io/{term.strip()}") from exc
         if any(marker in detail.lower() for marker in _OFFLINE_MARKERS):
             raise SearchFailed(
                 f"the engine cannot reach the registry to search (offline?): {detail}"

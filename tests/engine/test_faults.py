@@ -167,3 +167,15 @@ async def test_deeply_nested_stream_value_is_a_protocol_error(proxy: FaultProxy)
         with pytest.raises(engine.ProtocolError, match="nested too deeply"):
             async for _event in client.events():
                 pass
+
+
+async def test_a_recorded_docker_hub_search_answer_is_parsed(proxy: FaultProxy) -> None:
+    """Docker Hub cannot be reached here: its answer is a recording (tests/data/README.md)."""
+    recorded = Path(__file__).resolve().parent.parent / "data" / "docker_hub_search_busybox.json"
+    async with await Engine.open(endpoint(proxy)) as client:
+        proxy.fault = raw_body(r"/images/search$", recorded.read_bytes())
+        results = await engine.search_images(client, "busybox")
+    assert len(results) == 10
+    assert results[0] == engine.SearchResult("busybox", "Busybox base image.", 316, True)
+    assert results[1] == engine.SearchResult("progrium/busybox", "", 50, False)
+    assert [r.official for r in results].count(True) == 1

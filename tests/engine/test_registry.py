@@ -24,6 +24,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -194,12 +195,24 @@ async def _put_manifest(http: httpx.AsyncClient, base: str, repository: str, ref
     return str(answer.headers["docker-content-digest"])
 
 
-async def test_a_multi_platform_index(loopback: LoopbackRegistry) -> None:
+@dataclass
+class PushedIndex:
+    repository: str
+    tag: str
+    digest: str  # the index's
+    amd_digest: str
+    arm_digest: str
+    amd_manifest: dict[str, object]
+    amd_config: bytes
+    arm_config: bytes
+
+
+async def push_index(loopback: LoopbackRegistry, repository: str = "dockyard/multi",
+                     tag: str = "multi") -> PushedIndex:
     """An OCI index of linux/amd64 (the pushed image) and linux/arm64/v8 (a config made here,
     same layers), plus an attestation entry, which is not a platform."""
     amd = loopback.pushed[0]
     base = f"http://{loopback.address}"
-    repository = "dockyard/multi"
     async with httpx.AsyncClient(timeout=seconds(30)) as http:
         got = await http.get(f"{base}/v2/{amd.repository}/manifests/{amd.digest}",
                              headers={"Accept": engine.MANIFEST_ACCEPT})
@@ -238,9 +251,19 @@ async def test_a_multi_platform_index(loopback: LoopbackRegistry) -> None:
                  "annotations": {"vnd.docker.reference.type": "attestation-manifest",
                                  "vnd.docker.reference.digest": amd_digest}},
             ]}).encode()
-        index_digest = await _put_manifest(http, base, repository, "multi", index,
+        index_digest = await _put_manifest(http, base, repository, tag, index,
                                            "application/vnd.oci.image.index.v1+json")
     assert index_digest == "sha256:" + hashlib.sha256(index).hexdigest()
+    return PushedIndex(repository, tag, index_digest, amd_digest, arm_digest, amd_manifest,
+                       amd_config, arm_config)
+
+
+async def test_a_multi_platform_index(loopback: LoopbackRegistry) -> None:
+    pushed = await push_index(loopback)
+    repository, index_digest = pushed.repository, pushed.digest
+    amd_digest, arm_digest = pushed.amd_digest, pushed.arm_digest
+    amd_manifest: dict[str, Any] = pushed.amd_manifest
+    amd_config, arm_config = pushed.amd_config, pushed.arm_config
     async with await open_registry(loopback.address) as registry:
         info = await registry.tag_info(repository, "multi")
         assert "dockyard/multi" in await registry.repositories()
