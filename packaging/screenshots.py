@@ -6,7 +6,8 @@
         [--palette QUERY]
         [--select containers=web-1,images=app:1] [--tab "images=Layers and files"]
         [--compare IMAGE1,IMAGE2]
-        [--registry 127.0.0.1:5000/team/app]
+        [--registry 127.0.0.1:5000/team/app[:tag]] [--platform linux/arm64/v8]
+        [--search TERM]
 
 writes OUT_DIR/<page>-<theme>.png (default OUT_DIR: docs/screenshots) from the real
 engine the window finds (or --host).  The window runs with private, throw-away
@@ -45,19 +46,47 @@ async def _wait(condition: object, timeout: float) -> bool:
     return False
 
 
-async def _browse(page: object, address: str) -> None:
-    """Open ``address`` (registry/repository) on the Registries page and pick its first tag."""
+async def _browse(page: object, address: str, platform: str = "") -> None:
+    """Open ``address`` (registry/repository[:tag]) on the Registries page and pick that tag
+    (else the first); with ``platform``, pull that platform of it and wait for the pull."""
     from app.pages.registries import RegistriesPage
 
     assert isinstance(page, RegistriesPage)
     seen: list[str] = []
     page.loaded.connect(seen.append)
+    last = address.rsplit("/", 1)[-1]
+    tag = last.partition(":")[2] if ":" in last else ""
+    address = address.removesuffix(f":{tag}") if tag else address
     page.address.setText(address)
     page.browse()
     if "/" in address and not await _wait(lambda: any("/" in s for s in seen), 30):
         raise SystemExit(f"the registry {address} did not answer: {page.status.text()}")
-    if page.tags_table.model().rowCount():
-        page.tags_table.selectRow(0)
+    model = page.tags_table.model()
+    rows = [model.index(r, 0).data() for r in range(model.rowCount())]
+    if rows:
+        page.tags_table.selectRow(rows.index(tag) if tag in rows else 0)
+    if platform:
+        if not await _wait(lambda: page.platform.findText(platform) >= 0, 30):
+            raise SystemExit(f"{address}:{tag} has no platform {platform}")
+        page.platform.setCurrentText(platform)
+        window = page.window()
+        page.pull_button.click()
+        activities = window.activity.activities()  # type: ignore[attr-defined]
+        if not await _wait(lambda: all(a.done for a in activities), 120):
+            raise SystemExit("the pull did not finish")
+
+
+async def _search(page: object, term: str) -> None:
+    """Search ``term`` on the Registries page and wait for its results (or failure)."""
+    from app.pages.registries import RegistriesPage
+
+    assert isinstance(page, RegistriesPage)
+    page.search_box.setText(term)
+    page.search()
+    if not await _wait(lambda: not page.status.text().startswith("Searching"), 90):
+        raise SystemExit(f"the search for {term} did not end")
+    if page.results.rowCount():
+        page.results_table.selectRow(0)
 
 
 def _repolish_style_sheets(app: QApplication) -> None:
@@ -131,7 +160,9 @@ async def take(args: argparse.Namespace, app: QApplication) -> list[Path]:
             page = pages[name]
             window.sidebar.setCurrentRow(window.pages.indexOf(page))
             if name == "registries" and args.registry:
-                await _browse(page, args.registry)
+                await _browse(page, args.registry, args.platform)
+            if name == "registries" and args.search:
+                await _search(page, args.search)
             await asyncio.sleep(SETTLE_SECONDS)
             table = getattr(page, "table", None)
             if table is not None and table.model().rowCount() and not _select_named(
@@ -264,7 +295,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--compare", metavar="IMAGE1,IMAGE2", default="",
                         help="also take the diff window of these two images")
     parser.add_argument("--registry", default="",
-                        help="REGISTRY/REPOSITORY the Registries page browses before its shot")
+                        help="REGISTRY/REPOSITORY[:TAG] the Registries page browses before its"
+                             " shot (and selects TAG)")
+    parser.add_argument("--platform", default="",
+                        help="with --registry: pull this platform of the tag before the shot")
+    parser.add_argument("--search", default="", metavar="TERM",
+                        help="the Registries page searches TERM before its shot")
     parser.add_argument("--switcher", action="store_true",
                         help="also take the Engine page with its engine switcher open, once"
                              " every engine was probed (writes engine-switcher-<theme>.png)")

@@ -554,6 +554,7 @@ class RegistriesPage(QWidget):
     def _update_actions(self, *_args: object) -> None:
         searching = self.searching
         self.tags_button.setVisible(searching)
+        self.logout_button.setVisible(not searching)
         self.tags_button.setEnabled(self.chosen_result() is not None)
         if searching:
             self.pull_button.setEnabled(self.chosen_result() is not None)

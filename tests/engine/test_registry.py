@@ -208,9 +208,11 @@ class PushedIndex:
 
 
 async def push_index(loopback: LoopbackRegistry, repository: str = "dockyard/multi",
-                     tag: str = "multi") -> PushedIndex:
+                     tag: str = "multi", arm_created: str = "2030-01-02T03:04:05.123456789Z"
+                     ) -> PushedIndex:
     """An OCI index of linux/amd64 (the pushed image) and linux/arm64/v8 (a config made here,
-    same layers), plus an attestation entry, which is not a platform."""
+    same layers, created ``arm_created``), plus an attestation entry, which is not a
+    platform; the arm64 image is also tagged "arm"."""
     amd = loopback.pushed[0]
     base = f"http://{loopback.address}"
     async with httpx.AsyncClient(timeout=seconds(30)) as http:
@@ -230,7 +232,7 @@ async def push_index(loopback: LoopbackRegistry, repository: str = "dockyard/mul
                                          got.headers["content-type"])
         assert amd_digest == amd.digest
         arm = {**json.loads(amd_config), "architecture": "arm64", "variant": "v8",
-               "created": "2030-01-02T03:04:05.123456789Z"}
+               "created": arm_created}
         arm_config = json.dumps(arm).encode()
         arm_manifest = {**amd_manifest, "config": {
             **amd_manifest["config"], "size": len(arm_config),
