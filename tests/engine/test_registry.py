@@ -583,3 +583,34 @@ async def test_tls_is_verified_unless_the_engine_counts_the_registry_insecure(
             assert lenient.scheme == "https"
     finally:
         _stop(process)
+
+
+# -- search through the engine --------------------------------------------------------------------
+
+
+async def test_searching_a_named_registry_through_each_engine(
+    any_engine: EngineUnderTest, loopback: LoopbackRegistry,
+) -> None:
+    """Podman's compat /images/search lists a named registry's catalog (a distribution
+    registry has no search API) and answers in libpod's shape (``Name``, ``Stars``,
+    ``Official``…) with full names; with its stock registries.conf the loopback registry
+    is https-only, said in one line.  Docker asks the registry's v1 search API, which a
+    distribution registry has not: one line too."""
+    term = f"{loopback.address}/dockyard"
+    async with await any_engine.open() as client:
+        if any_engine.kind == "podman":
+            found = await engine.search_images(client, term, tls_verify=False)
+            assert sorted(r.name for r in found) == [f"{term}/alpha", f"{term}/beta"]
+            assert {(r.stars, r.official, r.description) for r in found} == {(0, False, "")}
+        with pytest.raises(engine.SearchFailed) as failed:
+            await engine.search_images(client, term)
+    assert "\n" not in str(failed.value)
+    if any_engine.kind == "docker":
+        assert str(failed.value) == (
+            f"{loopback.address} offers no search (Docker asks its /v1/search, which a"
+            " distribution registry has not): browse it instead")
+    else:
+        assert str(failed.value) == (
+            f"the search failed: couldn't search registry \"{loopback.address}\": pinging"
+            f" container registry {loopback.address}: Get \"https://{loopback.address}/v2/\":"
+            " http: server gave HTTP response to HTTPS client")
