@@ -7,6 +7,7 @@ from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 
+import shiboken6
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import (
@@ -186,8 +187,12 @@ class ImagesPage(TablePage):
         task = self.session.run(engine.search_images, term, describe=f"search for {term}",
                                 on_done=self._show_search_results)
         if task is not None:
-            task.add_done_callback(lambda _t: self.search_button.setEnabled(True))
+            task.add_done_callback(lambda _t: self._search_ended())
         else:
+            self.search_button.setEnabled(True)
+
+    def _search_ended(self) -> None:
+        if shiboken6.isValid(self.search_button):  # the window may have closed meanwhile
             self.search_button.setEnabled(True)
 
     def _show_search_results(self, results: list[engine.SearchResult]) -> None:

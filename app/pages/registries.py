@@ -425,10 +425,12 @@ class RegistriesPage(QWidget):
         if not wanted:
             return
         if self._details is None:
-            self._details = asyncio.Queue()
-            self.session.run(self._read_details, self.registry, repository, self._details,
-                             describe=f"read the tags of {repository}",
-                             key="registry-tag-infos")
+            queue: asyncio.Queue[str] = asyncio.Queue()
+            if self.session.run(self._read_details, self.registry, repository, queue,
+                                describe=f"read the tags of {repository}",
+                                key="registry-tag-infos") is None:
+                return  # not connected: the session said so; asked again when in view
+            self._details = queue
         for tag in wanted:
             self._asked.add(tag)
             self._in_flight.add(tag)

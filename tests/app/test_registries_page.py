@@ -359,7 +359,8 @@ def test_search_results_from_a_recorded_docker_hub_answer(
     qtbot: QtBot, make_session, docker_engine: EngineUnderTest, tmp_path: Path,
 ) -> None:
     """Docker Hub cannot be reached here: the engine's /images/search answer is a recording
-    (tests/data/README.md), put in front of the real engine by the fault proxy."""
+    (tests/data/README.md), put in front of the real engine by the fault proxy.  Both the
+    Registries page and the pull box show it."""
     with FaultProxy(docker_engine.endpoint.socket_path or "", tmp_path / "proxy.sock") as proxy:
         proxy.fault = raw_body(r"/images/search$", SEARCH_ANSWER.read_bytes())
         session = make_session(proxy.url)
@@ -373,18 +374,30 @@ def test_search_results_from_a_recorded_docker_hub_answer(
         page.search_box.setText("busybox")
         with qtbot.waitSignal(page.loaded, timeout=wait_ms(30)):
             page.search_button.click()
-    table = page.results_table.model()
-    rows = [[table.index(r, c).data() for c in range(4)] for r in range(table.rowCount())]
-    assert len(rows) == 10
-    assert rows[0] == ["busybox", "316", "Official", "Busybox base image."]
-    assert rows[1] == ["progrium/busybox", "50", "", ""]  # most stars first
-    assert page.status.text() == "10 images found for busybox."
-    assert page.tags_button.isVisible() and not page.pull_button.isEnabled()
-    page.results_table.selectRow(0)
-    assert page.pull_button.isEnabled() and page.platform.isHidden()
-    with qtbot.waitSignal(page.pull_requested) as pulled:
-        page.pull_button.click()
-    assert pulled.args[0].reference == "busybox"
+        table = page.results_table.model()
+        rows = [[table.index(r, c).data() for c in range(4)] for r in range(table.rowCount())]
+        assert len(rows) == 10
+        assert rows[0] == ["busybox", "316", "Official", "Busybox base image."]
+        assert rows[1] == ["progrium/busybox", "50", "", ""]  # most stars first
+        assert page.status.text() == "10 images found for busybox."
+        assert page.tags_button.isVisible() and not page.pull_button.isEnabled()
+        page.results_table.selectRow(0)
+        assert page.pull_button.isEnabled() and page.platform.isHidden()
+        with qtbot.waitSignal(page.pull_requested) as pulled:
+            page.pull_button.click()
+        assert pulled.args[0].reference == "busybox"
+
+        # The pull box's search asks the same engine; a result picked fills the box.
+        images = window.images_page
+        window.sidebar.setCurrentRow(window.pages.indexOf(images))
+        images.pull_box.setText("busybox")
+        images.search_button.click()
+        menu = images.search_results
+        qtbot.waitUntil(lambda: len(menu.actions()) == 10, timeout=wait_ms(30))
+        assert menu.actions()[0].text() == "busybox (official)  ★316  Busybox base image."
+        menu.actions()[2].trigger()
+        assert images.pull_box.text() == "radial/busyboxplus"
+        menu.close()
     assert browse_address("busybox") == "docker.io/busybox"
     assert browse_address("quay.io/team/app") == "quay.io/team/app"  # Podman's names
 
@@ -400,7 +413,9 @@ def test_an_unreachable_search_is_one_clear_line(
     page = window.registries_page
     window.sidebar.setCurrentRow(window.pages.indexOf(page))
     messages: list[str] = []
-    window.session.message.connect(lambda _level, text: messages.append(text))
+    window.session.message.connect(  # the engines are shared: only the search's own
+        lambda _level, text: messages.append(text) if text.startswith("Could not search")
+        else None)
 
     def search(term: str) -> str:
         before = len(messages)
