@@ -600,7 +600,9 @@ async def test_searching_a_named_registry_through_each_engine(
     async with await any_engine.open() as client:
         if any_engine.kind == "podman":
             found = await engine.search_images(client, term, tls_verify=False)
-            assert sorted(r.name for r in found) == [f"{term}/alpha", f"{term}/beta"]
+            names = {r.name for r in found}  # other tests of the module add repositories
+            assert {f"{term}/alpha", f"{term}/beta"} <= names
+            assert all(name.startswith(f"{term}/") for name in names)
             assert {(r.stars, r.official, r.description) for r in found} == {(0, False, "")}
         with pytest.raises(engine.SearchFailed) as failed:
             await engine.search_images(client, term)
