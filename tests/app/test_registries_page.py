@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -20,7 +21,7 @@ from tests.app.conftest import await_in_qt, wait_connected
 from tests.app.test_pull_build import open_window
 from tests.conftest import EngineUnderTest
 from tests.credential_helper import CredentialHelper
-from tests.engine.test_build import _free_port
+from tests.engine.test_build import _free_port, _start_registry, _stop
 from tests.engine.test_registry import (  # noqa: F401  (fixtures)
     PASSWORD,
     LoopbackRegistry,
@@ -179,18 +180,28 @@ def _read_tags(page: RegistriesPage) -> set[str]:
 
 def test_only_the_tags_in_view_are_read_each_row_as_it_arrives(
     qtbot: QtBot, make_session, docker_engine: EngineUnderTest,
-    loopback: LoopbackRegistry,  # noqa: F811
+    loopback: LoopbackRegistry, tmp_path: Path, request: pytest.FixtureRequest,  # noqa: F811
 ) -> None:
     """Docker Hub counts each manifest GET as a pull: a repository of 61 tags opened in a
     window that shows some twenty reads those twenty, then the ones scrolled to; a tag
     that cannot be read says so in its own row."""
     count = 60
     await_in_qt(qtbot, _many_tags(loopback, "dockyard/many", count))
+    # The same storage served by a registry that logs each request: the manifest GETs.
+    process, address = _start_registry(tmp_path, data=loopback.root / "data",
+                                       log_level="info")
+    request.addfinalizer(lambda: _stop(process))
+
+    def manifest_gets() -> list[str]:
+        """The tags whose manifest was asked for, once per GET (the access log)."""
+        return re.findall(r'"GET /v2/dockyard/many/manifests/(\S+) HTTP',
+                          (tmp_path / "registry.log").read_text())
+
     window = open_window(qtbot, make_session, docker_engine)
     window.resize(1100, 640)
     page = window.registries_page
     window.sidebar.setCurrentRow(window.pages.indexOf(page))
-    page.address.setText(f"{loopback.address}/dockyard/many")
+    page.address.setText(f"{address}/dockyard/many")
     with qtbot.waitSignal(page.loaded, timeout=wait_ms(60),
                           check_params_cb=lambda what: what.endswith("/dockyard/many")):
         page.browse_button.click()
@@ -204,6 +215,7 @@ def test_only_the_tags_in_view_are_read_each_row_as_it_arrives(
                                  " not valid JSON")
     assert shown["t00"] == loopback.pushed[0].digest[7:19]
     assert shown[f"t{count - 1:02}"] == "…"  # not read: out of view
+    assert sorted(manifest_gets()) == sorted(in_view)  # each tag in view once, no other
     assert page.status.text() == f"{count + 1} tags in dockyard/many. 1 could not be read" \
         " (see the row)."
 
@@ -213,6 +225,8 @@ def test_only_the_tags_in_view_are_read_each_row_as_it_arrives(
     assert rows[f"t{count - 1:02}"].info is not None
     assert set(page.visible_tags()) <= _read_tags(page)
     assert len(_read_tags(page)) < count  # the middle was never in view: never read
+    gets = manifest_gets()
+    assert sorted(gets) == sorted(_read_tags(page))  # still once each: 61 would be all
 
 
 # -- a plain engine error while reading ----------------------------------------------------

@@ -446,10 +446,13 @@ class Registry:
 
 
 def _start_registry(root: Path, htpasswd: Path | None = None, host: str = "127.0.0.1",
-                    *, auth_config: str = "", tls: tuple[Path, Path] | None = None
+                    *, auth_config: str = "", tls: tuple[Path, Path] | None = None,
+                    data: Path | None = None, log_level: str = "error"
                     ) -> tuple[subprocess.Popen[bytes], str]:
     """``auth_config``: a YAML ``auth:`` block of its own (e.g. token auth);
-    ``tls``: (certificate, key) to serve https instead of http."""
+    ``tls``: (certificate, key) to serve https instead of http; ``data``: the storage
+    of another registry to serve too (default: ``root/data``); ``log_level`` "info"
+    logs each request (root/registry.log)."""
     binary = shutil.which("docker-registry")
     if binary is None:
         pytest.skip("docker-registry is not installed (apt-get install docker-registry)")
@@ -459,8 +462,8 @@ def _start_registry(root: Path, htpasswd: Path | None = None, host: str = "127.0
     config = root / "config.yml"
     config.write_text(
         "version: 0.1\n"
-        "log:\n  level: error\n"
-        f"storage:\n  filesystem:\n    rootdirectory: {root / 'data'}\n"
+        f"log:\n  level: {log_level}\n"
+        f"storage:\n  filesystem:\n    rootdirectory: {data or root / 'data'}\n"
         f"http:\n  addr: {host}:{port}\n"
         + (f"  tls:\n    certificate: {tls[0]}\n    key: {tls[1]}\n" if tls else "") + auth
     )
