@@ -314,9 +314,10 @@ class RegistriesPage(QWidget):
         self._forget_tags()
         self.session.cancel("registry-tags")
         self._say(f"Reading the catalog of {target.registry}…")
-        self.session.run(self._read_repositories, target.registry,
-                         describe=f"browse {target.registry}", key="registry-catalog",
-                         on_done=lambda names: self._show_repositories(target, names))
+        self._started(self.session.run(
+            self._read_repositories, target.registry, describe=f"browse {target.registry}",
+            key="registry-catalog",
+            on_done=lambda names: self._show_repositories(target, names)))
 
     async def _open(self, client: engine.Engine, registry: str) -> engine.RegistryClient:
         """The registry with a login typed here, else the one the docker CLI would use."""
@@ -373,9 +374,10 @@ class RegistriesPage(QWidget):
         if repository is None:
             return
         self._say(f"Reading the tags of {repository}…")
-        self.session.run(self._read_tags, self.registry, repository,
-                         describe=f"list the tags of {repository}", key="registry-tags",
-                         on_done=lambda tags: self._show_tags(repository, tags))
+        self._started(self.session.run(
+            self._read_tags, self.registry, repository,
+            describe=f"list the tags of {repository}", key="registry-tags",
+            on_done=lambda tags: self._show_tags(repository, tags)))
 
     async def _read_tags(self, client: engine.Engine, registry: str, repository: str
                          ) -> list[str] | engine.EngineError:
@@ -499,8 +501,9 @@ class RegistriesPage(QWidget):
         self.results.set_items([])
         self.login_button.hide()
         self._say(f"Searching for {term}…")
-        self.session.run(_search, term, describe=f"search for {term}", key="registry-search",
-                         on_done=lambda found: self._show_results(term, found))
+        self._started(self.session.run(
+            _search, term, describe=f"search for {term}", key="registry-search",
+            on_done=lambda found: self._show_results(term, found)))
 
     def _show_results(self, term: str, found: list[engine.SearchResult] | engine.EngineError
                       ) -> None:
@@ -575,6 +578,11 @@ class RegistriesPage(QWidget):
 
     def _say(self, text: str) -> None:
         self.status.setText(text)
+
+    def _started(self, task: asyncio.Task[Any] | None) -> None:
+        """No task (no engine connected): say so here too, not "Reading…" forever."""
+        if task is None:
+            self._say("Not connected to an engine.")
 
     def _failed(self, describe: str, error: engine.EngineError) -> None:
         """One line on the page, and the same in the message area, as other failures;

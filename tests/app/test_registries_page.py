@@ -469,3 +469,21 @@ def test_an_unreachable_search_is_one_clear_line(
     qtbot.waitUntil(lambda: len(messages) > count, timeout=wait_ms(90))
     assert messages[-1] == shown
     qtbot.waitUntil(images.search_button.isEnabled, timeout=wait_ms(5))
+
+
+def test_without_an_engine_the_page_says_so_instead_of_reading_forever(
+    qtbot: QtBot, make_session, docker_engine: EngineUnderTest,
+) -> None:
+    session = make_session(docker_engine.url)  # never started: not connected
+    page = RegistriesPage(session)
+    qtbot.addWidget(page)
+    messages: list[str] = []
+    session.message.connect(lambda _level, text: messages.append(text))
+    page.address.setText("127.0.0.1:5000")
+    page.browse_button.click()
+    assert page.status.text() == "Not connected to an engine."
+    page.search_box.setText("busybox")
+    page.search_button.click()
+    assert page.status.text() == "Not connected to an engine."
+    assert messages == ["Could not browse 127.0.0.1:5000: not connected to an engine",
+                        "Could not search for busybox: not connected to an engine"]
