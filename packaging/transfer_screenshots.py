@@ -17,12 +17,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import sys
 import tempfile
 import time
 from collections.abc import Callable
-from typing import Any
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -109,10 +110,8 @@ async def take(args: argparse.Namespace, app: QApplication) -> None:
         print(out / "save-load.png")
     finally:
         window.close()
-        try:
+        with contextlib.suppress(engine.EngineError):
             await client.remove_image(target)
-        except engine.EngineError:
-            pass
         await client.aclose()
         await session.aclose()
 
