@@ -13,6 +13,9 @@ UI-free and asyncio-based, usable from a script::
     asyncio.run(main())
 """
 
+from engine._archive import EntryKind as FileKind
+from engine._archive import EntryKind as VolumeEntryKind
+from engine._archive import PathStat
 from engine._build import (
     BuildCacheUse,
     BuildComplete,
@@ -79,6 +82,20 @@ from engine._compose import (
     remove_project,
 )
 from engine._compose_logs import ProjectLogBatch, ProjectLogCursor, project_logs
+from engine._container_files import (
+    ContainerChange,
+    ContainerFile,
+    DecodedText,
+    ListingBatch,
+    container_changes,
+    copy_into,
+    decode_text,
+    hex_dump,
+    list_tree,
+    read_file_head,
+    save_container_path,
+    stat_container_path,
+)
 from engine._context import (
     BuildArg,
     ContextEntry,
@@ -328,7 +345,6 @@ from engine._volume_files import (
     HELPER_OWNER,
     HELPER_OWNER_LABEL,
     BadArchive,
-    PathStat,
     VolumeEntry,
     VolumeHelper,
     VolumeTree,
@@ -343,7 +359,6 @@ from engine._volume_files import (
     volume_helper,
     volume_is_empty,
 )
-from engine._volume_files import EntryKind as VolumeEntryKind
 from engine._volumes import (
     ANONYMOUS_LABEL,
     VOLUME_EVENT_ACTIONS,
@@ -420,7 +435,9 @@ __all__ = [
     "ConfigChange",
     "Conflict",
     "Container",
+    "ContainerChange",
     "ContainerDetails",
+    "ContainerFile",
     "ContainerState",
     "ContainerUsage",
     "ContextEntry",
@@ -428,6 +445,7 @@ __all__ = [
     "ContextError",
     "ContextListing",
     "Credentials",
+    "DecodedText",
     "Descriptor",
     "DiffLayer",
     "DirectoryDelta",
@@ -446,6 +464,7 @@ __all__ = [
     "ExecSession",
     "FileDiff",
     "FileEntry",
+    "FileKind",
     "FileState",
     "Frame",
     "FrameDecoder",
@@ -477,6 +496,7 @@ __all__ = [
     "LayerPush",
     "LayerState",
     "LineSplitter",
+    "ListingBatch",
     "LogBatch",
     "LogChunk",
     "LogLine",
@@ -558,15 +578,18 @@ __all__ = [
     "compose_project",
     "compose_projects",
     "connect_network",
+    "container_changes",
     "container_health",
     "container_networks",
     "container_run_command",
     "containers_using",
     "context_tar",
+    "copy_into",
     "create_network",
     "create_new_volume",
     "create_volume",
     "decode_buildkit_status",
+    "decode_text",
     "diff_images",
     "disconnect_network",
     "discover",
@@ -591,6 +614,7 @@ __all__ = [
     "format_ports",
     "group_projects",
     "helpers",
+    "hex_dump",
     "import_image",
     "is_gzip",
     "is_oneoff",
@@ -599,6 +623,7 @@ __all__ = [
     "known_engines",
     "layer_cache_scope",
     "layer_changes",
+    "list_tree",
     "load_images",
     "log_batches",
     "log_lines",
@@ -651,6 +676,7 @@ __all__ = [
     "pull",
     "push",
     "read_env_file",
+    "read_file_head",
     "read_ignore_patterns",
     "read_image_archive",
     "read_system_df",
@@ -671,6 +697,7 @@ __all__ = [
     "run_command",
     "run_container",
     "sample_from_stats",
+    "save_container_path",
     "save_images",
     "save_login",
     "saved_credentials",
@@ -679,6 +706,7 @@ __all__ = [
     "split_host",
     "split_timestamp",
     "stack_layers",
+    "stat_container_path",
     "stats",
     "step_kind",
     "trust_host_key",

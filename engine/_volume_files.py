@@ -24,29 +24,34 @@ reads a directory when it is opened and keeps the subtree.
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
 import contextlib
-import enum
-import errno
 import gzip
-import json
 import os
 import posixpath
 import tarfile
 import tempfile
 import uuid
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 from typing import Protocol
 
+from engine._archive import (
+    CHUNK,
+    TAR_ENTRY_KINDS,
+    EntryKind,
+    PathStat,
+    Progress,
+    Writer,
+    put_archive,
+    read_archive,
+    save_out,
+    stat_path,
+)
 from engine._client import Engine
-from engine._errors import APIError, Conflict, EngineError, NotFound, ProtocolError
+from engine._errors import APIError, Conflict, EngineError, NotFound
 from engine._layers.tar import TarMember, TarParser
-from engine._models import parse_timestamp
 from engine._volumes import Volume, create_volume, volume
 
 #: Every helper container Dockyard makes carries this label, valued by what it is for.
@@ -57,59 +62,14 @@ HELPER_OWNER_LABEL = "dockyard.helper.owner"
 HELPER_OWNER = uuid.uuid4().hex
 #: Where the helper mounts the volume.
 MOUNT = "/volume"
-#: Bytes handed to a worker thread at a time (gzip, file writes).
-CHUNK = 1 << 20
-#: ``progress(done, total)``: bytes so far, and the total when known.
-Progress = Callable[[int, int | None], None]
 
 
 
-class _Writer(Protocol):
-    def write(self, data: bytes, /) -> int: ...
+_Writer = Writer
 
 
 class _Reader(Protocol):
     def read(self, size: int = ..., /) -> bytes: ...
-
-
-# Go's os.FileMode bits, as the stat header carries them.
-_MODE_DIR = 1 << 31
-_MODE_SYMLINK = 1 << 27
-_MODE_PERM = 0o7777
-
-
-class EntryKind(enum.StrEnum):
-    FILE = "file"
-    DIRECTORY = "directory"
-    SYMLINK = "symlink"
-    OTHER = "other"  # hard link, device, FIFO
-
-
-@dataclass(frozen=True, slots=True)
-class PathStat:
-    """What ``HEAD …/archive`` says about one path."""
-
-    name: str
-    size: int
-    #: Permission bits (0o755), without the type.
-    mode: int
-    kind: EntryKind
-    mtime: datetime | None = None
-    link_target: str = ""
-
-    @classmethod
-    def from_header(cls, value: str) -> PathStat:
-        try:
-            raw = json.loads(base64.b64decode(value))
-        except (ValueError, binascii.Error) as exc:
-            raise ProtocolError(f"an unreadable path stat from the engine: {exc}") from exc
-        if not isinstance(raw, Mapping):
-            raise ProtocolError("an unreadable path stat from the engine")
-        mode = int(raw.get("mode") or 0)
-        kind = (EntryKind.DIRECTORY if mode & _MODE_DIR else EntryKind.SYMLINK
-                if mode & _MODE_SYMLINK else EntryKind.FILE if not mode >> 16 else EntryKind.OTHER)
-        return cls(str(raw.get("name") or ""), int(raw.get("size") or 0), mode & _MODE_PERM,
-                   kind, parse_timestamp(raw.get("mtime")), str(raw.get("linkTarget") or ""))
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,8 +114,7 @@ class VolumeTree:
         return entry.size if entry else 0
 
 
-_TAR_KINDS = {"0": EntryKind.FILE, "7": EntryKind.FILE, "5": EntryKind.DIRECTORY,
-              "2": EntryKind.SYMLINK}
+_TAR_KINDS = TAR_ENTRY_KINDS
 
 
 class _TreeBuilder:
@@ -221,7 +180,7 @@ class VolumeHelper:
         self.volume = volume
         self.read_only = read_only
 
-    def _archive_path(self, path: str, contents: bool = False) -> str:
+    def archive_path(self, path: str, contents: bool = False) -> str:
         """``"a/b"`` → ``/volume/a/b``; with ``contents``, ``/volume/a/b/.``.
 
         A folder's *contents* are named alike on both daemons (``./x`` on Docker,
@@ -235,23 +194,15 @@ class VolumeHelper:
 
     async def stat(self, path: str = "") -> PathStat:
         """``HEAD …/archive``: one path's name, size, mode, kind."""
-        response = await self.client.request(
-            "HEAD", f"/containers/{self.id}/archive", params={"path": self._archive_path(path)})
-        header = response.headers.get("x-docker-container-path-stat")
-        if not header:
-            raise ProtocolError("the engine sent no path stat for an archive HEAD")
-        return PathStat.from_header(header)
+        return await stat_path(self.client, self.id, self.archive_path(path))
 
     @asynccontextmanager
     async def tar(self, path: str, contents: bool = False
                   ) -> AsyncIterator[AsyncIterator[bytes]]:
         """``GET …/archive``: the tar of ``path`` (of what is in it, with ``contents``)."""
-        # Docker gzips this answer when the client accepts gzip; read the plain tar.
-        async with self.client.stream(
-                "GET", f"/containers/{self.id}/archive",
-                params={"path": self._archive_path(path, contents)},
-                headers={"Accept-Encoding": "identity"}) as response:
-            yield response.aiter_bytes()
+        async with read_archive(self.client, self.id,
+                                self.archive_path(path, contents)) as chunks:
+            yield chunks
 
     async def tree(self, path: str = "", progress: Progress | None = None) -> VolumeTree:
         """``path`` (a folder) and everything under it, with sizes; file data is skipped."""
@@ -321,11 +272,7 @@ class VolumeHelper:
         """
         if self.read_only:
             raise APIError(403, f"the helper mounts volume {self.volume} read-only")
-        async with self.client.stream(
-                "PUT", f"/containers/{self.id}/archive",
-                params={"path": self._archive_path(path), "noOverwriteDirNonDir": "true"},
-                headers={"Content-Type": "application/x-tar"}, content=chunks) as response:
-            await response.read()
+        await put_archive(self.client, self.id, self.archive_path(path), chunks)
 
 
 async def pick_helper_image(client: Engine) -> str:
@@ -426,52 +373,10 @@ async def export_path(
     async with volume_helper(client, volume_name, image=image, labels=labels) as helper:
         stat = await helper.stat(path)
         folder = stat.kind is EntryKind.DIRECTORY
-        total = None if folder else stat.size
-        with tempfile.TemporaryDirectory(prefix=".dockyard-save-",
-                                         dir=destination.parent) as work:
-            spool = Path(work) / "archive.tar"
-            with spool.open("wb") as out:
-                await helper.save_tar(path, out, progress, total, contents=folder)
-            await asyncio.to_thread(_extract, spool, Path(work) / "out", folder, destination)
+        await save_out(client, helper.id, helper.archive_path(path, contents=folder),
+                       destination, folder=folder, total=None if folder else stat.size,
+                       progress=progress)
     return destination
-
-
-def _extract(spool: Path, work: Path, folder: bool, destination: Path) -> None:
-    """Unpack the spooled tar and move the result to ``destination``.
-
-    A file replaces a file there (the save dialog asked); a folder is never
-    replaced: an existing ``destination`` folder is refused, not removed.
-    """
-    if destination.is_dir() and not destination.is_symlink():
-        raise FileExistsError(errno.EEXIST, "a folder of that name exists already",
-                              str(destination))
-    work.mkdir()
-    try:
-        with tarfile.open(spool) as archive:
-            archive.extractall(work, filter=_keep_links_skip_devices)
-    except tarfile.TarError as exc:
-        raise ProtocolError(f"cannot unpack what the engine sent: {exc}") from None
-    made = work if folder else next(iter(work.iterdir()), None)
-    if made is None:
-        raise ProtocolError("the engine sent an empty archive for a file")
-    if destination.exists() or destination.is_symlink():
-        destination.unlink()
-    os.replace(made, destination)
-
-
-def _keep_links_skip_devices(member: tarfile.TarInfo, path: str) -> tarfile.TarInfo | None:
-    """tarfile's "data" filter, except that a symlink to an absolute path (common in
-    volumes: ``current -> /srv/app/v2``) is saved as the link it is, and device files
-    and FIFOs are left out rather than failing the save.  Nothing is ever written
-    through a link to outside the folder: both filters refuse that."""
-    if member.ischr() or member.isblk() or member.isfifo():
-        return None
-    if member.issym():
-        try:
-            return tarfile.data_filter(member, path)
-        except tarfile.FilterError:
-            return tarfile.tar_filter(member, path)
-    return tarfile.data_filter(member, path)
 
 
 # -- back up, restore, clone --------------------------------------------------------

@@ -37,6 +37,8 @@ class TarMember(NamedTuple):
     mode: int = 0
     uid: int = 0
     gid: int = 0
+    #: Modification time, seconds since the epoch (``details=True`` only; PAX ``mtime`` wins).
+    mtime: int = 0
 
 
 class MemberSink(Protocol):
@@ -215,9 +217,14 @@ class TarParser:
             except ValueError:
                 mode, uid, gid = _number(block[100:108]), _number(block[108:116]), \
                     _number(block[116:124])
+            try:
+                mtime = int(block[136:147], 8)
+            except ValueError:
+                mtime = _number(block[136:148])
             if self._owner_pax:
-                uid, gid = self._owner(uid, gid)
-            member = TarMember(name, size, chr(type_flag), linkname, mode & 0o7777, uid, gid)
+                uid, gid, mtime = self._owner(uid, gid, mtime)
+            member = TarMember(name, size, chr(type_flag), linkname, mode & 0o7777, uid, gid,
+                               mtime)
         else:
             member = TarMember(name, size, chr(type_flag), linkname)
         sink = self._on_member(member)
@@ -227,18 +234,19 @@ class TarParser:
         else:
             self._start_data(size, sink)
 
-    def _owner(self, uid: int, gid: int) -> tuple[int, int]:
-        """uid and gid from the PAX records read with this member, over the header's."""
+    def _owner(self, uid: int, gid: int, mtime: int) -> tuple[int, int, int]:
+        """uid, gid and mtime from the PAX records read with this member, over the header's."""
         pax, self._owner_pax = self._owner_pax, {}
         try:
-            return int(pax.get("uid", uid)), int(pax.get("gid", gid))
+            return (int(pax.get("uid", uid)), int(pax.get("gid", gid)),
+                    int(float(pax.get("mtime", mtime))))
         except ValueError:
             raise ProtocolError("a tar archive has an unreadable PAX uid or gid") from None
 
     def _extended(self, name: str, linkname: str, size: int) -> tuple[str, str, int]:
         """Apply the GNU long name/link and PAX records that came before this header."""
         pax = {**self._global_pax, **self._pax} if self._global_pax else self._pax
-        if self._details and ("uid" in pax or "gid" in pax):
+        if self._details and ("uid" in pax or "gid" in pax or "mtime" in pax):
             self._owner_pax = pax
         if self._long_name is not None:
             name = self._long_name
