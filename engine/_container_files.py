@@ -400,6 +400,22 @@ async def _spooled(spool: Path, total: int, progress: Progress | None) -> AsyncI
             yield data
 
 
+async def _refuse_read_only(client: Engine, container_id: str, folder: str) -> None:
+    """Refuse, as Docker does, a copy into a read-only root filesystem: Podman's archive
+    API writes through it (and through read-only mounts)."""
+    details = await client.get_json(f"/containers/{container_id}/json")
+    host = details.get("HostConfig") or {}
+    best, writable = "", not host.get("ReadonlyRootfs")
+    for mount in details.get("Mounts") or ():
+        target = str(mount.get("Destination") or "")
+        if (folder == target or folder.startswith(target.rstrip("/") + "/")) \
+                and len(target) > len(best):
+            best, writable = target, bool(mount.get("RW"))
+    if not writable:
+        where = f"the mount at {best}" if best else "the container's root filesystem"
+        raise APIError(403, f"{where} is marked read-only")
+
+
 async def copy_into(client: Engine, container_id: str, folder: str, sources: Sequence[Path],
                     *, progress: Progress | None = None) -> int:
     """Copy local files and folders into the container's ``folder`` (``docker cp SRC
@@ -410,6 +426,14 @@ async def copy_into(client: Engine, container_id: str, folder: str, sources: Seq
     read-only root filesystem, a folder that does not exist).
     """
     folder = clean_path(folder)
+    if client.version.is_podman:  # Podman would make the folder, and write through ro
+        await _refuse_read_only(client, container_id, folder)
+        try:
+            found = await stat_path(client, container_id, folder)
+        except NotFound:  # a HEAD has no body: no words of the daemon's to pass on
+            raise NotFound(404, f"no such directory in the container: {folder}") from None
+        if found.kind is not EntryKind.DIRECTORY:
+            raise APIError(400, f"{folder} is not a folder")
     missing = [str(s) for s in sources if not os.path.lexists(s)]
     if missing:
         raise FileNotFoundError(2, "no such file", missing[0])

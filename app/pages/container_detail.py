@@ -47,6 +47,7 @@ from PySide6.QtWidgets import (
 
 import engine
 from app.icons import icon_for, themed_icon
+from app.pages.container_files import ContainerFilesTab
 from app.pages.run_dialog import RunDialog, ask_engine_cpus
 from app.presentation import (
     container_image,
@@ -452,6 +453,8 @@ class ContainerDetail(QWidget):
         self.tabs.addTab(self.shells, "Shells")
         self.tabs.addTab(self.inspect, "Inspect")
         self.tabs.addTab(self.stats, "Stats")
+        self.files = ContainerFilesTab(session, self)
+        self.tabs.addTab(self.files, "Files")
         self.tabs.currentChanged.connect(lambda _i: self._load_inspect())
 
         # The same things as commands, for the palette (Ctrl+K): "Containers: Shell".
@@ -460,6 +463,7 @@ class ContainerDetail(QWidget):
             self._command("Logs", "logs", partial(self.tabs.setCurrentWidget, self.logs)),
             self._command("Inspect", "inspect", partial(self.tabs.setCurrentWidget, self.inspect)),
             self._command("Stats", "stats", partial(self.tabs.setCurrentWidget, self.stats)),
+            self._command("Files", "files", partial(self.tabs.setCurrentWidget, self.files)),
             self._command("Change settings…", "edit", self.edit_settings),
         ]
 
@@ -497,6 +501,7 @@ class ContainerDetail(QWidget):
         selection offers instead (a Compose project, several containers)."""
         previous = self.container
         self.container = container
+        self.files.show_container(container)
         self._show_shells_of(container.id if container is not None else None)
         self.shell_button.setEnabled(container is not None and container.running)
         self.edit_button.setEnabled(container is not None)

@@ -31,7 +31,6 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QHeaderView,
     QLabel,
-    QProgressBar,
     QPushButton,
     QTreeView,
     QVBoxLayout,
@@ -42,83 +41,18 @@ import engine
 from app.models.file_tree import FileTreeModel, PathInfo, index_paths
 from app.presentation import counted, human_size
 from app.session import EngineSession, MessageLevel
+from app.widgets.transfer import (
+    HARD_CANCEL_SECONDS,
+    Cancelled,
+    ProgressBox,
+    Stopper,
+    free_path,
+)
 
 #: ``progress(done, total)`` from the engine's calls.
 Progress = Callable[[int, int | None], None]
 #: A transfer: given the client and a progress callback, returns the line to show.
 Transfer = Callable[[engine.Engine, Progress], Coroutine[Any, Any, str]]
-
-
-def _progress_text(verb: str, done: int, total: int | None) -> str:
-    if total:
-        return f"{verb} {human_size(min(done, total))} of {human_size(total)}…"
-    return f"{verb} {human_size(done)}…"
-
-
-class _ProgressBox(QWidget):
-    """A status line, a progress bar and a Cancel button, for one running task."""
-
-    def __init__(self, name: str, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.status = QLabel(self)
-        self.status.setObjectName(f"{name}-status")
-        self.status.setAccessibleName("Status")
-        self.status.setWordWrap(True)
-        self.status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.bar = QProgressBar(self)
-        self.bar.setObjectName(f"{name}-progress")
-        self.bar.setAccessibleName("Progress")
-        self.bar.setTextVisible(False)
-        self.bar.setMaximumHeight(12)
-        self.bar.hide()
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(self.status)
-        layout.addWidget(self.bar)
-
-    def show_progress(self, verb: str, done: int, total: int | None) -> None:
-        self.bar.show()
-        if total:
-            self.bar.setRange(0, 1000)
-            self.bar.setValue(int(min(done / total, 1.0) * 1000))
-        else:
-            self.bar.setRange(0, 0)
-        self.status.setText(_progress_text(verb, done, total))
-
-    def done(self, text: str) -> None:
-        self.bar.hide()
-        self.status.setText(text)
-
-
-class Cancelled(Exception):
-    """Raised from a progress report after Cancel was pressed.
-
-    Cancel stops an operation at its next progress report instead of cancelling
-    its task while it waits on a socket: under qasync, a socket wait cancelled
-    mid-read left the loop's notifier for that descriptor broken
-    ("InvalidStateError" in ``__notifier_cb_wrapper``), and the next connection
-    given the same descriptor — the helper's removal — then waited for an answer
-    that had arrived.  Unwinding from a progress call closes everything in order.
-    """
-
-
-#: Seconds after Cancel before the task itself is cancelled (a stalled engine).
-HARD_CANCEL_SECONDS = 15.0
-
-
-class _Stopper:
-    """Wraps a progress callback so that it raises :class:`Cancelled` once asked to."""
-
-    def __init__(self, show: Progress) -> None:
-        self.show = show
-        self.requested = False
-        self.done = 0
-
-    def __call__(self, done: int, total: int | None) -> None:
-        if self.requested:
-            raise Cancelled
-        self.done = done
-        self.show(done, total)
 
 
 async def _guarded(client: engine.Engine, transfer: Transfer, progress: Progress) -> str:
@@ -149,11 +83,11 @@ class VolumeTransferDialog(QDialog):
         self.session = session
         self.verb = verb
         self.task: asyncio.Task[Any] | None = None
-        self.stopper = _Stopper(lambda _done, _total: None)
+        self.stopper = Stopper(lambda _done, _total: None)
         self.result_text = ""
         #: Bytes done so far, as the last progress report said.
         self.done_bytes = 0
-        self.box = _ProgressBox("volume-transfer", self)
+        self.box = ProgressBox("volume-transfer", self)
         self.cancel_button = QPushButton("Cancel", self)
         self.cancel_button.setObjectName("volume-transfer-cancel")
         self.cancel_button.setAccessibleName("Cancel")
@@ -172,7 +106,7 @@ class VolumeTransferDialog(QDialog):
 
     def start(self, transfer: Transfer) -> None:
         self.box.show_progress(self.verb, 0, None)
-        self.stopper = _Stopper(self._progress)
+        self.stopper = Stopper(self._progress)
         self.task = self.session.run(_guarded, transfer, self.stopper,
                                      describe=self.windowTitle().lower(),
                                      on_done=self._finish)
@@ -245,7 +179,7 @@ class VolumeFilesDialog(QDialog):
         self.image = image
         self.labels = labels
         self.task: asyncio.Task[Any] | None = None
-        self.stopper = _Stopper(lambda _done, _total: None)
+        self.stopper = Stopper(lambda _done, _total: None)
         self.tree: engine.VolumeTree | None = None
         self.model = FileTreeModel(self)
         self.model.COLUMNS = ("Name", "Size", "Link to")
@@ -262,7 +196,7 @@ class VolumeFilesDialog(QDialog):
         self.view.doubleClicked.connect(self._double_clicked)
         self.summary = QLabel(self)
         self.summary.setObjectName("volume-files-summary")
-        self.box = _ProgressBox("volume-files", self)
+        self.box = ProgressBox("volume-files", self)
         self.save_button = self._button("Save…", "volume-files-save", self.save_selected)
         self.reload_button = self._button("Reload", "volume-files-reload", self.reload)
         self.cancel_button = self._button("Cancel", "volume-files-cancel", self.cancel)
@@ -318,7 +252,7 @@ class VolumeFilesDialog(QDialog):
         if self.running:
             return
         self.box.show_progress("Reading", 0, None)
-        self.stopper = _Stopper(partial(self.box.show_progress, "Reading"))
+        self.stopper = Stopper(partial(self.box.show_progress, "Reading"))
         self._run(_read_tree, self.volume.name, self.image, self.labels, self.stopper,
                   describe=f"read volume {self.volume.display_name}", on_done=self._show)
 
@@ -371,7 +305,7 @@ class VolumeFilesDialog(QDialog):
 
     def save_to(self, path: str, destination: Path) -> None:
         self.box.show_progress("Saving", 0, None)
-        self.stopper = _Stopper(partial(self.box.show_progress, "Saving"))
+        self.stopper = Stopper(partial(self.box.show_progress, "Saving"))
         self._run(_export, self.volume.name, path, destination, self.image, self.labels,
                   self.stopper,
                   describe=f"save /{path} of volume {self.volume.display_name}",
@@ -437,16 +371,6 @@ async def _read_tree(client: engine.Engine, volume: str, image: str | None,
         return "Cancelled."
     except engine.EngineError as exc:
         return f"Could not read the volume: {exc}"
-
-
-def free_path(path: Path) -> Path:
-    """``path``, or ``name (2)``, ``name (3)``… beside it: a saved folder never replaces
-    one of the user's (the folder chooser asks nothing about what is inside)."""
-    candidate, number = path, 1
-    while candidate.exists() or candidate.is_symlink():
-        number += 1
-        candidate = path.with_name(f"{path.name} ({number})")
-    return candidate
 
 
 async def _export(client: engine.Engine, volume: str, path: str, destination: Path,

@@ -1,0 +1,525 @@
+"""A container's file tree: rows made as folders open, inserted in slices that never stall.
+
+The engine reads a folder's whole subtree in one request (the archive API has
+no one-level listing), so the model keeps every entry a read found, by parent
+folder (:attr:`ContainerFilesModel.known`), and makes rows only for folders the
+user opens.  Rows go in through a queue drained by a zero-time timer with a
+time budget per turn of the event loop: a folder of 100k entries appears a
+slice at a time while the window stays responsive.
+
+Two other shapes reuse the same rows: a search (the paths of the loaded part
+whose name matches, with their folders) and "Changes only" (what the container
+changed relative to its image, removed paths included).
+"""
+
+from __future__ import annotations
+
+import stat as stat_module
+import time
+from collections import deque
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from PySide6.QtCore import (
+    QAbstractItemModel,
+    QModelIndex,
+    QPersistentModelIndex,
+    Qt,
+    QTimer,
+    Signal,
+)
+from PySide6.QtGui import QColor, QFont
+
+import engine
+from app.models.file_tree import MARK_TONES
+from app.presentation import human_size
+
+AnyIndex = QModelIndex | QPersistentModelIndex
+
+COLUMNS = ("Name", "Size", "Mode", "Owner", "Modified", "Link to", "Change")
+NAME, SIZE, MODE, OWNER, MODIFIED, LINK, CHANGE = range(len(COLUMNS))
+#: Seconds of inserting per turn of the event loop.
+SLICE_SECONDS = 0.008
+#: Rows a search shows at most.
+SEARCH_LIMIT = 5000
+
+_TYPE_BITS = {engine.FileKind.DIRECTORY: stat_module.S_IFDIR,
+              engine.FileKind.SYMLINK: stat_module.S_IFLNK,
+              engine.FileKind.FILE: stat_module.S_IFREG, engine.FileKind.OTHER: 0}
+
+
+def mode_text(entry: engine.ContainerFile) -> str:
+    """``drwxr-xr-x``, as ``ls -l`` shows it."""
+    return stat_module.filemode(_TYPE_BITS[entry.kind] | entry.mode)
+
+
+class _Node:
+    __slots__ = ("children", "entry", "ident", "parent", "row")
+
+    def __init__(self, entry: engine.ContainerFile, parent: _Node | None, row: int,
+                 ident: int) -> None:
+        self.entry = entry
+        self.parent = parent
+        self.row = row
+        self.ident = ident
+        self.children: list[_Node] | None = None  # None: not opened yet
+
+
+def _sort_key(column: int, sizes: Mapping[str, int],
+              marks: Mapping[str, engine.ChangeKind]) -> Any:
+    if column == SIZE:
+        return lambda n: sizes.get(n.entry.path, n.entry.size)
+    if column == MODE:
+        return lambda n: (n.entry.kind, n.entry.mode)
+    if column == OWNER:
+        return lambda n: (n.entry.uid, n.entry.gid)
+    if column == MODIFIED:
+        return lambda n: n.entry.mtime
+    if column == LINK:
+        return lambda n: n.entry.link_target
+    if column == CHANGE:
+        return lambda n: marks.get(n.entry.path, "")
+    return lambda n: n.entry.path
+
+
+class ContainerFilesModel(QAbstractItemModel):
+    """The tree of one container's files (see the module docstring)."""
+
+    #: A folder was opened whose entries no read has brought yet: read it.
+    wanted = Signal(str)
+    #: Every queued row is in (a read's rows, or an opened folder's).
+    settled = Signal()
+
+    def __init__(self, parent: Any = None) -> None:
+        super().__init__(parent)
+        self._root = _Node(engine.ContainerFile("/", engine.FileKind.DIRECTORY), None, 0, 0)
+        self._root.children = []
+        self._nodes: dict[int, _Node] = {0: self._root}
+        self._next = 1
+        #: Entries found by reads, by parent folder (browse mode).
+        self.known: dict[str, list[engine.ContainerFile]] = {}
+        #: Folders whose whole subtree a finished read holds.
+        self.complete: set[str] = set()
+        self.sizes: dict[str, int] = {}
+        self.marks: dict[str, engine.ChangeKind] = {}
+        #: Not None while a search or "Changes only" shows a fixed set of paths.
+        self._static: dict[str, list[engine.ContainerFile]] | None = None
+        self._queue: deque[tuple[_Node, Sequence[engine.ContainerFile]]] = deque()
+        self._sort: tuple[int, Qt.SortOrder] = (NAME, Qt.SortOrder.AscendingOrder)
+        self._resort: set[int] = set()
+        self._timer = QTimer(self)
+        self._timer.setInterval(0)
+        self._timer.timeout.connect(self._drain)
+
+    # -- what is known ---------------------------------------------------------------
+
+    def clear(self) -> None:
+        """Forget everything (another container, or a reload)."""
+        self.beginResetModel()
+        self._reset_nodes()
+        self.known.clear()
+        self.complete.clear()
+        self.sizes.clear()
+        self.marks.clear()
+        self._static = None
+        self.endResetModel()
+
+    def _reset_nodes(self) -> None:
+        self._queue.clear()
+        self._timer.stop()
+        self._resort.clear()
+        self._root.children = []
+        self._nodes = {0: self._root}
+        self._next = 1
+
+    @property
+    def static(self) -> bool:
+        """Whether a search or "Changes only" is shown instead of the browsable tree."""
+        return self._static is not None
+
+    def is_complete(self, path: str) -> bool:
+        """Whether a finished read holds everything under ``path``."""
+        while True:
+            if path in self.complete:
+                return True
+            if path == "/":
+                return False
+            path = path.rpartition("/")[0] or "/"
+
+    def add_entries(self, entries: Sequence[engine.ContainerFile]) -> None:
+        """Entries a read found: kept, and queued as rows where their folder is open."""
+        known = self.known
+        by_parent: dict[str, list[engine.ContainerFile]] = {}
+        for entry in entries:
+            parent = entry.path.rpartition("/")[0] or "/"
+            group = by_parent.get(parent)
+            if group is None:
+                group = by_parent[parent] = []
+            group.append(entry)
+        for parent, group in by_parent.items():
+            known.setdefault(parent, []).extend(group)
+            if self._static is None:
+                node = self._open_node(parent)
+                if node is not None:
+                    self._enqueue(node, group)
+
+    def finish_read(self, folder: str, sizes: Mapping[str, int]) -> None:
+        """A read of ``folder`` ended: its subtree is complete; folder sizes are in."""
+        self.complete.add(folder)
+        self.sizes.update(sizes)
+        self.known.setdefault(folder, [])
+        if self._static is None and (node := self._open_node(folder)) is not None \
+                and node.children:
+            # The folders' sizes: one dataChanged over the size column of each open folder.
+            for opened in self._open_under(node):
+                if opened.children:
+                    self.dataChanged.emit(self.createIndex(0, SIZE, opened.children[0].ident),
+                                          self.createIndex(len(opened.children) - 1, SIZE,
+                                                           opened.children[-1].ident),
+                                          [Qt.ItemDataRole.DisplayRole])
+        if not self._queue:
+            self.settled.emit()
+
+    def set_marks(self, changes: Iterable[engine.ContainerChange]) -> None:
+        """Mark changed paths (added, modified, removed) in whatever is shown."""
+        self.marks = {c.path: c.kind for c in changes}
+        for node in self._nodes.values():
+            if node.children:
+                self.dataChanged.emit(self.createIndex(0, 0, node.children[0].ident),
+                                      self.createIndex(len(node.children) - 1, CHANGE,
+                                                       node.children[-1].ident))
+
+    def _open_node(self, path: str) -> _Node | None:
+        """The shown node of folder ``path`` if its rows are made (it was opened)."""
+        if path == "/":
+            return self._root
+        node = self._root
+        for part in path.strip("/").split("/"):
+            if node.children is None:
+                return None
+            found = self._child_named(node, part)
+            if found is None:
+                return None
+            node = found
+        return node if node.children is not None else None
+
+    def _child_named(self, node: _Node, name: str) -> _Node | None:
+        children = node.children or []
+        target = f"{node.entry.path.rstrip('/')}/{name}"
+        # Children are in name order unless sorted otherwise: bisect, else scan.
+        if self._sort == (NAME, Qt.SortOrder.AscendingOrder):
+            low, high = 0, len(children)
+            while low < high:
+                mid = (low + high) // 2
+                if children[mid].entry.path < target:
+                    low = mid + 1
+                else:
+                    high = mid
+            if low < len(children) and children[low].entry.path == target:
+                return children[low]
+            return None
+        return next((c for c in children if c.entry.path == target), None)
+
+    def _open_under(self, node: _Node) -> Iterable[_Node]:
+        stack = [node]
+        while stack:
+            current = stack.pop()
+            yield current
+            stack.extend(c for c in current.children or () if c.children)
+
+    # -- search and "Changes only" ------------------------------------------------------
+
+    def show_static(self, entries: Iterable[engine.ContainerFile]) -> int:
+        """Show only ``entries`` and the folders above them; returns how many rows."""
+        by_parent: dict[str, dict[str, engine.ContainerFile]] = {}
+        count = 0
+        for entry in entries:
+            count += 1
+            path = entry.path
+            by_parent.setdefault(path.rpartition("/")[0] or "/", {})[path] = entry
+            parent = path.rpartition("/")[0] or "/"
+            while parent != "/":
+                above = parent.rpartition("/")[0] or "/"
+                siblings = by_parent.setdefault(above, {})
+                if parent in siblings:
+                    break
+                siblings[parent] = self._entry_of(parent)
+                parent = above
+        self.beginResetModel()
+        self._reset_nodes()
+        self._static = {p: sorted(c.values(), key=lambda e: e.path)
+                        for p, c in by_parent.items()}
+        self._make_rows(self._root, self._static.get("/", []))
+        self.endResetModel()
+        return count
+
+    def _entry_of(self, path: str) -> engine.ContainerFile:
+        parent = path.rpartition("/")[0] or "/"
+        for entry in self.known.get(parent, ()):
+            if entry.path == path:
+                return entry
+        return engine.ContainerFile(path, engine.FileKind.DIRECTORY)
+
+    def search(self, text: str) -> tuple[int, bool]:
+        """Show the loaded paths whose name holds ``text`` (any case); (matches, capped)."""
+        needle = text.casefold()
+        found: list[engine.ContainerFile] = []
+        for group in self.known.values():
+            found.extend(e for e in group if needle in e.path.rpartition("/")[2].casefold())
+            if len(found) > SEARCH_LIMIT:
+                break
+        capped = len(found) > SEARCH_LIMIT
+        self.show_static(found[:SEARCH_LIMIT])
+        return min(len(found), SEARCH_LIMIT), capped
+
+    def show_changes(self, changes: Sequence[engine.ContainerChange]) -> int:
+        """Only what the container changed, marked, removed paths included."""
+        self.marks = {c.path: c.kind for c in changes}
+        parents = {c.path.rpartition("/")[0] for c in changes}
+        entries = []
+        for change in changes:
+            entry = self._entry_of(change.path)
+            if change.is_dir or change.path in parents:
+                kind = engine.FileKind.DIRECTORY
+            elif entry.path == change.path and entry.mtime:
+                kind = entry.kind  # a read found it: what it is
+            else:
+                kind = engine.FileKind.FILE
+            size = change.size if change.size is not None else entry.size
+            entries.append(entry._replace(kind=kind, size=size or 0))
+        return self.show_static(entries)
+
+    def browse(self) -> None:
+        """Back to the browsable tree (after a search or "Changes only")."""
+        self.beginResetModel()
+        self._reset_nodes()
+        self._static = None
+        self.endResetModel()
+
+    # -- rows ------------------------------------------------------------------------
+
+    def _enqueue(self, node: _Node, entries: Sequence[engine.ContainerFile]) -> None:
+        if not entries:
+            return
+        self._queue.append((node, entries))
+        if not self._timer.isActive():
+            self._timer.start()
+
+    def _drain(self) -> None:
+        """Insert queued rows for at most :data:`SLICE_SECONDS`, then yield the loop."""
+        deadline = time.perf_counter() + SLICE_SECONDS
+        while self._queue and time.perf_counter() < deadline:
+            node, entries = self._queue.popleft()
+            if node.ident not in self._nodes:
+                continue  # gone with a reset
+            step = 500
+            self._make_rows(node, entries[:step])
+            if len(entries) > step:
+                self._queue.appendleft((node, entries[step:]))
+            elif self._sort != (NAME, Qt.SortOrder.AscendingOrder):
+                self._resort.add(node.ident)
+        if not self._queue:
+            self._timer.stop()
+            if self._resort:
+                self.sort(*self._sort)
+            self.settled.emit()
+
+    def _make_rows(self, node: _Node, entries: Sequence[engine.ContainerFile]) -> None:
+        children = node.children
+        if children is None:
+            children = node.children = []
+        first = len(children)
+        parent = self._index_of(node)
+        self.beginInsertRows(parent, first, first + len(entries) - 1)
+        nodes = self._nodes
+        ident = self._next
+        for row, entry in enumerate(entries, first):
+            child = _Node(entry, node, row, ident)
+            nodes[ident] = child
+            children.append(child)
+            ident += 1
+        self._next = ident
+        self.endInsertRows()
+
+    def _index_of(self, node: _Node) -> QModelIndex:
+        if node is self._root or node.parent is None:
+            return QModelIndex()
+        return self.createIndex(node.row, 0, node.ident)
+
+    def settled_now(self) -> bool:
+        return not self._queue
+
+    # -- Qt's model interface ------------------------------------------------------------
+
+    def _node(self, index: AnyIndex) -> _Node:
+        if not index.isValid():
+            return self._root
+        return self._nodes.get(index.internalId(), self._root)
+
+    def entry(self, index: AnyIndex) -> engine.ContainerFile | None:
+        """The file or folder at ``index`` (None for no row)."""
+        return self._node(index).entry if index.isValid() else None
+
+    def index_of_path(self, path: str) -> QModelIndex:
+        """The row of ``path`` if it is shown."""
+        node = self._open_node(path.rpartition("/")[0] or "/")
+        if node is None:
+            return QModelIndex()
+        child = next((c for c in node.children or () if c.entry.path == path), None)
+        return self._index_of(child) if child is not None else QModelIndex()
+
+    def index(self, row: int, column: int, parent: AnyIndex = QModelIndex()) -> QModelIndex:  # noqa: B008
+        node = self._node(parent)
+        if node.children is None or not 0 <= row < len(node.children) \
+                or not 0 <= column < len(COLUMNS):
+            return QModelIndex()
+        return self.createIndex(row, column, node.children[row].ident)
+
+    def parent(self, index: AnyIndex = QModelIndex()) -> QModelIndex:  # type: ignore[override]  # noqa: B008
+        if not index.isValid():
+            return QModelIndex()
+        node = self._nodes.get(index.internalId())
+        if node is None or node.parent is None or node.parent is self._root:
+            return QModelIndex()
+        return self.createIndex(node.parent.row, 0, node.parent.ident)
+
+    def rowCount(self, parent: AnyIndex = QModelIndex()) -> int:  # noqa: B008
+        if parent.isValid() and parent.column() != 0:
+            return 0
+        children = self._node(parent).children
+        return len(children) if children is not None else 0
+
+    def columnCount(self, parent: AnyIndex = QModelIndex()) -> int:  # noqa: B008
+        return len(COLUMNS)
+
+    def hasChildren(self, parent: AnyIndex = QModelIndex()) -> bool:  # noqa: B008
+        node = self._node(parent)
+        if parent.isValid() and parent.column() != 0:
+            return False
+        if node.children is not None:
+            return bool(node.children) or (self._static is None
+                                           and not self.is_complete(node.entry.path))
+        if not node.entry.is_dir:
+            return False
+        source = self._static if self._static is not None else self.known
+        if self._static is None and not self.is_complete(node.entry.path):
+            return True
+        return bool(source.get(node.entry.path))
+
+    def canFetchMore(self, parent: AnyIndex) -> bool:
+        node = self._node(parent)
+        return parent.isValid() and node.entry.is_dir and node.children is None
+
+    def fetchMore(self, parent: AnyIndex) -> None:
+        node = self._node(parent)
+        if node.children is not None or not node.entry.is_dir:
+            return
+        if self._static is not None:
+            entries = self._static.get(node.entry.path, [])
+            if entries:
+                self._make_rows(node, entries)
+            else:
+                node.children = []
+            return
+        node.children = []
+        path = node.entry.path
+        entries = self.known.get(path, [])
+        if len(entries) <= 500:
+            if entries:
+                self._make_rows(node, entries)
+                if self._sort != (NAME, Qt.SortOrder.AscendingOrder):
+                    self._resort.add(node.ident)
+                    self.sort(*self._sort)
+        else:
+            self._enqueue(node, list(entries))
+        if not self.is_complete(path):
+            self.wanted.emit(path)
+
+    def headerData(self, section: int, orientation: Qt.Orientation,
+                   role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
+            return COLUMNS[section]
+        return None
+
+    def flags(self, index: AnyIndex) -> Qt.ItemFlag:
+        if not index.isValid():
+            return Qt.ItemFlag.ItemIsDropEnabled
+        flags = Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable \
+            | Qt.ItemFlag.ItemIsDragEnabled
+        if self._node(index).entry.is_dir:
+            flags |= Qt.ItemFlag.ItemIsDropEnabled
+        return flags
+
+    def data(self, index: AnyIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid():
+            return None
+        node = self._nodes.get(index.internalId())
+        if node is None:
+            return None
+        entry = node.entry
+        column = index.column()
+        if role == Qt.ItemDataRole.DisplayRole:
+            return self._text(entry, column)
+        if role == Qt.ItemDataRole.ToolTipRole:
+            if column == NAME:
+                mark = self.marks.get(entry.path)
+                return entry.path + (f" ({mark})" if mark else "")
+            return self._text(entry, column) or None
+        if role == Qt.ItemDataRole.UserRole:
+            return entry.path
+        if role == Qt.ItemDataRole.TextAlignmentRole and column == SIZE:
+            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        if role == Qt.ItemDataRole.ForegroundRole:
+            mark = self.marks.get(entry.path)
+            if mark is not None:
+                return QColor(MARK_TONES[mark.value].on())
+        if role == Qt.ItemDataRole.FontRole and column == NAME \
+                and self.marks.get(entry.path) is engine.ChangeKind.REMOVED:
+            font = QFont()
+            font.setStrikeOut(True)
+            return font
+        return None
+
+    def _text(self, entry: engine.ContainerFile, column: int) -> str:
+        if column == NAME:
+            return entry.name
+        if column == SIZE:
+            if entry.is_dir:
+                size = self.sizes.get(entry.path)
+                return human_size(size) if size is not None else ""
+            if self.marks.get(entry.path) is engine.ChangeKind.REMOVED:
+                return ""
+            return human_size(entry.size) if entry.kind is engine.FileKind.FILE else ""
+        if column == MODE:
+            return mode_text(entry) if entry.mode or entry.kind is not \
+                engine.FileKind.DIRECTORY or entry.mtime else ""
+        if column == OWNER:
+            return f"{entry.uid}:{entry.gid}" if entry.mtime else ""
+        if column == MODIFIED:
+            return datetime.fromtimestamp(entry.mtime).strftime("%Y-%m-%d %H:%M") \
+                if entry.mtime else ""
+        if column == LINK:
+            return entry.link_target
+        if column == CHANGE:
+            mark = self.marks.get(entry.path)
+            return mark.value if mark is not None else ""
+        return ""
+
+    def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
+        self._sort = (column, order)
+        self.layoutAboutToBeChanged.emit()
+        before = self.persistentIndexList()
+        old = [(self._nodes.get(i.internalId()), i.column()) for i in before]
+        key = _sort_key(column, self.sizes, self.marks)
+        reverse = order == Qt.SortOrder.DescendingOrder
+        for node in list(self._nodes.values()):
+            if node.children and len(node.children) > 1:
+                node.children.sort(key=key, reverse=reverse)
+                for row, child in enumerate(node.children):
+                    child.row = row
+        self._resort.clear()
+        after = [self.createIndex(n.row, c, n.ident) if n is not None else QModelIndex()
+                 for n, c in old]
+        self.changePersistentIndexList(before, after)
+        self.layoutChanged.emit()
