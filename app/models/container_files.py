@@ -250,7 +250,15 @@ class ContainerFilesModel(QAbstractItemModel):
         self._reset_nodes()
         self._static = {p: sorted(c.values(), key=lambda e: e.path)
                         for p, c in by_parent.items()}
-        self._make_rows(self._root, self._static.get("/", []))
+        # Every row made inside the reset: a view's reset handler must find no
+        # folder still to fetch (rows inserted before the reset ends upset it).
+        stack = [self._root]
+        while stack:
+            node = stack.pop()
+            self._make_rows(node, self._static.get(node.entry.path, []), inside_reset=True)
+            if node.children is None:
+                node.children = []
+            stack.extend(c for c in node.children if c.entry.is_dir)
         self.endResetModel()
         return count
 
@@ -325,13 +333,16 @@ class ContainerFilesModel(QAbstractItemModel):
                 self.sort(*self._sort)
             self.settled.emit()
 
-    def _make_rows(self, node: _Node, entries: Sequence[engine.ContainerFile]) -> None:
+    def _make_rows(self, node: _Node, entries: Sequence[engine.ContainerFile], *,
+                   inside_reset: bool = False) -> None:
+        if not entries:
+            return
         children = node.children
         if children is None:
             children = node.children = []
         first = len(children)
-        parent = self._index_of(node)
-        self.beginInsertRows(parent, first, first + len(entries) - 1)
+        if not inside_reset:
+            self.beginInsertRows(self._index_of(node), first, first + len(entries) - 1)
         nodes = self._nodes
         ident = self._next
         for row, entry in enumerate(entries, first):
@@ -340,7 +351,8 @@ class ContainerFilesModel(QAbstractItemModel):
             children.append(child)
             ident += 1
         self._next = ident
-        self.endInsertRows()
+        if not inside_reset:
+            self.endInsertRows()
 
     def _index_of(self, node: _Node) -> QModelIndex:
         if node is self._root or node.parent is None:
@@ -415,24 +427,12 @@ class ContainerFilesModel(QAbstractItemModel):
         node = self._node(parent)
         if node.children is not None or not node.entry.is_dir:
             return
-        if self._static is not None:
-            entries = self._static.get(node.entry.path, [])
-            if entries:
-                self._make_rows(node, entries)
-            else:
-                node.children = []
-            return
         node.children = []
+        if self._static is not None:
+            return  # made with the rest (show_static)
         path = node.entry.path
-        entries = self.known.get(path, [])
-        if len(entries) <= 500:
-            if entries:
-                self._make_rows(node, entries)
-                if self._sort != (NAME, Qt.SortOrder.AscendingOrder):
-                    self._resort.add(node.ident)
-                    self.sort(*self._sort)
-        else:
-            self._enqueue(node, list(entries))
+        # Queued, not inserted here: fetchMore runs inside a view's own handlers.
+        self._enqueue(node, list(self.known.get(path, ())))
         if not self.is_complete(path):
             self.wanted.emit(path)
 

@@ -326,7 +326,8 @@ class ContainerFilesTab(QWidget):
 
     def _reading(self, path: str, done: int, _total: int | None) -> None:
         count = sum(len(v) for v in self.model.known.values())
-        self.box.show_progress(f"Reading {path}: {counted(count, 'entry')},", done, None)
+        entries = counted(count, "entry", "entries")
+        self.box.show_progress(f"Reading {path}: {entries},", done, None)
 
     def _read_done(self, path: str, generation: int, outcome: str) -> None:
         if generation != self._generation:
@@ -344,7 +345,8 @@ class ContainerFilesTab(QWidget):
         state = "running" if container.running else container.state or "stopped"
         size = f", {human_size(total)}" if total is not None else ""
         changes = f", {counted(len(self.changes), 'change')}" if self.changes else ""
-        self.summary.setText(f"{counted(entries, 'entry')} read{size}{changes} — {state}")
+        read = counted(entries, "entry", "entries")
+        self.summary.setText(f"{read} read{size}{changes} — {state}")
 
     def _read_changes(self) -> None:
         container = self.container
@@ -393,7 +395,8 @@ class ContainerFilesTab(QWidget):
         if found <= 500:
             self.view.expandAll()
         more = f" (the first {found})" if capped else ""
-        self.box.done(f"{counted(found, 'match')}{more} among the folders read so far")
+        matches = counted(found, "match", "matches")
+        self.box.done(f"{matches}{more} among the folders read so far")
 
     def _stop_all(self) -> None:
         for stopper in self.reads.values():
