@@ -34,6 +34,7 @@ from PySide6.QtGui import QColor, QFont
 import engine
 from app.models.file_tree import MARK_TONES
 from app.presentation import human_size
+from app.theme import MUTED_TEXT
 
 AnyIndex = QModelIndex | QPersistentModelIndex
 
@@ -42,7 +43,11 @@ NAME, SIZE, MODE, OWNER, MODIFIED, LINK, CHANGE = range(len(COLUMNS))
 #: Seconds of inserting per turn of the event loop.
 SLICE_SECONDS = 0.008
 #: Rows a search shows at most.
-SEARCH_LIMIT = 5000
+SEARCH_LIMIT = 1000
+#: Rows a folder shows at first, and how many more each "more" row adds.  A tree view
+#: lays out every row of an open folder again after each insert (a call into Python
+#: per row): 100k rows at once would stall the window for seconds.
+PAGE = 1000
 
 _TYPE_BITS = {engine.FileKind.DIRECTORY: stat_module.S_IFDIR,
               engine.FileKind.SYMLINK: stat_module.S_IFLNK,
@@ -55,7 +60,7 @@ def mode_text(entry: engine.ContainerFile) -> str:
 
 
 class _Node:
-    __slots__ = ("children", "entry", "ident", "parent", "row")
+    __slots__ = ("children", "entry", "ident", "limit", "more", "parent", "row")
 
     def __init__(self, entry: engine.ContainerFile, parent: _Node | None, row: int,
                  ident: int) -> None:
@@ -64,23 +69,41 @@ class _Node:
         self.row = row
         self.ident = ident
         self.children: list[_Node] | None = None  # None: not opened yet
+        #: Rows of entries this folder shows at most (grows a page at a time).
+        self.limit = PAGE
+        #: The last row, "… N more", when the folder holds more than ``limit``.
+        self.more: _Node | None = None
+
+    def shown(self) -> int:
+        """Rows of real entries (the "more" row aside)."""
+        children = self.children or ()
+        return len(children) - (self.more is not None)
+
+
+#: Flags by kind, computed once: a view lays out every row of an open folder.
+_FILE_FLAGS = (Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
+               | Qt.ItemFlag.ItemIsDragEnabled | Qt.ItemFlag.ItemNeverHasChildren)
+_DIR_FLAGS = (Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
+              | Qt.ItemFlag.ItemIsDragEnabled | Qt.ItemFlag.ItemIsDropEnabled)
+_MORE_FLAGS = Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemNeverHasChildren
 
 
 def _sort_key(column: int, sizes: Mapping[str, int],
               marks: Mapping[str, engine.ChangeKind]) -> Any:
+    """A key on entries for ``column``."""
     if column == SIZE:
-        return lambda n: sizes.get(n.entry.path, n.entry.size)
+        return lambda e: sizes.get(e.path, e.size)
     if column == MODE:
-        return lambda n: (n.entry.kind, n.entry.mode)
+        return lambda e: (e.kind, e.mode)
     if column == OWNER:
-        return lambda n: (n.entry.uid, n.entry.gid)
+        return lambda e: (e.uid, e.gid)
     if column == MODIFIED:
-        return lambda n: n.entry.mtime
+        return lambda e: e.mtime
     if column == LINK:
-        return lambda n: n.entry.link_target
+        return lambda e: e.link_target
     if column == CHANGE:
-        return lambda n: marks.get(n.entry.path, "")
-    return lambda n: n.entry.path
+        return lambda e: marks.get(e.path, "")
+    return lambda e: e.path
 
 
 class ContainerFilesModel(QAbstractItemModel):
@@ -105,7 +128,8 @@ class ContainerFilesModel(QAbstractItemModel):
         self.marks: dict[str, engine.ChangeKind] = {}
         #: Not None while a search or "Changes only" shows a fixed set of paths.
         self._static: dict[str, list[engine.ContainerFile]] | None = None
-        self._queue: deque[tuple[_Node, Sequence[engine.ContainerFile]]] = deque()
+        #: Open folders with rows still to make (from :attr:`known`, up to their limit).
+        self._queue: deque[_Node] = deque()
         self._sort: tuple[int, Qt.SortOrder] = (NAME, Qt.SortOrder.AscendingOrder)
         self._resort: set[int] = set()
         self._timer = QTimer(self)
@@ -157,12 +181,14 @@ class ContainerFilesModel(QAbstractItemModel):
             if group is None:
                 group = by_parent[parent] = []
             group.append(entry)
+        if self._sort != (NAME, Qt.SortOrder.AscendingOrder):
+            self._resort.add(0)  # arrivals come in name order: sort again once all are in
         for parent, group in by_parent.items():
             known.setdefault(parent, []).extend(group)
             if self._static is None:
                 node = self._open_node(parent)
                 if node is not None:
-                    self._enqueue(node, group)
+                    self._enqueue(node)
 
     def finish_read(self, folder: str, sizes: Mapping[str, int]) -> None:
         """A read of ``folder`` ended: its subtree is complete; folder sizes are in."""
@@ -205,7 +231,7 @@ class ContainerFilesModel(QAbstractItemModel):
         return node if node.children is not None else None
 
     def _child_named(self, node: _Node, name: str) -> _Node | None:
-        children = node.children or []
+        children = (node.children or [])[:node.shown()]
         target = f"{node.entry.path.rstrip('/')}/{name}"
         # Children are in name order unless sorted otherwise: bisect, else scan.
         if self._sort == (NAME, Qt.SortOrder.AscendingOrder):
@@ -307,31 +333,74 @@ class ContainerFilesModel(QAbstractItemModel):
 
     # -- rows ------------------------------------------------------------------------
 
-    def _enqueue(self, node: _Node, entries: Sequence[engine.ContainerFile]) -> None:
-        if not entries:
-            return
-        self._queue.append((node, entries))
+    def _enqueue(self, node: _Node) -> None:
+        if node not in self._queue:
+            self._queue.append(node)
         if not self._timer.isActive():
             self._timer.start()
 
     def _drain(self) -> None:
-        """Insert queued rows for at most :data:`SLICE_SECONDS`, then yield the loop."""
+        """Make queued rows for at most :data:`SLICE_SECONDS`, then yield the loop."""
         deadline = time.perf_counter() + SLICE_SECONDS
         while self._queue and time.perf_counter() < deadline:
-            node, entries = self._queue.popleft()
-            if node.ident not in self._nodes:
+            node = self._queue.popleft()
+            if self._nodes.get(node.ident) is not node or self._static is not None:
                 continue  # gone with a reset
-            step = 500
-            self._make_rows(node, entries[:step])
-            if len(entries) > step:
-                self._queue.appendleft((node, entries[step:]))
-            elif self._sort != (NAME, Qt.SortOrder.AscendingOrder):
-                self._resort.add(node.ident)
+            source = self.known.get(node.entry.path, [])
+            have = node.shown()
+            want = min(len(source), node.limit)
+            if have < want:
+                self._make_rows(node, source[have:min(want, have + 250)])
+                if have + 250 < want:
+                    self._queue.appendleft(node)
+                    continue
+            self._update_more(node, len(source))
         if not self._queue:
             self._timer.stop()
             if self._resort:
                 self.sort(*self._sort)
             self.settled.emit()
+
+    def _update_more(self, node: _Node, total: int) -> None:
+        """The "… N more" row: there while the folder holds more than it shows."""
+        children = node.children
+        if children is None:
+            return
+        if total > node.limit and node.more is None:
+            row = len(children)
+            self.beginInsertRows(self._index_of(node), row, row)
+            more = _Node(engine.ContainerFile(node.entry.path.rstrip("/") + "/",
+                                              engine.FileKind.OTHER), node, row, self._next)
+            self._nodes[self._next] = more
+            self._next += 1
+            children.append(more)
+            node.more = more
+            self.endInsertRows()
+        elif node.more is not None:
+            more = node.more
+            if total <= node.limit:
+                self.beginRemoveRows(self._index_of(node), more.row, more.row)
+                children.pop()
+                del self._nodes[more.ident]
+                node.more = None
+                self.endRemoveRows()
+            else:
+                self.dataChanged.emit(self.createIndex(more.row, 0, more.ident),
+                                      self.createIndex(more.row, 0, more.ident))
+
+    def is_more(self, index: AnyIndex) -> bool:
+        """Whether ``index`` is a folder's "… N more" row."""
+        node = self._node(index)
+        return index.isValid() and node.parent is not None and node.parent.more is node
+
+    def show_more(self, index: AnyIndex) -> None:
+        """A "more" row was activated: show another page of its folder."""
+        if not self.is_more(index):
+            return
+        folder = self._node(index).parent
+        assert folder is not None
+        folder.limit += PAGE
+        self._enqueue(folder)
 
     def _make_rows(self, node: _Node, entries: Sequence[engine.ContainerFile], *,
                    inside_reset: bool = False) -> None:
@@ -340,17 +409,23 @@ class ContainerFilesModel(QAbstractItemModel):
         children = node.children
         if children is None:
             children = node.children = []
-        first = len(children)
+        first = node.shown()
         if not inside_reset:
             self.beginInsertRows(self._index_of(node), first, first + len(entries) - 1)
         nodes = self._nodes
         ident = self._next
+        made = []
         for row, entry in enumerate(entries, first):
             child = _Node(entry, node, row, ident)
             nodes[ident] = child
-            children.append(child)
+            made.append(child)
             ident += 1
         self._next = ident
+        if node.more is not None:
+            children[first:first] = made
+            node.more.row = len(children) - 1
+        else:
+            children.extend(made)
         if not inside_reset:
             self.endInsertRows()
 
@@ -370,8 +445,10 @@ class ContainerFilesModel(QAbstractItemModel):
         return self._nodes.get(index.internalId(), self._root)
 
     def entry(self, index: AnyIndex) -> engine.ContainerFile | None:
-        """The file or folder at ``index`` (None for no row)."""
-        return self._node(index).entry if index.isValid() else None
+        """The file or folder at ``index`` (None for no row, or a "more" row)."""
+        if not index.isValid() or self.is_more(index):
+            return None
+        return self._node(index).entry
 
     def index_of_path(self, path: str) -> QModelIndex:
         """The row of ``path`` if it is shown."""
@@ -432,7 +509,7 @@ class ContainerFilesModel(QAbstractItemModel):
             return  # made with the rest (show_static)
         path = node.entry.path
         # Queued, not inserted here: fetchMore runs inside a view's own handlers.
-        self._enqueue(node, list(self.known.get(path, ())))
+        self._enqueue(node)
         if not self.is_complete(path):
             self.wanted.emit(path)
 
@@ -445,11 +522,12 @@ class ContainerFilesModel(QAbstractItemModel):
     def flags(self, index: AnyIndex) -> Qt.ItemFlag:
         if not index.isValid():
             return Qt.ItemFlag.ItemIsDropEnabled
-        flags = Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable \
-            | Qt.ItemFlag.ItemIsDragEnabled
-        if self._node(index).entry.is_dir:
-            flags |= Qt.ItemFlag.ItemIsDropEnabled
-        return flags
+        node = self._nodes.get(index.internalId())
+        if node is None:
+            return Qt.ItemFlag.NoItemFlags
+        if node.entry.kind is engine.FileKind.DIRECTORY:
+            return _DIR_FLAGS
+        return _MORE_FLAGS if node.entry.path.endswith("/") else _FILE_FLAGS
 
     def data(self, index: AnyIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if not index.isValid():
@@ -459,6 +537,8 @@ class ContainerFilesModel(QAbstractItemModel):
             return None
         entry = node.entry
         column = index.column()
+        if node.parent is not None and node.parent.more is node:
+            return self._more_data(node.parent, column, role)
         if role == Qt.ItemDataRole.DisplayRole:
             return self._text(entry, column)
         if role == Qt.ItemDataRole.ToolTipRole:
@@ -479,6 +559,17 @@ class ContainerFilesModel(QAbstractItemModel):
             font = QFont()
             font.setStrikeOut(True)
             return font
+        return None
+
+    def _more_data(self, folder: _Node, column: int, role: int) -> Any:
+        if column != NAME:
+            return None
+        hidden = len(self.known.get(folder.entry.path, ())) - folder.shown()
+        if role == Qt.ItemDataRole.DisplayRole:
+            return (f"… {hidden:,} more — double-click to show"
+                    f" {min(hidden, PAGE):,} more, or Find by name")
+        if role == Qt.ItemDataRole.ForegroundRole:
+            return QColor(MUTED_TEXT.on())
         return None
 
     def _text(self, entry: engine.ContainerFile, column: int) -> str:
@@ -507,19 +598,54 @@ class ContainerFilesModel(QAbstractItemModel):
         return ""
 
     def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
+        """Sort every folder's entries, the unshown ones too (a page shows the first)."""
+        if (column, order) == self._sort and not self._resort:
+            return
         self._sort = (column, order)
+        self._resort.clear()
+        key = _sort_key(column, self.sizes, self.marks)
+        reverse = order == Qt.SortOrder.DescendingOrder
+        if self._static is None:
+            for entries in self.known.values():
+                if len(entries) > 1:
+                    entries.sort(key=key, reverse=reverse)
         self.layoutAboutToBeChanged.emit()
         before = self.persistentIndexList()
         old = [(self._nodes.get(i.internalId()), i.column()) for i in before]
-        key = _sort_key(column, self.sizes, self.marks)
-        reverse = order == Qt.SortOrder.DescendingOrder
         for node in list(self._nodes.values()):
-            if node.children and len(node.children) > 1:
-                node.children.sort(key=key, reverse=reverse)
-                for row, child in enumerate(node.children):
-                    child.row = row
-        self._resort.clear()
-        after = [self.createIndex(n.row, c, n.ident) if n is not None else QModelIndex()
+            children = node.children
+            if not children or len(children) < 2:
+                continue
+            shown = node.shown()
+            if self._static is not None:
+                children.sort(key=lambda n: key(n.entry), reverse=reverse)
+            else:
+                # The first ``shown`` entries in the new order: kept nodes move, others
+                # are made, the ones that fall out of the page go.
+                by_path = {c.entry.path: c for c in children[:shown]}
+                fresh: list[_Node] = []
+                for entry in self.known.get(node.entry.path, [])[:shown]:
+                    child = by_path.pop(entry.path, None)
+                    if child is None:
+                        child = _Node(entry, node, 0, self._next)
+                        self._nodes[self._next] = child
+                        self._next += 1
+                    fresh.append(child)
+                for gone in by_path.values():
+                    self._forget(gone)
+                children[:shown] = fresh
+            for row, child in enumerate(children):
+                child.row = row
+        after = [self.createIndex(n.row, c, n.ident)
+                 if n is not None and self._nodes.get(n.ident) is n else QModelIndex()
                  for n, c in old]
         self.changePersistentIndexList(before, after)
         self.layoutChanged.emit()
+
+    def _forget(self, node: _Node) -> None:
+        """Drop a node and everything made under it."""
+        stack = [node]
+        while stack:
+            current = stack.pop()
+            self._nodes.pop(current.ident, None)
+            stack.extend(current.children or ())

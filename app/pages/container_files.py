@@ -414,6 +414,9 @@ class ContainerFilesTab(QWidget):
     # -- open, save, drag --------------------------------------------------------------
 
     def _double_clicked(self, index: QModelIndex) -> None:
+        if self.model.is_more(index):
+            self.model.show_more(index)
+            return
         entry = self.model.entry(index)
         if entry is not None and not entry.is_dir and not self._removed(entry):
             self.open_selected()
