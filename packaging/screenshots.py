@@ -133,6 +133,20 @@ async def _show_tab(page: object, title: str, timeout: float = 20) -> None:
     await asyncio.sleep(SETTLE_SECONDS)
 
 
+async def _expand_files(page: object, paths: list[str], timeout: float = 20) -> None:
+    """Open these folders of the container's Files tab (once read); select the last."""
+    files = page.detail.files  # type: ignore[attr-defined]
+    model = files.model
+    await _wait(lambda: "/" in model.complete and model.settled_now(), timeout)
+    for path in paths:
+        await _wait(lambda p=path: model.index_of_path(p).isValid(), timeout)
+        index = model.index_of_path(path)
+        files.view.expand(index)
+        files.view.setCurrentIndex(index)
+        await _wait(model.settled_now, timeout)
+    await asyncio.sleep(SETTLE_SECONDS)
+
+
 async def take(args: argparse.Namespace, app: QApplication) -> list[Path]:
     from app.desktop_entry import window_icon
     from app.main_window import MainWindow
@@ -172,6 +186,8 @@ async def take(args: argparse.Namespace, app: QApplication) -> list[Path]:
             tab = dict(pair.split("=", 1) for pair in args.tab.split(",") if pair).get(name)
             if tab:
                 await _show_tab(page, tab)
+            if args.expand and name == "containers":
+                await _expand_files(page, args.expand.split(","))
             for theme in args.themes.split(","):
                 settings.set(THEME, theme)
                 _repolish_style_sheets(app)
@@ -292,6 +308,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--select", default="",
                         help="rows to select, as page=name pairs: containers=web-1,images=app:1"
                              " (default: each table's first row)")
+    parser.add_argument("--expand", default="",
+                        help="container folders the Files tab opens: /srv,/srv/shop")
     parser.add_argument("--compare", metavar="IMAGE1,IMAGE2", default="",
                         help="also take the diff window of these two images")
     parser.add_argument("--registry", default="",
