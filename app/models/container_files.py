@@ -366,11 +366,14 @@ class ContainerFilesModel(QAbstractItemModel):
         children = node.children
         if children is None:
             return
+        hidden = total - node.shown()
         if total > node.limit and node.more is None:
             row = len(children)
             self.beginInsertRows(self._index_of(node), row, row)
+            # Its size is the count it shows, set here only: not while rows go in above it.
             more = _Node(engine.ContainerFile(node.entry.path.rstrip("/") + "/",
-                                              engine.FileKind.OTHER), node, row, self._next)
+                                              engine.FileKind.OTHER, hidden),
+                         node, row, self._next)
             self._nodes[self._next] = more
             self._next += 1
             children.append(more)
@@ -384,7 +387,8 @@ class ContainerFilesModel(QAbstractItemModel):
                 del self._nodes[more.ident]
                 node.more = None
                 self.endRemoveRows()
-            else:
+            elif more.entry.size != hidden:
+                more.entry = more.entry._replace(size=hidden)
                 self.dataChanged.emit(self.createIndex(more.row, 0, more.ident),
                                       self.createIndex(more.row, 0, more.ident))
 
@@ -538,7 +542,7 @@ class ContainerFilesModel(QAbstractItemModel):
         entry = node.entry
         column = index.column()
         if node.parent is not None and node.parent.more is node:
-            return self._more_data(node.parent, column, role)
+            return self._more_data(node, column, role)
         if role == Qt.ItemDataRole.DisplayRole:
             return self._text(entry, column)
         if role == Qt.ItemDataRole.ToolTipRole:
@@ -561,10 +565,10 @@ class ContainerFilesModel(QAbstractItemModel):
             return font
         return None
 
-    def _more_data(self, folder: _Node, column: int, role: int) -> Any:
+    def _more_data(self, more: _Node, column: int, role: int) -> Any:
         if column != NAME:
             return None
-        hidden = len(self.known.get(folder.entry.path, ())) - folder.shown()
+        hidden = more.entry.size
         if role == Qt.ItemDataRole.DisplayRole:
             return (f"… {hidden:,} more — double-click to show"
                     f" {min(hidden, PAGE):,} more, or Find by name")

@@ -89,7 +89,8 @@ async def measure(args: argparse.Namespace, image: str) -> None:
             def big() -> QModelIndex:
                 return model.index_of_path("/big")
 
-            def check(*_args: object) -> None:
+            def check(*_args: object, first: list[float] = first,
+                      done: asyncio.Event = done) -> None:
                 index = big()
                 if index.isValid() and not tab.view.isExpanded(index):
                     tab.view.expand(index)
@@ -120,7 +121,8 @@ async def measure(args: argparse.Namespace, image: str) -> None:
         await session.aclose()
         raw, ours = median(raw_samples), median(tab_samples)
         print(load())
-        print(f"tar of the container's root:    {size / 1e6:.1f} MB; entries of /big: {known}, rows shown: {rows}")
+        print(f"tar of the container's root:    {size / 1e6:.1f} MB;"
+              f" entries of /big: {known}, rows shown: {rows}")
         print(f"raw GET …/archive?path=/. read: {raw * 1000:8.1f} ms   ({ms(raw_samples)})")
         print(f"Files tab, all of /big in:      {ours * 1000:8.1f} ms   ({ms(tab_samples)})")
         print(f"first rows of /big shown after: {median(first_rows) * 1000:8.1f} ms"
