@@ -45,7 +45,7 @@ from engine._layers.model import ChangeKind
 from engine._layers.tar import MemberSink, TarMember, TarParser
 
 #: How many changed paths get a size (one ``HEAD`` each); the rest show none.
-CHANGE_SIZE_LIMIT = 5000
+CHANGE_SIZE_LIMIT = 2000
 #: ``HEAD`` requests in flight at once while sizing changes.
 _STAT_CONCURRENCY = 8
 
@@ -233,20 +233,21 @@ async def container_changes(client: Engine, container_id: str, *, sizes: bool = 
     changes.sort()
     if not sizes:
         return [ContainerChange(p, k) for p, k in changes]
-    gate = asyncio.Semaphore(_STAT_CONCURRENCY)
+    sized: dict[str, ContainerChange] = {}
+    wanted = iter([(p, k) for p, k in changes if k is not ChangeKind.REMOVED][:limit])
 
-    async def sized(path: str, kind: ChangeKind, index: int) -> ContainerChange:
-        if kind is ChangeKind.REMOVED or index >= limit:
-            return ContainerChange(path, kind)
-        async with gate:
+    async def worker() -> None:
+        # A few workers pulling from one list: a 100k-path change list makes no 100k tasks.
+        for path, kind in wanted:
             try:
                 stat = await stat_path(client, container_id, path)
             except NotFound:  # gone since the list was made
-                return ContainerChange(path, kind)
-        folder = stat.kind is EntryKind.DIRECTORY
-        return ContainerChange(path, kind, None if folder else stat.size, folder)
+                continue
+            folder = stat.kind is EntryKind.DIRECTORY
+            sized[path] = ContainerChange(path, kind, None if folder else stat.size, folder)
 
-    return list(await asyncio.gather(*(sized(p, k, i) for i, (p, k) in enumerate(changes))))
+    await asyncio.gather(*(worker() for _ in range(_STAT_CONCURRENCY)))
+    return [sized.get(p) or ContainerChange(p, k) for p, k in changes]
 
 
 # -- reading one file -----------------------------------------------------------------

@@ -308,8 +308,10 @@ class ContainerFilesModel(QAbstractItemModel):
         return min(len(found), SEARCH_LIMIT), capped
 
     def show_changes(self, changes: Sequence[engine.ContainerChange]) -> int:
-        """Only what the container changed, marked, removed paths included."""
+        """Only what the container changed (the first :data:`SEARCH_LIMIT`), marked,
+        removed paths included; returns how many are shown."""
         self.marks = {c.path: c.kind for c in changes}
+        changes = changes[:SEARCH_LIMIT]
         parents = {c.path.rpartition("/")[0] for c in changes}
         entries = []
         for change in changes:

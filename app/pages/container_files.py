@@ -362,20 +362,24 @@ class ContainerFilesTab(QWidget):
             return
         self.changes = changes
         if self.changes_only.isChecked():
-            self.model.show_changes(changes)
-            self.view.expandAll()
+            self._show_changes()
         else:
             self.model.set_marks(changes)
         self._summarise()
         self.changes_loaded.emit(len(changes))
+
+    def _show_changes(self) -> None:
+        shown = self.model.show_changes(self.changes)
+        self.view.expandAll()
+        if shown < len(self.changes):
+            self.box.done(f"The first {shown:,} of {len(self.changes):,} changes shown")
 
     def _toggle_changes(self, on: bool) -> None:
         if on:
             self.search.blockSignals(True)
             self.search.clear()
             self.search.blockSignals(False)
-            self.model.show_changes(self.changes)
-            self.view.expandAll()
+            self._show_changes()
             self._read_changes()
         else:
             self.model.browse()
