@@ -43,6 +43,7 @@ from engine._client import Engine
 from engine._errors import APIError, NotFound, ProtocolError
 from engine._layers.model import ChangeKind
 from engine._layers.tar import MemberSink, TarMember, TarParser
+from engine._shapes import decode_json
 
 #: How many changed paths get a size (one ``HEAD`` each); the rest show none.
 CHANGE_SIZE_LIMIT = 2000
@@ -217,11 +218,9 @@ _CHANGE_KINDS = {0: ChangeKind.MODIFIED, 1: ChangeKind.ADDED, 2: ChangeKind.REMO
                  "C": ChangeKind.MODIFIED, "A": ChangeKind.ADDED, "D": ChangeKind.REMOVED}
 
 
-async def container_changes(client: Engine, container_id: str, *, sizes: bool = True,
-                            limit: int = CHANGE_SIZE_LIMIT) -> list[ContainerChange]:
-    """``GET /containers/{id}/changes``, by path; with ``sizes``, each present path is
-    stat'ed (up to ``limit`` of them) for its size and whether it is a folder."""
-    raw = await client.get_json(f"/containers/{container_id}/changes")
+def _parse_changes(content: bytes, path: str) -> list[tuple[str, ChangeKind]]:
+    """``/changes``' answer, by path."""
+    raw = decode_json(content, path)
     changes: list[tuple[str, ChangeKind]] = []
     for item in raw or ():
         if not isinstance(item, Mapping) or not isinstance(item.get("Path"), str):
@@ -231,6 +230,17 @@ async def container_changes(client: Engine, container_id: str, *, sizes: bool = 
             raise ProtocolError(f"an unknown change kind {item.get('Kind')!r} from the engine")
         changes.append((clean_path(item["Path"]), kind))
     changes.sort()
+    return changes
+
+
+async def container_changes(client: Engine, container_id: str, *, sizes: bool = True,
+                            limit: int = CHANGE_SIZE_LIMIT) -> list[ContainerChange]:
+    """``GET /containers/{id}/changes``, by path; with ``sizes``, each present path is
+    stat'ed (up to ``limit`` of them) for its size and whether it is a folder."""
+    path = f"/containers/{container_id}/changes"
+    response = await client.request("GET", path)
+    # A container that wrote 100k files answers megabytes: decoded in a worker thread.
+    changes = await asyncio.to_thread(_parse_changes, response.content, path)
     if not sizes:
         return [ContainerChange(p, k) for p, k in changes]
     sized: dict[str, ContainerChange] = {}
