@@ -12,7 +12,6 @@ from PySide6.QtGui import QDropEvent
 from pytestqt.modeltest import ModelTester
 from pytestqt.qtbot import QtBot
 
-import engine
 from app.pages.container_files import ContainerFilesTab
 from app.presentation import human_size
 from app.session import EngineSession
@@ -181,5 +180,27 @@ def test_read_only_container_refuses_in_the_daemons_words(
         pass
     assert refused.args[0].startswith("The engine refused the copy into /:")
     assert "read-only" in refused.args[0]
-    assert isinstance(tab.changes, list)
-    assert engine.FileKind.DIRECTORY  # the public name the model uses
+
+
+def test_drag_out_saves_first_and_cancel_stops_a_read(
+    qtbot: QtBot, make_session: Callable[[str], EngineSession], any_engine: EngineUnderTest,
+) -> None:
+    container_id, name = run_and_stop(any_engine)
+    tab = files_tab(qtbot, make_session, any_engine, container_id, name)
+    hello = tab.model.entry(child(qtbot, tab, child(qtbot, tab, QModelIndex(), "data"),
+                                  "hello.txt"))
+    assert hello is not None
+    # What a drag to the desktop carries: a local copy, written while the drag runs.
+    with qtbot.waitSignal(tab.ended, timeout=WAIT) as saved:
+        local = tab._prepare_drag(hello)
+    assert local is not None and local.name == "hello.txt"
+    assert saved.args[0] == f"Saved /data/hello.txt to {local}"
+    assert local.read_bytes() == b"hello"
+
+    # Cancel right after a reload: the read stops at its first batch and says so.
+    with qtbot.waitSignal(tab.ended, timeout=WAIT,
+                          check_params_cb=lambda text: text == "Cancelled."):
+        tab.reload()
+        assert tab.cancel_button.isEnabled()
+        tab.cancel()
+    assert "/" not in tab.model.complete and not tab.reads
