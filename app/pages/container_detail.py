@@ -48,6 +48,7 @@ from PySide6.QtWidgets import (
 import engine
 from app.icons import icon_for, themed_icon
 from app.pages.container_files import ContainerFilesTab
+from app.pages.container_networks import ContainerNetworksView
 from app.pages.run_dialog import RunDialog, ask_engine_cpus
 from app.presentation import (
     container_image,
@@ -455,6 +456,8 @@ class ContainerDetail(QWidget):
         self.tabs.addTab(self.stats, "Stats")
         self.files = ContainerFilesTab(session, self)
         self.tabs.addTab(self.files, "Files")
+        self.networks = ContainerNetworksView(session, self)
+        self.tabs.addTab(self.networks, "Networks")
         self.tabs.currentChanged.connect(lambda _i: self._load_inspect())
 
         # The same things as commands, for the palette (Ctrl+K): "Containers: Shell".
@@ -464,6 +467,8 @@ class ContainerDetail(QWidget):
             self._command("Inspect", "inspect", partial(self.tabs.setCurrentWidget, self.inspect)),
             self._command("Stats", "stats", partial(self.tabs.setCurrentWidget, self.stats)),
             self._command("Files", "files", partial(self.tabs.setCurrentWidget, self.files)),
+            self._command("Networks", "networks",
+                          partial(self.tabs.setCurrentWidget, self.networks)),
             self._command("Change settings…", "edit", self.edit_settings),
         ]
 
@@ -502,6 +507,7 @@ class ContainerDetail(QWidget):
         previous = self.container
         self.container = container
         self.files.show_container(container)
+        self.networks.show_container(container)
         self._show_shells_of(container.id if container is not None else None)
         self.shell_button.setEnabled(container is not None and container.running)
         self.edit_button.setEnabled(container is not None)

@@ -238,6 +238,34 @@ def _address_problem(text: str, what: str) -> str:
     return ""
 
 
+def split_aliases(text: str) -> list[str]:
+    """``"db, cache web"`` → ``["db", "cache", "web"]``."""
+    return [a for a in re.split(r"[\s,]+", text) if a]
+
+
+def connect_problem(aliases: Sequence[str], ipv4: str, ipv6: str,
+                    subnets: Sequence[str]) -> str:
+    """What is wrong with a connect's aliases and fixed addresses on a network with
+    ``subnets``, or "" (shared by both sides: the network's and the container's)."""
+    for alias in aliases:
+        if not NETWORK_NAME.fullmatch(alias):
+            return f"Alias {alias!r}: use letters, digits, '_', '.', '-'"
+    for text, what, version in ((ipv4, "IPv4 address", 4), (ipv6, "IPv6 address", 6)):
+        if problem := _address_problem(text, what):
+            return problem
+        if not text:
+            continue
+        if not subnets:
+            return f"{what}: a fixed address needs a network created with a subnet"
+        address = ipaddress.ip_address(text)
+        if address.version != version:
+            return f"{what}: {text} is not IPv{version}"
+        networks = [ipaddress.ip_network(s, strict=False) for s in subnets]
+        if not any(address in s for s in networks if s.version == version):
+            return f"{what}: {text} is not in {', '.join(subnets)}"
+    return ""
+
+
 class NetworkCreateDialog(FormDialog):
     """Name, driver, subnet, gateway, IP range, internal, attachable, labels."""
 
@@ -356,39 +384,25 @@ class ConnectDialog(FormDialog):
         self.validate()
 
     def alias_list(self) -> list[str]:
-        return [a for a in re.split(r"[\s,]+", self.aliases.text()) if a]
+        return split_aliases(self.aliases.text())
 
     def check(self) -> str:
         if self.container.count() == 0:
             return "Every container is on this network already"
-        for alias in self.alias_list():
-            if not NETWORK_NAME.fullmatch(alias):
-                return f"Alias {alias!r}: use letters, digits, '_', '.', '-'"
-        for field, what, version in ((self.ipv4, "IPv4 address", 4),
-                                     (self.ipv6, "IPv6 address", 6)):
-            text = field.text().strip()
-            if problem := _address_problem(text, what):
-                return problem
-            if not text:
-                continue
-            address = ipaddress.ip_address(text)
-            if address.version != version:
-                return f"{what}: {text} is not IPv{version}"
-            subnets = [ipaddress.ip_network(s, strict=False) for s in self.network.subnets]
-            if not any(address in s for s in subnets if s.version == version):
-                return f"{what}: {text} is not in {', '.join(self.network.subnets)}"
-        return ""
+        return connect_problem(self.alias_list(), self.ipv4.text().strip(),
+                               self.ipv6.text().strip(), self.network.subnets)
 
     def call(self) -> tuple[Call, str]:
         container = str(self.container.currentData())
         name = self.container.currentText().split("  (")[0]
-        call: Call = partial(_connect, self.network.name, container, self.alias_list(),
+        call: Call = partial(connect_container, self.network.name, container, self.alias_list(),
                              self.ipv4.text().strip() or None, self.ipv6.text().strip() or None)
         return call, f"connect {name} to {self.network.name}"
 
 
-async def _connect(network: str, container: str, aliases: list[str], ipv4: str | None,
-                   ipv6: str | None, client: engine.Engine) -> None:
+async def connect_container(network: str, container: str, aliases: list[str],
+                            ipv4: str | None, ipv6: str | None, client: engine.Engine) -> None:
+    """The one connect both sides use (the network's and the container's)."""
     await engine.connect_network(client, network, container, aliases=aliases, ipv4=ipv4,
                                  ipv6=ipv6)
 
@@ -411,9 +425,10 @@ class DisconnectDialog(FormDialog):
 
     def call(self) -> tuple[Call, str]:
         container = str(self.container.currentData())
-        call: Call = partial(_disconnect, self.network.name, container)
+        call: Call = partial(disconnect_container, self.network.name, container)
         return call, f"disconnect {self.container.currentText()} from {self.network.name}"
 
 
-async def _disconnect(network: str, container: str, client: engine.Engine) -> None:
+async def disconnect_container(network: str, container: str, client: engine.Engine) -> None:
+    """The one disconnect both sides use."""
     await engine.disconnect_network(client, network, container)
