@@ -49,7 +49,9 @@ async def diagnose(host: str | None, timeout: float | None = None) -> dict[str, 
             overview = await engine.engine_overview(client)
             info = await client.info()
             running = len(await client.containers(all=False))
-            containers = len(await client.containers(all=True))
+            # Dockyard's own short-lived volume helpers are not the user's containers.
+            containers = sum(1 for c in await client.containers(all=True)
+                             if not engine.is_helper(c.labels))
             images = len(await client.images())
         except engine.EngineError as exc:
             report["error"] = f"the engine answered the handshake but then failed: {exc}"

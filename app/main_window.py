@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.engine_switch import EngineSwitch
+from app.helper_sweep import HelperSweeper
 from app.icons import PAGE_ICONS, decorate, themed_icon
 from app.notifications import DesktopNotifications, Notifier
 from app.operations import start_build, start_pull
@@ -162,6 +163,8 @@ class MainWindow(QMainWindow):
 
         session.statusChanged.connect(self.show_status)
         session.switched.connect(self._engine_switched)
+        #: Removes volume helpers a crashed run left behind, on each connection.
+        self.helper_sweeper = HelperSweeper(session, self)
         self.sidebar.setCurrentRow(0)
         self.show_status(session.status)
         decorate(self)  # every page's buttons get their icons (app/icons.py)

@@ -79,11 +79,14 @@ SETTLING_CONTAINER_ACTIONS = frozenset({"die", "kill", "stop", "oom"})
 
 
 def _container_changed(event: engine.Event) -> bool:
-    return event.type == "container" and event.action not in QUIET_CONTAINER_ACTIONS
+    # A volume helper's coming and going changes nothing the list shows (it is hidden).
+    return (event.type == "container" and event.action not in QUIET_CONTAINER_ACTIONS
+            and not engine.is_helper(event.attributes))
 
 
 async def _all_containers(client: engine.Engine) -> list[engine.Container]:
-    return await client.containers(all=True)
+    """Every container but Dockyard's own short-lived volume helpers (never the user's)."""
+    return [c for c in await client.containers(all=True) if not engine.is_helper(c.labels)]
 
 
 async def _images(client: engine.Engine) -> list[engine.Image]:

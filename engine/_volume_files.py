@@ -13,7 +13,10 @@ never started: no shell, no process, no network.
 
 Helpers carry :data:`HELPER_LABEL` = :data:`HELPER_KIND` and
 :data:`HELPER_OWNER_LABEL` = :data:`HELPER_OWNER` (one value per process), so a
-sweep removes only this process's own helpers.
+sweep removes only this process's own helpers.  What a process that crashed
+left behind (any owner) is removed by :func:`sweep_stale_helpers` once it is
+old enough (:data:`STALE_HELPER_AGE`) to belong to no operation still running;
+:func:`is_helper` tells a list which containers to hide from the user.
 
 A tree is read from a ``GET`` of a directory's tar (headers only; the data is
 skipped as it streams past): one read gives the whole subtree, with each
@@ -31,9 +34,10 @@ import posixpath
 import tarfile
 import tempfile
 import uuid
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Protocol
 
@@ -60,6 +64,11 @@ HELPER_KIND = "volume-files"
 #: Which process made the helper: a sweep removes its own only.
 HELPER_OWNER_LABEL = "dockyard.helper.owner"
 HELPER_OWNER = uuid.uuid4().hex
+#: A helper is never started and lives as long as one operation: one created this long
+#: ago and not running is a leftover of a process that crashed (any owner's).
+STALE_HELPER_AGE = 3600.0
+#: The values of :data:`HELPER_LABEL` this code makes (a sweep removes no other).
+HELPER_KINDS = frozenset({HELPER_KIND})
 #: Where the helper mounts the volume.
 MOUNT = "/volume"
 
@@ -353,6 +362,39 @@ async def remove_helpers(client: Engine, *, owner: str | None = HELPER_OWNER) ->
     for container_id in found:
         await _remove_helper(client, container_id)
     return found
+
+
+def is_helper(labels: Mapping[str, str]) -> bool:
+    """Whether a container with these labels is one of Dockyard's helpers (hidden in lists)."""
+    return labels.get(HELPER_LABEL) in HELPER_KINDS
+
+
+async def sweep_stale_helpers(
+    client: Engine, *, older_than: float = STALE_HELPER_AGE, now: datetime | None = None,
+    labels: Sequence[str] = (),
+) -> list[str]:
+    """Remove helpers a crashed process left behind (of any owner); their IDs.
+
+    Only containers labelled as a helper (:func:`is_helper`), created more than
+    ``older_than`` seconds before ``now`` and neither running, paused nor
+    restarting: nothing else, and never by force.  ``labels`` (``key=value``)
+    narrow it further (tests confine it to their own).  A container that went
+    meanwhile or that the daemon keeps is skipped, not an error.
+    """
+    wanted = [HELPER_LABEL, *labels]
+    cutoff = (now or datetime.now(UTC)) - timedelta(seconds=older_than)
+    removed: list[str] = []
+    for container in await client.containers(all=True, filters={"label": wanted}):
+        if (not is_helper(container.labels) or container.created is None
+                or container.created > cutoff
+                or container.state in ("running", "paused", "restarting", "removing")):
+            continue
+        try:
+            await client.remove_container(container.id)
+        except APIError:  # gone meanwhile, or the daemon keeps it: not this sweep's to force
+            continue
+        removed.append(container.id)
+    return removed
 
 
 # -- save out ------------------------------------------------------------------------

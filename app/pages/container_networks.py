@@ -8,14 +8,15 @@ subnet); Disconnect takes it off the selected one, after asking.  The engine
 calls and the input checks are the Networks page's (:mod:`app.pages.networks`).
 
 The list is read while the tab is on screen only, again when the selection
-changes, and whenever the live network list moves (connect and disconnect
-events, a container's start and end).
+changes, when the container starts or stops, and after any network connect or
+disconnect event (one inspect each; no network list is kept for this).  The
+networks Connect… offers are read when it opens.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Collection
 from dataclasses import dataclass
 from functools import partial
 
@@ -43,7 +44,6 @@ from app.pages.networks import (
     split_aliases,
 )
 from app.pages.resource_forms import Call, FormDialog
-from app.resources import NETWORKS
 from app.session import EngineSession, MessageLevel
 from app.widgets.ask import ask
 
@@ -140,7 +140,7 @@ class ContainerNetworksView(QWidget):
         layout.addLayout(bar)
         layout.addWidget(self.table, 1)
         self._reads = 0
-        session.live(NETWORKS).changed.connect(lambda _items: self.refresh())
+        session.eventReceived.connect(self._on_event)
         self._update_buttons()
 
     # -- what is shown -----------------------------------------------------------------
@@ -172,6 +172,10 @@ class ContainerNetworksView(QWidget):
                          describe=f"read the networks of {container.name}",
                          quiet_not_found=True,
                          on_done=partial(self._got, container.id, self._reads))
+
+    def _on_event(self, event: engine.Event) -> None:
+        if event.type == "network" and event.action in ("connect", "disconnect"):
+            self.refresh()
 
     def showEvent(self, event: QShowEvent) -> None:
         super().showEvent(event)
@@ -218,11 +222,7 @@ class ContainerNetworksView(QWidget):
         if container is None:
             return None
         on = {a.network for a in self.model.items()}
-        # host and none take no second network; a swarm network is not attachable here.
-        choices = [n for n in self.session.items(NETWORKS)
-                   if n.name not in on and n.name not in ("host", "none")
-                   and (n.scope != "swarm" or n.attachable)]
-        dialog = ContainerConnectDialog(self.session, container, choices, self)
+        dialog = ContainerConnectDialog(self.session, container, on, self)
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.succeeded.connect(lambda _r: self._changed(f"Connected {container.name}"))
         dialog.open()
@@ -256,17 +256,17 @@ class ContainerNetworksView(QWidget):
 class ContainerConnectDialog(FormDialog):
     """This container onto a network it is not on yet, with aliases and a fixed address."""
 
+    #: The networks it offers were read (tests wait on it).
+    loaded = Signal()
+
     def __init__(self, session: EngineSession, container: engine.Container,
-                 networks: Sequence[engine.Network], parent: QWidget | None = None) -> None:
+                 on: Collection[str], parent: QWidget | None = None) -> None:
         super().__init__(session, "container-connect-dialog",
                          f"Connect {container.name} to a network", "Connect", parent)
         self.container_ref = container
-        self.networks = {n.name: n for n in networks}
+        self.on = frozenset(on)
+        self.networks: dict[str, engine.Network] | None = None  # None: being read
         self.network = QComboBox(self)
-        for item in sorted(networks, key=lambda n: (n.builtin, n.name)):
-            subnets = ", ".join(item.subnets)
-            self.network.addItem(f"{item.name}  ({item.driver}{'  ' + subnets if subnets else ''})",
-                                 item.name)
         self.add_row("&Network:", self.network, "container-connect-network", "Network")
         self.aliases = QLineEdit(self)
         self.aliases.setPlaceholderText("other names on this network, e.g. db, cache")
@@ -280,9 +280,27 @@ class ContainerConnectDialog(FormDialog):
                    self.ipv4.textChanged, self.ipv6.textChanged)
         self._network_chosen()
         self.validate()
+        session.run(_offered, describe="list the networks", on_done=self._got_networks)
+
+    def _got_networks(self, networks: list[engine.Network]) -> None:
+        if not shiboken6.isValid(self):
+            return
+        # host and none take no second network; a swarm network only if attachable.
+        offered = [n for n in networks if n.name not in self.on
+                   and n.name not in ("host", "none") and (n.scope != "swarm" or n.attachable)]
+        self.networks = {n.name: n for n in offered}
+        self.network.blockSignals(True)
+        for item in sorted(offered, key=lambda n: (n.builtin, n.name)):
+            subnets = ", ".join(item.subnets)
+            self.network.addItem(
+                f"{item.name}  ({item.driver}{'  ' + subnets if subnets else ''})", item.name)
+        self.network.blockSignals(False)
+        self._network_chosen()
+        self.validate()
+        self.loaded.emit()
 
     def chosen(self) -> engine.Network | None:
-        return self.networks.get(str(self.network.currentData()))
+        return (self.networks or {}).get(str(self.network.currentData()))
 
     def _network_chosen(self, *_args: object) -> None:
         """A fixed address only where the chosen network has a subnet of its own."""
@@ -298,6 +316,8 @@ class ContainerConnectDialog(FormDialog):
                 else "only on a user-defined network created with a subnet")
 
     def check(self) -> str:
+        if self.networks is None:
+            return "Reading the networks…"
         network = self.chosen()
         if network is None:
             return "The container is on every network it can join already"
@@ -310,3 +330,8 @@ class ContainerConnectDialog(FormDialog):
                              split_aliases(self.aliases.text()),
                              self.ipv4.text().strip() or None, self.ipv6.text().strip() or None)
         return call, f"connect {self.container_ref.name} to {name}"
+
+
+async def _offered(client: engine.Engine) -> list[engine.Network]:
+    """The networks, with their subnets (no attached containers' aliases: not needed)."""
+    return await engine.networks(client, aliases=False)

@@ -21,7 +21,9 @@ from PySide6.QtWidgets import (
 from pytestqt.qtbot import QtBot
 
 from app.event_loop import make_event_loop
+from app.helper_sweep import HelperSweeper
 from app.session import ConnectionState, EngineSession
+from tests.conftest import LABEL
 from tests.waits import wait_ms
 
 
@@ -31,6 +33,13 @@ def private_settings(tmp_path_factory: pytest.TempPathFactory) -> None:
     QSettings.setDefaultFormat(QSettings.Format.IniFormat)
     QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope,
                       str(tmp_path_factory.mktemp("settings")))
+
+
+@pytest.fixture(autouse=True)
+def sweep_only_our_helpers(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A window's sweep of stale volume helpers (any owner's, on the shared daemon) only
+    ever looks at containers this run labelled."""
+    monkeypatch.setattr(HelperSweeper, "DEFAULT_LABELS", (LABEL,))
 
 
 @pytest.fixture(autouse=True)

@@ -13,6 +13,7 @@ import io
 import os
 import tarfile
 from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -347,3 +348,40 @@ async def test_engine_lost_mid_backup_then_swept_when_back(
             assert [s[:12] for s in swept] == [left[:12]]
             assert our_helpers(disk_engine) == []
             assert await engine.remove_helpers(client) == []
+
+
+async def test_sweep_removes_stale_helpers_of_any_owner_and_nothing_else(
+        any_engine: EngineUnderTest) -> None:
+    """A crashed run's helper (another owner, never started) goes once it is old enough;
+    a young one, a running one, another kind of ``dockyard.helper`` and a plain
+    container stay."""
+    helper = [f"{engine.HELPER_LABEL}={engine.HELPER_KIND}"]
+    crashed, _ = any_engine.create("--label", helper[0], "--label",
+                                   f"{engine.HELPER_OWNER_LABEL}=a-process-that-died",
+                                   any_engine.image, "true")
+    running, _ = any_engine.create("--label", helper[0], any_engine.image, "sleep", "300")
+    any_engine.cli("start", running)
+    other_kind, _ = any_engine.create("--label", f"{engine.HELPER_LABEL}=not-ours",
+                                      any_engine.image, "true")
+    plain, _ = any_engine.create(any_engine.image, "true")
+
+    def left() -> set[str]:
+        return {i[:12] for i in any_engine.cli("ps", "-aq", "--no-trunc", "--filter",
+                                               f"label={LABEL}").split()}
+
+    everything = {crashed[:12], running[:12], other_kind[:12], plain[:12]}
+    assert everything <= left()
+    async with await any_engine.open() as client:
+        # Made a moment ago: younger than the default age, so kept.
+        assert await engine.sweep_stale_helpers(client, labels=[LABEL]) == []
+        assert everything <= left()
+        # Two hours from now, the default age has passed (the age is the engine's Created).
+        later = datetime.now(UTC) + timedelta(hours=2)
+        swept = await engine.sweep_stale_helpers(client, now=later, labels=[LABEL])
+        assert [s[:12] for s in swept] == [crashed[:12]]
+        assert left() & everything == everything - {crashed[:12]}
+        # With no age at all: still nothing but a stopped helper of this code's kinds.
+        assert await engine.sweep_stale_helpers(client, older_than=0, labels=[LABEL]) == []
+    assert engine.is_helper({engine.HELPER_LABEL: engine.HELPER_KIND})
+    assert not engine.is_helper({engine.HELPER_LABEL: "not-ours"})
+    assert not engine.is_helper({})
