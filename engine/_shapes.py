@@ -10,9 +10,12 @@ names what was expected.
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import json
-from collections.abc import Callable, Mapping
+import re
+import time
+from collections.abc import Callable, Generator, Mapping
 from typing import Any, TypeVar
 
 from engine._errors import ProtocolError
@@ -53,6 +56,125 @@ def decode_json(body: bytes, what: str) -> Any:
         reason = str(exc).splitlines()[0][:120] if str(exc) else type(exc).__name__
         raise ProtocolError(f"the engine's answer to {what} is not valid JSON ({reason})") \
             from None
+
+
+_SPACE = re.compile(r"[ \t\n\r]*")
+
+
+def decode_json_in_pieces(body: bytes, what: str) -> Generator[None, None, Any]:
+    """:func:`decode_json` in steps, for a large answer decoded beside a window.
+
+    ``json.loads`` is one C call that holds the GIL from the first byte to the last:
+    decoding a 0.5 MB ``/system/df`` that way freezes a window's event loop for tens
+    of ms, and a worker thread does not help (it holds the same GIL).  This generator
+    decodes the top-level object's members, and each element of a member that is an
+    array, one at a time (``raw_decode``), yielding between them; drive it with
+    :func:`paced` on the event loop (or :func:`finish` anywhere).  Same value, same
+    errors as :func:`decode_json` (UTF-8 only, as daemons send).
+    """
+    try:
+        text = body.decode("utf-8")
+        return (yield from _object_in_pieces(text, json.JSONDecoder().raw_decode))
+    except RecursionError:
+        raise ProtocolError(f"the engine's answer to {what} is nested too deeply to read") \
+            from None
+    except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError, and ours below
+        reason = str(exc).splitlines()[0][:120] if str(exc) else type(exc).__name__
+        raise ProtocolError(f"the engine's answer to {what} is not valid JSON ({reason})") \
+            from None
+
+
+#: How long :func:`paced` works before it lets the event loop run (timers, input, paint).
+PACE_SECONDS = 0.004
+
+
+async def paced(steps: Generator[None, None, T], budget: float = PACE_SECONDS) -> T:
+    """Run a generator of steps on the event loop, handing the loop back every ``budget``
+    seconds, so a long decode never stalls it for longer than that (plus one step)."""
+    started = time.perf_counter()
+    try:
+        while True:
+            next(steps)
+            if time.perf_counter() - started > budget:
+                await asyncio.sleep(0)
+                started = time.perf_counter()
+    except StopIteration as done:
+        result: T = done.value
+        return result
+
+
+def finish(steps: Generator[None, None, T]) -> T:
+    """Run a generator of steps to its end at once (no event loop to share with)."""
+    try:
+        while True:
+            next(steps)
+    except StopIteration as done:
+        result: T = done.value
+        return result
+
+
+_RawDecode = Callable[[str, int], tuple[Any, int]]
+
+
+def _skip(text: str, at: int) -> int:
+    match = _SPACE.match(text, at)
+    return match.end() if match else at
+
+
+def _object_in_pieces(text: str, raw: _RawDecode) -> Generator[None, None, Any]:
+    at = _skip(text, 0)
+    if not text.startswith("{", at):
+        value, at = raw(text, at)
+        return _ended(text, at, value)
+    found: dict[str, Any] = {}
+    at = _skip(text, at + 1)
+    if text.startswith("}", at):
+        return _ended(text, at + 1, found)
+    while True:
+        if not text.startswith('"', at):
+            raise ValueError(f"Expecting property name enclosed in double quotes: char {at}")
+        key, at = raw(text, at)
+        at = _skip(text, at)
+        if not text.startswith(":", at):
+            raise ValueError(f"Expecting ':' delimiter: char {at}")
+        at = _skip(text, at + 1)
+        if text.startswith("[", at):
+            found[key], at = yield from _array_in_pieces(text, at, raw)
+        else:
+            found[key], at = raw(text, at)
+            yield
+        at = _skip(text, at)
+        if text.startswith(",", at):
+            at = _skip(text, at + 1)
+        elif text.startswith("}", at):
+            return _ended(text, at + 1, found)
+        else:
+            raise ValueError(f"Expecting ',' delimiter: char {at}")
+
+
+def _array_in_pieces(text: str, at: int,
+                     raw: _RawDecode) -> Generator[None, None, tuple[list[Any], int]]:
+    items: list[Any] = []
+    at = _skip(text, at + 1)
+    if text.startswith("]", at):
+        return items, at + 1
+    while True:
+        value, at = raw(text, at)
+        items.append(value)
+        yield
+        at = _skip(text, at)
+        if text.startswith(",", at):
+            at = _skip(text, at + 1)
+        elif text.startswith("]", at):
+            return items, at + 1
+        else:
+            raise ValueError(f"Expecting ',' delimiter: char {at}")
+
+
+def _ended(text: str, at: int, value: Any) -> Any:
+    if _skip(text, at) != len(text):
+        raise ValueError(f"Extra data: char {at}")
+    return value
 
 
 def expect_object(value: Any, what: str) -> Mapping[str, Any]:

@@ -19,18 +19,17 @@ it is given (what the user ticked), one by one, never forced.
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Generator, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from engine._client import Engine, Filters
 from engine._df import read_system_df
 from engine._errors import APIError, NotFound, ProtocolError
 from engine._models import parse_timestamp, strip_name
 from engine._networks import network_prune_plan, remove_networks
-from engine._shapes import decode_json, require_object, str_map
+from engine._shapes import decode_json_in_pieces, finish, paced, require_object, str_map
 from engine._volumes import (
     PruneResult,
     Volume,
@@ -38,6 +37,8 @@ from engine._volumes import (
     filters_param,
     volumes,
 )
+
+T = TypeVar("T")
 
 #: Kinds of a clean-up, in the order ``docker system prune`` goes through them.
 STOPPED_CONTAINERS = "stopped-containers"
@@ -226,6 +227,12 @@ class DiskUsage:
     @classmethod
     def from_api(cls, raw: Mapping[str, Any], *, build_cache_supported: bool = True
                  ) -> DiskUsage:
+        return finish(cls.steps(raw, build_cache_supported=build_cache_supported))
+
+    @classmethod
+    def steps(cls, raw: Mapping[str, Any], *, build_cache_supported: bool = True
+              ) -> Generator[None, None, DiskUsage]:
+        """:meth:`from_api` one item at a time (yielding between), for :func:`paced`."""
         raw = require_object(raw, "a disk usage answer")
 
         def items(key: str) -> list[Any]:
@@ -234,12 +241,19 @@ class DiskUsage:
                 raise ProtocolError(f"the engine's disk usage {key} is not a list")
             return value
 
+        def each(key: str, make: Callable[[Any], T]) -> Generator[None, None, tuple[T, ...]]:
+            made = []
+            for item in items(key):
+                made.append(make(item))
+                yield
+            return tuple(made)
+
         return cls(
             layers_size=_int(raw.get("LayersSize")),
-            images=tuple(ImageUsage.from_api(i) for i in items("Images")),
-            containers=tuple(ContainerUsage.from_api(c) for c in items("Containers")),
-            volumes=tuple(Volume.from_api(v) for v in items("Volumes")),
-            build_cache=tuple(BuildCacheRecord.from_api(b) for b in items("BuildCache")),
+            images=(yield from each("Images", ImageUsage.from_api)),
+            containers=(yield from each("Containers", ContainerUsage.from_api)),
+            volumes=(yield from each("Volumes", Volume.from_api)),
+            build_cache=(yield from each("BuildCache", BuildCacheRecord.from_api)),
             build_cache_supported=build_cache_supported,
         )
 
@@ -266,18 +280,16 @@ class DiskUsage:
         return images, containers, volumes, cache
 
 
-def _decode_usage(body: bytes, build_cache_supported: bool) -> DiskUsage:
-    return DiskUsage.from_api(decode_json(body, "/system/df"),
-                              build_cache_supported=build_cache_supported)
-
-
 async def disk_usage(client: Engine) -> DiskUsage:
     """``docker system df -v``: one ``GET /system/df`` (slow: the daemon measures everything).
 
-    Decoded in a worker thread: with 500 images and 500 volumes the JSON and its
-    dataclasses take tens of ms that a window's event loop must not stall for."""
+    Decoded on the event loop in steps of a few ms (:func:`paced`): with 500 images and
+    500 volumes the JSON and its dataclasses take 50-100 ms, which a window's event loop
+    must not stall for, and a worker thread would hold the GIL (``json.loads`` is one C
+    call) and stall it just the same."""
     body = (await read_system_df(client)).content
-    usage = await asyncio.to_thread(_decode_usage, body, not client.version.is_podman)
+    raw = await paced(decode_json_in_pieces(body, "/system/df"))
+    usage = await paced(DiskUsage.steps(raw, build_cache_supported=not client.version.is_podman))
     return await _podman_names(client, usage) if client.version.is_podman else usage
 
 

@@ -95,11 +95,15 @@ def biggest_items(usage: engine.DiskUsage, limit: int = BIGGEST) -> list[DiskIte
     """The largest images, containers (writable layer) and volumes, largest first.
 
     Only the ``limit`` largest are described (the df may list thousands)."""
-    sized: list[tuple[int, int, int]] = [(i.size, 0, n) for n, i in enumerate(usage.images)]
-    sized += [(c.size_rw, 1, n) for n, c in enumerate(usage.containers)]
-    sized += [(v.size or 0, 2, n) for n, v in enumerate(usage.volumes)]
+    # Ties (many images of one size) are broken by ID or name, not by the df's order,
+    # which changes from read to read: the same items stay listed, and the model's diff
+    # between two reads is empty instead of a hundred rows out and in.
+    sized: list[tuple[int, int, str, int]] = [
+        (i.size, 0, i.id, n) for n, i in enumerate(usage.images)]
+    sized += [(c.size_rw, 1, c.id, n) for n, c in enumerate(usage.containers)]
+    sized += [(v.size or 0, 2, v.name, n) for n, v in enumerate(usage.volumes)]
     items = []
-    for _size, kind, n in heapq.nlargest(limit, sized):
+    for _size, kind, _key, n in heapq.nlargest(limit, sized):
         if kind == 0:
             i = usage.images[n]
             items.append(DiskItem("Image", "sha256:" + i.id.removeprefix("sha256:"), "images",
@@ -116,6 +120,33 @@ def biggest_items(usage: engine.DiskUsage, limit: int = BIGGEST) -> list[DiskIte
                                   + (" · anonymous" if v.anonymous else ""), not v.ref_count))
     items.sort(key=lambda d: (-d.size, d.kind, d.name))
     return items
+
+
+@dataclass(frozen=True)
+class DiskView:
+    """What the page shows of one df, worked out before the page is touched."""
+
+    usage: engine.DiskUsage
+    summary: tuple[engine.KindUsage, ...]
+    unique_used: int
+    unique_unused: int
+    biggest: list[DiskItem]
+
+
+def disk_view(usage: engine.DiskUsage) -> DiskView:
+    return DiskView(
+        usage, usage.summary(),
+        sum(i.unique_size or 0 for i in usage.images if i.containers),
+        sum(i.unique_size or 0 for i in usage.images if not i.containers),
+        biggest_items(usage))
+
+
+async def read_disk_view(client: engine.Engine) -> DiskView:
+    """Read the df and work out what the page shows, off the page (and in steps: see
+    :func:`engine.disk_usage`); only setting texts and model diffs is left for it."""
+    usage = await read_disk_usage(client)
+    await asyncio.sleep(0)  # the decode's last step and this one: apart
+    return disk_view(usage)
 
 
 BIGGEST_COLUMNS = (
@@ -355,8 +386,8 @@ class DiskPage(QWidget):
         self._stale = False
         self.status_label.setText("Reading disk usage…")
         self._read_at = time.monotonic()
-        self._task = self.session.run(read_disk_usage, describe="read the disk usage",
-                                      on_done=self.show_usage)
+        self._task = self.session.run(read_disk_view, describe="read the disk usage",
+                                      on_done=self.show_view)
         if self._task is not None:
             self._task.add_done_callback(self._read_ended)
 
@@ -370,8 +401,12 @@ class DiskPage(QWidget):
 
     def show_usage(self, usage: engine.DiskUsage) -> None:
         """Fill the cards, the bar and the tables from one df."""
-        self.usage = usage
-        self.summary = images, containers, volumes, cache = usage.summary()
+        self.show_view(disk_view(usage))
+
+    def show_view(self, view: DiskView) -> None:
+        """Fill the cards, the bar and the tables from one df, worked out already."""
+        self.usage = usage = view.usage
+        self.summary = images, containers, volumes, cache = view.summary
         total = sum(k.size for k in self.summary)
         reclaimable = sum(k.reclaimable for k in self.summary)
         self.total_label.setText(
@@ -380,8 +415,7 @@ class DiskPage(QWidget):
                             BarPart("Containers", containers.size, COLORS["containers"]),
                             BarPart("Volumes", volumes.size, COLORS["volumes"]),
                             BarPart("Build cache", cache.size, COLORS["build-cache"])])
-        unique_used = sum(i.unique_size or 0 for i in usage.images if i.containers)
-        unique_unused = sum(i.unique_size or 0 for i in usage.images if not i.containers)
+        unique_used, unique_unused = view.unique_used, view.unique_unused
         self.cards["images"].show_usage(images, "images", [
             BarPart("in use", unique_used, COLORS["images"]),
             BarPart("unused", unique_unused, COLORS["reclaimable"]),
@@ -403,7 +437,7 @@ class DiskPage(QWidget):
             self.cache_stack.setCurrentWidget(self.cache_note)
         else:
             self.cache_stack.setCurrentWidget(self.cache_table)
-        self.biggest_model.set_items(biggest_items(usage))
+        self.biggest_model.set_items(view.biggest)
         self.cache_model.set_items(usage.build_cache)
         took = time.monotonic() - self._read_at
         self.status_label.setText(f"Read in {took:.1f} s")

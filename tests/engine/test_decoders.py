@@ -6,6 +6,7 @@ tests encode known items, split the bytes at every (or arbitrary) offsets and co
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import json
 from collections.abc import Iterable, Sequence
@@ -27,6 +28,7 @@ from engine._decoders import (
     encode_frame,
 )
 from engine._errors import ProtocolError
+from engine._shapes import decode_json_in_pieces, finish, paced
 
 # --------------------------------------------------------------------------- helpers
 
@@ -759,3 +761,56 @@ def test_log_frames_that_only_look_like_whole_lines(timestamps: bool) -> None:
     assert ((1, b"x", STAMP[:-1]) if timestamps else (1, STAMP + b"x", None)) in expected
     for chunks in two_way_splits(blob):
         assert decode_log(chunks, multiplexed=True, timestamps=timestamps) == expected
+
+
+# -- a whole answer decoded in steps (engine._shapes.decode_json_in_pieces) --------------
+
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
+    lambda inner: st.lists(inner, max_size=5) | st.dictionaries(st.text(), inner, max_size=5),
+    max_leaves=30)
+
+
+@given(value=JSON_VALUES, indent=st.sampled_from([None, 0, 2]),
+       separators=st.sampled_from([(",", ":"), (", ", ": "), (" ,\t", " :\n")]))
+@settings(max_examples=300, deadline=None)
+def test_decoding_in_steps_gives_what_json_loads_gives(
+        value: Any, indent: int | None, separators: tuple[str, str]) -> None:
+    blob = (" \n" + json.dumps(value, indent=indent, separators=separators) + "\r\n").encode()
+    assert finish(decode_json_in_pieces(blob, "a test")) == json.loads(blob)
+
+
+@given(value=JSON_VALUES, cut=st.integers(min_value=0))
+@settings(max_examples=300, deadline=None)
+def test_a_broken_answer_decoded_in_steps_fails_as_a_whole_one_does(value: Any, cut: int) -> None:
+    """Cut short, or with a byte in the way: ProtocolError whenever json.loads refuses."""
+    blob = json.dumps({"Images": [value, value], "n": value}).encode()
+    for broken in (blob[:cut % len(blob)], blob[:cut % len(blob)] + b"}" + blob[cut % len(blob):]):
+        try:
+            expected = json.loads(broken)
+        except ValueError:
+            with pytest.raises(ProtocolError, match="is not valid JSON"):
+                finish(decode_json_in_pieces(broken, "a test"))
+        else:
+            assert finish(decode_json_in_pieces(broken, "a test")) == expected
+
+
+@pytest.mark.anyio
+async def test_paced_decoding_hands_the_loop_back() -> None:
+    """A long decode lets other callbacks run while it goes on (the window's timers)."""
+    blob = json.dumps({"Images": [{"Id": str(i), "Size": i} for i in range(20000)]}).encode()
+    ticks = 0
+    running = True
+
+    async def ticker() -> None:
+        nonlocal ticks
+        while running:
+            ticks += 1
+            await asyncio.sleep(0)
+
+    task = asyncio.ensure_future(ticker())
+    value = await paced(decode_json_in_pieces(blob, "a test"), budget=0.001)
+    running = False
+    await task
+    assert value == json.loads(blob)
+    assert ticks > 3
