@@ -93,7 +93,11 @@ class StallMeter:
 
         self.interval = interval_ms / 1000
         self.gaps: list[float] = []
+        #: The main thread's CPU time in each gap: work of its own; the rest of a gap is
+        #: time the machine gave to other processes (preemption on a loaded machine).
+        self.cpu_gaps: list[float] = []
         self._last = 0.0
+        self._last_cpu = 0.0
         self._timer = QTimer()
         self._timer.setTimerType(Qt.TimerType.PreciseTimer)
         self._timer.setInterval(interval_ms)
@@ -101,7 +105,9 @@ class StallMeter:
 
     def start(self) -> None:
         self.gaps.clear()
+        self.cpu_gaps.clear()
         self._last = time.perf_counter()
+        self._last_cpu = time.thread_time()
         self._timer.start()
 
     def stop(self) -> None:
@@ -109,9 +115,10 @@ class StallMeter:
         self._tick()
 
     def _tick(self) -> None:
-        now = time.perf_counter()
+        now, cpu = time.perf_counter(), time.thread_time()
         self.gaps.append(now - self._last)
-        self._last = now
+        self.cpu_gaps.append(cpu - self._last_cpu)
+        self._last, self._last_cpu = now, cpu
 
     @property
     def max(self) -> float:
