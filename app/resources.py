@@ -95,7 +95,8 @@ async def _images(client: engine.Engine) -> list[engine.Image]:
 
 async def _some_containers(client: engine.Engine, ids: Sequence[str]) -> list[engine.Container]:
     # The "id" filter matches a prefix; full IDs name exactly their container.
-    return await client.containers(all=True, filters={"id": list(ids)})
+    return [c for c in await client.containers(all=True, filters={"id": list(ids)})
+            if not engine.is_helper(c.labels)]
 
 
 CONTAINERS: ResourceKind[engine.Container] = ResourceKind(
