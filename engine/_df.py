@@ -11,10 +11,14 @@ again a moment later, so every df read goes through :func:`read_system_df`.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
 from engine._client import Engine
 from engine._errors import APIError, Conflict, NotFound
 from engine._transport import Params, Response
+
+T = TypeVar("T")
 
 #: How long a read refused as "already running" keeps being asked again.
 BUSY_SECONDS = 120.0
@@ -54,3 +58,18 @@ async def read_system_df(client: Engine, params: Params | None = None) -> Respon
                 raise
         await asyncio.sleep(delay)
         delay = min(delay * 2, _LONGEST_DELAY)
+
+
+async def retry_vanished(call: Callable[[], Awaitable[T]]) -> T:
+    """``call()``, asked again (a few times) while Podman fails it because an item it was
+    reading was removed meanwhile ("image not known" from ``/images/json?all=1``)."""
+    delay = _FIRST_DELAY
+    for attempt in range(VANISHED_ATTEMPTS + 1):
+        try:
+            return await call()
+        except APIError as exc:
+            if not _vanished(exc) or attempt == VANISHED_ATTEMPTS:
+                raise
+        await asyncio.sleep(delay)
+        delay = min(delay * 2, _LONGEST_DELAY)
+    raise AssertionError("unreachable")

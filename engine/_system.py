@@ -25,7 +25,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 from engine._client import Engine, Filters
-from engine._df import read_system_df
+from engine._df import read_system_df, retry_vanished
 from engine._errors import APIError, NotFound, ProtocolError
 from engine._models import parse_timestamp, strip_name
 from engine._networks import network_prune_plan, remove_networks
@@ -296,9 +296,12 @@ async def disk_usage(client: Engine) -> DiskUsage:
 async def _podman_names(client: Engine, usage: DiskUsage) -> DiskUsage:
     """Podman's df gives images' tags without their repository ("1" for "app:1") and no
     labels on images, containers or volumes: those are taken from the lists."""
-    images = {_bare_id(i.id): i for i in await client.images(all=True)}
-    containers = {c.id: c for c in await client.containers(all=True)}
-    volume_labels = {v.name: v.labels for v in await volumes(client, sizes=False)}
+    # Podman fails a list when an item in it is removed meanwhile: asked again then.
+    images = {_bare_id(i.id): i
+              for i in await retry_vanished(lambda: client.images(all=True))}
+    containers = {c.id: c for c in await retry_vanished(lambda: client.containers(all=True))}
+    volume_labels = {v.name: v.labels
+                     for v in await retry_vanished(lambda: volumes(client, sizes=False))}
 
     def image(item: ImageUsage) -> ImageUsage:
         listed = images.get(_bare_id(item.id))

@@ -46,6 +46,13 @@ def test_helpers_are_not_listed_or_counted_and_stale_ones_are_swept_at_connect(
     assert not any(helper in str(page.proxy.index(r, 0).data())
                    for r in range(page.proxy.rowCount()))
     qtbot.waitUntil(lambda: bool(swept), timeout=WAIT)
+    # One made while the window follows the engine (its events) is not listed either.
+    late_id, late = any_engine.create("--label", HELPER, any_engine.image, "true")
+    after_id, _after = any_engine.create(any_engine.image, "true")
+    qtbot.waitUntil(lambda: page.model.row_of(after_id) is not None, timeout=WAIT)
+    assert page.model.row_of(late_id) is None
+    assert late not in {c.name for c in session.items(CONTAINERS)}
     assert [s[:12] for s in swept[0]] == [helper_id[:12]]
     assert ours(any_engine) & {helper_id[:12], plain_id[:12]} == {plain_id[:12]}
+    assert late_id[:12] in ours(any_engine)  # made after the sweep: left alone
     assert window.helper_sweeper.labels == (LABEL,)  # tests never sweep others' helpers

@@ -139,6 +139,7 @@ async def measure(args: argparse.Namespace, image: str) -> None:
         page._timer.stop()
         raw_samples, page_samples, stalls, idle = [], [], [], []
         filling: list[tuple[float, float]] = []
+        own: list[float] = []  # from the df's body arriving to the page filled
         counts = ""
         for _ in range(args.repeats):
             start = time.perf_counter()
@@ -162,6 +163,7 @@ async def measure(args: argparse.Namespace, image: str) -> None:
             meter.stop()
             stalls.append(meter)
             filling.append(gaps_after(meter, start, arrived[-1] if arrived else start))
+            own.append(end - (arrived[-1] if arrived else start))
             quiet = StallMeter()
             quiet.start()
             await asyncio.sleep(end - start)
@@ -178,6 +180,8 @@ async def measure(args: argparse.Namespace, image: str) -> None:
         print(f"df lists:                       {counts}")
         print(f"raw GET /system/df read:        {raw * 1000:8.1f} ms   ({ms(raw_samples)})")
         print(f"Disk page populated:            {ours * 1000:8.1f} ms   ({ms(page_samples)})")
+        print(f"page's own part (body arrived to filled): {median(own) * 1000:6.1f} ms"
+              f"   ({ms(own)})")
         print(f"page / raw:                     ratio {ours / raw:.2f}   (pairwise, median:"
               f" {median([p / r for p, r in zip(page_samples, raw_samples, strict=True)]):.2f})")
         worst = max(stalls, key=lambda m: m.max)
