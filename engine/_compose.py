@@ -326,8 +326,10 @@ async def _each(
     )
 
 
-async def project_action(client: Engine, name: str, action: str) -> ProjectActionResult:
-    """Start, stop, restart, pause or unpause every service container of project ``name``.
+async def project_action(client: Engine, name: str, action: str, service: str = ""
+                         ) -> ProjectActionResult:
+    """Start, stop, restart, pause or unpause every service container of project ``name``
+    (of its ``service`` only, if given: the Services tab's own actions).
 
     The containers are read by label at call time, so the action needs no
     Compose file and sees containers started since the page was drawn.  One-off
@@ -339,9 +341,14 @@ async def project_action(client: Engine, name: str, action: str) -> ProjectActio
     """
     if action not in PROJECT_ACTIONS:
         raise ValueError(f"unknown project action {action!r}: one of {', '.join(PROJECT_ACTIONS)}")
-    members = await client.containers(all=True, filters=_project_filter(name))
+    filters = _project_filter(name)
+    if service:
+        filters["label"].append(f"{COMPOSE_SERVICE_LABEL}={service}")
+    members = await client.containers(all=True, filters=filters)
     if not members:
-        raise NotFound(404, f"no Compose project named {name!r} has a container on this engine")
+        what = f"service {service!r} of " if service else ""
+        raise NotFound(404, f"no Compose {what}project named {name!r} has a container on"
+                            " this engine")
     services = [c for c in members if not is_oneoff(c)]
 
     async def start(c: Container) -> None:
