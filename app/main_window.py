@@ -28,6 +28,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+import engine
+from app.compose_ops import choose_compose_file, open_compose_file, start_compose
 from app.engine_switch import EngineSwitch
 from app.helper_sweep import HelperSweeper
 from app.icons import PAGE_ICONS, decorate, themed_icon
@@ -47,12 +49,14 @@ from app.widgets.activity import Activity, ActivityPanel
 from app.widgets.ask import ask
 from app.widgets.build_sheet import BuildRequest, BuildSheet, choose_build_source
 from app.widgets.command_palette import CommandPalette
+from app.widgets.compose_sheet import ComposeSheet
 from app.widgets.drop_overlay import DropBuild
 from app.widgets.engine_switcher import EngineSwitcher
 from app.widgets.message_bar import MessageBar
 from app.widgets.settings_dialog import SettingsDialog
 
 if TYPE_CHECKING:
+    from app.pages.apps import AppsPage
     from app.pages.registries import PullChoice, RegistriesPage
 
 P = TypeVar("P", bound=QWidget)
@@ -152,7 +156,7 @@ class MainWindow(QMainWindow):
         self._quit_question: QMessageBox | None = None
         self._quit_confirmed = False
         self.drop = DropBuild(self)
-        self.drop.dropped.connect(self.open_build)
+        self.drop.dropped.connect(self.open_dropped)
         self.images_page.pull_requested.connect(self.pull)
         self.images_page.build_requested.connect(self.choose_build)
         self.images_page.container_started.connect(self.show_container)
@@ -190,6 +194,8 @@ class MainWindow(QMainWindow):
             self._action("Command palette", "palette", "Ctrl+K", self.open_palette),
             self._action("Settings…", "settings", "Ctrl+,", self.open_settings),
             self._action("Build an image…", "build", "Ctrl+B", self.choose_build),
+            self._action("Open a Compose file…", "open-compose", "Ctrl+O",
+                         self.choose_compose),
             self._action("Pull an image…", "pull", "Ctrl+P", self.focus_pull),
             self._action("Quit", "quit", QKeySequence.StandardKey.Quit, self.close),
         ]
@@ -235,9 +241,20 @@ class MainWindow(QMainWindow):
         # The Engine page has a switcher of its own, bound once the page is built.
         if isinstance(switcher := getattr(page, "switcher", None), EngineSwitcher):
             self.engine_switch.bind(switcher)
+        # The Apps page's Compose commands and Open… run through the window's activity panel.
+        if isinstance(compose := getattr(page, "compose_requested", None), SignalInstance):
+            compose.connect(self.compose)
+        if isinstance(choose := getattr(page, "open_file_requested", None), SignalInstance):
+            choose.connect(self.choose_compose)
         decorate(page)
         self._restore_page_state(spec.key, page)
         return page
+
+    @property
+    def apps_page(self) -> AppsPage:
+        from app.pages.apps import AppsPage
+
+        return self.page(AppsPage)
 
     @property
     def registries_page(self) -> RegistriesPage:
@@ -324,6 +341,30 @@ class MainWindow(QMainWindow):
     def choose_build(self) -> None:
         if (path := choose_build_source(self, self.settings)) is not None:
             self.open_build(path)
+
+    def open_dropped(self, path: Path) -> QWidget | None:
+        """A Compose file (or a folder holding one) opens as an app; anything else builds."""
+        if engine.compose_file_in(path) is not None:
+            return self.open_compose(path)
+        return self.open_build(path)
+
+    # -- Compose apps -------------------------------------------------------------------
+
+    def choose_compose(self) -> None:
+        if (path := choose_compose_file(self, self.settings)) is not None:
+            self.open_compose(path)
+
+    def open_compose(self, path: Path) -> ComposeSheet | None:
+        return open_compose_file(self, self.session, self.activity, path,
+                                 on_up=self._show_app)
+
+    def compose(self, verb: str, target: engine.ComposeTarget) -> Activity:
+        return start_compose(self.session, self.activity, verb, target)
+
+    def _show_app(self, name: str) -> None:
+        page = self.apps_page
+        self.sidebar.setCurrentRow(self.pages.indexOf(page))
+        page.select_when_listed(name)
 
     def open_build(self, path: Path) -> BuildSheet:
         sheet = BuildSheet(path, self)

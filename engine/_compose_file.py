@@ -43,8 +43,6 @@ OVERRIDE_NAMES = ("compose.override.yaml", "compose.override.yml",
 #: Bigger than any hand-written Compose file: refuse rather than read a log by mistake.
 MAX_FILE_BYTES = 4 << 20
 
-_VARIABLE = re.compile(
-    r"\$(?:(?P<escaped>\$)|(?P<plain>[_a-zA-Z][_a-zA-Z0-9]*)|\{(?P<braced>[^}]*)\}|(?P<bad>))")
 _BRACED = re.compile(r"^(?P<name>[_a-zA-Z][_a-zA-Z0-9]*)(?:(?P<op>:?[-?+])(?P<arg>.*))?$",
                      re.DOTALL)
 _PROJECT_CHARS = re.compile(r"[^a-z0-9_-]")
@@ -191,25 +189,16 @@ def interpolate(text: str, variables: Mapping[str, str], unset: set[str] | None 
     variable, or a lone ``$`` followed by something that names nothing, is a
     :class:`ComposeFileError` (``where`` says which value).
     """
-    def substitute(match: re.Match[str]) -> str:
-        if match.group("escaped"):
-            return "$"
-        if (name := match.group("plain")) is not None:
-            return lookup(name)
-        braced = match.group("braced")
-        if braced is None:
-            raise ComposeFileError(f"{where or 'a value'}: a lone '$' in {text!r}"
-                                   " (write $$ for a dollar sign)")
-        form = _BRACED.match(braced)
+    def braced(inner: str) -> str:
+        form = _BRACED.match(inner)
         if form is None:
             raise ComposeFileError(f"{where or 'a value'}: invalid interpolation "
-                                   f"'${{{braced}}}'")
+                                   f"'${{{inner}}}'")
         name, op, arg = form.group("name"), form.group("op"), form.group("arg") or ""
         value = variables.get(name)
         if op is None:
             return lookup(name)
-        empty_counts = op.startswith(":")
-        missing = value is None or (empty_counts and value == "")
+        missing = value is None or (op.startswith(":") and value == "")
         kind = op[-1]
         if kind == "-":
             return interpolate(arg, variables, unset, where) if missing else str(value)
@@ -229,7 +218,33 @@ def interpolate(text: str, variables: Mapping[str, str], unset: set[str] | None 
             return ""
         return value
 
-    return _VARIABLE.sub(substitute, text)
+    out: list[str] = []
+    i = 0
+    while (dollar := text.find("$", i)) >= 0:
+        out.append(text[i:dollar])
+        rest = text[dollar + 1:]
+        if rest.startswith("$"):
+            out.append("$")
+            i = dollar + 2
+        elif rest.startswith("{"):
+            depth, end = 0, -1
+            for j, char in enumerate(rest):  # the matching brace: defaults may nest ${…}
+                depth += {"{": 1, "}": -1}.get(char, 0)
+                if depth == 0:
+                    end = j
+                    break
+            if end < 0:
+                raise ComposeFileError(f"{where or 'a value'}: unclosed '${{' in {text!r}")
+            out.append(braced(rest[1:end]))
+            i = dollar + 1 + end + 1
+        elif match := re.match(r"[_a-zA-Z][_a-zA-Z0-9]*", rest):
+            out.append(lookup(match.group()))
+            i = dollar + 1 + match.end()
+        else:
+            raise ComposeFileError(f"{where or 'a value'}: a lone '$' in {text!r}"
+                                   " (write $$ for a dollar sign)")
+    out.append(text[i:])
+    return "".join(out)
 
 
 def _interpolate_tree(node: Any, variables: Mapping[str, str], unset: set[str], where: str

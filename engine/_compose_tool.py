@@ -32,6 +32,8 @@ import shutil
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
 
+from engine._compose import ComposeProject
+from engine._compose_file import ComposeFile
 from engine._errors import EngineError
 
 #: What the tools can be asked to do.
@@ -160,6 +162,18 @@ class ComposeTarget:
     services: tuple[str, ...] = ()
     #: The services the file makes active (with the profiles): what Up should run.
     expected: tuple[str, ...] = ()
+
+    @classmethod
+    def of_file(cls, project: ComposeFile) -> ComposeTarget:
+        """A file just read: its files, folder and the profiles chosen."""
+        return cls(project.name, project.files, project.working_dir, project.enabled_profiles,
+                   expected=tuple(s.name for s in project.active_services))
+
+    @classmethod
+    def of_project(cls, project: ComposeProject) -> ComposeTarget:
+        """A project found by its labels: the files and folder they record."""
+        return cls(project.name, project.config_paths, project.working_dir,
+                   expected=tuple(s.name for s in project.services if s.replicas))
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,16 +19,19 @@ import html
 from dataclasses import replace
 from functools import partial
 
-from PySide6.QtCore import QModelIndex, Qt
+from PySide6.QtCore import QModelIndex, Qt, Signal
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
+    QHBoxLayout,
     QHeaderView,
     QLabel,
+    QMenu,
     QSplitter,
     QTableView,
     QTabWidget,
+    QToolButton,
     QVBoxLayout,
     QWidget,
 )
@@ -111,7 +114,19 @@ def services_model(parent: QWidget | None = None) -> KeyedTableModel:
     return KeyedTableModel(SERVICE_COLUMNS, key=lambda s: s.name, parent=parent)
 
 
+#: What the Compose menu runs through the user's Compose tool (app/compose_ops.py).
+TOOL_VERBS = (("up", "Up"), ("down", "Down"), ("pull", "Pull"), ("build", "Build"),
+              ("restart", "Restart"))
+#: A service's own actions, through the API by label.
+SERVICE_VERBS = (("start", "Start"), ("stop", "Stop"), ("restart", "Restart"))
+
+
 class AppsPage(TablePage):
+    #: Open a Compose file (the window asks for it and shows the Compose sheet).
+    open_file_requested = Signal()
+    #: verb, engine.ComposeTarget: run through the Compose tool (the window owns the panel).
+    compose_requested = Signal(str, object)
+
     def __init__(self, session: EngineSession, parent: QWidget | None = None) -> None:
         super().__init__("apps", projects_model(), parent)
         self.model.setParent(self)
@@ -127,6 +142,26 @@ class AppsPage(TablePage):
         self.remove_button = self.add_button("Remove…", "app-remove", self.remove_selected,
                                              shortcut="Delete")
         self.actions_by_verb["remove"] = self.remove_button.defaultAction()
+        self.open_button = self.add_button("Open Compose file…", "app-open",
+                                           self.open_file_requested.emit)
+        # Up, Down, Pull, Build, Restart with the project's recorded files and folder.
+        self.tool_menu = QMenu(self)
+        self.tool_menu.setObjectName("app-compose-menu")
+        self.tool_actions: dict[str, QAction] = {}
+        for verb, text in TOOL_VERBS:
+            action = self.tool_menu.addAction(f"{text} (Compose)")
+            action.setObjectName(f"action-app-compose-{verb}")
+            action.triggered.connect(partial(self.run_tool, verb))
+            self.tool_actions[verb] = action
+        self.tool_button = QToolButton(self)
+        self.tool_button.setObjectName("app-compose")
+        self.tool_button.setText("Compose")
+        self.tool_button.setAccessibleName("Compose commands for the selected app")
+        self.tool_button.setToolTip("Run the app's Compose files with your Compose tool")
+        self.tool_button.setMenu(self.tool_menu)
+        self.tool_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+        self.actions_bar.insertWidget(self.actions_bar.count() - 1, self.tool_button)
+        self._pending_select: str | None = None
 
         self.services = services_model(self)
         self.services_view = QTableView(self)
@@ -166,7 +201,30 @@ class AppsPage(TablePage):
         self.logs.setAccessibleName("Merged logs of the selected app")
         self.tabs = QTabWidget(self)
         self.tabs.setObjectName("app-tabs")
-        self.tabs.addTab(self.services_view, "Services")
+        services_tab = QWidget(self)
+        services_layout = QVBoxLayout(services_tab)
+        services_layout.setContentsMargins(0, 4, 0, 0)
+        service_bar = QHBoxLayout()
+        self.service_label = QLabel(self)
+        self.service_label.setObjectName("app-service-selected")
+        service_bar.addWidget(self.service_label, 1)
+        self.service_actions: dict[str, QAction] = {}
+        for verb, text in SERVICE_VERBS:
+            action = QAction(text, self)
+            action.setObjectName(f"action-app-service-{verb}")
+            action.triggered.connect(partial(self.act_on_service, verb))
+            button = QToolButton(self)
+            button.setObjectName(f"app-service-{verb}")
+            button.setAccessibleName(f"{text} the selected service")
+            button.setDefaultAction(action)
+            service_bar.addWidget(button)
+            self.service_actions[verb] = action
+        services_layout.addLayout(service_bar)
+        services_layout.addWidget(self.services_view, 1)
+        self.services_view.selectionModel().selectionChanged.connect(
+            lambda *_a: self._service_selection_changed())
+        self.services.dataChanged.connect(lambda *_a: self._service_selection_changed())
+        self.tabs.addTab(services_tab, "Services")
         self.tabs.addTab(self.logs, "Logs")
         #: The selected project's merged log, read only while the Logs tab shows.
         self.project_logs = ProjectLogs(session, self.logs)
@@ -193,7 +251,15 @@ class AppsPage(TablePage):
 
     def _reload(self, *_args: object) -> None:
         self.model.set_items(self.session.items(COMPOSE_PROJECTS))
+        if self._pending_select is not None and self.select_key(self._pending_select):
+            self._pending_select = None
         self.selection_changed()
+
+    def select_when_listed(self, name: str) -> None:
+        """Select the project now, or as soon as the live list shows it (after an Up)."""
+        self._pending_select = name
+        if self.select_key(name):
+            self._pending_select = None
 
     def selected_project(self) -> engine.ComposeProject | None:
         items = self.selected_items()
@@ -203,7 +269,11 @@ class AppsPage(TablePage):
         project = self.selected_project()
         for verb, action in self.actions_by_verb.items():
             action.setEnabled(project is not None and self._can(project, verb))
+        for action in self.tool_actions.values():
+            action.setEnabled(project is not None and bool(project.config_files))
+        self.tool_button.setEnabled(project is not None)
         self.services.set_items(project.services if project else [])
+        self._service_selection_changed()
         self._update_logs()
         if project is None:
             self.detail_title.setText("Select an app to see its services.")
@@ -235,6 +305,42 @@ class AppsPage(TablePage):
         if verb == "unpause":
             return paused > 0
         return True
+
+    def selected_service(self) -> engine.ComposeService | None:
+        rows = self.services_view.selectionModel().selectedRows()
+        service = rows[0].data(ItemRole) if len(rows) == 1 else None
+        return service if isinstance(service, engine.ComposeService) else None
+
+    def _service_selection_changed(self) -> None:
+        service = self.selected_service()
+        self.service_label.setText(f"Service {service.name}: {_replicas_text(service)}"
+                                   if service else "Select a service for its own actions.")
+        for verb, action in self.service_actions.items():
+            action.setEnabled(service is not None and (
+                verb == "restart" or (verb == "start") == (service.running < len(
+                    service.replicas))))
+
+    def act_on_service(self, verb: str) -> None:
+        """Start, stop or restart the selected service's containers (by label, no file)."""
+        project, service = self.selected_project(), self.selected_service()
+        if project is None or service is None:
+            return
+        self.session.run(engine.project_action, project.name, verb, service.name,
+                         describe=f"{verb} service {service.name} of app {project.name}",
+                         on_done=partial(self._acted, f"{project.name}/{service.name}"))
+
+    def run_tool(self, verb: str) -> None:
+        """Ask the window to run ``verb`` with the Compose tool; Down asks first."""
+        project = self.selected_project()
+        if project is None:
+            return
+        target = engine.ComposeTarget.of_project(project)
+        if verb != "down":
+            self.compose_requested.emit(verb, target)
+            return
+        ask(self, "Down", f"Take app {project.name} down with its Compose files: remove its"
+            f" {counted(project.total, 'container')} and networks (volumes are kept)?",
+            "Down", partial(self.compose_requested.emit, verb, target), name="app-down-confirm")
 
     def _open_link(self, link: str) -> None:
         page, _, key = link.partition(":")

@@ -1,5 +1,6 @@
 """Drop a Dockerfile, a folder or a tar anywhere on the window to build it — or an
-image archive (``docker save``'s ``.tar`` / ``.tar.gz``) to load it.
+image archive (``docker save``'s ``.tar`` / ``.tar.gz``) to load it, or a Compose file
+(or a folder holding one) to open it as an app.
 
 While something droppable is dragged over the window an overlay says what will
 happen; dropping emits :attr:`DropBuild.dropped` (build) or
@@ -17,6 +18,7 @@ from PySide6.QtCore import QEvent, QObject, Qt, Signal
 from PySide6.QtGui import QDragEnterEvent, QDragMoveEvent, QDropEvent
 from PySide6.QtWidgets import QLabel, QWidget
 
+import engine
 from app.widgets.build_sheet import is_tar
 
 
@@ -55,6 +57,9 @@ def is_image_archive(path: Path) -> bool:
 def describe_drop(path: Path) -> str:
     if is_image_archive(path):
         return f"Drop to load the images in {path.name}"
+    if (compose := engine.compose_file_in(path)) is not None:
+        where = f"{path.name}/{compose.name}" if path.is_dir() else compose.name
+        return f"Drop to open the Compose app {where}"
     if path.is_dir():
         return f"Drop to build the folder {path.name}/ (its Dockerfile)"
     if is_tar(path):
