@@ -83,8 +83,8 @@ def test_interpolation_forms(text: str, expected: str) -> None:
 
 
 def test_interpolation_errors_are_one_line() -> None:
-    with pytest.raises(engine.ComposeFileError, match="required variable DB_PASSWORD is not"
-                                                      " set: set it in .env"):
+    with pytest.raises(engine.ComposeFileError, match=r"required variable DB_PASSWORD is not"
+                                                      r" set: set it in \.env"):
         engine.interpolate("${DB_PASSWORD:?set it in .env}", {}, where="x")
     with pytest.raises(engine.ComposeFileError, match="invalid interpolation"):
         engine.interpolate("${9x}", {})
