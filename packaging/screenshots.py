@@ -7,7 +7,7 @@
         [--select containers=web-1,images=app:1] [--tab "images=Layers and files"]
         [--compare IMAGE1,IMAGE2]
         [--registry 127.0.0.1:5000/team/app[:tag]] [--platform linux/arm64/v8]
-        [--search TERM]
+        [--search TERM] [--compose DIR --compose-name NAME]
 
 writes OUT_DIR/<page>-<theme>.png (default OUT_DIR: docs/screenshots) from the real
 engine the window finds (or --host).  The window runs with private, throw-away
@@ -16,7 +16,12 @@ The theme is switched through the Settings object, the same path the Settings
 dialog takes, so the pictures show exactly what a user gets with either choice.
 For AppStream and the README, 1100x680 keeps text legible when scaled down.
 With ``--compare`` the Images page's diff window of those two images is taken
-too, as OUT_DIR/image-diff-<theme>.png.
+too, as OUT_DIR/image-diff-<theme>.png.  With ``--compose DIR`` that folder is dropped
+on the window (a real drop event), its Compose sheet taken before anything runs
+(OUT_DIR/compose-sheet-NAME.png), then Up is pressed and, once the app is up, the Apps
+page is taken with its services and with its merged logs (compose-up-NAME.png,
+compose-logs-NAME.png); NAME is ``--compose-name`` (e.g. the engine's kind).
+The app is left running: take it down with the Compose tool afterwards.
 """
 
 from __future__ import annotations
@@ -212,6 +217,8 @@ async def take(args: argparse.Namespace, app: QApplication) -> list[Path]:
             written += await _take_diff(args, app, session, window, settings)
         if args.switcher:
             written += await _take_switcher(args, app, window, settings)
+        if args.compose:
+            written += await _take_compose(args, window)
     finally:
         window.close()
         await session.aclose()
@@ -293,6 +300,64 @@ async def _take_switcher(args: argparse.Namespace, app: QApplication, window: ob
     return written
 
 
+def _drop(window: object, path: Path) -> None:
+    """Drop ``path`` on the window as a file manager would."""
+    from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
+    from PySide6.QtGui import QDragEnterEvent, QDropEvent
+
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(path))])
+    point = QPointF(550, 340)
+    for event in (QDragEnterEvent(point.toPoint(), Qt.DropAction.CopyAction, mime,
+                                  Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier),
+                  QDropEvent(point, Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
+                             Qt.KeyboardModifier.NoModifier)):
+        QApplication.sendEvent(window, event)  # type: ignore[arg-type]
+
+
+async def _take_compose(args: argparse.Namespace, window: object) -> list[Path]:
+    from app.main_window import MainWindow
+    from app.pages.apps import AppsPage
+    from app.widgets.compose_sheet import ComposeSheet
+
+    assert isinstance(window, MainWindow)
+    out = Path(args.out)
+    _drop(window, Path(args.compose).resolve())
+    sheets = [s for s in window.findChildren(ComposeSheet) if s.isVisible()]
+    if not sheets:
+        raise SystemExit(f"dropping {args.compose} opened no Compose sheet: "
+                         f"{window.messages.text()}")
+    sheet = sheets[0]
+    if not await _wait(lambda: sheet.verb_buttons["up"].isEnabled(), 30):
+        raise SystemExit(f"no Compose tool: {sheet.tool.text()}")
+    await asyncio.sleep(SETTLE_SECONDS)
+    written = [out / f"compose-sheet-{args.compose_name}.png"]
+    sheet.grab().save(str(written[-1]))
+    name = sheet.project.name
+    sheet.verb_buttons["up"].click()
+    page = window.page(AppsPage)
+    activity = window.activity.activities()[0]
+    if not await _wait(lambda: activity.done, 300):
+        raise SystemExit("Up did not finish")
+    if not activity.succeeded:
+        raise SystemExit(activity.status.text())
+    await _wait(lambda: (p := page.selected_project()) is not None and p.name == name
+                and p.running == p.total, 30)
+    await asyncio.sleep(3)  # a few seconds of logs, and health checks run
+    page.services_view.selectRow(0)
+    await asyncio.sleep(SETTLE_SECONDS)
+    written.append(out / f"compose-up-{args.compose_name}.png")
+    window.grab().save(str(written[-1]))
+    page.tabs.setCurrentWidget(page.logs)
+    await _wait(lambda: len(page.logs.model.entries) > 20, 30)
+    await asyncio.sleep(SETTLE_SECONDS)
+    written.append(out / f"compose-logs-{args.compose_name}.png")
+    window.grab().save(str(written[-1]))
+    for path in written:
+        print(path)
+    return written
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("out", nargs="?", default=str(ROOT / "docs" / "screenshots"))
@@ -322,6 +387,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--switcher", action="store_true",
                         help="also take the Engine page with its engine switcher open, once"
                              " every engine was probed (writes engine-switcher-<theme>.png)")
+    parser.add_argument("--compose", default="", metavar="DIR",
+                        help="drop this Compose folder on the window, shoot its sheet, Up, "
+                             "then shoot the app with its services and merged logs")
+    parser.add_argument("--compose-name", default="docker",
+                        help="suffix of the Compose shots' names (the engine's kind)")
     args = parser.parse_args(argv)
 
     from app.event_loop import make_event_loop
