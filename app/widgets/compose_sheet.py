@@ -63,7 +63,7 @@ class ComposeSheet(QDialog):
         self.setAccessibleName(f"Compose app {project.name}")
         self.setWindowTitle(f"Compose app {project.name}")
         self.project = project
-        self.resize(860, 420)
+        self.resize(940, 420)
 
         title = QLabel(self)
         title.setObjectName("compose-sheet-title")
@@ -88,7 +88,7 @@ class ComposeSheet(QDialog):
         self.table.verticalHeader().hide()
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         self.table.horizontalHeader().setStretchLastSection(True)
-        for column, width in {0: 100, 1: 220, 2: 110, 3: 170, 4: 80, 5: 90}.items():
+        for column, width in {0: 100, 1: 200, 2: 110, 3: 170, 4: 80, 5: 90}.items():
             self.table.setColumnWidth(column, width)
 
         self.profile_boxes: dict[str, QCheckBox] = {}

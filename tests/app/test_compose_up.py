@@ -187,3 +187,40 @@ def test_a_broken_file_is_one_line_and_no_tool_says_what_to_install(
                     timeout=WAIT)
     assert f"install {wanted}" in sheet.tool.text() or wanted in sheet.tool.text()
     assert not sheet.verb_buttons["up"].isEnabled()
+
+
+def test_up_again_uses_the_recorded_files_and_down_without_them_removes_by_label(
+    qtbot: QtBot, make_session, project: ComposeUnderTest,
+) -> None:
+    project.up()  # from "a terminal"
+    # podman-compose exits 0 whatever happened: see that it did bring the project up.
+    assert len(project.ps()) == 3, project.compose("ps", check=False).stdout
+    window = open_window(qtbot, make_session, project.target)
+    page = window.page(AppsPage)
+    window.sidebar.setCurrentRow(window.pages.indexOf(page))
+    qtbot.waitUntil(lambda: page.select_key(project.name), timeout=WAIT)
+    web = f"{project.name}_web_1"
+    project.target.cli("rm", "-f", web)
+    qtbot.waitUntil(lambda: page.selected_project() is not None
+                    and page.selected_project().total == 2, timeout=WAIT)
+
+    # Up from another working directory than the project's: the labels' files and folder.
+    page.tool_actions["up"].trigger()
+    up = newest_activity(window)
+    qtbot.waitUntil(lambda: up.done, timeout=WAIT)
+    assert up.succeeded, up.status.text()
+    assert f"-f {project.directory / 'docker-compose.yml'}" in up.log.toPlainText()
+    qtbot.waitUntil(lambda: project.ps().get(web) == "running", timeout=WAIT)
+    qtbot.waitUntil(lambda: page.selected_project() is not None
+                    and page.selected_project().state_text == "3 of 3 running", timeout=WAIT)
+
+    # The files moved: Down still takes the containers and networks away, by label.
+    project.directory.rename(project.directory.with_name("moved"))
+    page.tool_actions["down"].trigger()
+    answer(qtbot, "app-down-confirm", "Down")
+    down = newest_activity(window)
+    qtbot.waitUntil(lambda: down.done, timeout=WAIT)
+    assert down.succeeded, down.status.text()
+    assert down.status.text().startswith(f"Took down app {project.name} by label: 3 containers")
+    assert project.ps() == {}
+    project.directory = project.directory.with_name("moved")  # for the fixture's clean-up
