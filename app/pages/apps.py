@@ -160,6 +160,7 @@ class AppsPage(TablePage):
         self.tool_button.setToolTip("Run the app's Compose files with your Compose tool")
         self.tool_button.setMenu(self.tool_menu)
         self.tool_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+        self.tool_button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
         self.actions_bar.insertWidget(self.actions_bar.count() - 1, self.tool_button)
         self._pending_select: str | None = None
 
@@ -217,6 +218,7 @@ class AppsPage(TablePage):
             button.setObjectName(f"app-service-{verb}")
             button.setAccessibleName(f"{text} the selected service")
             button.setDefaultAction(action)
+            button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
             service_bar.addWidget(button)
             self.service_actions[verb] = action
         services_layout.addLayout(service_bar)
