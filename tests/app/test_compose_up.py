@@ -224,3 +224,29 @@ def test_up_again_uses_the_recorded_files_and_down_without_them_removes_by_label
     assert down.status.text().startswith(f"Took down app {project.name} by label: 3 containers")
     assert project.ps() == {}
     project.directory = project.directory.with_name("moved")  # for the fixture's clean-up
+
+
+def test_build_from_the_sheet_builds_the_services_image_with_the_tool(
+    qtbot: QtBot, make_session, project: ComposeUnderTest,
+) -> None:
+    tag = f"{unique_name('built').replace('.', '-')}:1"
+    (project.directory / "Dockerfile").write_text(
+        f"FROM {project.target.image}\nLABEL {LABEL_KEY}={RUN_ID}\nRUN echo built > /built\n")
+    (project.directory / "docker-compose.yml").write_text(
+        f'version: "3.7"\nservices:\n  app:\n    build: .\n    image: {tag}\n'
+        '    command: ["sleep", "100000"]\n')
+    window = open_window(qtbot, make_session, project.target)
+    sheet = window.open_compose(project.directory)
+    assert sheet is not None
+    assert cell(sheet.services, "app", "Image / build") == f"build . → {tag}"
+    qtbot.waitUntil(lambda: sheet.verb_buttons["build"].isEnabled(), timeout=WAIT)
+    sheet.verb_buttons["build"].click()
+    activity = newest_activity(window)
+    try:
+        qtbot.waitUntil(lambda: activity.done, timeout=WAIT)
+        assert activity.succeeded, activity.status.text()
+        assert activity.status.text() == f"Built app {project.name}."
+        assert project.target.cli("images", "-q", tag) != ""
+        assert project.ps() == {}  # built, not run
+    finally:
+        project.target.cli("rmi", "-f", tag, check=False)
