@@ -161,7 +161,8 @@ async def _compose(session: EngineSession, activity: Activity, verb: str,
         return False
     if verb == "up" and not target.profiles and not target.services and target.files:
         target = await asyncio.to_thread(_needed_profiles, target)
-    invocation = engine.compose_command(tool, verb, target, client.endpoint.url)
+    invocation = engine.compose_command(tool, verb, target, client.endpoint.url,
+                                        tls=client.endpoint.tls)
     activity.append(f"$ {invocation.command_line}")
     activity.set_status(f"Running {tool.label}…")
     lines: deque[str] = deque(maxlen=KEPT_LINES)

@@ -34,6 +34,7 @@ from dataclasses import dataclass
 
 from engine._compose import ComposeProject
 from engine._compose_file import ComposeFile
+from engine._endpoint import TLSConfig
 from engine._errors import EngineError
 
 #: What the tools can be asked to do.
@@ -190,8 +191,14 @@ class ComposeInvocation:
 
 
 def compose_env(tool: ComposeTool, engine_url: str,
-                environ: Mapping[str, str] | None = None) -> dict[str, str]:
-    """The tool's environment: this process's, pointed at ``engine_url``."""
+                environ: Mapping[str, str] | None = None,
+                tls: TLSConfig | None = None) -> dict[str, str]:
+    """The tool's environment: this process's, pointed at ``engine_url``.
+
+    A TLS endpoint's certificates reach a Docker tool as the docker CLI's
+    ``DOCKER_CERT_PATH`` (a folder of ``ca.pem``, ``cert.pem``, ``key.pem``) and
+    ``DOCKER_TLS_VERIFY``, when they sit in one folder under those names.
+    """
     env = dict(os.environ if environ is None else environ)
     env.pop("DOCKER_CONTEXT", None)
     if tool.drives_podman:
@@ -199,6 +206,14 @@ def compose_env(tool: ComposeTool, engine_url: str,
     else:
         env["DOCKER_HOST"] = engine_url
         env.pop("CONTAINER_HOST", None)
+        files = [tls.ca_cert, tls.client_cert, tls.client_key] if tls is not None else []
+        if files and all(files) and len({f.parent for f in files if f}) == 1 and \
+                [f.name for f in files if f] == ["ca.pem", "cert.pem", "key.pem"]:
+            env["DOCKER_CERT_PATH"] = str(files[0].parent)  # type: ignore[union-attr]
+            if tls is not None and tls.verify:
+                env["DOCKER_TLS_VERIFY"] = "1"
+            else:
+                env.pop("DOCKER_TLS_VERIFY", None)
     # Plain lines, no progress bars redrawn in place: the output is read as a log.
     env["COMPOSE_ANSI"] = "never"
     env["BUILDKIT_PROGRESS"] = "plain"
@@ -207,7 +222,8 @@ def compose_env(tool: ComposeTool, engine_url: str,
 
 def compose_command(tool: ComposeTool, verb: str, target: ComposeTarget, engine_url: str,
                     *, remove_volumes: bool = False,
-                    environ: Mapping[str, str] | None = None) -> ComposeInvocation:
+                    environ: Mapping[str, str] | None = None,
+                    tls: TLSConfig | None = None) -> ComposeInvocation:
     """The command line for ``verb`` (one of :data:`COMPOSE_VERBS`) on ``target``."""
     if verb not in COMPOSE_VERBS:
         raise ValueError(f"unknown Compose command {verb!r}: one of {', '.join(COMPOSE_VERBS)}")
@@ -233,7 +249,7 @@ def compose_command(tool: ComposeTool, verb: str, target: ComposeTarget, engine_
     if verb != "down":
         argv += services
     return ComposeInvocation(tuple(argv), target.working_dir,
-                             compose_env(tool, engine_url, environ))
+                             compose_env(tool, engine_url, environ, tls))
 
 
 _ERROR_LINE = re.compile(r"^(?:ERROR|Error|error)\b[: ]|Error response from daemon|"

@@ -11,8 +11,10 @@ import pytest
 from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
 from PySide6.QtGui import QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import QApplication
+from pytestqt.modeltest import ModelTester
 from pytestqt.qtbot import QtBot
 
+import engine
 from app.main_window import MainWindow
 from app.pages.apps import AppsPage
 from app.session import EngineSession
@@ -250,3 +252,28 @@ def test_build_from_the_sheet_builds_the_services_image_with_the_tool(
         assert project.ps() == {}  # built, not run
     finally:
         project.target.cli("rmi", "-f", tag, check=False)
+
+
+def test_the_sheet_follows_the_profiles_ticked_and_its_model_passes_the_model_tester(
+    qtbot: QtBot, qtmodeltester: ModelTester, tmp_path: Path,
+) -> None:
+    (tmp_path / "compose.yaml").write_text(
+        "services:\n  web: {image: busybox, ports: ['${PORT:-8080}:80']}\n"
+        "  debug: {image: busybox, profiles: [debug]}\n  build: {build: ./b}\n")
+    sheet = ComposeSheet(engine.load_compose_file(tmp_path, environ={}))
+    qtbot.addWidget(sheet)
+    qtmodeltester.check(sheet.services)
+    assert cell(sheet.services, "web", "Ports") == "8080:80"
+    assert cell(sheet.services, "debug", "Runs") == "no (profile off)"
+    sheet.set_tool(engine.ComposeTool("docker-compose", ("/usr/bin/docker-compose",), "1.29.2"))
+    assert sheet.tool.text() == "Runs with docker-compose 1.29.2 (/usr/bin/docker-compose)"
+    assert sheet.verb_buttons["build"].isEnabled() and sheet.verb_buttons["pull"].isEnabled()
+    requested: list[tuple[str, engine.ComposeFile]] = []
+    sheet.requested.connect(lambda verb, project: requested.append((verb, project)))
+    sheet.profile_boxes["debug"].setChecked(True)
+    assert cell(sheet.services, "debug", "Runs") == "yes"
+    qtmodeltester.check(sheet.services)
+    sheet.verb_buttons["pull"].click()
+    assert requested[0][0] == "pull"
+    assert engine.ComposeTarget.of_file(requested[0][1]).profiles == ("debug",)
+    assert engine.ComposeTarget.of_file(requested[0][1]).expected == ("web", "debug", "build")

@@ -164,6 +164,10 @@ def test_command_lines_point_the_tool_at_the_window_engine() -> None:
     assert up.env["CONTAINER_HOST"] == "unix:///run/p.sock"
     down = engine.compose_command(podman, "down", target, "unix:///run/p.sock", environ={})
     assert down.argv[-1] == "down"
+    certs = Path("/home/u/.docker/remote")
+    tls = engine.TLSConfig(True, certs / "ca.pem", certs / "cert.pem", certs / "key.pem")
+    up = engine.compose_command(docker, "up", target, "tcp://h:2376", environ={}, tls=tls)
+    assert up.env["DOCKER_CERT_PATH"] == str(certs) and up.env["DOCKER_TLS_VERIFY"] == "1"
 
 
 def test_the_failing_service_and_error_are_read_from_each_tools_output() -> None:
