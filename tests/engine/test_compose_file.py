@@ -191,3 +191,24 @@ def test_the_failing_service_and_error_are_read_from_each_tools_output() -> None
     plugin = [" Container shop-cache-1  Started", " Container shop-web-1  Starting",
               "Error response from daemon: driver failed programming external connectivity"]
     assert engine.failure_of(plugin, "shop", services)[0] == "web"
+
+
+async def test_the_tools_output_streams_by_line_and_a_cancel_ends_the_tool(tmp_path: Path) -> None:
+    script = "echo \"$$\"; printf 'one\\rtwo\\n\\033[32mgreen\\033[0m\\n' >&2; exec sleep 100"
+    invocation = engine.ComposeInvocation(("sh", "-c", script), str(tmp_path), dict(os.environ))
+    lines: list[str] = []
+    stream = engine.run_compose(invocation)
+    async for line in stream:
+        lines.append(line)
+        if len(lines) == 4:
+            break
+    pid = int(lines[0])
+    assert lines[1:] == ["one", "two", "green"]  # stderr too; \r splits; colours dropped
+    await stream.aclose()  # what cancelling the activity's task does to the stream
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)
+    failing = engine.ComposeInvocation(("sh", "-c", "echo no; exit 3"), "", dict(os.environ))
+    with pytest.raises(engine.ComposeFailed) as caught:
+        async for _line in engine.run_compose(failing):
+            pass
+    assert caught.value.returncode == 3
