@@ -23,8 +23,8 @@ BASE_PACKAGES=(python3-venv openssl dbus-daemon dunst xvfb
                libxcb-render-util0 libxcb-shape0 libxcb-xinerama0 libxcb-xkb1 fonts-dejavu-core
                desktop-file-utils appstream)
 # What the full run adds: the engines, the test image's busybox, a registry, sshd for
-# engines over ssh, X for the bundle.
-ENGINE_PACKAGES=(docker.io busybox-static podman xvfb docker-registry openssh-server
+# engines over ssh, ip for the TLS dockerd's bridge, X for the bundle.
+ENGINE_PACKAGES=(docker.io busybox-static podman xvfb docker-registry openssh-server iproute2
                  docker-compose podman-compose)
 DEB_PACKAGES=("${BASE_PACKAGES[@]}")
 [ $FAST -eq 1 ] || DEB_PACKAGES+=("${ENGINE_PACKAGES[@]}")

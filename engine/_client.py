@@ -136,6 +136,12 @@ class Engine:
             ping = await transport.request("HEAD", "/_ping")
             if ping.status >= 400 or "api-version" not in ping.headers:
                 ping = await transport.request("GET", "/_ping")
+            if ping.status == 400 and b"HTTPS server" in ping.content:
+                # Go's TLS listener answers plain HTTP so; never retried without TLS.
+                raise EngineUnreachable(
+                    f"the engine at {endpoint.url} speaks TLS, and no TLS was asked for: set"
+                    " DOCKER_TLS_VERIFY=1 and DOCKER_CERT_PATH, or give its CA and client"
+                    " certificate", endpoint.url)
             if ping.status >= 400:
                 raise status_error(ping.status, ping.reason, ping.headers, ping.content)
             server_api = ping.headers.get("api-version")

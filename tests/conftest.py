@@ -29,6 +29,7 @@ from hypothesis import settings
 
 import engine
 from engine._endpoint import parse_host
+from tests.tls_dockerd import TLSDockerd, require_tls_dockerd, start_tls_dockerd
 from tests.waits import SLOWDOWN, poll_until, seconds
 
 # Property tests check what the decoders answer, not how fast: on a loaded 2-CPU
@@ -38,7 +39,7 @@ settings.load_profile("dockyard")
 
 #: Fixtures that start or talk to a real engine: a test using one (directly or through
 #: another fixture) is marked ``engine`` and left out of ``--fast``.
-ENGINE_FIXTURES = frozenset({"docker_engine", "podman_engine", "any_engine"})
+ENGINE_FIXTURES = frozenset({"docker_engine", "podman_engine", "any_engine", "tls_dockerd"})
 #: Fixtures that build the PyInstaller bundle: marked ``bundle``.
 BUNDLE_FIXTURES = frozenset({"bundle"})
 FAST_TIER = "not engine and not bundle"
@@ -299,6 +300,17 @@ def podman_engine(request: pytest.FixtureRequest, workdir: Path
         except subprocess.TimeoutExpired:
             process.kill()
         log.close()
+
+
+@pytest.fixture(scope="session")
+def tls_dockerd(request: pytest.FixtureRequest) -> Iterator[TLSDockerd]:
+    """A second dockerd of our own on tcp://127.0.0.1:<port> with TLS (tests/tls_dockerd.py);
+    it has no images or containers unless a test makes them, and goes at the session's end."""
+    _refuse_in_fast_tier(request)
+    require_tls_dockerd(IN_CI)
+    server = start_tls_dockerd(Path(tempfile.mkdtemp(prefix="dy-tls-")))
+    yield server
+    server.stop()
 
 
 @pytest.fixture(params=["docker", "podman"])

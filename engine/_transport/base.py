@@ -78,7 +78,15 @@ def status_error(status: int, reason: str, headers: Mapping[str, str], body: byt
 
 
 def lost(endpoint: Endpoint, detail: object) -> EngineUnreachable:
-    """A connection that dropped or spoke garbage mid-answer: the same words everywhere."""
+    """A connection that dropped or spoke garbage mid-answer: the same words everywhere.
+
+    A TLS alert read after the handshake (TLS 1.3 checks the client certificate
+    only then) is no lost connection: it says the same as at connect time.
+    """
+    if isinstance(detail, BaseException):
+        tls_error = _ssl_error(detail)
+        if tls_error is not None and (tls_error.reason or "").endswith(_CLIENT_CERT_ALERTS):
+            return tls_failure(tls_error, endpoint) or EngineUnreachable(str(tls_error))
     return EngineUnreachable(f"the connection to {endpoint.url} was lost ({detail})", endpoint.url)
 
 
@@ -98,6 +106,54 @@ def _os_errno(exc: BaseException) -> int | None:
     return None
 
 
+#: OpenSSL's reasons for an alert the engine sent about our client certificate.
+_CLIENT_CERT_ALERTS = ("ALERT_BAD_CERTIFICATE", "ALERT_CERTIFICATE_EXPIRED",
+                       "ALERT_CERTIFICATE_REQUIRED", "ALERT_UNKNOWN_CA",
+                       "ALERT_CERTIFICATE_UNKNOWN", "ALERT_UNSUPPORTED_CERTIFICATE")
+
+
+def _ssl_error(exc: BaseException) -> ssl.SSLError | None:
+    """The ``ssl.SSLError`` in ``exc``'s chain of causes, if there is one."""
+    current: BaseException | None = exc
+    seen: set[int] = set()
+    while current is not None and id(current) not in seen:
+        if isinstance(current, ssl.SSLError):
+            return current
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return None
+
+
+def tls_failure(exc: BaseException, endpoint: Endpoint) -> EngineUnreachable | None:
+    """The one-line message for a TLS failure anywhere in ``exc``'s chain, else None.
+
+    Three cases a user can act on: the engine's certificate did not verify (wrong
+    CA, expired, wrong host), the engine refused ours (expired, or signed by a CA
+    it does not trust), or the other side does not speak TLS at all.
+    """
+    where = endpoint.socket_path or endpoint.url
+    tls_error = _ssl_error(exc)
+    if isinstance(tls_error, ssl.SSLCertVerificationError):
+        why = tls_error.verify_message or tls_error.reason or str(tls_error)
+        return EngineUnreachable(
+            f"TLS certificate verification failed: the TLS certificate of the engine at {where}"
+            f" was not trusted ({why})", endpoint.url)
+    if tls_error is None:
+        return None
+    reason = tls_error.reason or ""
+    if reason.endswith(_CLIENT_CERT_ALERTS):
+        why = reason.rpartition("ALERT_")[2].replace("_", " ").lower()
+        return EngineUnreachable(
+            f"the engine at {where} refused our TLS client certificate ({why}): it may have"
+            " expired, or not be signed by a CA the engine trusts", endpoint.url)
+    if reason == "WRONG_VERSION_NUMBER":
+        return EngineUnreachable(
+            f"the TLS handshake with {where} failed: it does not speak TLS (a plain tcp://"
+            " port? then leave out the TLS settings)", endpoint.url)
+    return EngineUnreachable(
+        f"the TLS handshake with {where} failed ({reason or tls_error})", endpoint.url)
+
+
 def connect_failure(exc: BaseException, endpoint: Endpoint) -> EngineUnreachable:
     """The engine's exception for a failed connect (a library's connect error or an OSError).
 
@@ -106,23 +162,9 @@ def connect_failure(exc: BaseException, endpoint: Endpoint) -> EngineUnreachable
     EPERM would tell a user with an untrusted certificate that they lack permission.
     """
     where = endpoint.socket_path or endpoint.url
-    tls_error: BaseException | None = exc
-    seen: set[int] = set()
-    while tls_error is not None and not isinstance(tls_error, ssl.SSLError):
-        seen.add(id(tls_error))
-        tls_error = tls_error.__cause__ or tls_error.__context__
-        if id(tls_error) in seen:
-            tls_error = None
-    if isinstance(tls_error, ssl.SSLCertVerificationError):
-        why = tls_error.verify_message or tls_error.reason or str(tls_error)
-        return EngineUnreachable(
-            f"the TLS certificate of the engine at {where} was not trusted ({why})", endpoint.url
-        )
-    if isinstance(tls_error, ssl.SSLError):
-        return EngineUnreachable(
-            f"the TLS handshake with {where} failed ({tls_error.reason or tls_error})",
-            endpoint.url,
-        )
+    refused = tls_failure(exc, endpoint)
+    if refused is not None:
+        return refused
     code = _os_errno(exc)
     if code in (errno.EACCES, errno.EPERM):
         return PermissionDenied(

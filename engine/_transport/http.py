@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import socket
+import ssl
 from abc import abstractmethod
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from contextlib import asynccontextmanager, contextmanager
@@ -54,6 +55,8 @@ def translate(endpoint: Endpoint) -> Iterator[None]:
         raise lost(endpoint, exc) from exc
     except httpx.DecodingError as exc:
         raise ProtocolError(str(exc)) from exc
+    except ssl.SSLError as exc:  # an alert after the handshake passes httpx by (TLS 1.3)
+        raise lost(endpoint, exc) from exc
 
 
 def _response(response: httpx.Response) -> Response:
