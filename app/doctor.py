@@ -25,6 +25,7 @@ async def diagnose(host: str | None, timeout: float | None = None) -> dict[str, 
         report["error"] = str(exc)
         report["permission_denied"] = isinstance(exc, engine.PermissionDenied)
         report["ssh"] = exc.endpoint.startswith("ssh://")
+        report["tls"] = isinstance(exc, engine.TLSError)
         if isinstance(exc, engine.HostKeyError):
             report["host_key"] = {
                 "host": exc.host, "key_type": exc.key_type, "fingerprint": exc.fingerprint,
@@ -105,7 +106,8 @@ def format_report(report: dict[str, Any]) -> str:
         for attempt in report["attempts"]:
             mark = "ok  " if attempt["connected"] else "skip"
             lines.append(f"  {mark} {attempt['url']}  [{attempt['source']}]: {attempt['outcome']}")
-    if not report["ok"] and not report.get("permission_denied") and not report.get("ssh"):
+    if not report["ok"] and not (report.get("permission_denied") or report.get("ssh")
+                                 or report.get("tls")):
         lines.append(
             "Start an engine (sudo systemctl start docker, or: systemctl --user start"
             " podman.socket), or point DOCKER_HOST / --host at one."
@@ -124,6 +126,10 @@ def _fixes(report: dict[str, Any]) -> list[str]:
         return [f"  Fix: if {host_key['fingerprint']} is the server's key (ssh-keygen -lf"
                 " /etc/ssh/ssh_host_*_key.pub on it), add this line to"
                 f" {host_key['known_hosts']}:", f"    {host_key['known_hosts_line']}"]
+    if report.get("tls"):
+        return ["  Fix: DOCKER_CERT_PATH (or the context's TLS files) needs ca.pem, the CA that"
+                " signed the engine's certificate, and cert.pem/key.pem, a client certificate"
+                " the engine's CA signed and that has not expired."]
     if report.get("permission_denied") and report.get("ssh"):
         return ["  Fix: load your key into the ssh agent (ssh-add), or name it with IdentityFile"
                 " in ~/.ssh/config; the server must list it in authorized_keys."]

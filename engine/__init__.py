@@ -166,6 +166,7 @@ from engine._errors import (
     RegistryUnauthorized,
     RegistryUnreachable,
     ServerError,
+    TLSError,
     UnknownHostKey,
 )
 from engine._image_files import (
@@ -594,6 +595,7 @@ __all__ = [
     "StreamKind",
     "SystemInfo",
     "TLSConfig",
+    "TLSError",
     "TagInfo",
     "Transfer",
     "UnknownHostKey",

@@ -27,6 +27,7 @@ from engine._errors import (
     HostKeyError,
     PermissionDenied,
     ProtocolError,
+    TLSError,
 )
 from engine._models import (
     Attempt,
@@ -138,7 +139,7 @@ class Engine:
                 ping = await transport.request("GET", "/_ping")
             if ping.status == 400 and b"HTTPS server" in ping.content:
                 # Go's TLS listener answers plain HTTP so; never retried without TLS.
-                raise EngineUnreachable(
+                raise TLSError(
                     f"the engine at {endpoint.url} speaks TLS, and no TLS was asked for: set"
                     " DOCKER_TLS_VERIFY=1 and DOCKER_CERT_PATH, or give its CA and client"
                     " certificate", endpoint.url)
@@ -542,8 +543,9 @@ async def discover(
         except PermissionDenied as exc:
             denied = denied or exc
             attempts.append(Attempt(endpoint.url, endpoint.source, str(exc)))
-        except HostKeyError as exc:
-            # Kept as it is (with its fingerprint), so a caller can ask whether to trust it.
+        except (HostKeyError, TLSError) as exc:
+            # Kept as it is (a fingerprint to ask about; a TLS failure is never followed by
+            # a try elsewhere), so a caller can tell what to do about it.
             attempts.append(Attempt(endpoint.url, endpoint.source, str(exc)))
             exc.attempts = tuple(attempts)
             raise

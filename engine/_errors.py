@@ -4,6 +4,8 @@
     ├── EndpointError            the configured endpoint cannot be used (bad URL, missing context)
     ├── EngineUnreachable        nothing answers at the endpoint (no socket, refused, timeout)
     │   ├── PermissionDenied     the socket exists but we may not open it (EACCES, ssh auth)
+    │   ├── TLSError             tcp:// with TLS: a certificate refused (either side's) or
+    │   │                        one side speaking TLS and the other not; never retried plain
     │   └── HostKeyError         an ssh server whose host key is not the one on record
     │       ├── UnknownHostKey   no key on record for the host: show the fingerprint, ask
     │       └── HostKeyChanged   a different key on record: refuse
@@ -56,6 +58,11 @@ class EngineUnreachable(EngineError):
 
 class PermissionDenied(EngineUnreachable):
     """The socket exists, but this user may not connect to it."""
+
+
+class TLSError(EngineUnreachable):
+    """A tcp:// engine and we disagree about TLS: its certificate did not verify, it
+    refused ours, or only one side speaks TLS.  Nothing is retried without TLS."""
 
 
 class HostKeyError(EngineUnreachable):

@@ -16,6 +16,7 @@ import pytest
 
 from tests.conftest import DOCKER_CLI, IN_CI, EngineUnderTest
 from tests.sshd import keygen, require_sshd, start_sshd
+from tests.tls_dockerd import TLSDockerd
 from tests.waits import seconds
 
 REPO = Path(__file__).resolve().parent.parent
@@ -254,6 +255,48 @@ def test_doctor_over_ssh(docker_engine: EngineUnderTest, tmp_path: Path) -> None
                                          f" root@127.0.0.1:{server.port} (is sshd running there?)")
     finally:
         server.stop()
+
+
+def test_doctor_over_tls(tls_dockerd: TLSDockerd, tmp_path: Path) -> None:
+    """DOCKER_HOST + DOCKER_TLS_VERIFY + DOCKER_CERT_PATH (and --host with them) reach the TLS
+    engine; a wrong CA, an expired certificate and plain tcp:// are one line, with a fix."""
+    env = clean_env(tmp_path, **tls_dockerd.env())
+    code, report = doctor_json(env)
+    assert code == 0, report
+    assert report["endpoint"] == {"url": tls_dockerd.url, "source": "DOCKER_HOST"}
+    assert report["engine"]["version"] == subprocess.run(
+        ["dockerd", "--version"], capture_output=True, text=True, check=True,
+    ).stdout.split()[2].rstrip(",")
+    # The second dockerd, not the machine's: it has no containers or images.
+    assert report["counts"] == {"containers": 0, "running": 0, "images": 0}
+    without_host = {k: v for k, v in env.items() if k != "DOCKER_HOST"}
+    code, report = doctor_json(without_host, "--host", tls_dockerd.url)
+    assert code == 0, report
+    assert report["endpoint"] == {"url": tls_dockerd.url, "source": "--host"}
+
+    for cert_dir, start in (
+        (tls_dockerd.certs.wrong_ca_dir, "TLS certificate verification failed: "),
+        (tls_dockerd.certs.expired_dir, f"the engine at {tls_dockerd.url} refused our TLS"
+                                        " client certificate (bad certificate)"),
+    ):
+        failing = clean_env(tmp_path, **tls_dockerd.env(cert_dir))
+        result = doctor(failing)
+        assert result.returncode == 1
+        [line] = result.stderr.strip().splitlines()
+        assert line.startswith(f"dockyard doctor: {start}"), line
+        assert "Fix: DOCKER_CERT_PATH" in result.stdout
+        assert "systemctl" not in result.stdout  # no advice to start a local engine
+        assert "Traceback" not in result.stdout + result.stderr
+        code, report = doctor_json(failing)
+        assert code == 1 and report["tls"] is True
+        assert [a["url"] for a in report["attempts"]] == [tls_dockerd.url]  # no fallback
+
+    result = doctor(clean_env(tmp_path), "--host", tls_dockerd.url)
+    assert result.returncode == 1
+    assert result.stderr.strip() == (
+        f"dockyard doctor: the engine at {tls_dockerd.url} speaks TLS, and no TLS was asked"
+        " for: set DOCKER_TLS_VERIFY=1 and DOCKER_CERT_PATH, or give its CA and client"
+        " certificate")
 
 
 def server_components(cli_version: dict) -> list[tuple[str, str]]:  # type: ignore[type-arg]

@@ -35,7 +35,13 @@ from dataclasses import dataclass
 from typing import Any, BinaryIO
 
 from engine._endpoint import Endpoint
-from engine._errors import APIError, EngineUnreachable, PermissionDenied, error_for_status
+from engine._errors import (
+    APIError,
+    EngineUnreachable,
+    PermissionDenied,
+    TLSError,
+    error_for_status,
+)
 
 #: Connecting is quick or it does not happen; reads have their own timeouts.
 CONNECT_TIMEOUT = 5.0
@@ -86,7 +92,7 @@ def lost(endpoint: Endpoint, detail: object) -> EngineUnreachable:
     if isinstance(detail, BaseException):
         tls_error = _ssl_error(detail)
         if tls_error is not None and (tls_error.reason or "").endswith(_CLIENT_CERT_ALERTS):
-            return tls_failure(tls_error, endpoint) or EngineUnreachable(str(tls_error))
+            return tls_failure(tls_error, endpoint) or TLSError(str(tls_error), endpoint.url)
     return EngineUnreachable(f"the connection to {endpoint.url} was lost ({detail})", endpoint.url)
 
 
@@ -124,7 +130,7 @@ def _ssl_error(exc: BaseException) -> ssl.SSLError | None:
     return None
 
 
-def tls_failure(exc: BaseException, endpoint: Endpoint) -> EngineUnreachable | None:
+def tls_failure(exc: BaseException, endpoint: Endpoint) -> TLSError | None:
     """The one-line message for a TLS failure anywhere in ``exc``'s chain, else None.
 
     Three cases a user can act on: the engine's certificate did not verify (wrong
@@ -135,7 +141,7 @@ def tls_failure(exc: BaseException, endpoint: Endpoint) -> EngineUnreachable | N
     tls_error = _ssl_error(exc)
     if isinstance(tls_error, ssl.SSLCertVerificationError):
         why = tls_error.verify_message or tls_error.reason or str(tls_error)
-        return EngineUnreachable(
+        return TLSError(
             f"TLS certificate verification failed: the TLS certificate of the engine at {where}"
             f" was not trusted ({why})", endpoint.url)
     if tls_error is None:
@@ -143,14 +149,14 @@ def tls_failure(exc: BaseException, endpoint: Endpoint) -> EngineUnreachable | N
     reason = tls_error.reason or ""
     if reason.endswith(_CLIENT_CERT_ALERTS):
         why = reason.rpartition("ALERT_")[2].replace("_", " ").lower()
-        return EngineUnreachable(
+        return TLSError(
             f"the engine at {where} refused our TLS client certificate ({why}): it may have"
             " expired, or not be signed by a CA the engine trusts", endpoint.url)
     if reason == "WRONG_VERSION_NUMBER":
-        return EngineUnreachable(
+        return TLSError(
             f"the TLS handshake with {where} failed: it does not speak TLS (a plain tcp://"
             " port? then leave out the TLS settings)", endpoint.url)
-    return EngineUnreachable(
+    return TLSError(
         f"the TLS handshake with {where} failed ({reason or tls_error})", endpoint.url)
 
 

@@ -344,7 +344,7 @@ async def test_tls_with_an_untrusted_certificate_is_unreachable_not_denied(
                 async with client.open_body("GET", "/images/x/get"):
                     pass
     # Not PermissionDenied (OpenSSL's errno 1 is no EPERM): the certificate, and why.
-    assert type(caught.value) is type(through_httpx.value) is engine.EngineUnreachable
+    assert type(caught.value) is type(through_httpx.value) is engine.TLSError
     assert str(caught.value) == str(through_httpx.value)
     assert "TLS certificate of the engine at" in str(caught.value)
     assert "was not trusted (" in str(caught.value) and "self" in str(caught.value)

@@ -26,11 +26,12 @@ pytestmark = pytest.mark.anyio
 
 
 async def _opened_fails(endpoint: engine.Endpoint) -> str:
-    """The one-line message ``Engine.open`` fails with (an EngineUnreachable, never another)."""
+    """The one-line message ``Engine.open`` fails with: a TLSError (an EngineUnreachable)."""
     with pytest.raises(engine.EngineError) as caught:
         async with await engine.Engine.open(endpoint):
             pass
-    assert type(caught.value) is engine.EngineUnreachable
+    assert type(caught.value) is engine.TLSError
+    assert isinstance(caught.value, engine.EngineUnreachable)
     message = str(caught.value)
     assert "\n" not in message
     return message
@@ -85,7 +86,7 @@ async def test_a_wrong_ca_names_certificate_verification_and_is_not_retried_in_p
             f"TLS certificate verification failed: the TLS certificate of the engine at"
             f" {tls_dockerd.url} was not trusted (unable to get local issuer certificate)")
     # discover() with the variables set: the one explicit endpoint, no fallback elsewhere.
-    with pytest.raises(engine.EngineUnreachable) as caught:
+    with pytest.raises(engine.TLSError) as caught:
         await engine.discover(env=tls_dockerd.env(tls_dockerd.certs.wrong_ca_dir),
                               home=Path("/nonexistent"))
     assert str(caught.value).startswith("TLS certificate verification failed")
@@ -115,7 +116,7 @@ async def test_the_image_export_reader_goes_through_tls_too(tls_dockerd: TLSDock
         async with await engine.Engine.open(tls_dockerd.endpoint()) as client:
             await client.transport.aclose()
             client.transport = connect(tls_dockerd.endpoint(cert_dir))
-            with pytest.raises(engine.EngineUnreachable) as caught:
+            with pytest.raises(engine.TLSError) as caught:
                 async with client.open_body("GET", "/images/json") as body:
                     async for _ in body:
                         pass
