@@ -387,6 +387,11 @@ class EngineSwitch(QObject):
         if entry is None:
             entry = EngineEntry(endpoint, (ADDED_SOURCE,), added=True)
             self.entries.append(entry)
+        elif entry.endpoint != endpoint:
+            # The same address with other TLS files (the first ones were wrong): the new
+            # ones are used from now on, as they are in the settings.
+            entry.endpoint = replace(endpoint, context=entry.endpoint.context)
+            entry.added = True
         self.choose(entry.url)
         self._show()
 

@@ -26,6 +26,7 @@ from app.widgets.engine_switcher import REACHABLE
 from tests.app.conftest import answer, shown_box, wait_connected
 from tests.conftest import IN_CI, EngineUnderTest
 from tests.sshd import SSHServer, keygen, require_sshd, start_sshd
+from tests.tls_dockerd import TLSDockerd
 from tests.waits import wait_ms
 
 
@@ -384,3 +385,49 @@ def test_with_no_engine_at_start_the_switcher_offers_the_others(
     wait_on(qtbot, window, docker_engine.url)
     assert window.root.currentIndex() == 0  # the pages, no longer the "no engine" page
     assert combo.currentData() == docker_engine.url
+
+
+def test_a_tls_engine_from_the_environment_and_from_the_add_dialog(
+    qtbot: QtBot, make_session, docker_engine: EngineUnderTest, tls_dockerd: TLSDockerd,
+    tmp_path: Path, private_settings_file: Settings, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The harness's TLS dockerd (tests/tls_dockerd.py): reached with the docker CLI's
+    variables at start, and switched to live with the URL and three files in the dialog;
+    a wrong CA is said in the window, which stays on its engine."""
+    monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path / "docker-config"))
+    for name, value in tls_dockerd.env().items():
+        if name != "DOCKER_HOST":
+            monkeypatch.setenv(name, value)
+    window = open_window(qtbot, make_session, tls_dockerd.url, private_settings_file)
+    assert window.session.status.endpoint == tls_dockerd.url
+    assert window.windowTitle().startswith("Dockyard — Docker ")
+    assert window.windowTitle().endswith(f" · {tls_dockerd.url}")
+    assert names_shown(window) == set()  # its own (empty) engine, not the machine's
+    monkeypatch.delenv("DOCKER_TLS_VERIFY")
+    monkeypatch.delenv("DOCKER_CERT_PATH")
+
+    # Live to the machine's Docker, then back through the dialog with the files.
+    window.engine_switch.add(engine.endpoint_for(docker_engine.url, "added in Dockyard"))
+    wait_on(qtbot, window, docker_engine.url)
+    _cid, name = docker_engine.create(docker_engine.image)
+    qtbot.waitUntil(lambda: name in names_shown(window), timeout=wait_ms(10))
+
+    def add_tls(cert_dir: Path) -> None:
+        dialog = window.engine_switch.open_add_dialog()
+        dialog.url.setText(tls_dockerd.url)
+        for key, file in (("ca", "ca.pem"), ("cert", "cert.pem"), ("key", "key.pem")):
+            dialog.files[key].setText(str(cert_dir / file))
+        dialog.accept()
+        assert not dialog.isVisible(), dialog.error.text()
+
+    add_tls(tls_dockerd.certs.wrong_ca_dir)
+    qtbot.waitUntil(lambda: listed(window, tls_dockerd.url, "unreachable"), timeout=wait_ms(20))
+    assert "TLS certificate verification failed" in window.messages.text()
+    assert window.session.status.endpoint == docker_engine.url
+    assert name in names_shown(window)
+
+    add_tls(tls_dockerd.certs.client_dir)
+    wait_on(qtbot, window, tls_dockerd.url)
+    assert window.windowTitle().endswith(f" · {tls_dockerd.url}")
+    qtbot.waitUntil(lambda: name not in names_shown(window), timeout=wait_ms(10))
+    qtbot.waitUntil(lambda: listed(window, tls_dockerd.url), timeout=wait_ms(20))
