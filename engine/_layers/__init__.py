@@ -11,8 +11,8 @@ end (engine-api-notes §6).
 Three export layouts are read:
 
 - legacy Docker (≤ 24): ``<v1id>/layer.tar`` (possibly symlinks), ``<config>.json``;
-- OCI (Docker 25+): ``blobs/sha256/<hex>`` (plain, or gzip with the containerd
-  store; zstd is refused with a clear error) plus a compatibility ``manifest.json``,
+- OCI (Docker 25+): ``blobs/sha256/<hex>`` (plain, or gzip or zstd with the
+  containerd store) plus a compatibility ``manifest.json``,
   or ``index.json`` alone;
 - Podman's docker-archive: ``<diffid>.tar`` at the root plus legacy directories
   whose ``layer.tar`` is a symlink.
