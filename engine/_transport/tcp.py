@@ -35,7 +35,8 @@ class TCPTransport(HTTPTransport):
         super().__init__(endpoint)
 
     def httpx_transport(self, limits: httpx.Limits) -> httpx.AsyncHTTPTransport:
-        return httpx.AsyncHTTPTransport(verify=self.tls or True, limits=limits)
+        # Plain tcp:// speaks http:// only (no redirects followed): no CA bundle to load.
+        return httpx.AsyncHTTPTransport(verify=self.tls or False, limits=limits)
 
     async def open_connection(self, protocol_factory: ProtocolFactory) -> asyncio.BaseTransport:
         loop = asyncio.get_running_loop()
