@@ -2,8 +2,9 @@
 
 The certificates are made here with ``openssl``: a CA, a server certificate for
 ``IP:127.0.0.1``, a client certificate, and for the failure tests an unrelated
-second CA and an expired client certificate.  Each client set is a directory in
-the ``DOCKER_CERT_PATH`` layout (``ca.pem``, ``cert.pem``, ``key.pem``).
+second CA, an expired client certificate and an expired server one (for a relay).
+Each client set is a directory in the ``DOCKER_CERT_PATH`` layout (``ca.pem``,
+``cert.pem``, ``key.pem``).
 
 The daemon has its own data root, exec root (so its own containerd), pid file,
 unix socket and bridge: ``ip link add … type bridge`` with an address, then
@@ -102,6 +103,9 @@ class Certificates:
     client_dir: Path  # the right CA and a valid client certificate
     wrong_ca_dir: Path  # the client certificate, but an unrelated CA to check the server with
     expired_dir: Path  # the right CA, but a client certificate that has expired
+    #: For a relay standing in for an engine whose certificate expired (dockerd itself
+    #: serves the valid one).
+    expired_server: tuple[Path, Path]
 
 
 def make_certificates(root: Path) -> Certificates:
@@ -112,11 +116,14 @@ def make_certificates(root: Path) -> Certificates:
                     "extendedKeyUsage=serverAuth")
     client = _issue(root, "client", ca, "extendedKeyUsage=clientAuth")
     expired = _issue(root, "expired-client", ca, "extendedKeyUsage=clientAuth", days=-1)
+    expired_server = _issue(root, "expired-server", ca, "subjectAltName=IP:127.0.0.1\n"
+                            "extendedKeyUsage=serverAuth", days=-1)
     return Certificates(
         ca=ca[0], server_cert=server[0], server_key=server[1],
         client_dir=_cert_dir(root / "client", ca[0], *client),
         wrong_ca_dir=_cert_dir(root / "wrong-ca", other_ca[0], *client),
         expired_dir=_cert_dir(root / "expired", ca[0], *expired),
+        expired_server=expired_server,
     )
 
 
@@ -137,7 +144,7 @@ def _free_subnet() -> ipaddress.IPv4Network:
     taken = {ipaddress.ip_interface(word).network for line in used.splitlines()
              for i, word in enumerate(line.split()) if line.split()[i - 1] == "inet"}
     for _ in range(100):
-        net = ipaddress.ip_network(f"10.{random.randint(240, 254)}.{random.randint(0, 255)}.0/24")
+        net = ipaddress.IPv4Network(f"10.{random.randint(240, 254)}.{random.randint(0, 255)}.0/24")
         if not any(net.overlaps(other) for other in taken):
             return net
     raise AssertionError("no free /24 for the TLS dockerd's bridge")

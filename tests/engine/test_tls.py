@@ -11,6 +11,8 @@ that says so, and none is retried without TLS.
 from __future__ import annotations
 
 import asyncio
+import ssl
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -20,6 +22,7 @@ from engine import create_volume, remove_volume, volumes
 from engine._endpoint import parse_host
 from engine._transport import connect
 from tests.conftest import LABEL, LABEL_KEY, RUN_ID, unique_name
+from tests.engine.test_bulk import tcp_relay
 from tests.tls_dockerd import TLSDockerd
 
 pytestmark = pytest.mark.anyio
@@ -100,6 +103,19 @@ async def test_an_expired_client_certificate_is_said_plainly(tls_dockerd: TLSDoc
         " it may have expired, or not be signed by a CA the engine trusts")
     # The daemon saw the same: an expired certificate, not some other failure.
     assert "expired" in tls_dockerd.log
+
+
+async def test_an_expired_engine_certificate_is_said_plainly(tls_dockerd: TLSDockerd) -> None:
+    """An engine serving an expired certificate (a TLS relay in front of the daemon's
+    socket, with one the harness's CA signed): our side refuses it, and says why."""
+    server_tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server_tls.load_cert_chain(*map(str, tls_dockerd.certs.expired_server))
+    async with tcp_relay(str(tls_dockerd.root / "docker.sock"), server_tls) as port:
+        endpoint = replace(tls_dockerd.endpoint(), url=f"tcp://127.0.0.1:{port}")
+        message = await _opened_fails(endpoint)
+    assert message == (
+        f"TLS certificate verification failed: the TLS certificate of the engine at"
+        f" tcp://127.0.0.1:{port} was not trusted (certificate has expired)")
 
 
 async def test_plain_tcp_to_a_tls_port_says_it_speaks_tls(tls_dockerd: TLSDockerd) -> None:
