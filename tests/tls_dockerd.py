@@ -17,6 +17,7 @@ tests/engine/test_tls.py, tests/test_doctor.py and tests/bench/bench_tls.py.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import ipaddress
 import os
 import random
@@ -222,7 +223,8 @@ def start_tls_dockerd(root: Path) -> TLSDockerd:
                  "--tlsverify", "--tlscacert", str(certs.ca),
                  "--tlscert", str(certs.server_cert), "--tlskey", str(certs.server_key),
                  "-b", bridge, "--iptables=false", "--ip-masq=false", "--ip-forward=false"],
-                stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+                stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                preexec_fn=_die_with_parent)
             log.close()
             server = TLSDockerd(root, port, bridge, process, certs)
             deadline = time.monotonic() + seconds(60)
@@ -241,6 +243,11 @@ def start_tls_dockerd(root: Path) -> TLSDockerd:
     except BaseException:
         _ip("link", "delete", bridge, check=False)
         raise
+
+
+def _die_with_parent() -> None:
+    """In the child: SIGTERM when the test run dies (an abort skips every teardown)."""
+    ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
 def _listening(port: int) -> bool:
