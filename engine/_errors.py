@@ -15,6 +15,7 @@
     │   ├── NotFound             404
     │   ├── Conflict             409
     │   └── ServerError          500 and above
+    │       └── NotSwarmManager  503: a Swarm call to an engine that is no swarm manager
     └── RegistryError            a registry browsed directly (not through the engine) failed
         ├── RegistryUnreachable  nothing answers there, or not over TLS when it must
         ├── RegistryUnauthorized no login, or a wrong user name or password
@@ -127,6 +128,10 @@ class ServerError(APIError):
     """500 and above: the daemon failed to do what was asked."""
 
 
+class NotSwarmManager(ServerError):
+    """503: the engine is not a swarm manager (inactive, or a worker); init or join first."""
+
+
 class RegistryError(EngineError):
     """A registry spoken to directly (the distribution API) failed; ``registry`` names it."""
 
@@ -153,6 +158,8 @@ _PODMAN_CONFLICTS = ("container state improper", "is already in use")
 #: ... and 500 where Docker answers 404, e.g. for a ``--rm`` container that
 #: removed itself while it was being stopped.
 _PODMAN_NOT_FOUND = ("no such container", "no such exec")
+#: Docker's 503 to a Swarm call on an engine that cannot answer it.
+_NOT_MANAGER = ("not a swarm manager", "not part of a swarm")
 
 
 def error_for_status(status: int, message: str) -> APIError:
@@ -166,6 +173,8 @@ def error_for_status(status: int, message: str) -> APIError:
         cls = Conflict
     elif status >= 500 and any(marker in message for marker in _PODMAN_NOT_FOUND):
         cls = NotFound
+    elif status == 503 and any(marker in message for marker in _NOT_MANAGER):
+        cls = NotSwarmManager
     elif status == 400:
         cls = BadRequest
     elif status == 404:

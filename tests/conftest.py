@@ -39,7 +39,8 @@ settings.load_profile("dockyard")
 
 #: Fixtures that start or talk to a real engine: a test using one (directly or through
 #: another fixture) is marked ``engine`` and left out of ``--fast``.
-ENGINE_FIXTURES = frozenset({"docker_engine", "podman_engine", "any_engine", "tls_dockerd"})
+ENGINE_FIXTURES = frozenset({"docker_engine", "podman_engine", "any_engine", "tls_dockerd",
+                             "swarm_engine"})
 #: Fixtures that build the PyInstaller bundle: marked ``bundle``.
 BUNDLE_FIXTURES = frozenset({"bundle"})
 FAST_TIER = "not engine and not bundle"
@@ -319,6 +320,47 @@ def any_engine(request: pytest.FixtureRequest) -> Iterator[EngineUnderTest]:
     target: EngineUnderTest = request.getfixturevalue(f"{request.param}_engine")
     yield target
     target.remove_test_containers()
+
+
+@dataclass
+class SwarmUnderTest(EngineUnderTest):
+    """The private one-node swarm (tests/swarm_dockerd.py), with the test image loaded."""
+
+    node_id: str = ""
+
+    def remove_test_services(self) -> None:
+        ids = self.cli("service", "ls", "-q", "--filter", f"label={LABEL}", check=False).split()
+        if ids:
+            self.cli("service", "rm", *ids, check=False)
+
+
+@pytest.fixture(scope="session")
+def swarm_dockerd(request: pytest.FixtureRequest, docker_engine: EngineUnderTest
+                  ) -> Iterator[SwarmUnderTest]:
+    """A private dockerd made a swarm manager; never the developer's own engine."""
+    from tests.swarm_dockerd import private_swarm, require_root
+
+    require_root(IN_CI)
+    with private_swarm() as swarm:
+        target = SwarmUnderTest("docker", swarm.url, docker_engine.cli_config,
+                                node_id=swarm.node_id)
+        env = {**os.environ, "DOCKER_CONFIG": str(docker_engine.cli_config)}
+        env.pop("DOCKER_CONTEXT", None)
+        env.pop("DOCKER_HOST", None)
+        assert DOCKER_CLI
+        swarm.load_image([DOCKER_CLI, "--host", docker_engine.url, "save", docker_engine.image],
+                         env)
+        target.image = docker_engine.image
+        yield target
+
+
+@pytest.fixture
+def swarm_engine(request: pytest.FixtureRequest, swarm_dockerd: SwarmUnderTest
+                 ) -> Iterator[SwarmUnderTest]:
+    """The private swarm for one test; the test's services are removed afterwards."""
+    _refuse_in_fast_tier(request)
+    yield swarm_dockerd
+    swarm_dockerd.remove_test_services()
 
 
 @pytest.fixture
