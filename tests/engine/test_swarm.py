@@ -151,7 +151,7 @@ async def test_failing_task_shows_its_error_and_exit_code(swarm_engine: SwarmUnd
                              lambda ts: any(t.failed for t in ts), 60, "a failed task")
         task = next(t for t in failed if t.failed)
         assert task.exit_code == 3
-        assert "exit code 3" in task.error
+        assert "non-zero exit (3)" in task.error
         assert task.container_id and task.timestamp is not None
         shown = await engine.service(client, name)
         assert shown.running == 0 and shown.desired == 1
