@@ -68,8 +68,49 @@ async def diagnose(host: str | None, timeout: float | None = None) -> dict[str, 
             for link in overview.chain
         ]
         report["counts"] = {"containers": containers, "running": running, "images": images}
+        report["swarm"] = await _swarm(client)
         report["ok"] = True
     return report
+
+
+async def _swarm(client: engine.Engine) -> dict[str, Any]:
+    """The engine's place in a swarm; counts only a manager can give.  A failure here is
+    reported in the section, not as the engine's failure (the engine itself answered)."""
+    try:
+        summary = await engine.swarm_summary(client)
+    except engine.EngineError as exc:
+        return {"state": "unknown", "error": str(exc)}
+    state = summary.state
+    return {
+        "state": state.local_state,
+        "role": state.role,
+        "manager": state.control_available,
+        "node_id": state.node_id or None,
+        "node_addr": state.node_addr or None,
+        "cluster_id": state.cluster_id or None,
+        "managers": summary.manager_count if summary.manager_count is not None
+        else (state.managers if state.active else None),
+        "nodes": summary.node_count if summary.node_count is not None
+        else (state.nodes if state.active else None),
+        "services": summary.services,
+        "tasks": summary.tasks,
+        "running_tasks": summary.running_tasks,
+        "error": state.error or None,
+    }
+
+
+def _swarm_line(swarm: dict[str, Any]) -> str:
+    if swarm.get("state") == "unknown":
+        return f"Swarm:       unknown ({swarm.get('error')})"
+    if swarm["role"] == "manager":
+        return (f"Swarm:       manager, node {swarm['node_id']}; {swarm['managers']} manager(s),"
+                f" {swarm['nodes']} node(s), {swarm['services']} service(s),"
+                f" {swarm['tasks']} task(s) ({swarm['running_tasks']} running)")
+    if swarm["role"] == "worker":
+        return (f"Swarm:       worker, node {swarm['node_id']} (services are listed on a"
+                " manager)")
+    extra = f": {swarm['error']}" if swarm.get("error") else ""
+    return f"Swarm:       {swarm['state']}{extra} (docker swarm init, or join, to start one)"
 
 
 def _attempt(attempt: engine.Attempt) -> dict[str, Any]:
@@ -98,6 +139,8 @@ def format_report(report: dict[str, Any]) -> str:
             f"Containers:  {counts['containers']} ({counts['running']} running)",
             f"Images:      {counts['images']}",
         ]
+        if "swarm" in report:
+            lines.append(_swarm_line(report["swarm"]))
     else:
         lines.append(f"No usable engine: {report.get('error', 'unknown error')}")
         lines += _fixes(report)
