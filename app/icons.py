@@ -119,6 +119,7 @@ PAGE_ICONS: dict[str, str] = {
     "disk": "mdi6.harddisk",
     "apps": "mdi6.application-brackets-outline",
     "registries": "mdi6.server-network",
+    "swarm": "mdi6.hexagon-multiple-outline",
     "engine": "mdi6.engine-outline",
 }
 

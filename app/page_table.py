@@ -70,6 +70,11 @@ def _registries(session: EngineSession, _settings: Settings) -> QWidget:
     return RegistriesPage(session)
 
 
+def _swarm(session: EngineSession, _settings: Settings) -> QWidget:
+    from app.pages.swarm import SwarmPage
+    return SwarmPage(session)
+
+
 def _engine(session: EngineSession, settings: Settings) -> QWidget:
     from app.pages.engine import EnginePage
     return EnginePage(session, settings)
@@ -83,6 +88,7 @@ PAGES = (
     PageSpec("disk", "Disk usage", "", "Ctrl+5", "DiskPage", _disk),
     PageSpec("apps", "Apps", "", "Ctrl+6", "AppsPage", _apps),
     PageSpec("registries", "Registries", "", "Ctrl+7", "RegistriesPage", _registries),
+    PageSpec("swarm", "Swarm", "", "Ctrl+9", "SwarmPage", _swarm),
     # The design's order: the resource pages first, the engine's own page after them.
     PageSpec("engine", "Engine", "", "Ctrl+8", "EnginePage", _engine),
 )

@@ -180,3 +180,47 @@ COMPOSE_PROJECTS: ResourceKind[engine.ComposeProject] = ResourceKind(
     or (e.type in ("volume", "network") and e.action in ("create", "destroy")),
     settle_on=lambda e: _container_changed(e) and e.action in SETTLING_CONTAINER_ACTIONS,
 )
+
+
+@dataclass(frozen=True)
+class SwarmView:
+    """The swarm as the Swarm page shows it: this engine's state and, on a manager, its
+    services, their tasks and the nodes (empty elsewhere)."""
+
+    state: engine.SwarmState
+    podman: bool = False
+    services: tuple[engine.Service, ...] = ()
+    tasks: tuple[engine.Task, ...] = ()
+    nodes: tuple[engine.Node, ...] = ()
+
+
+async def _swarm(client: engine.Engine) -> list[SwarmView]:
+    """One view (a list of one, as every live list is a list); never NotSwarmManager: an
+    engine outside a swarm is a state to show, not a failure."""
+    if client.version.is_podman:
+        return [SwarmView(engine.SwarmState(), podman=True)]
+    state = await engine.swarm_state(client)
+    if not state.control_available:
+        return [SwarmView(state)]
+    try:
+        services = await engine.services(client)
+        tasks = await engine.tasks(client)
+        nodes = await engine.nodes(client)
+    except engine.NotSwarmManager:  # demoted or left meanwhile
+        return [SwarmView(await engine.swarm_state(client))]
+    return [SwarmView(state, services=tuple(services), tasks=tuple(tasks), nodes=tuple(nodes))]
+
+
+def _swarm_changed(event: engine.Event) -> bool:
+    """Services and nodes have events of their own; a task's state shows in its container's
+    events (on this node), whose attributes carry the task's labels."""
+    return event.type in engine.SWARM_EVENT_TYPES or (
+        event.type == "container" and "com.docker.swarm.service.id" in event.attributes
+        and event.action not in QUIET_CONTAINER_ACTIONS)
+
+
+SWARM: ResourceKind[SwarmView] = ResourceKind(
+    "swarm", _swarm, _swarm_changed,
+    # A task's state is stored by the manager after its container's event: look again.
+    settle_on=lambda e: e.type in ("service", "container") and _swarm_changed(e),
+)

@@ -1,0 +1,195 @@
+"""The Swarm page: the services of a swarm this engine manages, live, and the tasks of one.
+
+On a manager (``/info`` Swarm.ControlAvailable) the page lists every service
+(mode, replicas running/desired, image, ports, update status, stack) and, below,
+the tasks of the selected service (slot, node, desired and current state, error,
+exit code, container), newest first, so a failing task's reason is in view.
+It follows the engine's service, node and task-container events.
+
+A worker, an engine outside any swarm, and Podman (which has no Swarm) get a
+plain statement of what the engine is and how to init or join instead; the page
+never changes the engine by itself.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QLabel, QTableView, QWidget
+
+import engine
+from app.models.table import Column, KeyedTableModel
+from app.pages.table_page import TablePage
+from app.presentation import relative_time
+from app.resources import SWARM, SwarmView
+from app.session import EngineSession
+
+
+def _replicas(service: engine.Service) -> str:
+    return f"{service.running}/{service.desired}"
+
+
+def _update(service: engine.Service) -> str:
+    if service.update is None:
+        return ""
+    return service.update.state.replace("_", " ")
+
+
+def _tone(service: engine.Service) -> str:
+    if service.running < service.desired:
+        return "busy" if service.running else "bad"
+    return "good"
+
+
+SERVICE_COLUMNS = (
+    Column("Name", lambda s: s.name, tooltip=lambda s: s.id),
+    Column("Mode", lambda s: s.mode_text),
+    Column("Replicas", _replicas, sort_key=lambda s: (s.running, s.desired), tone=_tone,
+           tooltip=lambda s: f"{s.running} running of {s.desired} wanted"),
+    Column("Image", lambda s: s.image, tooltip=lambda s: s.image_with_digest),
+    Column("Ports", lambda s: ", ".join(str(p) for p in s.ports)),
+    Column("Update", _update, tooltip=lambda s: s.update.message if s.update else ""),
+    Column("Stack", lambda s: s.stack),
+)
+
+
+def _task_tone(task: engine.Task) -> str:
+    if task.failed:
+        return "bad"
+    if task.state == "running":
+        return "good"
+    return "idle" if task.desired_state in ("shutdown", "remove") else "busy"
+
+
+def _error(task: engine.Task) -> str:
+    code = f" (exit code {task.exit_code})" if task.exit_code else ""
+    return f"{task.error}{code}" if task.error else ""
+
+
+def task_columns(node_names: dict[str, str]) -> tuple[Column, ...]:
+    return (
+        Column("Task", lambda t: t.short_id, tooltip=lambda t: t.id),
+        Column("Slot", lambda t: "" if t.slot is None else str(t.slot),
+               sort_key=lambda t: t.slot or 0, align_right=True),
+        Column("Node", lambda t: node_names.get(t.node_id, t.node_id[:12])),
+        Column("Desired", lambda t: t.desired_state),
+        Column("Current", lambda t: t.state, tone=_task_tone,
+               tooltip=lambda t: t.message),
+        Column("Since", lambda t: relative_time(t.timestamp), ticks=True,
+               sort_key=lambda t: t.timestamp.timestamp() if t.timestamp else 0.0),
+        Column("Error", _error, tooltip=_error),
+        Column("Container", lambda t: t.container_id[:12], tooltip=lambda t: t.container_id),
+    )
+
+
+def explain(view: SwarmView) -> str:
+    """What the page says instead of the lists when this engine is no manager (rich text)."""
+    if view.podman:
+        return ("<h3>Podman has no Swarm</h3><p>Swarm services, tasks and nodes are a"
+                " feature of Docker Engine. Connect to a Docker engine that is a swarm"
+                " manager to see them here.</p>")
+    state = view.state
+    if state.active and not state.control_available:
+        return (f"<h3>This engine is a swarm worker</h3><p>Node <code>{state.node_id}</code>"
+                " runs tasks but cannot list the cluster: only a manager can. Connect to"
+                " a manager"
+                + (f" ({', '.join(state.remote_managers)})" if state.remote_managers else "")
+                + ", or promote this node on one: <code>docker node promote"
+                f" {state.node_id}</code>.</p>")
+    error = f"<p>The engine says: {state.error}</p>" if state.error else ""
+    return ("<h3>Not a swarm manager</h3>"
+            f"<p>This engine is in no swarm (state: {state.local_state}).</p>{error}"
+            "<p>To make it the first manager of a new swarm (it then keeps the cluster's"
+            " state and can run services): <code>docker swarm init</code>.<br>"
+            "To join an existing swarm, run on a manager <code>docker swarm join-token"
+            " worker</code> and the command it prints here.</p>")
+
+
+class SwarmPage(TablePage):
+    """Services (top) and the selected service's tasks (below), or why there are none."""
+
+    def __init__(self, session: EngineSession, parent: QWidget | None = None) -> None:
+        super().__init__("swarm", KeyedTableModel(SERVICE_COLUMNS, key=lambda s: s.id),
+                         parent)
+        self.session = session
+        self.setAccessibleName("Swarm page")
+        self.view: SwarmView | None = None
+        self._node_names: dict[str, str] = {}
+        self.set_empty_hint("No services yet: docker service create --name web nginx")
+        self.status = QLabel(self)
+        self.status.setObjectName("swarm-status")
+        self.main_layout.insertWidget(0, self.status)
+        self.message = QLabel(self)
+        self.message.setObjectName("swarm-message")
+        self.message.setAccessibleName("Swarm state")
+        self.message.setWordWrap(True)
+        self.message.setTextFormat(Qt.TextFormat.RichText)
+        self.message.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.message.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
+        self.main_layout.insertWidget(1, self.message, 1)
+        self.message.hide()
+
+        self.tasks_title = QLabel("Tasks", self)
+        self.tasks_title.setObjectName("swarm-tasks-title")
+        self.tasks_model = KeyedTableModel(task_columns(self._node_names), key=lambda t: t.id,
+                                           parent=self)
+        self.tasks = QTableView(self)
+        self.tasks.setObjectName("swarm-tasks")
+        self.tasks.setAccessibleName("Tasks of the selected service")
+        self.tasks.setModel(self.tasks_model)
+        self.tasks.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.tasks.setAlternatingRowColors(True)
+        self.tasks.setShowGrid(False)
+        self.tasks.verticalHeader().hide()
+        self.tasks.horizontalHeader().setStretchLastSection(True)
+        self.tasks.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        self.main_layout.addWidget(self.tasks_title)
+        self.main_layout.addWidget(self.tasks, 1)
+        self.fit_columns({0: 220, 1: 110, 2: 80, 3: 220, 4: 110, 5: 130})
+        for column, width in {0: 110, 1: 50, 2: 110, 3: 80, 4: 90, 5: 110, 6: 220}.items():
+            self.tasks.setColumnWidth(column, width)
+        session.live(SWARM).changed.connect(self._reload)
+        self._reload()
+
+    def noun(self, count: int) -> str:
+        return "service" if count == 1 else "services"
+
+    def _reload(self, *_args: object) -> None:
+        views = self.session.items(SWARM)
+        self.view = views[0] if views else None
+        view = self.view
+        manager = view is not None and view.state.control_available and not view.podman
+        for widget in (self.search, self.table, self.tasks, self.tasks_title, self.count_label):
+            widget.setVisible(manager)
+        self.message.setVisible(view is not None and not manager)
+        if view is None:
+            self.status.setText("Reading the swarm…")
+            return
+        if not manager:
+            self.status.setText("")
+            self.message.setText(explain(view))
+            self.model.set_items([])
+            self.tasks_model.set_items([])
+            return
+        state = view.state
+        self.status.setText(
+            f"Swarm manager · node {state.node_id[:12]} · {state.managers} manager(s),"
+            f" {state.nodes} node(s)")
+        self._node_names.clear()
+        self._node_names.update({n.id: n.hostname for n in view.nodes})
+        self.model.set_items(list(view.services))
+        self._show_tasks()
+
+    def selection_changed(self) -> None:
+        self._show_tasks()
+
+    def _show_tasks(self) -> None:
+        selected = self.selected_items()
+        view = self.view
+        if view is None or len(selected) != 1:
+            self.tasks_title.setText("Tasks (select a service)")
+            self.tasks_model.set_items([])
+            return
+        chosen: engine.Service = selected[0]
+        mine = [t for t in view.tasks if t.service_id == chosen.id]
+        self.tasks_title.setText(f"Tasks of {chosen.name}")
+        self.tasks_model.set_items(mine)
