@@ -71,6 +71,7 @@ def task_columns(node_names: dict[str, str]) -> tuple[Column, ...]:
         Column("Slot", lambda t: "" if t.slot is None else str(t.slot),
                sort_key=lambda t: t.slot or 0, align_right=True),
         Column("Node", lambda t: node_names.get(t.node_id, t.node_id[:12])),
+        Column("Image", lambda t: t.image.partition("@")[0], tooltip=lambda t: t.image),
         Column("Desired", lambda t: t.desired_state),
         Column("Current", lambda t: t.state, tone=_task_tone,
                tooltip=lambda t: t.message),
@@ -145,7 +146,7 @@ class SwarmPage(TablePage):
         self.main_layout.addWidget(self.tasks_title)
         self.main_layout.addWidget(self.tasks, 1)
         self.fit_columns({0: 220, 1: 110, 2: 80, 3: 220, 4: 110, 5: 130})
-        for column, width in {0: 110, 1: 50, 2: 110, 3: 80, 4: 90, 5: 110, 6: 220}.items():
+        for column, width in {0: 110, 1: 50, 2: 90, 3: 120, 4: 80, 5: 80, 6: 110, 7: 220}.items():
             self.tasks.setColumnWidth(column, width)
         session.live(SWARM).changed.connect(self._reload)
         self._reload()
