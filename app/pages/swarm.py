@@ -14,14 +14,25 @@ never changes the engine by itself.
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QLabel, QTableView, QWidget
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QHeaderView,
+    QLabel,
+    QSpinBox,
+    QTableView,
+    QWidget,
+)
 
 import engine
 from app.models.table import Column, KeyedTableModel
 from app.pages.table_page import TablePage
 from app.presentation import relative_time
 from app.resources import SWARM, SwarmView
-from app.session import EngineSession
+from app.session import EngineSession, MessageLevel
+from app.widgets.ask import ask
+
+#: The most replicas the spin box offers (the engine takes more; this is a guard rail).
+MAX_REPLICAS = 1000
 
 
 def _replicas(service: engine.Service) -> str:
@@ -148,8 +159,19 @@ class SwarmPage(TablePage):
         self.fit_columns({0: 220, 1: 110, 2: 80, 3: 220, 4: 110, 5: 130})
         for column, width in {0: 110, 1: 50, 2: 90, 3: 120, 4: 80, 5: 80, 6: 110, 7: 220}.items():
             self.tasks.setColumnWidth(column, width)
+        self.replicas = QSpinBox(self)
+        self.replicas.setObjectName("swarm-replicas")
+        self.replicas.setAccessibleName("Replicas to scale to")
+        self.replicas.setRange(0, MAX_REPLICAS)
+        self.replicas.setPrefix("Replicas: ")
+        self.actions_bar.insertWidget(self.actions_bar.count() - 1, self.replicas)
+        self.scale_button = self.add_button("Scale", "swarm-scale", self.scale_selected)
+        self.rollback_button = self.add_button("Roll back", "swarm-rollback",
+                                               self.rollback_selected)
+        self.remove_button = self.add_button("Remove…", "swarm-remove", self.remove_selected)
         session.live(SWARM).changed.connect(self._reload)
         self._reload()
+        self.selection_changed()
 
     def noun(self, count: int) -> str:
         return "service" if count == 1 else "services"
@@ -178,10 +200,58 @@ class SwarmPage(TablePage):
         self._node_names.clear()
         self._node_names.update({n.id: n.hostname for n in view.nodes})
         self.model.set_items(list(view.services))
-        self._show_tasks()
+        self.selection_changed()
 
     def selection_changed(self) -> None:
+        chosen = self._one_selected()
+        replicated = chosen is not None and chosen.replicas is not None
+        self.replicas.setEnabled(replicated)
+        if chosen is not None and chosen.replicas is not None and not self.replicas.hasFocus():
+            self.replicas.setValue(chosen.replicas)
+        self.scale_button.defaultAction().setEnabled(replicated)
+        self.rollback_button.defaultAction().setEnabled(
+            chosen is not None and chosen.has_previous)
+        self.remove_button.defaultAction().setEnabled(chosen is not None)
         self._show_tasks()
+
+    def _one_selected(self) -> engine.Service | None:
+        selected = self.selected_items()
+        return selected[0] if len(selected) == 1 else None
+
+    def _done(self, verb: str) -> object:
+        def say(service: engine.Service) -> None:
+            self.session.message.emit(MessageLevel.INFO, f"{service.name}: {verb}")
+        return say
+
+    def scale_selected(self) -> None:
+        """Ask the selected replicated service for the spin box's number of tasks."""
+        chosen = self._one_selected()
+        if chosen is None or chosen.replicas is None:
+            return
+        count = self.replicas.value()
+        self.session.run(engine.scale_service, chosen.id, count,
+                         describe=f"scale {chosen.name} to {count}",
+                         on_done=self._done(f"scaling to {count}"))  # type: ignore[arg-type]
+
+    def rollback_selected(self) -> None:
+        """Back to the selected service's previous spec (image, replicas…)."""
+        chosen = self._one_selected()
+        if chosen is None:
+            return
+        self.session.run(engine.rollback_service, chosen.id,
+                         describe=f"roll {chosen.name} back",
+                         on_done=self._done("rolling back"))  # type: ignore[arg-type]
+
+    def remove_selected(self) -> None:
+        chosen = self._one_selected()
+        if chosen is None:
+            return
+        ask(self, "Remove service",
+            f"Remove the service {chosen.name}? Its {chosen.running} running task(s) stop"
+            " and their containers are removed.", "Remove service",
+            lambda: self.session.run(engine.remove_service, chosen.id,
+                                     describe=f"remove {chosen.name}"),
+            name="swarm-remove-question")
 
     def _show_tasks(self) -> None:
         selected = self.selected_items()

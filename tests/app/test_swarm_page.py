@@ -63,6 +63,35 @@ def test_services_and_their_tasks_follow_the_swarm(
     swarm_engine.cli("service", "scale", "--detach", f"{name}=3")
     qtbot.waitUntil(lambda: cell(page.model, service_id, "Replicas") == "3/3"
                     and running_tasks(page) == 3, timeout=wait_ms(60))
+    assert page.replicas.value() == 3
+
+
+def test_the_window_scales_a_service_and_rolls_it_back(
+        qtbot: QtBot, make_session, swarm_engine: SwarmUnderTest) -> None:  # type: ignore[no-untyped-def]
+    name = unique_name("roll")
+    service_id = swarm_engine.cli("service", "create", "--detach", "--name", name,
+                                  "--replicas", "1", "--label", LABEL, swarm_engine.image,
+                                  "sleep", "3600")
+    page = open_swarm(qtbot, make_session, swarm_engine)
+    qtbot.waitUntil(lambda: page.model.row_of(service_id) is not None
+                    and cell(page.model, service_id, "Replicas") == "1/1", timeout=wait_ms(60))
+    page.search.setText(name)
+    page.table.selectRow(0)
+    assert not page.rollback_button.isEnabled()  # nothing to go back to yet
+    page.replicas.setValue(3)
+    qtbot.mouseClick(page.scale_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: cell(page.model, service_id, "Replicas") == "3/3"
+                    and running_tasks(page) == 3, timeout=wait_ms(60))
+    assert cell(page.model, service_id, "Mode") == "replicated 3"
+    assert swarm_engine.cli("service", "inspect", "--format",
+                            "{{.Spec.Mode.Replicated.Replicas}}", name) == "3"
+
+    qtbot.waitUntil(page.rollback_button.isEnabled, timeout=wait_ms(10))
+    qtbot.mouseClick(page.rollback_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: cell(page.model, service_id, "Replicas") == "1/1"
+                    and running_tasks(page) == 1, timeout=wait_ms(60))
+    assert cell(page.model, service_id, "Update") == "rollback completed"
+    assert page.replicas.value() == 1
     swarm_engine.cli("service", "rm", name)
     qtbot.waitUntil(lambda: page.model.row_of(service_id) is None, timeout=wait_ms(30))
 
