@@ -24,12 +24,13 @@ from PySide6.QtWidgets import QApplication
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-import engine  # noqa: E402
-from app.event_loop import make_event_loop  # noqa: E402
-from app.pages.swarm import SwarmPage  # noqa: E402
-from app.session import ConnectionState, EngineSession  # noqa: E402
-from _common import busybox_image, load  # noqa: E402
-from tests.swarm_dockerd import private_swarm  # noqa: E402
+from _common import busybox_image, load
+
+import engine
+from app.event_loop import make_event_loop
+from app.pages.swarm import SwarmPage
+from app.session import ConnectionState, EngineSession
+from tests.swarm_dockerd import private_swarm
 
 
 async def until(condition: object, limit: float = 60.0) -> None:
