@@ -20,12 +20,14 @@ from __future__ import annotations
 import argparse
 import json
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import engine
 from app.headless import CommandFailed, ProgressLine, run_engine_work
 from app.presentation import human_size
-from engine import ImageAnalysis, ImageLayer, analyze_image
+
+if TYPE_CHECKING:  # app.cli imports every command's arguments; the engine loads on use
+    from engine import ImageAnalysis, ImageLayer
 
 #: How many wasted paths the text and JSON reports list.
 TOP_WASTED = 10
@@ -155,7 +157,7 @@ async def _analyze(image: str, host: str | None, progress: ProgressLine, use_cac
     client, _ = await engine.discover(host)
     cache = engine.LayerCache() if use_cache else None
     async with client:
-        return (await analyze_image(client, image, progress=progress, cache=cache),
+        return (await engine.analyze_image(client, image, progress=progress, cache=cache),
                 client.description)
 
 

@@ -17,11 +17,13 @@ import json
 import sys
 from collections.abc import Sequence
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import engine
 from app.headless import CommandFailed, run_engine_work
-from engine import ComposeProject
+
+if TYPE_CHECKING:  # app.cli imports every command's arguments; the engine loads on use
+    from engine import ComposeProject
 
 
 def project_document(project: ComposeProject) -> dict[str, Any]:

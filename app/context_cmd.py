@@ -14,10 +14,12 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from engine import ContextEntryKind as EntryKind
-from engine import ContextError, ContextListing, walk_context
+import engine
+
+if TYPE_CHECKING:  # app.cli imports every command's arguments; the engine loads on use
+    from engine import ContextListing
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -53,11 +55,11 @@ def format_listing(listing: ContextListing) -> str:
     lines: list[str] = []
     width = max((len(str(e.size)) for e in listing.entries), default=1)
     for entry in listing.entries:
-        if entry.kind is EntryKind.FILE:
+        if entry.kind is engine.ContextEntryKind.FILE:
             lines.append(f"{entry.size:>{width}}  {entry.path}")
-        elif entry.kind is EntryKind.DIR:
+        elif entry.kind is engine.ContextEntryKind.DIR:
             lines.append(f"{'':>{width}}  {entry.path}/")
-        elif entry.kind in (EntryKind.SYMLINK, EntryKind.HARDLINK):
+        elif entry.kind in (engine.ContextEntryKind.SYMLINK, engine.ContextEntryKind.HARDLINK):
             lines.append(f"{'':>{width}}  {entry.path} -> {entry.link}")
         else:
             lines.append(f"{'':>{width}}  {entry.path} ({entry.kind})")
@@ -72,8 +74,8 @@ def run_context(directory: str, dockerfile: str | None, *, as_json: bool = False
     try:
         # Like docker build -f: relative to the current directory, not to DIR.
         name = os.path.abspath(dockerfile) if dockerfile else "Dockerfile"
-        listing = walk_context(Path(directory), name)
-    except ContextError as exc:
+        listing = engine.walk_context(Path(directory), name)
+    except engine.ContextError as exc:
         print(f"dockyard context: {exc}", file=sys.stderr)
         return 2
     if as_json:

@@ -15,12 +15,14 @@ import argparse
 import json
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import engine
 from app.headless import CommandFailed, run_engine_work
 from app.presentation import cli_size
-from engine import DiskUsage, KindUsage
+
+if TYPE_CHECKING:  # app.cli imports every command's arguments; the engine loads on use
+    from engine import DiskUsage, KindUsage
 
 
 def reclaimable_text(row: KindUsage) -> str:

@@ -14,17 +14,20 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import engine
 from app.headless import CommandFailed, ProgressLine, run_engine_work
 from app.presentation import change_detail, human_size, printable, signed_size
-from engine import ChangeKind, ConfigChange, FileState, ImageDiff, diff_images
+
+if TYPE_CHECKING:  # app.cli imports every command's arguments; the engine loads on use
+    from engine import ConfigChange, FileState, ImageDiff
 
 #: How many directories the text report lists (the JSON lists them all).
 TOP_DIRECTORIES = 20
 INSTRUCTION_WIDTH = 96
-_MARKS = {ChangeKind.ADDED: "A", ChangeKind.REMOVED: "D", ChangeKind.MODIFIED: "M"}
+#: By engine.ChangeKind, a StrEnum: its values spelt out, so importing this loads no engine.
+_MARKS = {"added": "A", "removed": "D", "modified": "M"}
 
 
 def _cut(text: str, width: int = INSTRUCTION_WIDTH) -> str:
@@ -73,7 +76,7 @@ def diff_document(diff: ImageDiff, engine_description: str) -> dict[str, Any]:
         },
         "config_changes": [{"field": c.field, "key": c.key, "before": c.before,
                             "after": c.after} for c in diff.config_changes],
-        "summary": {kind.value: len(diff.of_kind(kind)) for kind in ChangeKind},
+        "summary": {kind.value: len(diff.of_kind(kind)) for kind in engine.ChangeKind},
         "files": [{"path": f.path, "change": f.kind.value, "delta": f.delta,
                    "differences": list(f.differences), "before": _state_document(f.before),
                    "after": _state_document(f.after)} for f in diff.files],
@@ -108,9 +111,10 @@ def format_diff(diff: ImageDiff, engine_description: str) -> str:
         lines += [f"  + {_cut(printable(s.instruction))}" for s in diff.second_steps]
     lines += ["", "Config changes:" if diff.config_changes else "Config changes: none"]
     lines += [f"  {printable(_config_text(c))}" for c in diff.config_changes]
-    counts = {kind: len(diff.of_kind(kind)) for kind in ChangeKind}
-    lines += ["", f"Files: {counts[ChangeKind.ADDED]} added, {counts[ChangeKind.REMOVED]} removed,"
-                  f" {counts[ChangeKind.MODIFIED]} modified; {signed_size(diff.size_delta)}"
+    kinds = engine.ChangeKind
+    counts = {kind: len(diff.of_kind(kind)) for kind in kinds}
+    lines += ["", f"Files: {counts[kinds.ADDED]} added, {counts[kinds.REMOVED]} removed,"
+                  f" {counts[kinds.MODIFIED]} modified; {signed_size(diff.size_delta)}"
                   f" ({human_size(first.size)} → {human_size(second.size)})"]
     if diff.directories:
         lines += ["", "Directories (biggest change first):",
@@ -126,9 +130,9 @@ def format_diff(diff: ImageDiff, engine_description: str) -> str:
     if diff.files:
         lines += ["", "Changes (biggest first):"]
         for change in diff.files:
-            detail = change_detail(change) if change.kind is ChangeKind.MODIFIED else ""
+            detail = change_detail(change) if change.kind is kinds.MODIFIED else ""
             link = ""
-            if change.after is not None and change.after.link and change.kind is ChangeKind.ADDED:
+            if change.after is not None and change.after.link and change.kind is kinds.ADDED:
                 link = f" -> {printable(change.after.link)}"
             lines.append(f"  {_MARKS[change.kind]} {signed_size(change.delta):>12}  "
                          f"/{printable(change.path)}{link}"
@@ -145,7 +149,8 @@ async def _diff(first: str, second: str, host: str | None, progress: ProgressLin
                 await client.image(name)
             except engine.NotFound:
                 raise CommandFailed(f"no such image: {name}") from None
-        return await diff_images(client, first, second, progress=progress), client.description
+        diff = await engine.diff_images(client, first, second, progress=progress)
+        return diff, client.description
 
 
 def run_diff(first: str, second: str, host: str | None, *, as_json: bool) -> int:

@@ -9,20 +9,14 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 import humanize
 
-from engine import (
-    Container,
-    FileDiff,
-    Image,
-    InvalidReference,
-    Network,
-    NetworkEndpoint,
-    Volume,
-    format_ports,
-    parse_reference,
-)
+import engine
+
+if TYPE_CHECKING:  # engine's submodules load on first use; headless commands need few
+    from engine import Container, FileDiff, Image, Network, NetworkEndpoint, Volume
 
 
 def human_size(size: int) -> str:
@@ -91,7 +85,7 @@ def container_tone(container: Container) -> str:
 
 
 def container_ports(container: Container) -> str:
-    return format_ports(container.ports)
+    return engine.format_ports(container.ports)
 
 
 def short_reference(reference: str) -> str:
@@ -103,8 +97,8 @@ def short_reference(reference: str) -> str:
     if not reference.startswith(("docker.io/", "index.docker.io/")):
         return reference
     try:
-        return parse_reference(reference).familiar
-    except InvalidReference:
+        return engine.parse_reference(reference).familiar
+    except engine.InvalidReference:
         return reference
 
 
