@@ -7,6 +7,7 @@ Not a benchmark itself.  Every resource a benchmark creates carries
 from __future__ import annotations
 
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -137,3 +138,20 @@ class StallMeter:
         return (f"max {self.max * 1000:.1f} ms, p99 {self.percentile(99) * 1000:.1f} ms,"
                 f" p50 {self.percentile(50) * 1000:.1f} ms, ticks {len(self.gaps)},"
                 f" gaps > 50 ms: {self.over(0.05)}")
+
+
+def timed_process(command: list[str], *, cwd: Path | None = None,
+                  env: dict[str, str] | None = None) -> tuple[float, float]:
+    """(wall, CPU) seconds of one whole child process run to its end (output dropped).
+
+    CPU (user + system, from ``RUSAGE_CHILDREN``) is what to compare on a shared
+    machine: the wall time moves with the load, the CPU cost hardly does.
+    """
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.perf_counter()
+    subprocess.run(command, check=True, cwd=cwd, env=env,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return wall, cpu
