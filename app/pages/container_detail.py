@@ -64,7 +64,6 @@ from app.widgets.detail_header import DetailHeader
 from app.widgets.inspect_view import InspectView
 from app.widgets.log_view import LogView
 from app.widgets.stats_view import NOT_RUNNING, PAUSED, REMOVED, StatsView, follow_stats
-from app.widgets.terminal import TerminalWidget
 from engine import ExecSession, exec_create, exec_failure_reason, exec_start, find_shell
 
 log = logging.getLogger(__name__)
@@ -203,6 +202,10 @@ class ShellTab(QWidget):
         self.container = container
         self.command = command
         self.user = user or None
+        # Imported on the first shell: the terminal's VT parser (pyte, wcwidth) is not
+        # needed to show the window.
+        from app.widgets.terminal import TerminalWidget
+
         self.terminal = TerminalWidget(self)
         self.banner = QLabel(self)
         self.banner.setObjectName("shell-status")
