@@ -71,3 +71,15 @@ def test_df_loads_no_layer_code(docker_engine: EngineUnderTest) -> None:
     assert code == 0
     assert "engine._system" in modules
     assert loaded(modules, *NEVER_HEADLESS, "engine._layers") == []
+
+
+def test_the_window_module_loads_neither_qtawesome_nor_the_terminal() -> None:
+    """Icons are drawn from qtawesome's font without its Qt layer (qtpy star-imports
+    QtOpenGL); the terminal's VT parser loads with the first shell."""
+    probe = ("import json, sys; from app.main_window import MainWindow; "
+             "print(json.dumps(sorted(sys.modules)))")
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                            cwd=REPO.parent, check=True, timeout=seconds(120))
+    modules = set(json.loads(result.stdout.splitlines()[-1]))
+    assert "app.pages.containers" in modules
+    assert loaded(modules, "qtawesome", "qtpy", "pyte", "wcwidth", "app.widgets.terminal") == []
