@@ -124,6 +124,8 @@ def world_readable_app() -> Iterator[Path]:
     probe = (
         "import sys, sysconfig, app.doctor, httpcore, h11, anyio._backends._asyncio\n"
         "import app.cli; app.cli.build_parser()  # what `python -m app doctor` loads first\n"
+        "import engine\n"
+        "for name in engine.__all__: getattr(engine, name)  # engine loads its names lazily\n"
         "site = sysconfig.get_paths()['purelib']\n"
         "for m in list(sys.modules.values()):\n"
         "    f = getattr(m, '__file__', None) or ''\n"
