@@ -28,6 +28,7 @@ from typing import Protocol
 from engine._client import Engine
 from engine._errors import ProtocolError
 from engine._models import parse_timestamp
+from engine._threads import in_thread
 
 #: ``progress(done, total)``: bytes so far, and the total when known.
 Progress = Callable[[int, int | None], None]
@@ -160,6 +161,31 @@ def keep_links_skip_devices(member: tarfile.TarInfo, path: str) -> tarfile.TarIn
     return tarfile.data_filter(member, path)
 
 
+async def write_chunks(chunks: AsyncIterator[bytes], out: Writer,
+                       progress: Progress | None = None, total: int | None = None, *,
+                       first: bytes = b"") -> int:
+    """Write ``first`` then ``chunks`` to ``out`` in MiB pieces, each in a worker thread (a
+    disk may be slow; the loop is not), reporting progress per piece; returns bytes."""
+    done = 0
+    pending: list[bytes] = [first] if first else []
+    size = len(first)
+    async for chunk in chunks:
+        pending.append(chunk)
+        size += len(chunk)
+        if size >= CHUNK:
+            await in_thread(out.write, b"".join(pending))
+            done += size
+            pending, size = [], 0
+            if progress is not None:
+                progress(done, total)
+    if pending:
+        await in_thread(out.write, b"".join(pending))
+        done += size
+    if progress is not None:
+        progress(done, total)
+    return done
+
+
 async def save_out(client: Engine, container_id: str, archive_path: str, destination: Path, *,
                    folder: bool, total: int | None = None, progress: Progress | None = None,
                    first: bytes = b"") -> Path:
@@ -174,23 +200,7 @@ async def save_out(client: Engine, container_id: str, archive_path: str, destina
     with tempfile.TemporaryDirectory(prefix=".dockyard-save-", dir=destination.parent) as work:
         spool = Path(work) / "archive.tar"
         with spool.open("wb") as out:
-            done = 0
-            pending: list[bytes] = [first] if first else []
-            size = len(first)
             async with read_archive(client, container_id, archive_path) as chunks:
-                async for chunk in chunks:
-                    pending.append(chunk)
-                    size += len(chunk)
-                    if size >= CHUNK:
-                        await asyncio.to_thread(out.write, b"".join(pending))
-                        done += size
-                        pending, size = [], 0
-                        if progress is not None:
-                            progress(done, total)
-            if pending:
-                await asyncio.to_thread(out.write, b"".join(pending))
-                done += size
-            if progress is not None:
-                progress(done, total)
+                await write_chunks(chunks, out, progress, total, first=first)
         await asyncio.to_thread(extract_saved, spool, Path(work) / "out", folder, destination)
     return destination

@@ -44,6 +44,7 @@ from engine._errors import APIError, NotFound, ProtocolError
 from engine._layers.model import ChangeKind
 from engine._layers.tar import MemberSink, TarMember, TarParser
 from engine._shapes import decode_json
+from engine._threads import in_thread
 
 #: How many changed paths get a size (one ``HEAD`` each); the rest show none.
 CHANGE_SIZE_LIMIT = 2000
@@ -402,7 +403,7 @@ async def _spooled(spool: Path, total: int, progress: Progress | None) -> AsyncI
     done = 0
     with spool.open("rb") as source:
         while True:
-            data = await asyncio.to_thread(source.read, CHUNK)
+            data = await in_thread(source.read, CHUNK)
             if not data:
                 break
             done += len(data)

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from engine._decoders import JSONStreamDecoder
 from engine._errors import APIError, EngineError
+from engine._threads import in_thread
 
 if TYPE_CHECKING:
     from engine._client import Engine
@@ -133,11 +134,11 @@ async def _write_body(client: Engine, path: str, params: Any, destination: Path,
         async with client.open_body("GET", path, params=params) as body:
             async for views in _reads(body):
                 if compress:  # CPU-bound: off the event loop
-                    done += await asyncio.to_thread(output.write, views)
+                    done += await in_thread(output.write, views)
                 else:
                     done += output.write(views)
                 yield Transfer(done, total)
-        await asyncio.to_thread(output.finish)
+        await in_thread(output.finish)
     except BaseException:
         output.abandon()
         raise
@@ -185,7 +186,7 @@ async def _read_file(path: Path, sent: list[int], gunzip: bool = False
     """
     inflate = zlib.decompressobj(16 + zlib.MAX_WBITS) if gunzip else None
     with path.open("rb") as file:
-        while chunk := await asyncio.to_thread(file.read, UPLOAD_CHUNK):
+        while chunk := await in_thread(file.read, UPLOAD_CHUNK):
             sent[0] += len(chunk)
             if inflate is not None:
                 chunk = await asyncio.to_thread(inflate.decompress, chunk)

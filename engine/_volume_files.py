@@ -52,10 +52,12 @@ from engine._archive import (
     read_archive,
     save_out,
     stat_path,
+    write_chunks,
 )
 from engine._client import Engine
 from engine._errors import APIError, Conflict, EngineError, NotFound
 from engine._layers.tar import TarMember, TarParser
+from engine._threads import in_thread
 from engine._volumes import Volume, create_volume, volume
 
 #: Every helper container Dockyard makes carries this label, valued by what it is for.
@@ -253,25 +255,8 @@ class VolumeHelper:
 
         ``first``: bytes written before the engine's (a header it leaves out).
         """
-        done = 0
-        pending: list[bytes] = [first] if first else []
-        size = len(first)
         async with self.tar(path, contents) as chunks:
-            async for chunk in chunks:
-                pending.append(chunk)
-                size += len(chunk)
-                if size >= CHUNK:
-                    await asyncio.to_thread(out.write, b"".join(pending))
-                    done += size
-                    pending, size = [], 0
-                    if progress is not None:
-                        progress(done, total)
-        if pending:
-            await asyncio.to_thread(out.write, b"".join(pending))
-            done += size
-        if progress is not None:
-            progress(done, total)
-        return done
+            return await write_chunks(chunks, out, progress, total, first=first)
 
     async def put_tar(self, chunks: AsyncIterator[bytes], path: str = "") -> None:
         """``PUT …/archive``: extract a plain tar at ``path`` in the volume.
@@ -427,18 +412,18 @@ async def export_path(
 async def backup_volume(
     client: Engine, volume_name: str, destination: Path, *,
     progress: Progress | None = None, image: str | None = None,
-    labels: Mapping[str, str] | None = None,
+    labels: Mapping[str, str] | None = None, size: int | None = None,
 ) -> int:
     """Write the volume's contents to ``destination`` as a ``.tar.gz``; returns tar bytes.
 
     The archive holds ``./`` and everything under it (as ``tar czf - -C vol .``
     would), so it restores into any volume.  Written beside the destination and
     renamed at the end: a cancel or a failure leaves no partial file.
-    Progress counts uncompressed bytes against the size ``/system/df`` measured.
+    Progress counts uncompressed bytes against ``size``: the caller's (a listed
+    volume's), else measured, which is a ``/system/df`` of the whole engine.
     """
     destination = Path(destination)
-    measured = await volume(client, volume_name, size=True)
-    total = measured.size
+    total = size if size is not None else (await volume(client, volume_name, size=True)).size
     async with volume_helper(client, volume_name, image=image, labels=labels) as helper:
         first = b""
         if client.version.is_podman:  # Podman leaves out "./": its mode would be lost
@@ -487,7 +472,7 @@ async def _gunzip_chunks(source: Path, progress: Progress | None) -> AsyncIterat
             else raw
         while True:
             try:
-                chunk = await asyncio.to_thread(stream.read, CHUNK)
+                chunk = await in_thread(stream.read, CHUNK)
             except (OSError, EOFError, gzip.BadGzipFile) as exc:
                 raise BadArchive(f"{source.name} is not a readable .tar.gz: {exc}") from exc
             if not chunk:
@@ -552,21 +537,24 @@ async def create_new_volume(client: Engine, name: str, *,
 async def clone_volume(
     client: Engine, source: str, target: str, *, progress: Progress | None = None,
     image: str | None = None, labels: Mapping[str, str] | None = None,
+    size: int | None = None,
 ) -> Volume:
     """A new volume ``target`` with the contents of ``source`` (modes and times kept).
 
     The tar streams from one helper straight into the other.  ``labels`` are
     the new volume's (and the helpers').  A target that exists is refused; a
-    clone that fails or is cancelled removes the half-made target.
+    clone that fails or is cancelled removes the half-made target.  ``size`` is
+    the source's for progress, as for :func:`backup_volume`.
     """
-    measured = await volume(client, source, size=True)
+    measured = await volume(client, source, size=size is None)  # it exists, before anything
+    total = size if size is not None else measured.size
     created = await create_new_volume(client, target, labels=labels)
     try:
         async with volume_helper(client, source, image=image, labels=labels) as reader, \
                 volume_helper(client, target, read_only=False, image=image,
                               labels=labels) as writer, \
                 reader.tar("", contents=True) as chunks:
-            await writer.put_tar(_counted(chunks, progress, measured.size))
+            await writer.put_tar(_counted(chunks, progress, total))
     except BaseException:
         with contextlib.suppress(EngineError):
             await asyncio.shield(client.request("DELETE", f"/volumes/{target}"))

@@ -24,7 +24,6 @@ kind of endpoint (ssh://) is one more module with one more subclass, chosen in
 
 from __future__ import annotations
 
-import asyncio
 import errno
 import json
 import ssl
@@ -42,6 +41,7 @@ from engine._errors import (
     TLSError,
     error_for_status,
 )
+from engine._threads import in_thread
 
 #: Connecting is quick or it does not happen; reads have their own timeouts.
 CONNECT_TIMEOUT = 5.0
@@ -314,7 +314,7 @@ class Transport(ABC):
         async def chunks() -> AsyncIterator[bytes]:
             done = 0
             while done < length:
-                chunk = await asyncio.to_thread(source.read, min(UPLOAD_CHUNK, length - done))
+                chunk = await in_thread(source.read, min(UPLOAD_CHUNK, length - done))
                 if not chunk:
                     break
                 done += len(chunk)

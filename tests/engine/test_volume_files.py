@@ -385,3 +385,27 @@ async def test_sweep_removes_stale_helpers_of_any_owner_and_nothing_else(
     assert engine.is_helper({engine.HELPER_LABEL: engine.HELPER_KIND})
     assert not engine.is_helper({engine.HELPER_LABEL: "not-ours"})
     assert not engine.is_helper({})
+
+
+async def test_a_known_size_spares_measuring_the_whole_engine(
+        disk_engine: EngineUnderTest, volume: str, tmp_path: Path) -> None:  # noqa: F811
+    """The page knows a volume's size from its list: backing up or cloning with it asks
+    no /system/df (a measurement of every image and volume on a big engine)."""
+    archive = tmp_path / "backup.tar.gz"
+    totals: set[int | None] = set()
+    with FaultProxy(disk_engine.endpoint.socket_path or "", tmp_path / "proxy.sock") as relay:
+        async with await engine.Engine.open(parse_host(relay.url, "proxy")) as client:
+            listed = await engine.volume(client, volume, size=True)
+            assert listed.size is not None and listed.size > 0
+            measured_before = sum("/system/df" in r for r in relay.requests)
+            written = await engine.backup_volume(
+                client, volume, archive, image=disk_engine.image, labels=LABELS,
+                size=listed.size, progress=lambda _done, total: totals.add(total))
+            target = unique_name("clone")
+            await engine.clone_volume(client, volume, target, image=disk_engine.image,
+                                      labels=LABELS, size=listed.size,
+                                      progress=lambda _done, total: totals.add(total))
+            assert sum("/system/df" in r for r in relay.requests) == measured_before
+    assert written > 0 and totals == {listed.size}
+    assert cli_tar(disk_engine, target) == cli_tar(disk_engine, volume)
+    assert our_helpers(disk_engine) == []
