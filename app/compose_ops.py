@@ -22,8 +22,8 @@ from pathlib import Path
 from PySide6.QtWidgets import QFileDialog, QWidget
 
 import engine
-from app.operations import _finish_on_failure, _offer_again, _sentence
-from app.presentation import counted
+from app.operations import _offer_again
+from app.presentation import counted, sentence
 from app.session import EngineSession, MessageLevel
 from app.settings import Settings
 from app.widgets.activity import Activity, ActivityPanel
@@ -99,7 +99,7 @@ def start_compose(session: EngineSession, panel: ActivityPanel, verb: str,
         partial(_compose, session, activity, verb, target),
         describe=f"{verb} app {target.project}",
         on_done=lambda ok: on_done(target.project) if ok and on_done else None)
-    _finish_on_failure(activity)
+    activity.end_with_task()
     _offer_again(activity, panel, f"{TITLES.get(verb, verb)} again",
                  partial(start_compose, session, panel, verb, target, on_done))
     return activity
@@ -189,7 +189,7 @@ async def _compose(session: EngineSession, activity: Activity, verb: str,
 def _failed(session: EngineSession, activity: Activity, verb: str,
             target: engine.ComposeTarget, service: str, error: str) -> bool:
     who = f"service {service}: " if service else ""
-    text = f"{TITLES.get(verb, verb)} of app {target.project} failed: {who}{_sentence(error)}"
+    text = f"{TITLES.get(verb, verb)} of app {target.project} failed: {who}{sentence(error)}"
     activity.finish(False, text)
     session.message.emit(MessageLevel.ERROR, text)
     return False

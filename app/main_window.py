@@ -15,6 +15,7 @@ from PySide6.QtCore import QSize, Qt, SignalInstance
 from PySide6.QtGui import QAction, QCloseEvent, QIcon, QKeySequence
 from PySide6.QtWidgets import (
     QApplication,
+    QDialog,
     QHBoxLayout,
     QHeaderView,
     QLabel,
@@ -428,16 +429,27 @@ class MainWindow(QMainWindow):
         self.settings.set_number("page", self.sidebar.currentRow())
         self.settings.sync()
 
+    def unfinished_work(self) -> list[str]:
+        """What quitting would end: open shells, the activity panel's running pulls,
+        builds, pushes, saves and Compose runs, and file transfers in their own dialogs
+        (a volume's back-up, restore or clone)."""
+        shells = self.containers_page.detail.open_shell_count()
+        work = [counted(shells, "open shell")] if shells else []
+        work += [a.accessibleName() for a in self.activity.activities() if not a.done]
+        work += [dialog.windowTitle() for dialog in self.findChildren(QDialog)
+                 if dialog.isVisible() and getattr(dialog, "running", False) is True]
+        return work
+
     def closeEvent(self, event: QCloseEvent) -> None:
-        """Quitting ends every open shell: ask first (non-modal: the close is ignored
+        """Quitting ends whatever still runs: ask first (non-modal: the close is ignored
         and repeated when the user says Quit)."""
-        shells = self.page(ContainersPage).detail.open_shell_count()
-        if shells and not self._quit_confirmed:
+        work = [] if self._quit_confirmed else self.unfinished_work()
+        if work:
             event.ignore()
             if self._quit_question is None:
-                verb = "is" if shells == 1 else "are"
                 self._quit_question = ask(
-                    self, "Quit Dockyard", f"{counted(shells, 'shell')} {verb} open: Quit anyway?",
+                    self, "Quit Dockyard",
+                    f"Still running: {'; '.join(work)}. Quitting ends it: Quit anyway?",
                     "Quit", self._quit_anyway, name="quit-confirm",
                     icon=QMessageBox.Icon.Warning)
                 self._quit_question.finished.connect(self._quit_question_closed)

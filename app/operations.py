@@ -16,7 +16,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QPushButton
 
 import engine
-from app.presentation import counted, human_size
+from app.presentation import counted, human_size, sentence
 from app.session import EngineSession, MessageLevel
 from app.widgets.activity import Activity, ActivityPanel
 from app.widgets.build_sheet import BuildRequest
@@ -46,7 +46,7 @@ def start_pull(session: EngineSession, panel: ActivityPanel, reference: str,
         partial(_pull, activity, ref, auth, platform, retry), describe=f"pull {ref.familiar}",
         on_done=lambda name: on_done(name) if on_done and name else None,
     )
-    _finish_on_failure(activity)
+    activity.end_with_task()
     _offer_again(activity, panel, "Pull again",
                  partial(start_pull, session, panel, reference, on_done, auth, platform))
     return activity
@@ -83,10 +83,7 @@ def _log_in_and_retry(session: EngineSession, panel: ActivityPanel, ref: engine.
     def accepted() -> None:
         username, password = dialog.username.text().strip(), dialog.password.text()
         if dialog.save.isChecked():
-            session.run(_save_login, ref.registry, username, password,
-                        describe="save the login",
-                        on_done=lambda store: session.message.emit(
-                            MessageLevel.INFO, f"Saved the login in {store}"))
+            session.save_login(ref.registry, username, password)
         panel.dismiss(activity)
         start_pull(session, panel, ref.familiar, on_done,
                    auth=engine.login_auth(ref.registry, username, password), platform=platform)
@@ -95,12 +92,6 @@ def _log_in_and_retry(session: EngineSession, panel: ActivityPanel, ref: engine.
     dialog.open()
     return dialog
 
-
-async def _save_login(_client: engine.Engine, registry: str, username: str,
-                      password: str) -> engine.LoginStore:
-    """Save where ``docker login`` would: a credential helper is a program that may take a
-    while (a keyring prompt), so it runs off the GUI thread."""
-    return await asyncio.to_thread(engine.save_login, registry, username, password)
 
 
 async def _pull(activity: Activity, ref: engine.ImageReference, login: str | None,
@@ -127,10 +118,10 @@ async def _pull(activity: Activity, ref: engine.ImageReference, login: str | Non
     except engine.PullFailed as exc:
         if exc.reason is engine.PullFailure.UNAUTHORIZED:  # before finish: see _offer_again
             activity.offer("Log in…", "activity-login", retry)
-        activity.finish(False, _sentence(str(exc)))
+        activity.finish(False, sentence(str(exc)))
         return None
     except engine.EngineError as exc:
-        activity.finish(False, _sentence(str(exc)))
+        activity.finish(False, sentence(str(exc)))
         return None
     activity.finish(True, f"Pulled {ref.familiar}.")
     return ref.familiar
@@ -150,7 +141,7 @@ def start_build(session: EngineSession, panel: ActivityPanel, request: BuildRequ
         partial(_build, activity, request, rewalk), describe=request.title.lower(),
         on_done=lambda image_id: on_done(image_id) if on_done and image_id else None,
     )
-    _finish_on_failure(activity)
+    activity.end_with_task()
     _offer_again(activity, panel, "Build again",
                  partial(start_build, session, panel, request, on_done, rewalk=True))
     return activity
@@ -174,7 +165,7 @@ async def _build(activity: Activity, request: BuildRequest, rewalk: bool,
                     engine.walk_context, context.root, str(context.dockerfile_path or
                                                            context.dockerfile))
             except engine.ContextError as exc:
-                activity.finish(False, _sentence(str(exc)))
+                activity.finish(False, sentence(str(exc)))
                 return None
         activity.set_status(f"Sending {counted(context.file_count, 'file')} "
                             f"({human_size(context.total_size)})…")
@@ -191,9 +182,9 @@ async def _build(activity: Activity, request: BuildRequest, rewalk: bool,
             _show_build_event(activity, event)
             if isinstance(event, engine.BuildComplete):
                 tags = f", tagged {', '.join(request.tags)}" if request.tags else ""
-                cache = f"\n{_sentence(event.cache.summary)}." if event.cache else ""
+                cache = f"\n{sentence(event.cache.summary)}." if event.cache else ""
                 if event.cache:
-                    activity.append(f"{_sentence(event.cache.summary)}.")
+                    activity.append(f"{sentence(event.cache.summary)}.")
                 activity.finish(True, f"Built {event.image_id[:19]}{tags}.{cache}")
                 return event.image_id
     except engine.BuildFailed as exc:
@@ -232,23 +223,3 @@ def _show_build_event(activity: Activity, event: engine.BuildEvent) -> None:
         activity.set_status(f"{event.state}: {event.name}")
         if event.state != "running" and event.state != "waiting":
             activity.append(f"[{event.state}{took}] {event.name}")
-
-
-def _finish_on_failure(activity: Activity) -> None:
-    """An error the session reported (engine gone, bad request) also ends the activity."""
-    task = activity.task
-    if task is None:
-        activity.finish(False, "Not connected to an engine.")
-        return
-
-    def ended(done: asyncio.Task[object]) -> None:
-        if not activity.done:
-            activity.finish(False, "Cancelled." if done.cancelled() else "Failed unexpectedly.")
-
-    task.add_done_callback(ended)
-
-
-
-def _sentence(text: str) -> str:
-    """The daemon's and the engine's messages start in lower case; a status line does not."""
-    return text[:1].upper() + text[1:]

@@ -443,3 +443,8 @@ def parse_target(text: str) -> Target:
     if tag and not repository:
         raise BadTarget(f"a tag needs a repository: {text!r}")
     return Target(registry, repository, tag)
+
+
+def sentence(text: str) -> str:
+    """The daemon's and the engine's messages start in lower case; a status line does not."""
+    return text[:1].upper() + text[1:]

@@ -490,6 +490,20 @@ class EngineSession(QObject):
             self._keyed[key] = task
         return task
 
+    def save_login(self, registry: str, username: str, password: str) -> asyncio.Task[Any]:
+        """Save a login where ``docker login`` would, and say where.  A credential helper
+        is a program that may take a while (a keyring prompt): off the GUI thread.  It
+        needs no engine, so it works while disconnected too."""
+        async def save() -> engine.LoginStore:
+            return await asyncio.to_thread(engine.save_login, registry, username, password)
+
+        task = asyncio.ensure_future(self._guard(save, "save the login", False))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        task.add_done_callback(partial(_deliver, lambda store: self.message.emit(
+            MessageLevel.INFO, f"Saved the login in {store}")))
+        return task
+
     def cancel(self, key: str) -> None:
         """Cancel the running task started with ``key``, if any."""
         if (task := self._keyed.pop(key, None)) is not None:

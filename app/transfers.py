@@ -21,8 +21,8 @@ from PySide6.QtGui import QGuiApplication
 import engine
 from app.pages.containers import ContainersPage
 from app.pages.images import ImagesPage
-from app.presentation import counted, human_size
-from app.session import EngineSession, MessageLevel
+from app.presentation import counted, human_size, sentence
+from app.session import EngineSession
 from app.widgets.activity import Activity, ActivityPanel
 from app.widgets.drop_overlay import DropBuild
 
@@ -30,22 +30,6 @@ from app.widgets.drop_overlay import DropBuild
 SHOW_EVERY = 0.1
 
 
-def _sentence(text: str) -> str:
-    return text[:1].upper() + text[1:]
-
-
-def _watch(activity: Activity) -> None:
-    """An error the session reported (engine gone) or a cancel also ends the activity."""
-    task = activity.task
-    if task is None:
-        activity.finish(False, "Not connected to an engine.")
-        return
-
-    def ended(done: asyncio.Task[object]) -> None:
-        if not activity.done:
-            activity.finish(False, "Cancelled." if done.cancelled() else "Failed unexpectedly.")
-
-    task.add_done_callback(ended)
 
 
 # -- push --------------------------------------------------------------------------------
@@ -64,7 +48,7 @@ def start_push(session: EngineSession, panel: ActivityPanel, source: str, target
     activity.task = session.run(
         partial(_push, activity, source, target, auth), describe=f"push {target}",
         on_done=lambda digest: on_done(digest) if on_done and digest else None)
-    _watch(activity)
+    activity.end_with_task()
     return activity
 
 
@@ -96,10 +80,10 @@ async def _push(activity: Activity, source: str, target: str, login: str | None,
                 shown = now
                 _show_push(activity, progress)
     except (engine.PushFailed, engine.APIError) as exc:
-        activity.finish(False, _sentence(str(exc)))
+        activity.finish(False, sentence(str(exc)))
         return None
     except engine.EngineError as exc:
-        activity.finish(False, _sentence(str(exc)))
+        activity.finish(False, sentence(str(exc)))
         return None
     if last is None or last.digest is None:
         activity.finish(False, "The engine did not say what it pushed.")
@@ -138,7 +122,7 @@ def start_save(session: EngineSession, panel: ActivityPanel, names: list[str],
         partial(_write_file, activity, destination, f"Saved {what}",
                 partial(engine.save_images, names=names, destination=destination)),
         describe=f"save {what}")
-    _watch(activity)
+    activity.end_with_task()
     return activity
 
 
@@ -151,7 +135,7 @@ def start_export(session: EngineSession, panel: ActivityPanel, container: str, s
                 partial(engine.export_container, container=container,
                         destination=destination)),
         describe=f"export {shown}")
-    _watch(activity)
+    activity.end_with_task()
     return activity
 
 
@@ -167,7 +151,7 @@ async def _write_file(activity: Activity, destination: Path, done_text: str,
                 shown = now
                 _show_bytes(activity, last, "written")
     except engine.EngineError as exc:
-        activity.finish(False, _sentence(str(exc)))
+        activity.finish(False, sentence(str(exc)))
         return None
     activity.finish(True, f"{done_text} to {destination} ({human_size(last.done)}).")
     return destination
@@ -191,7 +175,7 @@ def start_load(session: EngineSession, panel: ActivityPanel, source: Path,
                                                                 source=source)),
         describe=f"load {source.name}",
         on_done=lambda names: on_done(names) if on_done and names else None)
-    _watch(activity)
+    activity.end_with_task()
     return activity
 
 
@@ -206,7 +190,7 @@ def start_import(session: EngineSession, panel: ActivityPanel, source: Path, rep
                 partial(engine.import_image, source=source, repository=repository, tag=tag)),
         describe=f"import {source.name}",
         on_done=lambda ids: on_done(ids) if on_done and ids else None)
-    _watch(activity)
+    activity.end_with_task()
     return activity
 
 
@@ -222,7 +206,7 @@ async def _read_file(activity: Activity, source: Path, done_text: str,
                 shown = now
                 _show_bytes(activity, last, "sent")
     except engine.EngineError as exc:
-        activity.finish(False, _sentence(str(exc)))
+        activity.finish(False, sentence(str(exc)))
         return ()
     for image in last.images:
         activity.append(image)
@@ -244,10 +228,7 @@ def connect_transfers(session: EngineSession, panel: ActivityPanel, images: Imag
             registry = engine.parse_reference(target).registry
             auth = engine.login_auth(registry, username, password)
             if save:
-                session.run(_save_login, registry, username, password,
-                            describe="save the login",
-                            on_done=lambda store: session.message.emit(
-                                MessageLevel.INFO, f"Saved the login in {store}"))
+                session.save_login(registry, username, password)
         start_push(session, panel, source, target, auth=auth)
 
     def load(source: Path) -> None:
@@ -262,8 +243,3 @@ def connect_transfers(session: EngineSession, panel: ActivityPanel, images: Imag
     containers.export_requested.connect(partial(start_export, session, panel))
     drop.load_dropped.connect(load)
 
-
-async def _save_login(_client: engine.Engine, registry: str, username: str,
-                      password: str) -> engine.LoginStore:
-    """Where ``docker login`` would save it; a credential helper may take a while."""
-    return await asyncio.to_thread(engine.save_login, registry, username, password)

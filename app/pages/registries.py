@@ -609,10 +609,7 @@ class RegistriesPage(QWidget):
             username, password = dialog.username.text().strip(), dialog.password.text()
             self._logins[registry] = engine.Credentials(username=username, password=password)
             if dialog.save.isChecked():
-                self.session.run(_save_login, registry, username, password,
-                                 describe="save the login",
-                                 on_done=lambda store: self.session.message.emit(
-                                     MessageLevel.INFO, f"Saved the login in {store}"))
+                self.session.save_login(registry, username, password)
             self.login_button.hide()
             self.browse()
 
@@ -639,11 +636,6 @@ class RegistriesPage(QWidget):
         except BadTarget:
             return ""
 
-
-async def _save_login(_client: engine.Engine, registry: str, username: str,
-                      password: str) -> engine.LoginStore:
-    """A credential helper is a program that may take a while: off the GUI thread."""
-    return await asyncio.to_thread(engine.save_login, registry, username, password)
 
 
 async def _remove_login(_client: engine.Engine, registry: str) -> engine.LoginStore | None:

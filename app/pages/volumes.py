@@ -162,12 +162,15 @@ class VolumesPage(TablePage):
                                               f"{volume.name}.tar.gz",
                                               "Gzipped tar (*.tar.gz *.tgz)")
         if path:
-            self.backup_to(volume.name, Path(path))
+            self.backup_to(volume.name, Path(path), volume.size)
 
-    def backup_to(self, name: str, destination: Path) -> VolumeTransferDialog:
+    def backup_to(self, name: str, destination: Path,
+                  size: int | None = None) -> VolumeTransferDialog:
+        """Back up ``name``; ``size`` (as listed) is the progress total, else the engine
+        measures it (a /system/df of everything)."""
+        options = {**self._helper_options(), "size": size}
         return open_transfer(self.session, self, f"Back up volume {name[:24]}", "Backing up",
-                             partial(_backup, name, destination, self._helper_options()),
-                             self._report)
+                             partial(_backup, name, destination, options), self._report)
 
     def restore_selected(self) -> None:
         """Into the selected volume (asked first when it holds files), or a new one."""
@@ -219,7 +222,8 @@ class VolumesPage(TablePage):
     def clone_to(self, volume: engine.Volume, target: str) -> VolumeTransferDialog:
         return open_transfer(self.session, self, f"Clone {volume.display_name} as {target}",
                              "Copying",
-                             partial(_clone, volume.name, target, self._helper_options()),
+                             partial(_clone, volume.name, target,
+                                     {**self._helper_options(), "size": volume.size}),
                              self._report)
 
     def _free_name(self, wanted: str) -> str:

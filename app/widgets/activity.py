@@ -128,6 +128,21 @@ class Activity(QFrame):
         if not self.done:
             self.finish(False, "Cancelled.")
 
+    def end_with_task(self) -> None:
+        """End when :attr:`task` ends without finishing this activity itself: cancelled,
+        or failed in a way the session reported as a message (the engine went away).
+        No task at all: the session was not connected."""
+        task = self.task
+        if task is None:
+            self.finish(False, "Not connected to an engine.")
+            return
+
+        def ended(done: asyncio.Task[object]) -> None:
+            if not self.done:
+                self.finish(False, "Cancelled." if done.cancelled() else "Failed unexpectedly.")
+
+        task.add_done_callback(ended)
+
     def finish(self, succeeded: bool, text: str) -> None:
         if self.done:
             return

@@ -277,10 +277,12 @@ def test_quitting_with_shells_open_asks_first(
 
     window.close()  # Ctrl+Q's slot
     assert window.isVisible()
-    assert answer(qtbot, "quit-confirm", "Cancel") == "1 shell is open: Quit anyway?"
+    assert answer(qtbot, "quit-confirm", "Cancel") == (
+        "Still running: 1 open shell. Quitting ends it: Quit anyway?")
     assert window.isVisible()
     window.close()
-    assert answer(qtbot, "quit-confirm", "Quit") == "1 shell is open: Quit anyway?"
+    assert answer(qtbot, "quit-confirm", "Quit") == (
+        "Still running: 1 open shell. Quitting ends it: Quit anyway?")
     qtbot.waitUntil(lambda: not window.isVisible(), timeout=wait_ms(5))
 
 
@@ -448,3 +450,27 @@ def test_pages_are_built_when_first_shown_and_read_nothing_before(
     finally:
         docker_engine.remove_test_containers()
         docker_engine.cli("volume", "rm", volume, check=False)
+
+
+def test_quitting_with_a_pull_running_asks_and_names_it(
+    qtbot: QtBot, make_session, docker_engine: EngineUnderTest,
+) -> None:
+    """Quitting ends a running pull (or build, push, save, Compose run, volume back-up)
+    as surely as a shell: it is named in the question, and Cancel keeps it running."""
+    from tests.app.conftest import answer
+    from tests.app.test_engine_switch import SilentRegistry
+
+    registry = SilentRegistry()
+    try:
+        window = connected_window(qtbot, make_session, docker_engine.url, show=True)
+        activity = window.pull(f"127.0.0.1:{registry.port}/dockyard-test/never:1")
+        assert activity is not None and not activity.done
+        window.close()
+        text = answer(qtbot, "quit-confirm", "Cancel")
+        assert text.startswith(f"Still running: Pull 127.0.0.1:{registry.port}/"), text
+        assert window.isVisible() and not activity.done
+        window.close()
+        answer(qtbot, "quit-confirm", "Quit")
+        qtbot.waitUntil(lambda: not window.isVisible(), timeout=wait_ms(5))
+    finally:
+        registry.close()
