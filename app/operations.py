@@ -82,10 +82,18 @@ def _log_in_and_retry(session: EngineSession, panel: ActivityPanel, ref: engine.
 
     def accepted() -> None:
         username, password = dialog.username.text().strip(), dialog.password.text()
-        if dialog.save.isChecked():
-            session.save_login(ref.registry, username, password)
+        save = dialog.save.isChecked()
+
+        def pulled(name: str) -> None:
+            # Saved once the registry took it (docker login checks first): a mistyped
+            # password never replaces a login that works.
+            if save:
+                session.save_login(ref.registry, username, password)
+            if on_done is not None:
+                on_done(name)
+
         panel.dismiss(activity)
-        start_pull(session, panel, ref.familiar, on_done,
+        start_pull(session, panel, ref.familiar, pulled,
                    auth=engine.login_auth(ref.registry, username, password), platform=platform)
 
     dialog.accepted.connect(accepted)

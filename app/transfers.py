@@ -224,12 +224,14 @@ def connect_transfers(session: EngineSession, panel: ActivityPanel, images: Imag
 
     def push(source: str, target: str, username: str, password: str, save: bool) -> None:
         auth = None
+        pushed: Callable[[str], None] | None = None
         if username and password:
             registry = engine.parse_reference(target).registry
             auth = engine.login_auth(registry, username, password)
-            if save:
-                session.save_login(registry, username, password)
-        start_push(session, panel, source, target, auth=auth)
+            if save:  # once the registry took it, as docker login checks first
+                def pushed(_digest: str) -> None:
+                    session.save_login(registry, username, password)
+        start_push(session, panel, source, target, auth=auth, on_done=pushed)
 
     def load(source: Path) -> None:
         start_load(session, panel, source, on_done=images.select_loaded)

@@ -378,12 +378,32 @@ def test_unauthorized_pull_offers_a_login_and_saves_it_only_when_asked(
             else f"{user_config / 'config.json'})")
         messages: list[str] = []
         window.session.message.connect(lambda _level, text: messages.append(text))
+        # A mistyped password is not saved: the registry refused it (docker login checks
+        # first, too), so a login that works is never replaced by one that does not.
+        dialog.username.setText("dockyard")
+        dialog.password.setText("wrong-" + password)
+        dialog.save.setChecked(True)
+        dialog.accept()
+        qtbot.waitUntil(lambda: len(window.activity.activities()) == 1
+                        and window.activity.activities()[0] is not first, timeout=wait_ms(10))
+        [refused] = window.activity.activities()
+        qtbot.waitUntil(lambda: refused.done, timeout=wait_ms(60))
+        assert not refused.succeeded
+        assert helper.logins() == {}
+        config_file = user_config / "config.json"
+        kept = json.loads(config_file.read_text()) if config_file.exists() else {}
+        assert address not in kept.get("auths", {})
+        login = refused.findChild(QPushButton, "activity-login")
+        assert login is not None
+        login.click()
+        dialog = window.findChild(LoginDialog)
+        assert dialog is not None and dialog.isVisible()
         dialog.username.setText("dockyard")
         dialog.password.setText(password)
         dialog.save.setChecked(True)
         dialog.accept()
         qtbot.waitUntil(lambda: len(window.activity.activities()) == 1
-                        and window.activity.activities()[0] is not first, timeout=wait_ms(10))
+                        and window.activity.activities()[0] is not refused, timeout=wait_ms(10))
         [second] = window.activity.activities()
         qtbot.waitUntil(lambda: second.done, timeout=wait_ms(60))
         assert second.succeeded, second.status.text()
