@@ -180,6 +180,8 @@ class EngineSwitch(QObject):
         self.switchers: list[EngineSwitcher] = []
         self.question: QMessageBox | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
+        #: The pick being connected to, if any (a newer pick cancels it).
+        self._connecting: asyncio.Task[Any] | None = None
         self._surveyed = False
         self.host_question: QMessageBox | None = None
         self._asked_keys: set[str] = set()
@@ -304,14 +306,23 @@ class EngineSwitch(QObject):
         self.question = None
 
     def _open_and_switch(self, entry: EngineEntry) -> None:
+        # The last pick wins: a slow engine picked first must not take over afterwards.
+        if self._connecting is not None and not self._connecting.done():
+            self._connecting.cancel()
+        prior = entry.state
         entry.state = CONNECTING
         self._show()
-        self._spawn(self._connect(entry))
+        self._connecting = self._spawn(self._connect(entry, prior))
 
-    async def _connect(self, entry: EngineEntry) -> None:
+    async def _connect(self, entry: EngineEntry, prior: str = "") -> None:
         try:
             client = await asyncio.wait_for(
                 engine.Engine.open(entry.endpoint, deadline=PROBE_SECONDS), PROBE_SECONDS + 1)
+        except asyncio.CancelledError:
+            if entry.state == CONNECTING:
+                entry.state = prior
+                self._show()
+            raise
         except engine.UnknownHostKey as exc:
             entry.state, entry.error = "unreachable", str(exc)
             self._show()

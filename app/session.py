@@ -226,6 +226,10 @@ class EngineSession(QObject):
         finally:
             if not adopted:
                 await client.aclose()
+                # Whatever stopped the switch (a failure, a newer switch), the window is
+                # not left without an engine: supervision resumes on the current target.
+                if not self._closed and (self._supervisor is None or self._supervisor.done()):
+                    self._supervisor = asyncio.ensure_future(self._supervise())
 
     def retry_now(self) -> None:
         """Skip the rest of the backoff wait (the user pressed Retry)."""
