@@ -24,7 +24,7 @@ from app.event_loop import make_event_loop
 from app.helper_sweep import HelperSweeper
 from app.session import ConnectionState, EngineSession
 from tests.conftest import LABEL
-from tests.waits import wait_ms
+from tests.waits import seconds, wait_ms
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -218,3 +218,13 @@ def answer(qtbot: QtBot, name: str, button: str, *, tick: bool | None = None,
     assert button in labels, f"{button!r} is not among {labels}"
     box.buttons()[labels.index(button)].click()
     return text
+
+
+@pytest.fixture(autouse=True)
+def engine_probes_scaled(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The switcher gives an engine PROBE_SECONDS to answer; on a busy CI machine a
+    healthy engine can take longer, and would be listed as unreachable."""
+    import app.engine_switch
+
+    monkeypatch.setattr(app.engine_switch, "PROBE_SECONDS",
+                        seconds(app.engine_switch.PROBE_SECONDS))

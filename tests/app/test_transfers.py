@@ -31,6 +31,7 @@ from tests.engine.test_push import (  # noqa: F401  (fixtures)
     auth_registry,
     push_registry,
 )
+from tests.fault_proxy import Fault, FaultProxy
 from tests.waits import wait_ms
 
 
@@ -184,16 +185,25 @@ def test_a_cancelled_save_leaves_no_file(
     qtbot: QtBot, make_session, docker_engine: EngineUnderTest, own_tag: str, tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    window = open_window(qtbot, make_session, docker_engine)
-    select_tag(window.images_page, own_tag, qtbot)
-    _answer_save(monkeypatch, tmp_path / "cancelled.tar")
-    window.images_page.save_button.click()
-    activity = only_activity(window)
-    activity.cancel_button.click()
-    assert activity.done and activity.status.text() == "Cancelled."
-    assert activity.task is not None
-    qtbot.waitUntil(activity.task.done, timeout=wait_ms(20))
-    assert list(tmp_path.iterdir()) == []
+    """Cancelled while the archive is being written (it arrives a byte at a time through
+    a relay): the half-written file goes."""
+    out = tmp_path / "out"
+    out.mkdir()
+    with FaultProxy(docker_engine.endpoint.socket_path or "", tmp_path / "p.sock") as relay:
+        relay.fault = Fault(r"/images/get$", "trickle", interval=0.01)
+        target = EngineUnderTest("docker", relay.url, docker_engine.cli_config, docker_engine.image)
+        window = open_window(qtbot, make_session, target)
+        select_tag(window.images_page, own_tag, qtbot)
+        _answer_save(monkeypatch, out / "cancelled.tar")
+        window.images_page.save_button.click()
+        activity = only_activity(window)
+        qtbot.waitUntil(lambda: relay.hits > 0 and any(out.iterdir()), timeout=wait_ms(20))
+        assert [p.name for p in out.iterdir()] == ["cancelled.tar.part"]
+        activity.cancel_button.click()
+        assert activity.done and activity.status.text() == "Cancelled."
+        assert activity.task is not None
+        qtbot.waitUntil(activity.task.done, timeout=wait_ms(20))
+        qtbot.waitUntil(lambda: not any(out.iterdir()), timeout=wait_ms(5))
 
 
 def _drop(window: MainWindow, path: Path) -> str:

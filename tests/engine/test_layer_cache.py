@@ -10,7 +10,6 @@ engine leaves nothing behind.
 from __future__ import annotations
 
 import os
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -70,17 +69,15 @@ async def test_a_second_open_is_served_from_the_cache_without_an_export(
         assert len(exports) == 1
         assert entry_path(client, first.image_id).is_file()
         calls: list[tuple[int, int]] = []
-        start = time.perf_counter()
         second = await analyze_image(client, any_engine.image, cache=cache,
                                      progress=lambda read, total: calls.append((read, total)))
-        took = time.perf_counter() - start
         assert len(exports) == 1  # no second export
         without = await analyze_image(client, any_engine.image)  # no cache: read again
         assert len(exports) == 2
     same_analysis(second, first)
     same_analysis(second, without)
-    assert calls and calls[-1][0] == calls[-1][1]  # done, at once
-    assert took < seconds(0.5)
+    # Done at once; how fast is bench_layer_cache's to say, not a test's on a busy machine.
+    assert calls and calls[-1][0] == calls[-1][1]
 
 
 CORRUPTIONS: dict[str, Callable[[bytes], bytes]] = {
