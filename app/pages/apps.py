@@ -202,7 +202,7 @@ class AppsPage(TablePage):
         self.logs.setAccessibleName("Merged logs of the selected app")
         self.tabs = QTabWidget(self)
         self.tabs.setObjectName("app-tabs")
-        services_tab = QWidget(self)
+        self.services_tab = services_tab = QWidget(self)
         services_layout = QVBoxLayout(services_tab)
         services_layout.setContentsMargins(0, 4, 0, 0)
         service_bar = QHBoxLayout()

@@ -150,7 +150,7 @@ def test_the_log_is_read_only_while_shown_and_resumes_without_repeats_or_gaps(
         last = target.cli("logs", "--tail", "1", ids[0]).split()
         return int(last[1]) if len(last) > 1 else -1
 
-    for hide in (lambda: page.tabs.setCurrentWidget(page.services_view),
+    for hide in (lambda: page.tabs.setCurrentWidget(page.services_tab),
                  lambda: window.sidebar.setCurrentRow(0)):
         hide()
         assert not view.isVisible()
