@@ -26,11 +26,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import os
 import re
 import shutil
+import signal
+import tempfile
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from engine._compose import ComposeProject
 from engine._compose_file import ComposeFile
@@ -196,28 +200,51 @@ def compose_env(tool: ComposeTool, engine_url: str,
     """The tool's environment: this process's, pointed at ``engine_url``.
 
     A TLS endpoint's certificates reach a Docker tool as the docker CLI's
-    ``DOCKER_CERT_PATH`` (a folder of ``ca.pem``, ``cert.pem``, ``key.pem``) and
-    ``DOCKER_TLS_VERIFY``, when they sit in one folder under those names.
+    ``DOCKER_CERT_PATH`` (a folder of ``ca.pem``, ``cert.pem``, ``key.pem``: files
+    named otherwise are linked under those names in a private folder) and
+    ``DOCKER_TLS_VERIFY``.  Whatever TLS settings this process inherited are dropped
+    first: they belong to another engine, or to none.
     """
     env = dict(os.environ if environ is None else environ)
-    env.pop("DOCKER_CONTEXT", None)
+    for inherited in ("DOCKER_CONTEXT", "DOCKER_TLS_VERIFY", "DOCKER_CERT_PATH", "DOCKER_TLS"):
+        env.pop(inherited, None)
     if tool.drives_podman:
         env["CONTAINER_HOST"] = engine_url
     else:
         env["DOCKER_HOST"] = engine_url
         env.pop("CONTAINER_HOST", None)
-        files = [tls.ca_cert, tls.client_cert, tls.client_key] if tls is not None else []
-        if files and all(files) and len({f.parent for f in files if f}) == 1 and \
-                [f.name for f in files if f] == ["ca.pem", "cert.pem", "key.pem"]:
-            env["DOCKER_CERT_PATH"] = str(files[0].parent)  # type: ignore[union-attr]
-            if tls is not None and tls.verify:
+        if tls is not None:
+            if (folder := _cert_folder(tls)) is not None:
+                env["DOCKER_CERT_PATH"] = str(folder)
+            if tls.verify:
                 env["DOCKER_TLS_VERIFY"] = "1"
             else:
-                env.pop("DOCKER_TLS_VERIFY", None)
+                env["DOCKER_TLS"] = "1"  # TLS without verifying, as the engine was added
     # Plain lines, no progress bars redrawn in place: the output is read as a log.
     env["COMPOSE_ANSI"] = "never"
     env["BUILDKIT_PROGRESS"] = "plain"
     return env
+
+
+def _cert_folder(tls: TLSConfig) -> Path | None:
+    """A folder holding the endpoint's files as ca.pem, cert.pem and key.pem (the only
+    names the docker CLI and Compose read), or None when it has none."""
+    named = {"ca.pem": tls.ca_cert, "cert.pem": tls.client_cert, "key.pem": tls.client_key}
+    files = {name: path for name, path in named.items() if path is not None}
+    if not files:
+        return None
+    parents = {path.parent for path in files.values()}
+    if len(parents) == 1 and all(path.name == name for name, path in files.items()):
+        return parents.pop()
+    key = hashlib.sha256("\0".join(str(p) for p in files.values()).encode()).hexdigest()[:16]
+    folder = Path(tempfile.gettempdir()) / f"dockyard-{os.getuid()}-tls-{key}"
+    folder.mkdir(mode=0o700, exist_ok=True)
+    for name, path in files.items():
+        link = folder / name
+        with contextlib.suppress(FileNotFoundError):
+            link.unlink()
+        link.symlink_to(path.resolve())
+    return folder
 
 
 def compose_command(tool: ComposeTool, verb: str, target: ComposeTarget, engine_url: str,
@@ -331,13 +358,16 @@ async def run_compose(invocation: ComposeInvocation) -> AsyncIterator[str]:
 
 
 async def _stop(process: asyncio.subprocess.Process) -> None:
+    """Stop the tool and what it started: podman-compose runs ``podman pull/build/run``
+    as children, which would go on after the tool alone was stopped.  The tool leads
+    its own process group (``start_new_session``), so the group is signalled."""
     with contextlib.suppress(ProcessLookupError):
-        process.terminate()
+        os.killpg(process.pid, signal.SIGTERM)
     try:
         await asyncio.wait_for(asyncio.shield(process.wait()), TERM_SECONDS)
     except TimeoutError:
         with contextlib.suppress(ProcessLookupError):
-            process.kill()
+            os.killpg(process.pid, signal.SIGKILL)
         await process.wait()
 
 

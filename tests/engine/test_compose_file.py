@@ -170,6 +170,28 @@ def test_command_lines_point_the_tool_at_the_window_engine() -> None:
     assert up.env["DOCKER_CERT_PATH"] == str(certs) and up.env["DOCKER_TLS_VERIFY"] == "1"
 
 
+def test_tls_files_of_any_name_reach_the_tool_and_inherited_tls_never_does(
+        tmp_path: Path) -> None:
+    """An engine added with its own file names still gets TLS; another engine's TLS
+    settings in this process's environment never leak into the tool's."""
+    target = engine.ComposeTarget("shop", ("/srv/shop/compose.yaml",), "/srv/shop")
+    docker = engine.ComposeTool("docker-compose", ("/usr/bin/docker-compose",), "1.29.2")
+    inherited = {"DOCKER_TLS_VERIFY": "1", "DOCKER_CERT_PATH": "/elsewhere", "PATH": "/bin"}
+    plain = engine.compose_command(docker, "up", target, "unix:///run/d.sock",
+                                   environ=inherited)
+    assert "DOCKER_TLS_VERIFY" not in plain.env and "DOCKER_CERT_PATH" not in plain.env
+    for name in ("lab-ca.crt", "me.crt", "me.key"):
+        (tmp_path / name).write_text(name)
+    tls = engine.TLSConfig(True, tmp_path / "lab-ca.crt", tmp_path / "me.crt",
+                           tmp_path / "me.key")
+    up = engine.compose_command(docker, "up", target, "tcp://lab:2376", environ=inherited,
+                                tls=tls)
+    folder = Path(up.env["DOCKER_CERT_PATH"])
+    assert folder != Path("/elsewhere") and up.env["DOCKER_TLS_VERIFY"] == "1"
+    assert {p.name: p.read_text() for p in folder.iterdir()} == {
+        "ca.pem": "lab-ca.crt", "cert.pem": "me.crt", "key.pem": "me.key"}
+
+
 def test_the_failing_service_and_error_are_read_from_each_tools_output() -> None:
     services = ("web", "worker", "cache")
     compose1 = ["Creating network \"shop_back\" with the default driver",
