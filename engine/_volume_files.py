@@ -67,8 +67,10 @@ HELPER_KIND = "volume-files"
 HELPER_OWNER_LABEL = "dockyard.helper.owner"
 HELPER_OWNER = uuid.uuid4().hex
 #: A helper is never started and lives as long as one operation: one created this long
-#: ago and not running is a leftover of a process that crashed (any owner's).
-STALE_HELPER_AGE = 3600.0
+#: ago is a leftover of a process that crashed (any owner's).  A day, not an hour: a
+#: helper is never "running", so age is all that tells a leftover from the helper of a
+#: long back-up in another window; this process's own are never swept.
+STALE_HELPER_AGE = 24 * 3600.0
 #: The values of :data:`HELPER_LABEL` this code makes (a sweep removes no other).
 HELPER_KINDS = frozenset({HELPER_KIND})
 #: Where the helper mounts the volume.
@@ -371,6 +373,7 @@ async def sweep_stale_helpers(
     removed: list[str] = []
     for container in await client.containers(all=True, filters={"label": wanted}):
         if (not is_helper(container.labels) or container.created is None
+                or container.labels.get(HELPER_OWNER_LABEL) == HELPER_OWNER  # ours: in use
                 or container.created > cutoff
                 or container.state in ("running", "paused", "restarting", "removing")):
             continue

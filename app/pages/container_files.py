@@ -468,6 +468,10 @@ class ContainerFilesTab(QWidget):
         size = self.model.sizes.get(entry.path, entry.size) if entry.is_dir else entry.size
         if container is None or self._removed(entry):
             return None
+        if self.transfer is not None and not self.transfer.done():
+            # The save could not start: a drag must not carry a path never written.
+            self._end("Another copy is running: wait for it or cancel it")
+            return None
         if size > DRAG_LIMIT:
             self._end(f"{entry.name} is {human_size(size)}: use Save… for more than"
                       f" {human_size(DRAG_LIMIT)}")

@@ -10,9 +10,12 @@ is comes from its first entries (:func:`is_image_archive`): a few kB read.
 
 from __future__ import annotations
 
+import gzip
 import re
 import tarfile
+import zlib
 from pathlib import Path
+from typing import IO, cast
 
 from PySide6.QtCore import QEvent, QObject, Qt, Signal
 from PySide6.QtGui import QDragEnterEvent, QDragMoveEvent, QDropEvent
@@ -38,18 +41,45 @@ _ARCHIVE_ENTRY = re.compile(
     r"|[0-9a-f]{64}(?:/|\.json$|\.tar$))")
 
 
+#: How far into a dragged file the check may read (after un-gzipping): it runs on the
+#: GUI thread at drag-enter, and a multi-GB build context must not stall the window.
+LOOK_LIMIT = 8 << 20
+
+
+class _Limited:
+    """A file read no further than ``limit`` bytes (then OSError)."""
+
+    def __init__(self, stream: IO[bytes], limit: int) -> None:
+        self.stream, self.left = stream, limit
+
+    def read(self, size: int = -1) -> bytes:
+        if size < 0 or size > self.left:
+            raise OSError("read too far to decide")
+        data = self.stream.read(size)
+        self.left -= len(data)
+        return data
+
+
 def is_image_archive(path: Path) -> bool:
-    """True for an image archive as ``docker save`` / ``podman save`` write (gzipped too)."""
+    """True for an image archive as ``docker save`` / ``podman save`` write (gzipped too).
+
+    The first few entries decide (an archive's names say what it is at once); at most
+    :data:`LOOK_LIMIT` bytes are read."""
     if not path.is_file():
         return False
     try:
-        with tarfile.open(path, "r|*") as archive:
-            for count, member in enumerate(archive):
-                if _ARCHIVE_ENTRY.match(member.name):
-                    return True
-                if count >= 2:
-                    return False
-    except (OSError, tarfile.TarError, EOFError):
+        with path.open("rb") as raw:
+            gzipped = raw.read(2) == b"\x1f\x8b"
+            raw.seek(0)
+            stream = cast(IO[bytes], gzip.GzipFile(fileobj=raw)) if gzipped else raw
+            with tarfile.open(fileobj=cast(IO[bytes], _Limited(stream, LOOK_LIMIT)),
+                              mode="r|") as archive:
+                for count, member in enumerate(archive):
+                    if _ARCHIVE_ENTRY.match(member.name):
+                        return True
+                    if count >= 2:
+                        return False
+    except (OSError, tarfile.TarError, EOFError, zlib.error):
         return False
     return False
 

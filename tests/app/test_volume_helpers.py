@@ -31,7 +31,7 @@ def test_helpers_are_not_listed_or_counted_and_stale_ones_are_swept_at_connect(
     session: EngineSession = make_session(any_engine.url)
     window = MainWindow(session)
     qtbot.addWidget(window)
-    # The default age (an hour) cannot pass in a test: this window's sweep takes any age.
+    # The default age (a day) cannot pass in a test: this window's sweep takes any age.
     window.helper_sweeper.older_than = 0.0
     swept: list[list[str]] = []
     window.helper_sweeper.swept.connect(swept.append)
