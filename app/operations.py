@@ -27,13 +27,15 @@ READ_CHUNK = 1 << 20
 
 def start_pull(session: EngineSession, panel: ActivityPanel, reference: str,
                on_done: Callable[[str], None] | None = None,
-               auth: str | None = None, platform: str = "") -> Activity | None:
+               auth: str | None = None, platform: str = "",
+               save_login: tuple[str, str, str] | None = None) -> Activity | None:
     """Pull ``reference``; ``on_done`` gets the familiar name once the image exists.
 
     ``auth`` is a login typed just now; otherwise the docker CLI's saved
     credentials are used.  An "unauthorized" answer offers a login dialog.
     ``platform`` (``os/arch[/variant]``) picks one image of a multi-platform tag;
-    "" lets the engine pick its own.
+    "" lets the engine pick its own.  ``save_login`` (registry, user, password) is
+    saved once the pull succeeded: the registry took it (docker login checks first).
     """
     try:
         ref = engine.parse_reference(reference)
@@ -42,9 +44,17 @@ def start_pull(session: EngineSession, panel: ActivityPanel, reference: str,
         return None
     activity = panel.add(f"Pull {ref.familiar}" + (f" ({platform})" if platform else ""))
     retry = partial(_log_in_and_retry, session, panel, ref, on_done, activity, platform)
+    def pulled(name: str | None) -> None:
+        if not name:
+            return
+        if save_login is not None:
+            session.save_login(*save_login)
+        if on_done is not None:
+            on_done(name)
+
     activity.task = session.run(
         partial(_pull, activity, ref, auth, platform, retry), describe=f"pull {ref.familiar}",
-        on_done=lambda name: on_done(name) if on_done and name else None,
+        on_done=pulled,
     )
     activity.end_with_task()
     _offer_again(activity, panel, "Pull again",
@@ -82,19 +92,13 @@ def _log_in_and_retry(session: EngineSession, panel: ActivityPanel, ref: engine.
 
     def accepted() -> None:
         username, password = dialog.username.text().strip(), dialog.password.text()
-        save = dialog.save.isChecked()
-
-        def pulled(name: str) -> None:
-            # Saved once the registry took it (docker login checks first): a mistyped
-            # password never replaces a login that works.
-            if save:
-                session.save_login(ref.registry, username, password)
-            if on_done is not None:
-                on_done(name)
-
         panel.dismiss(activity)
-        start_pull(session, panel, ref.familiar, pulled,
-                   auth=engine.login_auth(ref.registry, username, password), platform=platform)
+        # Saved once the pull succeeded: a mistyped password never replaces a login
+        # that works.
+        start_pull(session, panel, ref.familiar, on_done,
+                   auth=engine.login_auth(ref.registry, username, password), platform=platform,
+                   save_login=(ref.registry, username, password) if dialog.save.isChecked()
+                   else None)
 
     dialog.accepted.connect(accepted)
     dialog.open()

@@ -123,6 +123,7 @@ def test_a_dropped_compose_file_is_shown_then_brought_up_grouped_and_taken_down(
     # One service's own actions: stop and start the worker only.
     page.services_view.selectRow(page.services.row_of("worker"))
     assert page.service_label.text().startswith("Service worker")
+    qtbot.waitUntil(page.service_actions["stop"].isEnabled, timeout=WAIT)
     page.service_actions["stop"].trigger()
     worker = f"{project.name}_worker_1"
     qtbot.waitUntil(lambda: project.ps().get(worker) == "exited", timeout=WAIT)
@@ -130,6 +131,8 @@ def test_a_dropped_compose_file_is_shown_then_brought_up_grouped_and_taken_down(
     qtbot.waitUntil(lambda: cell(page.services, "worker", "Replicas") == "0 of 1 running",
                     timeout=WAIT)
     page.services_view.selectRow(page.services.row_of("worker"))
+    # Enabled once the page has the worker stopped (a disabled action ignores trigger()).
+    qtbot.waitUntil(page.service_actions["start"].isEnabled, timeout=WAIT)
     page.service_actions["start"].trigger()
     qtbot.waitUntil(lambda: project.ps().get(worker) == "running", timeout=WAIT)
 

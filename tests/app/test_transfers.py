@@ -39,17 +39,20 @@ def select_tag(page: ImagesPage, reference: str, qtbot: QtBot) -> None:
     """Select the row of ``reference`` through the search box, as a user would."""
     repository, _, tag = reference.rpartition(":")
     page.search.setText(repository.rpartition("/")[2])
-    qtbot.waitUntil(lambda: any(row.reference == reference for row in page.model.items()),
-                    timeout=wait_ms(10))
-    for proxy_row in range(page.proxy.rowCount()):
-        item = page.proxy.index(proxy_row, 0).data(Qt.ItemDataRole.UserRole + 1)
-        if getattr(item, "reference", None) == reference:
-            page.table.selectRow(proxy_row)
-            return
-    rows = [r for r in range(page.proxy.rowCount())
-            if page.proxy.index(r, 1).data() == tag]
-    assert rows, f"no row for {reference}"
-    page.table.selectRow(rows[0])
+
+    def shown_row() -> int | None:
+        """The filtered table's row of ``reference`` (the search applies a moment later)."""
+        for proxy_row in range(page.proxy.rowCount()):
+            item = page.proxy.index(proxy_row, 0).data(Qt.ItemDataRole.UserRole + 1)
+            if getattr(item, "reference", None) == reference:
+                return proxy_row
+        return next((r for r in range(page.proxy.rowCount())
+                     if page.proxy.index(r, 1).data() == tag), None)
+
+    qtbot.waitUntil(lambda: shown_row() is not None, timeout=wait_ms(10))
+    row = shown_row()
+    assert row is not None, f"no row for {reference}"
+    page.table.selectRow(row)
 
 
 def only_activity(window: MainWindow) -> Activity:
@@ -67,7 +70,7 @@ def own_tag(docker_engine: EngineUnderTest) -> Iterator[str]:
 
 def open_push(window: MainWindow, reference: str, qtbot: QtBot) -> PushDialog:
     select_tag(window.images_page, reference, qtbot)
-    assert window.images_page.push_button.isEnabled()
+    qtbot.waitUntil(window.images_page.push_button.isEnabled, timeout=wait_ms(10))
     window.images_page.push_button.click()
     dialog = window.findChild(PushDialog)
     assert dialog is not None and dialog.isVisible()
