@@ -181,7 +181,9 @@ class SwarmPage(TablePage):
         self.view = views[0] if views else None
         view = self.view
         manager = view is not None and view.state.control_available and not view.podman
-        for widget in (self.search, self.table, self.tasks, self.tasks_title, self.count_label):
+        for widget in (self.search, self.table, self.tasks, self.tasks_title, self.count_label,
+                       self.replicas, self.scale_button, self.rollback_button,
+                       self.remove_button):  # nothing to act on: no disabled controls
             widget.setVisible(manager)
         self.message.setVisible(view is not None and not manager)
         if view is None:

@@ -67,7 +67,7 @@ class DetailHeader(QWidget):
         self._uptime: Callable[[], str] | None = None
         relative_time_clock().timeout.connect(self.tick)
 
-        top = QHBoxLayout()
+        top = self._top = QHBoxLayout()
         top.setSpacing(8)
         top.addWidget(self.title)
         top.addWidget(self.badge, 0, Qt.AlignmentFlag.AlignVCenter)
@@ -87,6 +87,11 @@ class DetailHeader(QWidget):
         grid.addLayout(below, 1, 1)
         grid.setColumnStretch(1, 1)
         self.show_nothing("")
+
+    def add_action(self, widget: QWidget) -> None:
+        """A button for the shown item, at the header's right (where the tab bar below
+        has no room left for it)."""
+        self._top.addWidget(widget, 0, Qt.AlignmentFlag.AlignVCenter)
 
     def show_nothing(self, hint: str) -> None:
         """Nothing selected: the hint (what to do) in place of a name."""

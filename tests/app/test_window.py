@@ -330,6 +330,11 @@ def test_the_containers_page_fits_the_window_without_scrolling_sideways(
                                          page.detail.shell_user, page.detail.shell_button)
                 if w.width() < min(w.sizeHint().width(), w.maximumWidth())]
     assert squeezed == []
+    # Every tab of the pane is shown whole: none behind the tab bar's scroll arrows.
+    bar = page.detail.tabs.tabBar()
+    cut = [bar.tabText(i) for i in range(bar.count())
+           if bar.tabRect(i).right() >= bar.width() or bar.tabRect(i).left() < 0]
+    assert cut == [], (cut, bar.width())
 
 
 def test_the_window_title_names_the_engine_and_follows_a_reconnect(
