@@ -15,6 +15,7 @@ import engine
 from app.models import container_files
 from app.models.container_files import ContainerFilesModel
 from app.presentation import human_size
+from tests.waits import wait_ms
 
 PAGE = 20
 
@@ -46,21 +47,21 @@ def test_a_big_folder_shows_a_page_then_more(qtbot: QtBot, qtmodeltester: ModelT
         model.add_entries(found[start:start + 700])
     model.finish_read("/", {"/": sum(range(total)) + 10, "/big": sum(range(total)),
                             "/etc": 10})
-    qtbot.waitUntil(model.settled_now)
+    qtbot.waitUntil(model.settled_now, timeout=wait_ms(5))
     assert names(model, QModelIndex()) == ["big", "etc"]
     big = model.index(0, 0)
     assert model.index(0, 1).data() == human_size(sum(range(total)))
     model.fetchMore(big)
-    qtbot.waitUntil(model.settled_now)
+    qtbot.waitUntil(model.settled_now, timeout=wait_ms(5))
     assert model.rowCount(big) == PAGE + 1
     more = model.index(PAGE, 0, big)
     assert model.is_more(more) and model.entry(more) is None
     assert more.data().startswith(f"… {total - PAGE:,} more")
     model.show_more(more)
-    qtbot.waitUntil(model.settled_now)
+    qtbot.waitUntil(model.settled_now, timeout=wait_ms(5))
     assert model.rowCount(big) == 2 * PAGE + 1
     model.show_more(model.index(2 * PAGE, 0, big))
-    qtbot.waitUntil(model.settled_now)
+    qtbot.waitUntil(model.settled_now, timeout=wait_ms(5))
     assert model.rowCount(big) == total  # all shown: the "more" row is gone
     assert not model.is_more(model.index(total - 1, 0, big))
 

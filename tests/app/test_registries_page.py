@@ -403,7 +403,7 @@ def test_search_results_from_a_recorded_docker_hub_answer(
         assert page.tags_button.isVisible() and not page.pull_button.isEnabled()
         page.results_table.selectRow(0)
         assert page.pull_button.isEnabled() and page.platform.isHidden()
-        with qtbot.waitSignal(page.pull_requested) as pulled:
+        with qtbot.waitSignal(page.pull_requested, timeout=wait_ms(5)) as pulled:
             page.pull_button.click()
         assert pulled.args[0].reference == "busybox"
 

@@ -8,6 +8,7 @@ import threading
 import pytest
 
 from engine._threads import in_thread
+from tests.waits import seconds
 
 pytestmark = pytest.mark.anyio
 
@@ -18,12 +19,12 @@ async def test_a_cancel_returns_only_after_the_thread_ended() -> None:
 
     def slow_write() -> int:
         started.set()
-        release.wait(10)
+        release.wait(seconds(10))
         ended.append("written")
         return 1
 
     task = asyncio.ensure_future(in_thread(slow_write))
-    await asyncio.to_thread(started.wait, 10)
+    await asyncio.to_thread(started.wait, seconds(10))
     task.cancel()
     await asyncio.sleep(0.05)
     assert not task.done()  # still waiting for the write: the file stays open meanwhile
