@@ -16,24 +16,27 @@ from engine._shapes import parse_each, str_map, validated
 
 _EXIT_CODE = re.compile(r"Exited \((-?\d+)\)")
 _NULL_TIME = "0001-01-01T00:00:00Z"
+_TIMESTAMP = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:\d\d)?")
 
 COMPOSE_PROJECT_LABEL = "com.docker.compose.project"
 
 
 def parse_timestamp(value: Any) -> datetime | None:
-    """Parse RFC 3339 (with nanoseconds) or Unix seconds; ``None`` for the zero time."""
+    """Parse RFC 3339 (with nanoseconds) or Unix seconds; ``None`` for the zero time.
+
+    Python 3.11's ``fromisoformat`` reads RFC 3339 itself (``Z``, nanoseconds cut to
+    micro); the pattern only keeps out what it would also accept (dates alone, week
+    dates).  A df lists thousands of these, so this stays lean."""
     if value is None or value == "" or value == _NULL_TIME:
         return None
     if isinstance(value, int | float):
         return datetime.fromtimestamp(value, tz=UTC) if value > 0 else None
     text = str(value)
-    match = re.match(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(\.\d+)?(Z|[+-]\d\d:\d\d)?$", text)
-    if not match:
+    if _TIMESTAMP.fullmatch(text) is None:
         return None
-    base, fraction, zone = match.groups()
-    micro = (fraction or ".0")[1:7].ljust(6, "0")
-    zone = "+00:00" if zone in (None, "Z") else zone
-    parsed = datetime.fromisoformat(f"{base}.{micro}{zone}")
+    parsed = datetime.fromisoformat(text)
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
     return None if parsed.year <= 1 else parsed
 
 

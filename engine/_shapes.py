@@ -16,6 +16,7 @@ import json
 import re
 import time
 from collections.abc import Callable, Generator, Mapping
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from engine._errors import ProtocolError
@@ -61,7 +62,13 @@ def decode_json(body: bytes, what: str) -> Any:
 _SPACE = re.compile(r"[ \t\n\r]*")
 
 
-def decode_json_in_pieces(body: bytes, what: str) -> Generator[None, None, Any]:
+#: Made values of array elements, by (member, the element's exact JSON text).
+ElementMemo = dict[tuple[str, str], Any]
+
+
+def decode_json_in_pieces(body: bytes, what: str, *,
+                          elements: Mapping[str, Callable[[Any], Any]] | None = None,
+                          memo: ElementMemo | None = None) -> Generator[None, None, Any]:
     """:func:`decode_json` in steps, for a large answer decoded beside a window.
 
     ``json.loads`` is one C call that holds the GIL from the first byte to the last:
@@ -71,10 +78,18 @@ def decode_json_in_pieces(body: bytes, what: str) -> Generator[None, None, Any]:
     array, one at a time (``raw_decode``), yielding between them; drive it with
     :func:`paced` on the event loop (or :func:`finish` anywhere).  Same value, same
     errors as :func:`decode_json` (UTF-8 only, as daemons send).
+
+    ``elements`` makes each element of the named top-level arrays into its value as it
+    is decoded (a dataclass's ``from_api``).  With a ``memo``, an element whose exact
+    text was made by the previous decode given that memo is not made again: a large
+    answer read again after an event (a df) is mostly the same items.  The memo then
+    holds what this decode made or reused, nothing older.
     """
+    used: ElementMemo = {}
     try:
         text = body.decode("utf-8")
-        return (yield from _object_in_pieces(text, json.JSONDecoder().raw_decode))
+        found = yield from _object_in_pieces(text, json.JSONDecoder().raw_decode,
+                                             _Makers(elements or {}, memo, used))
     except RecursionError:
         raise ProtocolError(f"the engine's answer to {what} is nested too deeply to read") \
             from None
@@ -82,6 +97,30 @@ def decode_json_in_pieces(body: bytes, what: str) -> Generator[None, None, Any]:
         reason = str(exc).splitlines()[0][:120] if str(exc) else type(exc).__name__
         raise ProtocolError(f"the engine's answer to {what} is not valid JSON ({reason})") \
             from None
+    if memo is not None:
+        memo.clear()
+        memo.update(used)
+    return found
+
+
+@dataclass(frozen=True, slots=True)
+class _Makers:
+    """What :func:`decode_json_in_pieces` makes of array elements, and its memo."""
+
+    elements: Mapping[str, Callable[[Any], Any]]
+    memo: ElementMemo | None
+    used: ElementMemo
+
+    def make(self, member: str, value: Any, text: str, start: int, end: int) -> Any:
+        make = self.elements[member]
+        if self.memo is None:
+            return make(value)
+        key = (member, text[start:end])
+        made = self.memo.get(key)
+        if made is None:
+            made = make(value)
+        self.used[key] = made
+        return made
 
 
 #: How long :func:`paced` works before it lets the event loop run (timers, input, paint).
@@ -121,7 +160,8 @@ def _skip(text: str, at: int) -> int:
     return match.end() if match else at
 
 
-def _object_in_pieces(text: str, raw: _RawDecode) -> Generator[None, None, Any]:
+def _object_in_pieces(text: str, raw: _RawDecode, makers: _Makers
+                      ) -> Generator[None, None, Any]:
     at = _skip(text, 0)
     if not text.startswith("{", at):
         value, at = raw(text, at)
@@ -139,7 +179,7 @@ def _object_in_pieces(text: str, raw: _RawDecode) -> Generator[None, None, Any]:
             raise ValueError(f"Expecting ':' delimiter: char {at}")
         at = _skip(text, at + 1)
         if text.startswith("[", at):
-            found[key], at = yield from _array_in_pieces(text, at, raw)
+            found[key], at = yield from _array_in_pieces(text, at, raw, key, makers)
         else:
             found[key], at = raw(text, at)
             yield
@@ -152,14 +192,18 @@ def _object_in_pieces(text: str, raw: _RawDecode) -> Generator[None, None, Any]:
             raise ValueError(f"Expecting ',' delimiter: char {at}")
 
 
-def _array_in_pieces(text: str, at: int,
-                     raw: _RawDecode) -> Generator[None, None, tuple[list[Any], int]]:
+def _array_in_pieces(text: str, at: int, raw: _RawDecode, member: str, makers: _Makers
+                     ) -> Generator[None, None, tuple[list[Any], int]]:
     items: list[Any] = []
     at = _skip(text, at + 1)
     if text.startswith("]", at):
         return items, at + 1
+    making = member in makers.elements
     while True:
+        start = at
         value, at = raw(text, at)
+        if making:
+            value = makers.make(member, value, text, start, at)
         items.append(value)
         yield
         at = _skip(text, at)
@@ -186,14 +230,14 @@ def expect_object(value: Any, what: str) -> Mapping[str, Any]:
 
 def require_object(value: Any, what: str) -> Mapping[str, Any]:
     """An item of a list as a JSON object, or a ProtocolError quoting what came instead."""
-    if not isinstance(value, Mapping):
+    if type(value) is not dict and not isinstance(value, Mapping):  # dict: the fast path
         raise ProtocolError(f"the engine sent {what} that is not an object: {value!r:.80}")
     return value
 
 
 def str_map(value: Any) -> Mapping[str, str]:
     """Labels, options and the like: a JSON object of strings, or empty for anything else."""
-    if not isinstance(value, Mapping):
+    if type(value) is not dict and not isinstance(value, Mapping):  # dict: the fast path
         return {}
     return {str(k): str(v) for k, v in value.items()}
 

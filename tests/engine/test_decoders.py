@@ -10,12 +10,14 @@ import asyncio
 import itertools
 import json
 from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import engine
 from engine._decoders import (
     TIMESTAMP_PREFIX,
     Frame,
@@ -28,6 +30,7 @@ from engine._decoders import (
     encode_frame,
 )
 from engine._errors import ProtocolError
+from engine._models import parse_timestamp
 from engine._shapes import decode_json_in_pieces, finish, paced
 
 # --------------------------------------------------------------------------- helpers
@@ -814,3 +817,46 @@ async def test_paced_decoding_hands_the_loop_back() -> None:
     await task
     assert value == json.loads(blob)
     assert ticks > 3
+
+
+def test_elements_are_made_as_decoded_and_only_changed_ones_made_again() -> None:
+    """A df read again: unchanged images are the very objects of the last read; the one
+    that changed is made anew; the memo keeps only what the latest read had."""
+    def df(sizes: list[int]) -> bytes:
+        return json.dumps({"LayersSize": 1, "Images": [
+            {"Id": f"sha256:{n}", "Size": size, "RepoTags": [f"app:{n}"]}
+            for n, size in enumerate(sizes)], "Volumes": None}).encode()
+
+    elements = {"Images": engine.ImageUsage.from_api}
+    memo: dict[tuple[str, str], Any] = {}
+    first = finish(decode_json_in_pieces(df([10, 20, 30]), "df", elements=elements, memo=memo))
+    assert [i.size for i in first["Images"]] == [10, 20, 30]
+    assert first["Volumes"] is None and first["LayersSize"] == 1
+    second = finish(decode_json_in_pieces(df([10, 25]), "df", elements=elements, memo=memo))
+    assert second["Images"][0] is first["Images"][0]
+    assert second["Images"][1] is not first["Images"][1]
+    assert second["Images"][1].size == 25
+    assert len(memo) == 2
+    fresh = finish(decode_json_in_pieces(df([10, 25]), "df", elements=elements))
+    assert fresh["Images"] == second["Images"]
+
+
+def test_a_bad_element_is_refused_as_the_list_decoder_refuses_it() -> None:
+    blob = json.dumps({"Images": [{"Size": 1}]}).encode()
+    with pytest.raises(ProtocolError, match="without an ID"):
+        finish(decode_json_in_pieces(blob, "df", elements={"Images": engine.ImageUsage.from_api},
+                                     memo={}))
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("2026-11-30T10:11:12.123456789Z", datetime(2026, 11, 30, 10, 11, 12, 123456, UTC)),
+    ("2026-11-30T10:11:12Z", datetime(2026, 11, 30, 10, 11, 12, tzinfo=UTC)),
+    ("2026-11-30T10:11:12", datetime(2026, 11, 30, 10, 11, 12, tzinfo=UTC)),
+    ("2026-11-30T10:11:12.5+02:00",
+     datetime(2026, 11, 30, 10, 11, 12, 500000, timezone(timedelta(hours=2)))),
+    ("0001-01-01T00:00:00Z", None), ("0001-01-01T00:00:00.000000000Z", None),
+    ("2026-11-30", None), ("yesterday", None), ("", None), (None, None),
+    (1796423998, datetime.fromtimestamp(1796423998, UTC)), (0, None),
+])
+def test_timestamps_as_daemons_write_them(text: Any, expected: datetime | None) -> None:
+    assert parse_timestamp(text) == expected
