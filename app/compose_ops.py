@@ -22,7 +22,7 @@ from pathlib import Path
 from PySide6.QtWidgets import QFileDialog, QWidget
 
 import engine
-from app.operations import _offer_again
+from app.operations import offer_again
 from app.presentation import counted, sentence
 from app.session import EngineSession, MessageLevel
 from app.settings import Settings
@@ -100,7 +100,7 @@ def start_compose(session: EngineSession, panel: ActivityPanel, verb: str,
         describe=f"{verb} app {target.project}",
         on_done=lambda ok: on_done(target.project) if ok and on_done else None)
     activity.end_with_task()
-    _offer_again(activity, panel, f"{TITLES.get(verb, verb)} again",
+    offer_again(activity, panel, f"{TITLES.get(verb, verb)} again",
                  partial(start_compose, session, panel, verb, target, on_done))
     return activity
 

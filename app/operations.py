@@ -57,12 +57,12 @@ def start_pull(session: EngineSession, panel: ActivityPanel, reference: str,
         on_done=pulled,
     )
     activity.end_with_task()
-    _offer_again(activity, panel, "Pull again",
+    offer_again(activity, panel, "Pull again",
                  partial(start_pull, session, panel, reference, on_done, auth, platform))
     return activity
 
 
-def _offer_again(activity: Activity, panel: ActivityPanel, text: str,
+def offer_again(activity: Activity, panel: ActivityPanel, text: str,
                  again: Callable[[], object]) -> None:
     """After a failure or a cancel, one click repeats it as asked (tags, args, login kept):
     the row it replaces goes away."""
@@ -128,7 +128,7 @@ async def _pull(activity: Activity, ref: engine.ImageReference, login: str | Non
                                 if total else progress.status)
             activity.log.setPlainText("\n".join(f"{lid}: {s}" for lid, s in layers.items()))
     except engine.PullFailed as exc:
-        if exc.reason is engine.PullFailure.UNAUTHORIZED:  # before finish: see _offer_again
+        if exc.reason is engine.PullFailure.UNAUTHORIZED:  # before finish: see offer_again
             activity.offer("Log in…", "activity-login", retry)
         activity.finish(False, sentence(str(exc)))
         return None
@@ -154,7 +154,7 @@ def start_build(session: EngineSession, panel: ActivityPanel, request: BuildRequ
         on_done=lambda image_id: on_done(image_id) if on_done and image_id else None,
     )
     activity.end_with_task()
-    _offer_again(activity, panel, "Build again",
+    offer_again(activity, panel, "Build again",
                  partial(start_build, session, panel, request, on_done, rewalk=True))
     return activity
 
