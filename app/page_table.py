@@ -60,9 +60,9 @@ def _disk(session: EngineSession, _settings: Settings) -> QWidget:
     return DiskPage(session)
 
 
-def _apps(session: EngineSession, _settings: Settings) -> QWidget:
+def _apps(session: EngineSession, settings: Settings) -> QWidget:
     from app.pages.apps import AppsPage
-    return AppsPage(session)
+    return AppsPage(session, settings)
 
 
 def _registries(session: EngineSession, _settings: Settings) -> QWidget:

@@ -43,6 +43,7 @@ from app.pages.table_page import TablePage
 from app.presentation import container_tone, counted
 from app.resources import COMPOSE_PROJECTS
 from app.session import EngineSession, MessageLevel
+from app.settings import LOG_LINE_CAP, Settings
 from app.widgets.ask import ask
 from app.widgets.badges import StateBadgeDelegate
 from app.widgets.link_label import LinkLabel
@@ -127,8 +128,10 @@ class AppsPage(TablePage):
     #: verb, engine.ComposeTarget: run through the Compose tool (the window owns the panel).
     compose_requested = Signal(str, object)
 
-    def __init__(self, session: EngineSession, parent: QWidget | None = None) -> None:
+    def __init__(self, session: EngineSession, settings: Settings,
+                 parent: QWidget | None = None) -> None:
         super().__init__("apps", projects_model(), parent)
+        self.settings = settings
         self.model.setParent(self)
         self.setAccessibleName("Apps page")
         # States as badges, as on the Containers page ("2 of 3 running").
@@ -197,7 +200,8 @@ class AppsPage(TablePage):
         detail_layout = QVBoxLayout(detail)
         detail_layout.setContentsMargins(0, 4, 0, 0)
         detail_layout.addWidget(self.detail_title)
-        self.logs = ProjectLogView(self)
+        self.logs = ProjectLogView(self, cap=settings.get(LOG_LINE_CAP))
+        settings.changed.connect(self._on_setting_changed)
         self.logs.setObjectName("app-logs")
         self.logs.setAccessibleName("Merged logs of the selected app")
         self.tabs = QTabWidget(self)
@@ -247,6 +251,10 @@ class AppsPage(TablePage):
         self.model.dataChanged.connect(self.selection_changed)
         self.fit_columns({0: 150, 1: 130, 2: 150, 3: 140, 4: 180, 5: 120})
         self.selection_changed()
+
+    def _on_setting_changed(self, key: str) -> None:
+        if key == LOG_LINE_CAP.key:
+            self.logs.model.cap = self.settings.get(LOG_LINE_CAP)
 
     def noun(self, count: int) -> str:
         return "app" if count == 1 else "apps"

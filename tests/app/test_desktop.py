@@ -125,3 +125,20 @@ def test_theme_switch_repaints_dark_and_light(qtbot: QtBot, qloop, tmp_path: Pat
         assert app.palette().color(QPalette.ColorRole.Window).lightness() > 180
     finally:
         apply_theme(app, "light")
+
+
+def test_the_log_line_cap_holds_for_container_and_app_logs(qtbot: QtBot, qloop,
+                                                          tmp_path: Path) -> None:
+    """The setting bounds every log the window keeps, now and when it is changed."""
+    from app.pages.apps import AppsPage
+
+    settings = make_settings(tmp_path)
+    settings.set(LOG_LINE_CAP, 5000)
+    window = MainWindow(EngineSession(f"unix://{tmp_path}/none.sock"), settings)
+    qtbot.addWidget(window)
+    apps = window.page(AppsPage)
+    assert apps.logs.model.cap == 5000
+    assert window.containers_page.detail.logs.model.cap == 5000
+    settings.set(LOG_LINE_CAP, 7000)
+    assert apps.logs.model.cap == 7000
+    assert window.containers_page.detail.logs.model.cap == 7000
