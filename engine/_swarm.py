@@ -235,6 +235,7 @@ class Service:
     update_parallelism: int = 1
     update_delay_ns: int = 0
     update_failure_action: str = "pause"
+    update_order: str = "stop-first"
 
     @classmethod
     @validated("a service")
@@ -294,6 +295,7 @@ class Service:
             update_parallelism=int(update_config.get("Parallelism", 1) or 0),
             update_delay_ns=int(update_config.get("Delay") or 0),
             update_failure_action=_str(update_config.get("FailureAction")) or "pause",
+            update_order=_str(update_config.get("Order")) or "stop-first",
         )
 
     def with_tasks(self, service_tasks: Sequence[Task]) -> Service:
