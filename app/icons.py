@@ -67,6 +67,8 @@ ICONS: dict[str, str] = {
     "image-run-options": "mdi6.play-box-outline",
     "image-tag": "mdi6.tag-outline",
     "image-remove": "mdi6.delete-outline",
+    "swarm-create": "mdi6.plus-box-multiple-outline",
+    "swarm-update": "mdi6.update",
     "swarm-scale": "mdi6.arrow-expand-vertical",
     "swarm-rollback": "mdi6.undo-variant",
     "swarm-remove": "mdi6.delete-outline",

@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
 
 import engine
 from app.models.table import Column, KeyedTableModel
+from app.pages.service_dialog import ServiceCreateDialog, ServiceUpdateDialog, policy_of
 from app.pages.table_page import TablePage
 from app.presentation import relative_time
 from app.resources import SWARM, SwarmView
@@ -45,6 +46,27 @@ def _update(service: engine.Service) -> str:
     return service.update.state.replace("_", " ")
 
 
+def _update_tone(service: engine.Service) -> str:
+    state = service.update.state if service.update else ""
+    if state in ("updating", "rollback_started"):
+        return "busy"
+    if state in ("paused", "rollback_paused"):
+        return "bad"
+    return "good" if state == "completed" else "idle"
+
+
+def detail(service: engine.Service) -> str:
+    """The selected service in two lines: its image and update policy, and how its last
+    update went (the daemon's own words)."""
+    update = service.update
+    status = ""
+    if update is not None:
+        status = f" · last update: {update.state.replace('_', ' ')}"
+        if update.message:
+            status += f" ({update.message})"
+    return (f"{service.image_with_digest}\nRolling updates: {policy_of(service)}{status}")
+
+
 def _tone(service: engine.Service) -> str:
     if service.running < service.desired:
         return "busy" if service.running else "bad"
@@ -58,7 +80,8 @@ SERVICE_COLUMNS = (
            tooltip=lambda s: f"{s.running} running of {s.desired} wanted"),
     Column("Image", lambda s: s.image, tooltip=lambda s: s.image_with_digest),
     Column("Ports", lambda s: ", ".join(str(p) for p in s.ports)),
-    Column("Update", _update, tooltip=lambda s: s.update.message if s.update else ""),
+    Column("Update", _update, tone=_update_tone,
+           tooltip=lambda s: s.update.message if s.update else ""),
     Column("Stack", lambda s: s.stack),
 )
 
@@ -126,6 +149,8 @@ class SwarmPage(TablePage):
         self.setAccessibleName("Swarm page")
         self.view: SwarmView | None = None
         self._node_names: dict[str, str] = {}
+        #: A service just created, to select as soon as the live list has it.
+        self._select_later = ""
         self.set_empty_hint("No services yet: docker service create --name web nginx")
         self.status = QLabel(self)
         self.status.setObjectName("swarm-status")
@@ -155,10 +180,18 @@ class SwarmPage(TablePage):
         self.tasks.horizontalHeader().setStretchLastSection(True)
         self.tasks.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         self.main_layout.addWidget(self.tasks_title)
+        self.detail = QLabel(self)
+        self.detail.setObjectName("swarm-service-detail")
+        self.detail.setAccessibleName("Selected service's image and update policy")
+        self.detail.setWordWrap(True)
+        self.detail.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.main_layout.addWidget(self.detail)
         self.main_layout.addWidget(self.tasks, 1)
         self.fit_columns({0: 220, 1: 110, 2: 80, 3: 220, 4: 110, 5: 130})
         for column, width in {0: 110, 1: 50, 2: 90, 3: 120, 4: 80, 5: 80, 6: 110, 7: 220}.items():
             self.tasks.setColumnWidth(column, width)
+        self.create_button = self.add_button("Create service…", "swarm-create",
+                                             self.open_create)
         self.replicas = QSpinBox(self)
         self.replicas.setObjectName("swarm-replicas")
         self.replicas.setAccessibleName("Replicas to scale to")
@@ -166,6 +199,8 @@ class SwarmPage(TablePage):
         self.replicas.setPrefix("Replicas: ")
         self.actions_bar.insertWidget(self.actions_bar.count() - 1, self.replicas)
         self.scale_button = self.add_button("Scale", "swarm-scale", self.scale_selected)
+        self.update_button = self.add_button("Update image…", "swarm-update",
+                                             self.open_update)
         self.rollback_button = self.add_button("Roll back", "swarm-rollback",
                                                self.rollback_selected)
         self.remove_button = self.add_button("Remove…", "swarm-remove", self.remove_selected)
@@ -183,8 +218,11 @@ class SwarmPage(TablePage):
         manager = view is not None and view.state.control_available and not view.podman
         for widget in (self.search, self.table, self.tasks, self.tasks_title, self.count_label,
                        self.replicas, self.scale_button, self.rollback_button,
-                       self.remove_button):  # nothing to act on: no disabled controls
+                       self.remove_button, self.create_button, self.update_button,
+                       self.detail):  # nothing to act on: no disabled controls
             widget.setVisible(manager)
+        for action in self.page_actions:  # nor in the command palette
+            action.setVisible(manager)
         self.message.setVisible(view is not None and not manager)
         if view is None:
             self.status.setText("Reading the swarm…")
@@ -202,6 +240,8 @@ class SwarmPage(TablePage):
         self._node_names.clear()
         self._node_names.update({n.id: n.hostname for n in view.nodes})
         self.model.set_items(list(view.services))
+        if self._select_later and self.select_key(self._select_later):
+            self._select_later = ""
         self.selection_changed()
 
     def selection_changed(self) -> None:
@@ -213,6 +253,7 @@ class SwarmPage(TablePage):
         self.scale_button.defaultAction().setEnabled(replicated)
         self.rollback_button.defaultAction().setEnabled(
             chosen is not None and chosen.has_previous)
+        self.update_button.defaultAction().setEnabled(chosen is not None)
         self.remove_button.defaultAction().setEnabled(chosen is not None)
         self._show_tasks()
 
@@ -244,6 +285,32 @@ class SwarmPage(TablePage):
                          describe=f"roll {chosen.name} back",
                          on_done=self._done("rolling back"))  # type: ignore[arg-type]
 
+    def open_create(self) -> ServiceCreateDialog | None:
+        """The "Create service…" dialog (opened, never exec'd); None on no manager."""
+        if self.view is None or not self.view.state.control_available:
+            self.session.message.emit(MessageLevel.INFO,
+                                      "Services are created on a swarm manager: this engine"
+                                      " is none (see the Swarm page).")
+            return None
+        dialog = ServiceCreateDialog(self.session, self)
+        dialog.succeeded.connect(self._created)
+        dialog.open()
+        return dialog
+
+    def _created(self, created: engine.Service) -> None:
+        self.session.message.emit(MessageLevel.INFO, f"Created service {created.name}")
+        self._select_later = "" if self.select_key(created.id) else created.id
+
+    def open_update(self) -> ServiceUpdateDialog | None:
+        """Roll the selected service onto another image, under its (shown) update policy."""
+        chosen = self._one_selected()
+        if chosen is None:
+            return None
+        dialog = ServiceUpdateDialog(self.session, chosen, self)
+        dialog.succeeded.connect(self._done("rolling update started"))
+        dialog.open()
+        return dialog
+
     def remove_selected(self) -> None:
         chosen = self._one_selected()
         if chosen is None:
@@ -260,9 +327,11 @@ class SwarmPage(TablePage):
         view = self.view
         if view is None or len(selected) != 1:
             self.tasks_title.setText("Tasks (select a service)")
+            self.detail.setText("")
             self.tasks_model.set_items([])
             return
         chosen: engine.Service = selected[0]
         mine = [t for t in view.tasks if t.service_id == chosen.id]
         self.tasks_title.setText(f"Tasks of {chosen.name}")
+        self.detail.setText(detail(chosen))
         self.tasks_model.set_items(mine)

@@ -9,7 +9,7 @@ import pytest
 
 import engine
 from tests.conftest import LABEL, LABEL_KEY, RUN_ID, SwarmUnderTest, unique_name
-from tests.engine.test_swarm import running, until
+from tests.engine.test_swarm import until
 
 
 @pytest.mark.parametrize(("text", "expected"), [
@@ -39,7 +39,7 @@ def test_bad_ports_say_what_is_wrong(text: str, message: str) -> None:
 def test_a_published_port_twice_names_the_port_and_line() -> None:
     with pytest.raises(engine.InvalidInput, match="8080/tcp is published twice"):
         engine.parse_service_ports("8080:80\n8080:81")
-    with pytest.raises(engine.InvalidInput, match="Ports line 2: .*65535"):
+    with pytest.raises(engine.InvalidInput, match=r"Ports line 2: .*65535"):
         engine.parse_service_ports("# web\n80000:80")
 
 
@@ -72,7 +72,7 @@ def test_constraints_on_what_swarm_places_by() -> None:
     with pytest.raises(engine.InvalidInput, match="ATTRIBUTE==VALUE"):
         engine.parse_constraint("node.role=manager")
     # Swarm itself takes these and leaves every task pending for ever.
-    with pytest.raises(engine.InvalidInput, match="'node.rol' is no attribute"):
+    with pytest.raises(engine.InvalidInput, match=r"'node\.rol' is no attribute"):
         engine.parse_constraint("node.rol==manager")
     with pytest.raises(engine.InvalidInput, match="manager or worker"):
         engine.parse_constraint("node.role==boss")
@@ -121,8 +121,10 @@ async def test_a_full_spec_is_stored_as_the_cli_would_store_it(
     spec = engine.ServiceSpec(
         image=swarm_engine.image, name=name, replicas=2, command=("sleep", "3600"),
         env=("GREETING=hello", "EMPTY="), labels={LABEL_KEY: RUN_ID},
-        # Host-mode ports: ingress needs the host-wide vxlan another swarm here may hold.
-        ports=engine.parse_service_ports("target=80,mode=host\n9090:90/udp"),
+        # Host-mode ports, no fixed number (two tasks on one node): ingress needs the
+        # host-wide vxlan another swarm dockerd here may hold.
+        ports=engine.parse_service_ports(
+            "target=80,mode=host\ntarget=90,protocol=udp,mode=host"),
         mounts=engine.parse_service_mounts(f"{name}-data:/data\n/etc:/host-etc:ro"),
         constraints=("node.role==manager",),
         cpu_limit=engine.parse_cpus("0.5"), memory_limit=engine.parse_memory("64m"),
@@ -150,17 +152,18 @@ async def test_a_full_spec_is_stored_as_the_cli_would_store_it(
             "Reservations": {"NanoCPUs": 100_000_000, "MemoryBytes": 16 << 20}}
         assert task["RestartPolicy"] == {"Condition": "on-failure", "Delay": 3 * 10**9,
                                          "MaxAttempts": 4}
-        assert s["UpdateConfig"] == {"Parallelism": 2, "Delay": 90 * 10**9,
-                                     "FailureAction": "rollback", "Order": "start-first"}
+        assert s["UpdateConfig"] | {"Parallelism": 2, "Delay": 90 * 10**9,  # + defaults
+                                    "FailureAction": "rollback", "Order": "start-first"} \
+            == s["UpdateConfig"]
         assert s["Mode"] == {"Replicated": {"Replicas": 2}}
         assert [(p["TargetPort"], p.get("PublishedPort"), p["Protocol"], p["PublishMode"])
                 for p in s["EndpointSpec"]["Ports"]] == [
-            (80, None, "tcp", "host"), (90, 9090, "udp", "host")]
+            (80, None, "tcp", "host"), (90, None, "udp", "host")]
         shown = await until(lambda: engine.service(client, name), lambda v: v.running == 2,
                             90, "2 running tasks")
         assert (shown.mode_text, shown.update_parallelism, shown.update_failure_action,
                 shown.update_order) == ("replicated 2", 2, "rollback", "start-first")
-        assert [str(p) for p in shown.ports][1] == "9090:90/udp (host)"
+        assert [str(p) for p in shown.ports] == ["80/tcp (host)", "90/udp (host)"]
     swarm_engine.cli("service", "rm", name)
     await_volume_gone(swarm_engine, f"{name}-data")
 

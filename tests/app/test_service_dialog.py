@@ -1,0 +1,223 @@
+"""Creating and updating services from the window, against the private swarm (real engine):
+the dialogs, the services list, the daemon's own inspect, and the command palette."""
+
+from __future__ import annotations
+
+import json
+
+from PySide6.QtCore import Qt
+from pytestqt.qtbot import QtBot
+
+from app.pages.service_dialog import ServiceCreateDialog, ServiceUpdateDialog
+from app.pages.swarm import SwarmPage
+from tests.app.test_swarm_page import cell, open_swarm, running_tasks
+from tests.conftest import LABEL, LABEL_KEY, RUN_ID, SwarmUnderTest, unique_name
+from tests.engine.test_swarm_spec import await_volume_gone
+from tests.waits import wait_ms
+
+SWARM_COMMANDS = {"Swarm: Create service…", "Swarm: Scale", "Swarm: Update image…",
+                  "Swarm: Roll back", "Swarm: Remove…"}
+
+
+def palette_run(page: SwarmPage, qtbot: QtBot, query: str, expected: str) -> None:
+    """Type ``query`` into the command palette and run its first match, ``expected``."""
+    palette = page.window().open_palette()  # type: ignore[attr-defined]
+    qtbot.keyClicks(palette.query, query)
+    assert palette.labels()[0] == expected
+    qtbot.keyClick(palette.query, Qt.Key.Key_Return)
+
+
+def ready(qtbot: QtBot, page: SwarmPage) -> None:
+    qtbot.waitUntil(lambda: page.view is not None and page.view.state.control_available,
+                    timeout=wait_ms(30))
+
+
+def test_create_a_service_with_every_option_from_the_dialog(
+        qtbot: QtBot, make_session, swarm_engine: SwarmUnderTest) -> None:  # type: ignore[no-untyped-def]
+    page = open_swarm(qtbot, make_session, swarm_engine)
+    ready(qtbot, page)
+    dialog = page.open_create()
+    assert isinstance(dialog, ServiceCreateDialog) and dialog.isVisible()
+    assert not dialog.accept_button.isEnabled()  # no image yet
+    name = unique_name("made")
+    dialog.image.setText(swarm_engine.image)
+    dialog.name.setText(name)
+    dialog.replicas.setValue(2)
+    dialog.command.setText("sleep 3600")
+    # Host-mode, no fixed number (two tasks on one node): ingress needs the host-wide vxlan
+    # another swarm dockerd here may hold.
+    dialog.ports.setPlainText("target=80,mode=host")
+    dialog.env.setPlainText("GREETING=hello world\nMODE=test")
+    dialog.mounts.setPlainText(f"{name}-data:/data\ntype=bind,source=/etc,target=/h,readonly")
+    dialog.constraints.setPlainText("node.role==manager")
+    dialog.labels.setPlainText(LABEL)
+    dialog.cpu_limit.setText("0.5")
+    dialog.memory_limit.setText("64m")
+    dialog.cpu_reservation.setText("0.1")
+    dialog.memory_reservation.setText("16m")
+    dialog.restart_condition.setCurrentText("on-failure")
+    dialog.restart_delay.setText("2s")
+    dialog.restart_attempts.setValue(3)
+    dialog.update_fields.parallelism.setValue(2)
+    dialog.update_fields.delay.setText("10s")
+    dialog.update_fields.failure_action.setCurrentText("rollback")
+    dialog.update_fields.order.setCurrentText("start-first")
+    assert dialog.problem() == "" and dialog.accept_button.isEnabled()
+    with qtbot.waitSignal(dialog.succeeded, timeout=wait_ms(60)) as created:
+        qtbot.mouseClick(dialog.accept_button, Qt.MouseButton.LeftButton)
+    ident = created.args[0].id
+    qtbot.waitUntil(lambda: not dialog.isVisible(), timeout=wait_ms(5))
+
+    spec = json.loads(swarm_engine.cli("service", "inspect", name))[0]["Spec"]
+    task = spec["TaskTemplate"]
+    assert task["ContainerSpec"]["Image"] == swarm_engine.image
+    assert task["ContainerSpec"]["Args"] == ["sleep", "3600"]
+    assert task["ContainerSpec"]["Env"] == ["GREETING=hello world", "MODE=test"]
+    assert [(m["Type"], m["Source"], m["Target"], m.get("ReadOnly", False))
+            for m in task["ContainerSpec"]["Mounts"]] == [
+        ("volume", f"{name}-data", "/data", False), ("bind", "/etc", "/h", True)]
+    assert task["Placement"]["Constraints"] == ["node.role==manager"]
+    assert task["Resources"]["Limits"] == {"NanoCPUs": 500_000_000, "MemoryBytes": 64 << 20}
+    assert task["Resources"]["Reservations"] == {"NanoCPUs": 100_000_000,
+                                                 "MemoryBytes": 16 << 20}
+    assert task["RestartPolicy"] == {"Condition": "on-failure", "Delay": 2 * 10**9,
+                                     "MaxAttempts": 3}
+    update = spec["UpdateConfig"]
+    assert (update["Parallelism"], update["Delay"], update["FailureAction"],
+            update["Order"]) == (2, 10 * 10**9, "rollback", "start-first")
+    assert spec["Mode"] == {"Replicated": {"Replicas": 2}}
+    assert spec["Labels"] == {LABEL_KEY: RUN_ID}
+
+    # The list row, selected once listed, with its tasks and its update policy below.
+    qtbot.waitUntil(lambda: page.model.row_of(ident) is not None
+                    and cell(page.model, ident, "Replicas") == "2/2", timeout=wait_ms(90))
+    assert cell(page.model, ident, "Name") == name
+    assert cell(page.model, ident, "Mode") == "replicated 2"
+    assert cell(page.model, ident, "Image") == swarm_engine.image
+    assert cell(page.model, ident, "Ports") == "80/tcp (host)"
+    qtbot.waitUntil(lambda: [s.id for s in page.selected_items()] == [ident],
+                    timeout=wait_ms(10))
+    qtbot.waitUntil(lambda: running_tasks(page) == 2, timeout=wait_ms(30))
+    assert ("Rolling updates: 2 at a time, 10s apart, on failure rollback, start-first"
+            in page.detail.text())
+    swarm_engine.cli("service", "rm", name)
+    qtbot.waitUntil(lambda: page.model.row_of(ident) is None, timeout=wait_ms(30))
+    await_volume_gone(swarm_engine, f"{name}-data")
+
+
+def test_bad_input_is_one_message_in_the_dialog_and_nothing_is_lost(
+        qtbot: QtBot, make_session, swarm_engine: SwarmUnderTest) -> None:  # type: ignore[no-untyped-def]
+    taken = unique_name("taken")
+    swarm_engine.cli("service", "create", "--detach", "--name", taken, "--label", LABEL,
+                     "-p", "18282:80", swarm_engine.image, "sleep", "3600")
+    page = open_swarm(qtbot, make_session, swarm_engine)
+    ready(qtbot, page)
+    palette_run(page, qtbot, "create serv", "Swarm: Create service…")
+    dialog = page.findChild(ServiceCreateDialog)
+    assert dialog is not None and dialog.isVisible()
+    name = unique_name("clash")
+    dialog.image.setText(swarm_engine.image)
+    dialog.name.setText(name)
+    dialog.labels.setPlainText(LABEL)
+    dialog.ports.setPlainText("18282:80")
+    dialog.env.setPlainText("KEEP=me")
+
+    # Checked as typed: a constraint on no attribute Swarm knows (it would pend for ever).
+    dialog.constraints.setPlainText("node.rol==manager")
+    assert dialog.problem().startswith("Constraints line 1: 'node.rol' is no attribute")
+    assert not dialog.accept_button.isEnabled()
+    dialog.constraints.setPlainText("node.role==manager")
+    dialog.update_fields.delay.setText("soon")
+    assert "Update delay must be a duration" in dialog.problem()
+    dialog.update_fields.delay.setText("5s")
+    assert dialog.problem() == ""
+
+    # What only the daemon knows: the port is another service's.
+    qtbot.mouseClick(dialog.accept_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: dialog.problem() != "" and not dialog.busy, timeout=wait_ms(30))
+    assert dialog.problem() == (f"The engine refused: port '18282' is already in use by"
+                                f" service '{taken}' ("
+                                + dialog.problem().split(" (", 1)[1])
+    assert "rpc error" not in dialog.problem() and "\n" not in dialog.problem()
+    assert dialog.isVisible()
+    assert (dialog.name.text(), dialog.env.toPlainText(), dialog.ports.toPlainText()) == (
+        name, "KEEP=me", "18282:80")
+
+    # An image no node can get: Swarm would take it and fail every task.
+    dialog.ports.setPlainText("")
+    dialog.image.setText(f"dockyard-test/no-such-image:{RUN_ID}")
+    qtbot.mouseClick(dialog.accept_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: "No image" in dialog.problem() and not dialog.busy,
+                    timeout=wait_ms(30))
+    assert dialog.problem().startswith(
+        f"The engine refused: No image 'dockyard-test/no-such-image:{RUN_ID}' on this engine")
+    assert dialog.isVisible() and dialog.name.text() == name
+    assert swarm_engine.cli("service", "ls", "-q", "--filter", f"name={name}") == ""
+    dialog.reject()
+
+
+def test_rolling_image_update_then_rollback_seen_in_the_window(
+        qtbot: QtBot, make_session, swarm_engine: SwarmUnderTest) -> None:  # type: ignore[no-untyped-def]
+    newer = f"dockyard-test/busybox-next:{RUN_ID}"
+    swarm_engine.cli("tag", swarm_engine.image, newer)
+    name = unique_name("rolling")
+    ident = swarm_engine.cli("service", "create", "--detach", "--name", name, "--label", LABEL,
+                             "--replicas", "2", "--update-delay", "3s",
+                             swarm_engine.image, "sleep", "3600")
+    try:
+        page = open_swarm(qtbot, make_session, swarm_engine)
+        qtbot.waitUntil(lambda: page.model.row_of(ident) is not None
+                        and cell(page.model, ident, "Replicas") == "2/2", timeout=wait_ms(90))
+        assert page.select_key(ident)
+        assert "Rolling updates: 1 at a time, 3s apart, on failure pause, stop-first" \
+            in page.detail.text()
+        labels = page.window().open_palette().labels()  # type: ignore[attr-defined]
+        assert SWARM_COMMANDS - {"Swarm: Roll back"} <= set(labels)  # nothing to go back to
+        assert "Swarm: Roll back" not in labels
+        page.window().palette_dialog.close_palette()  # type: ignore[attr-defined]
+        palette_run(page, qtbot, "update image", "Swarm: Update image…")
+        dialog = page.findChild(ServiceUpdateDialog)
+        assert dialog is not None and dialog.isVisible()
+        assert "Rolling updates: 1 at a time, 3s apart, on failure pause, stop-first" \
+            in dialog.current.text()
+        assert dialog.image.text() == swarm_engine.image
+        assert dialog.update_fields.delay.text() == "3s"
+        dialog.image.setText(newer)
+        dialog.update_fields.failure_action.setCurrentText("rollback")
+        assert dialog.problem() == ""
+        assert dialog.problem_label.text() == (
+            f"Rolls {name} onto {newer}: 1 at a time, 3s apart, on failure rollback,"
+            " stop-first")
+
+        seen: set[str] = set()
+
+        def update_seen() -> str:
+            state = cell(page.model, ident, "Update")
+            seen.add(state)
+            return state
+
+        page.model.dataChanged.connect(lambda *_: update_seen())
+        with qtbot.waitSignal(dialog.succeeded, timeout=wait_ms(60)):
+            qtbot.mouseClick(dialog.accept_button, Qt.MouseButton.LeftButton)
+        # Live while it rolls (3 s between the two tasks), then done.
+        qtbot.waitUntil(lambda: update_seen() == "completed", timeout=wait_ms(120))
+        assert "updating" in seen
+        assert cell(page.model, ident, "Image") == newer
+        qtbot.waitUntil(lambda: running_tasks(page) == 2
+                        and all(t.image.startswith(newer) for t in page.tasks_model.items()
+                                if t.desired_state == "running"), timeout=wait_ms(30))
+        stored = json.loads(swarm_engine.cli("service", "inspect", name))[0]["Spec"]
+        assert stored["UpdateConfig"]["FailureAction"] == "rollback"
+        qtbot.waitUntil(lambda: "on failure rollback" in page.detail.text(),
+                        timeout=wait_ms(10))
+
+        # Roll back from the command palette (the same action as the button).
+        seen.clear()
+        qtbot.waitUntil(page.rollback_button.isEnabled, timeout=wait_ms(10))
+        palette_run(page, qtbot, "roll back", "Swarm: Roll back")
+        qtbot.waitUntil(lambda: update_seen() == "rollback completed", timeout=wait_ms(120))
+        assert cell(page.model, ident, "Image") == swarm_engine.image
+        qtbot.waitUntil(lambda: running_tasks(page) == 2, timeout=wait_ms(30))
+    finally:
+        swarm_engine.cli("service", "rm", name, check=False)
+        swarm_engine.cli("rmi", newer, check=False)
