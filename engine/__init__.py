@@ -398,6 +398,7 @@ if TYPE_CHECKING:
         parse_service_ports,
         service_spec,
         update_service,
+        validate_service_name,
     )
     from engine._system import (
         ACTIVE_STATES,
@@ -599,7 +600,7 @@ _SUBMODULE_NAMES: dict[str, tuple[str, ...]] = {
         "ServicePort", "ServiceSpec", "UpdatePolicy", "check_service_image",
         "create_service_from_spec", "format_duration", "parse_constraint", "parse_constraints",
         "parse_duration", "parse_service_mount", "parse_service_mounts", "parse_service_port",
-        "parse_service_ports", "service_spec", "update_service",
+        "parse_service_ports", "service_spec", "update_service", "validate_service_name",
     ),
     "_system": (
         "ACTIVE_STATES", "BUILD_CACHE", "CLEANUP_KINDS", "DANGLING_IMAGES",
@@ -1057,6 +1058,7 @@ __all__ = [
     "update_service",
     "update_service_image",
     "validate_name",
+    "validate_service_name",
     "volume",
     "volume_helper",
     "volume_is_empty",

@@ -58,6 +58,7 @@ __all__ = [
     "parse_service_ports",
     "service_spec",
     "update_service",
+    "validate_service_name",
 ]
 
 #: What a rolling update does when a task fails to update.
@@ -75,6 +76,8 @@ _DURATION = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h)")
 _CONSTRAINT_KEYS = ("node.id", "node.hostname", "node.role", "node.platform.os",
                     "node.platform.arch")
 _CONSTRAINT_PREFIXES = ("node.labels.", "engine.labels.")
+#: Swarm's own rule for a service name (swarmkit's ``validateAnnotations``): a DNS label.
+_SERVICE_NAME = re.compile(r"[a-zA-Z0-9](?:[-_]*[A-Za-z0-9]+)*")
 _CONSTRAINT = re.compile(r"\s*([A-Za-z0-9_.\-]+)\s*(==|!=)\s*(\S.*?)\s*")
 
 
@@ -274,6 +277,18 @@ def parse_service_mounts(text: str) -> tuple[ServiceMount, ...]:
     return _each_line(text, parse_service_mount, "Mounts")
 
 
+def validate_service_name(name: str) -> str:
+    """The name, stripped, if Swarm takes it (letters, digits, inner '-' and '_', at most
+    63); raises :class:`InvalidInput` saying why not.  Blank: Swarm picks one."""
+    name = name.strip()
+    if name and not _SERVICE_NAME.fullmatch(name):
+        raise InvalidInput(f"{name!r} is no service name: letters and digits, with '-' or"
+                           " '_' between them")
+    if len(name) > 63:
+        raise InvalidInput(f"A service name has at most 63 characters, not {len(name)}")
+    return name
+
+
 def parse_constraint(text: str) -> str:
     """``ATTRIBUTE==VALUE`` or ``!=``, on an attribute Swarm matches (``node.role``,
     ``node.labels.zone`` …); returned as the daemon wants it."""
@@ -365,6 +380,10 @@ class ServiceSpec:
     def problems(self) -> list[str]:
         """What the daemon would refuse, said before anything is sent."""
         found = []
+        try:
+            validate_service_name(self.name)
+        except InvalidInput as exc:
+            found.append(str(exc))
         if not self.image.strip():
             found.append("A service needs an image")
         if self.replicas is not None and self.replicas < 0:

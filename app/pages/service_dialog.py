@@ -205,9 +205,7 @@ class ServiceCreateDialog(FormDialog):
             engine.parse_reference(image)
         except engine.InvalidReference as exc:
             raise engine.InvalidInput(str(exc)) from None
-        name = self.name.text().strip()
-        if name and (problem := engine.validate_name(name)):
-            raise engine.InvalidInput(problem)
+        name = engine.validate_service_name(self.name.text())
         restart_delay = self.restart_delay.text().strip()
         spec = engine.ServiceSpec(
             image=image, name=name,

@@ -4,8 +4,11 @@ the dialogs, the services list, the daemon's own inspect, and the command palett
 from __future__ import annotations
 
 import json
+import os
+from pathlib import Path
 
 from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QWidget
 from pytestqt.qtbot import QtBot
 
 from app.pages.service_dialog import ServiceCreateDialog, ServiceUpdateDialog
@@ -25,6 +28,13 @@ def palette_run(page: SwarmPage, qtbot: QtBot, query: str, expected: str) -> Non
     qtbot.keyClicks(palette.query, query)
     assert palette.labels()[0] == expected
     qtbot.keyClick(palette.query, Qt.Key.Key_Return)
+
+
+def shot(widget: QWidget, name: str) -> None:
+    """With DOCKYARD_SHOTS set, save what the widget shows now (for the README)."""
+    shots = os.environ.get("DOCKYARD_SHOTS")
+    if shots:
+        widget.grab().save(str(Path(shots) / f"{name}.png"))
 
 
 def ready(qtbot: QtBot, page: SwarmPage) -> None:
@@ -63,6 +73,7 @@ def test_create_a_service_with_every_option_from_the_dialog(
     dialog.update_fields.failure_action.setCurrentText("rollback")
     dialog.update_fields.order.setCurrentText("start-first")
     assert dialog.problem() == "" and dialog.accept_button.isEnabled()
+    shot(dialog, "service-create")
     with qtbot.waitSignal(dialog.succeeded, timeout=wait_ms(60)) as created:
         qtbot.mouseClick(dialog.accept_button, Qt.MouseButton.LeftButton)
     ident = created.args[0].id
@@ -174,6 +185,8 @@ def test_rolling_image_update_then_rollback_seen_in_the_window(
         labels = page.window().open_palette().labels()  # type: ignore[attr-defined]
         assert SWARM_COMMANDS - {"Swarm: Roll back"} <= set(labels)  # nothing to go back to
         assert "Swarm: Roll back" not in labels
+        page.window().resize(1200, 720)
+        shot(page.window(), "swarm-palette")
         page.window().palette_dialog.close_palette()  # type: ignore[attr-defined]
         palette_run(page, qtbot, "update image", "Swarm: Update image…")
         dialog = page.findChild(ServiceUpdateDialog)
@@ -188,6 +201,7 @@ def test_rolling_image_update_then_rollback_seen_in_the_window(
         assert dialog.problem_label.text() == (
             f"Rolls {name} onto {newer}: 1 at a time, 3s apart, on failure rollback,"
             " stop-first")
+        shot(dialog, "service-update")
 
         seen: set[str] = set()
 
@@ -200,8 +214,10 @@ def test_rolling_image_update_then_rollback_seen_in_the_window(
         with qtbot.waitSignal(dialog.succeeded, timeout=wait_ms(60)):
             qtbot.mouseClick(dialog.accept_button, Qt.MouseButton.LeftButton)
         # Live while it rolls (3 s between the two tasks), then done.
+        qtbot.waitUntil(lambda: update_seen() == "updating", timeout=wait_ms(60))
+        page.window().resize(1200, 720)
+        shot(page.window(), "swarm-updating")
         qtbot.waitUntil(lambda: update_seen() == "completed", timeout=wait_ms(120))
-        assert "updating" in seen
         assert cell(page.model, ident, "Image") == newer
         qtbot.waitUntil(lambda: running_tasks(page) == 2
                         and all(t.image.startswith(newer) for t in page.tasks_model.items()

@@ -96,6 +96,15 @@ def test_bad_durations(text: str) -> None:
         engine.parse_duration(text)
 
 
+def test_service_names_as_swarm_takes_them() -> None:
+    assert engine.validate_service_name(" web_2-a ") == "web_2-a"
+    for bad in ("web.1", "-web", "web-", "wéb"):
+        with pytest.raises(engine.InvalidInput, match="is no service name"):
+            engine.validate_service_name(bad)
+    with pytest.raises(engine.InvalidInput, match="at most 63"):
+        engine.validate_service_name("a" * 64)
+
+
 def test_spec_problems_before_anything_is_sent() -> None:
     spec = engine.ServiceSpec("img", cpu_limit=10**9, cpu_reservation=2 * 10**9,
                               update=engine.UpdatePolicy(failure_action="explode"))
