@@ -257,6 +257,7 @@ class ServiceUpdateDialog(FormDialog):
                  parent: QWidget | None = None) -> None:
         super().__init__(session, "service-update-dialog", f"Update {service.name}", "Update",
                          parent)
+        self.setMinimumWidth(640)
         self.service = service
         self.current = QLabel(
             f"Now: {service.image_with_digest}<br>Rolling updates: {policy_of(service)}", self)
