@@ -237,3 +237,46 @@ def test_rolling_image_update_then_rollback_seen_in_the_window(
     finally:
         swarm_engine.cli("service", "rm", name, check=False)
         swarm_engine.cli("rmi", newer, check=False)
+
+
+def test_a_failing_update_pauses_and_the_window_says_why(
+        qtbot: QtBot, make_session, swarm_engine: SwarmUnderTest, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """An image whose tasks exit at once: the update pauses (failure action "pause"), the
+    row says so with the daemon's reason, and Roll back brings the good image back."""
+    broken = f"dockyard-test/busybox-broken:{RUN_ID}"
+    (tmp_path / "Dockerfile").write_text(f'FROM {swarm_engine.image}\nENTRYPOINT ["false"]\n')
+    swarm_engine.cli("build", "-q", "-t", broken, str(tmp_path))
+    name = unique_name("pausing")
+    ident = swarm_engine.cli("service", "create", "--detach", "--name", name, "--label", LABEL,
+                             "--replicas", "1", "--update-failure-action", "pause",
+                             "--update-monitor", "3s", swarm_engine.image, "sleep", "3600")
+    try:
+        page = open_swarm(qtbot, make_session, swarm_engine)
+        qtbot.waitUntil(lambda: page.model.row_of(ident) is not None
+                        and cell(page.model, ident, "Replicas") == "1/1", timeout=wait_ms(90))
+        assert page.select_key(ident)
+        dialog = page.open_update()
+        assert isinstance(dialog, ServiceUpdateDialog)
+        assert dialog.update_fields.failure_action.currentText() == "pause"
+        dialog.image.setText(broken)
+        with qtbot.waitSignal(dialog.succeeded, timeout=wait_ms(60)):
+            qtbot.mouseClick(dialog.accept_button, Qt.MouseButton.LeftButton)
+        qtbot.waitUntil(lambda: cell(page.model, ident, "Update") == "paused",
+                        timeout=wait_ms(120))
+        row = page.model.row_of(ident)
+        assert row is not None
+        titles = [page.model.headerData(c, Qt.Orientation.Horizontal)
+                  for c in range(page.model.columnCount())]
+        reason = page.model.index(row, titles.index("Update")).data(
+            Qt.ItemDataRole.ToolTipRole)
+        assert "update paused due to failure" in reason
+        qtbot.waitUntil(lambda: "last update: paused (update paused due to failure"
+                        in page.detail.text(), timeout=wait_ms(10))
+        qtbot.waitUntil(page.rollback_button.isEnabled, timeout=wait_ms(10))
+        qtbot.mouseClick(page.rollback_button, Qt.MouseButton.LeftButton)
+        qtbot.waitUntil(lambda: cell(page.model, ident, "Update") == "rollback completed"
+                        and cell(page.model, ident, "Replicas") == "1/1", timeout=wait_ms(120))
+        assert cell(page.model, ident, "Image") == swarm_engine.image
+    finally:
+        swarm_engine.cli("service", "rm", name, check=False)
+        swarm_engine.cli("rmi", broken, check=False)
