@@ -15,6 +15,7 @@ it be changed for this very update, and says what the update will do.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping, Sequence
 from functools import partial
 from typing import TypeVar
 
@@ -117,6 +118,12 @@ class UpdatePolicyFields:
             order=self.order.currentText())
 
 
+def published_ports(services: Sequence[engine.Service]) -> dict[tuple[int, str], str]:
+    """Which service publishes each ingress port, as the services list says."""
+    return {(p.published, p.protocol): s.name for s in services for p in s.ports
+            if p.published and p.mode == "ingress"}
+
+
 def policy_of(service: engine.Service) -> engine.UpdatePolicy:
     return engine.UpdatePolicy(service.update_parallelism, service.update_delay_ns,
                                service.update_failure_action, service.update_order)
@@ -126,8 +133,12 @@ class ServiceCreateDialog(FormDialog):
     """Image, name, mode, ports, env, mounts, constraints, resources, restart and update."""
 
     def __init__(self, session: EngineSession, parent: QWidget | None = None,
-                 labels: dict[str, str] | None = None) -> None:
+                 labels: dict[str, str] | None = None,
+                 published: Callable[[], Mapping[tuple[int, str], str]] | None = None) -> None:
         super().__init__(session, "service-create-dialog", "Create service", "Create", parent)
+        #: The ingress ports services publish now ((port, protocol) → service name), read
+        #: at each check, so a clash is said as it is typed, not only when the daemon refuses.
+        self._published = published
         self.setMinimumWidth(640)
         p = "service"
         self.image = _line("e.g. nginx:1.27 or registry:5000/team/app:2", self)
@@ -230,6 +241,13 @@ class ServiceCreateDialog(FormDialog):
         problems = spec.problems()
         if problems:
             raise engine.InvalidInput(problems[0])
+        taken = self._published() if self._published else {}
+        for port in spec.ports:
+            owner = taken.get((port.published, port.protocol)) if port.mode == "ingress" \
+                else None
+            if owner:
+                raise engine.InvalidInput(f"Port {port.published}/{port.protocol} is already"
+                                          f" published by the service {owner}")
         return spec
 
     def check(self) -> str:

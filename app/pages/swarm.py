@@ -25,7 +25,12 @@ from PySide6.QtWidgets import (
 
 import engine
 from app.models.table import Column, KeyedTableModel
-from app.pages.service_dialog import ServiceCreateDialog, ServiceUpdateDialog, policy_of
+from app.pages.service_dialog import (
+    ServiceCreateDialog,
+    ServiceUpdateDialog,
+    policy_of,
+    published_ports,
+)
 from app.pages.table_page import TablePage
 from app.presentation import relative_time
 from app.resources import SWARM, SwarmView
@@ -292,7 +297,9 @@ class SwarmPage(TablePage):
                                       "Services are created on a swarm manager: this engine"
                                       " is none (see the Swarm page).")
             return None
-        dialog = ServiceCreateDialog(self.session, self)
+        dialog = ServiceCreateDialog(
+            self.session, self,
+            published=lambda: published_ports(self.view.services if self.view else ()))
         dialog.succeeded.connect(self._created)
         dialog.open()
         return dialog
