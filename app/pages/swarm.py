@@ -4,7 +4,12 @@ On a manager (``/info`` Swarm.ControlAvailable) the page lists every service
 (mode, replicas running/desired, image, ports, update status, stack) and, below,
 the tasks of the selected service (slot, node, desired and current state, error,
 exit code, container), newest first, so a failing task's reason is in view.
-It follows the engine's service, node and task-container events.
+It follows the engine's service, node and task-container events, so a rolling
+update's status (updating, paused, rollback completed, completed) changes in the
+row as the daemon reports it.  Above the tasks, the selected service's image
+and rolling-update policy.  Create service… and Update image… open the dialogs
+of :mod:`app.pages.service_dialog`; every action is also in the command palette
+(and hidden from it, as from the page, on an engine that is no manager).
 
 A worker, an engine outside any swarm, and Podman (which has no Swarm) get a
 plain statement of what the engine is and how to init or join instead; the page
