@@ -19,8 +19,10 @@ from collections.abc import Callable, Mapping, Sequence
 from functools import partial
 from typing import TypeVar
 
+from PySide6.QtCore import QStringListModel, Qt
 from PySide6.QtWidgets import (
     QComboBox,
+    QCompleter,
     QHBoxLayout,
     QLabel,
     QLineEdit,
@@ -31,6 +33,7 @@ from PySide6.QtWidgets import (
 
 import engine
 from app.pages.resource_forms import Call, FormDialog, parse_pairs
+from app.resources import IMAGES
 from app.session import EngineSession
 
 #: The most replicas or parallelism the spin boxes offer (a guard rail, not the engine's).
@@ -124,6 +127,28 @@ def published_ports(services: Sequence[engine.Service]) -> dict[tuple[int, str],
             if p.published and p.mode == "ingress"}
 
 
+class ImageCompleter(QCompleter):
+    """The engine's image names, offered as an image is typed (kept as the list changes)."""
+
+    def __init__(self, session: EngineSession, line: QLineEdit) -> None:
+        self.names = QStringListModel(line)
+        super().__init__(self.names, line)
+        self.session = session
+        self.setCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
+        self.setFilterMode(Qt.MatchFlag.MatchContains)
+        line.setCompleter(self)
+        session.live(IMAGES).changed.connect(self._refresh)
+        self._refresh()
+
+    def _refresh(self, *_args: object) -> None:
+        self.names.setStringList(sorted({
+            tag for image in self.session.items(IMAGES) for tag in image.repo_tags
+            if not tag.startswith("<none>")}))
+
+    def choices(self) -> list[str]:
+        return self.names.stringList()
+
+
 def policy_of(service: engine.Service) -> engine.UpdatePolicy:
     return engine.UpdatePolicy(service.update_parallelism, service.update_delay_ns,
                                service.update_failure_action, service.update_order)
@@ -142,6 +167,7 @@ class ServiceCreateDialog(FormDialog):
         self.setMinimumWidth(640)
         p = "service"
         self.image = _line("e.g. nginx:1.27 or registry:5000/team/app:2", self)
+        self.image_completer = ImageCompleter(session, self.image)
         self.add_row("&Image:", self.image, f"{p}-image", "Image")
         self.name = _line("empty: Swarm names it", self)
         self.add_row("&Name:", self.name, f"{p}-name", "Service name")
@@ -284,6 +310,7 @@ class ServiceUpdateDialog(FormDialog):
         self.current.setWordWrap(True)
         self.form.addRow(self.current)
         self.image = _line("e.g. nginx:1.28", self)
+        self.image_completer = ImageCompleter(session, self.image)
         self.image.setText(service.image)
         self.add_row("&Image:", self.image, "service-update-image", "New image")
         self.update_fields = UpdatePolicyFields(self, "service")

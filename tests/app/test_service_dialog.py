@@ -86,6 +86,9 @@ def test_create_a_service_with_every_option_from_the_dialog(
     assert isinstance(dialog, ServiceCreateDialog) and dialog.isVisible()
     assert not dialog.accept_button.isEnabled()  # no image yet
     name = unique_name("made")
+    # The engine's images are offered as the image is typed.
+    qtbot.waitUntil(lambda: swarm_engine.image in dialog.image_completer.choices(),
+                    timeout=wait_ms(30))
     dialog.image.setText(swarm_engine.image)
     dialog.name.setText(name)
     dialog.replicas.setValue(2)
