@@ -37,6 +37,7 @@ async def diagnose(host: str | None, timeout: float | None = None) -> dict[str, 
     async with client:
         version = client.version
         report["endpoint"] = {"url": client.endpoint.url, "source": client.endpoint.source}
+        report["warning"] = engine.plain_tcp_warning(client.endpoint)
         report["engine"] = {
             "product": version.product,
             "version": version.version,
@@ -129,6 +130,7 @@ def format_report(report: dict[str, Any]) -> str:
         lines += [
             f"Endpoint:    {endpoint['url']}",
             f"  found via: {endpoint['source']}",
+            *([f"  Warning:   {report['warning']}"] if report.get("warning") else []),
             f"Engine:      {info['product']} {info['version']}",
             f"API version: {info['api_version']}"
             f" (engine supports up to {info['server_api_version']})",
@@ -192,7 +194,7 @@ async def survey(timeout: float | None = None) -> list[dict[str, Any]]:
     return [
         {"url": r.url, "found_via": list(r.found_via), "current": r.current, "state": r.state,
          "product": r.product, "version": r.version, "api_version": r.api_version,
-         "error": r.error}
+         "error": r.error, "warning": r.warning}
         for r in await engine.probe_engines(timeout=timeout or PROBE_SECONDS)
     ]
 
@@ -207,6 +209,8 @@ def format_survey(engines: list[dict[str, Any]]) -> str:
             if item["state"] == "reachable" else item["error"]
         lines.append(f"{mark} {item['url'] or '(no address)'}  {item['state']}: {what}")
         lines.append(f"    found via: {'; '.join(item['found_via'])}")
+        if item.get("warning"):
+            lines.append(f"    Warning: {item['warning']}")
     return "\n".join(lines)
 
 

@@ -23,7 +23,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import replace
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtWidgets import QMessageBox, QWidget
@@ -42,6 +42,9 @@ from app.widgets.engine_switcher import (
     EngineEntry,
     EngineSwitcher,
 )
+
+if TYPE_CHECKING:
+    from app.all_engines import AllEnginesView
 
 log = logging.getLogger(__name__)
 
@@ -185,6 +188,14 @@ class EngineSwitch(QObject):
         self._surveyed = False
         self.host_question: QMessageBox | None = None
         self._asked_keys: set[str] = set()
+        #: Plain-tcp engines whose warning was said already.
+        self._warned: set[str] = set()
+        #: The "All engines" window, once opened.
+        self.all_view: AllEnginesView | None = None
+        #: Shows (page key, item key) in the window, once its lists have it (the window sets it).
+        self.show_item: Callable[[str, str], object] | None = None
+        #: An item to show once the engine being switched to is connected: (url, page, key).
+        self._pending_item: tuple[str, str, str] | None = None
         session.statusChanged.connect(self._on_status)
 
     # -- the lists ----------------------------------------------------------------------
@@ -194,6 +205,7 @@ class EngineSwitch(QObject):
         switcher.chosen.connect(self.choose)
         switcher.addRequested.connect(self.open_add_dialog)
         switcher.rescanRequested.connect(self.survey)
+        switcher.allRequested.connect(self.open_all)
         self._show()
 
     @property
@@ -228,6 +240,15 @@ class EngineSwitch(QObject):
                 self.entries.insert(0, entry)
             entry.state, entry.product, entry.version, entry.error = (
                 REACHABLE, status.product, status.version, "")
+            if (warning := entry.warning) and entry.url not in self._warned:
+                # Once per engine and run: the switcher's line keeps saying "no TLS".
+                self._warned.add(entry.url)
+                self.session.message.emit(MessageLevel.WARNING, warning)
+            pending = self._pending_item
+            if pending is not None and pending[0] == status.endpoint:
+                self._pending_item = None
+                if self.show_item is not None:
+                    self.show_item(pending[1], pending[2])
         # The first answer, or the first failure: then the user needs the others most.
         if not self._surveyed and status.state in (ConnectionState.CONNECTED,
                                                    ConnectionState.UNREACHABLE):
@@ -284,6 +305,8 @@ class EngineSwitch(QObject):
     def choose(self, url: str) -> None:
         """Switch to the engine at ``url``; ask first when that would end running work."""
         entry = self.entry(url)
+        if self._pending_item is not None and self._pending_item[0] != url:
+            self._pending_item = None  # another engine picked since: its item is moot
         if entry is None or url == self.connected_url:
             return
         busy, shells = self.running_work()
@@ -380,6 +403,35 @@ class EngineSwitch(QObject):
             MessageLevel.INFO, f"Trusted the host key of {error.host} (added to {where}).")
         then()
 
+    # -- all engines ----------------------------------------------------------------------
+
+    def open_all(self) -> AllEnginesView:
+        """Show the containers and images of every reachable engine in one window."""
+        from app.all_engines import AllEnginesView  # built the first time it is asked for
+
+        view = self.all_view
+        if view is None:
+            view = self.all_view = AllEnginesView(self.window)
+            view.openRequested.connect(self.show_on)
+            self.entriesChanged.connect(lambda: view.set_engines(self.entries))
+        view.set_engines(self.entries)
+        view.show()
+        view.raise_()
+        view.activateWindow()
+        return view
+
+    def show_on(self, url: str, page_key: str, item_key: str) -> None:
+        """Show an item of the engine at ``url`` in the window: switching there first
+        (asking, as any switch does, when work would end)."""
+        self.window.raise_()
+        self.window.activateWindow()
+        if url == self.connected_url:
+            if self.show_item is not None:
+                self.show_item(page_key, item_key)
+            return
+        self._pending_item = (url, page_key, item_key)
+        self.choose(url)
+
     # -- adding -------------------------------------------------------------------------
 
     def open_add_dialog(self) -> AddEngineDialog:
@@ -410,3 +462,5 @@ class EngineSwitch(QObject):
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self.all_view is not None:
+            await self.all_view.aclose()

@@ -152,6 +152,7 @@ class MainWindow(QMainWindow):
         self.engine_switcher = EngineSwitcher("engine-switcher")
         self.statusBar().addPermanentWidget(self.engine_switcher)
         self.engine_switch.bind(self.engine_switcher)
+        self.engine_switch.show_item = self.show_item
 
         self.palette_dialog = CommandPalette(self)
         self._quit_question: QMessageBox | None = None
@@ -294,6 +295,17 @@ class MainWindow(QMainWindow):
                 " (any more).")
             return False
         return True
+
+    def show_item(self, page_key: str, item_key: str) -> None:
+        """Show a container or an image selected as soon as the live list has it (the
+        "All engines" window's Open, right after a switch the lists are still empty)."""
+        if page_key == "containers":
+            self.show_container(item_key)
+        elif page_key == "images":
+            self.sidebar.setCurrentRow(self.pages.indexOf(self.images_page))
+            self.images_page.select_row_when_listed(item_key)
+        else:
+            self.open_item(page_key, item_key)
 
     def show_container(self, container_id: str) -> None:
         """A container was just started: show it on the Containers page, selected (as

@@ -380,15 +380,17 @@ def window_title(product: str = "", version: str = "", where: str = "", *,
 
 
 def engine_entry_text(name: str, state: str, product: str = "", version: str = "", *,
-                      current_context: bool = False) -> str:
+                      current_context: bool = False, unencrypted: bool = False) -> str:
     """One line of the engine switcher: ``"default — Docker 20.10.24"``, or the state
-    when nothing answered there (``"tcp://lab:2376 — unreachable"``)."""
+    when nothing answered there (``"tcp://lab:2376 — unreachable"``); ``unencrypted``
+    (plain tcp to another machine) adds "no TLS"."""
     if state == "reachable" and product:
         what = f"{'Docker' if product == 'Docker Engine' else product} {version.split('+')[0]}"
     else:
         what = state
     mark = " (current context)" if current_context else ""
-    return f"{name}{mark} — {what.strip()}"
+    plain = " — no TLS, not private" if unencrypted else ""
+    return f"{name}{mark} — {what.strip()}{plain}"
 
 
 # -- sizes as the docker CLI prints them, registry addresses (shared with headless commands) --

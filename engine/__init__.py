@@ -180,6 +180,7 @@ if TYPE_CHECKING:
         TLSError,
         UnknownHostKey,
     )
+    from engine._exposure import is_loopback_host, plain_tcp_warning
     from engine._image_files import (
         ArchiveError,
         Transfer,
@@ -568,6 +569,9 @@ _SUBMODULE_NAMES: dict[str, tuple[str, ...]] = {
     "_probe": (
         "KnownEngine", "ProbeResult", "known_engines", "probe_engines",
     ),
+    "_exposure": (
+        "is_loopback_host", "plain_tcp_warning",
+    ),
     "_recreate": (
         "RecreatePlan", "recreate_container", "recreate_plan", "spec_from_container",
     ),
@@ -937,6 +941,7 @@ __all__ = [
     "interpolate",
     "is_gzip",
     "is_helper",
+    "is_loopback_host",
     "is_oneoff",
     "iter_context_tar",
     "kill_container",
@@ -990,6 +995,7 @@ __all__ = [
     "parse_working_dir",
     "pause_container",
     "pick_helper_image",
+    "plain_tcp_warning",
     "platform_text",
     "ports_ignored",
     "ports_in_use",

@@ -36,6 +36,7 @@ from engine._endpoint import (
     tls_from_env,
 )
 from engine._errors import EndpointError, EngineError, HostKeyError, PermissionDenied
+from engine._exposure import plain_tcp_warning
 
 __all__ = ["KnownEngine", "ProbeResult", "known_engines", "probe_engines"]
 
@@ -67,6 +68,8 @@ class ProbeResult:
     version: str = ""
     api_version: str = ""
     error: str = ""
+    #: Plain words when the address is tcp:// without TLS to another machine.
+    warning: str = ""
 
 
 def _contexts(env: Mapping[str, str], home: Path,
@@ -226,4 +229,6 @@ async def probe_engines(
 ) -> list[ProbeResult]:
     """Open every known engine at once, each within ``timeout`` seconds; in the given order."""
     engines = known_engines() if known is None else known
-    return list(await asyncio.gather(*(_probe(k, timeout) for k in engines)))
+    results = await asyncio.gather(*(_probe(k, timeout) for k in engines))
+    return [replace(r, warning=plain_tcp_warning(k.endpoint)) if k.endpoint.url else r
+            for k, r in zip(engines, results, strict=True)]

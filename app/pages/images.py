@@ -242,6 +242,10 @@ class ImagesPage(TablePage):
     def select_image(self, image_id: str) -> None:
         self._select_when(lambda r: r.image.id == image_id)
 
+    def select_row_when_listed(self, key: str) -> None:
+        """Select the row keyed ``key`` (a tag, or an untagged image's ID) once listed."""
+        self._select_when(lambda r: r.key == key)
+
     def _select_when(self, predicate: Callable[[ImageRow], bool]) -> None:
         self._pending_selection = predicate
         self.session.refresh()

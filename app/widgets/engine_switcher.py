@@ -37,6 +37,7 @@ REACHABLE = "reachable"
 
 ADD = "add"
 RESCAN = "rescan"
+ALL = "all"
 _COLOURS = {REACHABLE: "#2e9d4e", "unreachable": "#9a9a9a", "permission denied": "#d0453b"}
 
 
@@ -63,6 +64,11 @@ class EngineEntry:
         """What users call it: the CLI context's name, else its address."""
         return self.endpoint.context or self.endpoint.url
 
+    @property
+    def warning(self) -> str:
+        """Plain words when it is tcp:// without TLS to another machine ("" otherwise)."""
+        return engine.plain_tcp_warning(self.endpoint)
+
 
 def _dot(state: str) -> QIcon:
     pixmap = QPixmap(12, 12)
@@ -82,6 +88,8 @@ class EngineSwitcher(QWidget):
     chosen = Signal(str)  # the engine's URL
     addRequested = Signal()
     rescanRequested = Signal()
+    #: Show the containers and images of every engine at once.
+    allRequested = Signal()
 
     def __init__(self, name: str = "engine-switcher", parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -108,14 +116,21 @@ class EngineSwitcher(QWidget):
         combo.blockSignals(True)
         combo.clear()
         for entry in self.entries:
+            warning = entry.warning
             combo.addItem(_dot(entry.state), engine_entry_text(
                 entry.name, entry.state, entry.product, entry.version,
-                current_context=entry.current_context), entry.url)
+                current_context=entry.current_context, unencrypted=bool(warning)), entry.url)
             tip = [entry.url, *(f"found via {v}" for v in entry.found_via)]
             if entry.error:
                 tip.append(entry.error)
+            if warning:
+                tip.append(f"Warning: {warning}")
             combo.setItemData(combo.count() - 1, "\n".join(tip), Qt.ItemDataRole.ToolTipRole)
         combo.insertSeparator(combo.count())
+        combo.addItem("All engines: one list…", ALL)
+        combo.setItemData(combo.count() - 1, "The containers and images of every engine that"
+                          " answers, in one list with an Engine column",
+                          Qt.ItemDataRole.ToolTipRole)
         combo.addItem("Add an engine…", ADD)
         combo.addItem("Look for engines again", RESCAN)
         combo.setCurrentIndex(self.row_of(connected))  # -1: the placeholder
@@ -127,6 +142,10 @@ class EngineSwitcher(QWidget):
     def texts(self) -> list[str]:
         """The engines' lines as shown (for tests and screen readers)."""
         return [self.combo.itemText(i) for i in range(len(self.entries))]
+
+    def pick_all(self) -> None:
+        """What choosing "All engines" in the list does."""
+        self._activated(self.combo.findData(ALL))
 
     def pick(self, url: str) -> None:
         """What choosing the engine at ``url`` in the list does."""
@@ -141,6 +160,8 @@ class EngineSwitcher(QWidget):
         self.combo.setCurrentIndex(self.row_of(self.connected))
         if data == ADD:
             self.addRequested.emit()
+        elif data == ALL:
+            self.allRequested.emit()
         elif data == RESCAN:
             self.rescanRequested.emit()
         elif isinstance(data, str) and data and data != self.connected:
@@ -180,6 +201,14 @@ class AddEngineDialog(QDialog):
         self.error.setObjectName("add-engine-error")
         self.error.setWordWrap(True)
         self.error.hide()
+        # Said while the address is typed, before anything is sent in the clear.
+        self.warning = QLabel(self)
+        self.warning.setObjectName("add-engine-warning")
+        self.warning.setWordWrap(True)
+        self.warning.hide()
+        self.url.textChanged.connect(self._check_exposure)
+        for edit in self.files.values():
+            edit.textChanged.connect(self._check_exposure)
         buttons = QDialogButtonBox(self)
         add = buttons.addButton("Add and connect", QDialogButtonBox.ButtonRole.AcceptRole)
         add.setObjectName("add-engine-add")
@@ -188,8 +217,20 @@ class AddEngineDialog(QDialog):
         buttons.rejected.connect(self.reject)
         layout = QVBoxLayout(self)
         layout.addLayout(form)
+        layout.addWidget(self.warning)
         layout.addWidget(self.error)
         layout.addWidget(buttons)
+
+    def _check_exposure(self) -> None:
+        """Warn about plain tcp:// to another machine (TLS files make it TLS: no warning)."""
+        text = ""
+        if not any(edit.text().strip() for edit in self.files.values()):
+            try:
+                text = engine.plain_tcp_warning(engine.endpoint_for(self.url.text(), ""))
+            except engine.EngineError:
+                text = ""  # not an address yet: Add says why
+        self.warning.setText(f"⚠ {text}" if text else "")
+        self.warning.setVisible(bool(text))
 
     def _browse(self, edit: QLineEdit) -> None:
         dialog = QFileDialog(self, "Choose a file", str(Path.home() / ".docker"))

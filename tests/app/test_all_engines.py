@@ -1,0 +1,159 @@
+"""The "All engines" window (issue 14): the containers and images of Docker and of a private
+Podman service in one list with an Engine column; an action on a row goes to that row's
+engine, as the engine's own CLI then shows."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import QSettings, Qt
+from pytestqt.qtbot import QtBot
+
+from app.all_engines import AllEnginesView, EngineRow
+from app.main_window import MainWindow
+from app.pages.containers import ContainersPage
+from app.session import ConnectionState, EngineSession
+from app.settings import Settings
+from app.widgets.engine_switcher import REACHABLE
+from tests.app.conftest import answer, await_in_qt, wait_connected
+from tests.conftest import EngineUnderTest
+from tests.waits import wait_ms
+
+
+@pytest.fixture
+def private_settings_file(tmp_path: Path) -> Settings:
+    return Settings(QSettings(str(tmp_path / "dockyard.ini"), QSettings.Format.IniFormat))
+
+
+@pytest.fixture
+def podman_connection(monkeypatch: pytest.MonkeyPatch, podman_engine: EngineUnderTest,
+                      tmp_path: Path) -> EngineUnderTest:
+    """The private Podman service, known as Podman's tools know one (CONTAINER_HOST)."""
+    monkeypatch.setenv("CONTAINER_HOST", podman_engine.url)
+    monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path / "docker-config"))
+    monkeypatch.delenv("DOCKER_CONTEXT", raising=False)
+    return podman_engine
+
+
+def rows(view: AllEnginesView, images: bool = False) -> list[EngineRow]:
+    model = (view.images if images else view.containers).model
+    return [model.item_at(row) for row in range(model.rowCount())]
+
+
+def shown_row(view: AllEnginesView, name: str) -> list[str]:
+    """The cells of the container row called ``name``, as shown ([] if not listed)."""
+    model = view.containers.model
+    for row in range(model.rowCount()):
+        if model.item_at(row).item.name == name:
+            return [str(model.index(row, col).data()) for col in range(model.columnCount())]
+    return []
+
+
+def running(target: EngineUnderTest, name: str) -> bool:
+    return target.cli("inspect", "-f", "{{.State.Running}}", name).strip() == "true"
+
+
+def test_all_engines_lists_both_and_acts_on_the_rows_own_engine(
+    qtbot: QtBot, make_session, docker_engine: EngineUnderTest,
+    podman_connection: EngineUnderTest, private_settings_file: Settings,
+) -> None:
+    podman = podman_connection
+    _docker_id, docker_name = docker_engine.create(docker_engine.image, "sleep", "300")
+    docker_engine.cli("start", docker_name)
+    podman_id, podman_name = podman.create(podman.image, "sleep", "300")
+    podman.cli("start", podman_name)
+
+    session: EngineSession = make_session(docker_engine.url)
+    window = MainWindow(session, private_settings_file)
+    qtbot.addWidget(window)
+    window.show()
+    session.start()
+    wait_connected(qtbot, session)
+    switch = window.engine_switch
+    qtbot.waitUntil(lambda: (e := switch.entry(podman.url)) is not None and e.state == REACHABLE,
+                    timeout=wait_ms(20))
+
+    # "All engines" is an entry of the switcher; it opens a window of its own.
+    assert "All engines: one list…" in [window.engine_switcher.combo.itemText(i)
+                                        for i in range(window.engine_switcher.combo.count())]
+    window.engine_switcher.pick_all()
+    view = switch.all_view
+    assert view is not None and view.isVisible()
+    try:
+        qtbot.waitUntil(lambda: bool(shown_row(view, docker_name))
+                        and bool(shown_row(view, podman_name)), timeout=wait_ms(20))
+        # The Engine column names each row's engine (as the switcher does: its address here).
+        docker_cells, podman_cells = shown_row(view, docker_name), shown_row(view, podman_name)
+        assert view.containers.model.headerData(0, Qt.Orientation.Horizontal) == "Engine"
+        assert docker_cells[0] == docker_engine.url and podman_cells[0] == podman.url
+        assert docker_cells[1] == docker_name and podman_cells[1] == podman_name
+        assert "running" in docker_cells[4].lower() and "running" in podman_cells[4].lower()
+        assert "2 engines" in view.summary.text()
+        # Both engines' images too, each with its engine.
+        qtbot.waitUntil(lambda: {r.url for r in rows(view, images=True)}
+                        >= {docker_engine.url, podman.url}, timeout=wait_ms(20))
+
+        # Stop on the Podman row stops the Podman container, not a Docker one.
+        assert view.containers.select_key(f"{podman.url} {podman_id}")
+        assert view.containers.stop_button.defaultAction().isEnabled()
+        view.containers.stop_button.click()
+        qtbot.waitUntil(lambda: not running(podman, podman_name), timeout=wait_ms(30))
+        assert running(docker_engine, docker_name)
+        # The list follows that engine's events: the row says so without a refresh.
+        qtbot.waitUntil(lambda: "exited" in shown_row(view, podman_name)[4].lower(),
+                        timeout=wait_ms(20))
+        assert "running" in shown_row(view, docker_name)[4].lower()
+
+        # Remove asks first, then removes it from Podman only.
+        assert view.containers.select_key(f"{podman.url} {podman_id}")
+        view.containers.remove_button.click()
+        text = answer(qtbot, "all-remove-confirm", "Remove")
+        assert podman_name in text and podman.url in text
+        qtbot.waitUntil(lambda: not shown_row(view, podman_name), timeout=wait_ms(20))
+        assert podman_name not in podman.cli("ps", "-a", "--format", "{{.Names}}").split()
+        assert running(docker_engine, docker_name)
+
+        # Open on the Docker row shows it in the window (already on Docker: no switch).
+        assert view.containers.select_key(
+            next(r.key for r in rows(view) if r.item.name == docker_name))
+        view.containers.open_button.click()
+        page = window.page(ContainersPage)
+        qtbot.waitUntil(lambda: [c.name for c in page.selected_items()] == [docker_name],
+                        timeout=wait_ms(10))
+    finally:
+        await_in_qt(qtbot, view.aclose())
+    assert all(f.session.status.state is not ConnectionState.CONNECTED
+               for f in view.feeds.values())
+
+
+def test_open_on_another_engines_row_switches_the_window_there(
+    qtbot: QtBot, make_session, docker_engine: EngineUnderTest,
+    podman_connection: EngineUnderTest, private_settings_file: Settings,
+) -> None:
+    podman = podman_connection
+    podman_id, podman_name = podman.create(podman.image, "sleep", "300")
+    session: EngineSession = make_session(docker_engine.url)
+    window = MainWindow(session, private_settings_file)
+    qtbot.addWidget(window)
+    window.show()
+    session.start()
+    wait_connected(qtbot, session)
+    switch = window.engine_switch
+    qtbot.waitUntil(lambda: (e := switch.entry(podman.url)) is not None and e.state == REACHABLE,
+                    timeout=wait_ms(20))
+    view = switch.open_all()
+    try:
+        qtbot.waitUntil(lambda: bool(shown_row(view, podman_name)), timeout=wait_ms(20))
+        assert view.containers.select_key(f"{podman.url} {podman_id}")
+        view.containers.open_button.click()
+        qtbot.waitUntil(lambda: session.status.endpoint == podman.url
+                        and session.status.state is ConnectionState.CONNECTED,
+                        timeout=wait_ms(20))
+        page = window.page(ContainersPage)
+        qtbot.waitUntil(lambda: [c.name for c in page.selected_items()] == [podman_name],
+                        timeout=wait_ms(10))
+        assert window.windowTitle().startswith("Dockyard — Podman ")
+    finally:
+        await_in_qt(qtbot, view.aclose())
+
