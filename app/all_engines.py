@@ -22,13 +22,14 @@ from PySide6.QtWidgets import QLabel, QTabWidget, QVBoxLayout, QWidget
 
 import engine
 from app.models.table import Column, KeyedTableModel
-from app.pages.containers import CONTAINER_COLUMNS
+from app.pages.containers import CONTAINER_COLUMNS, STATE_COLUMN
 from app.pages.images import IMAGE_COLUMNS
 from app.pages.table_page import TablePage
-from app.presentation import ImageRow, counted, image_rows
+from app.presentation import ImageRow, counted, engine_label, image_rows
 from app.resources import CONTAINERS, IMAGES
 from app.session import ConnectionState, ConnectionStatus, EngineSession, MessageLevel
 from app.widgets.ask import ask
+from app.widgets.badges import StateBadgeDelegate
 from app.widgets.engine_switcher import REACHABLE, EngineEntry
 from app.widgets.message_bar import MessageBar
 
@@ -37,7 +38,7 @@ from app.widgets.message_bar import MessageBar
 class EngineRow:
     """One row of the aggregated lists: an item and the engine it lives on."""
 
-    engine: str  # the engine's name as the switcher shows it
+    engine: str  # what the Engine column shows (presentation.engine_label)
     url: str
     item: Any  # engine.Container, or an ImageRow
     key: str
@@ -57,6 +58,8 @@ def _on_item(column: Column) -> Column:
 ENGINE_COLUMN = Column("Engine", lambda r: r.engine, tooltip=lambda r: r.url)
 ALL_CONTAINER_COLUMNS = (ENGINE_COLUMN, *(_on_item(c) for c in CONTAINER_COLUMNS))
 ALL_IMAGE_COLUMNS = (ENGINE_COLUMN, *(_on_item(c) for c in IMAGE_COLUMNS))
+#: Where the State column is (after the Engine column).
+STATE_AT = 1 + CONTAINER_COLUMNS.index(STATE_COLUMN)
 
 
 class EngineFeed(QObject):
@@ -77,7 +80,10 @@ class EngineFeed(QObject):
 
     @property
     def name(self) -> str:
-        return self.entry.name
+        """What the Engine column says: the product and where (the context's name, if any)."""
+        status = self.session.status
+        product = status.product if status.product else self.entry.product
+        return engine_label(self.entry.url, product, self.entry.endpoint.context)
 
     def _on_status(self, _status: ConnectionStatus) -> None:
         self.changed.emit()
@@ -108,6 +114,10 @@ class AllContainersPage(TablePage):
         self.open_button = self.add_button("Open", "all-open", self.open_selected)
         self.open_button.setToolTip("Switch the window to this container's engine and show it")
         self.table.doubleClicked.connect(lambda _index: self.open_selected())
+        # The State column as on the Containers page: a badge.
+        self.table.setItemDelegateForColumn(STATE_AT, StateBadgeDelegate(self.table))
+        self.table.setColumnWidth(0, 240)
+        self.table.setColumnWidth(1, 180)
         self.selection_changed()
 
     def noun(self, count: int) -> str:
@@ -174,6 +184,8 @@ class AllImagesPage(TablePage):
         self.open_button = self.add_button("Open", "all-image-open", self.open_selected)
         self.open_button.setToolTip("Switch the window to this image's engine and show it")
         self.table.doubleClicked.connect(lambda _index: self.open_selected())
+        self.table.setColumnWidth(0, 240)
+        self.table.setColumnWidth(1, 220)
         self.selection_changed()
 
     def noun(self, count: int) -> str:

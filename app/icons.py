@@ -117,6 +117,9 @@ ICONS: dict[str, str] = {
     "disk-cleanup": "mdi6.broom",
     "engine-events-pause": "mdi6.pause",
     "engine-events-copy": "mdi6.content-copy",
+    # The "All engines" window: show the row in the main window, on its own engine.
+    "all-open": "mdi6.open-in-app",
+    "all-image-open": "mdi6.open-in-app",
 }
 
 #: The sidebar's pages (PageSpec.key) → glyph.

@@ -393,6 +393,22 @@ def engine_entry_text(name: str, state: str, product: str = "", version: str = "
     return f"{name}{mark} — {what.strip()}{plain}"
 
 
+def engine_label(url: str, product: str = "", context: str = "") -> str:
+    """An engine in a column of many: what it is and where, short ("Podman · ssh
+    me@build:2222", "Docker · /var/run/docker.sock"); the full URL goes in a tooltip."""
+    scheme, _, rest = url.partition("://")
+    if context:
+        where = context
+    elif scheme == "ssh":
+        where = f"ssh {rest.partition('/')[0]}"
+    elif scheme == "unix":
+        where = rest
+    else:
+        where = rest or url
+    what = "Docker" if product == "Docker Engine" else product
+    return f"{what} · {where}" if what else where
+
+
 # -- sizes as the docker CLI prints them, registry addresses (shared with headless commands) --
 
 _CLI_UNITS = ("B", "kB", "MB", "GB", "TB", "PB", "EB", "ZB", "YB")

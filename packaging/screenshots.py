@@ -36,7 +36,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from PySide6.QtCore import QSettings  # noqa: E402
+from PySide6.QtCore import QSettings, Qt  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
 SETTLE_SECONDS = 0.4  # let coalesced refreshes and the theme's repaint land
@@ -217,10 +217,13 @@ async def take(args: argparse.Namespace, app: QApplication) -> list[Path]:
             written += await _take_diff(args, app, session, window, settings)
         if args.switcher:
             written += await _take_switcher(args, app, window, settings)
+        if args.all_engines:
+            written += await _take_all_engines(args, app, window, settings)
         if args.compose:
             written += await _take_compose(args, window)
     finally:
         window.close()
+        await window.engine_switch.aclose()
         await session.aclose()
     return written
 
@@ -297,6 +300,46 @@ async def _take_switcher(args: argparse.Namespace, app: QApplication, window: ob
             raise SystemExit(f"cannot write {out}")
         written.append(out)
         print(out)
+    return written
+
+
+async def _take_all_engines(args: argparse.Namespace, app: QApplication, window: object,
+                            settings: object) -> list[Path]:
+    """The "All engines" window, once every reachable engine's containers are listed."""
+    from app.main_window import MainWindow
+    from app.session import ConnectionState
+    from app.settings import THEME
+    from app.widgets.engine_switcher import CONNECTING, LOOKING, REACHABLE
+
+    assert isinstance(window, MainWindow)
+    switch = window.engine_switch
+    if not await _wait(lambda: switch.entries and all(
+            e.state not in (LOOKING, CONNECTING) for e in switch.entries) and len(
+            switch.entries) > 1, 30):
+        raise SystemExit("the engines were not all probed in time")
+    view = switch.open_all()
+    width, height = (int(v) for v in args.size.split("x"))
+    view.resize(width, height)
+    reachable = {e.url for e in switch.entries if e.state == REACHABLE}
+    if not await _wait(lambda: all(
+            f.session.status.state is ConnectionState.CONNECTED for f in view.feeds.values())
+            and {r.url for r in view.containers.model.items()} >= reachable, 30):
+        raise SystemExit("the engines' containers were not all listed in time")
+    await asyncio.sleep(SETTLE_SECONDS)
+    view.containers.table.sortByColumn(0, Qt.SortOrder.AscendingOrder)
+    view.containers.table.selectRow(0)
+    written = []
+    for theme in args.themes.split(","):
+        settings.set(THEME, theme)  # type: ignore[attr-defined]
+        _repolish_style_sheets(app)
+        await asyncio.sleep(SETTLE_SECONDS)
+        out = Path(args.out) / f"all-engines-{theme}.png"
+        out.parent.mkdir(parents=True, exist_ok=True)
+        if not view.grab().save(str(out)):
+            raise SystemExit(f"cannot write {out}")
+        written.append(out)
+        print(out)
+    view.close()
     return written
 
 
@@ -387,6 +430,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--switcher", action="store_true",
                         help="also take the Engine page with its engine switcher open, once"
                              " every engine was probed (writes engine-switcher-<theme>.png)")
+    parser.add_argument("--all-engines", action="store_true",
+                        help="also take the All engines window (every reachable engine's"
+                             " containers in one list; writes all-engines-<theme>.png)")
     parser.add_argument("--compose", default="", metavar="DIR",
                         help="drop this Compose folder on the window, shoot its sheet, Up, "
                              "then shoot the app with its services and merged logs")

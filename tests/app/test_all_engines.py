@@ -83,10 +83,16 @@ def test_all_engines_lists_both_and_acts_on_the_rows_own_engine(
     try:
         qtbot.waitUntil(lambda: bool(shown_row(view, docker_name))
                         and bool(shown_row(view, podman_name)), timeout=wait_ms(20))
-        # The Engine column names each row's engine (as the switcher does: its address here).
+        # The Engine column names each row's engine: what it is and where (the URL is
+        # its tooltip).
         docker_cells, podman_cells = shown_row(view, docker_name), shown_row(view, podman_name)
         assert view.containers.model.headerData(0, Qt.Orientation.Horizontal) == "Engine"
-        assert docker_cells[0] == docker_engine.url and podman_cells[0] == podman.url
+        assert docker_cells[0] == f"Docker · {docker_engine.url.removeprefix('unix://')}"
+        assert podman_cells[0] == f"Podman · {podman.url.removeprefix('unix://')}"
+        model = view.containers.model
+        tips = {model.index(row, 0).data(Qt.ItemDataRole.ToolTipRole)
+                for row in range(model.rowCount())}
+        assert {docker_engine.url, podman.url} <= tips
         assert docker_cells[1] == docker_name and podman_cells[1] == podman_name
         assert "running" in docker_cells[4].lower() and "running" in podman_cells[4].lower()
         assert "2 engines" in view.summary.text()
@@ -109,7 +115,7 @@ def test_all_engines_lists_both_and_acts_on_the_rows_own_engine(
         assert view.containers.select_key(f"{podman.url} {podman_id}")
         view.containers.remove_button.click()
         text = answer(qtbot, "all-remove-confirm", "Remove")
-        assert podman_name in text and podman.url in text
+        assert podman_name in text and "Podman" in text
         qtbot.waitUntil(lambda: not shown_row(view, podman_name), timeout=wait_ms(20))
         assert podman_name not in podman.cli("ps", "-a", "--format", "{{.Names}}").split()
         assert running(docker_engine, docker_name)
