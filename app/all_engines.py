@@ -117,7 +117,7 @@ class AllContainersPage(TablePage):
         # The State column as on the Containers page: a badge.
         self.table.setItemDelegateForColumn(STATE_AT, StateBadgeDelegate(self.table))
         self.table.setColumnWidth(0, 240)
-        self.table.setColumnWidth(1, 180)
+        self.table.setColumnWidth(1, 200)
         self.selection_changed()
 
     def noun(self, count: int) -> str:

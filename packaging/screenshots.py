@@ -326,7 +326,7 @@ async def _take_all_engines(args: argparse.Namespace, app: QApplication, window:
             and {r.url for r in view.containers.model.items()} >= reachable, 30):
         raise SystemExit("the engines' containers were not all listed in time")
     await asyncio.sleep(SETTLE_SECONDS)
-    view.containers.table.sortByColumn(0, Qt.SortOrder.AscendingOrder)
+    view.containers.table.sortByColumn(0, Qt.SortOrder.DescendingOrder)
     view.containers.table.selectRow(0)
     written = []
     for theme in args.themes.split(","):
