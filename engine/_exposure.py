@@ -24,14 +24,16 @@ def _host_of(url: str) -> str:
 
 
 def is_loopback_host(host: str) -> bool:
-    """``localhost``, 127.0.0.0/8 or ::1: traffic that never leaves this machine."""
+    """``localhost``, 127.0.0.0/8 or ::1: traffic that never leaves this machine (so is
+    0.0.0.0 or ::, which a client reaches on this machine too)."""
     host = host.strip().rstrip(".").lower()
     if host in ("localhost", "localhost.localdomain") or host.endswith(".localhost"):
         return True
     try:
-        return ipaddress.ip_address(host).is_loopback
+        address = ipaddress.ip_address(host)
     except ValueError:
         return False
+    return address.is_loopback or address.is_unspecified
 
 
 def plain_tcp_warning(endpoint: Endpoint) -> str:
