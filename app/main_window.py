@@ -467,6 +467,8 @@ class MainWindow(QMainWindow):
                 self._quit_question.finished.connect(self._quit_question_closed)
             return
         self.save_state()
+        if (view := self.engine_switch.all_view) is not None:
+            view.close()  # a window of its own: it would keep the application running
         super().closeEvent(event)
 
     def _quit_question_closed(self, _result: int) -> None:

@@ -13,6 +13,7 @@ from pytestqt.qtbot import QtBot
 from app.all_engines import AllEnginesView, EngineRow
 from app.main_window import MainWindow
 from app.pages.containers import ContainersPage
+from app.pages.images import ImagesPage
 from app.session import ConnectionState, EngineSession
 from app.settings import Settings
 from app.widgets.engine_switcher import REACHABLE
@@ -127,10 +128,25 @@ def test_all_engines_lists_both_and_acts_on_the_rows_own_engine(
         page = window.page(ContainersPage)
         qtbot.waitUntil(lambda: [c.name for c in page.selected_items()] == [docker_name],
                         timeout=wait_ms(10))
+        # And an image row: the Images page, that image selected.
+        view.tabs.setCurrentWidget(view.images)
+        image_row = next(r for r in rows(view, images=True)
+                         if r.url == docker_engine.url and docker_engine.image in (
+                             r.item.image.repo_tags or []))
+        assert view.images.select_key(image_row.key)
+        view.images.open_button.click()
+        images_page = window.page(ImagesPage)
+        qtbot.waitUntil(lambda: [r.key for r in images_page.selected_items()]
+                        == [image_row.item.key], timeout=wait_ms(10))
+        assert window.pages.currentWidget() is images_page
+
+        # Closing the window ends its connections (one per engine).
+        feeds = list(view.feeds.values())
+        view.close()
+        qtbot.waitUntil(lambda: all(f.session.client is None for f in feeds) and not view.feeds,
+                        timeout=wait_ms(10))
     finally:
         await_in_qt(qtbot, view.aclose())
-    assert all(f.session.status.state is not ConnectionState.CONNECTED
-               for f in view.feeds.values())
 
 
 def test_open_on_another_engines_row_switches_the_window_there(
@@ -160,6 +176,9 @@ def test_open_on_another_engines_row_switches_the_window_there(
         qtbot.waitUntil(lambda: [c.name for c in page.selected_items()] == [podman_name],
                         timeout=wait_ms(10))
         assert window.windowTitle().startswith("Dockyard — Podman ")
+        # Quitting the window closes this one too (it would keep the application running).
+        window.close()
+        qtbot.waitUntil(lambda: not view.isVisible() and not view.feeds, timeout=wait_ms(10))
     finally:
         await_in_qt(qtbot, view.aclose())
 
