@@ -171,6 +171,13 @@ async def take(args: argparse.Namespace, app: QApplication) -> list[Path]:
     try:
         if not await _wait(lambda: session.status.state == ConnectionState.CONNECTED, 20):
             raise SystemExit(f"no engine: {session.status.error or session.status.state}")
+        if args.switch_to:  # added in the window, then switched to live
+            import engine
+
+            window.engine_switch.add(engine.endpoint_for(args.switch_to, "added in Dockyard"))
+            if not await _wait(lambda: session.status.state == ConnectionState.CONNECTED
+                               and session.status.endpoint == args.switch_to, 30):
+                raise SystemExit(f"could not switch to {args.switch_to}: {session.status.error}")
         from app.page_table import PAGES
         pages = {spec.key: page for spec, page in zip(PAGES, window.page_widgets, strict=True)}
         tables = [t for p in pages.values() if (t := getattr(p, "table", None)) is not None]
@@ -430,6 +437,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--switcher", action="store_true",
                         help="also take the Engine page with its engine switcher open, once"
                              " every engine was probed (writes engine-switcher-<theme>.png)")
+    parser.add_argument("--switch-to", default="", metavar="URL",
+                        help="add this engine in the window and switch to it before the shots")
     parser.add_argument("--all-engines", action="store_true",
                         help="also take the All engines window (every reachable engine's"
                              " containers in one list; writes all-engines-<theme>.png)")

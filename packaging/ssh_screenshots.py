@@ -3,7 +3,8 @@
 
 Starts the demo Podman engine (packaging/demo_engine.sh) and an OpenSSH server of
 its own on 127.0.0.1 (tests/sshd.py: its own host key, key-only login as root) in
-front of it; the window connects to ``ssh://root@127.0.0.1:PORT/DIR/podman.sock``.
+front of it; the window starts on the machine's Docker, then the ssh engine
+``ssh://root@127.0.0.1:PORT/DIR/podman.sock`` is added and switched to.
 The other engines this user has (the machine's Docker) are found as usual, so the
 All engines window shows both.  Everything it started is stopped afterwards.
 
@@ -41,7 +42,7 @@ def main() -> int:
             env.pop("DOCKER_HOST", None)
             subprocess.run(
                 [sys.executable, str(ROOT / "packaging" / "screenshots.py"), tmp + "/shots",
-                 "--host", f"{sshd.url}{demo}/podman.sock", "--pages", "containers",
+                 "--switch-to", f"{sshd.url}{demo}/podman.sock", "--pages", "containers",
                  "--themes", args.themes, "--size", args.size, "--all-engines"],
                 check=True, env=env)
             for shot in sorted(Path(tmp, "shots").glob("*.png")):
