@@ -273,7 +273,10 @@ class AllEnginesView(QWidget):
         """End every engine's session (their event streams and connections)."""
         feeds = list(self.feeds.values())
         self.feeds.clear()
+        self._show()  # reopened, it shows nothing stale before the engines answer again
         await asyncio.gather(*(f.session.aclose() for f in feeds), return_exceptions=True)
+        for feed in feeds:
+            feed.deleteLater()
 
     def closeEvent(self, event: QCloseEvent) -> None:
         """Closing the window ends its sessions: nothing is followed while it is not shown."""

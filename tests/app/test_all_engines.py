@@ -145,6 +145,10 @@ def test_all_engines_lists_both_and_acts_on_the_rows_own_engine(
         view.close()
         qtbot.waitUntil(lambda: all(f.session.client is None for f in feeds) and not view.feeds,
                         timeout=wait_ms(10))
+        assert not rows(view)
+        # Opened again, it follows the engines afresh.
+        assert switch.open_all() is view
+        qtbot.waitUntil(lambda: bool(shown_row(view, docker_name)), timeout=wait_ms(20))
     finally:
         await_in_qt(qtbot, view.aclose())
 
