@@ -143,7 +143,17 @@ def startup_target(host: str | None, settings: Settings,
 
 def _survey(added: list[engine.Endpoint]) -> list[EngineEntry]:
     """Every known engine and what answers there; runs in a worker thread."""
-    known = engine.known_engines()
+    known: list[engine.KnownEngine] = []
+    for k in engine.known_engines():
+        # The switcher has one line per address: contexts to one address with other TLS
+        # files (``doctor --all`` lists each) share the first one's line.
+        first = next((f for f in known if k.endpoint.url and f.endpoint.url == k.endpoint.url),
+                     None)
+        if first is None:
+            known.append(k)
+        else:
+            first.found_via += [v for v in k.found_via if v not in first.found_via]
+            first.current = first.current or k.current
     urls = {k.endpoint.url for k in known}
     known += [engine.KnownEngine(e, [ADDED_SOURCE]) for e in added if e.url not in urls]
     known = [k for k in known if k.endpoint.url]  # a broken context has no address

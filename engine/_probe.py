@@ -161,6 +161,24 @@ def _podman_connections(env: Mapping[str, str], home: Path) -> list[tuple[str, s
     return out
 
 
+def _identity(endpoint: Endpoint) -> tuple[object, ...]:
+    """What makes two records one engine: the address and, for TLS, the files' contents
+    (the CLI keeps a copy per context, so their paths differ even for the same files).
+    Two contexts to one address with another CA are two engines: one may fail."""
+    tls = endpoint.tls
+    if tls is None:
+        return (endpoint.url,)
+
+    def content(path: Path | None) -> object:
+        try:
+            return path.read_bytes() if path is not None else None
+        except OSError:
+            return str(path)
+
+    return (endpoint.url, tls.verify, content(tls.ca_cert), content(tls.client_cert),
+            content(tls.client_key))
+
+
 def known_engines(
     env: Mapping[str, str] | None = None, home: Path | None = None, uid: int | None = None
 ) -> list[KnownEngine]:
@@ -169,11 +187,11 @@ def known_engines(
     home = Path.home() if home is None else home
     uid = os.getuid() if uid is None else uid
     ssh = ssh_from_env(env)
-    found: dict[str, KnownEngine] = {}
+    found: dict[tuple[object, ...], KnownEngine] = {}
     broken: list[KnownEngine] = []
 
     def add(endpoint: Endpoint, source: str, current: bool = False) -> None:
-        known = found.setdefault(endpoint.url, KnownEngine(endpoint))
+        known = found.setdefault(_identity(endpoint), KnownEngine(endpoint))
         if source not in known.found_via:
             known.found_via.append(source)
         known.current = known.current or current

@@ -95,16 +95,19 @@ def test_a_context_with_tls_files_reaches_the_tls_engine_verified(
     assert code == 1 and report["tls"] is True
     assert [a["url"] for a in report["attempts"]] == [tls_dockerd.url]
 
-    # --all lists the context with its state; the wrong CA's with the same reason (its own
-    # config: two contexts with one address are one engine in the list).
+    # --all lists each context with its own state: one address, two engines as far as
+    # the files go (the wrong CA's with its reason).
     code, survey = doctor_json(env, "--all")
     by_via = {via: item for item in survey["engines"] for via in item["found_via"]}
-    assert by_via["context 'dockyard-tls'"]["state"] == "reachable"
-    (tmp_path / "other").mkdir()
-    other = clean_env(tmp_path / "other")
-    _context(other, "dockyard-wrong-ca", tls_dockerd.url, tls_dockerd.certs.wrong_ca_dir)
-    code, survey = doctor_json(other, "--all")
-    by_via = {via: item for item in survey["engines"] for via in item["found_via"]}
-    wrong = by_via["context 'dockyard-wrong-ca'"]
+    right, wrong = by_via["context 'dockyard-tls'"], by_via["context 'dockyard-wrong-ca'"]
+    assert right is not wrong
+    assert right["url"] == wrong["url"] == tls_dockerd.url
+    assert right["state"] == "reachable"
     assert wrong["state"] == "unreachable"
     assert "TLS certificate verification failed" in wrong["error"]
+    # The same files under two contexts are one engine.
+    _context(env, "dockyard-tls-again", tls_dockerd.url, tls_dockerd.certs.client_dir)
+    code, survey = doctor_json(env, "--all")
+    [again] = [item for item in survey["engines"]
+               if "context 'dockyard-tls-again'" in item["found_via"]]
+    assert "context 'dockyard-tls'" in again["found_via"]
