@@ -40,7 +40,7 @@ settings.load_profile("dockyard")
 #: Fixtures that start or talk to a real engine: a test using one (directly or through
 #: another fixture) is marked ``engine`` and left out of ``--fast``.
 ENGINE_FIXTURES = frozenset({"docker_engine", "podman_engine", "any_engine", "tls_dockerd",
-                             "swarm_engine"})
+                             "swarm_engine", "plain_dockerd"})
 #: Fixtures that build the PyInstaller bundle: marked ``bundle``.
 BUNDLE_FIXTURES = frozenset({"bundle"})
 FAST_TIER = "not engine and not bundle"
@@ -352,6 +352,19 @@ def swarm_dockerd(request: pytest.FixtureRequest, docker_engine: EngineUnderTest
                          env)
         target.image = docker_engine.image
         yield target
+
+
+@pytest.fixture(scope="session")
+def plain_dockerd(request: pytest.FixtureRequest, docker_engine: EngineUnderTest
+                  ) -> Iterator[EngineUnderTest]:
+    """A private dockerd in NO swarm, for the tests that init one on it (they leave it
+    again); never the developer's own engine."""
+    from tests.swarm_dockerd import private_swarm, require_root
+
+    _refuse_in_fast_tier(request)
+    require_root(IN_CI)
+    with private_swarm(init=False) as swarm:
+        yield EngineUnderTest("docker", swarm.url, docker_engine.cli_config)
 
 
 @pytest.fixture

@@ -40,6 +40,8 @@ GWBRIDGE = "docker_gwbridge"
 #: else on a developer's machine or CI uses 10.23x by default).
 ADDRESS_POOL = "10.233.0.0/16"
 SWARM_POOL = "10.234.0.0/16"
+#: For a swarm a test inits on a fresh private dockerd (kept apart from the one above).
+FRESH_SWARM_POOL = "10.235.0.0/16"
 
 
 def require_root(in_ci: bool) -> None:
@@ -58,7 +60,8 @@ def require_root(in_ci: bool) -> None:
         pytest.skip(why)
 
 
-def _free_port() -> int:
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 nothing listens on now (for a swarm's listen address)."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
@@ -108,7 +111,9 @@ class PrivateSwarm:
         except OSError:
             return ""
 
-    def start(self) -> None:
+    def start(self, *, init: bool = True) -> None:
+        """Start dockerd; ``init``: make it a swarm manager (else it stays in no swarm, for
+        the tests that init one themselves)."""
         assert DOCKERD
         # Its own bridge with an address of its own: dockerd uses it instead of docker0.
         octet = 1 + int.from_bytes(os.urandom(1), "big") % 250
@@ -139,7 +144,9 @@ class PrivateSwarm:
                 capture_output=True, check=False).returncode == 0
 
         poll_until(answering, 60, what="the private dockerd's socket", interval=0.2)
-        port = _free_port()
+        if not init:
+            return
+        port = free_port()
         self.cli("swarm", "init", "--advertise-addr", "127.0.0.1",
                  "--listen-addr", f"127.0.0.1:{port}", "--default-addr-pool", SWARM_POOL)
         self.node_id = self.cli("info", "--format", "{{.Swarm.NodeID}}")
@@ -186,11 +193,12 @@ class PrivateSwarm:
 
 
 @contextlib.contextmanager
-def private_swarm() -> Iterator[PrivateSwarm]:
-    """A started one-node swarm; everything it made is gone afterwards."""
+def private_swarm(*, init: bool = True) -> Iterator[PrivateSwarm]:
+    """A started one-node swarm (``init`` False: a dockerd in no swarm yet); everything it
+    made is gone afterwards."""
     swarm = PrivateSwarm(Path(tempfile.mkdtemp(prefix="dockyard-swarm-")))
     try:
-        swarm.start()
+        swarm.start(init=init)
         yield swarm
     finally:
         swarm.stop()
