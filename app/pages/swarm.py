@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QSpinBox,
     QTableView,
+    QVBoxLayout,
     QWidget,
 )
 
@@ -36,6 +37,7 @@ from app.pages.service_dialog import (
     policy_of,
     published_ports,
 )
+from app.pages.swarm_nodes import InitPanel, SwarmSections
 from app.pages.table_page import TablePage
 from app.presentation import relative_time
 from app.resources import SWARM, SwarmView
@@ -144,7 +146,8 @@ def explain(view: SwarmView) -> str:
     return ("<h3>Not a swarm manager</h3>"
             f"<p>This engine is in no swarm (state: {state.local_state}).</p>{error}"
             "<p>To make it the first manager of a new swarm (it then keeps the cluster's"
-            " state and can run services): <code>docker swarm init</code>.<br>"
+            " state and can run services): <b>Initialise a swarm on this engine</b> below,"
+            " or <code>docker swarm init</code>.<br>"
             "To join an existing swarm, run on a manager <code>docker swarm join-token"
             " worker</code> and the command it prints here.</p>")
 
@@ -174,6 +177,9 @@ class SwarmPage(TablePage):
         self.message.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
         self.main_layout.insertWidget(1, self.message, 1)
         self.message.hide()
+        self.init_panel = InitPanel(session, self)
+        self.main_layout.insertWidget(2, self.init_panel)
+        self.init_panel.hide()
 
         self.tasks_title = QLabel("Tasks", self)
         self.tasks_title.setObjectName("swarm-tasks-title")
@@ -189,14 +195,22 @@ class SwarmPage(TablePage):
         self.tasks.verticalHeader().hide()
         self.tasks.horizontalHeader().setStretchLastSection(True)
         self.tasks.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
-        self.main_layout.addWidget(self.tasks_title)
         self.detail = QLabel(self)
         self.detail.setObjectName("swarm-service-detail")
         self.detail.setAccessibleName("Selected service's image and update policy")
         self.detail.setWordWrap(True)
         self.detail.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.main_layout.addWidget(self.detail)
-        self.main_layout.addWidget(self.tasks, 1)
+        # Below the services: their tasks, then the nodes, stacks, secrets and configs.
+        self.sections = SwarmSections(session, self)
+        tasks_tab = QWidget(self.sections)
+        tasks_layout = QVBoxLayout(tasks_tab)
+        tasks_layout.setContentsMargins(0, 0, 0, 0)
+        tasks_layout.addWidget(self.tasks_title)
+        tasks_layout.addWidget(self.tasks, 1)
+        self.sections.insertTab(0, tasks_tab, "Tasks")
+        self.sections.setCurrentIndex(0)
+        self.main_layout.addWidget(self.sections, 1)
         self.fit_columns({0: 220, 1: 110, 2: 80, 3: 220, 4: 110, 5: 130})
         for column, width in {0: 110, 1: 50, 2: 90, 3: 120, 4: 80, 5: 80, 6: 110, 7: 220}.items():
             self.tasks.setColumnWidth(column, width)
@@ -226,7 +240,7 @@ class SwarmPage(TablePage):
         self.view = views[0] if views else None
         view = self.view
         manager = view is not None and view.state.control_available and not view.podman
-        for widget in (self.search, self.table, self.tasks, self.tasks_title, self.count_label,
+        for widget in (self.search, self.table, self.sections, self.count_label,
                        self.replicas, self.scale_button, self.rollback_button,
                        self.remove_button, self.create_button, self.update_button,
                        self.detail):  # nothing to act on: no disabled controls
@@ -234,6 +248,8 @@ class SwarmPage(TablePage):
         for action in self.page_actions:  # nor in the command palette
             action.setVisible(manager)
         self.message.setVisible(view is not None and not manager)
+        self.init_panel.setVisible(view is not None and not view.podman
+                                   and view.state.local_state == "inactive")
         if view is None:
             self.status.setText("Reading the swarm…")
             return
@@ -250,6 +266,7 @@ class SwarmPage(TablePage):
         self._node_names.clear()
         self._node_names.update({n.id: n.hostname for n in view.nodes})
         self.model.set_items(list(view.services))
+        self.sections.set_view(view)
         if self._select_later and self.select_key(self._select_later):
             self._select_later = ""
         self.selection_changed()
