@@ -146,8 +146,10 @@ def explain(view: SwarmView) -> str:
     return ("<h3>Not a swarm manager</h3>"
             f"<p>This engine is in no swarm (state: {state.local_state}).</p>{error}"
             "<p>To make it the first manager of a new swarm (it then keeps the cluster's"
-            " state and can run services): <b>Initialise a swarm on this engine</b> below,"
-            " or <code>docker swarm init</code>.<br>"
+            " state and can run services): "
+            + ("<b>Initialise a swarm on this engine</b> below, or " if state.local_state
+               == "inactive" else "")
+            + "<code>docker swarm init</code>.<br>"
             "To join an existing swarm, run on a manager <code>docker swarm join-token"
             " worker</code> and the command it prints here.</p>")
 
@@ -178,7 +180,8 @@ class SwarmPage(TablePage):
         self.main_layout.insertWidget(1, self.message, 1)
         self.message.hide()
         self.init_panel = InitPanel(session, self)
-        self.main_layout.insertWidget(2, self.init_panel)
+        self.main_layout.setStretchFactor(self.message, 0)
+        self.main_layout.insertWidget(2, self.init_panel, 1, Qt.AlignmentFlag.AlignTop)
         self.init_panel.hide()
 
         self.tasks_title = QLabel("Tasks", self)
@@ -211,6 +214,7 @@ class SwarmPage(TablePage):
         self.sections.insertTab(0, tasks_tab, "Tasks")
         self.sections.setCurrentIndex(0)
         self.main_layout.addWidget(self.sections, 1)
+        self.table.setMinimumHeight(170)  # the tabs below must not squeeze it to two rows
         self.fit_columns({0: 220, 1: 110, 2: 80, 3: 220, 4: 110, 5: 130})
         for column, width in {0: 110, 1: 50, 2: 90, 3: 120, 4: 80, 5: 80, 6: 110, 7: 220}.items():
             self.tasks.setColumnWidth(column, width)

@@ -210,9 +210,9 @@ class NodesPanel(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         self.model = KeyedTableModel(NODE_COLUMNS, key=lambda n: n.id, parent=self)
         self.table = _table(self, "swarm-nodes", "Nodes of the swarm", self.model)
-        for column, width in {0: 160, 1: 80, 2: 100, 3: 80, 4: 90, 5: 80, 6: 60, 7: 90}.items():
+        for column, width in {0: 160, 1: 80, 2: 100, 3: 80, 4: 90, 5: 120, 6: 60, 7: 90}.items():
             self.table.setColumnWidth(column, width)
-        layout.addWidget(self.table, 2)
+        layout.addWidget(self.table, 1)
         bar = QHBoxLayout()
         bar.addWidget(QLabel("Availability:", self))
         self.availability = QComboBox(self)
@@ -238,6 +238,8 @@ class NodesPanel(QWidget):
         for column, width in {0: 180, 1: 50, 2: 110, 3: 80, 4: 90, 5: 110}.items():
             self.tasks.setColumnWidth(column, width)
         layout.addWidget(self.tasks, 2)
+        for table in (self.table, self.tasks):
+            table.setMinimumHeight(70)
         self.join = QLabel(self)
         self.join.setObjectName("swarm-join")
         self.join.setAccessibleName("How to join this swarm")
@@ -266,9 +268,9 @@ class NodesPanel(QWidget):
 
     def _show_join(self, commands: engine.JoinCommands) -> None:
         self.join.setText(
-            "<b>Add a node to this swarm</b> — run on the other machine:<br>"
-            f"as a worker: <code>{commands.worker}</code><br>"
-            f"as a manager: <code>{commands.manager}</code>")
+            "<small><b>Add a node to this swarm</b> — run on the other machine, as a worker:"
+            f" <code>{commands.worker}</code><br>as a manager:"
+            f" <code>{commands.manager}</code></small>")
 
     def _selection_changed(self, *_args: object) -> None:
         chosen = self.selected()

@@ -85,8 +85,8 @@ def test_a_node_label_is_edited_in_the_window(
         assert swarm_engine.cli("node", "inspect", "--format", "{{json .Spec.Labels}}",
                                 "self") == f'{{"ssd":"","zone":"{RUN_ID}"}}'
     finally:
-        swarm_engine.cli("node", "update", "--label-rm", "zone", "--label-rm", "ssd", "self",
-                         check=False)
+        swarm_engine.cli("node", "update", "--label-rm", "zone", "--label-rm", "ssd",
+                         swarm_engine.node_id, check=False)
 
 
 def test_stacks_secrets_and_configs_and_a_stack_removed(
