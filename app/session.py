@@ -381,6 +381,12 @@ class EngineSession(QObject):
         """Reload every list now (F5)."""
         self._request_refresh(*self._lists, delay=0.0)
 
+    def refresh_list(self, kind: ResourceKind[Any]) -> None:
+        """Reload one list now: for changes no event of this engine reports (a task on
+        another node of a swarm)."""
+        if kind.name in self._lists:
+            self._request_refresh(kind.name, delay=0.0)
+
     def _request_refresh(self, *kinds: str, delay: float | None = None) -> None:
         if self._closed:
             return

@@ -364,7 +364,16 @@ def plain_dockerd(request: pytest.FixtureRequest, docker_engine: EngineUnderTest
     _refuse_in_fast_tier(request)
     require_root(IN_CI)
     with private_swarm(init=False) as swarm:
-        yield EngineUnderTest("docker", swarm.url, docker_engine.cli_config)
+        env = {**os.environ, "DOCKER_CONFIG": str(docker_engine.cli_config)}
+        env.pop("DOCKER_CONTEXT", None)
+        env.pop("DOCKER_HOST", None)
+        assert DOCKER_CLI
+        # The test image too: joined to the test swarm as a worker, it runs tasks.
+        swarm.load_image([DOCKER_CLI, "--host", docker_engine.url, "save", docker_engine.image],
+                         env)
+        target = EngineUnderTest("docker", swarm.url, docker_engine.cli_config)
+        target.image = docker_engine.image
+        yield target
 
 
 @pytest.fixture

@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
@@ -41,7 +41,7 @@ from PySide6.QtWidgets import (
 import engine
 from app.models.table import Column, ItemRole, KeyedTableModel
 from app.presentation import human_size, relative_time
-from app.resources import ResourceKind, SwarmView
+from app.resources import SWARM, ResourceKind, SwarmView
 from app.session import EngineSession, MessageLevel
 from app.widgets.ask import ask
 
@@ -506,6 +506,19 @@ class ObjectsPanel(QWidget):
 # -- the sections together ----------------------------------------------------------------
 
 
+#: How often the swarm is read again while a task on another node is on its way (ms).
+REMOTE_TASK_POLL_MS = 2000
+
+
+def unsettled(view: SwarmView) -> bool:
+    """A task is on its way (starting, stopping, waiting for a node) on a swarm of several
+    nodes: the other nodes' task changes come with no event of this engine."""
+    if view.state.nodes < 2:
+        return False
+    return any((t.live and t.state != "running") or (not t.live and t.state == "running")
+               for t in view.tasks if not t.failed)
+
+
 class SwarmSections(QTabWidget):
     """Tabs under the services: (the page's Tasks,) Nodes, Stacks, Secrets & configs."""
 
@@ -521,9 +534,18 @@ class SwarmSections(QTabWidget):
         self.addTab(self.objects, "Secrets && configs")
         self.view: SwarmView | None = None
         session.live(SWARM_OBJECTS).changed.connect(self._objects_changed)
+        self.poll = QTimer(self)
+        self.poll.setSingleShot(True)
+        self.poll.setInterval(REMOTE_TASK_POLL_MS)
+        self.poll.timeout.connect(lambda: session.refresh_list(SWARM))
 
     def set_view(self, view: SwarmView) -> None:
         self.view = view
+        if unsettled(view):
+            if not self.poll.isActive():
+                self.poll.start()
+        else:
+            self.poll.stop()
         self.nodes.set_view(view)
         self._objects_changed()
 

@@ -178,3 +178,75 @@ def test_init_a_swarm_from_the_window_on_a_fresh_engine(
         assert plain_dockerd.cli("info", "--format", "{{.Swarm.ControlAvailable}}") == "true"
     finally:
         plain_dockerd.cli("swarm", "leave", "--force", check=False)
+
+
+def join_as_worker(manager: SwarmUnderTest, worker: EngineUnderTest) -> str:
+    """Join the fresh dockerd to the test swarm as a worker; returns its node ID."""
+    token = manager.cli("swarm", "join-token", "-q", "worker")
+    address = manager.cli("info", "--format",
+                          "{{range .Swarm.RemoteManagers}}{{.Addr}}{{end}}")
+    worker.cli("swarm", "join", "--token", token, "--listen-addr", f"127.0.0.1:{free_port()}",
+               "--advertise-addr", "127.0.0.1", address)
+    return worker.cli("info", "--format", "{{.Swarm.NodeID}}")
+
+
+def test_a_drained_worker_s_task_moves_to_the_manager_and_the_worker_says_what_it_is(
+        qtbot: QtBot, make_session, swarm_engine: SwarmUnderTest,  # type: ignore[no-untyped-def]
+        plain_dockerd: EngineUnderTest) -> None:
+    worker_id = join_as_worker(swarm_engine, plain_dockerd)
+    name = unique_name("spread")
+    try:
+        # The swarm spreads a service's tasks over its nodes: one on each.
+        swarm_engine.cli("service", "create", "--detach", "--name", name, "--replicas", "2",
+                         "--label", LABEL, swarm_engine.image, "sleep", "3600")
+        page = open_swarm(qtbot, make_session, swarm_engine)
+        nodes = page.sections.nodes
+        page.sections.setCurrentWidget(nodes)
+        qtbot.waitUntil(lambda: nodes.model.row_of(worker_id) is not None
+                        and cell(nodes.model, worker_id, "Status") == "ready",
+                        timeout=wait_ms(60))
+        assert cell(nodes.model, worker_id, "Role") == "worker"
+        assert cell(nodes.model, worker_id, "Manager") == ""
+
+        def on(node: str) -> int:
+            view = page.view
+            return 0 if view is None else sum(
+                1 for t in view.tasks if t.node_id == node and t.live and t.state == "running")
+
+        qtbot.waitUntil(lambda: on(worker_id) == 1 and on(swarm_engine.node_id) == 1,
+                        timeout=wait_ms(90))
+        nodes.table.selectRow(nodes.model.row_of(worker_id) or 0)
+        qtbot.waitUntil(lambda: node_running(page) == 1, timeout=wait_ms(10))
+        choose(nodes.availability, "drain")
+        answer(qtbot, "swarm-drain-question", "Drain")
+        # The worker's task stops and a new one starts on the manager, in the window.
+        qtbot.waitUntil(lambda: cell(nodes.model, worker_id, "Availability") == "drain"
+                        and node_running(page) == 0 and on(swarm_engine.node_id) == 2,
+                        timeout=wait_ms(90))
+        assert "0 running" in nodes.tasks_title.text()
+        nodes.table.selectRow(nodes.model.row_of(swarm_engine.node_id) or 0)
+        assert node_running(page) == 2 and "2 running" in nodes.tasks_title.text()
+        nodes.table.selectRow(nodes.model.row_of(worker_id) or 0)
+        choose(nodes.availability, "active")
+        qtbot.waitUntil(lambda: cell(nodes.model, worker_id, "Availability") == "active",
+                        timeout=wait_ms(30))
+        assert on(swarm_engine.node_id) == 2  # a swarm does not move running tasks back
+        # A task that starts on the worker has no event on the manager: the page looks
+        # again while one is on its way.
+        swarm_engine.cli("service", "scale", "--detach", f"{name}=3")
+        qtbot.waitUntil(lambda: node_running(page) == 1 and on(worker_id) == 1,
+                        timeout=wait_ms(60))
+
+        # The worker's own window says what it is and where its manager is.
+        worker_page = open_swarm(qtbot, make_session, plain_dockerd)
+        qtbot.waitUntil(lambda: worker_page.message.isVisibleTo(worker_page),
+                        timeout=wait_ms(30))
+        text = worker_page.message.text()
+        assert "This engine is a swarm worker" in text and worker_id in text
+        assert "127.0.0.1:" in text  # the manager to connect to
+        assert not worker_page.init_panel.isVisibleTo(worker_page)
+    finally:
+        swarm_engine.cli("service", "rm", name, check=False)
+        plain_dockerd.cli("swarm", "leave", "--force", check=False)
+        swarm_engine.cli("node", "update", "--availability", "active", worker_id, check=False)
+        swarm_engine.cli("node", "rm", "--force", worker_id, check=False)
