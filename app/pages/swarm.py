@@ -19,6 +19,7 @@ never changes the engine by itself.
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
+from PySide6.QtGui import QAction
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QHeaderView,
@@ -274,6 +275,17 @@ class SwarmPage(TablePage):
         if self._select_later and self.select_key(self._select_later):
             self._select_later = ""
         self.selection_changed()
+
+    def palette_commands(self) -> list[QAction]:
+        """The toolbar's commands, and those of the tabs (a manager) or init (no swarm)."""
+        view = self.view
+        if view is None or view.podman:
+            return super().palette_commands()
+        if view.state.control_available:
+            return [*super().palette_commands(), *self.sections.palette_actions()]
+        if view.state.local_state == "inactive":
+            return [self.init_panel.action]
+        return []
 
     def selection_changed(self) -> None:
         chosen = self._one_selected()

@@ -17,10 +17,11 @@ without that question.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from PySide6.QtCore import Qt, QTimer
+from PySide6.QtGui import QAction
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
@@ -81,6 +82,14 @@ def _table(parent: QWidget, name: str, accessible: str,
     table.horizontalHeader().setStretchLastSection(True)
     table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
     return table
+
+
+def _action(parent: QWidget, text: str, name: str, slot: Callable[..., object]) -> QAction:
+    """A command for the palette (the panels' buttons do the same)."""
+    action = QAction(text, parent)
+    action.setObjectName(f"action-{name}")
+    action.triggered.connect(slot)
+    return action
 
 
 def _selected(table: QTableView) -> object | None:
@@ -248,6 +257,12 @@ class NodesPanel(QWidget):
         self.join.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         layout.addWidget(self.join)
         self._join_for = ""
+        self.actions_for_palette = [
+            _action(self, f"{verb.capitalize()} the selected node", f"swarm-node-{verb}",
+                    lambda _=False, v=verb: self.choose_availability(v))
+            for verb in engine.NODE_AVAILABILITIES
+        ] + [_action(self, "Edit the selected node's labels…", "swarm-node-labels",
+                     self.edit_labels)]
         self.table.selectionModel().selectionChanged.connect(self._selection_changed)
         self._selection_changed()
 
@@ -276,6 +291,8 @@ class NodesPanel(QWidget):
         chosen = self.selected()
         self.availability.setEnabled(chosen is not None)
         self.labels_button.setEnabled(chosen is not None)
+        for action in self.actions_for_palette:
+            action.setEnabled(chosen is not None)
         if chosen is None or self.view is None:
             self.tasks_title.setText("Tasks on the node (select a node)")
             self.tasks_model.set_items([])
@@ -291,8 +308,11 @@ class NodesPanel(QWidget):
         self.tasks_model.set_items(mine)
 
     def _availability_chosen(self, _index: int) -> None:
+        self.choose_availability(self.availability.currentText())
+
+    def choose_availability(self, wanted: str) -> None:
+        """Set the selected node's availability; a drain asks first."""
         chosen = self.selected()
-        wanted = self.availability.currentText()
         if chosen is None or wanted == chosen.availability:
             return
         if wanted != "drain":
@@ -394,6 +414,8 @@ class StacksPanel(QWidget):
                            " under one name.", self)
         bar.addWidget(self.hint, 1)
         layout.addLayout(bar)
+        self.remove_action = _action(self, "Remove the selected stack…", "swarm-stack-remove",
+                                     self.remove_selected)
         self.table.selectionModel().selectionChanged.connect(self._selection_changed)
         self._selection_changed()
 
@@ -407,6 +429,7 @@ class StacksPanel(QWidget):
 
     def _selection_changed(self, *_args: object) -> None:
         self.remove_button.setEnabled(self.selected() is not None)
+        self.remove_action.setEnabled(self.selected() is not None)
 
     def remove_selected(self) -> None:
         chosen = self.selected()
@@ -538,6 +561,17 @@ class SwarmSections(QTabWidget):
         self.poll.setSingleShot(True)
         self.poll.setInterval(REMOTE_TASK_POLL_MS)
         self.poll.timeout.connect(lambda: session.refresh_list(SWARM))
+        self.show_actions = [
+            _action(self, f"Show the swarm's {title}", f"swarm-show-{key}",
+                    lambda _=False, w=widget: self.setCurrentWidget(w))
+            for key, title, widget in (("nodes", "nodes", self.nodes),
+                                       ("stacks", "stacks", self.stacks),
+                                       ("objects", "secrets and configs", self.objects))]
+
+    def palette_actions(self) -> list[QAction]:
+        """The commands of the tabs, for the command palette."""
+        return [*self.show_actions, *self.nodes.actions_for_palette,
+                self.stacks.remove_action]
 
     def set_view(self, view: SwarmView) -> None:
         self.view = view
@@ -596,6 +630,8 @@ class InitPanel(QWidget):
         self.button.setObjectName("swarm-init")
         self.button.clicked.connect(self.ask_init)
         layout.addWidget(self.button)
+        self.action = _action(self, "Initialise a swarm on this engine…", "swarm-init",
+                              self.ask_init)
 
     def ask_init(self) -> None:
         advertise = self.advertise.text().strip()

@@ -62,6 +62,13 @@ def test_draining_a_node_shows_its_tasks_leave_and_come_back(
                     and node_running(page) >= 2, timeout=wait_ms(60))
     assert swarm_engine.cli("node", "inspect", "--format", "{{.Spec.Availability}}",
                             "self") == "active"
+    # The same from the command palette: it asks first, and Cancel changes nothing.
+    commands = {a.text(): a for a in page.palette_commands()}
+    assert {"Drain the selected node", "Edit the selected node's labels…",
+            "Remove the selected stack…", "Show the swarm's nodes"} <= set(commands)
+    commands["Drain the selected node"].trigger()
+    answer(qtbot, "swarm-drain-question", "Cancel")
+    assert cell(nodes.model, node, "Availability") == "active"
 
 
 def test_a_node_label_is_edited_in_the_window(
@@ -159,6 +166,10 @@ def test_init_a_swarm_from_the_window_on_a_fresh_engine(
     panel.advertise.setText("127.0.0.1")
     panel.listen.setText(f"127.0.0.1:{free_port()}")
     try:
+        assert [a.text() for a in page.palette_commands()] == [
+            "Initialise a swarm on this engine…"]
+        page.palette_commands()[0].trigger()
+        answer(qtbot, "swarm-init-question", "Cancel")
         qtbot.mouseClick(panel.button, Qt.MouseButton.LeftButton)
         text = answer(qtbot, "swarm-init-question", "Cancel")
         assert "becomes the <b>manager</b>" in text and "127.0.0.1" in text
