@@ -13,6 +13,7 @@ import sys
 from typing import Any
 
 import engine
+from app.presentation import counted
 
 
 async def diagnose(host: str | None, timeout: float | None = None) -> dict[str, Any]:
@@ -104,9 +105,10 @@ def _swarm_line(swarm: dict[str, Any]) -> str:
     if swarm.get("state") == "unknown":
         return f"Swarm:       unknown ({swarm.get('error')})"
     if swarm["role"] == "manager":
-        return (f"Swarm:       manager, node {swarm['node_id']}; {swarm['managers']} manager(s),"
-                f" {swarm['nodes']} node(s), {swarm['services']} service(s),"
-                f" {swarm['tasks']} task(s) ({swarm['running_tasks']} running)")
+        return (f"Swarm:       manager, node {swarm['node_id']};"
+                f" {counted(swarm['managers'], 'manager')}, {counted(swarm['nodes'], 'node')},"
+                f" {counted(swarm['services'], 'service')},"
+                f" {counted(swarm['tasks'], 'task')} ({swarm['running_tasks']} running)")
     if swarm["role"] == "worker":
         return (f"Swarm:       worker, node {swarm['node_id']} (services are listed on a"
                 " manager)")

@@ -34,8 +34,8 @@ def test_doctor_reports_a_manager_with_its_services_and_tasks(
     assert swarm["tasks"] == 3
 
     text = doctor(clean_env(tmp_path), "--host", swarm_engine.url).stdout
-    assert (f"Swarm:       manager, node {swarm_engine.node_id}; 1 manager(s), 1 node(s),"
-            f" {services} service(s), 3 task(s)") in text
+    assert (f"Swarm:       manager, node {swarm_engine.node_id}; 1 manager, 1 node,"
+            f" {services} service{'' if services == 1 else 's'}, 3 tasks") in text
 
 
 def test_doctor_says_the_main_engine_is_in_no_swarm(

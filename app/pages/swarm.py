@@ -40,7 +40,7 @@ from app.pages.service_dialog import (
 )
 from app.pages.swarm_nodes import InitPanel, SwarmSections
 from app.pages.table_page import TablePage
-from app.presentation import relative_time
+from app.presentation import counted, relative_time
 from app.resources import SWARM, SwarmView
 from app.session import EngineSession, MessageLevel
 from app.widgets.ask import ask
@@ -266,8 +266,8 @@ class SwarmPage(TablePage):
             return
         state = view.state
         self.status.setText(
-            f"Swarm manager · node {state.node_id[:12]} · {state.managers} manager(s),"
-            f" {state.nodes} node(s)")
+            f"Swarm manager · node {state.node_id[:12]} · {counted(state.managers, 'manager')},"
+            f" {counted(state.nodes, 'node')}")
         self._node_names.clear()
         self._node_names.update({n.id: n.hostname for n in view.nodes})
         self.model.set_items(list(view.services))
@@ -361,7 +361,7 @@ class SwarmPage(TablePage):
         if chosen is None:
             return
         ask(self, "Remove service",
-            f"Remove the service {chosen.name}? Its {chosen.running} running task(s) stop"
+            f"Remove the service {chosen.name}? Its running tasks ({chosen.running}) stop"
             " and their containers are removed.", "Remove service",
             lambda: self.session.run(engine.remove_service, chosen.id,
                                      describe=f"remove {chosen.name}"),

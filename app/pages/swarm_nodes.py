@@ -41,7 +41,7 @@ from PySide6.QtWidgets import (
 
 import engine
 from app.models.table import Column, ItemRole, KeyedTableModel
-from app.presentation import human_size, relative_time
+from app.presentation import counted, human_size, relative_time
 from app.resources import SWARM, ResourceKind, SwarmView
 from app.session import EngineSession, MessageLevel
 from app.widgets.ask import ask
@@ -321,7 +321,7 @@ class NodesPanel(QWidget):
         running = sum(1 for t in (self.view.tasks if self.view else ())
                       if t.node_id == chosen.id and t.state == "running")
         ask(self, "Drain node",
-            f"Drain {chosen.hostname}? Its {running} running task(s) stop here and the swarm"
+            f"Drain {chosen.hostname}? Its running tasks ({running}) stop here and the swarm"
             " starts them on other active nodes (with no other node, they wait). The node"
             " takes no new tasks until it is made active again.", "Drain",
             lambda: self.set_availability(chosen, "drain"), name="swarm-drain-question")
@@ -454,9 +454,10 @@ class StacksPanel(QWidget):
             return
         self.session.message.emit(
             MessageLevel.INFO,
-            f"stack {removal.stack} removed: {len(removal.services)} service(s),"
-            f" {len(removal.networks)} network(s), {len(removal.secrets)} secret(s),"
-            f" {len(removal.configs)} config(s)")
+            f"stack {removal.stack} removed: {counted(len(removal.services), 'service')},"
+            f" {counted(len(removal.networks), 'network')},"
+            f" {counted(len(removal.secrets), 'secret')},"
+            f" {counted(len(removal.configs), 'config')}")
 
 
 # -- secrets and configs ------------------------------------------------------------------

@@ -50,7 +50,7 @@ def test_draining_a_node_shows_its_tasks_leave_and_come_back(
     try:
         choose(nodes.availability, "drain")
         text = answer(qtbot, "swarm-drain-question", "Drain")
-        assert "running task(s) stop here" in text
+        assert "Its running tasks (" in text and ") stop here" in text
         qtbot.waitUntil(lambda: cell(nodes.model, node, "Availability") == "drain"
                         and node_running(page) == 0, timeout=wait_ms(60))
         assert "0 running" in nodes.tasks_title.text()
