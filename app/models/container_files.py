@@ -14,11 +14,13 @@ changed relative to its image, removed paths included).
 
 from __future__ import annotations
 
+import heapq
 import stat as stat_module
 import time
 from collections import deque
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Generator, Iterable, Mapping, Sequence
 from datetime import datetime
+from itertools import islice
 from typing import Any
 
 from PySide6.QtCore import (
@@ -106,6 +108,38 @@ def _sort_key(column: int, sizes: Mapping[str, int],
     return lambda e: e.path
 
 
+#: Entries sorted in one step of a paced sort (a few ms of work at most).
+SORT_PIECE = 4096
+
+
+def sorted_in_pieces(entries: Sequence[engine.ContainerFile], key: Callable[[Any], Any],
+                     reverse: bool) -> Generator[None, None, list[engine.ContainerFile]]:
+    """``sorted(entries, key=key, reverse=reverse)`` (stable), yielding between steps of
+    at most :data:`SORT_PIECE` entries: keys in pieces, runs sorted in C, then merged.
+
+    One ``list.sort`` of 100k entries holds the GUI thread (or, in a worker thread,
+    the GIL) for 100 ms and more; a step here is a few ms.
+    """
+    count = len(entries)
+    if count <= SORT_PIECE:
+        return sorted(entries, key=key, reverse=reverse)
+    keys: list[Any] = []
+    for start in range(0, count, SORT_PIECE):
+        keys.extend(map(key, islice(entries, start, start + SORT_PIECE)))
+        yield
+    runs = []
+    for start in range(0, count, SORT_PIECE):
+        runs.append(sorted(range(start, min(count, start + SORT_PIECE)),
+                           key=keys.__getitem__, reverse=reverse))
+        yield
+    merged = heapq.merge(*runs, key=keys.__getitem__, reverse=reverse)
+    out: list[engine.ContainerFile] = []
+    while len(out) < count:
+        out.extend(entries[i] for i in islice(merged, SORT_PIECE))
+        yield
+    return out
+
+
 class ContainerFilesModel(QAbstractItemModel):
     """The tree of one container's files (see the module docstring)."""
 
@@ -130,11 +164,20 @@ class ContainerFilesModel(QAbstractItemModel):
         self._static: dict[str, list[engine.ContainerFile]] | None = None
         #: Open folders with rows still to make (from :attr:`known`, up to their limit).
         self._queue: deque[_Node] = deque()
+        #: The order asked for, and the order :attr:`known` and the rows are in (they
+        #: differ while a sort runs, or a read appends entries in name order).
         self._sort: tuple[int, Qt.SortOrder] = (NAME, Qt.SortOrder.AscendingOrder)
+        self._applied: tuple[int, Qt.SortOrder] = self._sort
         self._resort: set[int] = set()
         self._timer = QTimer(self)
         self._timer.setInterval(0)
         self._timer.timeout.connect(self._drain)
+        #: A running sort of every folder's entries, stepped by its own timer.
+        self._sorting: Generator[None, None, dict[str, list[engine.ContainerFile]]] | None \
+            = None
+        self._sort_timer = QTimer(self)
+        self._sort_timer.setInterval(0)
+        self._sort_timer.timeout.connect(self._step_sort)
 
     # -- what is known ---------------------------------------------------------------
 
@@ -142,6 +185,9 @@ class ContainerFilesModel(QAbstractItemModel):
         """Forget everything (another container, or a reload)."""
         self.beginResetModel()
         self._reset_nodes()
+        self._stop_sort()
+        self._resort.clear()
+        self._applied = (NAME, Qt.SortOrder.AscendingOrder)  # reads come in name order
         self.known.clear()
         self.complete.clear()
         self.sizes.clear()
@@ -152,7 +198,6 @@ class ContainerFilesModel(QAbstractItemModel):
     def _reset_nodes(self) -> None:
         self._queue.clear()
         self._timer.stop()
-        self._resort.clear()
         self._root.children = []
         self._nodes = {0: self._root}
         self._next = 1
@@ -182,7 +227,8 @@ class ContainerFilesModel(QAbstractItemModel):
                 group = by_parent[parent] = []
             group.append(entry)
         if self._sort != (NAME, Qt.SortOrder.AscendingOrder):
-            self._resort.add(0)  # arrivals come in name order: sort again once all are in
+            # Arrivals come in name order: sorted once the read ends, not per batch.
+            self._resort.add(0)
         for parent, group in by_parent.items():
             known.setdefault(parent, []).extend(group)
             if self._static is None:
@@ -204,8 +250,14 @@ class ContainerFilesModel(QAbstractItemModel):
                                           self.createIndex(len(opened.children) - 1, SIZE,
                                                            opened.children[-1].ident),
                                           [Qt.ItemDataRole.DisplayRole])
-        if not self._queue:
+        self.resort()
+        if self.settled_now():
             self.settled.emit()
+
+    def resort(self) -> None:
+        """Sort what reads added since the last sort (when a read ended or stopped)."""
+        if self._resort:
+            self.sort(*self._sort)
 
     def set_marks(self, changes: Iterable[engine.ContainerChange]) -> None:
         """Mark changed paths (added, modified, removed) in whatever is shown."""
@@ -234,7 +286,8 @@ class ContainerFilesModel(QAbstractItemModel):
         children = (node.children or [])[:node.shown()]
         target = f"{node.entry.path.rstrip('/')}/{name}"
         # Children are in name order unless sorted otherwise: bisect, else scan.
-        if self._sort == (NAME, Qt.SortOrder.AscendingOrder):
+        if self._static is None and not self._resort \
+                and self._applied == (NAME, Qt.SortOrder.AscendingOrder):
             low, high = 0, len(children)
             while low < high:
                 mid = (low + high) // 2
@@ -344,7 +397,9 @@ class ContainerFilesModel(QAbstractItemModel):
     def _drain(self) -> None:
         """Make queued rows for at most :data:`SLICE_SECONDS`, then yield the loop."""
         deadline = time.perf_counter() + SLICE_SECONDS
-        while self._queue and time.perf_counter() < deadline:
+        first = True  # at least one step a turn
+        while self._queue and (first or time.perf_counter() < deadline):
+            first = False
             node = self._queue.popleft()
             if self._nodes.get(node.ident) is not node or self._static is not None:
                 continue  # gone with a reset
@@ -359,9 +414,8 @@ class ContainerFilesModel(QAbstractItemModel):
             self._update_more(node, len(source))
         if not self._queue:
             self._timer.stop()
-            if self._resort:
-                self.sort(*self._sort)
-            self.settled.emit()
+            if self.settled_now():
+                self.settled.emit()
 
     def _update_more(self, node: _Node, total: int) -> None:
         """The "… N more" row: there while the folder holds more than it shows."""
@@ -441,7 +495,8 @@ class ContainerFilesModel(QAbstractItemModel):
         return self.createIndex(node.row, 0, node.ident)
 
     def settled_now(self) -> bool:
-        return not self._queue
+        """Whether every queued row is in and no sort is running."""
+        return not self._queue and self._sorting is None
 
     # -- Qt's model interface ------------------------------------------------------------
 
@@ -604,17 +659,76 @@ class ContainerFilesModel(QAbstractItemModel):
         return ""
 
     def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
-        """Sort every folder's entries, the unshown ones too (a page shows the first)."""
-        if (column, order) == self._sort and not self._resort:
+        """Sort every folder's entries, the unshown ones too (a page shows the first).
+
+        A search or "Changes only" (a thousand rows at most) is sorted at once; the
+        browsable tree's entries (100k in one folder, maybe) are sorted in steps of a
+        few ms on a zero-time timer, and the rows move when all are sorted
+        (:attr:`settled` then).
+        """
+        if (column, order) == self._sort and not self._resort and self._sorting is None:
             return
         self._sort = (column, order)
         self._resort.clear()
+        self._stop_sort()
+        if self._static is not None:
+            self._apply_sort(None)  # its rows at once; the tree's entries below
+        self._sorting = self._sort_steps(column, order)
+        self._sort_timer.start()
+
+    def _stop_sort(self) -> None:
+        if self._sorting is not None:
+            self._sorting.close()
+            self._sorting = None
+        self._sort_timer.stop()
+
+    def _sort_steps(self, column: int, order: Qt.SortOrder
+                    ) -> Generator[None, None, dict[str, list[engine.ContainerFile]]]:
+        """Each folder's entries, sorted: what :meth:`_apply_sort` puts in place."""
         key = _sort_key(column, self.sizes, self.marks)
         reverse = order == Qt.SortOrder.DescendingOrder
-        if self._static is None:
-            for entries in self.known.values():
-                if len(entries) > 1:
-                    entries.sort(key=key, reverse=reverse)
+        done: dict[str, list[engine.ContainerFile]] = {}
+        for folder, entries in list(self.known.items()):
+            if len(entries) > 1:
+                done[folder] = yield from sorted_in_pieces(list(entries), key, reverse)
+                yield
+        return done
+
+    def _step_sort(self) -> None:
+        """Sort for at most :data:`SLICE_SECONDS`, then yield the loop."""
+        steps = self._sorting
+        if steps is None:
+            self._sort_timer.stop()
+            return
+        deadline = time.perf_counter() + SLICE_SECONDS
+        try:
+            next(steps)  # at least one step a turn
+            while time.perf_counter() < deadline:
+                next(steps)
+        except StopIteration as ended:
+            self._sorting = None
+            self._sort_timer.stop()
+            self._apply_sort(ended.value)
+            if self.settled_now():
+                self.settled.emit()
+
+    def _apply_sort(self, done: Mapping[str, list[engine.ContainerFile]] | None) -> None:
+        """Put the sorted entries in place (``done``: None for the rows of a search or
+        "Changes only" alone) and move the rows (one layout change)."""
+        if done is not None:
+            for folder, ordered in done.items():
+                current = self.known.get(folder)
+                if current is None:
+                    continue
+                if len(current) > len(ordered):  # a read added more meanwhile: sorted later
+                    ordered = ordered + current[len(ordered):]
+                    self._resort.add(0)
+                self.known[folder] = ordered
+            if not self._resort:
+                self._applied = self._sort
+        column, order = self._sort
+        key = _sort_key(column, self.sizes, self.marks)
+        reverse = order == Qt.SortOrder.DescendingOrder
         self.layoutAboutToBeChanged.emit()
         before = self.persistentIndexList()
         old = [(self._nodes.get(i.internalId()), i.column()) for i in before]

@@ -333,6 +333,8 @@ class ContainerFilesTab(QWidget):
         if generation != self._generation:
             return
         self.reads.pop(path, None)
+        if not self.reads:
+            self.model.resort()  # a stopped read's entries too
         self._summarise()
         self._end(outcome)
 

@@ -65,8 +65,9 @@ def test_a_big_folder_shows_a_page_then_more(qtbot: QtBot, qtmodeltester: ModelT
     assert model.rowCount(big) == total  # all shown: the "more" row is gone
     assert not model.is_more(model.index(total - 1, 0, big))
 
-    # Largest first: the page holds the largest of all entries.
-    model.sort(1, Qt.SortOrder.DescendingOrder)
+    # Largest first: the page holds the largest of all entries (sorted in steps).
+    with qtbot.waitSignal(model.settled, timeout=wait_ms(5)):
+        model.sort(1, Qt.SortOrder.DescendingOrder)
     assert model.index(0, 0, big).data() == f"f-{total - 1:05d}"
     assert model.index(0, 3, big).data() == "1000:1000"
     assert model.index(0, 2, big).data() == "-rw-------"
@@ -83,3 +84,54 @@ def test_a_big_folder_shows_a_page_then_more(qtbot: QtBot, qtmodeltester: ModelT
     assert model.index(1, 0).data(Qt.ItemDataRole.FontRole).strikeOut()
     model.browse()
     assert model.rowCount() == 0  # rows come back as the tree is opened again
+
+
+def test_sorting_a_big_folder_runs_in_steps_and_keeps_reads_in_order(
+        qtbot: QtBot, qtmodeltester: ModelTester, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Small steps, so that a few thousand entries take many turns of the loop.
+    monkeypatch.setattr(container_files, "PAGE", PAGE)
+    monkeypatch.setattr(container_files, "SORT_PIECE", 64)
+    model = ContainerFilesModel()
+    qtmodeltester.check(model)
+    total = 3000
+    # Sizes out of name order, with ties (stable: ties keep name order).
+    found = [engine.ContainerFile("/big", DIR, 0, 0o755, 0, 0, 1)]
+    found += [engine.ContainerFile(f"/big/f-{i:05d}", FILE, (i * 7919) % 1000, 0o600, 0, 0,
+                                   i % 13) for i in range(total)]
+    model.add_entries(found)
+    model.finish_read("/", {"/": 0, "/big": 0})
+    qtbot.waitUntil(model.settled_now, timeout=wait_ms(5))
+    big = model.index(0, 0)
+    model.fetchMore(big)
+    qtbot.waitUntil(model.settled_now, timeout=wait_ms(5))
+
+    steps = 0
+    real_step = model._step_sort
+
+    def counted_step() -> None:
+        nonlocal steps
+        steps += 1
+        real_step()
+
+    monkeypatch.setattr(container_files, "SLICE_SECONDS", 0.0)  # one step per turn
+    model._sort_timer.timeout.disconnect()
+    model._sort_timer.timeout.connect(counted_step)
+    with qtbot.waitSignal(model.settled, timeout=wait_ms(10)):
+        model.sort(1, Qt.SortOrder.DescendingOrder)
+        assert not model.settled_now()  # not sorted inside the call: in steps
+    assert steps > 10
+    expected = sorted(found[1:], key=lambda e: e.size, reverse=True)
+    assert model.known["/big"] == expected
+    assert names(model, big)[:PAGE] == [e.name for e in expected[:PAGE]]
+
+    # Entries a read adds while a sort runs are sorted once the read ends.
+    model.sort(4, Qt.SortOrder.AscendingOrder)  # by mtime
+    model.add_entries([engine.ContainerFile("/big/zz-late", FILE, 1, 0o600, 0, 0, 0)])
+    qtbot.waitUntil(model.settled_now, timeout=wait_ms(10))
+    model.finish_read("/", {"/": 0, "/big": 0})
+    qtbot.waitUntil(model.settled_now, timeout=wait_ms(10))
+    assert model.known["/big"] == sorted(model.known["/big"], key=lambda e: e.mtime)
+    late = [e.name for e in model.known["/big"]].index("zz-late")
+    assert model.known["/big"][late + 1].mtime == 1  # last of the oldest (a stable sort)
+    assert len(model.known["/big"]) == total + 1
+    assert names(model, big)[:PAGE] == [e.name for e in model.known["/big"][:PAGE]]

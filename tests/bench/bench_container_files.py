@@ -11,7 +11,10 @@ alternating:
   rows shown, the rest a "… more" row away, and searchable) — on the qasync
   loop, offscreen, with a 5 ms timer recording event-loop stalls (goal: max < 50 ms;
   the main thread's CPU time in each gap tells our stalls from time the OS gave to
-  other work on a loaded machine).
+  other work on a loaded machine);
+- then re-sorting the 100k entries by size and back by name (the same stall meter).
+
+The load average is printed beside the figures.
 
     QT_QPA_PLATFORM=offscreen .venv/bin/python tests/bench/bench_container_files.py --files 100000
 """
@@ -28,7 +31,7 @@ import time
 import httpx
 from _common import LABEL, busybox_image, docker, load, median, ms, rss_mib
 from bench_follow import CPUStallMeter
-from PySide6.QtCore import QModelIndex
+from PySide6.QtCore import QModelIndex, Qt
 from PySide6.QtWidgets import QApplication
 
 import engine
@@ -117,10 +120,29 @@ async def measure(args: argparse.Namespace, image: str) -> None:
             model.settled.disconnect(check)
         rows = model.rowCount(model.index_of_path("/big"))
         known = len(model.known.get("/big", ()))
+        listing_load = load()
+
+        # Re-sorting the 100k entries by size, largest first, and back by name.
+        sorts, sort_stalls = [], []
+        for column, order in ((1, Qt.SortOrder.DescendingOrder),
+                              (0, Qt.SortOrder.AscendingOrder)):
+            sorted_event = asyncio.Event()
+            model.settled.connect(sorted_event.set)
+            meter = CPUStallMeter()
+            meter.start()
+            start = time.perf_counter()
+            tab.view.sortByColumn(column, order)
+            if not model.settled_now():
+                await asyncio.wait_for(sorted_event.wait(), 600)
+            sorts.append(time.perf_counter() - start)
+            meter.stop()
+            sort_stalls.append(meter)
+            model.settled.disconnect(sorted_event.set)
+        sort_load = load()
         await http.aclose()
         await session.aclose()
         raw, ours = median(raw_samples), median(tab_samples)
-        print(load())
+        print(f"listing: {listing_load}")
         print(f"tar of the container's root:    {size / 1e6:.1f} MB;"
               f" entries of /big: {known}, rows shown: {rows}")
         print(f"raw GET …/archive?path=/. read: {raw * 1000:8.1f} ms   ({ms(raw_samples)})")
@@ -130,6 +152,11 @@ async def measure(args: argparse.Namespace, image: str) -> None:
         print(f"tab / raw:                      ratio {ours / raw:.2f}")
         worst = max(stalls, key=lambda m: m.max)
         print(f"event loop while listing (worst run): {worst.summary()}")
+        print(f"  {worst.cpu_summary()}")
+        print(f"re-sort of /big by size, then by name: "
+              f"{', '.join(f'{t * 1000:.0f} ms' for t in sorts)}   ({sort_load})")
+        worst = max(sort_stalls, key=lambda m: m.max)
+        print(f"event loop while sorting (worst): {worst.summary()}")
         print(f"  {worst.cpu_summary()}")
         print(f"RSS after: {rss_mib():.0f} MiB")
     finally:
