@@ -231,6 +231,8 @@ class ContainerFilesTab(QWidget):
         self.changes: list[engine.ContainerChange] = []
         self._generation = 0
         self._drag_dir: tempfile.TemporaryDirectory[str] | None = None
+        #: A save's chooser is open (see :meth:`save_selected`).
+        self._choosing = False
         self._update_buttons()
 
     def _button(self, text: str, name: str, slot: Callable[[], object]) -> QPushButton:
@@ -244,12 +246,17 @@ class ContainerFilesTab(QWidget):
 
     @property
     def busy(self) -> bool:
-        return bool(self.reads) or (self.transfer is not None and not self.transfer.done())
+        return bool(self.reads) or self.transferring
+
+    @property
+    def transferring(self) -> bool:
+        """Whether a save, drag-out or copy-in runs (one at a time)."""
+        return self.transfer is not None and not self.transfer.done()
 
     def _update_buttons(self, *_args: object) -> None:
         entry = self.selected()
         has = self.container is not None
-        transferring = self.transfer is not None and not self.transfer.done()
+        transferring = self.transferring
         self.cancel_button.setEnabled(self.busy)
         self.open_button.setEnabled(entry is not None and not entry.is_dir
                                     and not self._removed(entry))
@@ -440,21 +447,35 @@ class ContainerFilesTab(QWidget):
         return viewer
 
     def save_selected(self) -> None:
-        """Ask where (a chooser, from this slot), then save as ``docker cp`` would."""
+        """Ask where (a chooser, from this slot), then save as ``docker cp`` would.
+
+        Not while a transfer runs (it says so, and asks nothing), nor again while its
+        chooser is open: the chooser runs a nested event loop, where a second click
+        (a double-click on Save…) would open a second chooser and start a second save.
+        """
         container = self.container
-        if container is None:
+        if container is None or self._choosing:
+            return
+        if self.transferring:
+            self._end("Another copy is running: wait for it or cancel it")
             return
         entry = self.selected()
         path = entry.path if entry is not None else "/"
         name = path.rpartition("/")[2] or container.name
-        if entry is None or entry.is_dir:
-            folder = QFileDialog.getExistingDirectory(self, f"Save the folder {name} into")
-            if folder:
-                self.save_to(path, free_path(Path(folder) / name))
-        else:
-            chosen, _ = QFileDialog.getSaveFileName(self, f"Save {name}", name)
-            if chosen:
-                self.save_to(path, Path(chosen))
+        self._choosing = True
+        self.save_button.setEnabled(False)
+        try:
+            if entry is None or entry.is_dir:
+                folder = QFileDialog.getExistingDirectory(self, f"Save the folder {name} into")
+                destination = free_path(Path(folder) / name) if folder else None
+            else:
+                chosen, _ = QFileDialog.getSaveFileName(self, f"Save {name}", name)
+                destination = Path(chosen) if chosen else None
+        finally:
+            self._choosing = False
+            self._update_buttons()
+        if destination is not None and self.container is container:
+            self.save_to(path, destination)
 
     def save_to(self, path: str, destination: Path) -> None:
         container = self.container
@@ -470,7 +491,7 @@ class ContainerFilesTab(QWidget):
         size = self.model.sizes.get(entry.path, entry.size) if entry.is_dir else entry.size
         if container is None or self._removed(entry):
             return None
-        if self.transfer is not None and not self.transfer.done():
+        if self.transferring:
             # The save could not start: a drag must not carry a path never written.
             self._end("Another copy is running: wait for it or cancel it")
             return None
@@ -521,7 +542,7 @@ class ContainerFilesTab(QWidget):
     def _start_transfer(self, verb: str, action: Callable[..., Coroutine[Any, Any, str]],
                         *args: Any, describe: str,
                         after: Callable[[str], object] | None = None) -> None:
-        if self.transfer is not None and not self.transfer.done():
+        if self.transferring:
             self._end("Another copy is running: wait for it or cancel it")
             return
         self.stopper = Stopper(partial(self.box.show_progress, verb))

@@ -7,11 +7,13 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 from PySide6.QtCore import QMimeData, QModelIndex, QPointF, Qt, QUrl
 from PySide6.QtGui import QDropEvent
 from pytestqt.modeltest import ModelTester
 from pytestqt.qtbot import QtBot
 
+from app.pages import container_files
 from app.pages.container_files import ContainerFilesTab
 from app.presentation import human_size
 from app.session import EngineSession
@@ -204,3 +206,39 @@ def test_drag_out_saves_first_and_cancel_stops_a_read(
         assert tab.cancel_button.isEnabled()
         tab.cancel()
     assert "/" not in tab.model.complete and not tab.reads
+
+
+def test_save_clicked_twice_saves_once(
+    qtbot: QtBot, make_session: Callable[[str], EngineSession], any_engine: EngineUnderTest,
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    container_id, name = run_and_stop(any_engine)
+    tab = files_tab(qtbot, make_session, any_engine, container_id, name)
+    tab.view.setCurrentIndex(child(qtbot, tab, QModelIndex(), "data"))
+    asked: list[str] = []
+
+    class Chooser:
+        """The folder chooser: the user picks tmp_path; while it is open (its nested
+        event loop), the second click of a double-click on Save… arrives."""
+
+        @staticmethod
+        def getExistingDirectory(_parent: object, caption: str) -> str:
+            asked.append(caption)
+            if len(asked) == 1:
+                tab.save_selected()
+            return str(tmp_path)
+
+    monkeypatch.setattr(container_files, "QFileDialog", Chooser)
+    with qtbot.waitSignal(tab.ended, timeout=WAIT,
+                          check_params_cb=lambda text: text.startswith("Saved")) as saved:
+        tab.save_button.click()
+        assert tab.transferring and not tab.save_button.isEnabled()
+        # Save… again while the save runs (a shortcut, a queued click): it says so.
+        with qtbot.waitSignal(tab.ended, timeout=WAIT) as refused:
+            tab.save_selected()
+        assert refused.args[0] == "Another copy is running: wait for it or cancel it"
+    assert asked == ["Save the folder data into"]
+    assert saved.args[0] == f"Saved /data to {tmp_path / 'data'}"
+    assert [p.name for p in tmp_path.iterdir()] == ["data"]  # one save, not "data (2)"
+    assert (tmp_path / "data" / "hello.txt").read_bytes() == b"hello"
+    qtbot.waitUntil(lambda: tab.save_button.isEnabled(), timeout=WAIT)
