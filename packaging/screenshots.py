@@ -143,6 +143,7 @@ async def _expand_files(page: object, paths: list[str], timeout: float = 20) -> 
     files = page.detail.files  # type: ignore[attr-defined]
     model = files.model
     await _wait(lambda: "/" in model.complete and model.settled_now(), timeout)
+    await _wait(lambda: bool(files.changes), timeout)  # marked before the shot
     for path in paths:
         await _wait(lambda p=path: model.index_of_path(p).isValid(), timeout)
         index = model.index_of_path(path)
