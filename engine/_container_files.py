@@ -24,10 +24,12 @@ import posixpath
 import tarfile
 import tempfile
 import time
-from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Generator, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from itertools import islice
+from operator import itemgetter
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from engine._archive import (
     CHUNK,
@@ -44,7 +46,7 @@ from engine._client import Engine
 from engine._errors import APIError, NotFound, ProtocolError
 from engine._layers.model import ChangeKind
 from engine._layers.tar import MemberSink, TarMember, TarParser
-from engine._shapes import PACE_SECONDS, decode_json
+from engine._shapes import PACE_SECONDS, decode_json_in_pieces, paced
 from engine._threads import in_thread
 
 #: How many changed paths get a size (one ``HEAD`` each); the rest show none.
@@ -259,9 +261,9 @@ _CHANGE_KINDS = {0: ChangeKind.MODIFIED, 1: ChangeKind.ADDED, 2: ChangeKind.REMO
                  "C": ChangeKind.MODIFIED, "A": ChangeKind.ADDED, "D": ChangeKind.REMOVED}
 
 
-def _parse_changes(content: bytes, path: str) -> list[tuple[str, ChangeKind]]:
-    """``/changes``' answer, by path."""
-    raw = decode_json(content, path)
+def _parse_changes(raw: list[Any] | None
+                   ) -> Generator[None, None, list[tuple[str, ChangeKind]]]:
+    """``/changes``' decoded answer, by path, in steps (see :func:`container_changes`)."""
     changes: list[tuple[str, ChangeKind]] = []
     for item in raw or ():
         if not isinstance(item, Mapping) or not isinstance(item.get("Path"), str):
@@ -270,35 +272,52 @@ def _parse_changes(content: bytes, path: str) -> list[tuple[str, ChangeKind]]:
         if kind is None:
             raise ProtocolError(f"an unknown change kind {item.get('Kind')!r} from the engine")
         changes.append((clean_path(item["Path"]), kind))
-    changes.sort()
+        yield
+    changes.sort(key=itemgetter(0))  # engines answer in walk order: near sorted, O(n)
     return changes
+
+
+def _made(changes: list[tuple[str, ChangeKind]], sized: Mapping[str, ContainerChange]
+          ) -> Generator[None, None, list[ContainerChange]]:
+    made: list[ContainerChange] = []
+    for path, kind in changes:
+        made.append(sized.get(path) or ContainerChange(path, kind))
+        yield
+    return made
 
 
 async def container_changes(client: Engine, container_id: str, *, sizes: bool = True,
                             limit: int = CHANGE_SIZE_LIMIT) -> list[ContainerChange]:
     """``GET /containers/{id}/changes``, by path; with ``sizes``, each present path is
-    stat'ed (up to ``limit`` of them) for its size and whether it is a folder."""
+    stat'ed (up to ``limit`` of them) for its size and whether it is a folder.
+
+    A container that wrote 100k files answers megabytes: the answer is decoded and
+    its entries made on the event loop in paced steps (a worker thread would hold
+    the GIL against the loop, as one ``json.loads`` does for its whole length).
+    """
     path = f"/containers/{container_id}/changes"
     response = await client.request("GET", path)
-    # A container that wrote 100k files answers megabytes: decoded in a worker thread.
-    changes = await asyncio.to_thread(_parse_changes, response.content, path)
-    if not sizes:
-        return [ContainerChange(p, k) for p, k in changes]
+    raw = await paced(decode_json_in_pieces(response.content, path))
+    if raw is not None and not isinstance(raw, list):
+        raise ProtocolError("an unreadable change list from the engine")
+    changes = await paced(_parse_changes(raw))
     sized: dict[str, ContainerChange] = {}
-    wanted = iter([(p, k) for p, k in changes if k is not ChangeKind.REMOVED][:limit])
+    if sizes:
+        wanted = islice(((p, k) for p, k in changes if k is not ChangeKind.REMOVED), limit)
 
-    async def worker() -> None:
-        # A few workers pulling from one list: a 100k-path change list makes no 100k tasks.
-        for path, kind in wanted:
-            try:
-                stat = await stat_path(client, container_id, path)
-            except NotFound:  # gone since the list was made
-                continue
-            folder = stat.kind is EntryKind.DIRECTORY
-            sized[path] = ContainerChange(path, kind, None if folder else stat.size, folder)
+        async def worker() -> None:
+            # A few workers pulling from one list: a 100k-path change list makes no
+            # 100k tasks.
+            for path, kind in wanted:
+                try:
+                    stat = await stat_path(client, container_id, path)
+                except NotFound:  # gone since the list was made
+                    continue
+                folder = stat.kind is EntryKind.DIRECTORY
+                sized[path] = ContainerChange(path, kind, None if folder else stat.size, folder)
 
-    await asyncio.gather(*(worker() for _ in range(_STAT_CONCURRENCY)))
-    return [sized.get(p) or ContainerChange(p, k) for p, k in changes]
+        await asyncio.gather(*(worker() for _ in range(_STAT_CONCURRENCY)))
+    return await paced(_made(changes, sized))
 
 
 # -- reading one file -----------------------------------------------------------------

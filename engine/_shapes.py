@@ -75,9 +75,9 @@ def decode_json_in_pieces(body: bytes, what: str, *,
     decoding a 0.5 MB ``/system/df`` that way freezes a window's event loop for tens
     of ms, and a worker thread does not help (it holds the same GIL).  This generator
     decodes the top-level object's members, and each element of a member that is an
-    array, one at a time (``raw_decode``), yielding between them; drive it with
-    :func:`paced` on the event loop (or :func:`finish` anywhere).  Same value, same
-    errors as :func:`decode_json` (UTF-8 only, as daemons send).
+    array (or of a top-level array), one at a time (``raw_decode``), yielding between
+    them; drive it with :func:`paced` on the event loop (or :func:`finish` anywhere).
+    Same value, same errors as :func:`decode_json` (UTF-8 only, as daemons send).
 
     ``elements`` makes each element of the named top-level arrays into its value as it
     is decoded (a dataclass's ``from_api``).  With a ``memo``, an element whose exact
@@ -163,6 +163,9 @@ def _skip(text: str, at: int) -> int:
 def _object_in_pieces(text: str, raw: _RawDecode, makers: _Makers
                       ) -> Generator[None, None, Any]:
     at = _skip(text, 0)
+    if text.startswith("[", at):  # a top-level array (``/changes``): element by element
+        items, at = yield from _array_in_pieces(text, at, raw, "", makers)
+        return _ended(text, at, items)
     if not text.startswith("{", at):
         value, at = raw(text, at)
         return _ended(text, at, value)

@@ -788,6 +788,11 @@ def test_decoding_in_steps_gives_what_json_loads_gives(
 def test_a_broken_answer_decoded_in_steps_fails_as_a_whole_one_does(value: Any, cut: int) -> None:
     """Cut short, or with a byte in the way: ProtocolError whenever json.loads refuses."""
     blob = json.dumps({"Images": [value, value], "n": value}).encode()
+    check_broken(blob, cut)
+    check_broken(json.dumps([value, {"Path": value}, value]).encode(), cut)  # as /changes
+
+
+def check_broken(blob: bytes, cut: int) -> None:
     for broken in (blob[:cut % len(blob)], blob[:cut % len(blob)] + b"}" + blob[cut % len(blob):]):
         try:
             expected = json.loads(broken)
@@ -818,6 +823,15 @@ async def test_paced_decoding_hands_the_loop_back() -> None:
     assert value == json.loads(blob)
     assert ticks > 3
 
+    # A top-level array (/changes) in steps too.
+    blob = json.dumps([{"Path": f"/p{i}", "Kind": 1} for i in range(20000)]).encode()
+    ticks, running = 0, True
+    task = asyncio.ensure_future(ticker())
+    value = await paced(decode_json_in_pieces(blob, "a test"), budget=0.001)
+    running = False
+    await task
+    assert value == json.loads(blob)
+    assert ticks > 3
 
 def test_elements_are_made_as_decoded_and_only_changed_ones_made_again() -> None:
     """A df read again: unchanged images are the very objects of the last read; the one
