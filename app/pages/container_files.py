@@ -41,7 +41,7 @@ from app.models.container_files import ContainerFilesModel
 from app.presentation import counted, human_size
 from app.session import EngineSession
 from app.widgets.ask import ask
-from app.widgets.transfer import Cancelled, ProgressBox, Stopper, free_path
+from app.widgets.transfer import Cancelled, ProgressBox, Stopper, free_path, request_cancel
 
 #: Bytes of a file the viewer reads at most.
 VIEW_LIMIT = 1 << 20
@@ -418,8 +418,11 @@ class ContainerFilesTab(QWidget):
         self.stopper.requested = True
 
     def cancel(self) -> None:
-        """Stop every read and the transfer at their next step."""
+        """Stop every read and the transfer at their next step (a transfer that does
+        not: after a while, as the volume dialogs do, see :func:`request_cancel`)."""
         if self.busy:
+            request_cancel(self, self.transfer, self.stopper, self.box.status,
+                           partial(self._end, "Cancelled."))
             self._stop_all()
             self.box.status.setText("Cancelling…")
             self._update_buttons()

@@ -23,7 +23,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QModelIndex, Qt, QTimer, Signal
+from PySide6.QtCore import QModelIndex, Qt, Signal
 from PySide6.QtGui import QCloseEvent
 from PySide6.QtWidgets import (
     QDialog,
@@ -41,13 +41,7 @@ import engine
 from app.models.file_tree import FileTreeModel, PathInfo, index_paths
 from app.presentation import counted, human_size
 from app.session import EngineSession, MessageLevel
-from app.widgets.transfer import (
-    HARD_CANCEL_SECONDS,
-    Cancelled,
-    ProgressBox,
-    Stopper,
-    free_path,
-)
+from app.widgets.transfer import Cancelled, ProgressBox, Stopper, free_path, request_cancel
 
 #: ``progress(done, total)`` from the engine's calls.
 Progress = Callable[[int, int | None], None]
@@ -134,17 +128,10 @@ class VolumeTransferDialog(QDialog):
             self.close()
 
     def cancel(self) -> None:
-        """Stop at the next progress report (see :class:`Cancelled`)."""
-        if self.running and not self.stopper.requested:
-            self.stopper.requested = True
-            self.box.status.setText("Cancelling…")
+        """Stop at the next progress report (see :func:`request_cancel`)."""
+        if request_cancel(self, self.task, self.stopper, self.box.status,
+                          partial(self._finish, "Cancelled.")):
             self.cancel_button.setEnabled(False)
-            QTimer.singleShot(int(HARD_CANCEL_SECONDS * 1000), self, self._hard_cancel)
-
-    def _hard_cancel(self) -> None:
-        if self.task is not None and not self.task.done():
-            self.task.cancel()
-            self._finish("Cancelled.")
 
     def closeEvent(self, event: QCloseEvent) -> None:
         if _hide_while_stopping(self, event):
@@ -314,16 +301,9 @@ class VolumeFilesDialog(QDialog):
     # -- cancel, close, engine gone ---------------------------------------------------
 
     def cancel(self) -> None:
-        """Stop at the next progress report (see :class:`Cancelled`)."""
-        if self.running and not self.stopper.requested:
-            self.stopper.requested = True
-            self.box.status.setText("Cancelling…")
-            QTimer.singleShot(int(HARD_CANCEL_SECONDS * 1000), self, self._hard_cancel)
-
-    def _hard_cancel(self) -> None:
-        if self.task is not None and not self.task.done():
-            self.task.cancel()
-            self._end("Cancelled.")
+        """Stop at the next progress report (see :func:`request_cancel`)."""
+        request_cancel(self, self.task, self.stopper, self.box.status,
+                       partial(self._end, "Cancelled."))
 
     def _engine_gone(self) -> None:
         self.stopper.requested = True  # its calls fail by themselves; no new report shown

@@ -1,16 +1,18 @@
 """Progress, Cancel and where to save: what every long file transfer of the window shares.
 
 The volume browser and the container Files tab both show a status line with a
-progress bar, stop at the next progress report on Cancel (:class:`Stopper`), and
-save a folder under a free name (:func:`free_path`).
+progress bar, stop at the next progress report on Cancel (:class:`Stopper`,
+:func:`request_cancel`), and save a folder under a free name (:func:`free_path`).
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QObject, Qt, QTimer
 from PySide6.QtWidgets import QLabel, QProgressBar, QVBoxLayout, QWidget
 
 from app.presentation import human_size
@@ -74,6 +76,29 @@ class Cancelled(Exception):
 
 #: Seconds after Cancel before the task itself is cancelled (a stalled engine).
 HARD_CANCEL_SECONDS = 15.0
+
+
+def request_cancel(owner: QObject, task: asyncio.Task[Any] | None, stopper: Stopper,
+                   status: QLabel, on_hard: Callable[[], object]) -> bool:
+    """Cancel, as every transfer of the window does: ``stopper`` makes the task stop at
+    its next progress report (see :class:`Cancelled`), the status line says
+    "Cancelling…", and if the task has still not ended after
+    :data:`HARD_CANCEL_SECONDS` (a stalled engine) it is cancelled and ``on_hard`` runs.
+
+    Returns whether a cancel was asked now (False: nothing runs, or asked already).
+    """
+    if task is None or task.done() or stopper.requested:
+        return False
+    stopper.requested = True
+    status.setText("Cancelling…")
+
+    def hard() -> None:
+        if not task.done():
+            task.cancel()
+            on_hard()
+
+    QTimer.singleShot(int(HARD_CANCEL_SECONDS * 1000), owner, hard)
+    return True
 
 
 class Stopper:
