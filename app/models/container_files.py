@@ -43,7 +43,7 @@ AnyIndex = QModelIndex | QPersistentModelIndex
 COLUMNS = ("Name", "Size", "Mode", "Owner", "Modified", "Link to", "Change")
 NAME, SIZE, MODE, OWNER, MODIFIED, LINK, CHANGE = range(len(COLUMNS))
 #: Seconds of inserting per turn of the event loop.
-SLICE_SECONDS = 0.008
+SLICE_SECONDS = 0.004
 #: Rows a search shows at most.
 SEARCH_LIMIT = 1000
 #: Rows a folder shows at first, and how many more each "more" row adds.  A tree view
@@ -109,7 +109,7 @@ def _sort_key(column: int, sizes: Mapping[str, int],
 
 
 #: Entries sorted in one step of a paced sort (a few ms of work at most).
-SORT_PIECE = 4096
+SORT_PIECE = 2048
 
 
 def sorted_in_pieces(entries: Sequence[engine.ContainerFile], key: Callable[[Any], Any],
@@ -198,6 +198,9 @@ class ContainerFilesModel(QAbstractItemModel):
     def _reset_nodes(self) -> None:
         self._queue.clear()
         self._timer.stop()
+        for node in self._nodes.values():  # no cycles left for the collector (see _forget)
+            if node is not self._root:
+                node.parent = node.children = node.more = None
         self._root.children = []
         self._nodes = {0: self._root}
         self._next = 1
@@ -763,9 +766,14 @@ class ContainerFilesModel(QAbstractItemModel):
         self.layoutChanged.emit()
 
     def _forget(self, node: _Node) -> None:
-        """Drop a node and everything made under it."""
+        """Drop a node and everything made under it.
+
+        Their parent/children links are cut: the tab freezes what a read made
+        (:func:`gc.freeze`), and a frozen cycle would never be collected.
+        """
         stack = [node]
         while stack:
             current = stack.pop()
             self._nodes.pop(current.ident, None)
             stack.extend(current.children or ())
+            current.parent = current.children = current.more = None

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import io
 import subprocess
 import tarfile
@@ -74,6 +75,7 @@ async def measure(args: argparse.Namespace, image: str) -> None:
         while not session.connected:
             await asyncio.sleep(0.05)
         tab.show()
+        gc.freeze()  # as the app does once its window is up (app.gui)
         model = tab.model
         raw_samples, tab_samples, first_rows, stalls = [], [], [], []
         for _ in range(args.repeats):
@@ -116,6 +118,7 @@ async def measure(args: argparse.Namespace, image: str) -> None:
             first_rows.append(first[0] - start if first else float("nan"))
             meter.stop()
             stalls.append(meter)
+            print(f"  objects frozen after listing {len(tab_samples)}: {gc.get_freeze_count():,}")
             model.rowsInserted.disconnect(check)
             model.settled.disconnect(check)
         rows = model.rowCount(model.index_of_path("/big"))
@@ -158,7 +161,8 @@ async def measure(args: argparse.Namespace, image: str) -> None:
         worst = max(sort_stalls, key=lambda m: m.max)
         print(f"event loop while sorting (worst): {worst.summary()}")
         print(f"  {worst.cpu_summary()}")
-        print(f"RSS after: {rss_mib():.0f} MiB")
+        print(f"RSS after: {rss_mib():.0f} MiB; objects frozen: {gc.get_freeze_count():,}"
+              f" (one listing's entries stay frozen until the next read; more is a leak)")
     finally:
         await client.aclose()
         docker("rm", "-f", container_id)
