@@ -125,7 +125,7 @@ def sorted_in_pieces(entries: Sequence[engine.ContainerFile], key: Callable[[Any
         return sorted(entries, key=key, reverse=reverse)
     keys: list[Any] = []
     for start in range(0, count, SORT_PIECE):
-        keys.extend(map(key, islice(entries, start, start + SORT_PIECE)))
+        keys.extend(map(key, entries[start:start + SORT_PIECE]))
         yield
     runs = []
     for start in range(0, count, SORT_PIECE):
@@ -202,6 +202,8 @@ class ContainerFilesModel(QAbstractItemModel):
             if node is not self._root:
                 node.parent = node.children = node.more = None
         self._root.children = []
+        self._root.more = None  # the root's "more" row went with its rows
+        self._root.limit = PAGE
         self._nodes = {0: self._root}
         self._next = 1
 
@@ -388,6 +390,10 @@ class ContainerFilesModel(QAbstractItemModel):
         self._reset_nodes()
         self._static = None
         self.endResetModel()
+        if self.known.get("/"):
+            # The top level again (no view asks to fetch the root); folders below
+            # come back as they are opened.
+            self._enqueue(self._root)
 
     # -- rows ------------------------------------------------------------------------
 

@@ -83,7 +83,9 @@ def test_a_big_folder_shows_a_page_then_more(qtbot: QtBot, qtmodeltester: ModelT
     assert model.index(1, 6).data() == "removed"
     assert model.index(1, 0).data(Qt.ItemDataRole.FontRole).strikeOut()
     model.browse()
-    assert model.rowCount() == 0  # rows come back as the tree is opened again
+    qtbot.waitUntil(model.settled_now, timeout=wait_ms(5))
+    # The top level comes back (folders below as they are opened again).
+    assert names(model, QModelIndex()) == ["big", "etc"]
 
 
 def test_sorting_a_big_folder_runs_in_steps_and_keeps_reads_in_order(
@@ -135,3 +137,20 @@ def test_sorting_a_big_folder_runs_in_steps_and_keeps_reads_in_order(
     assert model.known["/big"][late + 1].mtime == 1  # last of the oldest (a stable sort)
     assert len(model.known["/big"]) == total + 1
     assert names(model, big)[:PAGE] == [e.name for e in model.known["/big"][:PAGE]]
+
+
+def test_a_big_root_shows_its_page_again_after_a_search(
+        qtbot: QtBot, qtmodeltester: ModelTester, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(container_files, "PAGE", PAGE)
+    model = ContainerFilesModel()
+    qtmodeltester.check(model)
+    total = PAGE * 2
+    model.add_entries([engine.ContainerFile(f"/f-{i:03d}", FILE, i) for i in range(total)])
+    model.finish_read("/", {"/": sum(range(total))})
+    qtbot.waitUntil(model.settled_now, timeout=wait_ms(5))
+    assert model.rowCount() == PAGE + 1 and model.is_more(model.index(PAGE, 0))
+    model.search("f-00")
+    model.browse()
+    qtbot.waitUntil(lambda: model.settled_now() and model.rowCount() > 0, timeout=wait_ms(5))
+    assert model.rowCount() == PAGE + 1  # its page and one "more" row, as before
+    assert model.index(PAGE, 0).data().startswith(f"… {total - PAGE:,} more")
