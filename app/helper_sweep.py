@@ -13,7 +13,7 @@ import logging
 from collections.abc import Sequence
 from typing import ClassVar
 
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QObject, QTimer, Signal
 
 import engine
 from app.session import EngineSession
@@ -28,6 +28,9 @@ class HelperSweeper(QObject):
     swept = Signal(list)
     #: ``key=value`` labels every sweep is narrowed to (tests: their own label only).
     DEFAULT_LABELS: ClassVar[tuple[str, ...]] = ()
+    #: Housekeeping nobody waits for: after the first window is painted and populated,
+    #: not in their way (it loads the volume-files machinery and lists containers).
+    DELAY_MS: ClassVar[int] = 2000
 
     def __init__(self, session: EngineSession, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -35,9 +38,13 @@ class HelperSweeper(QObject):
         #: How old a leftover must be; ``labels`` narrow it (tests: their own label).
         self.older_than = engine.STALE_HELPER_AGE
         self.labels: Sequence[str] = self.DEFAULT_LABELS
-        session.watch_connection(self, resume=self.sweep, pause=lambda: None)
+        self._soon = QTimer(self)
+        self._soon.setSingleShot(True)
+        self._soon.setInterval(self.DELAY_MS)
+        self._soon.timeout.connect(self.sweep)
+        session.watch_connection(self, resume=self._soon.start, pause=self._soon.stop)
         if session.connected:
-            self.sweep()
+            self._soon.start()
 
     def sweep(self) -> None:
         self.session.run(_sweep, self.older_than, tuple(self.labels),

@@ -30,12 +30,10 @@ from PySide6.QtWidgets import (
 )
 
 import engine
-from app.compose_ops import choose_compose_file, open_compose_file, start_compose
 from app.engine_switch import EngineSwitch
 from app.helper_sweep import HelperSweeper
 from app.icons import PAGE_ICONS, decorate, themed_icon
 from app.notifications import DesktopNotifications, Notifier
-from app.operations import start_build, start_pull
 from app.page_table import PAGES
 from app.pages.containers import ContainersPage
 from app.pages.images import ImagesPage
@@ -48,17 +46,17 @@ from app.theme import apply_theme
 from app.transfers import connect_transfers
 from app.widgets.activity import Activity, ActivityPanel
 from app.widgets.ask import ask
-from app.widgets.build_sheet import BuildRequest, BuildSheet, choose_build_source
 from app.widgets.command_palette import CommandPalette
-from app.widgets.compose_sheet import ComposeSheet
 from app.widgets.drop_overlay import DropBuild
 from app.widgets.engine_switcher import EngineSwitcher
 from app.widgets.message_bar import MessageBar
-from app.widgets.settings_dialog import SettingsDialog
 
 if TYPE_CHECKING:
     from app.pages.apps import AppsPage
     from app.pages.registries import PullChoice, RegistriesPage
+    from app.widgets.build_sheet import BuildRequest, BuildSheet
+    from app.widgets.compose_sheet import ComposeSheet
+    from app.widgets.settings_dialog import SettingsDialog
 
 P = TypeVar("P", bound=QWidget)
 
@@ -339,6 +337,8 @@ class MainWindow(QMainWindow):
         self.images_page.pull_box.setFocus()
 
     def pull(self, reference: str) -> Activity | None:
+        from app.operations import start_pull
+
         return start_pull(self.session, self.activity, reference,
                           on_done=self.images_page.select_reference)
 
@@ -347,11 +347,15 @@ class MainWindow(QMainWindow):
         :class:`PullChoice` (a platform, a login typed there)."""
         if isinstance(choice, str):
             return self.pull(choice)
+        from app.operations import start_pull
+
         return start_pull(self.session, self.activity, choice.reference,
                           on_done=self.images_page.select_reference, auth=choice.auth,
                           platform=choice.platform)
 
     def choose_build(self) -> None:
+        from app.widgets.build_sheet import choose_build_source
+
         if (path := choose_build_source(self, self.settings)) is not None:
             self.open_build(path)
 
@@ -364,14 +368,20 @@ class MainWindow(QMainWindow):
     # -- Compose apps -------------------------------------------------------------------
 
     def choose_compose(self) -> None:
+        from app.compose_ops import choose_compose_file
+
         if (path := choose_compose_file(self, self.settings)) is not None:
             self.open_compose(path)
 
     def open_compose(self, path: Path) -> ComposeSheet | None:
+        from app.compose_ops import open_compose_file
+
         return open_compose_file(self, self.session, self.activity, path,
                                  on_up=self._show_app)
 
     def compose(self, verb: str, target: engine.ComposeTarget) -> Activity:
+        from app.compose_ops import start_compose
+
         return start_compose(self.session, self.activity, verb, target)
 
     def _show_app(self, name: str) -> None:
@@ -380,6 +390,8 @@ class MainWindow(QMainWindow):
         page.select_when_listed(name)
 
     def open_build(self, path: Path) -> BuildSheet:
+        from app.widgets.build_sheet import BuildSheet
+
         sheet = BuildSheet(path, self)
         sheet.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         sheet.accepted.connect(lambda: self.build(sheet.request()))
@@ -387,11 +399,15 @@ class MainWindow(QMainWindow):
         return sheet
 
     def build(self, request: BuildRequest) -> Activity:
+        from app.operations import start_build
+
         self.sidebar.setCurrentRow(self.pages.indexOf(self.images_page))
         return start_build(self.session, self.activity, request,
                            on_done=self.images_page.select_image)
 
     def open_settings(self) -> SettingsDialog:
+        from app.widgets.settings_dialog import SettingsDialog
+
         dialog = SettingsDialog(self.settings, self)
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.open()

@@ -20,7 +20,15 @@ the build, compose or registry machinery.  Type checkers read the imports below.
 from __future__ import annotations
 
 import importlib
+import sys
 from typing import TYPE_CHECKING
+
+# httpx's package __init__ imports its command-line client (click, rich and pygments:
+# 90-200 ms, a third of `dockyard analyze` and of the window's start-up) whenever those
+# happen to be installed, as they are beside import-linter or in a distribution's Python.
+# Nothing here runs ``httpx.main``; a None entry makes that import fail, and httpx then
+# defines a stub ``main`` instead (its own fallback for when they are missing).
+sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]
 
 if TYPE_CHECKING:
     from engine._archive import EntryKind as FileKind

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QAction
@@ -49,7 +49,6 @@ import engine
 from app.icons import icon_for, themed_icon
 from app.pages.container_files import ContainerFilesTab
 from app.pages.container_networks import ContainerNetworksView
-from app.pages.run_dialog import RunDialog, ask_engine_cpus
 from app.presentation import (
     container_image,
     container_state,
@@ -65,6 +64,9 @@ from app.widgets.inspect_view import InspectView
 from app.widgets.log_view import LogView
 from app.widgets.stats_view import NOT_RUNNING, PAUSED, REMOVED, StatsView, follow_stats
 from engine import ExecSession, exec_create, exec_failure_reason, exec_start, find_shell
+
+if TYPE_CHECKING:  # the run dialog loads when Change settings… is first asked for
+    from app.pages.run_dialog import RunDialog
 
 log = logging.getLogger(__name__)
 
@@ -761,6 +763,8 @@ class ContainerDetail(QWidget):
                          describe=f"inspect {container.name}", on_done=self._open_settings)
 
     def _open_settings(self, details: engine.ContainerDetails) -> None:
+        from app.pages.run_dialog import RunDialog, ask_engine_cpus
+
         others = [c for c in self.session.items(CONTAINERS) if c.id != details.id]
         # Its own ports are held by itself until it is recreated: the daemon checks them.
         dialog = RunDialog(details.image, defaults=engine.spec_from_container(details),

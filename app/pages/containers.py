@@ -86,7 +86,6 @@ from app.theme import ERROR_TEXT, text_style
 from app.widgets.ask import ask
 from app.widgets.badges import StateBadgeDelegate
 from app.widgets.dialog_title import fit_title
-from engine import validate_name
 
 AnyIndex = QModelIndex | QPersistentModelIndex
 
@@ -268,7 +267,7 @@ class RenameDialog(QDialog):
             problem = "A name is needed"
         else:
             try:
-                validate_name(text)
+                engine.validate_name(text)
             except engine.InvalidInput as exc:
                 problem = str(exc)
         self.problem.setText(problem)

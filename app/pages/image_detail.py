@@ -12,12 +12,15 @@ lists.
 from __future__ import annotations
 
 import asyncio
+import functools
 import html
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from functools import partial
+from typing import TYPE_CHECKING
 
+from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QHeaderView,
@@ -50,6 +53,8 @@ READING = "Reading the layers… %p%"
 PREPARING = "Engine preparing the export"
 #: What the header says while no image is selected.
 NOTHING_SELECTED = "Select an image to see what it is made of."
+#: How long after the images list arrives the layer cache forgets the images gone.
+PRUNE_DELAY_MS = 2000
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,11 +120,10 @@ class ImageDetail(QWidget):
         self._history_entries: list[engine.HistoryEntry] = []
         #: When the analysis of the shown image started (for "preparing… N s").
         self._asked_at = 0.0
-        self.layer_cache = engine.LayerCache()
         #: Engine endpoints whose vanished images the cache has forgotten this run.
         self._pruned: set[str] = set()
         session.eventReceived.connect(self._on_event)
-        session.live(IMAGES).changed.connect(self._prune_cache)
+        session.live(IMAGES).changed.connect(self._prune_cache_soon)
 
         self.tabs = QTabWidget(self)
         self.tabs.setObjectName("image-tabs")
@@ -204,6 +208,16 @@ class ImageDetail(QWidget):
             self.session.run(partial(_forget_image, self.layer_cache, event.actor_id),
                              describe="forget a removed image's layer files")
 
+    @functools.cached_property
+    def layer_cache(self) -> engine.LayerCache:
+        """Made on first use: it loads the layer machinery, which the first window
+        does not need (issue 18: start-up)."""
+        return engine.LayerCache()
+
+    def _prune_cache_soon(self, images: list[engine.Image]) -> None:
+        """Housekeeping nobody sees: after the first paint, not in its way."""
+        QTimer.singleShot(PRUNE_DELAY_MS, self, partial(self._prune_cache, images))
+
     def _prune_cache(self, images: list[engine.Image]) -> None:
         """Once per engine per run: forget the images this engine no longer has."""
         client = self.session.client
@@ -257,7 +271,8 @@ class ImageDetail(QWidget):
         self.history_model.set_items(rows[::-1])
 
 
-_History = tuple[list[engine.HistoryEntry], tuple[engine.LayerOutline, ...] | None]
+if TYPE_CHECKING:  # engine's names load on first use (PEP 562): not at import time
+    _History = tuple[list[engine.HistoryEntry], tuple[engine.LayerOutline, ...] | None]
 
 
 async def _history(image_id: str, client: engine.Engine) -> _History:

@@ -6,6 +6,7 @@ import re
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import shiboken6
 from PySide6.QtCore import Qt, Signal
@@ -28,11 +29,7 @@ import engine
 from app.icons import icon_for
 from app.models.table import Column, KeyedTableModel
 from app.pages.image_detail import ImageDetail
-from app.pages.image_diff import open_compare_picker
-from app.pages.push_dialog import PushDialog
-from app.pages.run_dialog import open_run_dialog, run_one_click
 from app.pages.table_page import TablePage
-from app.pages.tag_dialog import TagDialog
 from app.presentation import (
     ImageRow,
     counted,
@@ -49,6 +46,9 @@ from app.session import EngineSession, MessageLevel
 from app.theme import ERROR_TEXT, text_style
 from app.widgets.ask import ask
 from app.widgets.message_bar import reserve_space
+
+if TYPE_CHECKING:  # dialogs load when first opened, not with the first window
+    from app.pages.push_dialog import PushDialog
 
 
 def _created_key(row: ImageRow) -> float:
@@ -340,6 +340,8 @@ class ImagesPage(TablePage):
         reference = self._selected_reference()
         if reference is None:
             return
+        from app.pages.tag_dialog import TagDialog
+
         dialog = TagDialog(self.session, reference, parent=self)
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.open()
@@ -386,6 +388,8 @@ class ImagesPage(TablePage):
         reference = self._selected_reference()
         if reference is None:
             return None
+        from app.pages.push_dialog import PushDialog
+
         dialog = PushDialog(reference, self)
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.chosen.connect(self.push_chosen)
@@ -478,14 +482,20 @@ class ImagesPage(TablePage):
                                     if row.reference != reference))
         # The other tags of the same repository first, the nearest preselected: v1 → v2.
         others, same = same_repository_first(reference, others)
+        from app.pages.image_diff import open_compare_picker
+
         open_compare_picker(self.session, reference, others, parent=self, same_repository=same)
 
     def run_selected(self) -> None:
         """One click: auto name, exposed ports on free 127.0.0.1 ports, detached."""
+        from app.pages.run_dialog import run_one_click
+
         if (reference := self._selected_reference()) is not None:
             run_one_click(self.session, reference, on_started=self.container_started.emit)
 
     def run_selected_with_options(self) -> None:
+        from app.pages.run_dialog import open_run_dialog
+
         if (reference := self._selected_reference()) is not None:
             open_run_dialog(self.session, reference, parent=self,
                             on_started=self.container_started.emit)

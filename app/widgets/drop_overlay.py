@@ -22,7 +22,6 @@ from PySide6.QtGui import QDragEnterEvent, QDragMoveEvent, QDropEvent
 from PySide6.QtWidgets import QLabel, QWidget
 
 import engine
-from app.widgets.build_sheet import is_tar
 
 
 def droppable_path(event: QDropEvent) -> Path | None:
@@ -92,6 +91,8 @@ def describe_drop(path: Path) -> str:
         return f"Drop to open the Compose app {where}"
     if path.is_dir():
         return f"Drop to build the folder {path.name}/ (its Dockerfile)"
+    from app.widgets.build_sheet import is_tar  # the build machinery, on first drop
+
     if is_tar(path):
         return f"Drop to build from the archive {path.name}"
     return f"Drop to build {path.name} with {path.parent.name}/ as the context"

@@ -36,38 +36,100 @@ a layer stores once for several names are wasted only when none of those names
 is visible at the end, and a visible link shows the size of those bytes.
 """
 
-from engine._layers.analysis import ImageAnalysis, analyze_layers, pair_history
-from engine._layers.archive import ImageArchiveReader, SavedImage, read_image_archive
-from engine._layers.cache import LayerCache
-from engine._layers.cache import scope_of as layer_cache_scope
-from engine._layers.diff import (
-    ConfigChange,
-    DiffLayer,
-    DirectoryDelta,
-    FileDiff,
-    FileState,
-    ImageDiff,
-    ImageSide,
-    compare_images,
-    diff_images,
-)
-from engine._layers.export import ProgressCallback, analyze_image, no_cyclic_gc
-from engine._layers.model import (
-    Change,
-    ChangeKind,
-    EntryKind,
-    FileEntry,
-    HistoryStep,
-    ImageLayer,
-    LayerFiles,
-    LayerSteps,
-    StackedEntry,
-    WastedPath,
-    clean_instruction,
-)
-from engine._layers.outline import LayerOutline, StepKind, outline_layers, step_kind
-from engine._layers.stacking import find_waste, layer_changes, stack_layers
-from engine._layers.tar import TarMember, TarParser
+import importlib
+from typing import TYPE_CHECKING
+
+# Each name loads its submodule on first use (PEP 562), as engine's own names do: the
+# Files tab needs the tar parser, not the whole analysis, diff and cache machinery
+# (issue 18: start-up).  Type checkers read the imports below.
+if TYPE_CHECKING:
+    from engine._layers.analysis import ImageAnalysis, analyze_layers, pair_history
+    from engine._layers.archive import ImageArchiveReader, SavedImage, read_image_archive
+    from engine._layers.cache import LayerCache
+    from engine._layers.cache import scope_of as layer_cache_scope
+    from engine._layers.diff import (
+        ConfigChange,
+        DiffLayer,
+        DirectoryDelta,
+        FileDiff,
+        FileState,
+        ImageDiff,
+        ImageSide,
+        compare_images,
+        diff_images,
+    )
+    from engine._layers.export import ProgressCallback, analyze_image, no_cyclic_gc
+    from engine._layers.model import (
+        Change,
+        ChangeKind,
+        EntryKind,
+        FileEntry,
+        HistoryStep,
+        ImageLayer,
+        LayerFiles,
+        LayerSteps,
+        StackedEntry,
+        WastedPath,
+        clean_instruction,
+    )
+    from engine._layers.outline import LayerOutline, StepKind, outline_layers, step_kind
+    from engine._layers.stacking import find_waste, layer_changes, stack_layers
+    from engine._layers.tar import TarMember, TarParser
+
+#: Public name -> (submodule, its name there).
+_WHERE: dict[str, tuple[str, str]] = {
+    "Change": ("model", "Change"),
+    "ChangeKind": ("model", "ChangeKind"),
+    "ConfigChange": ("diff", "ConfigChange"),
+    "DiffLayer": ("diff", "DiffLayer"),
+    "DirectoryDelta": ("diff", "DirectoryDelta"),
+    "EntryKind": ("model", "EntryKind"),
+    "FileDiff": ("diff", "FileDiff"),
+    "FileEntry": ("model", "FileEntry"),
+    "FileState": ("diff", "FileState"),
+    "HistoryStep": ("model", "HistoryStep"),
+    "ImageAnalysis": ("analysis", "ImageAnalysis"),
+    "ImageArchiveReader": ("archive", "ImageArchiveReader"),
+    "ImageDiff": ("diff", "ImageDiff"),
+    "ImageLayer": ("model", "ImageLayer"),
+    "ImageSide": ("diff", "ImageSide"),
+    "LayerCache": ("cache", "LayerCache"),
+    "LayerFiles": ("model", "LayerFiles"),
+    "LayerOutline": ("outline", "LayerOutline"),
+    "LayerSteps": ("model", "LayerSteps"),
+    "ProgressCallback": ("export", "ProgressCallback"),
+    "SavedImage": ("archive", "SavedImage"),
+    "StackedEntry": ("model", "StackedEntry"),
+    "StepKind": ("outline", "StepKind"),
+    "TarMember": ("tar", "TarMember"),
+    "TarParser": ("tar", "TarParser"),
+    "WastedPath": ("model", "WastedPath"),
+    "analyze_image": ("export", "analyze_image"),
+    "analyze_layers": ("analysis", "analyze_layers"),
+    "clean_instruction": ("model", "clean_instruction"),
+    "compare_images": ("diff", "compare_images"),
+    "diff_images": ("diff", "diff_images"),
+    "find_waste": ("stacking", "find_waste"),
+    "layer_cache_scope": ("cache", "scope_of"),
+    "layer_changes": ("stacking", "layer_changes"),
+    "no_cyclic_gc": ("export", "no_cyclic_gc"),
+    "outline_layers": ("outline", "outline_layers"),
+    "pair_history": ("analysis", "pair_history"),
+    "read_image_archive": ("archive", "read_image_archive"),
+    "stack_layers": ("stacking", "stack_layers"),
+    "step_kind": ("outline", "step_kind"),
+}
+
+
+def __getattr__(name: str) -> object:
+    try:
+        module, attribute = _WHERE[name]
+    except KeyError:
+        raise AttributeError(f"module 'engine._layers' has no attribute {name!r}") from None
+    value = getattr(importlib.import_module(f"engine._layers.{module}"), attribute)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "Change",
