@@ -4,6 +4,11 @@ httpx (one pooled ``AsyncClient``) carries requests, streams and the ``101``
 upgrade; big bodies go over a socket of their own through :mod:`.rawhttp`.  A
 subclass says how to reach its endpoint twice: as an httpx transport and as an
 asyncio connection.  httpx's exceptions never leave this module.
+
+httpx (with httpcore and anyio) is imported when the first client is made, not with
+this module; a transport with :attr:`HTTPTransport.one_shot_requests` (the local
+socket) sends plain API calls through :mod:`.rawhttp` instead, so a headless command
+that only asks and reads never imports httpx at all (issue 18: start-up).
 """
 
 from __future__ import annotations
@@ -15,10 +20,7 @@ import ssl
 from abc import abstractmethod
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from contextlib import asynccontextmanager, contextmanager
-from typing import Any, BinaryIO
-
-import httpcore
-import httpx
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from engine._endpoint import Endpoint
 from engine._errors import ProtocolError
@@ -38,13 +40,19 @@ from engine._transport.base import (
     timed_out,
 )
 
+if TYPE_CHECKING:
+    import httpcore
+    import httpx
+
 #: Every followed stream (events, logs, stats) holds a connection of its own.
-_LIMITS = httpx.Limits(max_connections=64, max_keepalive_connections=8)
+MAX_CONNECTIONS, MAX_KEEPALIVE = 64, 8
 
 
 @contextmanager
 def translate(endpoint: Endpoint) -> Iterator[None]:
     """Turn httpx's transport errors into the engine's exception tree."""
+    import httpx
+
     try:
         yield
     except httpx.ConnectError as exc:
@@ -88,12 +96,16 @@ class _Upgraded(Upgraded):
         self._endpoint = endpoint
 
     async def read(self, max_bytes: int) -> bytes:
+        import httpcore
+
         try:
             return await self._stream.read(max_bytes)
         except httpcore.NetworkError as exc:
             raise lost(self._endpoint, exc) from exc
 
     async def write(self, data: bytes) -> None:
+        import httpcore
+
         try:
             await self._stream.write(data)
         except httpcore.NetworkError as exc:
@@ -112,6 +124,8 @@ class _Upgraded(Upgraded):
             sock.shutdown(socket.SHUT_WR)
 
     async def aclose(self) -> None:
+        import httpcore
+
         with contextlib.suppress(httpcore.NetworkError, OSError):
             await self._stream.aclose()
         await self._response.aclose()
@@ -120,12 +134,27 @@ class _Upgraded(Upgraded):
 class HTTPTransport(Transport):
     """httpx for calls, streams and upgrades; a raw socket for big bodies."""
 
+    #: Plain API calls on a connection of their own through :mod:`.rawhttp`, not httpx's
+    #: pool: for a local socket, where connecting costs one ``connect(2)``.
+    one_shot_requests = False
+
     def __init__(self, endpoint: Endpoint) -> None:
         super().__init__(endpoint)
-        self._http = httpx.AsyncClient(
-            transport=self.httpx_transport(_LIMITS), base_url=endpoint.http_base,
-            timeout=httpx.Timeout(DEFAULT_TIMEOUT, connect=CONNECT_TIMEOUT),
-        )
+        self._httpx_client: httpx.AsyncClient | None = None
+
+    @property
+    def _http(self) -> httpx.AsyncClient:
+        """The pooled httpx client, made (and httpx imported) on first use."""
+        if self._httpx_client is None:
+            import httpx
+
+            limits = httpx.Limits(max_connections=MAX_CONNECTIONS,
+                                  max_keepalive_connections=MAX_KEEPALIVE)
+            self._httpx_client = httpx.AsyncClient(
+                transport=self.httpx_transport(limits), base_url=self.endpoint.http_base,
+                timeout=httpx.Timeout(DEFAULT_TIMEOUT, connect=CONNECT_TIMEOUT),
+            )
+        return self._httpx_client
 
     @abstractmethod
     def httpx_transport(self, limits: httpx.Limits) -> httpx.AsyncHTTPTransport:
@@ -142,6 +171,12 @@ class HTTPTransport(Transport):
         content: bytes | None = None, headers: Mapping[str, str] | None = None,
         timeout: float = DEFAULT_TIMEOUT,
     ) -> Response:
+        if self.one_shot_requests:
+            return await rawhttp.request_whole(
+                self.open_connection, self.endpoint, method, path, params=params, json=json,
+                content=content, headers=headers, timeout=timeout)
+        import httpx
+
         with translate(self.endpoint):
             response = await self._http.request(
                 method, path, params=clean_params(params), json=json, content=content,
@@ -154,6 +189,8 @@ class HTTPTransport(Transport):
         self, method: str, path: str, *, params: Params | None = None, json: Any = None,
         content: Content | None = None, headers: Mapping[str, str] | None = None,
     ) -> AsyncIterator[StreamedResponse]:
+        import httpx
+
         request = self._http.build_request(
             method, path, params=clean_params(params), json=json, content=content,
             headers=headers, timeout=httpx.Timeout(None, connect=CONNECT_TIMEOUT),
@@ -169,6 +206,8 @@ class HTTPTransport(Transport):
         self, method: str, path: str, *, json: Any = None,
         headers: Mapping[str, str] | None = None,
     ) -> tuple[Response, Upgraded | None]:
+        import httpx
+
         request = self._http.build_request(
             method, path, json=json, headers=headers,
             timeout=httpx.Timeout(None, connect=CONNECT_TIMEOUT),
@@ -219,4 +258,5 @@ class HTTPTransport(Transport):
             yield body
 
     async def aclose(self) -> None:
-        await self._http.aclose()
+        if self._httpx_client is not None:
+            await self._httpx_client.aclose()

@@ -28,19 +28,21 @@ tested on its own (split at every byte) and reusable by other streams.
 from __future__ import annotations
 
 import asyncio
+import json as json_module
 import re
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any, BinaryIO
-
-import httpx
+from urllib.parse import quote, urlencode, urlsplit
 
 from engine._endpoint import Endpoint
 from engine._transport.base import (
     CONNECT_TIMEOUT,
+    DEFAULT_TIMEOUT,
     Params,
+    Response,
     clean_params,
     connect_failure,
     lost,
@@ -61,6 +63,7 @@ __all__ = [
     "open_body_bytes",
     "parse_head",
     "request_bytes",
+    "request_whole",
     "upload_file",
 ]
 
@@ -494,16 +497,31 @@ ProtocolFactory = Callable[[], asyncio.BufferedProtocol]
 Connector = Callable[[ProtocolFactory], Awaitable[asyncio.BaseTransport]]
 
 
+#: What stays as it is in a request's path (RFC 3986 pchar and "/"; "%" keeps escapes).
+_PATH_SAFE = "/:@!$&'()*+,;=-._~%"
+
+
+def _query_value(value: Any) -> str:
+    """A query value as httpx wrote it: booleans as ``true``/``false``."""
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    return str(value)
+
+
 def request_bytes(endpoint: Endpoint, method: str, path: str, params: Params | None,
                   headers: Mapping[str, str] | None, length: int | None = None) -> bytes:
     """A bodiless HTTP/1.1 request for ``path`` (already versioned), closing after the answer."""
-    url = httpx.URL(path, params=clean_params(params))
-    host = httpx.URL(endpoint.http_base).netloc.decode("ascii")
+    target = quote(path, safe=_PATH_SAFE)
+    if pairs := clean_params(params):
+        target += "?" + urlencode([(k, _query_value(v)) for k, v in pairs])
+    host = urlsplit(endpoint.http_base).netloc
     fields = {"Host": host, "User-Agent": "dockyard", "Accept": "*/*", **(headers or {}),
               "Connection": "close"}
     if length is not None:
         fields["Content-Length"] = str(length)
-    lines = [f"{method} {url.raw_path.decode('ascii')} HTTP/1.1"]
+    lines = [f"{method} {target} HTTP/1.1"]
     lines += [f"{name}: {value}" for name, value in fields.items()]
     return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
 
@@ -653,3 +671,45 @@ async def upload_file(
         yield BytesReader(receiver, head, rest, endpoint, BUFFER_SIZE)
     finally:
         transport.abort()
+
+
+async def request_whole(
+    connect: Connector, endpoint: Endpoint, method: str, path: str, *,
+    params: Params | None = None, json: Any = None, content: bytes | None = None,
+    headers: Mapping[str, str] | None = None, timeout: float = DEFAULT_TIMEOUT,
+) -> Response:
+    """One request on a connection of its own and its whole answer, whatever its status.
+
+    For API calls on a local socket, where a connection costs a ``connect(2)``: no
+    connection pool, no httpx, httpcore and anyio to import (a third of a headless
+    command's start-up).  Errors are the engine's, as everywhere in this module; the
+    whole exchange is bounded by ``timeout`` seconds.
+    """
+    fields = dict(headers or {})
+    if json is not None:
+        content = json_module.dumps(json).encode()
+        fields.setdefault("Content-Type", "application/json")
+    length = len(content) if content is not None else (0 if method in _BODY_METHODS else None)
+    request = request_bytes(endpoint, method, path, params, fields, length)
+    try:
+        async with asyncio.timeout(timeout):
+            transport, receiver = await _connect(connect, endpoint)
+            try:
+                transport.write(request + content if content else request)
+                head, rest = await _read_head(receiver, endpoint)
+                if method == "HEAD":  # the length a GET would have, and no body
+                    body = b""
+                else:
+                    body = bytes(await BodyReader(receiver, head, rest, endpoint)
+                                 .read_all(_WHOLE_LIMIT))
+            finally:
+                transport.abort()
+    except TimeoutError as exc:
+        raise timed_out(endpoint) from exc
+    return Response(head.status, head.reason, dict(head.headers), body)
+
+
+#: Methods whose request carries a (possibly empty) body: say its length, as httpx does.
+_BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+#: An API answer held whole in memory; far above any list the engine sends.
+_WHOLE_LIMIT = 1 << 34

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import ssl
-
-import httpx
+from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
 from engine._endpoint import Endpoint
 from engine._transport.http import HTTPTransport
 from engine._transport.rawhttp import ProtocolFactory
+
+if TYPE_CHECKING:
+    import httpx
 
 
 def ssl_context(endpoint: Endpoint) -> ssl.SSLContext | None:
@@ -29,12 +32,14 @@ def ssl_context(endpoint: Endpoint) -> ssl.SSLContext | None:
 class TCPTransport(HTTPTransport):
     def __init__(self, endpoint: Endpoint) -> None:
         self.tls = ssl_context(endpoint)
-        url = httpx.URL(endpoint.http_base)
-        self.host = url.host
+        url = urlsplit(endpoint.http_base)
+        self.host = url.hostname or ""
         self.port = url.port or (443 if url.scheme == "https" else 80)
         super().__init__(endpoint)
 
     def httpx_transport(self, limits: httpx.Limits) -> httpx.AsyncHTTPTransport:
+        import httpx
+
         # Plain tcp:// speaks http:// only (no redirects followed): no CA bundle to load.
         return httpx.AsyncHTTPTransport(verify=self.tls or False, limits=limits)
 
