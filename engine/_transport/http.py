@@ -242,8 +242,10 @@ class HTTPTransport(Transport):
         self, method: str, path: str, *, params: Params | None = None,
         headers: Mapping[str, str] | None = None, piece: int = rawhttp.BUFFER_SIZE,
     ) -> AsyncIterator[AsyncIterator[bytes]]:
+        # HTTP/1.0: a log's lines arrive as they are, not one HTTP chunk each to undo.
         async with rawhttp.open_body_bytes(self.open_connection, self.endpoint, method, path,
-                                           params=params, headers=headers, piece=piece) as body:
+                                           params=params, headers=headers, piece=piece,
+                                           unchunked=True) as body:
             yield body
 
     @asynccontextmanager

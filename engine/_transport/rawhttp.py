@@ -511,8 +511,12 @@ def _query_value(value: Any) -> str:
 
 
 def request_bytes(endpoint: Endpoint, method: str, path: str, params: Params | None,
-                  headers: Mapping[str, str] | None, length: int | None = None) -> bytes:
-    """A bodiless HTTP/1.1 request for ``path`` (already versioned), closing after the answer."""
+                  headers: Mapping[str, str] | None, length: int | None = None, *,
+                  http10: bool = False) -> bytes:
+    """A bodiless HTTP/1.1 request for ``path`` (already versioned), closing after the answer.
+
+    ``http10``: say HTTP/1.0, so that the answer cannot be chunked (see
+    :func:`open_body_bytes`)."""
     target = quote(path, safe=_PATH_SAFE)
     if pairs := clean_params(params):
         target += "?" + urlencode([(k, _query_value(v)) for k, v in pairs])
@@ -521,7 +525,7 @@ def request_bytes(endpoint: Endpoint, method: str, path: str, params: Params | N
               "Connection": "close"}
     if length is not None:
         fields["Content-Length"] = str(length)
-    lines = [f"{method} {target} HTTP/1.1"]
+    lines = [f"{method} {target} HTTP/1.{0 if http10 else 1}"]
     lines += [f"{name}: {value}" for name, value in fields.items()]
     return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
 
@@ -608,15 +612,23 @@ async def open_body(
 async def open_body_bytes(
     connect: Connector, endpoint: Endpoint, method: str, path: str, *,
     params: Params | None = None, headers: Mapping[str, str] | None = None,
-    piece: int = BUFFER_SIZE,
+    piece: int = BUFFER_SIZE, unchunked: bool = False,
 ) -> AsyncIterator[AsyncIterator[bytes]]:
     """:func:`open_body` for bodies of many small chunks (logs): ``bytes`` a read at a time.
 
     Each item is the data of up to ``piece`` bytes of one read, de-chunked in one go
     (:meth:`ChunkedDecoder.feed_bytes`), and is the caller's to keep.  Errors and
     closing are as for :func:`open_body`.
+
+    ``unchunked``: ask in HTTP/1.0, which has no chunked encoding, so the engine (Go's
+    net/http, Docker and Podman alike) sends the body as it is, up to the end of the
+    connection.  Docker flushes every log line as a chunk of its own; undoing 200k of
+    them was a third of loading a 200k-line log (issue 18).  The price: a connection
+    the daemon ends cleanly mid-body ends the body without an error (a reset still is
+    one), so only for bodies whose own framing shows a cut (log frames) or that end
+    when the daemon stops sending anyway (a followed log).
     """
-    request = request_bytes(endpoint, method, path, params, headers)
+    request = request_bytes(endpoint, method, path, params, headers, http10=unchunked)
     async with _exchange(connect, endpoint, request) as (receiver, head, rest):
         yield BytesReader(receiver, head, rest, endpoint, piece)
 
