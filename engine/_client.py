@@ -260,10 +260,12 @@ class Engine:
     def open_body_bytes(
         self, method: str, path: str, *, params: Params | None = None,
         headers: Mapping[str, str] | None = None, piece: int = 1 << 20,
+        unchunked: bool = False,
     ) -> AbstractAsyncContextManager[AsyncIterator[bytes]]:
         """A big body of small chunks (logs) as ``bytes``; see :meth:`Transport.open_body_bytes`."""
         return self.transport.open_body_bytes(method, self.api_path(path), params=params,
-                                              headers=headers, piece=piece)
+                                              headers=headers, piece=piece,
+                                              unchunked=unchunked)
 
     def upload_file(
         self, method: str, path: str, *, source: BinaryIO, length: int,

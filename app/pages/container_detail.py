@@ -47,8 +47,6 @@ from PySide6.QtWidgets import (
 
 import engine
 from app.icons import icon_for, themed_icon
-from app.pages.container_files import ContainerFilesTab
-from app.pages.container_networks import ContainerNetworksView
 from app.presentation import (
     container_image,
     container_state,
@@ -66,6 +64,8 @@ from app.widgets.stats_view import NOT_RUNNING, PAUSED, REMOVED, StatsView, foll
 from engine import ExecSession, exec_create, exec_failure_reason, exec_start, find_shell
 
 if TYPE_CHECKING:  # the run dialog loads when Change settings… is first asked for
+    from app.pages.container_files import ContainerFilesTab
+    from app.pages.container_networks import ContainerNetworksView
     from app.pages.run_dialog import RunDialog
 
 log = logging.getLogger(__name__)
@@ -459,10 +459,17 @@ class ContainerDetail(QWidget):
         self.tabs.addTab(self.shells, "Shells")
         self.tabs.addTab(self.inspect, "Inspect")
         self.tabs.addTab(self.stats, "Stats")
-        self.files = ContainerFilesTab(session, self)
-        self.tabs.addTab(self.files, "Files")
-        self.networks = ContainerNetworksView(session, self)
-        self.tabs.addTab(self.networks, "Networks")
+        # Files and Networks are made when first shown (or asked for): they load the
+        # container-files and networks machinery the first window does not need.
+        self._files: ContainerFilesTab | None = None
+        self._networks: ContainerNetworksView | None = None
+        self._files_slot = QWidget(self)
+        self._files_slot.setObjectName("container-files-slot")
+        self.tabs.addTab(self._files_slot, "Files")
+        self._networks_slot = QWidget(self)
+        self._networks_slot.setObjectName("container-networks-slot")
+        self.tabs.addTab(self._networks_slot, "Networks")
+        self.tabs.currentChanged.connect(self._make_shown_tab)
         self.tabs.currentChanged.connect(lambda _i: self._load_inspect())
 
         # The same things as commands, for the palette (Ctrl+K): "Containers: Shell".
@@ -471,9 +478,9 @@ class ContainerDetail(QWidget):
             self._command("Logs", "logs", partial(self.tabs.setCurrentWidget, self.logs)),
             self._command("Inspect", "inspect", partial(self.tabs.setCurrentWidget, self.inspect)),
             self._command("Stats", "stats", partial(self.tabs.setCurrentWidget, self.stats)),
-            self._command("Files", "files", partial(self.tabs.setCurrentWidget, self.files)),
+            self._command("Files", "files", lambda: self.tabs.setCurrentWidget(self.files)),
             self._command("Networks", "networks",
-                          partial(self.tabs.setCurrentWidget, self.networks)),
+                          lambda: self.tabs.setCurrentWidget(self.networks)),
             self._command("Change settings…", "edit", self.edit_settings),
         ]
 
@@ -497,6 +504,46 @@ class ContainerDetail(QWidget):
         layout.addWidget(self.tabs, 1)
         self.show_container(None)
 
+    @property
+    def files(self) -> ContainerFilesTab:
+        """The Files tab, made on first use."""
+        if self._files is None:
+            from app.pages.container_files import ContainerFilesTab
+
+            self._files = ContainerFilesTab(self.session, self)
+            self._put_in_slot(self._files_slot, self._files, "Files")
+            self._files.show_container(self.container)
+        return self._files
+
+    @property
+    def networks(self) -> ContainerNetworksView:
+        """The Networks tab, made on first use."""
+        if self._networks is None:
+            from app.pages.container_networks import ContainerNetworksView
+
+            self._networks = ContainerNetworksView(self.session, self)
+            self._put_in_slot(self._networks_slot, self._networks, "Networks")
+            self._networks.show_container(self.container)
+        return self._networks
+
+    def _put_in_slot(self, slot: QWidget, tab: QWidget, label: str) -> None:
+        """Replace a placeholder tab by the real one, in place, keeping what is shown."""
+        index = self.tabs.indexOf(slot)
+        shown = self.tabs.currentIndex()
+        blocked = self.tabs.blockSignals(True)
+        self.tabs.removeTab(index)
+        self.tabs.insertTab(index, tab, label)
+        self.tabs.setCurrentIndex(shown)
+        self.tabs.blockSignals(blocked)
+        slot.deleteLater()
+
+    def _make_shown_tab(self, index: int) -> None:
+        shown = self.tabs.widget(index)
+        if shown is self._files_slot and self._files is None:
+            self.tabs.setCurrentWidget(self.files)
+        elif shown is self._networks_slot and self._networks is None:
+            self.tabs.setCurrentWidget(self.networks)
+
     def _command(self, text: str, name: str, slot: Callable[[], object]) -> QAction:
         action = QAction(text, self)
         action.setObjectName(f"action-container-{name}")
@@ -512,8 +559,10 @@ class ContainerDetail(QWidget):
         selection offers instead (a Compose project, several containers)."""
         previous = self.container
         self.container = container
-        self.files.show_container(container)
-        self.networks.show_container(container)
+        if self._files is not None:
+            self._files.show_container(container)
+        if self._networks is not None:
+            self._networks.show_container(container)
         self._show_shells_of(container.id if container is not None else None)
         self.shell_button.setEnabled(container is not None and container.running)
         self.edit_button.setEnabled(container is not None)

@@ -289,10 +289,14 @@ class Transport(ABC):
     async def open_body_bytes(
         self, method: str, path: str, *, params: Params | None = None,
         headers: Mapping[str, str] | None = None, piece: int = 1 << 20,
+        unchunked: bool = False,
     ) -> AsyncIterator[AsyncIterator[bytes]]:
         """:meth:`open_body` for bodies of many small chunks (logs): ``bytes``, the caller's.
 
         ``piece`` bounds how much one item decodes (a hint; the default ignores it).
+        ``unchunked``: ask for the body without chunked encoding where the transport can
+        (HTTP/1.0; a hint: a clean close mid-body then reads as its end, so only for a
+        body read to its end, never a followed one).
         """
         async with self._checked_stream(method, path, params, headers) as response:
             yield response.aiter_bytes()

@@ -248,11 +248,11 @@ class HTTPTransport(Transport):
     async def open_body_bytes(
         self, method: str, path: str, *, params: Params | None = None,
         headers: Mapping[str, str] | None = None, piece: int = rawhttp.BUFFER_SIZE,
+        unchunked: bool = False,
     ) -> AsyncIterator[AsyncIterator[bytes]]:
-        # HTTP/1.0: a log's lines arrive as they are, not one HTTP chunk each to undo.
         async with rawhttp.open_body_bytes(self.open_connection, self.endpoint, method, path,
                                            params=params, headers=headers, piece=piece,
-                                           unchunked=True) as body:
+                                           unchunked=unchunked) as body:
             yield body
 
     @asynccontextmanager

@@ -629,9 +629,9 @@ async def open_body_bytes(
     net/http, Docker and Podman alike) sends the body as it is, up to the end of the
     connection.  Docker flushes every log line as a chunk of its own; undoing 200k of
     them was a third of loading a 200k-line log (issue 18).  The price: a connection
-    the daemon ends cleanly mid-body ends the body without an error (a reset still is
-    one), so only for bodies whose own framing shows a cut (log frames) or that end
-    when the daemon stops sending anyway (a followed log).
+    that ends cleanly mid-body reads as the body's end (a reset is still an error), so
+    only for a body read to its end, never a followed one (whose cut must be told from
+    its end).
     """
     request = request_bytes(endpoint, method, path, params, headers, http10=unchunked)
     async with _exchange(connect, endpoint, request) as (receiver, head, rest):

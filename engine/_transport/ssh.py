@@ -213,6 +213,7 @@ class SSHTransport(HTTPTransport):
     async def open_body_bytes(
         self, method: str, path: str, *, params: Params | None = None,
         headers: Mapping[str, str] | None = None, piece: int = BUFFER_SIZE,
+        unchunked: bool = False,
     ) -> AsyncIterator[AsyncIterator[bytes]]:
         async with Transport.open_body_bytes(self, method, path, params=params,
                                              headers=headers, piece=piece) as body:

@@ -170,6 +170,7 @@ async def measure(args: argparse.Namespace, image: str) -> None:
     print(f"ratio view / bulk reader (timestamps) = {own / bulk:.2f}   (decoding + view on top"
           " of the read)")
     print(f"ratio docker logs / raw GET /logs     = {cli / raw:.2f}")
+    print(f"ratio view / docker logs > /dev/null  = {own / cli:.2f}   (issue 18's goal <= 1.0)")
     print(f"event loop while loading (last run): {stalls[-1].summary()}")
     print(f"                                     {stalls[-1].cpu_summary()}")
     print(f"RSS before/after loading: {rss_before:.0f} / {rss_after:.0f} MiB")
