@@ -155,5 +155,3 @@ def test_the_first_window_loads_no_dialog_build_compose_or_layer_machinery(
     assert report["rows"] > 0  # the engine's images are listed (the test image at least)
     assert {"app.pages.containers", "app.pages.images", "engine._client"} <= modules
     assert loaded(modules, *NOT_IN_FIRST_WINDOW) == []
-    if docker_engine.url.startswith("unix://"):  # calls and streams without httpx (rawhttp)
-        assert loaded(modules, *HTTP_STACK) == []

@@ -134,9 +134,8 @@ class _Upgraded(Upgraded):
 class HTTPTransport(Transport):
     """httpx for calls, streams and upgrades; a raw socket for big bodies."""
 
-    #: Plain API calls and streams (but a streamed upload, and upgrades) on a connection
-    #: of their own through :mod:`.rawhttp`, not httpx's pool: for a local socket, where
-    #: connecting costs one ``connect(2)``.
+    #: Plain API calls on a connection of their own through :mod:`.rawhttp`, not httpx's
+    #: pool: for a local socket, where connecting costs one ``connect(2)``.
     one_shot_requests = False
 
     def __init__(self, endpoint: Endpoint) -> None:
@@ -190,12 +189,6 @@ class HTTPTransport(Transport):
         self, method: str, path: str, *, params: Params | None = None, json: Any = None,
         content: Content | None = None, headers: Mapping[str, str] | None = None,
     ) -> AsyncIterator[StreamedResponse]:
-        if self.one_shot_requests and (content is None or isinstance(content, bytes)):
-            async with rawhttp.open_stream(
-                    self.open_connection, self.endpoint, method, path, params=params,
-                    json=json, content=content, headers=headers) as raw:
-                yield raw
-            return
         import httpx
 
         request = self._http.build_request(

@@ -43,7 +43,6 @@ from engine._transport.base import (
     DEFAULT_TIMEOUT,
     Params,
     Response,
-    StreamedResponse,
     clean_params,
     connect_failure,
     lost,
@@ -62,7 +61,6 @@ __all__ = [
     "ResponseHead",
     "open_body",
     "open_body_bytes",
-    "open_stream",
     "parse_head",
     "request_bytes",
     "request_whole",
@@ -71,8 +69,6 @@ __all__ = [
 
 #: The receive buffer: one big read per wake-up instead of many 64 kB ones.
 BUFFER_SIZE = 1 << 20
-#: The receive buffer of an API call or a stream of events: answers of a few kB.
-SMALL_BUFFER_SIZE = 256 << 10
 #: Stop reading from the socket when less than this is free (never hand out an empty buffer).
 _MIN_FREE = 64 << 10
 #: Status line plus headers; the engine's are a few hundred bytes.
@@ -534,9 +530,8 @@ def request_bytes(endpoint: Endpoint, method: str, path: str, params: Params | N
     return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
 
 
-async def _connect(connect: Connector, endpoint: Endpoint,
-                   size: int = BUFFER_SIZE) -> tuple[asyncio.Transport, _Receiver]:
-    receiver = _Receiver(size)
+async def _connect(connect: Connector, endpoint: Endpoint) -> tuple[asyncio.Transport, _Receiver]:
+    receiver = _Receiver(BUFFER_SIZE)
     try:
         async with asyncio.timeout(CONNECT_TIMEOUT):
             transport = await connect(lambda: receiver)
@@ -710,7 +705,7 @@ async def request_whole(
     request = request_bytes(endpoint, method, path, params, fields, length)
     try:
         async with asyncio.timeout(timeout):
-            transport, receiver = await _connect(connect, endpoint, SMALL_BUFFER_SIZE)
+            transport, receiver = await _connect(connect, endpoint)
             try:
                 transport.write(request + content if content else request)
                 head, rest = await _read_head(receiver, endpoint)
@@ -730,45 +725,3 @@ async def request_whole(
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 #: An API answer held whole in memory; far above any list the engine sends.
 _WHOLE_LIMIT = 1 << 34
-
-
-class RawStreamed(StreamedResponse):
-    """An answer read off a connection of its own: status, headers, the body as it comes."""
-
-    def __init__(self, head: ResponseHead, body: BytesReader) -> None:
-        self.status = head.status
-        self.reason = head.reason
-        self.headers = dict(head.headers)
-        self._body = body
-
-    async def aiter_bytes(self) -> AsyncIterator[bytes]:
-        async for data in self._body:
-            yield data
-
-
-@asynccontextmanager
-async def open_stream(
-    connect: Connector, endpoint: Endpoint, method: str, path: str, *,
-    params: Params | None = None, json: Any = None, content: bytes | None = None,
-    headers: Mapping[str, str] | None = None,
-) -> AsyncIterator[RawStreamed]:
-    """One request on a connection of its own; its answer, whatever its status, with the
-    body still to come (events, progress, followed logs), de-chunked a read at a time.
-
-    What :meth:`Transport.stream` is on a local socket, without httpx: no read timeout,
-    and leaving the block closes the connection at once.  A cut mid-body is
-    :class:`~engine.EngineUnreachable` ("lost"), as through httpx.
-    """
-    fields = dict(headers or {})
-    if json is not None:
-        content = json_module.dumps(json).encode()
-        fields.setdefault("Content-Type", "application/json")
-    length = len(content) if content is not None else (0 if method in _BODY_METHODS else None)
-    request = request_bytes(endpoint, method, path, params, fields, length)
-    transport, receiver = await _connect(connect, endpoint, SMALL_BUFFER_SIZE)
-    try:
-        transport.write(request + content if content else request)
-        head, rest = await _read_head(receiver, endpoint)
-        yield RawStreamed(head, BytesReader(receiver, head, rest, endpoint, BUFFER_SIZE))
-    finally:
-        transport.abort()
