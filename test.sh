@@ -24,7 +24,8 @@ BASE_PACKAGES=(python3-venv openssl dbus-daemon dunst xvfb
                desktop-file-utils appstream)
 # What the full run adds: the engines, the test image's busybox, a registry, sshd for
 # engines over ssh, ip for the TLS dockerd's bridge, X for the bundle.
-ENGINE_PACKAGES=(docker.io busybox-static podman xvfb docker-registry openssh-server iproute2
+# debootstrap makes Docker 26's root (tests/docker26.py; cached in /var/cache/dockyard-test).
+ENGINE_PACKAGES=(docker.io busybox-static podman xvfb docker-registry openssh-server iproute2 debootstrap
                  docker-compose podman-compose)
 DEB_PACKAGES=("${BASE_PACKAGES[@]}")
 [ $FAST -eq 1 ] || DEB_PACKAGES+=("${ENGINE_PACKAGES[@]}")

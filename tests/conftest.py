@@ -40,7 +40,7 @@ settings.load_profile("dockyard")
 #: Fixtures that start or talk to a real engine: a test using one (directly or through
 #: another fixture) is marked ``engine`` and left out of ``--fast``.
 ENGINE_FIXTURES = frozenset({"docker_engine", "podman_engine", "any_engine", "tls_dockerd",
-                             "swarm_engine", "plain_dockerd"})
+                             "swarm_engine", "plain_dockerd", "docker26_engine"})
 #: Fixtures that build the PyInstaller bundle: marked ``bundle``.
 BUNDLE_FIXTURES = frozenset({"bundle"})
 FAST_TIER = "not engine and not bundle"
@@ -51,6 +51,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--fast", action="store_true",
         help=f"the tier that needs no engine and no bundle (-m '{FAST_TIER}'); a test that "
              "reaches for an engine without being marked fails at once",
+    )
+    parser.addoption(
+        "--docker26-all", action="store_true",
+        help="run every any_engine test against Docker 26 too, not only those marked "
+             "`docker26` (what CI runs; the whole set takes as long again as Docker's)",
     )
 
 
@@ -74,6 +79,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     these marks.
     """
     default_limit = float(config.getoption("timeout", None) or config.getini("timeout") or 0)
+    _deselect_docker26_unless_marked(config, items)
     for item in items:
         used = set(getattr(item, "fixturenames", ()))
         if used & ENGINE_FIXTURES:
@@ -85,6 +91,32 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         if limit:
             # Prepended: the closest marker is the one pytest-timeout reads.
             item.add_marker(pytest.mark.timeout(seconds(limit)), append=False)
+
+
+#: Where every ``any_engine`` test also runs against Docker 26: the engine library, where
+#: the API differences between 20.10 and 26 land (about 4 minutes on a loaded CI machine).
+DOCKER26_DIRS = (Path(__file__).parent / "engine",)
+
+
+def _deselect_docker26_unless_marked(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Docker 26 runs tests/engine and the window's tests marked ``docker26`` (builds,
+    layers: where the user sees 20.10 and 26 differ); the other window tests only with
+    ``--docker26-all``, so CI stays within its time (tests/docker26.py)."""
+    if config.getoption("docker26_all"):
+        return
+    keep: list[pytest.Item] = []
+    dropped: list[pytest.Item] = []
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        on_docker26 = callspec is not None and callspec.params.get("any_engine") == "docker26"
+        if (on_docker26 and item.get_closest_marker("docker26") is None
+                and not any(item.path.is_relative_to(d) for d in DOCKER26_DIRS)):
+            dropped.append(item)
+        else:
+            keep.append(item)
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = keep
 
 
 def _refuse_in_fast_tier(request: pytest.FixtureRequest) -> None:
@@ -136,6 +168,11 @@ class EngineUnderTest:
     cli_config: Path
     image: str = ""
     extra_env: dict[str, str] = field(default_factory=dict)
+    #: Which of the matrix: "docker" (the machine's, 20.10 on Debian 12), "docker26", "podman".
+    name: str = ""
+
+    def __post_init__(self) -> None:
+        self.name = self.name or self.kind
 
     @property
     def endpoint(self) -> engine.Endpoint:
@@ -186,7 +223,7 @@ class EngineUnderTest:
 
 
 def _build_test_image(target: EngineUnderTest, workdir: Path) -> str:
-    context = workdir / f"busybox-{target.kind}"
+    context = workdir / f"busybox-{target.name}"
     context.mkdir()
     shutil.copy(_busybox_binary(), context / "busybox")
     (context / "Dockerfile").write_text(
@@ -314,9 +351,32 @@ def tls_dockerd(request: pytest.FixtureRequest) -> Iterator[TLSDockerd]:
     server.stop()
 
 
-@pytest.fixture(params=["docker", "podman"])
+@pytest.fixture(scope="session")
+def docker26_engine(request: pytest.FixtureRequest, workdir: Path
+                    ) -> Iterator[EngineUnderTest]:
+    """Docker Engine 26 (Debian trixie's) in a mount namespace of its own (tests/docker26.py),
+    with the test image built on it; its socket is under the session's workdir."""
+    from tests.docker26 import require_docker26, start_docker26
+
+    _refuse_in_fast_tier(request)
+    require_docker26(IN_CI)
+    server = start_docker26(workdir / "docker26")
+    try:
+        target = EngineUnderTest("docker", server.url, _cli_config(workdir), name="docker26")
+        target.image = _build_test_image(target, workdir)
+        yield target
+        target.remove_test_containers()
+        target.cli("rmi", "-f", target.image, check=False)
+    finally:
+        server.stop()
+
+
+@pytest.fixture(params=["docker", "podman", "docker26"])
 def any_engine(request: pytest.FixtureRequest) -> Iterator[EngineUnderTest]:
-    """Runs the test once per engine; removes the test's containers afterwards."""
+    """Runs the test once per engine; removes the test's containers afterwards.
+
+    ``docker26`` only for tests marked so (or with ``--docker26-all``): see
+    :func:`_deselect_docker26_unless_marked`."""
     target: EngineUnderTest = request.getfixturevalue(f"{request.param}_engine")
     yield target
     target.remove_test_containers()

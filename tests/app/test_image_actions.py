@@ -23,6 +23,9 @@ from tests.app.conftest import answer, shown_box, wait_connected
 from tests.conftest import LABEL, LABEL_KEY, RUN_ID, EngineUnderTest, unique_name
 from tests.waits import wait_ms
 
+# Builds and layers: where the window shows Docker 26 (BuildKit, OCI export) differently.
+pytestmark = pytest.mark.docker26
+
 
 def open_images(qtbot: QtBot, make_session, target: EngineUnderTest) -> MainWindow:
     session: EngineSession = make_session(target.url)

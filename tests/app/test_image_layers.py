@@ -6,6 +6,7 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QPoint, Qt
 from PySide6.QtGui import QColor, QImage
 from PySide6.QtWidgets import QTreeView
@@ -24,6 +25,9 @@ from tests.app.conftest import await_in_qt, wait_connected
 from tests.conftest import LABEL_KEY, RUN_ID, EngineUnderTest, unique_name
 from tests.faults import SocketRelay
 from tests.waits import seconds, wait_ms
+
+# Builds and layers: where the window shows Docker 26 (BuildKit, OCI export) differently.
+pytestmark = pytest.mark.docker26
 
 
 def test_file_tree_builds_folders_only_when_expanded(qtmodeltester: ModelTester) -> None:
