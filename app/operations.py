@@ -200,7 +200,10 @@ async def _build(activity: Activity, request: BuildRequest, rewalk: bool,
                 activity.finish(True, f"Built {event.image_id[:19]}{tags}.{cache}")
                 return event.image_id
     except engine.BuildFailed as exc:
-        where = f"Step {exc.step}: {exc.instruction}\n" if exc.step else ""
+        # Classic: "Step N: INSTRUCTION"; BuildKit names no step number, only the vertex's
+        # instruction (its message quotes the shell command instead: say which line it was).
+        where = (f"Step {exc.step}: {exc.instruction}\n" if exc.step
+                 else f"{exc.instruction}\n" if exc.instruction else "")
         line = f" (Dockerfile line {exc.line})" if exc.line else ""
         activity.append(f"\nFAILED{line}: {exc.message}")
         activity.finish(False, f"{where}Failed{line}: {exc.message}")

@@ -417,6 +417,12 @@ class ContextListing:
     patterns: tuple[str, ...]  # the exclude list actually applied (with the CLI's additions)
     warnings: tuple[str, ...] = ()
     dockerfile_path: Path | None = None  # the Dockerfile on disk, wherever it is
+    #: Sent only for the daemon to read, and named in the sent .dockerignore so that the
+    #: classic builder strips them before a COPY sees the context: a Dockerfile from
+    #: outside, or a Dockerfile / .dockerignore the user's .dockerignore names.  BuildKit
+    #: fed a plain tar (no session) strips nothing, so ``build`` picks the classic builder
+    #: for such a listing when the caller leaves the choice to it.
+    daemon_strips: tuple[str, ...] = ()
 
     @property
     def total_size(self) -> int:
@@ -601,13 +607,16 @@ def walk_context(
         rel_df = None  # reached through a symlinked directory: the CLI sees it as outside
 
     # TrimBuildFilesFromExcludes, with the deprecated single-parent Matches as in the CLI.
+    strips: list[str] = []
     probe = PatternMatcher(patterns)
     if probe._matches_one_parent(".dockerignore"):
         patterns.append("!.dockerignore")
+        strips.append(".dockerignore")
     if rel_df is not None:
         probe = PatternMatcher(patterns)
         if probe._matches_one_parent(rel_df):
             patterns.append("!" + rel_df)
+            strips.append(rel_df)
 
     problems: list[str] = []
     entries = _walk(root, PatternMatcher(patterns), problems)
@@ -619,6 +628,7 @@ def walk_context(
             raise ContextError(f"cannot read the Dockerfile {df_abs}: {exc.strerror}") from None
         sent_name = ".dockerfile." + secrets.token_hex(10)
         entries = _add_outside_dockerfile(entries, sent_name, data, root)
+        strips = sorted({*strips, ".dockerignore", sent_name})
     elif not any(e.path == rel_df for e in entries):
         problems.append(f"no Dockerfile at {rel_df}: the daemon will refuse the build")
     total = sum(e.size for e in entries)
@@ -629,6 +639,7 @@ def walk_context(
         patterns=tuple(patterns),
         warnings=tuple(problems + _warnings(entries, total)),
         dockerfile_path=df_abs,
+        daemon_strips=tuple(strips),
     )
 
 

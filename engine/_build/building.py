@@ -38,6 +38,10 @@ _VERTEX_NAME = re.compile(r"^\[(?:(?P<stage>[^\]]*?) )?\s*(?P<n>\d+)/(?P<m>\d+)\
 # The instructions BuildKit counts in "[n/m]": those that make a vertex (FROM scratch does not).
 _VERTEX_KEYWORDS = ("FROM", "RUN", "COPY", "ADD", "WORKDIR")
 _SUCCESS = re.compile(r"^Successfully built ([0-9a-f]{12,64})\s*$")
+# Instruction flags and forms only BuildKit knows (the classic builder refuses them).
+_BUILDKIT_ONLY = re.compile(r"(?im)^\s*(?:#\s*syntax\s*=|(?:RUN|COPY|ADD)\s+(?:--\S+\s+)*"
+                            r"--(?:mount|chmod|link|parents|exclude|network|security|checksum)\b"
+                            r"|(?:RUN|COPY)\b.*<<)")
 # Docker's classic builder: " ---> Using cache"; Buildah (Podman): "--> Using cache <id>".
 _USING_CACHE = re.compile(r"^\s*-{2,3}> Using cache\b")
 
@@ -211,7 +215,9 @@ async def build(
     """Build an image from a context listing (or a ready tar), yielding progress events.
 
     ``dockerfile`` defaults to the listing's (``"Dockerfile"`` for a tar).
-    ``buildkit=None`` uses BuildKit when ``/_ping`` says ``Builder-Version: 2``;
+    ``buildkit=None`` uses BuildKit when ``/_ping`` says ``Builder-Version: 2``, except for
+    a listing whose ``daemon_strips`` only the classic builder honours (unless the
+    Dockerfile needs BuildKit);
     ``True`` asks for it anyway (Docker 20.10 accepts ``version=2`` without saying
     so; Podman ignores it).  The last event is :class:`BuildComplete`; a failed
     build raises :class:`BuildFailed`, a refused one an :class:`APIError`.
@@ -225,6 +231,11 @@ async def build(
     dockerfile = dockerfile or "Dockerfile"
     if buildkit is None:
         buildkit = await _builder_version(client) == "2"
+        if (buildkit and isinstance(context, ContextListing) and context.daemon_strips
+                and not _BUILDKIT_ONLY.search(dockerfile_text or "")):
+            # BuildKit over a tar would let a COPY see the Dockerfile and .dockerignore the
+            # daemon was meant to strip (Docker 23+ defaults to it); the classic builder does.
+            buildkit = False
     params: list[tuple[str, str | int | float | bool | None]] = [("t", tag) for tag in tags]
     params += [("dockerfile", dockerfile), ("rm", "1"), ("forcerm", "1"),
                ("version", "2" if buildkit else "1")]

@@ -290,6 +290,24 @@ async def test_dockerfile_outside_the_context(
     assert sorted(listing.paths()) == sorted([".dockerignore", listing.dockerfile, "a.txt"])
 
 
+async def test_a_dockerfile_the_dockerignore_names_never_reaches_a_copy(
+    any_engine: EngineUnderTest, tags: list[str], tmp_path: Path
+) -> None:
+    # Sent so the daemon can read it, stripped before COPY: the classic builder does that,
+    # BuildKit fed a tar does not, so on Docker 23+ `build` picks the classic builder here.
+    root = context(tmp_path, f"FROM {any_engine.image}\nCOPY . /ctx\n",
+                   {"a.txt": "a", ".dockerignore": "Dockerfile\n.dockerignore\n"})
+    listing = walk_context(root)
+    assert sorted(listing.daemon_strips) == [".dockerignore", "Dockerfile"]
+    tag = f"{unique_name('ignored')}:1"
+    tags.append(tag)
+    async with await any_engine.open() as client:
+        events = await collect(build(client, listing, tags=[tag], labels=TEST_LABELS))
+    assert isinstance(events[-1], BuildComplete)
+    arrived = any_engine.cli("run", "--rm", "--label", LABEL, tag, "find", "/ctx", "-mindepth", "1")
+    assert arrived.split() == ["/ctx/a.txt"]
+
+
 async def test_missing_dockerfile_is_refused_before_the_stream(
     any_engine: EngineUnderTest, tmp_path: Path
 ) -> None:
@@ -298,12 +316,20 @@ async def test_missing_dockerfile_is_refused_before_the_stream(
     assert listing.warnings == ("no Dockerfile at Nope.Dockerfile: the daemon will refuse"
                                 " the build",)
     async with await any_engine.open() as client:
+        buildkit = (await client.ping()).get("builder-version") == "2"
         with pytest.raises(engine.EngineError) as refused:
             await collect(build(client, listing))
-    if any_engine.kind == "docker":
+    if any_engine.kind == "docker" and not buildkit:
+        # the classic builder (Docker 20.10's default) refuses with an HTTP error
         assert isinstance(refused.value, engine.APIError)
         assert refused.value.status == 500
         assert refused.value.message == "Cannot locate specified Dockerfile: Nope.Dockerfile"
+    elif any_engine.kind == "docker":
+        # BuildKit (Docker 23+'s default) answers 200 and fails in the stream
+        assert isinstance(refused.value, BuildFailed)
+        assert refused.value.message == ("failed to read dockerfile: open Nope.Dockerfile:"
+                                         " no such file or directory")
+        assert refused.value.line is None and refused.value.instruction is None
     else:
         # Podman answers 200 and reports it inside the stream
         assert isinstance(refused.value, BuildFailed)
