@@ -170,6 +170,8 @@ class Image:
     shared_size: int = -1
     containers: int = -1
     labels: Mapping[str, str] = field(default_factory=dict)
+    #: The image it was built on, when built here by the classic builder ("" otherwise).
+    parent_id: str = ""
 
     @classmethod
     @validated("an image")
@@ -189,6 +191,7 @@ class Image:
             shared_size=int(raw.get("SharedSize", -1) if raw.get("SharedSize") is not None else -1),
             containers=int(raw.get("Containers", -1) if raw.get("Containers") is not None else -1),
             labels=str_map(raw.get("Labels")),
+            parent_id=str(raw.get("ParentId") or ""),
         )
 
     @property

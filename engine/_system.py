@@ -27,7 +27,7 @@ from typing import Any, TypeVar
 from engine._client import Engine, Filters
 from engine._df import read_system_df, retry_vanished
 from engine._errors import APIError, NotFound, ProtocolError
-from engine._models import parse_timestamp, strip_name
+from engine._models import Image, parse_timestamp, strip_name
 from engine._networks import network_prune_plan, remove_networks
 from engine._shapes import (
     ElementMemo,
@@ -418,6 +418,40 @@ def _cache_candidates(usage: DiskUsage, older_than: timedelta | None,
     return chosen
 
 
+def _freed_with_hidden_parents(listed: Sequence[ImageUsage], every: Sequence[Image]
+                               ) -> dict[str, int]:
+    """Bytes that removing an image frees, where its ``SharedSize`` cannot say.
+
+    A classic build leaves one untagged parent image per step; ``docker rmi`` of the result
+    removes those with it.  Docker 20.10's ``/system/df`` did not count them as sharing the
+    image's layers; Docker 25+ does, so an image built ``FROM base`` + ``RUN`` + ``LABEL``
+    shows ``Size == SharedSize`` (0 bytes freed).  For an image whose parent is such a hidden
+    step, the bytes freed are its size less that of the nearest ancestor that stays: one
+    ``/system/df`` lists (tagged, or a top-level dangling image), or with other children.
+    """
+    by_id = {_bare_id(i.id): i for i in every}
+    children: dict[str, int] = {}
+    for image in every:
+        if image.parent_id:
+            children[_bare_id(image.parent_id)] = children.get(_bare_id(image.parent_id), 0) + 1
+    top = {_bare_id(i.id) for i in listed}
+    freed: dict[str, int] = {}
+
+    def parent_of(image_id: str) -> Image | None:
+        found = by_id.get(image_id)
+        return by_id.get(_bare_id(found.parent_id)) if found and found.parent_id else None
+
+    for usage_row in listed:
+        stays = parent_of(_bare_id(usage_row.id))
+        if stays is None or _bare_id(stays.id) in top:
+            continue  # no hidden step below it: the daemon's SharedSize is right
+        while (stays is not None and _bare_id(stays.id) not in top
+               and children.get(_bare_id(stays.id), 0) <= 1):
+            stays = parent_of(_bare_id(stays.id))
+        freed[_bare_id(usage_row.id)] = max(0, usage_row.size - (stays.size if stays else 0))
+    return freed
+
+
 async def cleanup_plan(
     client: Engine,
     *,
@@ -443,7 +477,10 @@ async def cleanup_plan(
     # Labels and mounts from the lists (a df read by a caller may predate them).
     containers = await client.containers(all=True)
     container_labels = {c.id: c.labels for c in containers}
-    image_labels = {_bare_id(i.id): i.labels for i in await client.images(all=True)}
+    every_image = await client.images(all=True)
+    image_labels = {_bare_id(i.id): i.labels for i in every_image}
+    freed = ({} if client.version.is_podman  # Podman's df counts shared bytes its own way
+             else _freed_with_hidden_parents(usage.images, every_image))
     volume_labels = {v.name: v.labels for v in await volumes(client, sizes=False)}
     items: list[CleanupItem] = []
     for c in usage.containers:
@@ -453,7 +490,7 @@ async def cleanup_plan(
         labels = image_labels.get(_bare_id(image.id), image.labels)
         if image.containers or not _label_match(labels, filters):
             continue
-        entry = (image.id, image.name, image.unique_size)
+        entry = (image.id, image.name, freed.get(_bare_id(image.id), image.unique_size))
         if image.dangling:
             items.append(CleanupItem(DANGLING_IMAGES, *entry))
         items.append(CleanupItem(UNUSED_IMAGES, *entry))
