@@ -40,7 +40,8 @@ settings.load_profile("dockyard")
 #: Fixtures that start or talk to a real engine: a test using one (directly or through
 #: another fixture) is marked ``engine`` and left out of ``--fast``.
 ENGINE_FIXTURES = frozenset({"docker_engine", "podman_engine", "any_engine", "tls_dockerd",
-                             "swarm_engine", "plain_dockerd", "docker26_engine"})
+                             "swarm_engine", "plain_dockerd", "docker26_engine",
+                             "docker26_containerd_engine"})
 #: Fixtures that build the PyInstaller bundle: marked ``bundle``.
 BUNDLE_FIXTURES = frozenset({"bundle"})
 FAST_TIER = "not engine and not bundle"
@@ -367,6 +368,24 @@ def docker26_engine(request: pytest.FixtureRequest, workdir: Path
         yield target
         target.remove_test_containers()
         target.cli("rmi", "-f", target.image, check=False)
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def docker26_containerd_engine(request: pytest.FixtureRequest, workdir: Path
+                               ) -> Iterator[EngineUnderTest]:
+    """Docker 26 with the containerd image store (the default from Docker 29 on): its
+    exports keep each layer as stored, zstd included.  No test image: tests load their own."""
+    from tests.docker26 import require_docker26, start_docker26
+
+    _refuse_in_fast_tier(request)
+    require_docker26(IN_CI)
+    server = start_docker26(workdir / "docker26-containerd",
+                            {"features": {"containerd-snapshotter": True}})
+    try:
+        yield EngineUnderTest("docker", server.url, _cli_config(workdir),
+                              name="docker26-containerd")
     finally:
         server.stop()
 

@@ -34,6 +34,7 @@ import contextlib
 import ctypes
 import datetime
 import fcntl
+import json
 import os
 import random
 import shutil
@@ -41,7 +42,7 @@ import signal
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -182,9 +183,10 @@ class Docker26:
             time.sleep(0.1)
 
 
-def start_docker26(root: Path) -> Docker26:
-    """Start Docker 26 with everything of its own under ``root`` (which must be under /tmp's
-    tree or another path the tests share with it: see ``shared``)."""
+def start_docker26(root: Path, config: Mapping[str, object] | None = None) -> Docker26:
+    """Start Docker 26 with everything of its own under ``root`` (which must be under the
+    temporary directory, which it shares); ``config`` is its daemon.json (e.g. ``{"features":
+    {"containerd-snapshotter": True}}`` for the containerd image store)."""
     tree = rootfs()
     root.mkdir(parents=True, exist_ok=True)
     shared = Path(tempfile.gettempdir()).resolve()
@@ -198,7 +200,8 @@ def start_docker26(root: Path) -> Docker26:
         subprocess.run([ip, "addr", "add", f"{next(net.hosts())}/{net.prefixlen}", "dev",
                         bridge], check=True, capture_output=True)
         subprocess.run([ip, "link", "set", bridge, "up"], check=True, capture_output=True)
-        (root / "daemon.json").write_text("{}")  # never the machine's /etc/docker/daemon.json
+        # Never the machine's /etc/docker/daemon.json.
+        (root / "daemon.json").write_text(json.dumps(dict(config or {})))
         newroot = root / "newroot"
         newroot.mkdir()
         log = (root / "dockerd.log").open("ab")
@@ -228,8 +231,8 @@ def start_docker26(root: Path) -> Docker26:
 
 
 @contextlib.contextmanager
-def docker26(root: Path) -> Iterator[Docker26]:
-    server = start_docker26(root)
+def docker26(root: Path, config: Mapping[str, object] | None = None) -> Iterator[Docker26]:
+    server = start_docker26(root, config)
     try:
         yield server
     finally:

@@ -598,7 +598,7 @@ def ours(path: str, kind: str) -> bool:
 
 # The engine is asked for by name, which the fixture-based marking cannot see.
 @pytest.fixture(scope="module", params=[pytest.param(kind, marks=pytest.mark.engine)
-                                        for kind in ("docker", "podman")])
+                                        for kind in ("docker", "podman", "docker26")])
 def known(request: pytest.FixtureRequest, workdir: Path
           ) -> Iterator[tuple[EngineUnderTest, str, ImageAnalysis, list[tuple[int, int]]]]:
     target: EngineUnderTest = request.getfixturevalue(f"{request.param}_engine")
@@ -863,3 +863,70 @@ def test_hard_links_keep_their_bytes_visible(docker_engine: EngineUnderTest,
         assert "a" not in tree and "h" not in tree
     finally:
         docker_engine.cli("rmi", "-f", tag, check=False)
+
+
+def loadable_oci_export(layer: bytes, reference: str) -> bytes:
+    """An OCI-layout archive ``docker load`` takes, with one zstd layer and the media types,
+    sizes and diff_ids a containerd image store checks (unlike :func:`oci_export`)."""
+    def digest(content: bytes) -> str:
+        return f"sha256:{hashlib.sha256(content).hexdigest()}"
+
+    blob = zstandard.ZstdCompressor(write_checksum=True).compress(layer)
+    config = json.dumps({
+        "architecture": "amd64", "os": "linux",
+        "rootfs": {"type": "layers", "diff_ids": [digest(layer)]},
+        "config": {"Labels": {LABEL_KEY: RUN_ID}},
+        "history": [{"created_by": "COPY zstd.txt zeros.bin /"}]}).encode()
+    manifest = json.dumps({
+        "schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
+                   "digest": digest(config), "size": len(config)},
+        "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar+zstd",
+                    "digest": digest(blob), "size": len(blob)}]}).encode()
+    index = json.dumps({
+        "schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json",
+        "manifests": [{"mediaType": "application/vnd.oci.image.manifest.v1+json",
+                       "digest": digest(manifest), "size": len(manifest),
+                       "annotations": {"io.containerd.image.name": f"docker.io/{reference}",
+                                       "org.opencontainers.image.ref.name":
+                                           reference.rsplit(":", 1)[1]}}]}).encode()
+    return outer_tar([("oci-layout", b'{"imageLayoutVersion":"1.0.0"}'), ("index.json", index),
+                      *((f"blobs/sha256/{digest(c)[7:]}", c) for c in (blob, config, manifest))])
+
+
+@pytest.mark.anyio
+async def test_zstd_layers_of_a_real_engine_are_read(
+    docker26_containerd_engine: EngineUnderTest, tmp_path: Path
+) -> None:
+    """Docker 26 with the containerd image store exports a layer as it was stored: an image
+    whose layer is zstd (as ``--compression zstd`` builds and some registries hand out) is
+    analysed file by file."""
+    target = docker26_containerd_engine
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w", format=tarfile.PAX_FORMAT) as archive:
+        for name, content in (("zstd.txt", b"from a zstd layer\n"), ("zeros.bin", bytes(300_000))):
+            info = tarfile.TarInfo(name)
+            info.size, info.mode = len(content), 0o644
+            archive.addfile(info, io.BytesIO(content))
+    tag = f"dockyard-test/{unique_name('zstd')}:1"
+    source = tmp_path / "zstd-image.tar"
+    source.write_bytes(loadable_oci_export(buffer.getvalue(), tag))
+    try:
+        async with await target.open() as client:
+            async for _ in engine.load_images(client, source):
+                pass
+            analysis = await analyze_image(client, tag)
+        # The engine really hands the layer out as zstd (not recompressed, not plain).
+        saved = tmp_path / "saved.tar"
+        target.cli("save", "-o", str(saved), tag)
+        with tarfile.open(saved) as archive:
+            magics = {(archive.extractfile(m) or io.BytesIO()).read(4)
+                      for m in archive.getmembers() if m.isfile() and m.name.startswith("blobs/")}
+        assert b"\x28\xb5\x2f\xfd" in magics
+        [layer] = analysis.layers
+        assert {(e.path, e.size) for e in layer.entries} == {("zstd.txt", 18),
+                                                            ("zeros.bin", 300_000)}
+        assert layer.size == 300_018
+        assert [s.instruction for s in layer.steps] == ["COPY zstd.txt zeros.bin /"]
+    finally:
+        target.cli("rmi", "-f", tag, check=False)
