@@ -11,6 +11,7 @@ endpoint the way the docker CLI does and connects to the first one that answers.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import os
@@ -25,6 +26,7 @@ from engine._errors import (
     EngineError,
     EngineUnreachable,
     HostKeyError,
+    NotFound,
     PermissionDenied,
     ProtocolError,
     TLSError,
@@ -363,6 +365,10 @@ class Engine:
         await self.request(
             "POST", f"/containers/{container_id}/stop", params={"t": timeout}, timeout=wait
         )
+        # Docker 25+ answers before its lists say so; an inspect waits for that (see
+        # engine._lifecycle._settled).
+        with contextlib.suppress(NotFound):
+            await self.get_json(f"/containers/{container_id}/json")
 
     async def restart_container(self, container_id: str, *, timeout: int | None = None) -> None:
         wait = (timeout if timeout is not None else 10) + 30.0

@@ -77,6 +77,20 @@ async def _post(client: Engine, path: str, params: Mapping[str, Any] | None = No
     return response.status
 
 
+async def _settled(client: Engine, container_id: str) -> None:
+    """Return once the engine's lists agree that the container stopped.
+
+    Docker 25+ answers a stop or a SIGKILL as soon as the process has exited, before its
+    exit handler has written the new state where ``/containers/json`` reads it: a list
+    right after the answer still said "running" (12 times in 15 on Docker 26; never on
+    20.10).  An inspect takes the container's lock, which that handler holds until it has
+    written the state, so one inspect waits exactly as long as needed.  A container gone
+    meanwhile (``--rm``) has settled too.
+    """
+    with contextlib.suppress(NotFound):
+        await client.get_json(f"/containers/{container_id}/json")
+
+
 async def pause_container(client: Engine, container_id: str) -> None:
     """Freeze every process of a running container (cgroup freezer).
 
@@ -101,6 +115,8 @@ async def kill_container(
     """
     params = {"signal": str(signal)} if signal is not None else None
     await _post(client, f"/containers/{container_id}/kill", params)
+    if signal is None or str(signal).upper().removeprefix("SIG") in ("KILL", "9"):
+        await _settled(client, container_id)  # the daemon waited for the exit
 
 
 async def rename_container(client: Engine, container_id: str, name: str) -> None:
@@ -144,6 +160,8 @@ async def ensure_stopped(
             await unpause_container(client, container_id)
     wait = (timeout if timeout is not None else 10) + 30.0
     status = await _post(client, f"/containers/{container_id}/stop", {"t": timeout}, wait)
+    if status != 304:
+        await _settled(client, container_id)
     return status != 304
 
 
