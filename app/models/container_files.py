@@ -774,8 +774,8 @@ class ContainerFilesModel(QAbstractItemModel):
     def _forget(self, node: _Node) -> None:
         """Drop a node and everything made under it.
 
-        Their parent/children links are cut: the tab freezes what a read made
-        (:func:`gc.freeze`), and a frozen cycle would never be collected.
+        Their parent/children links are cut, so they are freed at once by their
+        counts rather than by a later full collection (which walks every entry).
         """
         stack = [node]
         while stack:

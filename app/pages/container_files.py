@@ -13,7 +13,6 @@ open from button slots, never from a task.
 from __future__ import annotations
 
 import asyncio
-import gc
 import tempfile
 from collections.abc import Callable, Coroutine
 from functools import partial
@@ -562,42 +561,16 @@ class ContainerFilesTab(QWidget):
         self._update_buttons()
 
 
-#: Batches of a read (a MB of tar each) between two freezes (see below).
-FREEZE_BATCHES = 16
-
-
-def _keep_out_of_collections() -> None:
-    """Freeze what a read made so far, after collecting the young generations.
-
-    A read makes 100k entries that live until the next reload, and a full collection
-    walks every one of them: 30-50 ms of the GUI thread each time, several times
-    during a read and a sort after it.  Frozen (as the window freezes its own
-    long-lived objects at start, app.gui), collections skip them.  The young
-    generations are collected first (a few ms: they hold at most a few thousand
-    objects), so that cyclic garbage of the moment is not frozen with them.  What is
-    alive then and dies later in a cycle (a request in flight) stays frozen: so
-    this runs every :data:`FREEZE_BATCHES` batches and at the end, not per batch
-    (per batch, ~1,000 such objects stayed per read of a container with 20k changes).
-    """
-    gc.collect(1)
-    gc.freeze()
-
-
 async def _list(client: engine.Engine, container_id: str, path: str,
                 model: ContainerFilesModel, stopper: Stopper) -> str:
     """Read ``path``'s subtree into the model, batch by batch."""
-    batches = 0
     try:
         async for batch in engine.list_tree(client, container_id, path):
             stopper(batch.read, None)  # raises Cancelled once asked
             if batch.sizes is not None:
                 model.finish_read(path, batch.sizes)
-                _keep_out_of_collections()
             elif batch.entries:
                 model.add_entries(batch.entries)
-                batches += 1
-                if batches % FREEZE_BATCHES == 0:
-                    _keep_out_of_collections()
     except Cancelled:
         return "Cancelled."
     except engine.EngineError as exc:

@@ -162,7 +162,7 @@ async def measure(args: argparse.Namespace, image: str) -> None:
         print(f"event loop while sorting (worst): {worst.summary()}")
         print(f"  {worst.cpu_summary()}")
         print(f"RSS after: {rss_mib():.0f} MiB; objects frozen: {gc.get_freeze_count():,}"
-              f" (one listing's entries stay frozen until the next read; more is a leak)")
+              f" (the start-up heap only: the tab freezes nothing; growth is a leak)")
     finally:
         await client.aclose()
         docker("rm", "-f", container_id)
