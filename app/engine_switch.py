@@ -423,9 +423,11 @@ class EngineSwitch(QObject):
         if view is None:
             view = self.all_view = AllEnginesView(self.window)
             view.openRequested.connect(self.show_on)
-            self.entriesChanged.connect(lambda: view.set_engines(self.entries))
-        view.set_engines(self.entries)
+            # Only while it shows: closed, it follows no engine (closeEvent ended them).
+            self.entriesChanged.connect(
+                lambda: view.set_engines(self.entries) if view.isVisible() else None)
         view.show()
+        view.set_engines(self.entries)
         view.raise_()
         view.activateWindow()
         return view

@@ -149,6 +149,10 @@ def test_all_engines_lists_both_and_acts_on_the_rows_own_engine(
         qtbot.waitUntil(lambda: all(f.session.client is None for f in feeds) and not view.feeds,
                         timeout=wait_ms(10))
         assert not rows(view)
+        # Closed, it stays closed to the engines: a new survey of them (a status change,
+        # a switch, a rescan) starts no session for a window nobody sees.
+        switch.entriesChanged.emit()
+        assert not view.feeds
         # Opened again, it follows the engines afresh.
         assert switch.open_all() is view
         qtbot.waitUntil(lambda: bool(shown_row(view, docker_name)), timeout=wait_ms(20))
