@@ -425,6 +425,7 @@ if TYPE_CHECKING:
         update_service,
         validate_service_name,
     )
+    from engine._swarm_logs import ServiceLogCursor, service_log_mark, service_logs
     from engine._system import (
         ACTIVE_STATES,
         BUILD_CACHE,
@@ -634,6 +635,9 @@ _SUBMODULE_NAMES: dict[str, tuple[str, ...]] = {
         "create_service_from_spec", "format_duration", "parse_constraint", "parse_constraints",
         "parse_duration", "parse_service_mount", "parse_service_mounts", "parse_service_port",
         "parse_service_ports", "service_spec", "update_service", "validate_service_name",
+    ),
+    "_swarm_logs": (
+        "ServiceLogCursor", "service_log_mark", "service_logs",
     ),
     "_system": (
         "ACTIVE_STATES", "BUILD_CACHE", "CLEANUP_KINDS", "DANGLING_IMAGES",
@@ -878,6 +882,7 @@ __all__ = [
     "SearchResult",
     "ServerError",
     "Service",
+    "ServiceLogCursor",
     "ServiceMount",
     "ServicePort",
     "ServiceSpec",
@@ -1087,6 +1092,8 @@ __all__ = [
     "search_images",
     "secrets",
     "service",
+    "service_log_mark",
+    "service_logs",
     "service_spec",
     "services",
     "set_node_availability",
