@@ -39,8 +39,10 @@ class ProjectLogView(LogView):
 
     shown_changed = Signal(bool)
 
-    def __init__(self, parent: QWidget | None = None, cap: int = DEFAULT_CAP) -> None:
+    def __init__(self, parent: QWidget | None = None, cap: int = DEFAULT_CAP,
+                 sources_title: str = "Services:") -> None:
         super().__init__(parent, cap)
+        self._sources_label.setText(sources_title)  # "Tasks:" for a Swarm service's log
         self.filters.show()
 
     def showEvent(self, event: QShowEvent) -> None:

@@ -2,13 +2,16 @@
 
 On a manager (``/info`` Swarm.ControlAvailable) the page lists every service
 (mode, replicas running/desired, image, ports, update status, stack) and, below,
-the tasks of the selected service (slot, node, desired and current state, error,
-exit code, container), newest first, so a failing task's reason is in view.
-It follows the engine's service, node and task-container events, so a rolling
-update's status (updating, paused, rollback completed, completed) changes in the
-row as the daemon reports it.  Above the tasks, the selected service's image
-and rolling-update policy.  Create service… and Update image… open the dialogs
-of :mod:`app.pages.service_dialog`; every action is also in the command palette
+the selected service's image and rolling-update policy, and two tabs for it.
+Tasks: its task history slot by slot (each slot's current task first, the tasks
+it replaced below it: desired and current state, exit code, error, container),
+with a line saying how many failed and why the last one did, so rescheduling
+shows as it happens.  Logs: every task's lines interleaved by time, marked
+``service.slot@node`` (:mod:`app.pages.swarm_logs`).  It follows the engine's
+service, node and task-container events, so a rolling update's status
+(updating, paused, rollback completed, completed) changes in the row as the
+daemon reports it.  Create service… and Update image… open the dialogs of
+:mod:`app.pages.service_dialog`; every action is also in the command palette
 (and hidden from it, as from the page, on an engine that is no manager).
 
 A worker, an engine outside any swarm, and Podman (which has no Swarm) get a
@@ -18,7 +21,7 @@ never changes the engine by itself.
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QSortFilterProxyModel, Qt
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -31,13 +34,15 @@ from PySide6.QtWidgets import (
 )
 
 import engine
-from app.models.table import Column, KeyedTableModel
+from app.models.table import Column, KeyedTableModel, SortRole
+from app.pages.app_logs import ProjectLogView
 from app.pages.service_dialog import (
     ServiceCreateDialog,
     ServiceUpdateDialog,
     policy_of,
     published_ports,
 )
+from app.pages.swarm_logs import ServiceLogs
 from app.pages.swarm_nodes import InitPanel, SwarmSections
 from app.pages.table_page import TablePage
 from app.presentation import counted, relative_time
@@ -108,23 +113,65 @@ def _task_tone(task: engine.Task) -> str:
 
 
 def _error(task: engine.Task) -> str:
-    code = f" (exit code {task.exit_code})" if task.exit_code else ""
-    return f"{task.error}{code}" if task.error else ""
+    """Why the task ended badly: the daemon's error (``task: non-zero exit (3)``, ``No such
+    image``…); empty for a task that ran or stopped as asked."""
+    return task.error
+
+
+def _exit(task: engine.Task) -> str:
+    """The container's exit code once it exited (a task still running has none)."""
+    if task.exit_code is None or (task.exit_code == 0 and task.state in (
+            "new", "pending", "assigned", "accepted", "preparing", "ready", "starting",
+            "running")):
+        return ""
+    return str(task.exit_code)
+
+
+def _why(task: engine.Task) -> str:
+    parts = [f"{task.state}: {task.message}" if task.message else task.state]
+    if task.error:
+        parts.append(task.error)
+    if _exit(task):
+        parts.append(f"exit code {task.exit_code}")
+    return " · ".join(parts)
+
+
+def history_key(task: engine.Task) -> float:
+    """Sorts a service's tasks as a history: slot by slot, each slot's current task first
+    and the ones it replaced below it, newest first (a global service's: newest first)."""
+    created = task.created.timestamp() if task.created else 0.0
+    return (task.slot or 0) * 1e10 - created
+
+
+def history_text(tasks: list[engine.Task], node_names: dict[str, str]) -> str:
+    """One line on the service's failed tasks: how many were replaced, and the last reason."""
+    failed = [t for t in tasks if t.failed]
+    if not failed:
+        return ""
+    last = max(failed, key=lambda t: t.timestamp.timestamp() if t.timestamp else 0.0)
+    where = (f"slot {last.slot}" if last.slot is not None else "task") + (
+        f" on {node_names.get(last.node_id, last.node_id[:12])}" if last.node_id else "")
+    code = f", exit code {last.exit_code}" if _exit(last) else ""
+    count = f"{len(failed)} task failed" if len(failed) == 1 else f"{len(failed)} tasks failed"
+    return (f"{count} and the swarm rescheduled {'it' if len(failed) == 1 else 'them'}."
+            f" Last: {where} {relative_time(last.timestamp)}:"
+            f" {last.error or last.message or last.state}{code}")
 
 
 def task_columns(node_names: dict[str, str]) -> tuple[Column, ...]:
     return (
         Column("Task", lambda t: t.short_id, tooltip=lambda t: t.id),
         Column("Slot", lambda t: "" if t.slot is None else str(t.slot),
-               sort_key=lambda t: t.slot or 0, align_right=True),
+               sort_key=history_key, align_right=True),
         Column("Node", lambda t: node_names.get(t.node_id, t.node_id[:12])),
         Column("Image", lambda t: t.image.partition("@")[0], tooltip=lambda t: t.image),
         Column("Desired", lambda t: t.desired_state),
-        Column("Current", lambda t: t.state, tone=_task_tone,
-               tooltip=lambda t: t.message),
+        Column("Current", lambda t: t.state, tone=_task_tone, tooltip=_why),
         Column("Since", lambda t: relative_time(t.timestamp), ticks=True,
                sort_key=lambda t: t.timestamp.timestamp() if t.timestamp else 0.0),
-        Column("Error", _error, tooltip=_error),
+        Column("Exit", _exit, align_right=True, tooltip=_why,
+               sort_key=lambda t: -1 if t.exit_code is None else t.exit_code),
+        Column("Error", _error, tooltip=_why),
         Column("Container", lambda t: t.container_id[:12], tooltip=lambda t: t.container_id),
     )
 
@@ -192,32 +239,52 @@ class SwarmPage(TablePage):
         self.tasks = QTableView(self)
         self.tasks.setObjectName("swarm-tasks")
         self.tasks.setAccessibleName("Tasks of the selected service")
-        self.tasks.setModel(self.tasks_model)
+        self.tasks_sorted = QSortFilterProxyModel(self)
+        self.tasks_sorted.setSortRole(SortRole)
+        self.tasks_sorted.setSourceModel(self.tasks_model)
+        self.tasks.setModel(self.tasks_sorted)
+        self.tasks.setSortingEnabled(True)
+        self.tasks.sortByColumn(1, Qt.SortOrder.AscendingOrder)  # the history: see history_key
         self.tasks.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.tasks.setAlternatingRowColors(True)
         self.tasks.setShowGrid(False)
         self.tasks.verticalHeader().hide()
         self.tasks.horizontalHeader().setStretchLastSection(True)
         self.tasks.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        self.history = QLabel(self)
+        self.history.setObjectName("swarm-task-history")
+        self.history.setAccessibleName("Failed tasks of the selected service")
+        self.history.setWordWrap(True)
+        self.history.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.history.hide()
         self.detail = QLabel(self)
         self.detail.setObjectName("swarm-service-detail")
         self.detail.setAccessibleName("Selected service's image and update policy")
         self.detail.setWordWrap(True)
         self.detail.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.main_layout.addWidget(self.detail)
-        # Below the services: their tasks, then the nodes, stacks, secrets and configs.
+        # Below the services: their tasks and log, then the nodes, stacks, secrets and
+        # configs.
         self.sections = SwarmSections(session, self)
         tasks_tab = QWidget(self.sections)
         tasks_layout = QVBoxLayout(tasks_tab)
         tasks_layout.setContentsMargins(0, 0, 0, 0)
         tasks_layout.addWidget(self.tasks_title)
+        tasks_layout.addWidget(self.history)
         tasks_layout.addWidget(self.tasks, 1)
         self.sections.insertTab(0, tasks_tab, "Tasks")
+        self.logs = ProjectLogView(self.sections, sources_title="Tasks:")
+        self.logs.setObjectName("swarm-logs")
+        self.logs.setAccessibleName("Logs of the selected service")
+        self.service_logs = ServiceLogs(session, self.logs)
+        self.sections.insertTab(1, self.logs, "Logs")
         self.sections.setCurrentIndex(0)
+        self.detail_tabs = self.sections  # the selected service's tabs come first in it
         self.main_layout.addWidget(self.sections, 1)
         self.table.setMinimumHeight(170)  # the tabs below must not squeeze it to two rows
         self.fit_columns({0: 220, 1: 110, 2: 80, 3: 220, 4: 110, 5: 130})
-        for column, width in {0: 110, 1: 50, 2: 90, 3: 120, 4: 80, 5: 80, 6: 110, 7: 220}.items():
+        for column, width in {0: 110, 1: 50, 2: 90, 3: 120, 4: 80, 5: 80, 6: 110, 7: 50,
+                              8: 220}.items():
             self.tasks.setColumnWidth(column, width)
         self.create_button = self.add_button("Create service…", "swarm-create",
                                              self.open_create)
@@ -374,9 +441,18 @@ class SwarmPage(TablePage):
             self.tasks_title.setText("Tasks (select a service)")
             self.detail.setText("")
             self.tasks_model.set_items([])
+            self.history.hide()
+            self.service_logs.show_service(None)
+            self.logs.show_status("Select a service to read its log")
             return
         chosen: engine.Service = selected[0]
         mine = [t for t in view.tasks if t.service_id == chosen.id]
         self.tasks_title.setText(f"Tasks of {chosen.name}")
         self.detail.setText(detail(chosen))
         self.tasks_model.set_items(mine)
+        history = history_text(mine, self._node_names)
+        self.history.setText(history)
+        self.history.setVisible(bool(history))
+        if self.service_logs.service is None or self.service_logs.service.id != chosen.id:
+            self.logs.show_status("")
+        self.service_logs.show_service(chosen)

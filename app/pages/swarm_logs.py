@@ -1,0 +1,113 @@
+"""The Swarm page's Logs tab: a service's log, every task's lines interleaved by time.
+
+Each line is marked ``web.2@node`` (service, slot, node) in its task's colour, in
+the container log view (search, follow, the per-source and level filters), as
+:func:`engine.service_logs` reads it.  The log is read only while the tab shows
+(the same rule as an app's merged log): hiding it cancels the read, and showing
+it again resumes from an :class:`engine.ServiceLogCursor`, so lines written
+meanwhile arrive in order, none twice.  Another service starts afresh.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from functools import partial
+from pathlib import Path
+
+from PySide6.QtWidgets import QFileDialog
+
+import engine
+from app.pages.app_logs import ProjectLogView
+from app.session import EngineSession, MessageLevel
+from app.widgets.log_view import LogView
+
+log = logging.getLogger(__name__)
+
+#: Lines of each task read before following.
+LOG_TAIL = 1000
+
+
+async def stream_service_logs(view: LogView, service_id: str, client: engine.Engine, *,
+                              tail: int | None = LOG_TAIL,
+                              cursor: engine.ServiceLogCursor | None = None) -> None:
+    """The log of ``service_id``'s tasks into ``view``, following it.
+
+    A lost connection ends it quietly: the window's banner says so, and the read
+    resumes from ``cursor`` once the engine is back (:class:`ServiceLogs`).
+    """
+    try:
+        async for batch in engine.service_logs(client, service_id, tail=tail, follow=True,
+                                               cursor=cursor):
+            if len(batch.names) != len(view.source_names):
+                view.set_sources(batch.names)
+            view.add_lines(batch.streams, batch.lines, batch.stamps, batch.source_ids)
+    except engine.EngineUnreachable as exc:
+        log.info("the log of service %s stopped with the connection: %s", service_id, exc)
+
+
+class ServiceLogs:
+    """Keeps ``view`` showing the chosen service's log, read only while it is visible."""
+
+    def __init__(self, session: EngineSession, view: ProjectLogView) -> None:
+        self.session = session
+        self.view = view
+        self.service: engine.Service | None = None
+        self.cursor = engine.ServiceLogCursor()
+        self.task: asyncio.Task[object] | None = None
+        #: Reads started, for tests: a hidden view starts none.
+        self.reads = 0
+        view.shown_changed.connect(lambda _shown: self.update())
+        view.save_button.clicked.connect(self.save)
+        session.watch_connection(view, resume=self.update, pause=self._stop)
+
+    def show_service(self, service: engine.Service | None) -> None:
+        """Show ``service``'s log (None: none); another service starts afresh."""
+        if service is None or self.service is None or service.id != self.service.id:
+            self._stop()
+            self.view.clear()
+            self.view.set_sources([])
+            self.cursor = engine.ServiceLogCursor()
+        self.service = service
+        self.update()
+
+    def update(self) -> None:
+        """Read while the view shows; stop when it hides."""
+        service = self.service
+        if service is None or not self.view.isVisible():
+            self._stop()
+            return
+        if self.following:
+            return
+        self.view.flush()
+        self.reads += 1
+        self.task = self.session.run(
+            partial(stream_service_logs, self.view, service.id, cursor=self.cursor),
+            describe=f"read the logs of service {service.name}", key="service-logs",
+            quiet_not_found=True)
+
+    def save(self) -> None:
+        """Save the lines held, each with its ``service.slot@node |`` mark, as plain text."""
+        if self.service is None:
+            return
+        path, _ = QFileDialog.getSaveFileName(
+            self.view, "Save logs", str(Path.home() / f"{self.service.name}.log"),
+            "Plain text log (*.log *.txt)")
+        if not path:
+            return
+        self.view.flush()  # lines still queued for the next tick are saved too
+        try:
+            Path(path).write_bytes(self.view.plain_bytes())
+        except OSError as exc:
+            self.session.message.emit(MessageLevel.ERROR, f"Could not save the logs: {exc}")
+        else:
+            self.session.message.emit(MessageLevel.INFO, f"Saved the logs to {path}")
+
+    def _stop(self) -> None:
+        if self.task is not None:
+            self.session.cancel("service-logs")
+            self.task = None
+
+    @property
+    def following(self) -> bool:
+        return self.task is not None and not self.task.done()
