@@ -406,6 +406,9 @@ class SwarmUnderTest(EngineUnderTest):
     """The private one-node swarm (tests/swarm_dockerd.py), with the test image loaded."""
 
     node_id: str = ""
+    #: The same dockerd over TCP with TLS, and what DOCKER_TLS_VERIFY/CERT_PATH to set.
+    tls_url: str = ""
+    tls_env: dict[str, str] = field(default_factory=dict)
 
     def remove_test_services(self) -> None:
         ids = self.cli("service", "ls", "-q", "--filter", f"label={LABEL}", check=False).split()
@@ -422,7 +425,8 @@ def swarm_dockerd(request: pytest.FixtureRequest, docker_engine: EngineUnderTest
     require_root(IN_CI)
     with private_swarm() as swarm:
         target = SwarmUnderTest("docker", swarm.url, docker_engine.cli_config,
-                                node_id=swarm.node_id)
+                                node_id=swarm.node_id, tls_url=swarm.tls_url,
+                                tls_env=swarm.tls_env())
         env = {**os.environ, "DOCKER_CONFIG": str(docker_engine.cli_config)}
         env.pop("DOCKER_CONTEXT", None)
         env.pop("DOCKER_HOST", None)

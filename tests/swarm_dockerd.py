@@ -9,6 +9,11 @@ started with it deletes the host's ``docker0``, which breaks every container of
 the main engine.  The swarm listens on 127.0.0.1 at a free port and hands out
 overlay subnets from a pool no other engine here uses.
 
+The same dockerd also answers on ``tcp://127.0.0.1:<port>`` with TLS
+(``--tlsverify``, certificates made by tests/tls_dockerd.py), and its Unix socket
+can be reached through the tests' sshd (``ssh://…/<socket path>``): a manager
+reached over TLS or ssh, as the Swarm page's remote tests need.
+
 Swarm creates a ``docker_gwbridge`` link on the host when its first task starts;
 teardown deletes it only when it did not exist before this dockerd started.
 
@@ -28,6 +33,7 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
+from tests.tls_dockerd import Certificates, make_certificates
 from tests.waits import poll_until, seconds
 
 DOCKERD = shutil.which("dockerd") or next(
@@ -91,6 +97,18 @@ class PrivateSwarm:
         self.process: subprocess.Popen[bytes] | None = None
         self._made_gwbridge = not _link_exists(GWBRIDGE)
         self.node_id = ""
+        self.tls_port = 0
+        self.certs: Certificates | None = None
+
+    @property
+    def tls_url(self) -> str:
+        """The same dockerd over TCP with TLS (client certificates: :meth:`tls_env`)."""
+        return f"tcp://127.0.0.1:{self.tls_port}"
+
+    def tls_env(self) -> dict[str, str]:
+        """DOCKER_TLS_VERIFY and DOCKER_CERT_PATH, as a user sets them for :attr:`tls_url`."""
+        assert self.certs is not None
+        return {"DOCKER_TLS_VERIFY": "1", "DOCKER_CERT_PATH": str(self.certs.client_dir)}
 
     def cli(self, *args: str, check: bool = True, input: bytes | None = None) -> str:
         """The docker CLI against the private dockerd only (never the main engine)."""
@@ -120,6 +138,8 @@ class PrivateSwarm:
         _ip("link", "add", self.bridge, "type", "bridge")
         _ip("addr", "add", f"10.231.{octet}.1/24", "dev", self.bridge)
         _ip("link", "set", self.bridge, "up")
+        self.certs = make_certificates(self.root / "certs")
+        self.tls_port = _free_port()
         log = self.log_path.open("wb")
         self.process = subprocess.Popen(
             [DOCKERD,
@@ -127,6 +147,8 @@ class PrivateSwarm:
              "--exec-root", str(self.root / "exec"),
              "--pidfile", str(self.root / "dockerd.pid"),
              "--host", self.url,
+             "--host", self.tls_url, "--tlsverify", "--tlscacert", str(self.certs.ca),
+             "--tlscert", str(self.certs.server_cert), "--tlskey", str(self.certs.server_key),
              "-b", self.bridge, "--iptables=false", "--ip-masq=false",
              "--default-address-pool", f"base={ADDRESS_POOL},size=24",
              "--shutdown-timeout", "1",
