@@ -4,7 +4,8 @@
 service's tasks, on whichever node they run.  With ``details=1`` each line
 carries the ids of its node, service and task (``com.docker.swarm.task.id=…``
 between the timestamp and the text), which is how a line is marked
-``web.2@node-1`` (service, slot, node hostname) as ``docker service logs`` does.
+``web.2@node-1`` (service, slot, node hostname) as ``docker service logs
+--no-task-ids`` does: the tasks that replaced one another in a slot share a mark.
 
 The daemon sends the history task by task, not in time order: it is read
 whole (``follow=0``), sorted by the daemon's timestamp (fixed nine-digit
@@ -49,11 +50,15 @@ _HISTORY_CHUNK = 5000
 
 def service_log_mark(service_name: str, task: Task | None, task_id: str,
                      hostname: str) -> str:
-    """``web.2@node-1``: the service, the task's slot (its short ID for a global
-    service's task) and the node it ran on, as ``docker service logs`` marks a line."""
-    slot = (str(task.slot) if task is not None and task.slot is not None
-            else task_id[:12])
-    return f"{service_name}.{slot}@{hostname}" if hostname else f"{service_name}.{slot}"
+    """``web.2@node-1``: the service, the task's slot and the node it ran on, as
+    ``docker service logs --no-task-ids`` marks a line; a global service's task (one a
+    node, no slot) is ``worker@node-1``.  The tasks that replaced one another in a slot
+    share the mark: the Tasks tab tells them apart."""
+    name = service_name if task is None or task.slot is None \
+        else f"{service_name}.{task.slot}"
+    if task is None and not hostname:
+        name = f"{service_name}.{task_id[:12]}"
+    return f"{name}@{hostname}" if hostname else name
 
 
 @dataclass
@@ -71,13 +76,15 @@ class ServiceLogCursor:
     at_last: dict[str, int] = field(default_factory=dict)
 
     def source(self, task_id: str, mark: str) -> int:
-        """The number of ``task_id``'s lines; a task new to the cursor gets the next."""
+        """The number of ``task_id``'s lines: its mark's (the tasks that followed one
+        another in a slot share it, as their lines do in ``docker service logs
+        --no-task-ids``); a new mark gets the next number."""
         number = self.sources.get(task_id)
         if number is not None:
             return number
-        if mark in self.names:  # a second task in one slot on one node: tell them apart
-            mark = f"{mark} ({task_id[:6]})"
-        if len(self.names) >= MAX_SOURCES:
+        if mark in self.names:
+            number = self.names.index(mark)
+        elif len(self.names) >= MAX_SOURCES:
             number = MAX_SOURCES - 1
         else:
             self.names.append(mark)

@@ -109,3 +109,23 @@ async def test_no_such_service_and_a_non_manager_say_so(swarm_engine: SwarmUnder
     async with await docker_engine.open() as main:  # type: ignore[attr-defined]
         with pytest.raises(engine.NotSwarmManager):
             await asyncio.wait_for(read_all(main, "anything"), seconds(30))
+
+
+async def test_tasks_that_replaced_one_another_in_a_slot_share_its_mark(
+        swarm_engine: SwarmUnderTest) -> None:
+    """A task that fails is rescheduled in its slot: every attempt's lines carry the slot's
+    mark (one source, one filter button), the attempts told apart by their text."""
+    async with await swarm_engine.open() as client:
+        name = unique_name("relogs")
+        await engine.create_service(
+            client, swarm_engine.image, name=name, replicas=1,
+            command=["sh", "-c", "echo attempt from $(hostname); exit 3"],
+            labels={LABEL_KEY: RUN_ID}, restart_condition="on-failure")
+        await until(lambda: engine.tasks(client, service=name),
+                    lambda ts: sum(t.failed for t in ts) >= 3, 90, "three failed attempts")
+        hostname = (await engine.nodes(client))[0].hostname
+        lines = await until(lambda: read_all(client, name),
+                            lambda got: len(got) >= 3, 60, "the attempts' lines")
+    assert {mark for mark, _, _ in lines} == {f"{name}.1@{hostname}"}
+    attempts = {text for _, text, _ in lines}
+    assert len(attempts) >= 3 and all(t.startswith(b"attempt from ") for t in attempts)
