@@ -202,7 +202,12 @@ class Notifier(QObject):
         if self.window_is_active():
             return False
         if self.desktop is not None:
-            task = asyncio.ensure_future(self._send(self.desktop, title, text, succeeded))
+            sending = self._send(self.desktop, title, text, succeeded)
+            try:
+                task = asyncio.ensure_future(sending)
+            except RuntimeError:  # no event loop any more (the app is closing): nothing sent
+                sending.close()
+                return False
             self._sending.add(task)
             task.add_done_callback(self._sending.discard)
         else:
