@@ -70,9 +70,9 @@ def _registries(session: EngineSession, _settings: Settings) -> QWidget:
     return RegistriesPage(session)
 
 
-def _swarm(session: EngineSession, _settings: Settings) -> QWidget:
+def _swarm(session: EngineSession, settings: Settings) -> QWidget:
     from app.pages.swarm import SwarmPage
-    return SwarmPage(session)
+    return SwarmPage(session, settings=settings)
 
 
 def _engine(session: EngineSession, settings: Settings) -> QWidget:

@@ -48,7 +48,9 @@ from app.pages.table_page import TablePage
 from app.presentation import counted, relative_time
 from app.resources import SWARM, SwarmView
 from app.session import EngineSession, MessageLevel
+from app.settings import LOG_LINE_CAP, Settings
 from app.widgets.ask import ask
+from app.widgets.log_view import DEFAULT_CAP
 
 #: The most replicas the spin box offers (the engine takes more; this is a guard rail).
 MAX_REPLICAS = 1000
@@ -205,7 +207,8 @@ def explain(view: SwarmView) -> str:
 class SwarmPage(TablePage):
     """Services (top) and the selected service's tasks (below), or why there are none."""
 
-    def __init__(self, session: EngineSession, parent: QWidget | None = None) -> None:
+    def __init__(self, session: EngineSession, parent: QWidget | None = None, *,
+                 settings: Settings | None = None) -> None:
         super().__init__("swarm", KeyedTableModel(SERVICE_COLUMNS, key=lambda s: s.id),
                          parent)
         self.session = session
@@ -273,7 +276,12 @@ class SwarmPage(TablePage):
         tasks_layout.addWidget(self.history)
         tasks_layout.addWidget(self.tasks, 1)
         self.sections.insertTab(0, tasks_tab, "Tasks")
-        self.logs = ProjectLogView(self.sections, sources_title="Tasks:")
+        self.settings = settings
+        self.logs = ProjectLogView(self.sections, sources_title="Tasks:",
+                                   cap=settings.get(LOG_LINE_CAP) if settings is not None
+                                   else DEFAULT_CAP)
+        if settings is not None:  # the log keeps as many lines as the setting says
+            settings.changed.connect(self._on_setting_changed)
         self.logs.setObjectName("swarm-logs")
         self.logs.setAccessibleName("Logs of the selected service")
         self.service_logs = ServiceLogs(session, self.logs)
@@ -303,6 +311,10 @@ class SwarmPage(TablePage):
         session.live(SWARM).changed.connect(self._reload)
         self._reload()
         self.selection_changed()
+
+    def _on_setting_changed(self, key: str) -> None:
+        if key == LOG_LINE_CAP.key and self.settings is not None:
+            self.logs.model.cap = self.settings.get(LOG_LINE_CAP)
 
     def noun(self, count: int) -> str:
         return "service" if count == 1 else "services"

@@ -5,6 +5,7 @@ and exit code, and its rescheduling, as the user sees them."""
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 from PySide6.QtCore import Qt
 from pytestqt.qtbot import QtBot
@@ -13,8 +14,10 @@ from app.main_window import MainWindow
 from app.models.table import ItemRole
 from app.pages.swarm import SwarmPage
 from app.session import EngineSession
+from app.settings import LOG_LINE_CAP
 from app.widgets.log_view import LogEntry
 from tests.app.conftest import wait_connected
+from tests.app.test_desktop import make_settings
 from tests.conftest import LABEL, SwarmUnderTest, unique_name
 from tests.waits import wait_ms
 
@@ -137,3 +140,15 @@ def test_a_failing_task_shows_its_error_exit_code_and_rescheduling(
     assert created == sorted(created, reverse=True)  # newest first
     assert all(d == "shutdown" for d, s in zip(cells(page, "Desired"), cells(page, "Current"),
                                                strict=True) if s == "failed")
+
+
+def test_the_service_log_keeps_as_many_lines_as_the_setting_says(
+        qtbot: QtBot, qloop, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    settings = make_settings(tmp_path)
+    settings.set(LOG_LINE_CAP, 5000)
+    window = MainWindow(EngineSession(f"unix://{tmp_path}/none.sock"), settings)
+    qtbot.addWidget(window)
+    page = window.page(SwarmPage)
+    assert page.logs.model.cap == 5000
+    settings.set(LOG_LINE_CAP, 7000)
+    assert page.logs.model.cap == 7000
