@@ -31,7 +31,7 @@ from typing import Any
 from engine._client import Engine
 from engine._compose_logs import MAX_SOURCES, ProjectLogBatch
 from engine._decoders import LogDecoder
-from engine._errors import ServerError
+from engine._errors import BadRequest, ServerError
 from engine._io import log_since
 from engine._shapes import expect_list, expect_object
 from engine._swarm import Node, Service, Task, tasks
@@ -253,7 +253,8 @@ async def service_logs(
     ``tail``: the last lines of each task.  With ``follow``, then every new line as
     it comes (tasks started meanwhile included) until the caller stops iterating.
     With a ``cursor`` used before, the read resumes after the lines it passed on.
-    :class:`NotFound` for no such service, :class:`NotSwarmManager` off a manager.
+    :class:`NotFound` for no such service, :class:`NotSwarmManager` off a manager,
+    :class:`BadRequest` for a service whose log driver is ``none`` (nothing to read).
     """
     cursor = cursor if cursor is not None else ServiceLogCursor()
     raw = expect_object(await client.get_json(f"/services/{name_or_id}"), "a service")
@@ -262,6 +263,11 @@ async def service_logs(
                                                                          Mapping) else {}
     tty = bool((template.get("ContainerSpec") or {}).get("TTY")) \
         if isinstance(template, Mapping) else False
+    driver = (template.get("LogDriver") or {}).get("Name") if isinstance(template, Mapping) \
+        else None
+    if driver == "none":  # the daemon answers such a read with nothing, forever when following
+        raise BadRequest(400, f"service {service.name} logs with the 'none' driver: its"
+                         " tasks keep no log to read")
     marks = _Marks(client, service)
     await marks.refresh()
     since = cursor.since()

@@ -63,13 +63,17 @@ class ServiceLogs:
 
     def show_service(self, service: engine.Service | None) -> None:
         """Show ``service``'s log (None: none); another service starts afresh."""
-        if service is None or self.service is None or service.id != self.service.id:
+        changed = service is None or self.service is None or service.id != self.service.id
+        self.service = service
+        if changed:
             self._stop()
             self.view.clear()
             self.view.set_sources([])
             self.cursor = engine.ServiceLogCursor()
-        self.service = service
-        self.update()
+            # Only a new service starts a read here: the page calls this on every swarm
+            # event, and a read that failed (a log driver that cannot be read) must not be
+            # tried, and reported, again each time; showing the tab again retries it.
+            self.update()
 
     def update(self) -> None:
         """Read while the view shows; stop when it hides."""

@@ -104,9 +104,27 @@ def test_logs_tab_shows_each_tasks_lines_marked_and_follows_them(
     view.search.setText(f"from {host}")
     qtbot.waitUntil(lambda: view.match_count() >= 3, timeout=WAIT)
 
-    # Back on the Tasks tab the read stops.
+    # Back on the Tasks tab the read stops; on the Logs tab again it resumes: the lines
+    # written meanwhile come, none twice, none missing.
     page.detail_tabs.setCurrentIndex(0)
     qtbot.waitUntil(lambda: not page.service_logs.following, timeout=WAIT)
+    view.flush()
+    held_ticks = ticks(list(view.model.entries), view.source_names)
+    before = {mark: len(lines) for mark, lines in held_ticks.items()}
+    newest_shown = max(n for lines in held_ticks.values() for n, _ in lines)
+
+    def written_meanwhile() -> bool:  # the engine has lines the view has not read
+        out = swarm_engine.cli("service", "logs", "--raw", "--tail", "3", name)
+        newest = max((int(n) for n in re.findall(r"tick (\d+) from", out)), default=-1)
+        return newest >= newest_shown + 4
+
+    qtbot.waitUntil(written_meanwhile, timeout=WAIT)
+    page.detail_tabs.setCurrentWidget(view)
+    qtbot.waitUntil(lambda: both_tasks(max(before.values()) + 8), timeout=WAIT)
+    assert page.service_logs.reads == 2
+    for lines in ticks(list(view.model.entries), view.source_names).values():
+        numbers = [n for n, _ in lines]
+        assert numbers == list(range(numbers[0], numbers[0] + len(numbers))), numbers
 
 
 def test_a_failing_task_shows_its_error_exit_code_and_rescheduling(
@@ -152,3 +170,27 @@ def test_the_service_log_keeps_as_many_lines_as_the_setting_says(
     assert page.logs.model.cap == 5000
     settings.set(LOG_LINE_CAP, 7000)
     assert page.logs.model.cap == 7000
+
+
+def test_a_log_that_cannot_be_read_says_so_once(
+        qtbot: QtBot, make_session, swarm_engine: SwarmUnderTest) -> None:  # type: ignore[no-untyped-def]
+    """A service whose log driver keeps nothing: one plain message, not one per event."""
+    name = unique_name("nolog")
+    service_id = swarm_engine.cli("service", "create", "--detach", "--name", name,
+                                  "--replicas", "1", "--log-driver", "none", "--label", LABEL,
+                                  swarm_engine.image, "sleep", "3600")
+    page = open_page(qtbot, make_session, swarm_engine)
+    said: list[str] = []
+    page.session.message.connect(lambda _level, text: said.append(text))
+    select(qtbot, page, service_id, name)
+    page.detail_tabs.setCurrentWidget(page.logs)
+    qtbot.waitUntil(lambda: any(f"read the logs of service {name}" in t for t in said),
+                    timeout=WAIT)
+    message = next(t for t in said if name in t)
+    assert "\n" not in message and "Traceback" not in message
+    # More swarm events (a scale) reload the page; the failed read is not tried again.
+    swarm_engine.cli("service", "scale", "--detach", f"{name}=2")
+    qtbot.waitUntil(lambda: sum(1 for t in page.tasks_model.items()
+                                if t.state == "running") == 2, timeout=WAIT)
+    assert sum(1 for t in said if f"read the logs of service {name}" in t) == 1
+    assert page.logs.model.rowCount() == 0

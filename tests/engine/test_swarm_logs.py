@@ -129,3 +129,13 @@ async def test_tasks_that_replaced_one_another_in_a_slot_share_its_mark(
     assert {mark for mark, _, _ in lines} == {f"{name}.1@{hostname}"}
     attempts = {text for _, text, _ in lines}
     assert len(attempts) >= 3 and all(t.startswith(b"attempt from ") for t in attempts)
+
+
+async def test_a_service_without_a_log_says_so(swarm_engine: SwarmUnderTest) -> None:
+    """The ``none`` log driver: the daemon would answer with nothing; we say why."""
+    name = unique_name("nolog")
+    swarm_engine.cli("service", "create", "--detach", "--name", name, "--log-driver", "none",
+                     "--label", LABEL_KEY + "=" + RUN_ID, swarm_engine.image, "sleep", "3600")
+    async with await swarm_engine.open() as client:
+        with pytest.raises(engine.BadRequest, match="'none' driver: its tasks keep no log"):
+            await read_all(client, name)
