@@ -21,6 +21,8 @@ never changes the engine by itself.
 
 from __future__ import annotations
 
+from functools import partial
+
 from PySide6.QtCore import QSortFilterProxyModel, Qt
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import (
@@ -290,6 +292,14 @@ class SwarmPage(TablePage):
         self.detail_tabs = self.sections  # the selected service's tabs come first in it
         self.main_layout.addWidget(self.sections, 1)
         self.table.setMinimumHeight(170)  # the tabs below must not squeeze it to two rows
+        # The command palette's way to the tabs (the toolbar's actions are offered too).
+        self.tab_actions: list[QAction] = []
+        for title, tab, name in (("Service tasks", tasks_tab, "swarm-show-tasks"),
+                                 ("Service logs", self.logs, "swarm-show-logs")):
+            action = QAction(title, self)
+            action.setObjectName(f"action-{name}")
+            action.triggered.connect(partial(self._show_tab, tab))
+            self.tab_actions.append(action)
         self.fit_columns({0: 220, 1: 110, 2: 80, 3: 220, 4: 110, 5: 130})
         for column, width in {0: 110, 1: 50, 2: 90, 3: 120, 4: 80, 5: 80, 6: 110, 7: 50,
                               8: 220}.items():
@@ -315,6 +325,13 @@ class SwarmPage(TablePage):
     def _on_setting_changed(self, key: str) -> None:
         if key == LOG_LINE_CAP.key and self.settings is not None:
             self.logs.model.cap = self.settings.get(LOG_LINE_CAP)
+
+    def _show_tab(self, tab: QWidget) -> None:
+        self.detail_tabs.setCurrentWidget(tab)
+        if self.selected_items():
+            tab.setFocus()
+        else:
+            self.table.setFocus()  # a service to choose first
 
     def noun(self, count: int) -> str:
         return "service" if count == 1 else "services"
@@ -361,7 +378,8 @@ class SwarmPage(TablePage):
         if view is None or view.podman:
             return super().palette_commands()
         if view.state.control_available:
-            return [*super().palette_commands(), *self.sections.palette_actions()]
+            return [*super().palette_commands(), *self.tab_actions,
+                    *self.sections.palette_actions()]
         if view.state.local_state == "inactive":
             return [self.init_panel.action]
         return []

@@ -74,7 +74,14 @@ def test_logs_tab_shows_each_tasks_lines_marked_and_follows_them(
     select(qtbot, page, service_id, name)
     view = page.logs
     assert not page.service_logs.following  # the Tasks tab shows: nothing is read
-    page.detail_tabs.setCurrentWidget(view)
+    # The Logs tab from the command palette (Ctrl+K), as a keyboard user gets there.
+    window = page.window()
+    assert isinstance(window, MainWindow)
+    palette = window.open_palette()
+    qtbot.keyClicks(palette.query, "service logs")
+    assert palette.labels()[0] == "Swarm: Service logs"
+    qtbot.keyClick(palette.query, Qt.Key.Key_Return)
+    assert page.detail_tabs.currentWidget() is view
     hostname = swarm_engine.cli("node", "inspect", "--format", "{{.Description.Hostname}}",
                                 swarm_engine.node_id)
     marks = {f"{name}.1@{hostname}", f"{name}.2@{hostname}"}
