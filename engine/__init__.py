@@ -386,6 +386,7 @@ if TYPE_CHECKING:
         tasks,
         update_service_image,
     )
+    from engine._swarm_logs import ServiceLogCursor, service_log_mark, service_logs
     from engine._swarm_nodes import (
         JoinCommands,
         StackRemoval,
@@ -425,7 +426,6 @@ if TYPE_CHECKING:
         update_service,
         validate_service_name,
     )
-    from engine._swarm_logs import ServiceLogCursor, service_log_mark, service_logs
     from engine._system import (
         ACTIVE_STATES,
         BUILD_CACHE,

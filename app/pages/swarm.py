@@ -346,7 +346,7 @@ class SwarmPage(TablePage):
                        self.remove_button, self.create_button, self.update_button,
                        self.detail):  # nothing to act on: no disabled controls
             widget.setVisible(manager)
-        for action in self.page_actions:  # nor in the command palette
+        for action in [*self.page_actions, *self.tab_actions]:  # nor in the command palette
             action.setVisible(manager)
         self.message.setVisible(view is not None and not manager)
         self.init_panel.setVisible(view is not None and not view.podman
