@@ -139,7 +139,7 @@ class PrivateSwarm:
         _ip("addr", "add", f"10.231.{octet}.1/24", "dev", self.bridge)
         _ip("link", "set", self.bridge, "up")
         self.certs = make_certificates(self.root / "certs")
-        self.tls_port = _free_port()
+        self.tls_port = free_port()
         log = self.log_path.open("wb")
         self.process = subprocess.Popen(
             [DOCKERD,
