@@ -83,8 +83,10 @@ def detail(service: engine.Service) -> str:
     update = service.update
     status = ""
     if update is not None:
-        status = f" · last update: {update.state.replace('_', ' ')}"
-        if update.message:
+        state = update.state.replace("_", " ")
+        status = f" · last update: {state}"
+        # The daemon's message often only repeats the state ("rollback completed").
+        if update.message and update.message.strip().lower() != state.lower():
             status += f" ({update.message})"
     return (f"{service.image_with_digest}\nRolling updates: {policy_of(service)}{status}")
 

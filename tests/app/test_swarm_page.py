@@ -110,3 +110,17 @@ def test_podman_says_it_has_no_swarm(
     page = open_swarm(qtbot, make_session, podman_engine)
     qtbot.waitUntil(lambda: page.message.isVisibleTo(page), timeout=wait_ms(30))
     assert "Podman has no Swarm" in page.message.text()
+
+
+def test_the_last_update_is_said_once() -> None:
+    """The daemon's message is shown when it says more than the state, not repeated."""
+    import engine
+    from app.pages.swarm import detail
+
+    raw = {"ID": "abc", "Spec": {"Name": "web", "Mode": {"Replicated": {"Replicas": 1}},
+                                 "TaskTemplate": {"ContainerSpec": {"Image": "busybox:latest"}}},
+           "UpdateStatus": {"State": "rollback_completed", "Message": "rollback completed"}}
+    assert detail(engine.Service.from_api(raw)).endswith("last update: rollback completed")
+    raw["UpdateStatus"] = {"State": "paused", "Message": "update paused due to failure"}
+    assert detail(engine.Service.from_api(raw)).endswith(
+        "last update: paused (update paused due to failure)")
