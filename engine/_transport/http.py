@@ -141,6 +141,9 @@ class HTTPTransport(Transport):
     def __init__(self, endpoint: Endpoint) -> None:
         super().__init__(endpoint)
         self._httpx_client: httpx.AsyncClient | None = None
+        #: One-shot calls at once, at most as many as httpx's pool would open: a fan-out
+        #: (an inspect per container) must not open hundreds of sockets together.
+        self._one_shot_gate = asyncio.Semaphore(MAX_CONNECTIONS)
 
     @property
     def _http(self) -> httpx.AsyncClient:
@@ -172,9 +175,10 @@ class HTTPTransport(Transport):
         timeout: float = DEFAULT_TIMEOUT,
     ) -> Response:
         if self.one_shot_requests:
-            return await rawhttp.request_whole(
-                self.open_connection, self.endpoint, method, path, params=params, json=json,
-                content=content, headers=headers, timeout=timeout)
+            async with self._one_shot_gate:
+                return await rawhttp.request_whole(
+                    self.open_connection, self.endpoint, method, path, params=params,
+                    json=json, content=content, headers=headers, timeout=timeout)
         import httpx
 
         with translate(self.endpoint):

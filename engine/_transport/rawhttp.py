@@ -69,6 +69,9 @@ __all__ = [
 
 #: The receive buffer: one big read per wake-up instead of many 64 kB ones.
 BUFFER_SIZE = 1 << 20
+#: The read buffer of one API call (:func:`request_whole`): most answers are a few kB,
+#: and a MiB zeroed per call costs more than the call's own parsing.
+CALL_BUFFER_SIZE = 1 << 18
 #: Stop reading from the socket when less than this is free (never hand out an empty buffer).
 _MIN_FREE = 64 << 10
 #: Status line plus headers; the engine's are a few hundred bytes.
@@ -530,8 +533,9 @@ def request_bytes(endpoint: Endpoint, method: str, path: str, params: Params | N
     return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
 
 
-async def _connect(connect: Connector, endpoint: Endpoint) -> tuple[asyncio.Transport, _Receiver]:
-    receiver = _Receiver(BUFFER_SIZE)
+async def _connect(connect: Connector, endpoint: Endpoint, buffer_size: int = BUFFER_SIZE
+                   ) -> tuple[asyncio.Transport, _Receiver]:
+    receiver = _Receiver(buffer_size)
     try:
         async with asyncio.timeout(CONNECT_TIMEOUT):
             transport = await connect(lambda: receiver)
@@ -705,7 +709,7 @@ async def request_whole(
     request = request_bytes(endpoint, method, path, params, fields, length)
     try:
         async with asyncio.timeout(timeout):
-            transport, receiver = await _connect(connect, endpoint)
+            transport, receiver = await _connect(connect, endpoint, CALL_BUFFER_SIZE)
             try:
                 transport.write(request + content if content else request)
                 head, rest = await _read_head(receiver, endpoint)

@@ -182,3 +182,28 @@ async def test_discover_reports_a_missing_socket(tmp_path: Path) -> None:
     assert str(missing) in str(error.value)
     assert [a.url for a in error.value.attempts] == [f"unix://{missing}"]
     assert not isinstance(error.value, engine.PermissionDenied)
+
+
+async def test_a_fan_out_of_calls_opens_a_bounded_number_of_sockets(
+        docker_engine: EngineUnderTest) -> None:
+    """Hundreds of calls at once (an inspect per container) all answer, on no more
+    sockets at a time than the pool's limit (64)."""
+    import os
+
+    from engine._transport.http import MAX_CONNECTIONS
+
+    async with await docker_engine.open() as client:
+        await client.request("GET", "/_ping")
+        before = len(os.listdir("/proc/self/fd"))
+        most = before
+        answers: list[int] = []
+
+        async def ping() -> None:
+            nonlocal most
+            response = await client.request("GET", "/_ping")
+            most = max(most, len(os.listdir("/proc/self/fd")))
+            answers.append(response.status)
+
+        await asyncio.gather(*(ping() for _ in range(300)))
+        assert answers == [200] * 300
+        assert most - before <= MAX_CONNECTIONS
