@@ -412,17 +412,16 @@ class ContainerFilesTab(QWidget):
         self.box.done(f"{matches}{more} among the folders read so far")
 
     def _stop_all(self) -> None:
+        """Stop every read and the transfer at their next step (a transfer that does
+        not: after a while, as the volume dialogs do, see :func:`request_cancel`)."""
         for stopper in self.reads.values():
             stopper.requested = True
         self.reads.clear()
-        self.stopper.requested = True
+        request_cancel(self, self.transfer, self.stopper, self.box.status,
+                       partial(self._end, "Cancelled."))
 
     def cancel(self) -> None:
-        """Stop every read and the transfer at their next step (a transfer that does
-        not: after a while, as the volume dialogs do, see :func:`request_cancel`)."""
         if self.busy:
-            request_cancel(self, self.transfer, self.stopper, self.box.status,
-                           partial(self._end, "Cancelled."))
             self._stop_all()
             self.box.status.setText("Cancelling…")
             self._update_buttons()
