@@ -21,7 +21,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from PySide6.QtCore import Qt, QTimer
-from PySide6.QtGui import QAction
+from PySide6.QtGui import QAction, QHideEvent, QShowEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
@@ -532,6 +532,9 @@ class ObjectsPanel(QWidget):
 
 #: How often the swarm is read again while a task on another node is on its way (ms).
 REMOTE_TASK_POLL_MS = 2000
+#: Reads that found nothing changed before the polling gives up (a task that waits for
+#: good: a constraint no node meets); the next event or change starts it again.
+MAX_UNCHANGED_POLLS = 30
 
 
 def unsettled(view: SwarmView) -> bool:
@@ -557,6 +560,7 @@ class SwarmSections(QTabWidget):
         self.addTab(self.stacks, "Stacks")
         self.addTab(self.objects, "Secrets && configs")
         self.view: SwarmView | None = None
+        self._unchanged_polls = 0
         session.live(SWARM_OBJECTS).changed.connect(self._objects_changed)
         self.poll = QTimer(self)
         self.poll.setSingleShot(True)
@@ -575,14 +579,30 @@ class SwarmSections(QTabWidget):
                 self.stacks.remove_action]
 
     def set_view(self, view: SwarmView) -> None:
+        self._unchanged_polls = self._unchanged_polls + 1 if view == self.view else 0
         self.view = view
-        if unsettled(view):
-            if not self.poll.isActive():
-                self.poll.start()
-        else:
-            self.poll.stop()
+        self._schedule_poll()
         self.nodes.set_view(view)
         self._objects_changed()
+
+    def _schedule_poll(self) -> None:
+        """Poll only while it helps someone: shown, not minimised, and still changing."""
+        wanted = (self.view is not None and unsettled(self.view) and self.isVisible()
+                  and not self.window().isMinimized()
+                  and self._unchanged_polls < MAX_UNCHANGED_POLLS)
+        if not wanted:
+            self.poll.stop()
+        elif not self.poll.isActive():
+            self.poll.start()
+
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        self._unchanged_polls = 0
+        self._schedule_poll()
+
+    def hideEvent(self, event: QHideEvent) -> None:
+        super().hideEvent(event)
+        self.poll.stop()
 
     def _objects_changed(self, *_args: object) -> None:
         objects = self.session.items(SWARM_OBJECTS)

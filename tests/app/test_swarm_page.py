@@ -19,6 +19,7 @@ def open_swarm(qtbot: QtBot, make_session, target: EngineUnderTest) -> SwarmPage
     session: EngineSession = make_session(target.url)
     window = MainWindow(session)
     qtbot.addWidget(window)
+    window.show()  # as a user sees it: the page polls a multi-node swarm only when shown
     session.start()
     wait_connected(qtbot, session)
     page = window.page(SwarmPage)

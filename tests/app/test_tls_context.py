@@ -13,11 +13,12 @@ from pytestqt.qtbot import QtBot
 
 from app.main_window import MainWindow
 from app.pages.containers import ContainersPage
+from app.pages.volumes import VolumesPage
 from app.session import ConnectionState, EngineSession
 from app.settings import Settings
 from app.widgets.engine_switcher import REACHABLE
 from tests.app.conftest import wait_connected
-from tests.conftest import DOCKER_CLI, EngineUnderTest
+from tests.conftest import DOCKER_CLI, LABEL, EngineUnderTest, unique_name
 from tests.tls_dockerd import TLSDockerd
 from tests.waits import wait_ms
 
@@ -70,8 +71,20 @@ def test_a_tls_context_is_switched_to_verified(
                         timeout=wait_ms(20))
         assert session.status.context == "lab-tls"
         assert window.windowTitle().endswith(" · lab-tls")
-        # Its own engine (the harness's, empty), not the machine's.
-        qtbot.waitUntil(lambda: page.model.rowCount() == 0, timeout=wait_ms(10))
+        # Its own engine's lists, not the machine's: a volume made on the TLS dockerd
+        # shows, and the machine's container does not.
+        volume = unique_name("tls-volume")
+        subprocess.run([DOCKER_CLI, "-H", tls_dockerd.socket, "volume", "create", "--label",
+                        LABEL, volume], check=True, capture_output=True)
+        try:
+            volumes = window.page(VolumesPage)
+            qtbot.waitUntil(lambda: volumes.model.row_of(volume) is not None,
+                            timeout=wait_ms(20))
+            assert docker_name not in {page.model.item_at(r).name
+                                       for r in range(page.model.rowCount())}
+        finally:
+            subprocess.run([DOCKER_CLI, "-H", tls_dockerd.socket, "volume", "rm", volume],
+                           check=False, capture_output=True)
     else:
         qtbot.waitUntil(lambda: "TLS certificate verification failed" in window.messages.text(),
                         timeout=wait_ms(20))
