@@ -51,7 +51,6 @@ __all__ = [
     "scale_service",
     "service",
     "services",
-    "set_node_availability",
     "swarm_state",
     "swarm_summary",
     "tasks",
@@ -612,24 +611,3 @@ async def rollback_service(client: Engine, name_or_id: str) -> Service:
 async def remove_service(client: Engine, name_or_id: str) -> None:
     """Remove the service (its tasks stop and go)."""
     await client.request("DELETE", f"/services/{name_or_id}")
-
-
-async def set_node_availability(client: Engine, name_or_id: str, availability: str) -> Node:
-    """``active``, ``pause`` (no new tasks) or ``drain`` (its tasks move elsewhere)."""
-    if availability not in NODE_AVAILABILITIES:
-        raise BadRequest(400, f"availability must be one of {', '.join(NODE_AVAILABILITIES)},"
-                         f" not {availability!r}")
-    for attempt in range(_UPDATE_ATTEMPTS):
-        raw = expect_object(await client.get_json(f"/nodes/{name_or_id}"), "a node")
-        current = Node.from_api(raw)
-        spec = dict(_obj(raw.get("Spec")))
-        spec["Availability"] = availability
-        try:
-            await client.request("POST", f"/nodes/{current.id}/update",
-                                 params={"version": str(current.version)}, json=spec)
-        except APIError as exc:
-            if "out of sequence" in exc.message and attempt + 1 < _UPDATE_ATTEMPTS:
-                continue
-            raise
-        return await node(client, current.id)
-    raise AssertionError("unreachable")  # pragma: no cover

@@ -177,16 +177,16 @@ async def test_drain_moves_tasks_off_and_activate_brings_them_back(
         await until(lambda: engine.service(client, name), lambda s: s.running == 2, 60,
                     "2 running tasks")
         try:
-            drained = await engine.set_node_availability(client, swarm_engine.node_id, "drain")
+            drained = await engine.update_node(client, swarm_engine.node_id, availability="drain")
             assert drained.availability == "drain"
             # One node, drained: nothing may run, the tasks wait for a node.
             await until(lambda: engine.tasks(client, service=name),
                         lambda ts: not running(ts), 60, "the tasks to leave the drained node")
             assert (await engine.service(client, name)).running == 0
         finally:
-            active = await engine.set_node_availability(client, swarm_engine.node_id, "active")
+            active = await engine.update_node(client, swarm_engine.node_id, availability="active")
         assert active.availability == "active"
         await until(lambda: engine.service(client, name), lambda s: s.running == 2, 60,
                     "the tasks back on the active node")
         with pytest.raises(engine.BadRequest, match="availability must be"):
-            await engine.set_node_availability(client, swarm_engine.node_id, "sleepy")
+            await engine.update_node(client, swarm_engine.node_id, availability="sleepy")
