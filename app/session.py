@@ -114,8 +114,14 @@ class EngineSession(QObject):
     REFRESH_ATTEMPTS = 4
     REFRESH_RETRY_SECONDS = 0.25
     #: Up to this many items named by events are read by themselves; more: the whole list.
-    MOST_ITEMS_READ_ALONE = 20
+    MOST_ITEMS_READ_ALONE = 100
     RETRY_DELAYS = (0.5, 1.0, 2.0, 4.0, 8.0)
+    #: For this long after losing an engine it had, the session looks again this often:
+    #: an engine restarting (an upgrade, ``systemctl restart docker``) is back in seconds,
+    #: and the backoff above made the window wait up to 4 s more.  An attempt at a
+    #: socket nobody listens on yet costs next to nothing.
+    LOST_RETRY_DELAYS = (0.2, 0.2, 0.3, 0.3, 0.5)
+    FAST_RECONNECT_SECONDS = 60.0
     #: Seconds the handshake and each call may take in all (None: the engine's defaults).
     DEADLINE: float | None = None
 
@@ -295,6 +301,7 @@ class EngineSession(QObject):
         """
         failures = 0
         last_endpoint = ""
+        lost_at = time.monotonic() if was_connected else -self.FAST_RECONNECT_SECONDS
         while True:
             if not was_connected and first is None:
                 self._set_status(ConnectionStatus(ConnectionState.CONNECTING))
@@ -302,7 +309,9 @@ class EngineSession(QObject):
                 client = first if first is not None else await self._open()
                 first = None
             except engine.EngineUnreachable as exc:
-                delay = self.RETRY_DELAYS[min(failures, len(self.RETRY_DELAYS) - 1)]
+                delays = (self.LOST_RETRY_DELAYS if was_connected and time.monotonic() - lost_at
+                          < self.FAST_RECONNECT_SECONDS else self.RETRY_DELAYS)
+                delay = delays[min(failures, len(delays) - 1)]
                 failures += 1
                 state = ConnectionState.LOST if was_connected else ConnectionState.UNREACHABLE
                 self._set_status(ConnectionStatus(
@@ -337,6 +346,7 @@ class EngineSession(QObject):
                 ))
             finally:
                 self._engine = None
+                lost_at = time.monotonic()
                 if self._refresher is not None:
                     self._refresher.cancel()
                 await client.aclose()

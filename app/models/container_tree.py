@@ -267,7 +267,7 @@ class ContainerTreeModel(QAbstractItemModel):
         changed_groups: set[str] = set()
         for cid, new in incoming.items():
             old = self._items.get(cid)
-            if old is None or old == new:
+            if old is None or old is new or old == new:
                 continue
             self._items[cid] = new
             index = self.index_of(cid)

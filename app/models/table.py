@@ -110,10 +110,13 @@ class KeyedTableModel(QAbstractTableModel):
     def row_of(self, key: str) -> int | None:
         return self._rows.get(key)
 
-    def set_items(self, items: Sequence[Any]) -> None:
+    def set_items(self, items: Sequence[Any], columns: Sequence[int] | None = None) -> None:
+        """Show ``items``, by diffs.  ``columns``: the only columns the caller knows can
+        have changed (e.g. a count worked out from another list); their cells are
+        announced as changed without comparing every cell's text."""
         incoming = {self._key(item): item for item in items}
         self._remove_missing(incoming)
-        self._update_changed(incoming)
+        self._update_changed(incoming, columns)
         new = [item for key, item in incoming.items() if key not in self._rows]
         if new:
             first = len(self._items)
@@ -135,11 +138,32 @@ class KeyedTableModel(QAbstractTableModel):
             self._reindex()
             self.endRemoveRows()
 
-    def _update_changed(self, incoming: dict[str, Any]) -> None:
+    #: More changed rows than this in one refresh: one ``dataChanged`` over their span,
+    #: without working out which cells changed (each cell's text is a formatting call:
+    #: a thousand tags of one image all change their "used by" together).
+    MOST_ROWS_DIFFED = 8
+
+    def _update_changed(self, incoming: dict[str, Any],
+                        columns: Sequence[int] | None = None) -> None:
+        changed_rows = []
         for row, old in enumerate(self._items):
             new = incoming[self._key(old)]
-            if new == old:
-                continue
+            if new is not old and new != old:
+                changed_rows.append(row)
+        if columns is not None or len(changed_rows) > self.MOST_ROWS_DIFFED:
+            # Only the columns named change: a sorting proxy re-sorts rows only when its
+            # sort column is among them (a thousand rows re-sorted per event, otherwise).
+            first, last = ((min(columns), max(columns)) if columns
+                           else (0, len(self._columns) - 1))
+            for row in changed_rows:
+                self._items[row] = incoming[self._key(self._items[row])]
+            if changed_rows:
+                self.dataChanged.emit(self.index(changed_rows[0], first),
+                                      self.index(changed_rows[-1], last))
+            return
+        for row in changed_rows:
+            old = self._items[row]
+            new = incoming[self._key(old)]
             self._items[row] = new
             changed = [
                 col

@@ -538,10 +538,13 @@ class ContainersPage(TablePage):
             self._collapsed.add(project)
 
     def _update_count(self, *_args: object) -> None:
-        shown = 0
-        for row in range(self.proxy.rowCount()):
-            index = self.proxy.index(row, 0)
-            shown += self.proxy.rowCount(index) if index.data(IsGroupRole) else 1
+        # Runs on every row inserted or removed: a look at each project row only, not at
+        # each of a thousand containers (a storm of events was spent here).
+        shown = self.proxy.rowCount()
+        for group in self.tree_model.groups():
+            index = self.proxy.mapFromSource(self.tree_model.group_index(group.project))
+            if index.isValid():
+                shown += self.proxy.rowCount(index) - 1
         total = self.model.rowCount()
         self.count_label.setText(
             f"{total} {self.noun(total)}" if shown == total else f"{shown} of {total} shown"

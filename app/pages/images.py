@@ -68,6 +68,10 @@ IMAGE_COLUMNS = (
 )
 
 
+#: The columns worked out from the containers list rather than the image itself.
+USED_BY_COLUMNS = (len(IMAGE_COLUMNS) - 1,)
+
+
 def images_model(parent: QWidget | None = None) -> KeyedTableModel:
     """One row per tag (an untagged image: one row, keyed by its ID)."""
     return KeyedTableModel(IMAGE_COLUMNS, key=lambda r: r.key, parent=parent)
@@ -123,6 +127,8 @@ class ImagesPage(TablePage):
                        self.compare_button, self.remove_button, self.push_button,
                        self.save_button):
             button.defaultAction().setEnabled(False)
+        #: The images list last shown (the session's own list object).
+        self._images_shown: list[engine.Image] | None = None
         # Containers first: each refresh of images is shown with what uses them.
         session.live(CONTAINERS).changed.connect(self._reload)
         session.live(IMAGES).changed.connect(self._reload)
@@ -502,7 +508,11 @@ class ImagesPage(TablePage):
 
     def _reload(self, *_args: object) -> None:
         images = self.session.items(IMAGES)
-        self.model.set_items(image_rows(images, self.session.items(CONTAINERS)))
+        # The same images read: only the containers changed, so only "Used by" can have.
+        same = images is self._images_shown
+        self._images_shown = images
+        self.model.set_items(image_rows(images, self.session.items(CONTAINERS)),
+                             columns=USED_BY_COLUMNS if same else None)
         self._apply_pending_selection()
         self._apply_pending_many()
         shown = self.detail.image_id
