@@ -354,6 +354,8 @@ CONTAINER_ACTIONS = (START, STOP, RESTART, PAUSE, UNPAUSE, KILL, RENAME, REMOVE,
 class ContainersPage(TablePage):
     #: Export this container's filesystem (id, name) into this file (a Path).
     export_requested = Signal(str, str, object)
+    #: Live CPU and memory samples that arrived within this long are shown together.
+    USAGE_SHOWN_EVERY_MS = 500
 
     def __init__(self, session: EngineSession, settings: Settings | None = None,
                  parent: QWidget | None = None) -> None:
@@ -461,6 +463,11 @@ class ContainersPage(TablePage):
             self.model, (*CONTAINER_COLUMNS[:at], *usage, *CONTAINER_COLUMNS[at:]),
             (*GROUP_COLUMNS[:at], *group_usage, *GROUP_COLUMNS[at:]), self)
         self.usage.changed.connect(self._usage_changed)
+        self._usage_due: set[str] = set()
+        self._usage_flush = QTimer(self)
+        self._usage_flush.setSingleShot(True)
+        self._usage_flush.setInterval(self.USAGE_SHOWN_EVERY_MS)
+        self._usage_flush.timeout.connect(self._show_usage)
         return GroupedFilterProxy(self.model, self.tree_model, self)
 
     def make_view(self) -> ContainerTreeView:  # type: ignore[override]  # same calls as a table
@@ -468,7 +475,14 @@ class ContainersPage(TablePage):
         return self.tree
 
     def _usage_changed(self, container_id: str) -> None:
-        self.tree_model.refresh_columns(container_id, USAGE_FIRST_COLUMN, USAGE_FIRST_COLUMN + 1)
+        # Samples arrive one container at a time (each about once a second): shown together.
+        self._usage_due.add(container_id)
+        if not self._usage_flush.isActive():
+            self._usage_flush.start()
+
+    def _show_usage(self) -> None:
+        due, self._usage_due = self._usage_due, set()
+        self.tree_model.refresh_columns_of(due, USAGE_FIRST_COLUMN, USAGE_FIRST_COLUMN + 1)
 
     def visible_running(self) -> list[str]:
         """The running containers whose rows are on screen now."""

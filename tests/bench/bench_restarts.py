@@ -34,7 +34,7 @@ def main() -> int:
         [str(ROOT / ".venv/bin/python"), "-m", "pytest", "-q", "-s", "-p", "no:cacheprovider",
          "tests/app/test_engine_restarts.py"], cwd=ROOT, env=env, check=False,
         capture_output=True, text=True)
-    times = [float(line.split()[3]) for line in result.stdout.splitlines()
+    times = [float(line.split()[4]) for line in result.stdout.splitlines()
              if line.startswith("restart ") and "connected again" in line]
     for line in result.stdout.splitlines():
         if line.startswith("restart "):
