@@ -56,6 +56,12 @@ class ComposeGroup:
         return f"{self.running_count} of {len(self.containers)} running"
 
 
+_NO_FLAGS = Qt.ItemFlag.NoItemFlags
+_GROUP_FLAGS = Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
+#: A container's row never has children: the view then never asks (hasChildren).
+_CONTAINER_FLAGS = _GROUP_FLAGS | Qt.ItemFlag.ItemNeverHasChildren
+
+
 def _top_key(container: engine.Container) -> tuple[str, str]:
     project = container.compose_project
     return ("group", project) if project else ("container", container.id)
@@ -94,12 +100,21 @@ class ContainerTreeModel(QAbstractItemModel):
 
     # -- Qt interface ---------------------------------------------------------------
 
+    # index(), flags() and hasChildren() are asked for every row, from C++, whenever the
+    # view lays itself out (each row inserted or removed): with a thousand containers, the
+    # Python they run was most of an event's cost.  Hence plain checks (hasIndex() calls
+    # back rowCount() and columnCount()) and flags made once.
+
     def index(self, row: int, column: int, parent: AnyIndex = QModelIndex()) -> QModelIndex:  # noqa: B008
-        if not self.hasIndex(row, column, parent):
+        if row < 0 or not 0 <= column < len(self._columns):
             return QModelIndex()
         if not parent.isValid():
-            return self.createIndex(row, column, 0)
-        _kind, project = self._top[parent.row()]
+            return self.createIndex(row, column, 0) if row < len(self._top) else QModelIndex()
+        if parent.column() != 0 or parent.internalId() != 0 or parent.row() >= len(self._top):
+            return QModelIndex()
+        kind, project = self._top[parent.row()]
+        if kind != "group" or row >= len(self._children[project]):
+            return QModelIndex()
         return self.createIndex(row, column, self._serial[project])
 
     def parent(self, child: AnyIndex | None = None) -> Any:  # type: ignore[override]
@@ -136,8 +151,12 @@ class ContainerTreeModel(QAbstractItemModel):
 
     def flags(self, index: AnyIndex) -> Qt.ItemFlag:
         if not index.isValid():
-            return Qt.ItemFlag.NoItemFlags
-        return Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
+            return _NO_FLAGS
+        if index.internalId() != 0:
+            return _CONTAINER_FLAGS
+        row = index.row()
+        return (_GROUP_FLAGS if row < len(self._top) and self._top[row][0] == "group"
+                else _CONTAINER_FLAGS)
 
     def data(self, index: AnyIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if not index.isValid():
