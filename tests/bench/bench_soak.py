@@ -12,9 +12,14 @@ engine) it runs, in this process as the window does:
 
 Each minute it records RSS, CPU (this process, all threads), event-loop stalls (gaps
 > 50 ms of a 5 ms timer) and the longest gap, open file descriptors, asyncio tasks and
-the log lines taken in; it prints the table with the load average and draws the curve
-as a PNG (QPainter, offscreen).  Goals (issue 18): RSS growth < 10 % after minute 5,
-no stall > 50 ms, fds and tasks flat.
+the log lines taken in, and the work that the machine's load decides rather than the
+line rate: the batches the log views take in (one per socket read of a stream: fewer,
+bigger ones when the process waits for the CPU) and the frames the two log views and the
+list paint (Qt merges the repaints it cannot get to).  It prints the table with the load
+average and draws the curve as a PNG (QPainter, offscreen).  CPU is to be read beside
+those: in a 30-minute run on the shared machine it rose from 12 % to 31 % as the load
+fell from 17 to 2, with the same lines a minute (see tests/bench/README.md).  Goals
+(issue 18): RSS growth < 10 % after minute 5, no stall > 50 ms, fds and tasks flat.
 """
 
 from __future__ import annotations
@@ -53,7 +58,10 @@ class Minute:
     fds: int
     tasks: int
     lines: int
+    batches: int
+    frames: int
     load: str
+    load1: float
 
 
 class StallCounter:
@@ -90,6 +98,42 @@ class StallCounter:
         over, own, worst = self.over, self.own, self.worst
         self.over, self.own, self.worst = 0, 0, 0.0
         return over, own, worst
+
+
+def work_counter() -> Any:
+    """Counts, per period, the batches handed to the watched log views and the paint
+    events of the watched viewports (an event filter; nothing kept but two integers)."""
+    from PySide6.QtCore import QEvent, QObject
+
+    class WorkCounter(QObject):
+        def __init__(self) -> None:
+            super().__init__()
+            self.batches = 0
+            self.frames = 0
+
+        def watch_batches(self, view: Any) -> None:
+            add = view.add_lines
+
+            def counted(*args: Any, **kwargs: Any) -> None:
+                self.batches += 1
+                add(*args, **kwargs)
+
+            view.add_lines = counted
+
+        def watch_frames(self, widget: QObject) -> None:
+            widget.installEventFilter(self)
+
+        def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+            if event.type() == QEvent.Type.Paint:
+                self.frames += 1
+            return False
+
+        def take(self) -> tuple[int, int]:
+            taken = self.batches, self.frames
+            self.batches = self.frames = 0
+            return taken
+
+    return WorkCounter()
 
 
 async def until(condition: Any, limit: float = 120.0, what: str = "") -> None:
@@ -153,6 +197,11 @@ async def soak(url: str, env: dict[str, str], image: str, minutes: float) -> lis
                 + page.detail.logs.model.dropped)
 
     stalls = StallCounter()
+    work = work_counter()
+    for log_view in (view, page.detail.logs):
+        work.watch_batches(log_view)
+        work.watch_frames(log_view.list.viewport())
+    work.watch_frames(page.tree.viewport())
     record: list[Minute] = []
     start = time.monotonic()
     cpu0, lines0, churn_at = time.process_time(), lines_in(), time.monotonic()
@@ -173,15 +222,18 @@ async def soak(url: str, env: dict[str, str], image: str, minutes: float) -> lis
                 QTest.keyClick(shell.terminal, Qt.Key.Key_Return)
             cpu, lines = time.process_time(), lines_in()
             over, own, worst = stalls.take()
+            batches, frames = work.take()
             entry = Minute(len(record) + 1, rss_mib(), (cpu - cpu0) / 60 * 100, over, own,
                            worst * 1000, len(os.listdir("/proc/self/fd")),
-                           len(asyncio.all_tasks()), lines - lines0, load())
+                           len(asyncio.all_tasks()), lines - lines0, batches, frames, load(),
+                           os.getloadavg()[0])
             cpu0, lines0 = cpu, lines
             record.append(entry)
             print(f"min {entry.minute:3d}  RSS {entry.rss:6.1f} MiB  CPU {entry.cpu:5.1f} %"
                   f"  gaps>50ms {entry.stalls:4d}, own work {entry.own_stalls:3d}"
                   f" (worst {entry.worst_ms:5.0f} ms)"
                   f"  fds {entry.fds:3d}  tasks {entry.tasks:3d}  lines {entry.lines:7d}"
+                  f"  batches {entry.batches:5d}  frames {entry.frames:5d}"
                   f"   [{entry.load}]", flush=True)
     await session.aclose()
     return record
@@ -196,6 +248,11 @@ def draw(record: list[Minute], path: Path, title: str) -> None:
     panels: list[tuple[str, list[tuple[list[float], str]]]] = [
         ("RSS (MiB)", [([m.rss for m in record], "#1f77b4")]),
         ("CPU (% of one core, all threads)", [([m.cpu for m in record], "#d62728")]),
+        ("the machine's load average (1 min): CPU is to be read beside it",
+         [([m.load1 for m in record], "#8c564b")]),
+        ("log batches taken in (grey) and frames painted (blue) per minute",
+         [([float(m.batches) for m in record], "#7f7f7f"),
+          ([float(m.frames) for m in record], "#1f77b4")]),
         ("event-loop gaps > 50 ms per minute (orange); of them the GUI thread's own work"
          " (red)", [([float(m.stalls) for m in record], "#ff7f0e"),
                     ([float(m.own_stalls) for m in record], "#d62728")]),
@@ -204,7 +261,7 @@ def draw(record: list[Minute], path: Path, title: str) -> None:
          [([float(m.fds) for m in record], "#2ca02c"),
           ([float(m.tasks) for m in record], "#9467bd")]),
     ]
-    width, height, margin, top = 1000, 1000, 70, 50
+    width, height, margin, top = 1000, 1300, 70, 50
     image = QImage(width, height, QImage.Format.Format_RGB32)
     image.fill(QColor("white"))
     painter = QPainter(image)
