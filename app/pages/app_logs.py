@@ -72,6 +72,21 @@ async def stream_project_logs(view: LogView, project: engine.ComposeProject,
         log.info("the log of app %s stopped with the connection: %s", project.name, exc)
 
 
+def save_merged_log(view: LogView, session: EngineSession, name: str) -> None:
+    """Ask where, then save the lines ``view`` holds, each with its mark, as plain text."""
+    path, _ = QFileDialog.getSaveFileName(view, "Save logs", str(Path.home() / f"{name}.log"),
+                                          "Plain text log (*.log *.txt)")
+    if not path:
+        return
+    view.flush()  # lines still queued for the next tick are saved too
+    try:
+        Path(path).write_bytes(view.plain_bytes())
+    except OSError as exc:
+        session.message.emit(MessageLevel.ERROR, f"Could not save the logs: {exc}")
+    else:
+        session.message.emit(MessageLevel.INFO, f"Saved the logs to {path}")
+
+
 class ProjectLogs:
     """Keeps ``view`` showing the chosen project's log, read only while it is visible."""
 
@@ -122,20 +137,8 @@ class ProjectLogs:
 
     def save(self) -> None:
         """Save the lines held, each with its ``service |`` mark, as plain text."""
-        if self.project is None:
-            return
-        path, _ = QFileDialog.getSaveFileName(
-            self.view, "Save logs", str(Path.home() / f"{self.project.name}.log"),
-            "Plain text log (*.log *.txt)")
-        if not path:
-            return
-        self.view.flush()  # lines still queued for the next tick are saved too
-        try:
-            Path(path).write_bytes(self.view.plain_bytes())
-        except OSError as exc:
-            self.session.message.emit(MessageLevel.ERROR, f"Could not save the logs: {exc}")
-        else:
-            self.session.message.emit(MessageLevel.INFO, f"Saved the logs to {path}")
+        if self.project is not None:
+            save_merged_log(self.view, self.session, self.project.name)
 
     def _stop(self) -> None:
         if self.task is not None:

@@ -13,13 +13,10 @@ from __future__ import annotations
 import asyncio
 import logging
 from functools import partial
-from pathlib import Path
-
-from PySide6.QtWidgets import QFileDialog
 
 import engine
-from app.pages.app_logs import ProjectLogView
-from app.session import EngineSession, MessageLevel
+from app.pages.app_logs import ProjectLogView, save_merged_log
+from app.session import EngineSession
 from app.widgets.log_view import LogView
 
 log = logging.getLogger(__name__)
@@ -92,20 +89,8 @@ class ServiceLogs:
 
     def save(self) -> None:
         """Save the lines held, each with its ``service.slot@node |`` mark, as plain text."""
-        if self.service is None:
-            return
-        path, _ = QFileDialog.getSaveFileName(
-            self.view, "Save logs", str(Path.home() / f"{self.service.name}.log"),
-            "Plain text log (*.log *.txt)")
-        if not path:
-            return
-        self.view.flush()  # lines still queued for the next tick are saved too
-        try:
-            Path(path).write_bytes(self.view.plain_bytes())
-        except OSError as exc:
-            self.session.message.emit(MessageLevel.ERROR, f"Could not save the logs: {exc}")
-        else:
-            self.session.message.emit(MessageLevel.INFO, f"Saved the logs to {path}")
+        if self.service is not None:
+            save_merged_log(self.view, self.session, self.service.name)
 
     def _stop(self) -> None:
         if self.task is not None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from PySide6.QtCore import QPoint
@@ -179,3 +180,27 @@ def test_the_log_is_read_only_while_shown_and_resumes_without_repeats_or_gaps(
         assert got == list(range(got[0], got[0] + len(got))), f"{service}: {got}"
     keys = [engine.log_since(e.stamp) for e in entries]
     assert len(keys) == len(set(zip(keys, (e.raw for e in entries), strict=True)))
+
+
+def test_save_writes_the_merged_lines_with_their_marks(
+    qtbot: QtBot, make_session, project: tuple[EngineUnderTest, str],
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+) -> None:
+    """Save… writes every line held, each marked by its service, as the view shows them."""
+    from PySide6.QtWidgets import QFileDialog
+
+    target, name = project
+    window, page = open_logs(qtbot, make_session, target, name)
+    view = page.logs
+    qtbot.waitUntil(lambda: all(len(numbers(list(view.model.entries), s)) >= 3
+                                for s in SERVICES), timeout=WAIT)
+    saved = tmp_path / "app.log"
+    monkeypatch.setattr(QFileDialog, "getSaveFileName",
+                        staticmethod(lambda *_a, **_k: (str(saved), "")))
+    view.save_button.click()
+    lines = saved.read_text().splitlines()
+    assert len(lines) >= 9
+    for service in SERVICES:
+        assert any(re.fullmatch(rf"{service} +\| {service} \d+ .+", line) for line in lines), \
+            (service, lines[:5])
+    assert window.messages.text() == f"Saved the logs to {saved}"
