@@ -14,14 +14,13 @@ from __future__ import annotations
 
 import contextlib
 import os
-import signal
 import subprocess
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 from tests.swarm_dockerd import DOCKER_CLI, DOCKERD, PrivateSwarm
-from tests.waits import poll_until, seconds
+from tests.waits import poll_until
 
 
 class PrivateDockerd(PrivateSwarm):
@@ -70,19 +69,9 @@ class PrivateDockerd(PrivateSwarm):
             [DOCKER_CLI or "docker", "--host", self.url, "version"],
             capture_output=True, check=False, env=env).returncode == 0
 
-    def halt(self) -> None:
-        """Stop the daemon only (SIGTERM; live-restore keeps its containers running)."""
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(seconds(30))
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait(seconds(10))
-
     def restart(self) -> None:
-        """Stop the daemon and start it again on the same data (an engine upgrade)."""
+        """Stop the daemon (live-restore keeps its containers running) and start it again
+        on the same data, as an engine upgrade does."""
         self.halt()
         self.start()
 

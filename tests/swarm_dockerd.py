@@ -185,8 +185,8 @@ class PrivateSwarm:
                                timeout=seconds(120)).stdout
         self.cli("load", input=saved)
 
-    def stop(self) -> None:
-        """Kill dockerd (and its containerd), delete our links, leave no mount behind."""
+    def halt(self) -> None:
+        """Stop the daemon only: SIGTERM, then its process group killed if it lingers."""
         if self.process is not None and self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
             try:
@@ -195,6 +195,10 @@ class PrivateSwarm:
                 with contextlib.suppress(ProcessLookupError):
                     os.killpg(self.process.pid, signal.SIGKILL)
                 self.process.wait(seconds(10))
+
+    def stop(self) -> None:
+        """Kill dockerd (and its containerd), delete our links, leave no mount behind."""
+        self.halt()
         with contextlib.suppress(Exception):
             _ip("link", "del", self.bridge)
         if self._made_gwbridge and _link_exists(GWBRIDGE):
